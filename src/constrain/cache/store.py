@@ -1,0 +1,150 @@
+"""The on-disk cache: versioned buckets of atomically written entries, safe across processes.
+
+Layout: ``<root>/<bucket>-v<N>/<key[:2]>/<key>`` where the key is a filename-safe string made by
+``cache.keys``. An entry is written to a temporary file in the same directory and moved into
+place with ``os.replace``, so readers see either the old entry or the whole new one, never a
+half-written file -- even when the writer is killed. Entries may carry a small JSON sidecar
+(``<key>.meta``) for HTTP validators and fetch times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import CacheError
+
+# Bump a bucket's version when its entry format changes; old buckets are simply ignored.
+BUCKETS = {
+    "pages": 1,  # index pages (raw bytes as served) + meta {url, etag, last_modified, fetched, content_type}
+    "metadata": 1,  # parsed CoreMetadata JSON, keyed by file identity (sha256) -- kept forever
+    "files": 1,  # whole downloaded files (wheels, sdists), keyed by sha256
+    "unpacked": 1,  # unpacked wheels ready to link into environments
+    "built": 1,  # wheels built from sdists, keyed by sdist hash + target
+    "constraints": 1,  # fetched constraint files (e.g. Airflow's), keyed by URL
+    "misc": 1,
+}
+
+
+def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
+    """``$CONSTRAIN_CACHE_DIR`` or the platform's user cache directory for constrain."""
+    env = os.environ if environ is None else environ
+    if env.get("CONSTRAIN_CACHE_DIR"):
+        return Path(env["CONSTRAIN_CACHE_DIR"]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("constrain", appauthor=False))
+
+
+class Cache:
+    """A cache rooted at ``root``. Every method is safe to call from several threads and
+    processes at once; failures to *write* are reported as :class:`CacheError`, failures to
+    *read* are treated as a miss."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    # ------------------------------------------------------------------ paths
+    def bucket(self, name: str) -> Path:
+        return self.root / f"{name}-v{BUCKETS[name]}"
+
+    def path(self, bucket: str, key: str) -> Path:
+        """Where the entry ``key`` of ``bucket`` lives (it may not exist)."""
+        if not key or "/" in key or key.startswith("."):
+            raise ValueError(f"bad cache key {key!r}")
+        return self.bucket(bucket) / key[:2] / key
+
+    # ------------------------------------------------------------------ bytes
+    def get(self, bucket: str, key: str) -> bytes | None:
+        try:
+            return self.path(bucket, key).read_bytes()
+        except OSError:
+            return None
+
+    def put(self, bucket: str, key: str, data: bytes, meta: dict | None = None) -> Path:
+        """Write ``data`` (and ``meta``) atomically; returns the entry's path."""
+        dest = self.path(bucket, key)
+        if meta is not None:
+            self._atomic_write(dest.with_name(dest.name + ".meta"), json.dumps(meta).encode())
+        self._atomic_write(dest, data)
+        return dest
+
+    def get_meta(self, bucket: str, key: str) -> dict | None:
+        try:
+            raw = self.path(bucket, key).with_name(key + ".meta").read_bytes()
+            return json.loads(raw)
+        except (OSError, ValueError):
+            return None
+
+    def touch_meta(self, bucket: str, key: str, meta: dict) -> None:
+        """Replace only the sidecar (e.g. after an HTTP 304 revalidation)."""
+        dest = self.path(bucket, key)
+        self._atomic_write(dest.with_name(dest.name + ".meta"), json.dumps(meta).encode())
+
+    def age(self, bucket: str, key: str) -> float | None:
+        """Seconds since the entry's sidecar says it was fetched (``None``: no entry)."""
+        meta = self.get_meta(bucket, key)
+        if not meta or "fetched" not in meta:
+            return None
+        return max(0.0, time.time() - float(meta["fetched"]))
+
+    # ------------------------------------------------------------------ files
+    @contextlib.contextmanager
+    def writer(self, bucket: str, key: str) -> Iterator[tuple[Path, Path]]:
+        """Yield ``(temp_path, final_path)``: write the temp file, and on a clean exit it is
+        moved into place; on an exception it is removed. For large files written in streams."""
+        dest = self.path(bucket, key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=dest.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
+        try:
+            yield tmp_path, dest
+            os.replace(tmp_path, dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp_path.unlink()
+            raise
+
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """An exclusive inter-process lock (``fcntl.flock``) for work two processes could race
+        on, such as unpacking the same wheel."""
+        lock_dir = self.root / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(lock_dir / f"{name}.lock", "a+b")  # noqa: SIM115 -- held for the block
+        try:
+            try:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            except ImportError:  # pragma: no cover - Windows: best effort
+                pass
+            yield
+        finally:
+            fh.close()
+
+    # ------------------------------------------------------------------ internals
+    def _atomic_write(self, dest: Path, data: bytes) -> None:
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=dest.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, dest)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            raise CacheError(
+                f"cannot write to the cache at {self.root}: {exc.strerror or exc}",
+                hint="free some disk space, fix the permissions, or choose another "
+                "directory with --cache-dir or CONSTRAIN_CACHE_DIR",
+            ) from exc

@@ -1,0 +1,1 @@
+"""Constraint and requirement inputs: parsing files and URLs into sets with origins."""

@@ -1,0 +1,1 @@
+"""Wheelhouses for air-gapped builds: download, verify, manifest."""

@@ -1,0 +1,202 @@
+"""The error hierarchy: every failure a user can meet, as structured data the CLI renders.
+
+Each error says what went wrong (``message``), where (``locations``: file:line with the offending
+text and a caret, a URL, or a chain of packages) and how to get out (``hint``). Third-party
+exceptions are translated into these at exactly one boundary each; nothing outside ``cli.py``
+prints them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with any password (or token) replaced by ``****``; safe to print."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, sep, _password = userinfo.partition(":")
+    shown = f"{user}:****" if sep else "****"
+    return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """A place in a text input: a file path or URL, a 1-based line number, the line, a column.
+
+    ``column`` is 0-based and points at the offending character (the caret); ``None`` when the
+    whole line is at fault.
+    """
+
+    source: str
+    line: int | None = None
+    text: str | None = None
+    column: int | None = None
+    message: str | None = None
+
+    def __str__(self) -> str:
+        where = redact_url(self.source)
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column + 1}"
+        return where
+
+    def render(self) -> list[str]:
+        """The location as display lines: ``where: message``, the text, and a caret line."""
+        head = str(self)
+        if self.message:
+            head += f": {self.message}"
+        lines = [head]
+        if self.text is not None and self.line is not None:
+            gutter = f"{self.line:>5} | "
+            lines.append(gutter + self.text.rstrip("\n"))
+            if self.column is not None:
+                lines.append(" " * (len(gutter) - 2) + "| " + " " * self.column + "^")
+        return lines
+
+
+class ConstrainError(Exception):
+    """Root of every error constrain reports to a user.
+
+    ``message`` is one sentence; ``hint`` the way out; ``locations`` where in the input the fault
+    lies; ``details`` further lines (a package chain, the list of close names).
+    """
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        locations: tuple[SourceLocation, ...] | list[SourceLocation] = (),
+        details: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.locations = tuple(locations)
+        self.details = tuple(details)
+
+    def render(self) -> list[str]:
+        """All lines a person needs: the message, every location, details, and the hint."""
+        lines = [f"error: {self.message}"]
+        for loc in self.locations:
+            lines.extend("  " + part for part in loc.render())
+        lines.extend("  " + d for d in self.details)
+        if self.hint:
+            lines.append(f"hint: {self.hint}")
+        return lines
+
+
+class UsageError(ConstrainError):
+    """The command line itself is wrong (unknown option value, conflicting flags)."""
+
+    exit_code = 2
+
+
+class InputError(ConstrainError):
+    """One or more lines of a requirement, constraint, policy or config file could not be used.
+
+    Parsers collect every bad line and raise this once, so a user fixes them all in one go.
+    """
+
+    exit_code = 2
+
+
+class ConfigError(ConstrainError):
+    """Configuration (pip.conf, constrain.toml, environment) is unusable."""
+
+
+class NetworkError(ConstrainError):
+    """An index or file location could not be reached after retries; names the URL."""
+
+    def __init__(self, message: str, *, url: str, **kw) -> None:
+        super().__init__(message, **kw)
+        self.url = url
+
+
+class ProjectNotFound(ConstrainError):
+    """No configured index or find-links location knows the project."""
+
+    def __init__(self, project: str, *, suggestions: tuple[str, ...] = (), **kw) -> None:
+        kw.setdefault(
+            "hint",
+            f"did you mean {', '.join(suggestions)}?"
+            if suggestions
+            else "check the spelling, or add the index that hosts it with --extra-index-url",
+        )
+        super().__init__(f"no project named {project!r} on any configured index", **kw)
+        self.project = project
+        self.suggestions = suggestions
+
+
+class OfflineMissing(ConstrainError):
+    """``--offline`` was given and something needed is not in the cache."""
+
+    def __init__(self, missing: str, **kw) -> None:
+        kw.setdefault("hint", "run once without --offline to fill the cache")
+        super().__init__(f"--offline: {missing} is not in the cache", **kw)
+        self.missing = missing
+
+
+class MetadataError(ConstrainError):
+    """The metadata of a file is missing, malformed, or disagrees with its name or hash."""
+
+
+class HashMismatch(ConstrainError):
+    """A downloaded file or metadata file does not match the hash the index or lock gave."""
+
+    def __init__(self, what: str, *, expected: str, actual: str, **kw) -> None:
+        kw.setdefault("hint", "the index or a proxy served altered content; try --refresh")
+        super().__init__(
+            f"hash mismatch for {what}: expected {expected}, got {actual}", **kw
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class BuildError(ConstrainError):
+    """A PEP 517 build (metadata or wheel) of an sdist failed."""
+
+
+class BuildForbidden(ConstrainError):
+    """``--no-build`` is in force and only an sdist without static metadata was available."""
+
+
+class UploadTimeMissing(ConstrainError):
+    """``--exclude-newer`` was asked for but an index did not report upload times (PEP 700)."""
+
+
+class ResolutionImpossible(ConstrainError):
+    """No set of versions satisfies the requirements and constraints; ``details`` explains."""
+
+
+class CacheError(ConstrainError):
+    """The cache directory is unusable (permissions, disk full, a foreign format)."""
+
+
+@dataclass
+class Problems:
+    """Collects bad input lines so a parser can report every one of them at once."""
+
+    items: list[SourceLocation] = field(default_factory=list)
+
+    def add(self, loc: SourceLocation) -> None:
+        self.items.append(loc)
+
+    def raise_if_any(self, what: str, *, hint: str | None = None) -> None:
+        if self.items:
+            n = len(self.items)
+            raise InputError(
+                f"{n} invalid line{'s' if n != 1 else ''} in {what}",
+                locations=self.items,
+                hint=hint,
+            )

@@ -1,0 +1,1 @@
+"""Installing an install set into a virtual environment."""

@@ -1,0 +1,233 @@
+"""The shared vocabulary: files an index offers, their core metadata, origins, pins and install sets.
+
+These are cheap frozen values built on ``packaging``'s types. Nothing here does I/O. The one
+Protocol the resolver sees the world through, :class:`MetadataProvider`, is defined here too, so
+``resolver/`` and ``index/`` never import each other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+if TYPE_CHECKING:
+    from .target import TargetEnvironment
+
+FileKind = Literal["wheel", "sdist"]
+MetadataSource = Literal["pep658", "range", "wheel", "pkg-info", "built", "installed"]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a requirement or constraint came from: a file path or URL and a 1-based line, or
+    ``"command line"``. ``str()`` gives ``path:line``."""
+
+    source: str
+    line: int | None = None
+    text: str | None = None  # the raw line, for error carets
+
+    def __str__(self) -> str:
+        from .errors import redact_url
+
+        where = redact_url(self.source)
+        return f"{where}:{self.line}" if self.line is not None else where
+
+
+COMMAND_LINE = Origin("command line")
+
+
+@dataclass(frozen=True)
+class DistFile:
+    """One file an index or find-links location offers: a wheel or an sdist.
+
+    ``url`` may carry credentials: print ``redact_url(url)`` only. ``yanked`` is ``None`` when
+    the file is not yanked, otherwise the reason (possibly empty). ``core_metadata`` is the PEP
+    658/714 advertisement: ``None`` when not advertised, otherwise a tuple of ``(algo, digest)``
+    pairs (empty when advertised without hashes). ``tags`` is the wheel's tag set (empty for
+    sdists). ``index`` is the location (index URL or find-links entry) the file was listed on.
+    """
+
+    project: NormalizedName
+    filename: str
+    url: str
+    version: Version
+    kind: FileKind
+    hashes: tuple[tuple[str, str], ...] = ()
+    requires_python: str | None = None
+    yanked: str | None = None
+    upload_time: datetime | None = None
+    size: int | None = None
+    core_metadata: tuple[tuple[str, str], ...] | None = None
+    tags: frozenset[Tag] = frozenset()
+    index: str = ""
+
+    @property
+    def sha256(self) -> str | None:
+        return dict(self.hashes).get("sha256")
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.kind == "wheel"
+
+    @property
+    def is_yanked(self) -> bool:
+        return self.yanked is not None
+
+    def cache_identity(self) -> str:
+        """A stable identity for caching facts about this file: its sha256 when known, else
+        its URL (without fragment)."""
+        digest = self.sha256
+        return f"sha256:{digest}" if digest else "url:" + self.url.split("#", 1)[0]
+
+
+@dataclass(frozen=True)
+class CoreMetadata:
+    """The parts of a distribution's core metadata that resolving, locking and reporting use.
+
+    ``source`` says how it was obtained; ``built`` means a PEP 517 hook ran on this host, so
+    markers that the build evaluated may reflect the host rather than the target.
+    """
+
+    name: str
+    version: Version
+    requires_dist: tuple[Requirement, ...] = ()
+    requires_python: SpecifierSet | None = None
+    provides_extra: frozenset[NormalizedName] = frozenset()
+    license: str | None = None
+    source: MetadataSource = "range"
+
+    @property
+    def canonical_name(self) -> NormalizedName:
+        return canonicalize_name(self.name)
+
+    def to_json(self) -> str:
+        """Serialise for the parsed-metadata cache (stable key order)."""
+        return json.dumps(
+            {
+                "name": self.name,
+                "version": str(self.version),
+                "requires_dist": [str(r) for r in self.requires_dist],
+                "requires_python": str(self.requires_python)
+                if self.requires_python is not None
+                else None,
+                "provides_extra": sorted(self.provides_extra),
+                "license": self.license,
+                "source": self.source,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> CoreMetadata:
+        data = json.loads(text)
+        rp = data.get("requires_python")
+        return cls(
+            name=data["name"],
+            version=Version(data["version"]),
+            requires_dist=tuple(Requirement(r) for r in data["requires_dist"]),
+            requires_python=SpecifierSet(rp) if rp is not None else None,
+            provides_extra=frozenset(
+                canonicalize_name(e) for e in data.get("provides_extra", ())
+            ),
+            license=data.get("license"),
+            source=data.get("source", "range"),
+        )
+
+
+class MetadataProvider(Protocol):
+    """How the resolver sees the package world: files of a project, metadata of a file.
+
+    The real implementation is the index client plus cache (``index/``); tests use an in-memory
+    index loaded from a scenario file.
+    """
+
+    def files(self, project: NormalizedName) -> Sequence[DistFile]:
+        """Every file offered for ``project`` on the one index that owns it (first-index
+        priority) plus find-links locations. Raises ``ProjectNotFound`` when none has it."""
+        ...
+
+    def metadata(self, file: DistFile) -> CoreMetadata:
+        """The core metadata of ``file``, fetched once and cached. May raise
+        ``MetadataError``, ``BuildForbidden``, ``BuildError``, ``OfflineMissing``."""
+        ...
+
+    def prefetch(
+        self,
+        project: NormalizedName,
+        choose: Callable[[Sequence[DistFile]], Iterable[DistFile]] | None = None,
+    ) -> None:
+        """A hint: ``project`` will be needed soon. Start fetching its files in the background
+        and, once they are known, the metadata of the files ``choose`` picks (typically the
+        best file of the most likely version). Never raises; errors surface on the real call."""
+        ...
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One resolved project in an install set: the version, the files that provide it for the
+    target, why it is there, and the constraints that shaped it."""
+
+    name: NormalizedName
+    display_name: str
+    version: Version
+    files: tuple[DistFile, ...]  # compatible files of this version, best first
+    metadata: CoreMetadata
+    extras: frozenset[NormalizedName] = frozenset()
+    required_by: tuple[str, ...] = ()  # e.g. "apache-airflow==2.10.5", "command line"
+    constraint_origins: tuple[Origin, ...] = ()
+    requested: bool = False  # named by a top-level requirement
+
+    @property
+    def file(self) -> DistFile:
+        """The file that would be installed for the target (the best one)."""
+        return self.files[0]
+
+    @property
+    def host_built(self) -> bool:
+        return self.metadata.source == "built"
+
+
+@dataclass(frozen=True)
+class ResolveStats:
+    """Work counters that do not drift with machine noise (for reports and benchmarks)."""
+
+    rounds: int = 0
+    candidates_visited: int = 0
+    backtracks: int = 0
+    pages_fetched: int = 0
+    metadata_fetched: int = 0
+    requests: int = 0
+    bytes_received: int = 0
+
+
+@dataclass(frozen=True)
+class InstallSet:
+    """The resolved pins for one target, sorted by name, with what went in."""
+
+    target: TargetEnvironment
+    pins: tuple[Pin, ...]
+    requirements: tuple[tuple[Requirement, Origin], ...] = ()
+    constraints: tuple[tuple[Requirement, Origin], ...] = ()
+    exclude_newer: datetime | None = None
+    command: str = ""  # the command line that reproduces this set (credentials redacted)
+    stats: ResolveStats = field(default_factory=ResolveStats)
+
+    def pin(self, name: str) -> Pin | None:
+        key = canonicalize_name(name)
+        for p in self.pins:
+            if p.name == key:
+                return p
+        return None
+
+    @property
+    def host_built(self) -> tuple[Pin, ...]:
+        return tuple(p for p in self.pins if p.host_built)

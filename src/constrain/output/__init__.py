@@ -1,0 +1,1 @@
+"""Writers of install sets: constraints, requirements with hashes, pylock.toml, JSON report."""

@@ -1,0 +1,1 @@
+"""Policies: pure filters on candidates (pre-releases, yanked, exclude-newer, binaries, bounds)."""

@@ -1,0 +1,1 @@
+"""The resolver: a resolvelib provider over a MetadataProvider, and explanations of conflicts."""

@@ -1,0 +1,279 @@
+"""The target environment: Python version, implementation, ABIs, platform tags and marker values.
+
+A resolve is always *for* a target, which need not be the running interpreter. Everything that
+depends on the target -- wheel compatibility, environment markers, ``requires-python`` -- asks a
+:class:`TargetEnvironment`; only :meth:`TargetEnvironment.current` looks at the host.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from packaging import tags as ptags
+from packaging.markers import Marker
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.version import Version
+
+from .errors import UsageError
+from .models import DistFile
+
+_PYTHON_RE = re.compile(r"^(?:cp|python|py)?(3)\.(\d+)(?:\.(\d+))?(t?)$")
+
+# Oldest glibc each architecture had manylinux wheels for (PEP 600 / packaging's table).
+_LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+_MANYLINUX_FLOOR = {"x86_64": 5, "i686": 5}
+_MANYLINUX_RE = re.compile(r"^manylinux_(\d+)_(\d+)_(.+)$")
+_LEGACY_RE = re.compile(r"^(manylinux1|manylinux2010|manylinux2014)_(.+)$")
+_MUSL_RE = re.compile(r"^musllinux_(\d+)_(\d+)_(.+)$")
+_MAC_RE = re.compile(r"^macosx_(\d+)_(\d+)_(.+)$")
+_LEGACY_GLIBC = {"manylinux1": 5, "manylinux2010": 12, "manylinux2014": 17}
+
+
+def parse_python(text: str) -> tuple[tuple[int, int, int], bool]:
+    """Parse ``3.11``, ``3.11.4``, ``cp312``-style or ``3.13t`` into (version, free-threaded).
+
+    A missing patch is taken as 0, the oldest release of that minor -- the conservative choice
+    for ``requires-python`` checks, and the one uv makes.
+    """
+    m = _PYTHON_RE.match(text.strip())
+    if not m:
+        compact = re.match(r"^(?:cp|py)?3(\d{1,2})(t?)$", text.strip())
+        if compact:
+            return (3, int(compact.group(1)), 0), bool(compact.group(2))
+        raise UsageError(
+            f"cannot read Python version {text!r}",
+            hint="give a CPython 3 version such as 3.11, 3.12.4 or 3.13t",
+        )
+    return (3, int(m.group(2)), int(m.group(3) or 0)), bool(m.group(4))
+
+
+def expand_platform(tag: str) -> list[str]:
+    """Expand one pip-style platform tag into every platform tag a target with it accepts,
+    most specific first (``manylinux_2_28_x86_64`` also runs ``manylinux_2_17`` wheels)."""
+    tag = tag.strip().replace("-", "_").replace(".", "_")
+    if m := _LEGACY_RE.match(tag):
+        tag = f"manylinux_2_{_LEGACY_GLIBC[m.group(1)]}_{m.group(2)}"
+    if m := _MANYLINUX_RE.match(tag):
+        major, minor, arch = int(m.group(1)), int(m.group(2)), m.group(3)
+        floor = _MANYLINUX_FLOOR.get(arch, 17)
+        out: list[str] = []
+        for glibc_minor in range(minor, floor - 1, -1):
+            out.append(f"manylinux_{major}_{glibc_minor}_{arch}")
+            legacy = _LEGACY_MANYLINUX.get((major, glibc_minor))
+            if legacy:
+                out.append(f"{legacy}_{arch}")
+        out.append(f"linux_{arch}")
+        return out
+    if m := _MUSL_RE.match(tag):
+        major, minor, arch = int(m.group(1)), int(m.group(2)), m.group(3)
+        out = [f"musllinux_{major}_{n}_{arch}" for n in range(minor, -1, -1)]
+        out.append(f"linux_{arch}")
+        return out
+    if m := _MAC_RE.match(tag):
+        version = (int(m.group(1)), int(m.group(2)))
+        return list(ptags.mac_platforms(version, m.group(3)))
+    return [tag]
+
+
+def _platform_markers(platform: str) -> dict[str, str]:
+    """Marker values implied by a platform tag (PEP 508 ``sys_platform`` and friends)."""
+    arch = platform.rsplit("_", 1)[-1] if "_" in platform else platform
+    if platform.startswith(("manylinux", "musllinux", "linux")):
+        arch = re.sub(r"^(?:many|musl)?linux(?:_\d+_\d+|1|2010|2014)?_", "", platform)
+        return {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+                "platform_machine": arch}
+    if platform.startswith("macosx"):
+        arch = platform.split("_", 3)[-1]
+        machine = {"universal2": "arm64", "universal": "x86_64", "intel": "x86_64"}.get(arch, arch)
+        return {"sys_platform": "darwin", "platform_system": "Darwin", "os_name": "posix",
+                "platform_machine": machine}
+    if platform.startswith("win"):
+        machine = {"win32": "x86", "win_amd64": "AMD64", "win_arm64": "ARM64"}.get(platform, arch)
+        return {"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt",
+                "platform_machine": machine}
+    raise UsageError(
+        f"unknown platform tag {platform!r}",
+        hint="use a wheel platform tag such as manylinux_2_28_x86_64, manylinux2014_aarch64, "
+        "musllinux_1_2_x86_64, macosx_11_0_arm64 or win_amd64",
+    )
+
+
+@dataclass(frozen=True)
+class TargetEnvironment:
+    """What a resolve is for. ``platforms`` holds the platform tags as given (empty means the
+    host's platform); ``host`` is true when this *is* the running interpreter."""
+
+    python_version: tuple[int, int, int]
+    platforms: tuple[str, ...] = ()
+    free_threaded: bool = False
+    host: bool = False
+    host_platforms: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    host_markers: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def current(cls) -> TargetEnvironment:
+        """The running interpreter (the only place that reads the host)."""
+        import sys
+
+        from packaging.markers import default_environment
+
+        v = sys.version_info
+        return cls(
+            python_version=(v.major, v.minor, v.micro),
+            free_threaded=bool(getattr(sys, "_is_gil_enabled", lambda: True)() is False),
+            host=sys.implementation.name == "cpython",
+            host_platforms=tuple(ptags.platform_tags()),
+            host_markers=tuple(sorted(default_environment().items())),
+        )
+
+    @classmethod
+    def from_options(
+        cls, python: str | None = None, platforms: tuple[str, ...] | list[str] = ()
+    ) -> TargetEnvironment:
+        """The target for ``--python`` / ``--platform``; anything not given comes from the host."""
+        here = cls.current()
+        plats = tuple(platforms)
+        for p in plats:
+            _platform_markers(expand_platform(p)[0])  # validate early, with a hint
+        if python is None and not plats:
+            return here
+        version, ft = (here.python_version, here.free_threaded)
+        if python is not None:
+            version, ft = parse_python(python)
+        is_host = not plats and version == here.python_version and ft == here.free_threaded
+        return cls(
+            python_version=version,
+            platforms=plats,
+            free_threaded=ft,
+            host=is_host and here.host,
+            host_platforms=here.host_platforms,
+            host_markers=here.host_markers,
+        )
+
+    # ----------------------------------------------------------------- derived facts
+    @property
+    def python_full_version(self) -> str:
+        return ".".join(map(str, self.python_version))
+
+    @property
+    def python_short(self) -> str:
+        """``3.11`` (``3.13t`` when free-threaded): the form used in constraint file names."""
+        return f"{self.python_version[0]}.{self.python_version[1]}" + (
+            "t" if self.free_threaded else ""
+        )
+
+    @cached_property
+    def platform_tags(self) -> tuple[str, ...]:
+        if not self.platforms:
+            return self.host_platforms
+        out: list[str] = []
+        for p in self.platforms:
+            for t in expand_platform(p):
+                if t not in out:
+                    out.append(t)
+        return tuple(out)
+
+    @cached_property
+    def tags(self) -> tuple[Tag, ...]:
+        """Every wheel tag the target accepts, most preferred first."""
+        major, minor = self.python_version[:2]
+        interp = f"cp{major}{minor}"
+        if self.free_threaded:
+            abis = [f"{interp}t"]
+        elif (major, minor) < (3, 8):
+            abis = [f"{interp}m"]
+        else:
+            abis = [interp]
+        plats = list(self.platform_tags)
+        out = list(ptags.cpython_tags((major, minor), abis, plats))
+        if self.free_threaded:
+            out = [t for t in out if t.abi != "abi3"]
+        out.extend(ptags.compatible_tags((major, minor), interp, plats))
+        seen: dict[Tag, None] = {}
+        for t in out:
+            seen.setdefault(t, None)
+        return tuple(seen)
+
+    @cached_property
+    def _tag_rank(self) -> dict[Tag, int]:
+        return {t: i for i, t in enumerate(self.tags)}
+
+    @cached_property
+    def markers(self) -> dict[str, str]:
+        """PEP 508 marker environment of the target (without ``extra``)."""
+        if self.platforms:
+            plat = _platform_markers(self.platform_tags[0])
+            env = {"platform_release": "", "platform_version": ""}
+            env.update(plat)
+        else:
+            env = dict(self.host_markers)
+        env.update(
+            implementation_name="cpython",
+            platform_python_implementation="CPython",
+            python_version=f"{self.python_version[0]}.{self.python_version[1]}",
+            python_full_version=self.python_full_version,
+            implementation_version=self.python_full_version,
+        )
+        return env
+
+    def describe(self) -> str:
+        """``CPython 3.11.0 on manylinux_2_28_x86_64`` -- for headers and messages."""
+        where = ", ".join(self.platforms) if self.platforms else (
+            "this host" if self.host else f"this host's platform ({self.markers['sys_platform']}"
+            f" {self.markers.get('platform_machine', '')})"
+        )
+        return f"CPython {self.python_full_version}{'t' if self.free_threaded else ''} on {where}"
+
+    # ----------------------------------------------------------------- questions
+    def evaluate(self, marker: Marker | None, extras: frozenset[str] | set[str] = frozenset()) -> bool:
+        """Does ``marker`` hold on this target, for any of ``extras`` (or none)?"""
+        if marker is None:
+            return True
+        env = dict(self.markers)
+        if not extras:
+            env["extra"] = ""
+            return marker.evaluate(env)
+        for extra in extras:
+            env["extra"] = extra
+            if marker.evaluate(env):
+                return True
+        return False
+
+    def python_matches(self, requires_python: str | SpecifierSet | None) -> bool:
+        """Is this Python inside ``requires_python``? Unparsable values count as a match, as in
+        pip: an index's typo must not hide every release."""
+        if requires_python is None or requires_python == "":
+            return True
+        try:
+            spec = (
+                requires_python
+                if isinstance(requires_python, SpecifierSet)
+                else SpecifierSet(requires_python)
+            )
+        except InvalidSpecifier:
+            return True
+        return spec.contains(Version(self.python_full_version), prereleases=True)
+
+    def wheel_rank(self, file: DistFile) -> int | None:
+        """Preference rank of a wheel for this target (0 is best); ``None`` when it cannot be
+        installed here. sdists have no rank."""
+        if not file.is_wheel:
+            return None
+        rank = self._tag_rank
+        best = None
+        for t in file.tags:
+            r = rank.get(t)
+            if r is not None and (best is None or r < best):
+                best = r
+        return best
+
+    def accepts(self, file: DistFile) -> bool:
+        """Can ``file`` serve this target: a compatible wheel, or an sdist, whose
+        ``requires-python`` admits the target Python."""
+        if file.is_wheel and self.wheel_rank(file) is None:
+            return False
+        return self.python_matches(file.requires_python)
