@@ -1,0 +1,202 @@
+"""The HTTP client: one shared httpx HTTP/2 connection pool, retries with backoff, file:// URLs.
+
+Every byte constrain reads from an index, a find-links page or a constraint URL goes through
+:class:`HttpClient`, which counts requests and bytes (for benchmarks and reports), refuses the
+network under ``--offline``, and turns transport failures into :class:`NetworkError` naming the
+URL with credentials removed. It is safe to use from many threads at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from ..errors import NetworkError, OfflineMissing, redact_url
+
+_RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+USER_AGENT = "constrain/0.1 (+resolver)"
+
+
+@dataclass
+class Response:
+    """What a fetch returned: final URL, status, headers (lower-case keys) and the body."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+@dataclass
+class Counters:
+    """Requests made and bytes received; stable figures for benchmarks."""
+
+    requests: int = 0
+    bytes_received: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, nbytes: int) -> None:
+        with self._lock:
+            self.requests += 1
+            self.bytes_received += nbytes
+
+
+def file_url_to_path(url: str) -> Path:
+    """``file:///a/b`` -> ``/a/b`` (percent-decoded)."""
+    parts = urlsplit(url)
+    return Path(unquote(parts.path))
+
+
+class HttpClient:
+    """Fetches URLs over HTTP/2 (falling back to HTTP/1.1) or from ``file://`` paths.
+
+    ``retries`` extra attempts are made for connection errors, timeouts and retryable statuses
+    (429, 5xx), waiting ``backoff * 2**attempt`` seconds between them.
+    """
+
+    def __init__(
+        self,
+        *,
+        offline: bool = False,
+        retries: int = 3,
+        backoff: float = 0.5,
+        timeout: float = 30.0,
+        cert: str | None = None,
+        max_connections: int = 64,
+    ) -> None:
+        self.offline = offline
+        self.retries = retries
+        self.backoff = backoff
+        self.timeout = timeout
+        self.cert = cert
+        self.max_connections = max_connections
+        self.counters = Counters()
+        self._client = None
+        self._client_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ plumbing
+    def _httpx(self):
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    import httpx
+
+                    verify: object = True
+                    if self.cert:
+                        import ssl
+
+                        verify = ssl.create_default_context(cafile=self.cert)
+                    self._client = httpx.Client(
+                        http2=True,
+                        verify=verify,
+                        timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 15.0)),
+                        follow_redirects=True,
+                        limits=httpx.Limits(
+                            max_connections=self.max_connections,
+                            max_keepalive_connections=self.max_connections,
+                        ),
+                        headers={"User-Agent": USER_AGENT},
+                    )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ API
+    def get(self, url: str, headers: Mapping[str, str] | None = None) -> Response:
+        """GET ``url``. Returns any final HTTP status (404 included) as a :class:`Response`;
+        raises :class:`NetworkError` only when no answer could be had after retries, and
+        :class:`OfflineMissing` for network URLs under ``--offline``."""
+        if url.startswith("file:"):
+            return self._get_file(url, headers or {})
+        if self.offline:
+            raise OfflineMissing(redact_url(url))
+        return self._request(url, dict(headers or {}))
+
+    def get_range(self, url: str, start: int | None, end: int | None) -> Response:
+        """GET bytes ``start..end`` (inclusive) of ``url``; ``start=None`` asks for the last
+        ``end`` bytes (a suffix range). A 200 answer means the server ignored the range and
+        sent the whole body."""
+        rng = f"bytes=-{end}" if start is None else f"bytes={start}-{'' if end is None else end}"
+        return self.get(url, {"Range": rng})
+
+    # ------------------------------------------------------------------ internals
+    def _request(self, url: str, headers: dict[str, str]) -> Response:
+        import httpx
+
+        client = self._httpx()
+        last_error: str = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * (2 ** (attempt - 1)))
+            try:
+                r = client.get(url, headers=headers)
+                content = r.content
+            except httpx.TransportError as exc:
+                last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                continue
+            self.counters.add(len(content))
+            if r.status_code in _RETRY_STATUS and attempt < self.retries:
+                last_error = f"HTTP {r.status_code}"
+                continue
+            return Response(
+                url=str(r.url),
+                status=r.status_code,
+                headers={k.lower(): v for k, v in r.headers.items()},
+                content=content,
+            )
+        raise NetworkError(
+            f"could not reach {redact_url(url)} ({last_error}) after {self.retries + 1} attempts",
+            url=redact_url(url),
+            hint="check the network, the proxy settings and the index URL; "
+            "--offline works from the cache alone",
+        )
+
+    def _get_file(self, url: str, headers: Mapping[str, str]) -> Response:
+        path = file_url_to_path(url)
+        if path.is_dir():
+            index = path / "index.html"
+            if index.is_file():
+                path = index
+            else:  # a directory listing for find-links style use
+                names = sorted(p.name for p in path.iterdir())
+                body = "".join(f'<a href="{n}">{n}</a>\n' for n in names).encode()
+                return Response(url, 200, {"content-type": "text/html"}, body)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return Response(url, 404, {}, b"")
+        except OSError as exc:
+            raise NetworkError(f"cannot read {path}: {exc.strerror}", url=url) from exc
+        status = 200
+        rng = {k.lower(): v for k, v in headers.items()}.get("range")
+        if rng and rng.startswith("bytes="):
+            spec = rng[6:]
+            size = len(data)
+            first, _, last = spec.partition("-")
+            if first == "":
+                start, stop = max(0, size - int(last)), size - 1
+            else:
+                start, stop = int(first), (int(last) if last else size - 1)
+            data = data[start : stop + 1]
+            status = 206
+            out_headers = {"content-range": f"bytes {start}-{min(stop, size - 1)}/{size}"}
+            return Response(url, status, out_headers, data)
+        ctype = "text/html" if path.suffix in (".html", ".htm") else ""
+        return Response(url, status, {"content-type": ctype}, data)
