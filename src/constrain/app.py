@@ -1,0 +1,307 @@
+"""Orchestration of one command: inputs -> target -> index -> resolver -> output.
+
+``app`` wires the layers together for a command and returns data; it neither parses argv nor
+prints (``cli.py`` does both). Each command's request is a plain dataclass so library users and
+tests can call the same entry points as the CLI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import ConstrainError, NetworkError, UsageError, redact_url
+from .models import InstallSet
+from .reporting import NULL_REPORTER, Reporter
+
+
+@dataclass(frozen=True)
+class ResolveRequest:
+    """Everything ``constrain resolve`` takes, already split into fields."""
+
+    requirements: tuple[str, ...] = ()
+    requirement_files: tuple[str, ...] = ()
+    constraint_files: tuple[str, ...] = ()
+    python: str | None = None
+    platforms: tuple[str, ...] = ()
+    exclude_newer: str | None = None
+    prerelease: str = "if-necessary-or-explicit"
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] | None = None
+    find_links: tuple[str, ...] | None = None
+    no_index: bool = False
+    offline: bool = False
+    refresh: bool = False
+    cache_dir: str | None = None
+    no_build: bool = False
+    only_binary: bool = False
+    format: str = "constraints"
+    annotate: bool = False
+    output: str | None = None
+    command: str = ""
+    environ: dict[str, str] | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_args(cls, args, argv: Sequence[str]) -> ResolveRequest:
+        return cls(
+            requirements=tuple(args.requirements),
+            requirement_files=tuple(args.requirement_files),
+            constraint_files=tuple(args.constraint_files),
+            python=args.python,
+            platforms=tuple(args.platforms),
+            exclude_newer=args.exclude_newer,
+            prerelease=args.prerelease,
+            index_url=args.index_url,
+            extra_index_urls=tuple(args.extra_index_urls)
+            if args.extra_index_urls is not None
+            else None,
+            find_links=tuple(args.find_links) if args.find_links is not None else None,
+            no_index=args.no_index,
+            offline=args.offline,
+            refresh=args.refresh,
+            cache_dir=args.cache_dir,
+            no_build=args.no_build,
+            only_binary=args.only_binary,
+            format=getattr(args, "format", "constraints"),
+            annotate=getattr(args, "annotate", False),
+            output=getattr(args, "output", None),
+            command=command_line("resolve", argv),
+        )
+
+
+@dataclass
+class ResolveResult:
+    install_set: InstallSet
+    text: str
+    stats: dict
+
+
+def command_line(_command: str, argv: Sequence[str]) -> str:
+    """The reproducing command for headers: credentials redacted, output/cache paths left out
+    (they do not change the result)."""
+    out: list[str] = []
+    skip = False
+    drop_with_value = {"-o", "--output", "--cache-dir"}
+    drop_flags = {"-q", "--quiet", "-v", "--verbose", "--refresh"}
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in drop_with_value:
+            skip = True
+            continue
+        if any(arg.startswith(f + "=") for f in drop_with_value if f.startswith("--")):
+            continue
+        if arg in drop_flags:
+            continue
+        out.append(shlex.quote(redact_url(arg)))
+    return "constrain " + " ".join(out)
+
+
+def parse_exclude_newer(text: str | None) -> datetime | None:
+    """``YYYY-MM-DD`` (midnight UTC, the start of that day) or an RFC 3339 timestamp."""
+    if text is None:
+        return None
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"cannot read --exclude-newer {text!r}",
+            hint="give a date such as 2026-11-01 or a timestamp such as 2026-11-01T12:00:00Z",
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class Session:
+    """The long-lived parts of one command: cache, HTTP client, index repository."""
+
+    def __init__(self, request: ResolveRequest, reporter: Reporter) -> None:
+        from .cache import Cache, default_cache_dir
+        from .config import pip_index_settings, with_overrides
+        from .index.client import HttpClient
+
+        environ = dict(os.environ if request.environ is None else request.environ)
+        self.reporter = reporter
+        self.request = request
+        settings = pip_index_settings(environ, warn=reporter.warning)
+        self.settings = with_overrides(
+            settings,
+            index_url=request.index_url,
+            extra_index_urls=request.extra_index_urls,
+            find_links=request.find_links,
+            no_index=request.no_index or None,
+        )
+        cache_dir = Path(request.cache_dir) if request.cache_dir else default_cache_dir(environ)
+        self.cache = Cache(cache_dir)
+        self.client = HttpClient(
+            offline=request.offline, cert=self.settings.cert, timeout=self.settings.timeout
+        )
+        self._repository = None
+
+    def fetch_text(self, location: str) -> tuple[str, str]:
+        """Read a requirement/constraint file from a path or URL (URLs cached for --offline)."""
+        if "://" not in location or location.startswith("file:"):
+            from .index.client import file_url_to_path
+
+            path = file_url_to_path(location) if location.startswith("file:") else Path(location)
+            try:
+                return str(path), path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise ConstrainError(f"no such file: {path}",
+                                     hint="check the path given to -r or -c") from None
+            except OSError as exc:
+                raise ConstrainError(f"cannot read {path}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise ConstrainError(f"{path} is not UTF-8 text") from None
+        from .cache.keys import url_key
+
+        key = url_key(location)
+        if self.request.offline:
+            cached = self.cache.get("constraints", key)
+            if cached is None:
+                from .errors import OfflineMissing
+
+                raise OfflineMissing(redact_url(location))
+            return location, cached.decode("utf-8")
+        try:
+            response = self.client.get(location)
+        except NetworkError:
+            cached = self.cache.get("constraints", key)
+            if cached is None:
+                raise
+            self.reporter.warning(f"{redact_url(location)} unreachable; using the cached copy")
+            return location, cached.decode("utf-8")
+        if response.status != 200:
+            raise ConstrainError(
+                f"{redact_url(location)} answered HTTP {response.status}",
+                hint="check the URL; constraint files are plain text pip constraint files",
+            )
+        import time
+
+        self.cache.put("constraints", key, response.content,
+                       meta={"url": redact_url(location), "fetched": time.time()})
+        return location, response.content.decode("utf-8")
+
+    @property
+    def repository(self):
+        if self._repository is None:
+            from .index.cached import IndexRepository
+            from .index.metadata import MetadataFetcher
+
+            fetcher = MetadataFetcher(
+                self.client,
+                self.cache,
+                allow_build=not self.request.no_build,
+                offline=self.request.offline,
+                refresh=self.request.refresh,
+                build_index=self.settings,
+                reporter=self.reporter,
+            )
+            self._repository = IndexRepository(
+                self.settings,
+                self.client,
+                self.cache,
+                fetcher,
+                refresh=self.request.refresh,
+                offline=self.request.offline,
+                reporter=self.reporter,
+            )
+        return self._repository
+
+    def close(self) -> None:
+        if self._repository is not None:
+            self._repository.close()
+        self.client.close()
+
+
+def resolve_command(request: ResolveRequest, reporter: Reporter = NULL_REPORTER) -> ResolveResult:
+    """Run ``constrain resolve``: read inputs, resolve for the target, render (and write)."""
+    from .config import with_overrides
+    from .constraints.sources import load_inputs
+    from .output import render, write_atomic
+    from .resolver import ResolveOptions, resolve
+    from .target import TargetEnvironment
+
+    if request.format not in ("constraints", "requirements", "pylock", "json"):
+        raise UsageError(f"unknown format {request.format!r}")
+    target = TargetEnvironment.from_options(request.python, request.platforms)
+    exclude_newer = parse_exclude_newer(request.exclude_newer)
+    session = Session(request, reporter)
+    try:
+        inputs = load_inputs(
+            request.requirements,
+            request.requirement_files,
+            request.constraint_files,
+            fetch=session.fetch_text,
+            environ=dict(os.environ if request.environ is None else request.environ),
+        )
+        # Index options inside requirement files apply unless the command line set them.
+        if inputs.index_url and request.index_url is None:
+            session.settings = with_overrides(session.settings, index_url=inputs.index_url)
+        if inputs.extra_index_urls and request.extra_index_urls is None:
+            session.settings = with_overrides(
+                session.settings,
+                extra_index_urls=tuple(session.settings.extra_index_urls)
+                + tuple(u for u in inputs.extra_index_urls
+                        if u not in session.settings.extra_index_urls),
+            )
+        if inputs.find_links and request.find_links is None:
+            session.settings = with_overrides(
+                session.settings,
+                find_links=tuple(session.settings.find_links)
+                + tuple(u for u in inputs.find_links if u not in session.settings.find_links),
+            )
+        prerelease = request.prerelease
+        if inputs.pre and prerelease == "if-necessary-or-explicit":
+            prerelease = "allow"
+        options = ResolveOptions(
+            prerelease=prerelease,
+            exclude_newer=exclude_newer,
+            only_binary=request.only_binary,
+        )
+        install_set = resolve(
+            inputs.requirements,
+            inputs.constraints,
+            session.repository,
+            target,
+            options,
+            reporter,
+        )
+        stats = _stats(install_set, session)
+        install_set = dataclasses.replace(
+            install_set,
+            command=request.command,
+            exclude_newer=exclude_newer,
+        )
+        text = render(install_set, request.format, annotate=request.annotate)
+        if request.output:
+            write_atomic(Path(request.output), text)
+        return ResolveResult(install_set=install_set, text=text, stats=stats)
+    finally:
+        session.close()
+
+
+def _stats(install_set: InstallSet, session: Session) -> dict:
+    s = install_set.stats
+    repo_stats = {}
+    if session._repository is not None and hasattr(session._repository, "stats"):
+        repo_stats = dict(session._repository.stats())
+    return {
+        "pins": len(install_set.pins),
+        "rounds": s.rounds,
+        "candidates_visited": s.candidates_visited,
+        "backtracks": s.backtracks,
+        "requests": session.client.counters.requests,
+        "bytes_received": session.client.counters.bytes_received,
+        **{k: v for k, v in repo_stats.items() if k not in ("requests", "bytes_received")},
+    }
