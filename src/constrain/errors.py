@@ -183,6 +183,11 @@ class CacheError(ConstrainError):
     """The cache directory is unusable (permissions, disk full, a foreign format)."""
 
 
+class OutputError(ConstrainError):
+    """An output file cannot be written, or an install set cannot be expressed in the asked
+    format (a lock file entry without the hashes the format requires)."""
+
+
 @dataclass
 class Problems:
     """Collects bad input lines so a parser can report every one of them at once."""
