@@ -1,0 +1,1 @@
+"""Hermetic test infrastructure: generated distributions and a local package index server."""
