@@ -1,0 +1,48 @@
+"""Write a text file atomically: a temp file in the same directory, flushed, then ``os.replace``.
+
+Readers see either the old file or the complete new one, never half of it; an interrupted or
+failed write leaves the old file untouched and no temp file behind. The new file gets the mode
+of the file it replaces, or the usual ``0o666`` minus umask when it is new.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from ..errors import OutputError
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` (UTF-8, ``\\n`` line ends) in one step.
+
+    Raises :class:`~constrain.errors.OutputError` when the directory or file cannot be written.
+    """
+    path = Path(path)
+    directory = path.parent
+    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    data = text.encode("utf-8")
+    try:
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            mode = 0o666  # os.open applies the umask
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if mode != 0o666:
+                os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            hint="check that the directory exists and is writable, and that the disk has room",
+        ) from exc
