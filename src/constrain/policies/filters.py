@@ -1,0 +1,131 @@
+"""Composition of the policies: which files and versions of a project may be candidates.
+
+Two steps, both pure. :func:`group_versions` keeps the files a target can use that pass the
+file policies (exclude-newer, only-binary) and groups them by version, best file first.
+:func:`choose_versions` then applies the specifiers on the project (requirements and
+constraints) with the yanked and pre-release policies. :func:`why_unusable` explains, for
+messages, why a version has no usable file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from ..models import DistFile
+from ..target import TargetEnvironment
+from .binary import binaries
+from .exclude_newer import check_upload_times, uploaded_by
+from .prereleases import PrereleaseMode, allows_prereleases
+from .yanked import pins_exactly, usable_files, yank_reason
+
+
+@dataclass(frozen=True)
+class FilePolicy:
+    """The policy settings of one resolve."""
+
+    prerelease: PrereleaseMode = "if-necessary-or-explicit"
+    exclude_newer: datetime | None = None
+    only_binary: bool = False
+
+
+@dataclass(frozen=True)
+class VersionFiles:
+    """One version of a project with the files the target may use, best first (yanked ones
+    included; :func:`choose_versions` decides about them)."""
+
+    version: Version
+    files: tuple[DistFile, ...]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A version that may be a candidate, with its usable files (best first)."""
+
+    version: Version
+    files: tuple[DistFile, ...]
+    yanked: bool = False
+
+
+def file_order(files: Sequence[DistFile], target: TargetEnvironment) -> tuple[DistFile, ...]:
+    """``files`` best first: wheels by the target's tag preference, then sdists; ties by name."""
+
+    def key(f: DistFile) -> tuple[int, int, str]:
+        rank = target.wheel_rank(f)
+        return (0, rank, f.filename) if rank is not None else (1, 0, f.filename)
+
+    return tuple(sorted(files, key=key))
+
+
+def group_versions(
+    project: str, files: Sequence[DistFile], target: TargetEnvironment, policy: FilePolicy
+) -> tuple[VersionFiles, ...]:
+    """The versions of ``project`` with at least one file the target accepts that passes the
+    file policies, highest version first.
+
+    Raises ``UploadTimeMissing`` when a cut-off is set and no file reports an upload time.
+    """
+    if policy.exclude_newer is not None:
+        check_upload_times(project, files)
+    kept = [f for f in files if target.accepts(f)]
+    kept = list(binaries(uploaded_by(kept, policy.exclude_newer), policy.only_binary))
+    by_version: dict[Version, list[DistFile]] = {}
+    for f in kept:
+        by_version.setdefault(f.version, []).append(f)
+    return tuple(
+        VersionFiles(v, file_order(by_version[v], target))
+        for v in sorted(by_version, reverse=True)
+    )
+
+
+def choose_versions(
+    versions: Sequence[VersionFiles],
+    specifiers: Sequence[SpecifierSet],
+    mode: PrereleaseMode,
+) -> list[Choice]:
+    """The versions (highest first) satisfying every specifier that the yanked and
+    pre-release policies allow, each with the files to use."""
+    fits: list[Choice] = []
+    for vf in versions:
+        if not all(s.contains(vf.version, prereleases=True) for s in specifiers):
+            continue
+        usable, yanked = usable_files(vf.files, pins_exactly(specifiers, vf.version))
+        if usable:
+            fits.append(Choice(vf.version, usable, yanked))
+    final_fits = any(not c.version.is_prerelease for c in fits)
+    if not allows_prereleases(mode, specifiers, final_fits):
+        fits = [c for c in fits if not c.version.is_prerelease]
+    return fits
+
+
+def why_unusable(
+    files: Sequence[DistFile],
+    target: TargetEnvironment,
+    policy: FilePolicy,
+    exact_pin: bool = False,
+) -> str | None:
+    """Why the files of one version give no candidate (``None`` when they do), for messages:
+    ``no file for CPython 3.7.0 on win_amd64``, ``uploaded after ...``, ``yanked: reason``."""
+    if not files:
+        return "has no files"
+    accepted = [f for f in files if target.accepts(f)]
+    if not accepted:
+        shown = ", ".join(sorted(f.filename for f in files)[:3])
+        more = f" and {len(files) - 3} more" if len(files) > 3 else ""
+        pythons = sorted({f.requires_python for f in files if f.requires_python})
+        rp = f" (requires-python {', '.join(pythons)})" if pythons else ""
+        return f"has no file for {target.describe()}: files are {shown}{more}{rp}"
+    dated = uploaded_by(accepted, policy.exclude_newer)
+    if not dated:
+        cutoff = policy.exclude_newer.isoformat() if policy.exclude_newer else ""
+        return f"was uploaded after the --exclude-newer cut-off {cutoff}"
+    if not binaries(dated, policy.only_binary):
+        return "has only an sdist for this target and --only-binary is set"
+    usable, _ = usable_files(dated, exact_pin)
+    if not usable:
+        return f"is yanked ({yank_reason(dated[0])})"
+    return None
