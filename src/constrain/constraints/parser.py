@@ -322,6 +322,8 @@ class _FileParser:
             if name is None:
                 self.problem(number, line, col, _unknown_option(word))
                 ok = False
+                if "=" not in word and i < len(words) and not words[i][1].startswith("-"):
+                    i += 1  # most likely its value: do not report it a second time
                 continue
             value: str | None = None
             if _TAKES_VALUE[name]:

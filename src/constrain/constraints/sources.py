@@ -24,9 +24,9 @@ chain.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import PurePath
 from urllib.parse import urljoin
 
 from packaging.requirements import Requirement
@@ -57,12 +57,20 @@ def is_url(location: str) -> bool:
 
 def resolve_location(parent: str, child: str) -> str:
     """Where ``child`` (as written in ``parent``) lives: a URL join when ``parent`` is a URL,
-    ``child`` itself when it is a URL or an absolute path, else a path beside ``parent``."""
+    ``child`` itself when it is a URL or an absolute path, else a path beside ``parent``
+    (``..`` folded lexically; ``fetch`` decides what the path really names)."""
     if is_url(parent):
         return urljoin(parent, child)
-    if is_url(child) or os.path.isabs(child):
+    if is_url(child) or PurePath(child).is_absolute():
         return child
-    return os.path.join(os.path.dirname(parent), child)
+    joined = PurePath(parent).parent / child
+    parts: list[str] = []
+    for part in joined.parts:
+        if part == ".." and parts and parts[-1] not in ("..", joined.anchor):
+            parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return str(PurePath(*parts)) if parts else "."
 
 
 class _FormatControl:
