@@ -136,6 +136,55 @@ class HttpClient:
         rng = f"bytes=-{end}" if start is None else f"bytes={start}-{'' if end is None else end}"
         return self.get(url, {"Range": rng})
 
+    def stream_to(
+        self, url: str, dest: Path, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """GET ``url`` writing a 2xx body to ``dest`` as it arrives (so large files never sit in
+        memory); the returned :class:`Response` has an empty ``content``. Any other final status
+        is returned with its body in ``content`` and ``dest`` untouched. Same retries, counters,
+        ``--offline`` and ``file://`` rules as :meth:`get`."""
+        if url.startswith("file:"):
+            r = self._get_file(url, headers or {})
+            if r.ok:
+                Path(dest).write_bytes(r.content)
+                return Response(r.url, r.status, r.headers, b"")
+            return r
+        if self.offline:
+            raise OfflineMissing(redact_url(url))
+        import httpx
+
+        client = self._httpx()
+        last_error = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * (2 ** (attempt - 1)))
+            try:
+                with client.stream("GET", url, headers=dict(headers or {})) as r:
+                    out_headers = {k.lower(): v for k, v in r.headers.items()}
+                    if not (200 <= r.status_code < 300):
+                        body = r.read()
+                        self.counters.add(len(body))
+                        if r.status_code in _RETRY_STATUS and attempt < self.retries:
+                            last_error = f"HTTP {r.status_code}"
+                            continue
+                        return Response(str(r.url), r.status_code, out_headers, body)
+                    received = 0
+                    with open(dest, "wb") as fh:
+                        for chunk in r.iter_raw(1 << 16):
+                            fh.write(chunk)
+                            received += len(chunk)
+                    self.counters.add(received)
+                    return Response(str(r.url), r.status_code, out_headers, b"")
+            except httpx.TransportError as exc:
+                last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                continue
+        raise NetworkError(
+            f"could not reach {redact_url(url)} ({last_error}) after {self.retries + 1} attempts",
+            url=redact_url(url),
+            hint="check the network, the proxy settings and the index URL; "
+            "--offline works from the cache alone",
+        )
+
     # ------------------------------------------------------------------ internals
     def _request(self, url: str, headers: dict[str, str]) -> Response:
         import httpx

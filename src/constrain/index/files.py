@@ -1,0 +1,132 @@
+"""Whole-file downloads: fetch a wheel or sdist once, verify its hash, keep it in the cache.
+
+Files live in the cache bucket ``files`` under ``<sha256>_<filename>`` (the real filename is kept
+at the end so pip, uv and ``installer`` can use the cached path as is). Files the index lists
+without a sha256 are keyed by a digest of their URL instead -- index file URLs are immutable.
+A file whose hash does not match never reaches the cache. ``file://`` URLs (find-links
+directories, wheelhouses) are used in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+from ..cache.keys import file_key
+from ..cache.store import Cache
+from ..errors import HashMismatch, NetworkError, redact_url
+from ..models import DistFile
+from ..reporting import NULL_REPORTER, Reporter
+from .client import HttpClient, file_url_to_path
+
+_CHUNK = 1 << 20
+# Ask for the bytes as stored: a transparently compressed body would not match the file's hash.
+_IDENTITY = {"Accept-Encoding": "identity"}
+
+
+def file_cache_key(file: DistFile) -> str:
+    """The ``files`` bucket key of ``file``: its sha256 when known, else a digest of its URL,
+    followed by ``_`` and the filename."""
+    digest = file.sha256 or "u" + file_key(file.cache_identity())
+    return f"{digest.lower()}_{file.filename}"
+
+
+def sha256_of(path: Path) -> str:
+    """The hex sha256 of the file at ``path``, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cached_path(file: DistFile, cache: Cache | None) -> Path | None:
+    """The cached copy of ``file`` when there is one (no request made), else ``None``.
+
+    A ``file://`` URL counts as cached when the file exists: it is already local."""
+    if file.url.startswith("file:"):
+        path = file_url_to_path(file.url.split("#", 1)[0])
+        return path if path.is_file() else None
+    if cache is None:
+        return None
+    path = cache.path("files", file_cache_key(file))
+    return path if path.is_file() else None
+
+
+def verify(file: DistFile, actual_sha256: str) -> None:
+    """Raise :class:`HashMismatch` when the index gave a sha256 for ``file`` and it differs."""
+    expected = file.sha256
+    if expected and expected.lower() != actual_sha256.lower():
+        raise HashMismatch(
+            f"{file.filename} (from {redact_url(file.url)})",
+            expected=f"sha256:{expected.lower()}",
+            actual=f"sha256:{actual_sha256}",
+        )
+
+
+def store_bytes(file: DistFile, data: bytes, cache: Cache | None) -> Path | None:
+    """Keep a whole body already fetched (e.g. a server that ignored a Range header) in the
+    cache, when it matches the file's hash. Returns the cached path, or ``None`` when there is
+    no cache or the body does not match (the caller re-downloads when it needs the file)."""
+    if cache is None or file.url.startswith("file:"):
+        return None
+    actual = hashlib.sha256(data).hexdigest()
+    if file.sha256 is None or file.sha256.lower() != actual:
+        return None
+    return cache.put("files", file_cache_key(file), data)
+
+
+def download(
+    client: HttpClient,
+    file: DistFile,
+    cache: Cache | None,
+    *,
+    dest_dir: Path | None = None,
+    reporter: Reporter = NULL_REPORTER,
+) -> Path:
+    """Return a local path holding the whole of ``file``, downloading it if needed.
+
+    With a cache the file is streamed to a temporary file in the ``files`` bucket, its sha256
+    checked (:class:`HashMismatch` leaves nothing behind) and moved into place atomically; a
+    cached copy is re-used without any request. Without a cache it is written to ``dest_dir``
+    (a new temporary directory when not given, which the caller then owns). Raises
+    :class:`NetworkError` when the file cannot be fetched and ``OfflineMissing`` under
+    ``--offline`` when it is not cached.
+    """
+    local = cached_path(file, cache)
+    if local is not None:
+        if file.url.startswith("file:"):
+            verify(file, sha256_of(local))
+        return local
+    url = file.url.split("#", 1)[0]
+    reporter.info(f"downloading {file.filename}")
+    if cache is not None:
+        key = file_cache_key(file)
+        with cache.lock("files-" + key[:40]):
+            final = cache.path("files", key)
+            if final.is_file():  # another process finished it while we waited
+                return final
+            with cache.writer("files", key) as (tmp, final):
+                _fetch(client, url, tmp, file)
+            return final
+    out_dir = Path(dest_dir) if dest_dir is not None else Path(tempfile.mkdtemp(prefix="constrain-"))
+    dest = out_dir / file.filename
+    part = out_dir / (file.filename + ".part")
+    try:
+        _fetch(client, url, part, file)
+        part.replace(dest)
+    finally:
+        part.unlink(missing_ok=True)
+    return dest
+
+
+def _fetch(client: HttpClient, url: str, dest: Path, file: DistFile) -> None:
+    r = client.stream_to(url, dest, _IDENTITY)
+    if not r.ok:
+        raise NetworkError(
+            f"could not download {file.filename}: HTTP {r.status} from {redact_url(url)}",
+            url=redact_url(url),
+            hint="the index listed a file it cannot serve; try again later or --refresh",
+        )
+    verify(file, sha256_of(dest))
