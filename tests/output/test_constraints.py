@@ -16,7 +16,7 @@ from constrain.target import TargetEnvironment
 
 def body(text: str) -> list[str]:
     """The non-comment, non-blank lines."""
-    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
 
 
 def test_pins_sorted_by_canonical_name_with_display_names(synthetic_set):

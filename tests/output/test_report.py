@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import pytest
 from packaging.direct_url import DirectUrl
 
 from constrain import __version__
+from constrain.errors import OutputError
 from constrain.output import render
 
 
@@ -59,3 +62,15 @@ def test_constrain_section_explains_each_pin(synthetic_set):
     assert sqla["metadata_source"] == "built"
     assert sqla["upload_time"] == "2024-03-01T12:30:00Z"
     assert set(section["stats"]) >= {"rounds", "metadata_fetched"}
+
+
+def test_a_pin_without_files_renders_in_every_text_format(synthetic_set):
+    """Reconstructed install sets know versions but no files."""
+    bare = dataclasses.replace(synthetic_set.pins[1], files=())
+    reconstructed = dataclasses.replace(synthetic_set, pins=(bare,))
+    assert "apache-airflow==2.10.5" in render(reconstructed, "constraints").splitlines()
+    assert "--hash" not in render(reconstructed, "requirements")
+    item = json.loads(render(reconstructed, "json"))["install"][0]
+    assert "download_info" not in item and item["metadata"]["version"] == "2.10.5"
+    with pytest.raises(OutputError):
+        render(reconstructed, "pylock")

@@ -1,4 +1,4 @@
-"""The provenance header every text output starts with: who made it, how, for which target, from what.
+"""The provenance header atop every text output: who made it, how, for which target, from what.
 
 The header is a block of ``#`` comment lines, valid in pip/uv requirement and constraint files
 and in TOML. It holds nothing that changes between identical runs (no timestamps, no host

@@ -1,4 +1,4 @@
-"""Render an install set as a PEP 751 lock file (``pylock.toml``), built and checked with ``packaging.pylock``.
+"""Render an install set as a PEP 751 ``pylock.toml``, built and validated with ``packaging.pylock``.
 
 Choices, each one a reading of PEP 751 for a lock that serves exactly one target:
 

@@ -1,4 +1,4 @@
-"""Render an install set as JSON in the shape of pip's installation report (``pip install --report``).
+"""Render an install set as JSON in the shape of pip's installation report (``--report``).
 
 Tools that read pip's report (version ``"1"``) can read this one: the same top-level keys
 (``version``, ``pip_version``, ``install``, ``environment``) and the same item keys
@@ -13,6 +13,8 @@ Decisions where pip's shape does not fit:
   provides_extra, license); ``metadata_version`` is left out because it is not known.
 - ``environment`` is the *target's* marker environment, not the host's.
 - URLs lose their userinfo (credentials), as pip does for its report.
+- A pin that knows no file (an install set reconstructed from a constraints file) gets no
+  ``download_info``.
 - A ``constrain`` section adds what pip has no place for: the reproducing command, target,
   inputs with their origins, exclude-newer, notes, work counters, and per pin why it is there.
 
@@ -53,15 +55,17 @@ def _metadata(pin: Pin) -> dict[str, Any]:
 
 
 def _item(pin: Pin) -> dict[str, Any]:
-    file = pin.file
-    hashes = dict(sorted(file.hashes)) or None
-    direct = DirectUrl(url=file.url.split("#", 1)[0], archive_info=ArchiveInfo(hashes=hashes))
-    item: dict[str, Any] = {
-        "download_info": dict(direct.to_dict(generate_legacy_hash=hashes is not None)),
-        "is_direct": False,
-        "is_yanked": file.is_yanked,
-        "requested": pin.requested,
-    }
+    item: dict[str, Any] = {}
+    if pin.files:
+        file = pin.file
+        hashes = dict(sorted(file.hashes)) or None
+        direct = DirectUrl(
+            url=file.url.split("#", 1)[0], archive_info=ArchiveInfo(hashes=hashes)
+        )
+        item["download_info"] = dict(direct.to_dict(generate_legacy_hash=hashes is not None))
+    item["is_direct"] = False
+    item["is_yanked"] = bool(pin.files) and pin.file.is_yanked
+    item["requested"] = pin.requested
     if pin.requested and pin.extras:
         item["requested_extras"] = sorted(pin.extras)
     item["metadata"] = _metadata(pin)
@@ -69,15 +73,15 @@ def _item(pin: Pin) -> dict[str, Any]:
 
 
 def _why(pin: Pin) -> dict[str, Any]:
-    file = pin.file
+    file = pin.file if pin.files else None
     return {
         "required_by": list(pin.required_by),
         "constraint_origins": [str(o) for o in pin.constraint_origins],
         "extras": sorted(pin.extras),
         "metadata_source": pin.metadata.source,
-        "file": file.filename,
-        "index": strip_userinfo(file.index) if file.index else None,
-        "upload_time": format_utc(file.upload_time) if file.upload_time else None,
+        "file": file.filename if file else None,
+        "index": strip_userinfo(file.index) if file and file.index else None,
+        "upload_time": format_utc(file.upload_time) if file and file.upload_time else None,
     }
 
 
