@@ -1,0 +1,231 @@
+"""Run workloads tool by tool and mode by mode, and collect one row of figures per pair.
+
+Cache discipline: each tool has its own cache directory. A *cold* run starts from an emptied
+cache; a *warm* run uses the cache that the previous identical run filled (the last cold run,
+or one unmeasured priming run when there was none that succeeded). Repeats of a mode stop at
+the first failure or timeout: a failing command is reported, not re-measured.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .measure import OK, TIMEOUT, RunResult, run_measured
+from .workloads import COLD, WARM, Command, Context, Workload
+
+UNAVAILABLE = "unavailable"
+NOT_APPLICABLE = "n/a"
+STATS_KEYS = ("requests", "bytes_received", "rounds", "candidates_visited", "pages_fetched",
+              "metadata_fetched")
+
+
+@dataclass
+class Row:
+    """The figures of one tool in one mode of one workload."""
+
+    tool: str
+    mode: str
+    status: str
+    times_s: list[float] = field(default_factory=list)
+    median_s: float | None = None
+    peak_mb: float | None = None
+    stats: dict | None = None
+    packages: int | None = None
+    pins: dict[str, str] | None = None
+    note: str = ""
+    argvs: list[list[str]] = field(default_factory=list)
+    ratio: float | None = None  # constrain median / this row's median, same mode
+    differs_from_uv: int | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class WorkloadResult:
+    name: str
+    title: str
+    description: str
+    skipped: str | None = None
+    rows: list[Row] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["rows"] = [row.to_json() for row in self.rows]
+        return data
+
+
+Log = Callable[[str], None]
+
+
+def _stderr_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _empty(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def read_stats(path: Path) -> dict | None:
+    """constrain's work counters from CONSTRAIN_STATS_FILE, or None if absent or unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def execute(ctx: Context, tool: str, command: Command, run_dir: Path, timeout: float) -> RunResult:
+    """Run every argv of ``command`` in ``run_dir``; times summed, peaks maxed, first failure wins."""
+    _empty(run_dir)
+    for step in command.prepare:
+        step()
+    env = dict(ctx.env)
+    if tool == "constrain":
+        env["CONSTRAIN_STATS_FILE"] = str(run_dir / "stats.json")
+    stdin_path = None
+    if command.stdin_text is not None:
+        stdin_path = run_dir / "stdin.txt"
+        stdin_path.write_text(command.stdin_text)
+    total, peak, last = 0.0, 0, None
+    for i, argv in enumerate(command.argvs):
+        suffix = f"-{i}" if len(command.argvs) > 1 else ""
+        last = run_measured(
+            argv, env=env, cwd=run_dir, timeout=max(1.0, timeout - total),
+            stdin_path=stdin_path,
+            stdout_path=run_dir / command.stdout_name.replace(".txt", f"{suffix}.txt"),
+            stderr_path=run_dir / f"stderr{suffix}.txt",
+        )
+        total += last.wall_s
+        peak = max(peak, last.peak_rss_bytes)
+        if last.status != OK:
+            break
+    assert last is not None
+    last.wall_s, last.peak_rss_bytes = total, peak
+    return last
+
+
+def run_tool(ctx: Context, workload: Workload, tool: str, repeat: int, timeout: float,
+             log: Log = _stderr_log) -> list[Row]:
+    """All modes of ``workload`` for one tool."""
+    tools = ctx.tools
+    reason = tools.unavailable.get(tool)
+    if tool == "constrain" and reason is None:
+        if workload.needs_constrain_command not in tools.constrain_commands:
+            reason = f"`constrain {workload.needs_constrain_command} --help` fails"
+    if reason is not None:
+        return [Row(tool, mode, UNAVAILABLE, note=reason) for mode in workload.modes]
+    rows: list[Row] = []
+    cache = ctx.cache(tool)
+    cache_filled = False
+    base = ctx.work / "runs" / workload.name / tool
+    for mode in workload.modes:
+        if workload.command(ctx, tool, mode, base / "probe") is None:
+            rows.append(Row(tool, mode, NOT_APPLICABLE, note=f"{tool} has no {mode} equivalent"))
+            continue
+        row = Row(tool, mode, OK)
+        rows.append(row)
+        if mode != COLD and not cache_filled:
+            primer = workload.command(ctx, tool, WARM, base / "prime")
+            log(f"  {workload.name}: {tool} priming the cache for {mode}")
+            result = execute(ctx, tool, primer, base / "prime", timeout)
+            if result.status != OK:
+                row.status, row.note = result.status, "priming run: " + _why(result)
+                continue
+        peaks = []
+        for i in range(repeat):
+            run_dir = base / f"{mode}-{i}"
+            if mode == COLD:
+                _empty(cache)
+            command = workload.command(ctx, tool, mode, run_dir)
+            row.argvs = command.argvs
+            result = execute(ctx, tool, command, run_dir, timeout)
+            log(f"  {workload.name}: {tool} {mode} run {i + 1}/{repeat}: "
+                f"{result.wall_s:.2f}s {result.status}")
+            if result.status != OK:
+                row.status, row.note = result.status, _why(result)
+                break
+            row.times_s.append(result.wall_s)
+            peaks.append(result.peak_rss_bytes)
+            row.stats = read_stats(run_dir / "stats.json") if tool == "constrain" else None
+            try:
+                row.pins = workload.read_pins(tool, run_dir)
+            except (OSError, ValueError, KeyError) as exc:
+                row.note = f"could not read its output: {exc}"
+            row.packages = len(row.pins) if row.pins is not None else None
+        if row.status == OK:
+            row.median_s = statistics.median(row.times_s)
+            row.peak_mb = max(peaks) / 2**20
+        cache_filled = row.status == OK
+    return rows
+
+
+def _why(result: RunResult) -> str:
+    if result.status == TIMEOUT:
+        return f"no answer within {result.wall_s:.0f}s"
+    lines = [line for line in result.stderr_tail.strip().splitlines() if line.strip()]
+    detail = lines[-1][:300] if lines else ""
+    return f"exit {result.returncode}: {detail}" if detail else f"exit {result.returncode}"
+
+
+def compare(rows: list[Row]) -> None:
+    """Fill each peer row's ratio (constrain / peer) and each row's differences from uv."""
+    by_mode = {row.mode: row for row in rows if row.tool == "constrain"}
+    uv_pins = next((row.pins for row in rows if row.tool == "uv" and row.pins is not None), None)
+    for row in rows:
+        mine = by_mode.get(row.mode)
+        if (row.tool != "constrain" and mine is not None and mine.median_s is not None
+                and row.median_s):
+            row.ratio = mine.median_s / row.median_s
+        if row.tool != "uv" and row.pins is not None and uv_pins is not None:
+            names = set(row.pins) | set(uv_pins)
+            row.differs_from_uv = sum(row.pins.get(n) != uv_pins.get(n) for n in names)
+
+
+def run_workload(ctx: Context, workload: Workload, tools: tuple[str, ...], repeat: int,
+                 timeouts: dict[str, float], force: bool, log: Log = _stderr_log
+                 ) -> WorkloadResult:
+    result = WorkloadResult(workload.name, workload.title, workload.description)
+    result.skipped = workload.skip_reason(ctx, force)
+    if result.skipped:
+        log(f"{workload.title}: skipped ({result.skipped})")
+        return result
+    log(workload.title)
+    for tool in workload.tools:
+        if tool in tools:
+            result.rows += run_tool(ctx, workload, tool, repeat, timeouts[tool], log)
+    compare(result.rows)
+    return result
+
+
+def startup(ctx: Context, tools: tuple[str, ...], repeat: int, log: Log = _stderr_log
+            ) -> WorkloadResult:
+    """``TOOL --help`` start-up time, median of ``repeat`` runs, per tool."""
+    result = WorkloadResult("startup", "start-up: TOOL --help",
+                            f"Median of {repeat} runs of `--help`: interpreter and import cost.")
+    log(result.title)
+    for tool in tools:
+        if tool in ctx.tools.unavailable:
+            result.rows.append(Row(tool, "--help", UNAVAILABLE, note=ctx.tools.unavailable[tool]))
+            continue
+        argv = [*ctx.tools.argv(tool), "--help"]
+        row = Row(tool, "--help", OK, argvs=[argv])
+        for _ in range(repeat):
+            res = run_measured(argv, env=ctx.env, cwd=ctx.work, timeout=60, sample=False)
+            if res.status != OK:
+                row.status, row.note = res.status, f"exit {res.returncode}"
+                break
+            row.times_s.append(res.wall_s)
+            row.peak_mb = max(row.peak_mb or 0.0, res.peak_rss_bytes / 2**20)
+        if row.status == OK:
+            row.median_s = statistics.median(row.times_s)
+        result.rows.append(row)
+    compare(result.rows)
+    return result
