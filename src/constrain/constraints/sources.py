@@ -136,8 +136,10 @@ class _Loader:
         if canonical not in self.sources:
             self.sources.append(canonical)
         parsed = parse_lines(text, canonical, kind=kind, environ=self.environ)
-        self.problems.extend(parsed.problems)
+        pending = list(parsed.problems)  # reported in line order, nested files in place
         for entry in parsed.entries:
+            while pending and (pending[0].line or 0) <= (entry.origin.line or 0):
+                self.problems.append(pending.pop(0))
             if isinstance(entry, RequirementLine):
                 self.add(entry.requirement, entry.origin, kind, entry.hashes)
             elif isinstance(entry, Include):
@@ -147,6 +149,7 @@ class _Loader:
                 self.load(target, nested, (*chain, canonical), entry)
             elif isinstance(entry, FileOption):
                 self.option(entry, canonical)
+        self.problems.extend(pending)
 
     def unreadable(self, location: str, exc: ConstrainError, via: Include | None) -> None:
         reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
