@@ -500,10 +500,10 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | str | None:
         end = int(last) if last else size - 1
     except ValueError:
         return None
-    if start > end:
-        return None
     if start >= size:
         return "unsatisfiable"
+    if start > end:
+        return None
     return (start, min(end, size - 1))
 
 
