@@ -1,4 +1,4 @@
-"""Render an install set as a PEP 751 ``pylock.toml``, built and validated with ``packaging.pylock``.
+"""Render an install set as a PEP 751 ``pylock.toml``, validated with ``packaging.pylock``.
 
 Choices, each one a reading of PEP 751 for a lock that serves exactly one target:
 
@@ -126,8 +126,9 @@ def _package(pin: Pin) -> Package:
     if not wheels and sdist is None:
         raise OutputError(
             f"cannot lock {pin_line(pin)}: no file of it has a known hash",
-            hint="PEP 751 requires a hash for every file; use an index that reports hashes "
-            "(or a find-links directory of local files), or write --format constraints",
+            hint="PEP 751 requires a hash for every file, and the index or find-links location "
+            "gave none for this pin; use an index that reports sha256 hashes, or write "
+            "--format constraints",
         )
     indexes = [f.index for f in pin.files if _is_http(f.index)]
     requires_python = pin.metadata.requires_python
