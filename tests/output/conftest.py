@@ -174,8 +174,9 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def real_set(wheelhouse: Path) -> InstallSet:
     """The install set Alpha==1.0, beta==1.0 for this host, files in ``wheelhouse``."""
-    alpha = wheel_file(wheelhouse / "alpha-1.0-py3-none-any.whl")
-    beta = wheel_file(wheelhouse / "beta-1.0-py3-none-any.whl")
+    uploaded = datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)  # uv must parse upload-time
+    alpha = wheel_file(wheelhouse / "alpha-1.0-py3-none-any.whl", upload_time=uploaded)
+    beta = wheel_file(wheelhouse / "beta-1.0-py3-none-any.whl", upload_time=uploaded)
     return InstallSet(
         target=TargetEnvironment.current(),
         pins=(
