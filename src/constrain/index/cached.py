@@ -1,0 +1,471 @@
+"""The index repository: files and metadata of projects from the configured indexes and
+find-links locations, with first-index priority, an HTTP page cache and parallel prefetch.
+
+:class:`IndexRepository` is the real :class:`~constrain.models.MetadataProvider`. For each project
+it asks the indexes in priority order; the first one that knows the project owns it and later
+indexes are never asked (protection against dependency confusion). Files from find-links
+locations are always merged in. Index pages are cached on disk (bucket ``pages``) and
+revalidated with ``If-None-Match`` / ``If-Modified-Since`` once stale. Every project page and
+every file's metadata is fetched at most once per process, even when several threads ask at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from ..cache.keys import url_key
+from ..cache.store import Cache
+from ..config import IndexSettings, find_links_locations, index_locations
+from ..errors import CacheError, NetworkError, OfflineMissing, ProjectNotFound, redact_url
+from ..models import CoreMetadata, DistFile
+from ..reporting import NULL_REPORTER, Reporter
+from .client import HttpClient, file_url_to_path
+from .parse import ACCEPT, dist_file, parse_find_links_page, parse_project_page, parse_root_index
+
+T = TypeVar("T")
+
+ROOT_NAMES_TTL = 24 * 3600.0  # the root listing only feeds "did you mean": a day is fresh enough
+_NOT_HERE = frozenset({404, 410})
+
+
+@dataclass(frozen=True)
+class _Page:
+    """A page as served (or as cached): final URL, status, content type and body."""
+
+    url: str
+    status: int
+    content_type: str
+    body: bytes
+
+
+class _SingleFlight:
+    """A per-key memo where the first caller computes and concurrent callers wait for it.
+
+    Results and ``Exception``s are remembered; an interrupt (``BaseException``) is not, so a
+    later call computes afresh.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._futures: dict[Hashable, Future] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if owner:
+                future = self._futures[key] = Future()
+        assert future is not None
+        if owner:
+            try:
+                future.set_result(compute())
+            except Exception as exc:
+                future.set_exception(exc)
+            except BaseException as exc:
+                with self._lock:
+                    self._futures.pop(key, None)
+                future.set_exception(exc)
+                raise
+        return future.result()
+
+
+class IndexRepository:
+    """Files and metadata of projects from ``settings``' indexes and find-links locations.
+
+    ``metadata_fetcher(file)`` does the real work of :meth:`metadata` (PEP 658, range reads,
+    builds); this class only memoises it. ``refresh`` revalidates every cached page once;
+    ``offline`` uses cached pages whatever their age and raises :class:`OfflineMissing` for the
+    rest. ``page_ttl`` is how long (seconds) a cached page is used without asking the index,
+    unless the index's ``Cache-Control: max-age`` says otherwise. ``workers`` bounds prefetch
+    threads. The client and cache belong to the caller: :meth:`close` closes neither.
+    """
+
+    def __init__(
+        self,
+        settings: IndexSettings,
+        client: HttpClient,
+        cache: Cache | None,
+        metadata_fetcher: Callable[[DistFile], CoreMetadata],
+        *,
+        refresh: bool = False,
+        offline: bool = False,
+        page_ttl: float = 600,
+        workers: int = 32,
+        reporter: Reporter = NULL_REPORTER,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.cache = cache
+        self.metadata_fetcher = metadata_fetcher
+        self.refresh = refresh
+        self.offline = offline
+        self.page_ttl = page_ttl
+        self.workers = workers
+        self.reporter = reporter
+        self.indexes = index_locations(settings)
+        self.find_links = find_links_locations(settings)
+        self.pages_fetched = 0
+        self.metadata_fetched = 0
+        self._lock = threading.Lock()
+        self._projects = _SingleFlight()
+        self._metadata = _SingleFlight()
+        self._locations = _SingleFlight()  # find-links listings, root listings
+        self._prefetched: dict[NormalizedName, bool] = {}  # project -> metadata asked for
+        self._warned: set[str] = set()
+        self._pool: ThreadPoolExecutor | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ MetadataProvider
+    def files(self, project: str) -> Sequence[DistFile]:
+        """Every file of ``project`` on the first index that knows it, then the files of
+        find-links locations not already listed (same filename). Raises
+        :class:`ProjectNotFound` (with close names) when no location has the project,
+        :class:`NetworkError` when an index cannot be asked, :class:`OfflineMissing` under
+        ``offline`` when a page needed is not cached."""
+        key = canonicalize_name(project)
+        return self._projects.get(key, lambda: self._load_files(key))
+
+    def metadata(self, file: DistFile) -> CoreMetadata:
+        """The core metadata of ``file``: one ``metadata_fetcher`` call per file per process,
+        shared by concurrent callers."""
+        return self._metadata.get(file.cache_identity(), lambda: self._fetch_metadata(file))
+
+    def prefetch(
+        self,
+        project: str,
+        choose: Callable[[Sequence[DistFile]], Iterable[DistFile]] | None = None,
+    ) -> None:
+        """Start fetching ``project``'s files in the background and then the metadata of the
+        files ``choose`` picks. Idempotent per project (a later call adding ``choose`` adds the
+        metadata step); never raises -- errors surface when the files are asked for."""
+        key = canonicalize_name(project)
+        with self._lock:
+            if self._closed:
+                return
+            done = self._prefetched.get(key)
+            if done is not None and (done or choose is None):
+                return
+            self._prefetched[key] = choose is not None
+        self._submit(self._prefetch_job, key, choose)
+
+    # ------------------------------------------------------------------ lifecycle
+    def stats(self) -> dict[str, int]:
+        """Work done so far: pages and metadata fetched, HTTP requests and bytes."""
+        return {
+            "pages_fetched": self.pages_fetched,
+            "metadata_fetched": self.metadata_fetched,
+            "requests": self.client.counters.requests,
+            "bytes_received": self.client.counters.bytes_received,
+        }
+
+    def close(self) -> None:
+        """Stop prefetching: pending jobs are cancelled, running ones finish on their own."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> IndexRepository:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ files
+    def _load_files(self, project: NormalizedName) -> tuple[DistFile, ...]:
+        owned: list[DistFile] | None = None
+        for index in self.indexes:
+            owned = self._index_files(index, project)
+            if owned is not None:
+                break  # first-index priority: later indexes are never asked
+        linked = [f for f in self._all_find_links_files() if f.project == project]
+        if owned is None and not linked:
+            raise ProjectNotFound(project, suggestions=self._suggestions(project))
+        out = list(owned or ())
+        seen = {f.filename for f in out}
+        out.extend(f for f in linked if f.filename not in seen and not seen.add(f.filename))
+        return tuple(out)
+
+    def _index_files(self, index: str, project: NormalizedName) -> list[DistFile] | None:
+        """The files ``index`` lists for ``project``; ``None`` when it does not know it."""
+        url = index.rstrip("/") + f"/{project}/"
+        if index.startswith("file:"):
+            if not file_url_to_path(index).is_dir():
+                self._warn_once(f"index location {redact_url(index)} does not exist; skipped")
+                return None
+            page = self._read_local(url)
+        else:
+            page = self._page(url, f"the index page of {project} ({redact_url(index)})")
+        if page.status in _NOT_HERE:
+            return None
+        return parse_project_page(page.body, page.content_type, page.url, project, index)
+
+    def _all_find_links_files(self) -> list[DistFile]:
+        out: list[DistFile] = []
+        for location in self.find_links:
+            out.extend(self._locations.get(("find-links", location),
+                                           lambda loc=location: self._find_links_files(loc)))
+        return out
+
+    def _find_links_files(self, location: str) -> list[DistFile]:
+        """Every distribution file at one find-links location (of any project)."""
+        shown = redact_url(location)
+        if location.startswith("file:"):
+            path = file_url_to_path(location)
+            if path.is_dir():
+                return [
+                    f
+                    for child in sorted(path.iterdir())
+                    if child.is_file()
+                    and (f := dist_file(child.name, child.as_uri(), index=location)) is not None
+                ]
+            if path.is_file() and path.suffix.lower() not in (".html", ".htm"):
+                f = dist_file(path.name, location, index=location)
+                return [f] if f is not None else []
+            if not path.exists():
+                self._warn_once(f"find-links location {shown} does not exist; skipped")
+                return []
+            page = self._read_local(location)
+        else:
+            page = self._page(location, f"the find-links page {shown}")
+        if page.status in _NOT_HERE:
+            self._warn_once(
+                f"find-links location {shown} does not exist (HTTP {page.status}); skipped"
+            )
+            return []
+        return parse_find_links_page(page.body, page.content_type, page.url, location)
+
+    # ------------------------------------------------------------------ pages
+    def _read_local(self, url: str) -> _Page:
+        response = self.client.get(url)
+        self._count_page()
+        ctype = response.headers.get("content-type", "")
+        return _Page(url, response.status, ctype, response.content)
+
+    def _page(self, url: str, what: str) -> _Page:
+        """``url`` from the page cache when fresh (or ``offline``), else from the network,
+        revalidating a stale cached copy. 404/410 answers are returned (and cached) too."""
+        key = url_key(url)
+        cached = self._cached(url, key)
+        if cached is not None:
+            page, meta = cached
+            if self.offline or (not self.refresh and self._is_fresh(meta)):
+                return page
+        if self.offline:
+            raise OfflineMissing(what)
+        headers = {"Accept": ACCEPT}
+        if cached is not None and cached[0].status == 200:
+            if cached[1].get("etag"):
+                headers["If-None-Match"] = cached[1]["etag"]
+            if cached[1].get("last_modified"):
+                headers["If-Modified-Since"] = cached[1]["last_modified"]
+        response = self.client.get(url, headers)
+        self._count_page()
+        now = time.time()
+        if response.status == 304 and cached is not None:
+            meta = dict(cached[1], fetched=now, max_age=_max_age(response.headers))
+            if response.headers.get("etag"):
+                meta["etag"] = response.headers["etag"]
+            self._cache_write(lambda: self.cache.touch_meta("pages", key, meta))
+            return cached[0]
+        if response.ok or response.status in _NOT_HERE:
+            final = _with_userinfo_of(response.url or url, url)
+            page = _Page(
+                final,
+                response.status if not response.ok else 200,
+                response.headers.get("content-type", ""),
+                response.content if response.ok else b"",
+            )
+            if "no-store" not in response.headers.get("cache-control", "").lower():
+                meta = {
+                    "url": _strip_userinfo(final),
+                    "status": page.status,
+                    "content_type": page.content_type,
+                    "etag": response.headers.get("etag"),
+                    "last_modified": response.headers.get("last-modified"),
+                    "fetched": now,
+                    "max_age": _max_age(response.headers),
+                }
+                self._cache_write(lambda: self.cache.put("pages", key, page.body, meta))
+            return page
+        shown = redact_url(url)
+        hint = (
+            "the index wants credentials: put them in the index URL (https://user:token@host/...)"
+            " or check the ones there"
+            if response.status in (401, 403)
+            else "check the index URL; try again later if the index is having trouble"
+        )
+        raise NetworkError(f"{shown} answered HTTP {response.status}", url=shown, hint=hint)
+
+    def _cached(self, url: str, key: str) -> tuple[_Page, dict] | None:
+        if self.cache is None:
+            return None
+        meta = self.cache.get_meta("pages", key)
+        if not meta or "fetched" not in meta:
+            return None
+        body = self.cache.get("pages", key)
+        if body is None:
+            return None
+        final = _with_userinfo_of(meta.get("url") or url, url)
+        status = int(meta.get("status", 200))
+        return _Page(final, status, meta.get("content_type") or "", body), meta
+
+    def _is_fresh(self, meta: dict) -> bool:
+        max_age = meta.get("max_age")
+        ttl = self.page_ttl if max_age is None else float(max_age)
+        try:
+            return time.time() - float(meta["fetched"]) < ttl
+        except (TypeError, ValueError, KeyError):
+            return False
+
+    def _cache_write(self, write: Callable[[], object]) -> None:
+        if self.cache is None:
+            return
+        try:
+            write()
+        except CacheError as exc:
+            self._warn_once(f"{exc.message}; continuing without caching index pages")
+
+    def _count_page(self) -> None:
+        with self._lock:
+            self.pages_fetched += 1
+
+    # ------------------------------------------------------------------ suggestions
+    def _suggestions(self, project: NormalizedName) -> tuple[str, ...]:
+        """Up to three known project names close to ``project``; never raises."""
+        try:
+            names: set[str] = {f.project for f in self._all_find_links_files()}
+            for index in self.indexes:
+                try:
+                    names.update(self._locations.get(("root", index),
+                                                     lambda i=index: self._root_names(i)))
+                except Exception:  # noqa: BLE001 -- a hint must never fail the error
+                    continue
+            names.discard(project)
+            spread = max(2, len(project) // 3)
+            near = [n for n in names if abs(len(n) - len(project)) <= spread]
+            return tuple(difflib.get_close_matches(project, near, n=3, cutoff=0.6))
+        except Exception:  # noqa: BLE001
+            return ()
+
+    def _root_names(self, index: str) -> list[str]:
+        """Canonical project names on ``index``'s root listing, cached for a day."""
+        if index.startswith("file:"):
+            root = file_url_to_path(index)
+            return [canonicalize_name(p.name) for p in root.iterdir() if p.is_dir()]
+        key = url_key(index.rstrip("/") + "/", "project-names")
+        if self.cache is not None:
+            age = self.cache.age("misc", key)
+            data = self.cache.get("misc", key)
+            if data is not None and age is not None and (self.offline or age < ROOT_NAMES_TTL):
+                return json.loads(data)
+        if self.offline:
+            return []
+        response = self.client.get(index.rstrip("/") + "/", {"Accept": ACCEPT})
+        if not response.ok:
+            return []
+        ctype = response.headers.get("content-type", "")
+        names = sorted({canonicalize_name(n) for n in parse_root_index(response.content, ctype)})
+        self._cache_write(
+            lambda: self.cache.put("misc", key, json.dumps(names).encode(), {"fetched": time.time()})
+        )
+        return names
+
+    # ------------------------------------------------------------------ metadata, prefetch
+    def _fetch_metadata(self, file: DistFile) -> CoreMetadata:
+        with self._lock:
+            self.metadata_fetched += 1
+        return self.metadata_fetcher(file)
+
+    def _submit(self, fn: Callable[..., object], *args: object) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.workers, thread_name_prefix="constrain-prefetch"
+                )
+            try:
+                self._pool.submit(fn, *args)
+            except RuntimeError:  # shut down meanwhile
+                pass
+
+    def _prefetch_job(
+        self,
+        project: NormalizedName,
+        choose: Callable[[Sequence[DistFile]], Iterable[DistFile]] | None,
+    ) -> None:
+        try:
+            files = self.files(project)
+            if choose is None:
+                return
+            chosen = list(choose(files))
+        except Exception:  # noqa: BLE001 -- surfaces when the resolver asks for real
+            return
+        for file in chosen[1:]:
+            self._submit(self._quiet_metadata, file)
+        if chosen:
+            self._quiet_metadata(chosen[0])
+
+    def _quiet_metadata(self, file: DistFile) -> None:
+        try:
+            self.metadata(file)
+        except Exception:  # noqa: BLE001 -- surfaces when the resolver asks for real
+            pass
+
+    def _warn_once(self, message: str) -> None:
+        with self._lock:
+            if message in self._warned:
+                return
+            self._warned.add(message)
+        self.reporter.warning(message)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _max_age(headers) -> float | None:
+    """Seconds a response may be used for, from ``Cache-Control`` (``None``: not said)."""
+    for directive in headers.get("cache-control", "").split(","):
+        name, _, value = directive.strip().partition("=")
+        name = name.strip().lower()
+        if name == "no-cache":
+            return 0.0
+        if name == "max-age":
+            try:
+                return max(0.0, float(value.strip().strip('"')))
+            except ValueError:
+                return None
+    return None
+
+
+def _strip_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _with_userinfo_of(url: str, source: str) -> str:
+    """``url`` carrying ``source``'s credentials when both name the same host, so relative
+    links on a cached or redirected page keep working against an index that needs them."""
+    src = urlsplit(source)
+    if "@" not in src.netloc:
+        return url
+    userinfo, _, host = src.netloc.rpartition("@")
+    parts = urlsplit(url)
+    if parts.netloc.rpartition("@")[2] != host:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
+

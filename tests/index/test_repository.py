@@ -1,0 +1,355 @@
+"""IndexRepository against real local index servers: priority, caching, offline, find-links."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from constrain.cache.keys import url_key
+from constrain.cache.store import Cache
+from constrain.config import IndexSettings
+from constrain.errors import NetworkError, OfflineMissing, ProjectNotFound
+from constrain.index.cached import IndexRepository
+from constrain.index.client import HttpClient
+from constrain.models import CoreMetadata, DistFile
+from constrain.reporting import CollectingReporter
+from tests.support.builders import PackageSpec
+
+
+class StubFetcher:
+    """A metadata fetcher that records calls; ``gate`` (if set) holds each call until set."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.calls: list[str] = []
+        self.gate = gate
+        self._lock = threading.Lock()
+
+    def __call__(self, file: DistFile) -> CoreMetadata:
+        with self._lock:
+            self.calls.append(file.filename)
+        if self.gate is not None:
+            self.gate.wait(10)
+        return CoreMetadata(name=file.project, version=file.version, source="pep658")
+
+
+@pytest.fixture
+def cache(tmp_path) -> Cache:
+    return Cache(tmp_path / "cache")
+
+
+@pytest.fixture
+def make_repo(cache):
+    made: list[tuple[IndexRepository, HttpClient]] = []
+
+    def make(settings: IndexSettings, *, cache=cache, fetcher=None, **kw) -> IndexRepository:
+        client = HttpClient(retries=2, backoff=0.0, timeout=10)
+        repo = IndexRepository(settings, client, cache, fetcher or StubFetcher(), **kw)
+        made.append((repo, client))
+        return repo
+
+    yield make
+    for repo, client in made:
+        repo.close()
+        client.close()
+
+
+def _versions(files) -> set[str]:
+    return {str(f.version) for f in files}
+
+
+def test_first_index_that_knows_a_project_owns_it(make_index, make_repo):
+    first = make_index([PackageSpec("foo", "1.0")])
+    second = make_index([PackageSpec("foo", "9.0"), PackageSpec("bar", "2.0")])
+    repo = make_repo(
+        IndexSettings(index_url=first.index_url, extra_index_urls=(second.index_url,))
+    )
+    foo = repo.files("foo")
+    assert _versions(foo) == {"1.0"}
+    assert {f.index for f in foo} == {first.index_url}
+    assert second.requests_to("/simple/foo") == []  # never asked: no dependency confusion
+    bar = repo.files("Bar")
+    assert _versions(bar) == {"2.0"} and bar[0].index == second.index_url
+    assert len(first.requests_to("/simple/bar/")) == 1
+
+
+def test_json_preferred_and_html_fallback_give_the_same_files(make_index, make_repo):
+    specs = [
+        PackageSpec("foo", "1.0", kinds=("wheel", "sdist"), requires_python=">=3.8"),
+        PackageSpec("foo", "1.1", yanked="broken"),
+    ]
+    json_index = make_index(specs)
+    html_index = make_index(specs, json=False)
+    from_json = make_repo(IndexSettings(index_url=json_index.index_url)).files("foo")
+    from_html = make_repo(IndexSettings(index_url=html_index.index_url)).files("foo")
+    accept = json_index.requests_to("/simple/foo/")[0].headers["accept"]
+    assert accept.startswith("application/vnd.pypi.simple.v1+json")
+
+    def facts(files):
+        return sorted((f.filename, f.sha256, f.requires_python, f.yanked) for f in files)
+
+    assert facts(from_json) == facts(from_html)
+    assert len(from_json) == 3
+    assert any(f.yanked == "broken" for f in from_html)
+    assert all(f.upload_time is not None for f in from_json)  # PEP 700 via JSON only
+
+
+def test_fresh_cache_makes_no_request_from_a_second_repository(make_index, make_repo):
+    index = make_index([PackageSpec("foo", "1.0")])
+    settings = IndexSettings(index_url=index.index_url)
+    first = make_repo(settings).files("foo")
+    index.reset_log()
+    again = make_repo(settings)
+    assert again.files("foo") == first
+    with pytest.raises(ProjectNotFound):
+        make_repo(settings).files("nothere")
+    index.reset_log()
+    with pytest.raises(ProjectNotFound):  # the 404 was cached too
+        make_repo(settings).files("nothere")
+    assert index.requests_to("/simple/") == []
+    assert again.stats()["requests"] == 0 and again.stats()["pages_fetched"] == 0
+
+
+def test_offline_uses_stale_cache_and_names_what_is_missing(make_index, make_repo):
+    index = make_index([PackageSpec("foo", "1.0"), PackageSpec("bar", "1.0")])
+    settings = IndexSettings(index_url=index.index_url)
+    make_repo(settings).files("foo")
+    index.reset_log()
+    offline = make_repo(settings, offline=True, page_ttl=0)
+    assert _versions(offline.files("foo")) == {"1.0"}
+    with pytest.raises(OfflineMissing) as info:
+        offline.files("bar")
+    assert "bar" in info.value.message and index.index_url in info.value.message
+    assert index.requests == []
+
+
+def test_refresh_revalidates_with_304(make_index, make_repo, cache):
+    index = make_index([PackageSpec("foo", "1.0")])
+    settings = IndexSettings(index_url=index.index_url)
+    before = make_repo(settings).files("foo")
+    key = url_key(index.index_url + "/foo/")
+    old_fetched = cache.get_meta("pages", key)["fetched"]
+    index.reset_log()
+    time.sleep(0.01)  # so the revalidation time differs from the first fetch time
+    refreshed = make_repo(settings, refresh=True)
+    assert refreshed.files("foo") == before
+    (request,) = index.requests_to("/simple/foo/")
+    assert request.headers.get("if-none-match")
+    assert cache.get_meta("pages", key)["fetched"] > old_fetched  # touched after the 304
+
+
+def test_stale_page_is_revalidated_and_changes_are_seen(make_index, make_repo):
+    index = make_index([PackageSpec("foo", "1.0")])
+    settings = IndexSettings(index_url=index.index_url)
+    make_repo(settings).files("foo")
+    index.add([PackageSpec("foo", "2.0")])
+    assert _versions(make_repo(settings).files("foo")) == {"1.0"}  # still fresh
+    assert _versions(make_repo(settings, page_ttl=0).files("foo")) == {"1.0", "2.0"}
+
+
+def test_find_links_are_merged_with_the_owning_index(make_index, make_repo, find_links_dir):
+    index = make_index([PackageSpec("foo", "1.0")])
+    wheels = find_links_dir(
+        [PackageSpec("foo", "1.0"), PackageSpec("foo", "2.0"), PackageSpec("local-only", "0.1")]
+    )
+    repo = make_repo(IndexSettings(index_url=index.index_url, find_links=(str(wheels),)))
+    foo = repo.files("foo")
+    assert sorted(f.filename for f in foo) == [
+        "foo-1.0-py3-none-any.whl",
+        "foo-2.0-py3-none-any.whl",
+    ]
+    assert next(f for f in foo if f.version == Version("1.0")).index == index.index_url
+    local = repo.files("Local_Only")
+    assert [f.url for f in local] == [(wheels / "local_only-0.1-py3-none-any.whl").as_uri()]
+
+
+def test_http_find_links_page(make_index, make_repo):
+    index = make_index([PackageSpec("foo", "1.0")])
+    links = make_index()
+    body = f'<a href="{index.file_url("foo-1.0-py3-none-any.whl")}">w</a>'.encode()
+    links.static["/links/"] = body
+    repo = make_repo(IndexSettings(no_index=True, find_links=(links.url + "/links/",)))
+    assert [f.filename for f in repo.files("foo")] == ["foo-1.0-py3-none-any.whl"]
+
+
+def test_missing_locations_warn_once_and_are_skipped(make_index, make_repo, tmp_path):
+    index = make_index([PackageSpec("foo", "1.0"), PackageSpec("bar", "1.0")])
+    reporter = CollectingReporter()
+    missing_dir = tmp_path / "no-such-wheelhouse"
+    repo = make_repo(
+        IndexSettings(
+            index_url=(tmp_path / "no-such-index").as_uri(),
+            extra_index_urls=(index.index_url,),
+            find_links=(str(missing_dir),),
+        ),
+        reporter=reporter,
+    )
+    assert _versions(repo.files("foo")) == {"1.0"}
+    assert _versions(repo.files("bar")) == {"1.0"}
+    assert len(reporter.warnings) == 2
+    assert sum("no-such-wheelhouse" in w for w in reporter.warnings) == 1
+    assert sum("no-such-index" in w for w in reporter.warnings) == 1
+
+
+def test_file_url_index_with_a_directory_per_project(tmp_path, make_repo, find_links_dir):
+    files = find_links_dir([PackageSpec("foo", "1.0"), PackageSpec("foo", "1.1")])
+    root = tmp_path / "simple"
+    (root / "foo").mkdir(parents=True)
+    links = "".join(
+        f'<a href="{p.as_uri()}">{p.name}</a>\n' for p in sorted(files.glob("foo-*"))
+    )
+    (root / "foo" / "index.html").write_text(links)
+    repo = make_repo(IndexSettings(index_url=root.as_uri()), cache=None)
+    assert _versions(repo.files("foo")) == {"1.0", "1.1"}
+    with pytest.raises(ProjectNotFound) as info:
+        repo.files("fooo")
+    assert info.value.suggestions == ("foo",)
+
+
+def test_retryable_failure_then_success(make_index, make_repo):
+    index = make_index([PackageSpec("foo", "1.0")])
+    index.add_fault("/simple/foo/", 503)
+    repo = make_repo(IndexSettings(index_url=index.index_url))
+    assert _versions(repo.files("foo")) == {"1.0"}
+    assert len(index.requests_to("/simple/foo/")) == 2
+
+
+def test_index_failure_is_not_skipped_to_the_next_index(make_index, make_repo):
+    broken = make_index([PackageSpec("foo", "1.0")], faults={"/simple/foo/": [500] * 5})
+    other = make_index([PackageSpec("foo", "6.6.6")])
+    repo = make_repo(IndexSettings(index_url=broken.index_url, extra_index_urls=(other.index_url,)))
+    with pytest.raises(NetworkError):
+        repo.files("foo")
+    assert other.requests == []
+
+
+def test_unknown_project_suggests_close_names(make_index, make_repo, find_links_dir):
+    index = make_index([PackageSpec("requests", "2.0"), PackageSpec("flask", "1.0")])
+    wheels = find_links_dir([PackageSpec("reqeusts-toolbelt", "1.0")])
+    repo = make_repo(IndexSettings(index_url=index.index_url, find_links=(str(wheels),)))
+    with pytest.raises(ProjectNotFound) as info:
+        repo.files("reqeusts")
+    assert "requests" in info.value.suggestions
+    assert "flask" not in info.value.suggestions
+    assert "did you mean" in info.value.hint and "requests" in info.value.hint
+
+
+def test_suggestions_never_fail_the_error(make_index, make_repo, monkeypatch):
+    # The project page answers 404, then the root listing fails on every retry.
+    index = make_index([PackageSpec("requests", "2.0")], faults={"/simple/": [404, 500, 500, 500]})
+    repo = make_repo(IndexSettings(index_url=index.index_url))
+    with pytest.raises(ProjectNotFound) as info:
+        repo.files("reqeusts")
+    assert info.value.suggestions == ()
+    assert len(index.requests_to("/simple/")) == 4  # the root was tried, and failed quietly
+
+    broken = make_repo(IndexSettings(index_url=index.index_url), cache=None)
+
+    def explode(*args):
+        raise RuntimeError("suggestion machinery broke")
+
+    monkeypatch.setattr(broken, "_root_names", explode)
+    with pytest.raises(ProjectNotFound):
+        broken.files("reqeusts")
+
+
+def test_concurrent_callers_share_one_request(make_index, make_repo):
+    index = make_index([PackageSpec("foo", "1.0")])
+    repo = make_repo(IndexSettings(index_url=index.index_url), cache=None)
+    start = threading.Barrier(6)
+    results = []
+
+    def ask():
+        start.wait()
+        results.append(repo.files("foo"))
+
+    threads = [threading.Thread(target=ask) for _ in range(5)]
+    for t in threads:
+        t.start()
+    start.wait()
+    repo.prefetch("foo")
+    for t in threads:
+        t.join()
+    assert len(results) == 5 and all(r == results[0] for r in results)
+    assert len(index.requests_to("/simple/foo/")) == 1
+    assert repo.stats()["pages_fetched"] == 1
+
+
+def test_metadata_is_fetched_once_per_file_even_concurrently(make_index, make_repo):
+    index = make_index([PackageSpec("foo", "1.0")])
+    gate = threading.Event()
+    fetcher = StubFetcher(gate)
+    repo = make_repo(IndexSettings(index_url=index.index_url), fetcher=fetcher)
+    (file,) = repo.files("foo")
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(repo.metadata(file))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join()
+    assert fetcher.calls == ["foo-1.0-py3-none-any.whl"]
+    assert len(out) == 4 and out[0].version == Version("1.0")
+    assert repo.stats()["metadata_fetched"] == 1
+
+
+def test_prefetch_fetches_chosen_metadata_and_swallows_errors(make_index, make_repo):
+    index = make_index([PackageSpec("foo", "1.0"), PackageSpec("foo", "2.0")])
+    fetcher = StubFetcher()
+    repo = make_repo(IndexSettings(index_url=index.index_url), fetcher=fetcher)
+    done = threading.Event()
+
+    def choose(files):
+        best = max(files, key=lambda f: f.version)
+        done.set()
+        return [best]
+
+    repo.prefetch("foo", choose)
+    repo.prefetch("foo", choose)  # idempotent
+    repo.prefetch("missing-project")  # must not raise here
+    assert done.wait(10)
+    deadline = time.monotonic() + 10
+    while not fetcher.calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fetcher.calls == ["foo-2.0-py3-none-any.whl"]
+    repo.metadata(repo.files("foo")[-1])
+    assert fetcher.calls == ["foo-2.0-py3-none-any.whl"]  # the prefetched result is reused
+    with pytest.raises(ProjectNotFound):
+        repo.files("missing-project")
+    repo.close()
+    repo.prefetch("another")  # after close: a no-op, not an error
+
+
+def test_credentials_never_appear_in_errors(make_index, make_repo):
+    index = make_index([PackageSpec("foo", "1.0")], require_auth=("alice", "s3cret-token"))
+    good = index.url_with_auth("/simple")
+    repo = make_repo(IndexSettings(index_url=good))
+    assert _versions(repo.files("foo")) == {"1.0"}
+    assert repo.files("foo")[0].url  # downloadable via the same credentials
+
+    with pytest.raises(ProjectNotFound) as missing:
+        repo.files("nope")
+    with pytest.raises(OfflineMissing) as offline:
+        make_repo(IndexSettings(index_url=good), offline=True).files("other")
+    wrong = good.replace("s3cret-token", "wrong-pass")
+    with pytest.raises(NetworkError) as denied:
+        make_repo(IndexSettings(index_url=wrong)).files("foo")
+    assert "401" in denied.value.message and "credentials" in denied.value.hint
+    for err in (missing.value, offline.value, denied.value):
+        text = "\n".join(err.render())
+        assert "s3cret-token" not in text and "wrong-pass" not in text
+
+
+def test_cached_page_with_credentials_keeps_working(make_index, make_repo, cache):
+    index = make_index(
+        [PackageSpec("foo", "1.0")], require_auth=("alice", "hunter2-secret"), relative_urls=True
+    )
+    settings = IndexSettings(index_url=index.url_with_auth("/simple"))
+    first = make_repo(settings).files("foo")
+    again = make_repo(settings, offline=True).files("foo")
+    assert first == again and "alice:hunter2-secret@" in again[0].url
+    for path in Path(cache.root).rglob("*.meta"):
+        assert "hunter2-secret" not in path.read_text()
