@@ -1,1 +1,105 @@
-"""The resolver: a resolvelib provider over a MetadataProvider, and explanations of conflicts."""
+"""The resolver: requirements and constraints in, an InstallSet for one target out.
+
+Built on resolvelib. :func:`resolve` is the one entry point; it sees the package world only
+through a :class:`~constrain.models.MetadataProvider` and never looks at the host: the target is
+a parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import resolvelib
+from packaging.requirements import Requirement
+
+from ..errors import InputError, SourceLocation
+from ..models import InstallSet, MetadataProvider, Origin
+from ..policies.filters import FilePolicy
+from ..reporting import NULL_REPORTER, Reporter
+from ..target import TargetEnvironment
+from .candidates import ConstraintIndex, Req
+from .explain import explain_impossible, explain_too_deep
+from .provider import ConstrainProvider
+from .result import StatsReporter, build_install_set
+
+__all__ = ["ResolveOptions", "resolve"]
+
+
+@dataclass(frozen=True)
+class ResolveOptions:
+    """How to choose among candidates.
+
+    ``prerelease``: see :mod:`constrain.policies.prereleases`. ``exclude_newer``: an aware UTC
+    datetime; files uploaded later are ignored. ``only_binary``: sdists are never candidates.
+    ``max_rounds``: resolvelib's round limit before giving up.
+    """
+
+    prerelease: Literal["allow", "if-necessary", "disallow", "if-necessary-or-explicit"] = (
+        "if-necessary-or-explicit"
+    )
+    exclude_newer: datetime | None = None
+    only_binary: bool = False
+    max_rounds: int = 200_000
+
+
+def _check_supported(items: Sequence[tuple[Requirement, Origin]]) -> None:
+    bad = [
+        SourceLocation(o.source, o.line, o.text, message=f"{r.name} @ {r.url}")
+        for r, o in items
+        if r.url
+    ]
+    if bad:
+        raise InputError(
+            "direct URL requirements are not supported by the resolver",
+            locations=bad,
+            hint="name the project with a version specifier, and add its location with "
+            "--find-links or --extra-index-url",
+        )
+
+
+def resolve(
+    requirements: Sequence[tuple[Requirement, Origin]],
+    constraints: Sequence[tuple[Requirement, Origin]],
+    provider: MetadataProvider,
+    target: TargetEnvironment,
+    options: ResolveOptions = ResolveOptions(),
+    reporter: Reporter = NULL_REPORTER,
+) -> InstallSet:
+    """Resolve ``requirements`` under ``constraints`` for ``target``.
+
+    Requirements and constraints whose markers are false on the target are dropped. Raises
+    :class:`~constrain.errors.ResolutionImpossible` (with an explanation) when no set of
+    versions fits, and passes on the provider's errors (``ProjectNotFound``,
+    ``MetadataError``, ...) and ``UploadTimeMissing``.
+    """
+    _check_supported(list(requirements) + list(constraints))
+    policy = FilePolicy(options.prerelease, options.exclude_newer, options.only_binary)
+    constraint_index = ConstraintIndex.build(constraints, target)
+    prov = ConstrainProvider(provider, target, policy, constraint_index, reporter)
+    roots = [
+        Req.from_requirement(r, origin)
+        for r, origin in requirements
+        if target.evaluate(r.marker)
+    ]
+    prov.add_roots(roots)
+    counter = StatsReporter(reporter)
+    resolver = resolvelib.Resolver(prov, counter)
+    try:
+        result = resolver.resolve(roots, max_rounds=options.max_rounds)
+    except resolvelib.ResolutionImpossible as exc:
+        raise explain_impossible(exc.causes, prov) from None
+    except resolvelib.ResolutionTooDeep:
+        raise explain_too_deep(options.max_rounds, counter.rejected, target.describe()) from None
+    return build_install_set(
+        result,
+        prov,
+        target,
+        requirements,
+        constraints,
+        options.exclude_newer,
+        counter.stats(),
+        reporter,
+    )

@@ -1,0 +1,145 @@
+"""The resolver's value types: requirements, candidates, identifiers, and constraints by project.
+
+Requirement, candidate and artifact are three types: a :class:`Req` is what someone asked for
+(already marker-evaluated for the target), a :class:`Candidate` is one version of one project
+(with extras) together with the :class:`~constrain.models.DistFile` objects that provide it, and
+the files are the artifacts. All are cheap frozen values; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from ..models import DistFile, Origin
+from ..target import TargetEnvironment
+
+#: The identifier of the synthetic project only the target's Python satisfies; a candidate
+#: whose metadata Requires-Python excludes the target depends on it and so can never be chosen.
+PYTHON = "<python>"
+
+
+def identifier(name: str, extras: frozenset[str] = frozenset()) -> str:
+    """``name`` or ``name[a,b]`` (extras sorted): the resolvelib identifier."""
+    return f"{name}[{','.join(sorted(extras))}]" if extras else name
+
+
+@dataclass(frozen=True)
+class Req:
+    """A requirement in the resolver: a project (with extras) and a specifier.
+
+    ``exact`` is set for the requirement an extras candidate has on its own base project (or on
+    other extras of it): exactly that version. ``origin`` is where a top-level requirement came
+    from; ``None`` for dependencies.
+    """
+
+    name: str  # canonical project name, or PYTHON
+    specifier: SpecifierSet = field(default_factory=SpecifierSet)
+    extras: frozenset[NormalizedName] = frozenset()
+    exact: Version | None = None
+    origin: Origin | None = None
+
+    @property
+    def key(self) -> str:
+        return identifier(self.name, self.extras)
+
+    @property
+    def pinned(self) -> bool:
+        """Exact pin: ``exact``, ``===`` or ``==`` without a wildcard."""
+        return self.exact is not None or any(
+            s.operator == "===" or (s.operator == "==" and not s.version.endswith(".*"))
+            for s in self.specifier
+        )
+
+    def contains(self, version: Version) -> bool:
+        if self.exact is not None:
+            return version == self.exact
+        return self.specifier.contains(version, prereleases=True)
+
+    def __str__(self) -> str:
+        if self.name == PYTHON:
+            return f"Python{self.specifier}"
+        spec = f"=={self.exact}" if self.exact is not None else str(self.specifier)
+        return f"{self.key}{spec}"
+
+    @classmethod
+    def from_requirement(cls, req: Requirement, origin: Origin | None = None) -> Req:
+        return cls(
+            name=canonicalize_name(req.name),
+            specifier=req.specifier,
+            extras=frozenset(canonicalize_name(e) for e in req.extras),
+            origin=origin,
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One version of one project, with the extras asked and the files that provide it for
+    the target (best first). Equality ignores the files."""
+
+    name: str  # canonical project name, or PYTHON
+    version: Version
+    extras: frozenset[NormalizedName] = frozenset()
+    files: tuple[DistFile, ...] = field(default=(), compare=False)
+    yanked: bool = field(default=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        return identifier(self.name, self.extras)
+
+    @property
+    def best_file(self) -> DistFile:
+        """The file whose metadata is read and that would be installed."""
+        return self.files[0]
+
+    def __str__(self) -> str:
+        return f"{self.key}=={self.version}"
+
+
+def python_candidate(target: TargetEnvironment) -> Candidate:
+    """The one candidate of :data:`PYTHON`: the target's Python version."""
+    return Candidate(PYTHON, Version(target.python_full_version))
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A constraint that applies on the target (its marker held)."""
+
+    specifier: SpecifierSet
+    origin: Origin
+    text: str
+
+
+@dataclass(frozen=True)
+class ConstraintIndex:
+    """The constraints of a resolve, by canonical project name; several on one project
+    intersect."""
+
+    by_project: dict[str, tuple[Constraint, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, constraints: Sequence[tuple[Requirement, Origin]], target: TargetEnvironment
+    ) -> ConstraintIndex:
+        """Keep the constraints whose markers hold for ``target``. Extras on a constraint
+        are ignored: a constraint limits the project's versions."""
+        out: dict[str, list[Constraint]] = {}
+        for req, origin in constraints:
+            if not target.evaluate(req.marker):
+                continue
+            text = f"{req.name}{req.specifier}"
+            out.setdefault(canonicalize_name(req.name), []).append(
+                Constraint(req.specifier, origin, text)
+            )
+        return cls({k: tuple(v) for k, v in out.items()})
+
+    def on(self, project: str) -> tuple[Constraint, ...]:
+        return self.by_project.get(project, ())
+
+    def specifiers(self, project: str) -> list[SpecifierSet]:
+        return [c.specifier for c in self.on(project)]

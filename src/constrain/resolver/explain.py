@@ -1,0 +1,184 @@
+"""Explanations of failed resolutions: which requirements collide, through which chains, why.
+
+resolvelib reports the causes of an impossible resolution as requirement/parent pairs; this
+module turns them into a :class:`~constrain.errors.ResolutionImpossible` whose ``details`` a
+person can act on -- the chain from the command line to each colliding requirement, the
+constraints (``file:line``) on the project, the versions that exist for the target, and the
+specific reason when a requirement matches nothing (no file for the target, yanked, only
+pre-releases, uploaded after the cut-off) -- plus one hint. Never resolvelib's own text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ResolutionImpossible
+from ..policies.filters import choose_versions, why_unusable
+from ..policies.yanked import pins_exactly
+from .candidates import PYTHON, Req
+from .provider import ConstrainProvider
+
+_SHOW_VERSIONS = 6
+_SHOW_PROJECTS = 3
+
+
+def _versions_text(versions: Sequence[Any]) -> str:
+    shown = ", ".join(str(v) for v in versions[:_SHOW_VERSIONS])
+    if len(versions) > _SHOW_VERSIONS:
+        shown += f", ... ({len(versions)} in all)"
+    return shown
+
+
+def _spec_text(req: Req) -> str:
+    return str(req) if (req.exact is not None or str(req.specifier)) else f"{req.key} (any version)"
+
+
+def _diagnose(provider: ConstrainProvider, req: Req, hints: list[str]) -> list[str]:
+    """Why ``req`` alone (with the constraints) matches no usable version; [] if it does."""
+    name = req.name
+    cons = provider.constraints.specifiers(name)
+    spec = req.specifier if req.exact is None else None
+    specs = [spec] if spec is not None else []
+    if choose_versions(provider.versions(name), specs + cons, provider.policy.prerelease):
+        return []
+    all_versions = sorted({f.version for f in provider.files(name)}, reverse=True)
+    matching = [v for v in all_versions if req.contains(v)]
+    if not matching:
+        hints.append(f"no release of {name} matches {_spec_text(req)}; loosen it")
+        return [f"no release of {name} matches {_spec_text(req)}"]
+    allowed = [v for v in matching if all(c.contains(v, prereleases=True) for c in cons)]
+    if not allowed:
+        hints.append(
+            "relax the constraint at "
+            + ", ".join(str(c.origin) for c in provider.constraints.on(name))
+        )
+        return [f"the constraints on {name} exclude every version matching {_spec_text(req)}"]
+    lines: list[str] = []
+    by_version: dict[Any, list] = {}
+    for f in provider.files(name):
+        by_version.setdefault(f.version, []).append(f)
+    reasons: list[str] = []
+    for v in allowed[:3]:
+        exact = pins_exactly(specs + cons, v)
+        why = why_unusable(by_version[v], provider.target, provider.policy, exact)
+        if why is not None:
+            lines.append(f"{name} {v} {why}")
+            reasons.append(why)
+    if not reasons:
+        pre = [v for v in allowed if v.is_prerelease]
+        hints.append("allow pre-releases with --prerelease allow, or name one in the specifier")
+        return [
+            f"only pre-releases of {name} match {_spec_text(req)} "
+            f"({_versions_text(pre)}) and pre-releases are not allowed here"
+        ]
+    if any("no file for" in r for r in reasons):
+        hints.append(
+            f"choose another --python/--platform, or a version of {name} with files for it"
+        )
+    elif any("cut-off" in r for r in reasons):
+        hints.append("move the --exclude-newer cut-off later")
+    elif any("--only-binary" in r for r in reasons):
+        hints.append("drop --only-binary for this project, or pick a version with wheels")
+    elif any("yanked" in r for r in reasons):
+        hints.append("pin the yanked version exactly with == to use it anyway")
+    return lines
+
+
+def _project_lines(
+    provider: ConstrainProvider, name: str, infos: list[Any], hints: list[str]
+) -> list[str]:
+    lines = [f"{name} is required by:"]
+    seen: set[str] = set()
+    reqs: list[Req] = []
+    for info in infos:
+        text = provider.requirement_chain(info.requirement, info.parent)
+        if text not in seen:
+            seen.add(text)
+            lines.append(f"  {text}")
+            reqs.append(info.requirement)
+    for c in provider.constraints.on(name):
+        lines.append(f"  constraint {c.text} ({c.origin})")
+    usable = [vf.version for vf in provider.versions(name)]
+    if usable:
+        lines.append(
+            f"{name} has {_versions_text(usable)} for {provider.target.describe()}"
+        )
+    else:
+        existing = sorted({f.version for f in provider.files(name)}, reverse=True)
+        lines.append(
+            f"{name} has no version with files for {provider.target.describe()}"
+            + (f" (releases: {_versions_text(existing)})" if existing else "")
+        )
+    diagnosed = False
+    for req in reqs:
+        extra = _diagnose(provider, req, hints)
+        diagnosed = diagnosed or bool(extra)
+        lines.extend(extra)
+    if not diagnosed:
+        if provider.constraints.on(name):
+            hints.append(
+                "relax the constraint at "
+                + ", ".join(str(c.origin) for c in provider.constraints.on(name))
+                + ", or loosen one of the requirements"
+            )
+        else:
+            hints.append(f"loosen one of the requirements on {name} so their ranges overlap")
+    return lines
+
+
+def explain_impossible(causes: Sequence[Any], provider: ConstrainProvider) -> ResolutionImpossible:
+    """The error for resolvelib's ``ResolutionImpossible(causes)``."""
+    target = provider.target.describe()
+    details: list[str] = []
+    hints: list[str] = []
+    groups: dict[str, list[Any]] = {}
+    python: dict[str, list[Any]] = {}
+    for info in causes:
+        req = info.requirement
+        if req.name == PYTHON:
+            python.setdefault(str(req.specifier), []).append(info)
+        else:
+            groups.setdefault(req.name, []).append(info)
+    for spec, infos in python.items():
+        parents = sorted({i.parent for i in infos}, key=lambda c: c.version, reverse=True)
+        name = parents[0].name
+        versions = _versions_text([p.version for p in parents])
+        verb = "requires" if len(parents) == 1 else "require"
+        details.append(f"{name} {versions} {verb} Python {spec}, but the target is {target}")
+        details.append(f"  via {' -> '.join(provider.chain(parents[0]))}")
+        hints.append(f"choose a --python that {name} supports, or allow an older {name}")
+    names = list(groups)
+    for name in names[:_SHOW_PROJECTS]:
+        details.extend(_project_lines(provider, name, groups[name], hints))
+    if len(names) > _SHOW_PROJECTS:
+        details.append(f"(and {len(names) - _SHOW_PROJECTS} more: {', '.join(names[3:])})")
+    subjects = names or sorted({i.parent.name for v in python.values() for i in v})
+    if len(subjects) == 1:
+        message = f"no version of {subjects[0]} satisfies every requirement for {target}"
+    else:
+        message = (
+            f"no set of versions of {', '.join(subjects)} satisfies every requirement "
+            f"for {target}"
+        )
+    unique_hints = list(dict.fromkeys(hints))
+    return ResolutionImpossible(
+        message, details=details, hint="; ".join(unique_hints[:2]) or None
+    )
+
+
+def explain_too_deep(max_rounds: int, rejected: Counter[str], target: str) -> ResolutionImpossible:
+    """The error for resolvelib's ``ResolutionTooDeep``: which projects it kept backtracking
+    over, and how to help it."""
+    top = rejected.most_common(5)
+    details = [
+        "most backtracked: "
+        + ", ".join(f"{name} ({n} versions rejected)" for name, n in top)
+    ] if top else []
+    return ResolutionImpossible(
+        f"gave up resolving for {target} after {max_rounds} rounds of backtracking",
+        details=details,
+        hint="pin the projects named above with constraints (a previous resolve's output is "
+        "a good start), or tighten their lower bounds",
+    )

@@ -1,0 +1,272 @@
+"""The resolvelib provider: candidates from a MetadataProvider, filtered by target and policies.
+
+:class:`ConstrainProvider` answers resolvelib's questions (identify, find_matches,
+is_satisfied_by, get_dependencies, get_preference) for one target. It reads the world only
+through :class:`~constrain.models.MetadataProvider`: files per project (once each), metadata
+per candidate version (once each, lazily), and it hints ahead with ``prefetch`` so that a cold
+resolve waits on the depth of the dependency graph rather than on one request at a time.
+
+Extras follow pip: the candidate ``foo[a]==1.0`` depends on ``foo==1.0`` plus the requirements
+that only the extra brings in. A version whose metadata Requires-Python excludes the target
+depends on the synthetic :data:`~constrain.resolver.candidates.PYTHON` project with that
+specifier, which only the target's Python can satisfy, so resolvelib backtracks over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName
+from resolvelib import AbstractProvider
+
+from ..errors import ConstrainError
+from ..models import COMMAND_LINE, CoreMetadata, DistFile, MetadataProvider
+from ..policies.filters import FilePolicy, VersionFiles, choose_versions, group_versions
+from ..reporting import Reporter
+from ..target import TargetEnvironment
+from .candidates import PYTHON, Candidate, ConstraintIndex, Req, python_candidate
+from .preference import backtrack_keys, narrow, preference
+
+
+class ConstrainProvider(AbstractProvider):
+    """resolvelib's view of the package world for one target, one set of constraints and
+    one policy. Keeps the per-resolve caches (files, versions, metadata) and the record of
+    who asked for what, which explanations and the install set read afterwards."""
+
+    def __init__(
+        self,
+        source: MetadataProvider,
+        target: TargetEnvironment,
+        policy: FilePolicy,
+        constraints: ConstraintIndex,
+        reporter: Reporter,
+    ) -> None:
+        self.source = source
+        self.target = target
+        self.policy = policy
+        self.constraints = constraints
+        self.reporter = reporter
+        self._files: dict[str, Sequence[DistFile]] = {}
+        self._versions: dict[str, tuple[VersionFiles, ...]] = {}
+        self._metadata: dict[tuple[str, Any], CoreMetadata] = {}
+        self._invalid_extras: dict[tuple[str, Any], frozenset[str]] = {}
+        self._prefetched: set[str] = set()
+        #: identifier -> every (requirement, parent) seen, in order; parent None = top level
+        self.asked: dict[str, list[tuple[Req, Candidate | None]]] = {}
+        self.user_named: set[str] = set()
+
+    # ------------------------------------------------------------------ the world, cached
+    def files(self, project: str) -> Sequence[DistFile]:
+        """Every file the source lists for ``project`` (asked once)."""
+        if project not in self._files:
+            self._files[project] = tuple(self.source.files(NormalizedName(project)))
+        return self._files[project]
+
+    def versions(self, project: str) -> tuple[VersionFiles, ...]:
+        """Versions of ``project`` with files usable on the target after the file policies."""
+        if project not in self._versions:
+            self._versions[project] = group_versions(
+                project, self.files(project), self.target, self.policy
+            )
+        return self._versions[project]
+
+    def metadata(self, candidate: Candidate) -> CoreMetadata:
+        """Core metadata of the candidate's version, from its best file (asked once)."""
+        key = (candidate.name, candidate.version)
+        if key not in self._metadata:
+            self._metadata[key] = self.source.metadata(candidate.best_file)
+        return self._metadata[key]
+
+    def cached_metadata(self, name: str, version: Any) -> CoreMetadata | None:
+        return self._metadata.get((name, version))
+
+    def invalid_extras(self, name: str, version: Any) -> frozenset[str]:
+        """Extras asked of this version that its metadata does not provide (ignored)."""
+        return self._invalid_extras.get((name, version), frozenset())
+
+    # ------------------------------------------------------------------ prefetch
+    def add_roots(self, roots: Sequence[Req]) -> None:
+        """Record the top-level requirements and prefetch their projects."""
+        for req in roots:
+            self.asked.setdefault(req.key, []).append((req, None))
+            self.user_named.add(req.name)
+        for req in roots:
+            self.prefetch(req)
+
+    def prefetch(self, req: Req) -> None:
+        """Hint the source that ``req``'s project is needed, choosing the best file of the
+        highest version that passes the policies, ``req`` and the constraints, so its metadata
+        is fetched in the background."""
+        if req.name == PYTHON or req.name in self._prefetched:
+            return
+        self._prefetched.add(req.name)
+        name, target, policy = req.name, self.target, self.policy
+        specs = [req.specifier, *self.constraints.specifiers(req.name)]
+
+        def choose(files: Sequence[DistFile]) -> Iterable[DistFile]:
+            try:
+                choices = choose_versions(
+                    group_versions(name, files, target, policy), specs, policy.prerelease
+                )
+            except ConstrainError:
+                return []  # surfaces on the real call
+            return [choices[0].files[0]] if choices else []
+
+        self.source.prefetch(NormalizedName(name), choose)
+
+    # ------------------------------------------------------------------ resolvelib API
+    def identify(self, requirement_or_candidate: Req | Candidate) -> str:
+        return requirement_or_candidate.key
+
+    def narrow_requirement_selection(
+        self, identifiers, resolutions, candidates, information, backtrack_causes
+    ) -> Iterable[str]:
+        return narrow(identifiers, resolutions)
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[Any]],
+        backtrack_causes: Sequence[Any],
+    ):
+        name = identifier.split("[", 1)[0]
+        return preference(
+            identifier,
+            (info.requirement for info in information[identifier]),
+            candidates[identifier],
+            constraint_pinned=any(
+                Req(name, c.specifier).pinned for c in self.constraints.on(name)
+            ),
+            user_named=name in self.user_named,
+            in_backtrack=identifier in backtrack_keys(backtrack_causes),
+        )
+
+    def specifiers_for(
+        self, identifier: str, name: str, requirements: Mapping[str, Iterator[Req]]
+    ) -> list[SpecifierSet]:
+        """Every specifier that limits ``identifier``: its requirements, the requirements on
+        the base project (for an extras identifier) and the constraints."""
+        reqs = list(requirements.get(identifier, ()))
+        if identifier != name:
+            reqs += list(requirements.get(name, ()))
+        specs = [
+            SpecifierSet(f"==={r.exact}") if r.exact is not None else r.specifier for r in reqs
+        ]
+        return specs + self.constraints.specifiers(name)
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Req]],
+        incompatibilities: Mapping[str, Iterator[Candidate]],
+    ) -> list[Candidate]:
+        if identifier == PYTHON:
+            python = python_candidate(self.target)
+            ok = all(r.contains(python.version) for r in requirements[identifier])
+            return [python] if ok else []
+        reqs = list(requirements[identifier])
+        name, extras = reqs[0].name, reqs[0].extras
+        bad = {c.version for c in incompatibilities.get(identifier, ())}
+        specs = self.specifiers_for(identifier, name, requirements)
+        return [
+            Candidate(name, c.version, extras, c.files, c.yanked)
+            for c in choose_versions(self.versions(name), specs, self.policy.prerelease)
+            if c.version not in bad
+        ]
+
+    def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
+        return requirement.contains(candidate.version)
+
+    def get_dependencies(self, candidate: Candidate) -> list[Req]:
+        if candidate.name == PYTHON:
+            return []
+        md = self.metadata(candidate)
+        if candidate.extras:
+            deps = [Req(candidate.name, exact=candidate.version)]
+            deps += self._extra_dependencies(candidate, md)
+        else:
+            if md.requires_python is not None and not self.target.python_matches(
+                md.requires_python
+            ):
+                # Unusable on the target: depend on a Python that cannot be found.
+                return [Req(PYTHON, specifier=md.requires_python)]
+            deps = [
+                self._dependency(r, candidate)
+                for r in md.requires_dist
+                if self.target.evaluate(r.marker)
+            ]
+        deps = [d for d in deps if d is not None]
+        for dep in deps:
+            self.asked.setdefault(dep.key, []).append((dep, candidate))
+        for dep in deps:
+            self.prefetch(dep)
+        return deps
+
+    # ------------------------------------------------------------------ helpers
+    def _dependency(self, req: Requirement, parent: Candidate) -> Req | None:
+        """A dependency of ``parent`` as a resolver requirement. A project requiring itself
+        (``foo[all]`` needing ``foo[a,b]``) gets exactly the parent's version; without new
+        extras such a self-requirement adds nothing."""
+        dep = Req.from_requirement(req)
+        if dep.name == parent.name:
+            if not dep.extras - parent.extras:
+                return None
+            return Req(dep.name, extras=dep.extras, exact=parent.version)
+        return dep
+
+    def _extra_dependencies(self, candidate: Candidate, md: CoreMetadata) -> list[Req | None]:
+        """Requirements the candidate's extras bring beyond the base project's own."""
+        provided = set(md.provides_extra)
+        valid = frozenset(
+            e
+            for e in candidate.extras
+            if e in provided
+            or any(
+                self.target.evaluate(r.marker, {e}) != self.target.evaluate(r.marker)
+                for r in md.requires_dist
+                if r.marker is not None
+            )
+        )
+        invalid = candidate.extras - valid
+        if invalid:
+            key = (candidate.name, candidate.version)
+            self._invalid_extras[key] = self._invalid_extras.get(key, frozenset()) | invalid
+        if not valid:
+            return []
+        return [
+            self._dependency(r, candidate)
+            for r in md.requires_dist
+            if r.marker is not None
+            and self.target.evaluate(r.marker, valid)
+            and not self.target.evaluate(r.marker)
+        ]
+
+    # ------------------------------------------------------------------ explanations
+    def chain(self, candidate: Candidate | None, _seen: frozenset[str] = frozenset()) -> list[str]:
+        """How ``candidate`` came in, from the top: ``["command line", "a==1.0", ...]``."""
+        if candidate is None:
+            return []
+        if candidate.key in _seen:
+            return [str(candidate)]
+        seen = _seen | {candidate.key}
+        for req, parent in self.asked.get(candidate.key, ()):
+            if not req.contains(candidate.version):
+                continue
+            if parent is None:
+                return [str(req.origin or COMMAND_LINE), str(candidate)]
+            if parent.key in seen:
+                continue
+            if parent.name == candidate.name:
+                return self.chain(parent, seen)
+            return self.chain(parent, seen) + [str(candidate)]
+        return [str(candidate)]
+
+    def requirement_chain(self, req: Req, parent: Candidate | None) -> str:
+        """``command line -> a==1.0 -> c<2`` for one requirement of a conflict."""
+        head = self.chain(parent) if parent is not None else [str(req.origin or COMMAND_LINE)]
+        return " -> ".join(head + [str(req)])
