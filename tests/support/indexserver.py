@@ -152,7 +152,9 @@ class IndexServer:
         self._httpd = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(
-            target=server.serve_forever, name=f"index-server-{self.port}", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # close() waits at most this long
+            name=f"index-server-{self.port}", daemon=True
         )
         self._thread.start()
         self._closed = False
