@@ -143,3 +143,7 @@ class ConstraintIndex:
 
     def specifiers(self, project: str) -> list[SpecifierSet]:
         return [c.specifier for c in self.on(project)]
+
+    def pins(self, project: str) -> bool:
+        """Does a constraint pin ``project`` exactly (``==`` without wildcard, ``===``)?"""
+        return any(Req(project, c.specifier).pinned for c in self.on(project))

@@ -100,7 +100,10 @@ def _project_lines(
             reqs.append(info.requirement)
     for c in provider.constraints.on(name):
         lines.append(f"  constraint {c.text} ({c.origin})")
-    usable = [vf.version for vf in provider.versions(name)]
+    usable = [
+        f"{vf.version} (yanked)" if all(f.is_yanked for f in vf.files) else vf.version
+        for vf in provider.versions(name)
+    ]
     if usable:
         lines.append(
             f"{name} has {_versions_text(usable)} for {provider.target.describe()}"

@@ -9,11 +9,16 @@ themselves are always tried highest version first (see ``provider.find_matches``
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 from .candidates import PYTHON, Candidate, Req
 
 Preference = tuple[bool, bool, bool, bool, int, str]
+
+#: Counting stops here: past it, "fewer candidates" no longer tells projects apart usefully,
+#: and counting every version of every open project each round would cost O(versions).
+COUNT_CAP = 100
 
 
 def backtrack_keys(causes: Sequence[Any]) -> set[str]:
@@ -38,7 +43,7 @@ def preference(
     """The sort key for identifier ``key`` (lower is resolved first)."""
     reqs = list(requirements)
     pinned = constraint_pinned or any(r.pinned for r in reqs)
-    count = sum(1 for _ in candidates)
+    count = sum(1 for _ in islice(candidates, COUNT_CAP))
     return (key != PYTHON, not pinned, not user_named, not in_backtrack, count, key)
 
 

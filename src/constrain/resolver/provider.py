@@ -22,7 +22,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 from resolvelib import AbstractProvider
 
-from ..errors import ConstrainError
+from ..errors import ConstrainError, ProjectNotFound
 from ..models import COMMAND_LINE, CoreMetadata, DistFile, MetadataProvider
 from ..policies.filters import FilePolicy, VersionFiles, choose_versions, group_versions
 from ..reporting import Reporter
@@ -57,12 +57,32 @@ class ConstrainProvider(AbstractProvider):
         #: identifier -> every (requirement, parent) seen, in order; parent None = top level
         self.asked: dict[str, list[tuple[Req, Candidate | None]]] = {}
         self.user_named: set[str] = set()
+        self._pinned: dict[str, bool] = {}
+        self._causes_seen: Any = None
+        self._causes_len = 0
+        self._causes_keys: set[str] = set()
 
     # ------------------------------------------------------------------ the world, cached
     def files(self, project: str) -> Sequence[DistFile]:
-        """Every file the source lists for ``project`` (asked once)."""
+        """Every file the source lists for ``project`` (asked once). A missing project is
+        reported with the chains that asked for it."""
         if project not in self._files:
-            self._files[project] = tuple(self.source.files(NormalizedName(project)))
+            try:
+                self._files[project] = tuple(self.source.files(NormalizedName(project)))
+            except ProjectNotFound as exc:
+                wanted = [
+                    "required by " + self.requirement_chain(req, parent)
+                    for key, asked in self.asked.items()
+                    if key.split("[", 1)[0] == project
+                    for req, parent in asked
+                ]
+                raise ProjectNotFound(
+                    exc.project,
+                    suggestions=exc.suggestions,
+                    hint=exc.hint,
+                    locations=exc.locations,
+                    details=tuple(exc.details) + tuple(dict.fromkeys(wanted))[:3],
+                ) from None
         return self._files[project]
 
     def versions(self, project: str) -> tuple[VersionFiles, ...]:
@@ -139,12 +159,22 @@ class ConstrainProvider(AbstractProvider):
             identifier,
             (info.requirement for info in information[identifier]),
             candidates[identifier],
-            constraint_pinned=any(
-                Req(name, c.specifier).pinned for c in self.constraints.on(name)
-            ),
+            constraint_pinned=self._constraint_pinned(name),
             user_named=name in self.user_named,
-            in_backtrack=identifier in backtrack_keys(backtrack_causes),
+            in_backtrack=identifier in self._backtrack_keys(backtrack_causes),
         )
+
+    def _constraint_pinned(self, name: str) -> bool:
+        if name not in self._pinned:
+            self._pinned[name] = self.constraints.pins(name)
+        return self._pinned[name]
+
+    def _backtrack_keys(self, causes: Sequence[Any]) -> set[str]:
+        """The identifiers in ``causes``, computed once per round (same list object)."""
+        if self._causes_seen is not causes or self._causes_len != len(causes):
+            self._causes_seen, self._causes_len = causes, len(causes)
+            self._causes_keys = backtrack_keys(causes)
+        return self._causes_keys
 
     def specifiers_for(
         self, identifier: str, name: str, requirements: Mapping[str, Iterator[Req]]
