@@ -117,6 +117,16 @@ def test_credentials_in_url_origins_are_redacted_when_shown() -> None:
     assert where(inputs.constraints) == ["https://user:****@h.invalid/c.txt:1"]
 
 
+def test_credentials_never_reach_error_messages() -> None:
+    url = "https://user:secret@h.invalid/c.txt"
+    fetch = FakeFetch({url: "-r gone.txt\n-c c.txt\n"})
+    with pytest.raises(InputError) as info:
+        load_inputs([], [], [url], fetch=fetch)
+    rendered = "\n".join(info.value.render())
+    assert "secret" not in rendered
+    assert "include cycle: https://user:****@h.invalid/c.txt -> " in rendered
+
+
 def test_include_cycle_is_an_error_naming_the_chain() -> None:
     fetch = FakeFetch({"a.txt": "x\n-r b.txt\n", "b.txt": "y\n-r c.txt\n", "c.txt": "-r a.txt\n"})
     with pytest.raises(InputError) as info:
@@ -173,8 +183,8 @@ def test_unreadable_files_are_reported_with_the_other_problems() -> None:
         ("top.txt", 4),
         ("absent.txt", None),
     ]
-    assert "cannot read missing.txt: no such file" in (locs[0].message or "")
-    assert "HTTP 404" in (locs[1].message or "")
+    assert locs[0].message == "no such file: missing.txt"
+    assert locs[1].message == "HTTP 404 for https://h.invalid/gone.txt"
 
 
 def test_environment_variables_expand_in_includes() -> None:

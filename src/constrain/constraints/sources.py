@@ -32,7 +32,7 @@ from urllib.parse import urljoin
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from ..errors import ConstrainError, InputError, SourceLocation
+from ..errors import ConstrainError, InputError, SourceLocation, redact_url
 from ..models import COMMAND_LINE, Origin
 from .model import ALL, Inputs
 from .parser import (
@@ -127,7 +127,9 @@ class _Loader:
             self.unreadable(location, exc, via)
             return
         if canonical in chain:
-            cycle = " -> ".join((*chain[chain.index(canonical) :], canonical))
+            cycle = " -> ".join(
+                redact_url(c) for c in (*chain[chain.index(canonical) :], canonical)
+            )
             self.at(via, canonical, f"include cycle: {cycle}")
             return
         if (canonical, kind) in self.done:
@@ -152,8 +154,12 @@ class _Loader:
         self.problems.extend(pending)
 
     def unreadable(self, location: str, exc: ConstrainError, via: Include | None) -> None:
+        shown = redact_url(location)
         reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
-        self.at(via, location, f"cannot read {location}: {reason}")
+        reason = reason.replace(location, shown)  # in case the fetcher did not redact
+        if shown not in reason:
+            reason = f"cannot read {shown}: {reason}"
+        self.at(via, location, reason)
 
     def at(self, via: Include | None, location: str, message: str) -> None:
         if via is None:
