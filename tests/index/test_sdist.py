@@ -1,0 +1,184 @@
+"""Sdists: safe unpacking, PKG-INFO, PEP 517 metadata and wheel builds in isolated environments."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from constrain.errors import BuildError
+from constrain.index.sdist import (
+    DEFAULT_BACKEND,
+    build_wheel,
+    pip_environ,
+    prepare_metadata,
+    read_build_system,
+    read_pkg_info,
+    unpack,
+)
+from constrain.reporting import CollectingReporter
+from tests.support.builders import PackageSpec, make_sdist, metadata_text
+
+
+def _tar(path: Path, members: dict[str, str]) -> Path:
+    with tarfile.open(path, "w:gz") as tf:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+# A backend with build_wheel only: prepare_metadata must fall back to building the wheel.
+_WHEEL_ONLY_BACKEND = '''
+import os, zipfile
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name = "minimal-0.5-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
+        zf.writestr("minimal-0.5.dist-info/METADATA",
+                    "Metadata-Version: 2.1\\nName: minimal\\nVersion: 0.5\\nRequires-Dist: dep-from-wheel\\n\\n")
+        zf.writestr("minimal-0.5.dist-info/WHEEL", "Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n")
+        zf.writestr("minimal-0.5.dist-info/RECORD", "")
+    return name
+'''
+_PYPROJECT = '[build-system]\nrequires = []\nbuild-backend = "be"\nbackend-path = ["."]\n'
+
+
+@dataclass
+class Settings:
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+
+
+def test_read_pkg_info_tar_and_zip(tmp_path):
+    sdist = make_sdist(tmp_path, "foo", "1.0", requires_dist=["bar"])
+    assert b"Requires-Dist: bar" in read_pkg_info(sdist)
+    zpath = tmp_path / "foo-1.0.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr("foo-1.0/foo.egg-info/PKG-INFO", "wrong one")
+        zf.writestr("foo-1.0/PKG-INFO", metadata_text("foo", "1.0"))
+    assert read_pkg_info(zpath).startswith(b"Metadata-Version: 2.1")
+    assert read_pkg_info(_tar(tmp_path / "x.tar.gz", {"x/setup.py": ""})) is None
+    (tmp_path / "junk.tar.gz").write_bytes(b"not an archive")
+    assert read_pkg_info(tmp_path / "junk.tar.gz") is None
+
+
+def test_unpack_rejects_tar_path_traversal(tmp_path):
+    evil = _tar(tmp_path / "evil-1.0.tar.gz", {"evil-1.0/PKG-INFO": "", "../escaped.txt": "x"})
+    (tmp_path / "out").mkdir()
+    with pytest.raises(BuildError, match="cannot unpack evil-1.0.tar.gz"):
+        unpack(evil, tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_unpack_rejects_zip_path_traversal(tmp_path):
+    path = tmp_path / "evil-1.0.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("evil-1.0/PKG-INFO", "")
+        zf.writestr("evil-1.0/../../escaped.txt", "x")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(BuildError, match="unsafe path"):
+        unpack(path, tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_unpack_returns_single_top_directory(tmp_path):
+    sdist = make_sdist(tmp_path, "foo", "1.0")
+    (tmp_path / "out").mkdir()
+    tree = unpack(sdist, tmp_path / "out")
+    assert tree.name == "foo-1.0" and (tree / "pyproject.toml").is_file()
+
+
+def test_build_system_defaults_and_errors(tmp_path):
+    assert read_build_system(tmp_path, "x").backend == DEFAULT_BACKEND
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    system = read_build_system(tmp_path, "x")
+    assert system.backend == DEFAULT_BACKEND and system.requires == ["setuptools>=40.8.0"]
+    (tmp_path / "pyproject.toml").write_text("[build-system]\nbuild-backend = 'b'\n")
+    with pytest.raises(BuildError, match="no valid 'requires'"):
+        read_build_system(tmp_path, "x-1.tar.gz")
+    (tmp_path / "pyproject.toml").write_text("[build-system\n")
+    with pytest.raises(BuildError, match="pyproject.toml of x-1.tar.gz is invalid"):
+        read_build_system(tmp_path, "x-1.tar.gz")
+
+
+def test_pip_environ():
+    assert pip_environ(None) == {}
+    env = pip_environ(Settings("http://127.0.0.1:1/simple", ["http://127.0.0.1:2/simple",
+                                                              "http://127.0.0.1:3/simple"],
+                               ["/wheels"]))  # fmt: skip
+    assert env == {
+        "PIP_INDEX_URL": "http://127.0.0.1:1/simple",
+        "PIP_EXTRA_INDEX_URL": "http://127.0.0.1:2/simple http://127.0.0.1:3/simple",
+        "PIP_FIND_LINKS": "/wheels",
+    }
+
+
+def test_prepare_metadata_runs_the_backend(tmp_path):
+    sdist = make_sdist(tmp_path, "foo", "1.0", requires_dist=["built-dep"],
+                       dynamic=["Requires-Dist"], pkg_info_requires_dist=["decoy"])  # fmt: skip
+    data = prepare_metadata(sdist)
+    assert b"Requires-Dist: built-dep" in data and b"decoy" not in data
+
+
+def test_prepare_metadata_falls_back_to_build_wheel(tmp_path):
+    sdist = _tar(tmp_path / "minimal-0.5.tar.gz", {
+        "minimal-0.5/pyproject.toml": _PYPROJECT,
+        "minimal-0.5/be.py": _WHEEL_ONLY_BACKEND,
+    })  # fmt: skip
+    assert b"Requires-Dist: dep-from-wheel" in prepare_metadata(sdist)
+
+
+def test_backend_import_error_is_a_build_error(tmp_path):
+    sdist = _tar(tmp_path / "broken-1.0.tar.gz", {
+        "broken-1.0/pyproject.toml": _PYPROJECT,
+        "broken-1.0/be.py": "raise ImportError('backend is broken here')\n",
+    })  # fmt: skip
+    with pytest.raises(BuildError) as exc:
+        prepare_metadata(sdist)
+    assert "broken-1.0.tar.gz" in exc.value.message
+    assert any("backend is broken here" in line for line in exc.value.details)
+
+
+def test_failing_backend_output_tail(tmp_path):
+    sdist = make_sdist(tmp_path, "foo", "1.0", fail_build=True)
+    with pytest.raises(BuildError) as exc:
+        prepare_metadata(sdist)
+    assert "foo-1.0.tar.gz" in exc.value.message
+    assert any("failed on purpose for foo 1.0" in line for line in exc.value.details)
+    assert len(exc.value.details) <= 21
+
+
+def test_build_wheel(tmp_path):
+    sdist = make_sdist(tmp_path, "foo", "1.0", requires_dist=["bar"])
+    wheel = build_wheel(sdist, tmp_path / "out")
+    assert wheel == tmp_path / "out" / "foo-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as zf:
+        assert b"Requires-Dist: bar" in zf.read("foo-1.0.dist-info/METADATA")
+
+
+def test_build_requirements_come_from_the_given_index(tmp_path, make_index):
+    """get_requires_for_build_wheel's answer is installed by pip from ``build_index`` only."""
+    server = make_index([PackageSpec("helper-tool", "1.0")])
+    sdist = make_sdist(tmp_path, "foo", "1.0", build_requires=["helper-tool==1.0"],
+                       dynamic=["Requires-Dist"])  # fmt: skip
+    reporter = CollectingReporter()
+    data = prepare_metadata(sdist, build_index=Settings(server.index_url), reporter=reporter)
+    assert data.startswith(b"Metadata-Version")
+    assert server.requests_to("/simple/helper-tool/")
+    assert any("helper-tool==1.0" in i for i in reporter.infos)
+
+
+def test_build_requirement_missing_from_index_is_a_build_error(tmp_path, make_index):
+    server = make_index([PackageSpec("other", "1.0")])
+    sdist = make_sdist(tmp_path, "foo", "1.0", build_requires=["no-such-helper"])
+    with pytest.raises(BuildError) as exc:
+        prepare_metadata(sdist, build_index=Settings(server.index_url))
+    assert "could not install the backend requirements of foo-1.0.tar.gz" in exc.value.message
+    assert any("no-such-helper" in line for line in exc.value.details)
