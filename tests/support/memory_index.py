@@ -64,6 +64,8 @@ class MemoryIndex:
         self.metadata_calls: list[str] = []
         self.files_calls: list[str] = []
         self.prefetched: list[tuple[str, tuple[str, ...]]] = []
+        #: every call in order: ("files", project), ("metadata", filename), ("prefetch", project)
+        self.log: list[tuple[str, str]] = []
         for pkg in packages:
             self._add(pkg)
 
@@ -113,12 +115,14 @@ class MemoryIndex:
     # -------------------------------------------------------------- MetadataProvider
     def files(self, project: NormalizedName) -> Sequence[DistFile]:
         self.files_calls.append(project)
+        self.log.append(("files", project))
         if project not in self._files:
             raise ProjectNotFound(project)
         return tuple(self._files[project])
 
     def metadata(self, file: DistFile) -> CoreMetadata:
         self.metadata_calls.append(file.filename)
+        self.log.append(("metadata", file.filename))
         return self._metadata[file.filename]
 
     def prefetch(
@@ -126,6 +130,7 @@ class MemoryIndex:
         project: NormalizedName,
         choose: Callable[[Sequence[DistFile]], Iterable[DistFile]] | None = None,
     ) -> None:
+        self.log.append(("prefetch", project))
         chosen: tuple[str, ...] = ()
         if choose is not None and project in self._files:
             chosen = tuple(f.filename for f in choose(tuple(self._files[project])))

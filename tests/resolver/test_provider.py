@@ -1,0 +1,131 @@
+"""Resolver behaviour beyond pins: prefetching, metadata reads, stats, install-set fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from packaging.requirements import Requirement
+
+from constrain.errors import InputError, ResolutionImpossible
+from constrain.models import COMMAND_LINE, Origin
+from constrain.reporting import CollectingReporter
+from constrain.resolver import ResolveOptions, resolve
+from constrain.target import TargetEnvironment
+from tests.support.memory_index import MemoryIndex
+
+LINUX = TargetEnvironment.from_options("3.11", ["manylinux_2_28_x86_64"])
+
+
+def req(text: str) -> tuple[Requirement, Origin]:
+    return Requirement(text), COMMAND_LINE
+
+
+def pkg(name: str, version: str, *requires: str, **kw) -> dict:
+    return {"name": name, "version": version, "requires": list(requires), **kw}
+
+
+def test_prefetch_picks_best_file_of_highest_allowed_version() -> None:
+    index = MemoryIndex(
+        [
+            pkg("app", "1.0", "foo>=1"),
+            pkg("foo", "3.0"),  # excluded by the constraint
+            pkg("foo", "2.5b1"),  # a pre-release: not by default
+            pkg("foo", "2.1", yanked="bad"),  # yanked
+            pkg("foo", "2.0", files=["py3-none-any", "cp311-cp311-manylinux_2_17_x86_64", "sdist"]),
+        ]
+    )
+    result = resolve([req("app")], [(Requirement("foo<3"), Origin("c.txt", 1))], index, LINUX)
+    assert str(result.pin("foo").version) == "2.0"
+    assert ("app", ("app-1.0-py3-none-any.whl",)) in index.prefetched
+    assert ("foo", ("foo-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",)) in index.prefetched
+    # Pin.files: every acceptable file of the version, best first.
+    assert [f.filename for f in result.pin("foo").files] == [
+        "foo-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+        "foo-2.0-py3-none-any.whl",
+        "foo-2.0.tar.gz",
+    ]
+
+
+def test_dependencies_are_prefetched_together_before_any_is_listed() -> None:
+    index = MemoryIndex(
+        [pkg("app", "1.0", "a", "b", "c"), pkg("a", "1.0"), pkg("b", "1.0"), pkg("c", "1.0")]
+    )
+    resolve([req("app")], [], index, LINUX)
+    log = index.log
+    first_listing = min(log.index(("files", n)) for n in "abc")
+    assert all(log.index(("prefetch", n)) < first_listing for n in "abc")
+    # The root is hinted before anything is fetched.
+    assert log[0] == ("prefetch", "app")
+
+
+def test_metadata_read_once_per_version_even_with_extras() -> None:
+    index = MemoryIndex(
+        [
+            pkg("foo", "1.0", "bar", extras={"a": ["x"], "b": ["y"], "all": ["foo[a,b]"]}),
+            pkg("bar", "1.0"),
+            pkg("x", "1.0"),
+            pkg("y", "1.0"),
+        ]
+    )
+    result = resolve([req("foo[all]"), req("foo[a]"), req("foo")], [], index, LINUX)
+    assert sorted(p.name for p in result.pins) == ["bar", "foo", "x", "y"]
+    assert sorted(index.metadata_calls) == sorted(
+        ["foo-1.0-py3-none-any.whl", "bar-1.0-py3-none-any.whl",
+         "x-1.0-py3-none-any.whl", "y-1.0-py3-none-any.whl"]
+    )
+
+
+def test_stats_and_install_set_fields() -> None:
+    old = {"upload_time": "2023-01-01T00:00:00Z"}
+    index = MemoryIndex(
+        [
+            pkg("a", "3.0", "c<1", **old),
+            pkg("a", "2.0", "c<1", **old),
+            pkg("a", "1.0", "c", **old),
+            pkg("c", "1.0", **old),
+        ]
+    )
+    cutoff = datetime(2024, 1, 1, tzinfo=UTC)
+    reqs = [req("a")]
+    cons = [(Requirement("c>=1"), Origin("c.txt", 2))]
+    result = resolve(reqs, cons, index, LINUX, ResolveOptions(exclude_newer=cutoff))
+    assert str(result.pin("a").version) == "1.0"
+    assert result.stats.rounds > 0
+    assert result.stats.candidates_visited >= 4  # a 3.0, a 2.0 rejected; a 1.0, c 1.0 pinned
+    assert result.requirements == tuple(reqs)
+    assert result.constraints == tuple(cons)
+    assert result.exclude_newer == cutoff
+    assert result.target == LINUX
+    assert result.pin("a").requested and not result.pin("c").requested
+    assert result.pin("c").required_by == ("a==1.0",)
+    assert [str(o) for o in result.pin("c").constraint_origins] == ["c.txt:2"]
+
+
+def test_direct_url_requirement_is_reported_with_its_location() -> None:
+    origin = Origin("requirements.txt", 3, "foo @ file:///tmp/foo.whl")
+    with pytest.raises(InputError) as info:
+        resolve([(Requirement("foo @ file:///tmp/foo.whl"), origin)], [], MemoryIndex([]), LINUX)
+    assert "requirements.txt:3" in "\n".join(info.value.render())
+
+
+def test_conflict_error_never_leaks_resolvelib_text() -> None:
+    index = MemoryIndex([pkg("a", "1.0", "c<1"), pkg("b", "1.0", "c>=1"), pkg("c", "1.0")])
+    with pytest.raises(ResolutionImpossible) as info:
+        resolve([req("a"), req("b")], [], index, LINUX)
+    text = "\n".join(info.value.render())
+    assert "RequirementInformation" not in text and "Criterion" not in text
+    assert "c has 1.0" in text
+
+
+def test_reporter_gets_progress_for_every_pin() -> None:
+    class Counting(CollectingReporter):
+        advanced = 0
+
+        def advance(self, task: str, amount: int = 1) -> None:
+            self.advanced += amount
+
+    reporter = Counting()
+    index = MemoryIndex([pkg("a", "1.0", "b"), pkg("b", "1.0")])
+    resolve([req("a")], [], index, LINUX, reporter=reporter)
+    assert reporter.advanced == 2
