@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,7 +137,7 @@ def test_config_file_order(home, tmp_path):
         "XDG_CONFIG_DIRS": f"{tmp_path}/x1:{tmp_path}/x2",
         "VIRTUAL_ENV": str(venv),
     }
-    if os.sys.platform in ("darwin", "win32"):
+    if sys.platform in ("darwin", "win32"):
         pytest.skip("XDG layout is the Linux rule")
     assert pip_config_files(env) == [
         ("global", tmp_path / "x1" / "pip" / "pip.conf"),

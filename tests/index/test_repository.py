@@ -353,3 +353,13 @@ def test_cached_page_with_credentials_keeps_working(make_index, make_repo, cache
     assert first == again and "alice:hunter2-secret@" in again[0].url
     for path in Path(cache.root).rglob("*.meta"):
         assert "hunter2-secret" not in path.read_text()
+
+
+@pytest.mark.live
+def test_default_index_lists_a_real_project(make_repo):
+    """pip's default index (taken from pip at run time) through the whole repository."""
+    repo = make_repo(IndexSettings())
+    files = repo.files("Packaging")
+    assert any(f.is_wheel and f.version >= Version("24.0") for f in files)
+    assert all(f.project == "packaging" and f.sha256 for f in files)
+    assert any(f.upload_time is not None for f in files)

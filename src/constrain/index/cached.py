@@ -108,7 +108,7 @@ class IndexRepository:
         self.cache = cache
         self.metadata_fetcher = metadata_fetcher
         self.refresh = refresh
-        self.offline = offline
+        self.offline = offline or client.offline
         self.page_ttl = page_ttl
         self.workers = workers
         self.reporter = reporter
@@ -377,9 +377,8 @@ class IndexRepository:
             return []
         ctype = response.headers.get("content-type", "")
         names = sorted({canonicalize_name(n) for n in parse_root_index(response.content, ctype)})
-        self._cache_write(
-            lambda: self.cache.put("misc", key, json.dumps(names).encode(), {"fetched": time.time()})
-        )
+        listing = json.dumps(names).encode()
+        self._cache_write(lambda: self.cache.put("misc", key, listing, {"fetched": time.time()}))
         return names
 
     # ------------------------------------------------------------------ metadata, prefetch
