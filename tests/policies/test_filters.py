@@ -1,0 +1,122 @@
+"""The policies as pure functions: yanked, pre-releases, exclude-newer, only-binary, composed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from constrain.errors import UploadTimeMissing
+from constrain.policies.filters import (
+    FilePolicy,
+    VersionFiles,
+    choose_versions,
+    group_versions,
+    why_unusable,
+)
+from constrain.policies.prereleases import PRERELEASE_MODES, allows_prereleases
+from constrain.policies.yanked import pins_exactly
+from constrain.target import TargetEnvironment
+from tests.support.memory_index import MemoryIndex
+
+TARGET = TargetEnvironment.from_options("3.11", ["manylinux_2_17_x86_64"])
+
+
+def files(*packages: dict):
+    index = MemoryIndex(packages)
+    return [f for fs in index._files.values() for f in fs]
+
+
+@pytest.mark.parametrize(
+    ("spec", "version", "expected"),
+    [
+        ("==2.0", "2.0", True),
+        ("===2.0", "2.0", True),
+        ("==2.*", "2.0", False),
+        (">=2.0", "2.0", False),
+        ("==1.0", "2.0", False),
+    ],
+)
+def test_exact_pins_per_pep_592(spec: str, version: str, expected: bool) -> None:
+    assert pins_exactly([SpecifierSet(spec)], Version(version)) is expected
+
+
+def test_prerelease_modes() -> None:
+    plain, explicit = [SpecifierSet(">=1")], [SpecifierSet(">=1.0b1")]
+    assert allows_prereleases("allow", plain, True)
+    assert not allows_prereleases("disallow", explicit, False)
+    assert not allows_prereleases("if-necessary", explicit, True)
+    assert allows_prereleases("if-necessary", plain, False)
+    assert allows_prereleases("if-necessary-or-explicit", explicit, True)
+    assert not allows_prereleases("if-necessary-or-explicit", plain, True)
+
+
+def test_group_versions_applies_target_cutoff_and_binary_policy() -> None:
+    fs = files(
+        {"name": "foo", "version": "3.0", "files": ["cp312-cp312-manylinux_2_17_x86_64"],
+         "upload_time": "2023-01-01T00:00:00Z"},
+        {"name": "foo", "version": "2.0", "upload_time": "2025-01-01T00:00:00Z"},
+        {"name": "foo", "version": "1.5", "files": ["sdist"], "upload_time": "2023-01-01T00:00:00Z"},
+        {"name": "foo", "version": "1.0", "files": ["sdist", "py3-none-any"],
+         "upload_time": "2023-01-01T00:00:00Z"},
+    )
+    policy = FilePolicy(exclude_newer=datetime(2024, 1, 1, tzinfo=UTC), only_binary=True)
+    got = group_versions("foo", fs, TARGET, policy)
+    assert [(str(v.version), [f.filename for f in v.files]) for v in got] == [
+        ("1.0", ["foo-1.0-py3-none-any.whl"])
+    ]
+    assert [str(v.version) for v in group_versions("foo", fs, TARGET, FilePolicy())] == [
+        "2.0", "1.5", "1.0"
+    ]
+
+
+def test_missing_upload_times_raise_only_under_a_cutoff() -> None:
+    fs = files({"name": "foo", "version": "1.0"})
+    assert group_versions("foo", fs, TARGET, FilePolicy())
+    with pytest.raises(UploadTimeMissing) as info:
+        group_versions("foo", fs, TARGET, FilePolicy(exclude_newer=datetime(2024, 1, 1, tzinfo=UTC)))
+    assert "foo" in info.value.message and "memory://scenario/simple/" in info.value.message
+    assert "PEP 700" in info.value.hint
+
+
+def test_why_unusable_names_the_first_reason() -> None:
+    (wheel,) = files({"name": "foo", "version": "1.0", "files": ["cp312-cp312-win_amd64"]})
+    assert "has no file for CPython 3.11.0 on manylinux_2_17_x86_64" in why_unusable(
+        [wheel], TARGET, FilePolicy()
+    )
+    (yanked,) = files({"name": "foo", "version": "1.0", "yanked": "oops"})
+    assert why_unusable([yanked], TARGET, FilePolicy()) == "is yanked (oops)"
+    assert why_unusable([yanked], TARGET, FilePolicy(), exact_pin=True) is None
+
+
+VERSION_TEXT = st.sampled_from(["1.0", "1.1", "2.0a1", "2.0b2", "2.0", "2.1rc1", "3.0.dev1", "3.0"])
+SPEC_TEXT = st.sampled_from(["", ">=1.1", "<2", ">=2.0a1", "!=2.0", "==2.0b2", "~=2.0", "<3.0.dev1"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    versions=st.lists(VERSION_TEXT, min_size=1, max_size=8, unique=True),
+    specs=st.lists(SPEC_TEXT, max_size=3),
+    mode=st.sampled_from(PRERELEASE_MODES),
+)
+def test_choose_versions_obeys_specifiers_and_prerelease_mode(versions, specs, mode) -> None:
+    vfs = files(*({"name": "foo", "version": v} for v in versions))
+    grouped = [
+        VersionFiles(Version(v), tuple(f for f in vfs if f.version == Version(v)))
+        for v in sorted(versions, key=Version, reverse=True)
+    ]
+    spec_sets = [SpecifierSet(s) for s in specs]
+    chosen = [c.version for c in choose_versions(grouped, spec_sets, mode)]
+    fitting = [vf.version for vf in grouped if all(s.contains(vf.version, True) for s in spec_sets)]
+    finals = [v for v in fitting if not v.is_prerelease]
+    assert chosen == sorted(chosen, reverse=True)
+    assert set(finals) <= set(chosen) <= set(fitting)
+    pre_chosen = [v for v in chosen if v.is_prerelease]
+    if mode == "disallow" or (mode == "if-necessary" and finals):
+        assert not pre_chosen
+    if mode == "allow" or not finals and mode != "disallow":
+        assert chosen == fitting
