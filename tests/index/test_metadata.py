@@ -366,12 +366,15 @@ def test_offline_uses_cached_whole_file(make_index, cache):
     assert md.requires_dist == (Requirement("bar"),) and server.requests == []
 
 
-def test_find_links_file_url_is_read_in_place(tmp_path, client):
+def test_find_links_file_url_is_read_in_place_and_not_cached(tmp_path, client, cache):
     path = make_wheel(tmp_path, "foo", "1.0", requires_dist=["bar"])
     file = DistFile(project="foo", filename=path.name, url=path.as_uri(),
                     version=Version("1.0"), kind="wheel")  # fmt: skip
-    md = MetadataFetcher(client, None, offline=True)(file)
+    md = MetadataFetcher(client, cache, offline=True)(file)
     assert md.requires_dist == (Requirement("bar"),) and client.counters.requests == 0
+    make_wheel(tmp_path, "foo", "1.0", requires_dist=["rebuilt"])  # same name, new content
+    md = MetadataFetcher(client, cache, offline=True)(file)
+    assert md.requires_dist == (Requirement("rebuilt"),)
 
 
 def test_concurrent_calls_for_one_file_fetch_once(make_index, client):
@@ -467,10 +470,15 @@ def test_sdist_build_forbidden_names_the_file(make_index, client):
 def test_sdist_failing_backend_is_a_build_error_with_output(make_index, client):
     server = make_index()
     record = _sdist(server, dynamic=["Requires-Dist"], fail_build=True)
+    fetcher = MetadataFetcher(client, None)
     with pytest.raises(BuildError) as exc:
-        MetadataFetcher(client, None)(dist_file(server, record))
+        fetcher(dist_file(server, record))
     assert record.filename in exc.value.message
     assert any("failed on purpose" in line for line in exc.value.details)
+    server.reset_log()
+    with pytest.raises(BuildError):
+        fetcher(dist_file(server, record))  # remembered: no second download or build
+    assert server.requests == []
 
 
 def test_sdist_advertised_metadata_missing_uses_pkg_info(make_index, client):
@@ -490,3 +498,31 @@ def test_wheel_metadata_read_from_bytes_matches_builder():
     from constrain.index.metadata import wheel_metadata_from_zip
 
     assert wheel_metadata_from_zip(path_bytes, "x", "x-1.whl").startswith(b"Metadata-Version")
+
+
+# ---------------------------------------------------------------------------- live
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(("project", "max_requests"), [("requests", 1), ("pydantic-core", 2)])
+def test_live_range_read_of_a_real_wheel(project, max_requests):
+    """On the default index (from pip at run time): a pure-Python wheel costs one request; a
+    maturin wheel (METADATA first in the archive) two."""
+    from pip._internal.models.index import PyPI
+
+    from constrain.index.parse import parse_project_page
+
+    index = PyPI.simple_url.rstrip("/")
+    page_url = f"{index}/{project}/"
+    with HttpClient() as client:
+        page = client.get(page_url, {"Accept": "application/vnd.pypi.simple.v1+json"})
+        files = parse_project_page(page.content, page.headers.get("content-type", ""),
+                                   page_url, project, index)  # fmt: skip
+        wheels = [f for f in files if f.is_wheel and not f.is_yanked and not f.version.is_prerelease]
+        file = max(wheels, key=lambda f: (f.version, f.filename))
+        file = DistFile(**{**file.__dict__, "core_metadata": None})  # force the range path
+        before = client.counters.requests
+        md = MetadataFetcher(client, None)(file)
+        assert md.canonical_name == project and md.version == file.version
+        assert md.source == "range"
+        assert client.counters.requests - before <= max_requests

@@ -45,7 +45,9 @@ from packaging.version import InvalidVersion, Version
 from ..cache.keys import file_key
 from ..cache.store import Cache
 from ..errors import (
+    BuildError,
     BuildForbidden,
+    ConstrainError,
     HashMismatch,
     MetadataError,
     NetworkError,
@@ -473,7 +475,7 @@ class MetadataFetcher:
         self.reporter = reporter
         self.tail_bytes = tail_bytes
         self.counts: Counter[str] = Counter()
-        self._memo: dict[str, CoreMetadata] = {}
+        self._memo: dict[str, CoreMetadata | ConstrainError] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._builds = threading.Semaphore(max_builds)
@@ -490,15 +492,24 @@ class MetadataFetcher:
         with self._guard:
             lock = self._locks.setdefault(identity, threading.Lock())
         with lock:
-            md = self._memo.get(identity)
-            if md is None:
+            found = self._memo.get(identity)
+            if isinstance(found, ConstrainError):
+                raise found
+            if found is not None:
+                return found
+            try:
                 md = self._memo[identity] = self._fetch(file)
+            except (BuildError, BuildForbidden, MetadataError) as exc:
+                self._memo[identity] = exc  # the same file fails the same way: do not rebuild
+                raise
             return md
 
     # ------------------------------------------------------------------ steps
     def _fetch(self, file: DistFile) -> CoreMetadata:
         key = file_key(file.cache_identity())
-        if self.cache is not None and not self.refresh:
+        # A local file without a hash may be rebuilt under the same name: never cache its facts.
+        cache = None if file.url.startswith("file:") and not file.sha256 else self.cache
+        if cache is not None and not self.refresh:
             md = self._from_cache(key)
             if md is not None:
                 self._count("cache")
@@ -515,11 +526,11 @@ class MetadataFetcher:
             if md is None:
                 md = self._via_range(file) if file.is_wheel else self._via_sdist(file)
         self._count(md.source)
-        if self.cache is not None:
+        if cache is not None:
             meta = {"fetched": time.time(), "file": file.filename}
             if md.source == "built":
                 meta["host"] = _host_tag()
-            self.cache.put("metadata", key, md.to_json().encode(), meta=meta)
+            cache.put("metadata", key, md.to_json().encode(), meta=meta)
         return md
 
     def _from_cache(self, key: str) -> CoreMetadata | None:
@@ -529,7 +540,7 @@ class MetadataFetcher:
             return None
         try:
             md = CoreMetadata.from_json(data)
-        except (ValueError, KeyError, TypeError, InvalidRequirement, InvalidVersion):
+        except (ValueError, KeyError, TypeError, InvalidRequirement, InvalidSpecifier):
             return None  # an unreadable entry is a miss; it is overwritten below
         if md.source == "built":
             meta = self.cache.get_meta("metadata", key) or {}
