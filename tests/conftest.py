@@ -94,7 +94,9 @@ def repo_factory(
 
 
 @pytest.fixture
-def find_links_dir(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Iterable[PackageSpec]], Path]:
+def find_links_dir(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[Iterable[PackageSpec]], Path]:
     """``find_links_dir(specs)`` -> a flat directory holding every built file (a find-links
     location / wheelhouse)."""
 

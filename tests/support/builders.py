@@ -208,7 +208,7 @@ def make_wheel(
 # _backend/config.json (name, version, requires_python, provides_extra, fail_build,
 # build_requires, metadata_version) and _backend/requires.txt (one Requires-Dist per line), so
 # the metadata a build produces is what the test asked for, whatever PKG-INFO says.
-_BACKEND_SOURCE = r'''"""A stdlib-only PEP 517 backend for constrain's test sdists (generated; do not edit)."""
+_BACKEND_SOURCE = r'''"""A stdlib-only PEP 517 backend for constrain's test sdists (generated)."""
 
 import base64
 import gzip
@@ -296,7 +296,10 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
                 entries.append((os.path.relpath(full, root).replace(os.sep, "/"), f.read()))
     info = _dist_info(config)
     entries.append((info + "/METADATA", _metadata(config).encode("utf-8")))
-    wheel = "Wheel-Version: 1.0\nGenerator: inline_backend\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    wheel = (
+        "Wheel-Version: 1.0\nGenerator: inline_backend\n"
+        "Root-Is-Purelib: true\nTag: py3-none-any\n"
+    )
     entries.append((info + "/WHEEL", wheel.encode("utf-8")))
     record = "".join("%s,%s,%d\n" % (p, _hash(d), len(d)) for p, d in entries)
     record += info + "/RECORD,,\n"

@@ -325,11 +325,16 @@ class IndexServer:
     def _root_page(self, content_type: str) -> bytes:
         with self._lock:
             projects = sorted(
-                (project, records[0].name) for project, records in self.repository.items() if records
+                (project, records[0].name)
+                for project, records in self.repository.items()
+                if records
             )
         if content_type == JSON_V1:
             return jsonlib.dumps(
-                {"meta": {"api-version": API_VERSION}, "projects": [{"name": n} for _, n in projects]},
+                {
+                    "meta": {"api-version": API_VERSION},
+                    "projects": [{"name": n} for _, n in projects],
+                },
                 indent=1,
             ).encode()
         links = "".join(f'    <a href="{p}/">{html.escape(n)}</a>\n' for p, n in projects)

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from packaging.metadata import Metadata
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name
 
 from tests.support.builders import PackageSpec
 from tests.support.indexserver import DROP, HTML_V1, JSON_V1, IndexServer
@@ -76,7 +76,8 @@ def test_pip_resolves_from_the_server(server: IndexServer, tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     pins = {
-        canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"] for i in report["install"]
+        canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"]
+        for i in report["install"]
     }
     # dep 4.0 needs Python 3.12, dep 3.0 is yanked: 2.0 is the best acceptable.
     assert pins == {"top-pkg": "2.0", "dep": "2.0", "extra-dep": "0.5"}
@@ -200,7 +201,8 @@ def test_formats_can_be_switched_off_at_runtime(
 ) -> None:
     server.html = False
     assert client.get(server.index_url + "/dep/").headers["content-type"] == JSON_V1
-    assert client.get(server.index_url + "/dep/", headers={"Accept": "text/html"}).status_code == 406
+    html_only = client.get(server.index_url + "/dep/", headers={"Accept": "text/html"})
+    assert html_only.status_code == 406
     server.html, server.json = True, False
     resp = client.get(server.index_url + "/dep/", headers={"Accept": JSON_V1})
     assert resp.status_code == 406
@@ -226,7 +228,8 @@ def test_relative_urls_resolve_to_files(
     entry = client.get(page_url, headers={"Accept": JSON_V1}).json()["files"][0]
     assert entry["url"] == "../../files/dep-1.0-py3-none-any.whl"
     resp = client.get(httpx.URL(page_url).join(entry["url"]))
-    assert resp.status_code == 200 and resp.content == server.record(entry["filename"]).path.read_bytes()
+    assert resp.status_code == 200
+    assert resp.content == server.record(entry["filename"]).path.read_bytes()
 
 
 def test_redirects_and_missing_projects(server: IndexServer, client: httpx.Client) -> None:
@@ -243,13 +246,14 @@ def test_redirects_and_missing_projects(server: IndexServer, client: httpx.Clien
 def test_etag_gives_304(server: IndexServer, client: httpx.Client) -> None:
     first = client.get(server.index_url + "/dep/", headers={"Accept": JSON_V1})
     tag = first.headers["etag"]
-    again = client.get(server.index_url + "/dep/", headers={"Accept": JSON_V1, "If-None-Match": tag})
+    conditional = {"Accept": JSON_V1, "If-None-Match": tag}
+    again = client.get(server.index_url + "/dep/", headers=conditional)
     assert again.status_code == 304 and again.content == b""
     # A different representation has a different tag.
     html_page = client.get(server.index_url + "/dep/", headers={"If-None-Match": tag})
     assert html_page.status_code == 200
     server.add([PackageSpec("dep", "5.0")])
-    changed = client.get(server.index_url + "/dep/", headers={"Accept": JSON_V1, "If-None-Match": tag})
+    changed = client.get(server.index_url + "/dep/", headers=conditional)
     assert changed.status_code == 200 and "5.0" in changed.json()["versions"]
 
 
@@ -294,7 +298,8 @@ def test_range_requests(
     assert resp.status_code == 206
     assert resp.content == data[start:stop]
     first = start if start >= 0 else len(data) + start
-    assert resp.headers["content-range"] == f"bytes {first}-{first + len(resp.content) - 1}/{len(data)}"
+    last = first + len(resp.content) - 1
+    assert resp.headers["content-range"] == f"bytes {first}-{last}/{len(data)}"
     assert resp.headers["accept-ranges"] == "bytes"
     assert [r.range for r in server.range_requests()] == [header]
     assert server.full_downloads() == []
@@ -397,4 +402,3 @@ def test_context_manager_closes(tmp_path: Path) -> None:
         assert httpx.get(url).status_code == 200
     with pytest.raises(httpx.TransportError):
         httpx.get(url, timeout=5)
-    assert parse_wheel_filename("a-1-py3-none-any.whl")[0] == "a"
