@@ -111,7 +111,7 @@ def _project_lines(
     else:
         existing = sorted({f.version for f in provider.files(name)}, reverse=True)
         lines.append(
-            f"{name} has no version with files for {provider.target.describe()}"
+            f"{name} has no usable version for {provider.target.describe()}"
             + (f" (releases: {_versions_text(existing)})" if existing else "")
         )
     diagnosed = False
