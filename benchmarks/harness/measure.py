@@ -1,17 +1,23 @@
 """Run one command and measure it: wall time, peak RSS of its process tree, exit status.
 
-The command runs in its own session so that a timeout can end the whole tree. Peak memory is
-the larger of two figures, each of which can miss something the other sees:
+The command runs in its own session so that a timeout can end the whole tree. Every
+``SAMPLE_INTERVAL`` seconds the processes of that session are read from ``/proc``; the peak is
+the larger of
 
-* the ``ru_maxrss`` that ``os.wait4`` returns for this child alone (the largest single process
-  of the tree, exact, but blind to several processes alive at once), and
-* the sum of resident sizes over the tree's processes, sampled from ``/proc`` every
-  ``SAMPLE_INTERVAL`` seconds (sees a tree of many processes, may miss a short spike).
+* the largest sum of resident sizes seen over the tree at one sample (several processes alive
+  at once), and
+* the largest high-water mark (``VmHWM``) seen of any one process: the kernel keeps it, so a
+  spike between two samples still counts as long as the process lives until the next one.
+
+``ru_maxrss`` from ``os.wait4`` is used only when it exceeds this harness's own peak: a forked
+child starts with its parent's high-water mark, so below that figure it says nothing about the
+command (this is why a bare ``getrusage(RUSAGE_CHILDREN)`` misleads).
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import threading
@@ -20,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SAMPLE_INTERVAL = 0.1
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 OK = "ok"
 FAILED = "failed"
@@ -35,20 +40,20 @@ class RunResult:
     status: str  # OK, FAILED or TIMEOUT
     returncode: int | None
     wall_s: float
-    peak_rss_bytes: int
+    peak_rss_bytes: int  # 0 when unknown (a run too short to sample)
     stdout_path: Path | None = None
     stderr_path: Path | None = None
     stderr_tail: str = ""
     extra: dict = field(default_factory=dict)
 
 
-def _session_rss(session_id: int) -> int:
-    """Resident bytes summed over every live process whose session is ``session_id``."""
-    total = 0
+def _session_memory(session_id: int) -> tuple[int, int]:
+    """(sum of VmRSS, largest VmHWM) in bytes over the live processes of ``session_id``."""
+    rss_sum = hwm_max = 0
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return 0
+        return 0, 0
     for entry in entries:
         if not entry.isdigit():
             continue
@@ -60,11 +65,15 @@ def _session_rss(session_id: int) -> int:
             # fields[0] is the state (field 3 of stat(5)); the session is field 6.
             if int(fields[3]) != session_id:
                 continue
-            with open(f"/proc/{entry}/statm", "rb") as fh:
-                total += int(fh.read().split()[1]) * _PAGE_SIZE
+            with open(f"/proc/{entry}/status", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"VmRSS:"):
+                        rss_sum += int(line.split()[1]) * 1024
+                    elif line.startswith(b"VmHWM:"):
+                        hwm_max = max(hwm_max, int(line.split()[1]) * 1024)
         except (OSError, ValueError, IndexError):
             continue  # the process ended while we looked
-    return total
+    return rss_sum, hwm_max
 
 
 def _tail(path: Path | None, limit: int = 2000) -> str:
@@ -107,6 +116,7 @@ def run_measured(
         timed_out = threading.Event()
         done = threading.Event()
         peak_sampled = [0]
+        own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
         def kill_on_timeout() -> None:
             if not done.wait(timeout):
@@ -119,7 +129,7 @@ def run_measured(
         def sampler() -> None:
             # The child is its session's leader, so its pid is the session id.
             while not done.wait(SAMPLE_INTERVAL):
-                peak_sampled[0] = max(peak_sampled[0], _session_rss(proc.pid))
+                peak_sampled[0] = max(peak_sampled[0], *_session_memory(proc.pid))
 
         threads = [threading.Thread(target=kill_on_timeout, daemon=True)]
         if sample:
@@ -142,7 +152,8 @@ def run_measured(
         for fh in (out, err, inp):
             if hasattr(fh, "close"):
                 fh.close()
-    peak = max(rusage.ru_maxrss * 1024, peak_sampled[0])  # ru_maxrss is in KiB on Linux
+    child_peak = rusage.ru_maxrss * 1024
+    peak = max(peak_sampled[0], child_peak if child_peak > own_peak else 0)
     if timed_out.is_set():
         status = TIMEOUT
     elif proc.returncode == 0:

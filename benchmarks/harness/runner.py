@@ -162,7 +162,7 @@ def run_tool(ctx: Context, workload: Workload, tool: str, repeat: int, timeout: 
             row.packages = len(row.pins) if row.pins is not None else None
         if row.status == OK:
             row.median_s = statistics.median(row.times_s)
-            row.peak_mb = max(peaks) / 2**20
+            row.peak_mb = max(peaks) / 2**20 if max(peaks) else None
         cache_filled = row.status == OK
     return rows
 
@@ -223,7 +223,8 @@ def startup(ctx: Context, tools: tuple[str, ...], repeat: int, log: Log = _stder
                 row.status, row.note = res.status, f"exit {res.returncode}"
                 break
             row.times_s.append(res.wall_s)
-            row.peak_mb = max(row.peak_mb or 0.0, res.peak_rss_bytes / 2**20)
+            if res.peak_rss_bytes:
+                row.peak_mb = max(row.peak_mb or 0.0, res.peak_rss_bytes / 2**20)
         if row.status == OK:
             row.median_s = statistics.median(row.times_s)
         result.rows.append(row)

@@ -1,0 +1,321 @@
+"""The benchmark harness: measuring, isolation, cache discipline, comparison and tables.
+
+Hermetic: the "tools" here are small Python scripts standing in for constrain, uv and pip.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+from harness import measure, report, runner, tools, workloads  # noqa: E402
+from harness.workloads import COLD, WARM, WARM_OFFLINE, Command, Context, Workload  # noqa: E402
+
+PY = sys.executable
+
+
+def run(code: str, tmp_path: Path, timeout: float = 60, **kwargs) -> measure.RunResult:
+    return measure.run_measured(
+        [PY, "-c", textwrap.dedent(code)], env=dict(os.environ), cwd=tmp_path, timeout=timeout,
+        stderr_path=tmp_path / "stderr.txt", **kwargs)
+
+
+# --- measuring one command ------------------------------------------------------------------
+
+
+def test_failed_command_reports_exit_code_and_stderr(tmp_path):
+    result = run("import sys; sys.exit('index unreachable')", tmp_path)
+    assert result.status == measure.FAILED
+    assert result.returncode == 1
+    assert "index unreachable" in result.stderr_tail
+
+
+def test_command_that_cannot_start_is_a_failure_not_a_crash(tmp_path):
+    result = measure.run_measured([str(tmp_path / "no-such-tool")], env=dict(os.environ),
+                                  cwd=tmp_path, timeout=5)
+    assert result.status == measure.FAILED
+    assert result.returncode is None
+
+
+def test_timeout_ends_the_whole_process_tree(tmp_path):
+    marker = tmp_path / "grandchild-survived"
+    code = f"""
+        import subprocess, sys
+        subprocess.Popen([sys.executable, "-c",
+            "import time, pathlib; time.sleep(3); pathlib.Path({str(marker)!r}).write_text('x')"])
+        import time; time.sleep(60)
+    """
+    result = run(code, tmp_path, timeout=0.5)
+    assert result.status == measure.TIMEOUT
+    import time
+
+    time.sleep(3.5)  # long enough for the grandchild to have written, had it survived
+    assert not marker.exists()
+
+
+def test_peak_counts_memory_of_several_processes_alive_at_once(tmp_path):
+    child = ("import time; b = bytearray(120 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+             "time.sleep(1.5)")
+    code = f"""
+        import subprocess, sys
+        procs = [subprocess.Popen([sys.executable, "-c", {child!r}]) for _ in range(2)]
+        for p in procs: p.wait()
+    """
+    result = run(code, tmp_path)
+    assert result.status == measure.OK
+    assert result.peak_rss_bytes >= 220 * 2**20, result.peak_rss_bytes / 2**20
+
+
+def test_peak_counts_a_spike_freed_before_the_next_sample(tmp_path):
+    code = """
+        import time
+        b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096]); del b
+        time.sleep(0.5)
+    """
+    result = run(code, tmp_path)
+    assert result.status == measure.OK
+    assert result.peak_rss_bytes >= 190 * 2**20
+
+
+# --- isolation ------------------------------------------------------------------------------
+
+
+def test_isolated_env_removes_other_sources_and_switches_off_config():
+    base = {
+        "HOME": "/home/me", "PIP_FIND_LINKS": "/wheels", "PIP_EXTRA_INDEX_URL": "http://x/simple",
+        "PIP_INDEX_URL": "http://y/simple", "UV_INDEX_URL": "http://z/simple",
+        "CONSTRAIN_CACHE_DIR": "/tmp/c", "SSL_CERT_FILE": "/etc/ca.pem",
+    }
+    env = tools.isolated_env(base)
+    for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_INDEX_URL", "UV_INDEX_URL",
+                 "CONSTRAIN_CACHE_DIR"):
+        assert name not in env
+    assert env["PIP_CONFIG_FILE"] == os.devnull
+    assert env["UV_NO_CONFIG"] == "1"
+    assert env["HOME"] == "/home/me" and env["SSL_CERT_FILE"] == "/etc/ca.pem"
+
+
+def test_every_tool_is_given_the_same_single_index(tmp_path):
+    ctx = _context(tmp_path, _toolset(tmp_path, "print('fake')"))
+    ctx.index_url = "http://127.0.0.1:9/simple"
+    wl = workloads.WORKLOADS["airflow"]
+    for tool in ("constrain", "uv", "pip"):
+        (argv,) = wl.command(ctx, tool, COLD, tmp_path).argvs
+        assert argv[argv.index("--index-url") + 1] == ctx.index_url
+        assert argv[argv.index("--cache-dir") + 1] == str(tmp_path / "work" / "cache" / tool)
+        assert not any("extra-index" in a or "find-links" in a for a in argv)
+    assert "--offline" in wl.command(ctx, "uv", WARM_OFFLINE, tmp_path).argvs[0]
+    assert wl.command(ctx, "pip", WARM_OFFLINE, tmp_path) is None
+
+
+def test_no_registry_host_name_is_written_in_the_benchmarks():
+    from pip._internal.models.index import PyPI
+
+    hosts = {urllib.parse.urlsplit(PyPI.simple_url).hostname, PyPI.file_storage_domain}
+    for path in BENCHMARKS.rglob("*"):
+        if ".work" in path.parts or "results" in path.parts or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for host in hosts:
+            assert host not in text, f"{path} names {host}"
+
+
+# --- reading what the tools produced --------------------------------------------------------
+
+
+def test_pins_from_requirements_text_reads_uv_style_output():
+    text = textwrap.dedent("""\
+        # This file was autogenerated by uv
+        alembic==1.14.1 \\
+            --hash=sha256:abc
+            # via apache-airflow
+        Flask_Babel==2.0.0
+            # via flask-appbuilder
+        requests>=2
+        --index-url http://127.0.0.1/simple
+        """)
+    assert workloads.pins_from_requirements_text(text) == {"alembic": "1.14.1",
+                                                           "flask-babel": "2.0.0"}
+
+
+def test_pins_from_pip_report():
+    text = ('{"install": [{"metadata": {"name": "Flask_Babel", "version": "2.0.0"}},'
+            ' {"metadata": {"name": "alembic", "version": "1.14.1"}}]}')
+    assert workloads.pins_from_pip_report(text) == {"flask-babel": "2.0.0", "alembic": "1.14.1"}
+
+
+# --- the runner, with fake tools --------------------------------------------------------------
+
+FAKE_TOOL = """
+import json, os, pathlib, sys
+cache, out, pins = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
+if os.environ.get("FAIL_TOOL") == pathlib.Path(sys.argv[0]).stem:
+    sys.exit("resolution impossible")
+warm = cache.exists() and any(cache.iterdir())
+cache.mkdir(parents=True, exist_ok=True)
+(cache / "entry").write_text("x")
+out.write_text("".join(p + "\\n" for p in pins.split(",")) + ("# warm\\n" if warm else "# cold\\n"))
+if os.environ.get("CONSTRAIN_STATS_FILE"):
+    pathlib.Path(os.environ["CONSTRAIN_STATS_FILE"]).write_text(
+        json.dumps({"requests": 0 if warm else 42, "bytes_received": 3 * 2**20}))
+"""
+
+
+def _toolset(tmp_path: Path, body: str = FAKE_TOOL, constrain_commands=("resolve",)):
+    argvs = {}
+    for tool in tools.TOOLS:
+        script = tmp_path / f"{tool}.py"
+        script.write_text(body)
+        argvs[tool] = [PY, str(script)]
+    return tools.Toolset(constrain=argvs["constrain"], uv=argvs["uv"], pip=argvs["pip"],
+                         peers_python=Path(PY), constrain_commands=set(constrain_commands))
+
+
+def _context(tmp_path: Path, toolset) -> Context:
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    return Context(root=tmp_path, work=work, index_url="http://127.0.0.1:9/simple",
+                   tools=toolset, env=dict(os.environ))
+
+
+class FakeResolve(Workload):
+    name = "fake"
+    title = "fake resolve"
+    modes = (COLD, WARM, WARM_OFFLINE)
+    PINS = {"constrain": "a==1,b==2", "uv": "a==1,b==3", "pip": "a==1,b==3,c==1"}
+
+    def command(self, ctx, tool, mode, run_dir):
+        if tool == "pip" and mode == WARM_OFFLINE:
+            return None
+        return Command([[*ctx.tools.argv(tool), str(ctx.cache(tool)), str(run_dir / "out.txt"),
+                         self.PINS[tool]]])
+
+    def read_pins(self, tool, run_dir):
+        text = (run_dir / "out.txt").read_text()
+        self.seen.setdefault(tool, []).append(text.splitlines()[-1])
+        return workloads.pins_from_requirements_text(text)
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+def test_cold_runs_start_empty_and_warm_runs_reuse_the_cache(tmp_path):
+    ctx = _context(tmp_path, _toolset(tmp_path))
+    wl = FakeResolve()
+    wl.seen = {}
+    result = runner.run_workload(ctx, wl, tools.TOOLS, 2, {t: 30 for t in tools.TOOLS},
+                                 force=False, log=_quiet)
+    assert wl.seen["uv"] == ["# cold", "# cold", "# warm", "# warm", "# warm", "# warm"]
+    rows = {(r.tool, r.mode): r for r in result.rows}
+    assert rows["pip", WARM_OFFLINE].status == runner.NOT_APPLICABLE
+    assert rows["constrain", COLD].stats["requests"] == 42
+    assert rows["constrain", WARM].stats["requests"] == 0
+    assert len(rows["uv", COLD].times_s) == 2 and rows["uv", COLD].median_s > 0
+    # results are compared, not only timed
+    assert rows["constrain", COLD].differs_from_uv == 1
+    assert rows["pip", COLD].differs_from_uv == 1
+    assert rows["pip", COLD].packages == 3
+    assert rows["uv", WARM].ratio == pytest.approx(
+        rows["constrain", WARM].median_s / rows["uv", WARM].median_s)
+
+
+def test_warm_mode_alone_primes_the_cache_first(tmp_path):
+    ctx = _context(tmp_path, _toolset(tmp_path))
+    wl = FakeResolve()
+    wl.modes, wl.seen = (WARM,), {}
+    runner.run_workload(ctx, wl, ("uv",), 1, {"uv": 30}, force=False, log=_quiet)
+    assert wl.seen["uv"] == ["# warm"]
+
+
+def test_failing_tool_is_reported_with_its_message_and_not_repeated(tmp_path, monkeypatch):
+    ctx = _context(tmp_path, _toolset(tmp_path))
+    ctx.env["FAIL_TOOL"] = "pip"
+    wl = FakeResolve()
+    wl.seen = {}
+    result = runner.run_workload(ctx, wl, ("uv", "pip"), 3, {"uv": 30, "pip": 30},
+                                 force=False, log=_quiet)
+    pip_cold = next(r for r in result.rows if r.tool == "pip" and r.mode == COLD)
+    assert pip_cold.status == measure.FAILED
+    assert "resolution impossible" in pip_cold.note
+    assert pip_cold.times_s == [] and pip_cold.ratio is None
+    assert "failed" in report.plain_table(result)
+
+
+def test_constrain_rows_say_unavailable_until_its_command_exists(tmp_path):
+    ctx = _context(tmp_path, _toolset(tmp_path, constrain_commands=()))
+    wl = FakeResolve()
+    wl.seen = {}
+    result = runner.run_workload(ctx, wl, tools.TOOLS, 1, {t: 30 for t in tools.TOOLS},
+                                 force=False, log=_quiet)
+    constrain_rows = [r for r in result.rows if r.tool == "constrain"]
+    assert {r.status for r in constrain_rows} == {runner.UNAVAILABLE}
+    assert "constrain" not in wl.seen
+    assert all(r.ratio is None for r in result.rows)
+    assert "unavailable" in report.plain_table(result)
+
+
+def test_install_and_download_skip_until_constrain_has_them(tmp_path):
+    ctx = _context(tmp_path, _toolset(tmp_path, constrain_commands=("resolve",)))
+    for name in ("install", "download"):
+        result = runner.run_workload(ctx, workloads.WORKLOADS[name], tools.TOOLS, 1,
+                                     {t: 30 for t in tools.TOOLS}, force=False, log=_quiet)
+        assert result.skipped and f"constrain {name}" in result.skipped
+        assert result.rows == []
+        assert "skipped" in report.plain_table(result)
+
+
+def test_constraint_workload_skips_with_a_todo_when_no_file_is_recorded(tmp_path):
+    ctx = _context(tmp_path, _toolset(tmp_path))
+    wl = workloads.WORKLOADS["airflow-py37-constraints"]
+    assert "TODO" in wl.skip_reason(ctx, force=False)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / workloads.OLD_CONSTRAINTS_FILE).write_text("six==1.16.0\n")
+    assert wl.skip_reason(ctx, force=False) is None
+    (argv,) = wl.command(ctx, "pip", COLD, tmp_path).argvs
+    assert argv[argv.index("--python-version") + 1] == "3.7"
+    assert argv[argv.index("-c") + 1].endswith(workloads.OLD_CONSTRAINTS_FILE)
+
+
+def test_table_shows_timeouts_ratios_and_work_counters():
+    rows = [
+        runner.Row("constrain", COLD, measure.OK, [2.0], 2.0, 150.0,
+                   {"requests": 475, "bytes_received": 54 * 2**20}, 141),
+        runner.Row("uv", COLD, measure.OK, [4.0], 4.0, 120.0, None, 141),
+        runner.Row("pip", COLD, measure.TIMEOUT, note="no answer within 600s"),
+    ]
+    runner.compare(rows)
+    text = report.plain_table(runner.WorkloadResult("w", "w title", "", rows=rows))
+    uv_line = next(line for line in text.splitlines() if line.strip().startswith("uv"))
+    pip_line = next(line for line in text.splitlines() if line.strip().startswith("pip"))
+    assert "0.50x" in uv_line
+    assert ">timeout" in pip_line
+    assert "475" in text and "54.0 MB" in text
+
+
+def test_json_document_holds_every_row(tmp_path):
+    import json
+
+    rows = [runner.Row("uv", COLD, measure.OK, [1.0, 3.0, 2.0], 2.0, 10.0, None, 5)]
+    path = tmp_path / "out.json"
+    report.write_json(path, {"index_url": "x"}, [runner.WorkloadResult("w", "t", "d", rows=rows)])
+    data = json.loads(path.read_text())
+    assert data["meta"]["index_url"] == "x"
+    assert data["workloads"][0]["rows"][0]["times_s"] == [1.0, 3.0, 2.0]
+
+
+def test_quick_means_one_run_and_unknown_workloads_are_refused(capsys):
+    import run as bench_run
+
+    assert bench_run.parse_args(["--quick"]).repeat == 1
+    assert bench_run.parse_args([]).repeat == 3
+    with pytest.raises(SystemExit):
+        bench_run.parse_args(["--workload", "nonsense"])
