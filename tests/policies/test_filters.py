@@ -16,6 +16,7 @@ from constrain.policies.filters import (
     VersionFiles,
     choose_versions,
     group_versions,
+    matching_versions,
     why_unusable,
 )
 from constrain.policies.prereleases import PRERELEASE_MODES, allows_prereleases
@@ -110,7 +111,10 @@ def test_choose_versions_obeys_specifiers_and_prerelease_mode(versions, specs, m
         for v in sorted(versions, key=Version, reverse=True)
     ]
     spec_sets = [SpecifierSet(s) for s in specs]
-    chosen = [c.version for c in choose_versions(grouped, spec_sets, mode)]
+    direct = choose_versions(grouped, spec_sets, mode)
+    memo = choose_versions(grouped, spec_sets, mode, lambda s: matching_versions(grouped, s))
+    assert direct == memo
+    chosen = [c.version for c in direct]
     fitting = [vf.version for vf in grouped if all(s.contains(vf.version, True) for s in spec_sets)]
     finals = [v for v in fitting if not v.is_prerelease]
     assert chosen == sorted(chosen, reverse=True)

@@ -9,7 +9,7 @@ messages, why a version has no usable file.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,7 +71,17 @@ def group_versions(
     """
     if policy.exclude_newer is not None:
         check_upload_times(project, files)
-    kept = [f for f in files if target.accepts(f)]
+    python_ok: dict[str | None, bool] = {}  # requires-python strings repeat across files
+
+    def accepts(f: DistFile) -> bool:  # target.accepts, with requires-python memoised
+        if f.is_wheel and target.wheel_rank(f) is None:
+            return False
+        rp = f.requires_python
+        if rp not in python_ok:
+            python_ok[rp] = target.python_matches(rp)
+        return python_ok[rp]
+
+    kept = [f for f in files if accepts(f)]
     kept = list(binaries(uploaded_by(kept, policy.exclude_newer), policy.only_binary))
     by_version: dict[Version, list[DistFile]] = {}
     for f in kept:
@@ -86,12 +96,30 @@ def choose_versions(
     versions: Sequence[VersionFiles],
     specifiers: Sequence[SpecifierSet],
     mode: PrereleaseMode,
+    match: Callable[[SpecifierSet], Container[Version]] | None = None,
 ) -> list[Choice]:
     """The versions (highest first) satisfying every specifier that the yanked and
-    pre-release policies allow, each with the files to use."""
+    pre-release policies allow, each with the files to use.
+
+    ``match(spec)`` may give the versions ``spec`` contains (pre-releases included), for a
+    caller that memoises it across calls; by default each version is tested directly.
+    """
+    if match is not None:
+        allowed = [match(s) for s in specifiers]
+
+        def fits_all(v: Version) -> bool:
+            return all(v in a for a in allowed)
+    else:
+
+        def fits_all(v: Version) -> bool:
+            return all(s.contains(v, prereleases=True) for s in specifiers)
+
     fits: list[Choice] = []
     for vf in versions:
-        if not all(s.contains(vf.version, prereleases=True) for s in specifiers):
+        if not fits_all(vf.version):
+            continue
+        if any(not f.is_yanked for f in vf.files):
+            fits.append(Choice(vf.version, tuple(f for f in vf.files if not f.is_yanked)))
             continue
         usable, yanked = usable_files(vf.files, pins_exactly(specifiers, vf.version))
         if usable:
@@ -100,6 +128,11 @@ def choose_versions(
     if not allows_prereleases(mode, specifiers, final_fits):
         fits = [c for c in fits if not c.version.is_prerelease]
     return fits
+
+
+def matching_versions(versions: Sequence[VersionFiles], spec: SpecifierSet) -> frozenset[Version]:
+    """The versions among ``versions`` that ``spec`` contains, pre-releases included."""
+    return frozenset(vf.version for vf in versions if spec.contains(vf.version, prereleases=True))
 
 
 def why_unusable(

@@ -24,7 +24,13 @@ from resolvelib import AbstractProvider
 
 from ..errors import ConstrainError, ProjectNotFound
 from ..models import COMMAND_LINE, CoreMetadata, DistFile, MetadataProvider
-from ..policies.filters import FilePolicy, VersionFiles, choose_versions, group_versions
+from ..policies.filters import (
+    FilePolicy,
+    VersionFiles,
+    choose_versions,
+    group_versions,
+    matching_versions,
+)
 from ..reporting import Reporter
 from ..target import TargetEnvironment
 from .candidates import PYTHON, Candidate, ConstraintIndex, Req, python_candidate
@@ -58,6 +64,7 @@ class ConstrainProvider(AbstractProvider):
         self.asked: dict[str, list[tuple[Req, Candidate | None]]] = {}
         self.user_named: set[str] = set()
         self._pinned: dict[str, bool] = {}
+        self._matching: dict[tuple[str, str], frozenset] = {}
         self._causes_seen: Any = None
         self._causes_len = 0
         self._causes_keys: set[str] = set()
@@ -203,9 +210,17 @@ class ConstrainProvider(AbstractProvider):
         name, extras = reqs[0].name, reqs[0].extras
         bad = {c.version for c in incompatibilities.get(identifier, ())}
         specs = self.specifiers_for(identifier, name, requirements)
+        versions = self.versions(name)
+
+        def match(spec: SpecifierSet) -> frozenset:
+            key = (name, str(spec))
+            if key not in self._matching:
+                self._matching[key] = matching_versions(versions, spec)
+            return self._matching[key]
+
         return [
             Candidate(name, c.version, extras, c.files, c.yanked)
-            for c in choose_versions(self.versions(name), specs, self.policy.prerelease)
+            for c in choose_versions(versions, specs, self.policy.prerelease, match)
             if c.version not in bad
         ]
 
