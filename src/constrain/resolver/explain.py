@@ -158,7 +158,9 @@ def explain_impossible(causes: Sequence[Any], provider: ConstrainProvider) -> Re
     if len(names) > _SHOW_PROJECTS:
         details.append(f"(and {len(names) - _SHOW_PROJECTS} more: {', '.join(names[3:])})")
     subjects = names or sorted({i.parent.name for v in python.values() for i in v})
-    if len(subjects) == 1:
+    if not subjects:
+        message = f"no set of versions satisfies every requirement for {target}"
+    elif len(subjects) == 1:
         message = f"no version of {subjects[0]} satisfies every requirement for {target}"
     else:
         message = (
