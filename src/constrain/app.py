@@ -12,7 +12,7 @@ import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .errors import ConstrainError, NetworkError, UsageError, redact_url
@@ -87,7 +87,7 @@ def command_line(_command: str, argv: Sequence[str]) -> str:
     out: list[str] = []
     skip = False
     drop_with_value = {"-o", "--output", "--cache-dir"}
-    drop_flags = {"-q", "--quiet", "-v", "--verbose", "--refresh"}
+    drop_flags = {"-q", "--quiet", "-v", "--verbose", "--refresh", "--offline"}
     for arg in argv:
         if skip:
             skip = False
@@ -104,13 +104,17 @@ def command_line(_command: str, argv: Sequence[str]) -> str:
 
 
 def parse_exclude_newer(text: str | None) -> datetime | None:
-    """``YYYY-MM-DD`` (midnight UTC, the start of that day) or an RFC 3339 timestamp."""
+    """``YYYY-MM-DD`` or an RFC 3339 timestamp, as an aware UTC datetime.
+
+    A bare date includes that whole day (files uploaded before the next midnight UTC), which is
+    how uv reads it: ``--exclude-newer 2026-11-01`` keeps releases made on November 1st.
+    """
     if text is None:
         return None
     raw = text.strip()
     try:
         if len(raw) == 10:
-            return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+            return datetime.fromisoformat(raw).replace(tzinfo=UTC) + timedelta(days=1)
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(
