@@ -231,3 +231,86 @@ class InstallSet:
     @property
     def host_built(self) -> tuple[Pin, ...]:
         return tuple(p for p in self.pins if p.host_built)
+
+
+class ProjectFiles(Sequence[DistFile]):
+    """The files offered for one project, grouped by version, highest version first.
+
+    An index page of a popular project lists thousands of files, of which a resolve looks at a
+    handful of versions. Each version's :class:`DistFile` values are therefore built only when
+    that version is first asked for (``files_of``); ``versions`` and ``has_upload_time`` are
+    known up front. Iterating the whole sequence builds everything (slow paths only: messages,
+    tests).
+    """
+
+    __slots__ = ("project", "versions", "has_upload_time", "indexes", "_raw", "_build", "_built",
+                 "_count")
+
+    def __init__(
+        self,
+        project: NormalizedName,
+        versions: Sequence[Version],
+        raw: Sequence[object],
+        build: Callable[[object], tuple[DistFile, ...]],
+        *,
+        has_upload_time: bool,
+        count: int,
+        indexes: tuple[str, ...] = (),
+    ) -> None:
+        self.project = project
+        self.versions = tuple(versions)
+        self.has_upload_time = has_upload_time
+        self.indexes = indexes
+        self._raw = raw
+        self._build = build
+        self._built: list[tuple[DistFile, ...] | None] = [None] * len(self.versions)
+        self._count = count
+
+    @classmethod
+    def from_files(cls, project: NormalizedName, files: Iterable[DistFile]) -> ProjectFiles:
+        """Group already-built files (find-links, HTML pages, tests)."""
+        by_version: dict[Version, list[DistFile]] = {}
+        for f in files:
+            by_version.setdefault(f.version, []).append(f)
+        versions = sorted(by_version, reverse=True)
+        groups = [tuple(by_version[v]) for v in versions]
+        all_files = [f for g in groups for f in g]
+        return cls(
+            project,
+            versions,
+            groups,
+            lambda group: group,  # type: ignore[arg-type,return-value]
+            has_upload_time=any(f.upload_time is not None for f in all_files),
+            count=len(all_files),
+            indexes=tuple(sorted({f.index for f in all_files if f.index})),
+        )
+
+    def files_of(self, position: int) -> tuple[DistFile, ...]:
+        """The files of ``versions[position]`` (built on first use)."""
+        built = self._built[position]
+        if built is None:
+            built = self._built[position] = tuple(self._build(self._raw[position]))
+        return built
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self):
+        for i in range(len(self.versions)):
+            yield from self.files_of(i)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return list(self)[index]
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (ProjectFiles, list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<ProjectFiles {self.project}: {len(self.versions)} versions, {self._count} files>"

@@ -131,14 +131,14 @@ def test_refresh_revalidates_with_304(make_index, make_repo, cache):
     settings = IndexSettings(index_url=index.index_url)
     before = make_repo(settings).files("foo")
     key = url_key(index.index_url + "/foo/")
-    old_fetched = cache.get_meta("pages", key)["fetched"]
+    old_fetched = cache.get_meta("listings", key)["fetched"]
     index.reset_log()
     time.sleep(0.01)  # so the revalidation time differs from the first fetch time
     refreshed = make_repo(settings, refresh=True)
     assert refreshed.files("foo") == before
     (request,) = index.requests_to("/simple/foo/")
     assert request.headers.get("if-none-match")
-    assert cache.get_meta("pages", key)["fetched"] > old_fetched  # touched after the 304
+    assert cache.get_meta("listings", key)["fetched"] > old_fetched  # touched after the 304
 
 
 def test_stale_page_is_revalidated_and_changes_are_seen(make_index, make_repo):
@@ -315,7 +315,7 @@ def test_prefetch_fetches_chosen_metadata_and_swallows_errors(make_index, make_r
     while not fetcher.calls and time.monotonic() < deadline:
         time.sleep(0.01)
     assert fetcher.calls == ["foo-2.0-py3-none-any.whl"]
-    repo.metadata(repo.files("foo")[-1])
+    repo.metadata(max(repo.files("foo"), key=lambda f: f.version))
     assert fetcher.calls == ["foo-2.0-py3-none-any.whl"]  # the prefetched result is reused
     with pytest.raises(ProjectNotFound):
         repo.files("missing-project")

@@ -27,10 +27,18 @@ from ..cache.keys import url_key
 from ..cache.store import Cache
 from ..config import IndexSettings, find_links_locations, index_locations
 from ..errors import CacheError, NetworkError, OfflineMissing, ProjectNotFound, redact_url
-from ..models import CoreMetadata, DistFile
+from ..models import CoreMetadata, DistFile, ProjectFiles
 from ..reporting import NULL_REPORTER, Reporter
 from .client import HttpClient, file_url_to_path
-from .parse import ACCEPT, dist_file, parse_find_links_page, parse_project_page, parse_root_index
+from .listing import dump_listing, group_rows, json_rows, load_listing, row_of
+from .parse import (
+    ACCEPT,
+    _is_json,
+    dist_file,
+    parse_find_links_page,
+    parse_project_page,
+    parse_root_index,
+)
 
 T = TypeVar("T")
 
@@ -46,6 +54,7 @@ class _Page:
     status: int
     content_type: str
     body: bytes
+    stored: bool = False  # body is the stored (transformed) form, not the page as served
 
 
 class _SingleFlight:
@@ -183,8 +192,8 @@ class IndexRepository:
         self.close()
 
     # ------------------------------------------------------------------ files
-    def _load_files(self, project: NormalizedName) -> tuple[DistFile, ...]:
-        owned: list[DistFile] | None = None
+    def _load_files(self, project: NormalizedName) -> ProjectFiles:
+        owned: ProjectFiles | None = None
         for index in self.indexes:
             owned = self._index_files(index, project)
             if owned is not None:
@@ -192,12 +201,15 @@ class IndexRepository:
         linked = [f for f in self._all_find_links_files() if f.project == project]
         if owned is None and not linked:
             raise ProjectNotFound(project, suggestions=self._suggestions(project))
+        if not linked:
+            assert owned is not None
+            return owned
         out = list(owned or ())
         seen = {f.filename for f in out}
         out.extend(f for f in linked if f.filename not in seen and not seen.add(f.filename))
-        return tuple(out)
+        return ProjectFiles.from_files(project, out)
 
-    def _index_files(self, index: str, project: NormalizedName) -> list[DistFile] | None:
+    def _index_files(self, index: str, project: NormalizedName) -> ProjectFiles | None:
         """The files ``index`` lists for ``project``; ``None`` when it does not know it."""
         url = index.rstrip("/") + f"/{project}/"
         if index.startswith("file:"):
@@ -205,11 +217,37 @@ class IndexRepository:
                 self._warn_once(f"index location {redact_url(index)} does not exist; skipped")
                 return None
             page = self._read_local(url)
-        else:
-            page = self._page(url, f"the index page of {project} ({redact_url(index)})")
+            if page.status in _NOT_HERE:
+                return None
+            return ProjectFiles.from_files(
+                project, parse_project_page(page.body, page.content_type, page.url, project, index)
+            )
+
+        def store(served: _Page) -> bytes:
+            """Parse once and keep the compact, grouped form (``index/listing.py``)."""
+            if _is_json(served.body, served.content_type):
+                rows = json_rows(served.body, served.url, project, index)
+            else:
+                rows = [
+                    row_of(f)
+                    for f in parse_project_page(
+                        served.body, served.content_type, served.url, project, index
+                    )
+                ]
+            return dump_listing(*group_rows(rows))
+
+        what = f"the index page of {project} ({redact_url(index)})"
+        page = self._page(url, what, bucket="listings", store=store)
         if page.status in _NOT_HERE:
             return None
-        return parse_project_page(page.body, page.content_type, page.url, project, index)
+        listing = load_listing(project, page.body) if page.stored else None
+        if listing is None:  # a foreign or damaged cache entry: fetch afresh
+            page = self._page(url, what, bucket="listings", store=store, use_cache=False)
+            listing = load_listing(project, page.body)
+        if listing is None:
+            raise CacheError(f"cannot read the cached listing of {project}",
+                             hint="remove the cache directory or use --refresh")
+        return listing
 
     def _all_find_links_files(self) -> list[DistFile]:
         out: list[DistFile] = []
@@ -253,11 +291,22 @@ class IndexRepository:
         ctype = response.headers.get("content-type", "")
         return _Page(url, response.status, ctype, response.content)
 
-    def _page(self, url: str, what: str) -> _Page:
+    def _page(
+        self,
+        url: str,
+        what: str,
+        *,
+        bucket: str = "pages",
+        store: Callable[[_Page], bytes] | None = None,
+        use_cache: bool = True,
+    ) -> _Page:
         """``url`` from the page cache when fresh (or ``offline``), else from the network,
-        revalidating a stale cached copy. 404/410 answers are returned (and cached) too."""
+        revalidating a stale cached copy. 404/410 answers are returned (and cached) too.
+
+        With ``store``, a page as served is transformed once and only the result is kept (and
+        returned, with ``stored=True``): cached hits return that form too."""
         key = url_key(url)
-        cached = self._cached(url, key)
+        cached = self._cached(url, key, bucket, stored=store is not None) if use_cache else None
         if cached is not None:
             page, meta = cached
             if self.offline or (not self.refresh and self._is_fresh(meta)):
@@ -277,7 +326,7 @@ class IndexRepository:
             meta = dict(cached[1], fetched=now, max_age=_max_age(response.headers))
             if response.headers.get("etag"):
                 meta["etag"] = response.headers["etag"]
-            self._cache_write(lambda: self.cache.touch_meta("pages", key, meta))
+            self._cache_write(lambda: self.cache.touch_meta(bucket, key, meta))
             return cached[0]
         if response.ok or response.status in _NOT_HERE:
             final = _with_userinfo_of(response.url or url, url)
@@ -287,6 +336,8 @@ class IndexRepository:
                 response.headers.get("content-type", ""),
                 response.content if response.ok else b"",
             )
+            if store is not None and response.ok:
+                page = _Page(page.url, page.status, page.content_type, store(page), stored=True)
             if "no-store" not in response.headers.get("cache-control", "").lower():
                 meta = {
                     "url": _strip_userinfo(final),
@@ -297,7 +348,7 @@ class IndexRepository:
                     "fetched": now,
                     "max_age": _max_age(response.headers),
                 }
-                self._cache_write(lambda: self.cache.put("pages", key, page.body, meta))
+                self._cache_write(lambda: self.cache.put(bucket, key, page.body, meta))
             return page
         shown = redact_url(url)
         hint = (
@@ -308,18 +359,21 @@ class IndexRepository:
         )
         raise NetworkError(f"{shown} answered HTTP {response.status}", url=shown, hint=hint)
 
-    def _cached(self, url: str, key: str) -> tuple[_Page, dict] | None:
+    def _cached(
+        self, url: str, key: str, bucket: str = "pages", *, stored: bool = False
+    ) -> tuple[_Page, dict] | None:
         if self.cache is None:
             return None
-        meta = self.cache.get_meta("pages", key)
+        meta = self.cache.get_meta(bucket, key)
         if not meta or "fetched" not in meta:
             return None
-        body = self.cache.get("pages", key)
+        body = self.cache.get(bucket, key)
         if body is None:
             return None
         final = _with_userinfo_of(meta.get("url") or url, url)
         status = int(meta.get("status", 200))
-        return _Page(final, status, meta.get("content_type") or "", body), meta
+        page = _Page(final, status, meta.get("content_type") or "", body, stored=stored)
+        return page, meta
 
     def _is_fresh(self, meta: dict) -> bool:
         max_age = meta.get("max_age")

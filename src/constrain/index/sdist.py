@@ -1,18 +1,19 @@
 """Source distributions: read their PKG-INFO, and run PEP 517 hooks to get metadata or a wheel.
 
 An sdist is unpacked safely (tar with the ``data`` filter, zip with path checks) into a
-temporary directory; its ``[build-system]`` (default: the setuptools legacy backend) is
-installed into a fresh isolated environment (``build.env.DefaultIsolatedEnv``, pip run by us so
-the index settings reach it and its output is captured), and the backend's hooks run through
-``pyproject_hooks``. Any failure becomes a :class:`BuildError` carrying the last lines of output.
+fresh temporary directory; its ``[build-system]`` (default: the setuptools legacy backend) is
+served by a ready isolated environment from :mod:`.buildenv` (cached, shared read-only), and the
+backend's hooks run there through ``pyproject_hooks``. Every line pip and the backend write --
+stdout, stderr and Python warnings -- is captured, never printed; a failure becomes a
+:class:`BuildError` carrying the last lines.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
-import sys
 import tarfile
 import tempfile
 import tomllib
@@ -24,6 +25,17 @@ from typing import Any
 
 from ..errors import BuildError
 from ..reporting import NULL_REPORTER, Reporter
+from .buildenv import BuildEnv, BuildEnvs, PipFailed, pip_environ, run_captured
+
+__all__ = [
+    "BuildEnvs",
+    "build_wheel",
+    "pip_environ",
+    "prepare_metadata",
+    "read_build_system",
+    "read_pkg_info",
+    "unpack",
+]
 
 DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
 DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
@@ -118,65 +130,73 @@ def read_build_system(tree: Path, what: str) -> _BuildSystem:
     return _BuildSystem(requires, bs.get("build-backend") or DEFAULT_BACKEND, backend_path)
 
 
-def pip_environ(build_index: Any) -> dict[str, str]:
-    """Environment variables that point pip at ``build_index`` (``index_url``,
-    ``extra_index_urls``, ``find_links`` attributes); empty for ``None``."""
-    if build_index is None:
-        return {}
-    env: dict[str, str] = {}
-    index_url = getattr(build_index, "index_url", None)
-    if index_url:
-        env["PIP_INDEX_URL"] = str(index_url)
-    extra = [str(u) for u in getattr(build_index, "extra_index_urls", None) or ()]
-    if extra:
-        env["PIP_EXTRA_INDEX_URL"] = " ".join(extra)
-    links = [str(u) for u in getattr(build_index, "find_links", None) or ()]
-    if links:
-        env["PIP_FIND_LINKS"] = " ".join(links)
-    if getattr(build_index, "no_index", False):
-        env["PIP_NO_INDEX"] = "1"
-    return env
-
-
 @dataclass
 class _Session:
-    """One sdist unpacked, with an isolated environment and a hook caller; collects output."""
+    """One sdist unpacked into a fresh directory, a ready build environment and a hook caller;
+    collects every line of output of pip and of the backend."""
 
     what: str
     tree: Path
     work: Path
-    env: Any
-    pip_env: dict[str, str]
+    system: _BuildSystem
+    envs: BuildEnvs
     reporter: Reporter
     output: list[str] = field(default_factory=list)
+    env: BuildEnv | None = None
     hooks: Any = None
 
-    def run(self, cmd: Sequence[str], cwd: str | None = None, extra_environ: Any = None) -> None:
-        """A ``pyproject_hooks`` runner: capture stdout+stderr, raise on failure."""
-        environ = {**os.environ, **self.env.make_extra_environ(), **(extra_environ or {})}
-        proc = subprocess.run(
-            list(cmd), cwd=cwd, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        self.output.extend(proc.stdout.decode("utf-8", "replace").splitlines())
-        if proc.returncode:
-            raise subprocess.CalledProcessError(proc.returncode, list(cmd), proc.stdout)
-
-    def install(self, requirements: Sequence[str], why: str) -> None:
-        """Install ``requirements`` into the build environment with pip."""
-        if not requirements:
-            return
-        self.reporter.info(f"{self.what}: installing {why}: {', '.join(requirements)}")
-        req_file = self.work / f"{why.replace(' ', '-')}.txt"
-        req_file.write_text("\n".join(requirements) + "\n", encoding="utf-8")
-        cmd = [
-            sys.executable, "-m", "pip", "--python", self.env.python_executable, "install",
-            "--disable-pip-version-check", "--no-input", "--no-warn-script-location",
-            "--no-compile", "-r", str(req_file),
-        ]  # fmt: skip
+    def use(self, requirements: Sequence[str], why: str) -> None:
+        """Switch to the ready environment holding ``requirements``."""
+        if requirements:
+            self.reporter.info(f"{self.what}: {why}: {', '.join(requirements)}")
         try:
-            self.run(cmd, extra_environ={**self.pip_env, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
-        except subprocess.CalledProcessError:
+            self.env = self.envs.get(requirements, self.output)
+        except PipFailed:
             raise self.error(f"could not install the {why} of {self.what}") from None
+        from pyproject_hooks import BuildBackendHookCaller
+
+        self.hooks = BuildBackendHookCaller(
+            str(self.tree),
+            self.system.backend,
+            backend_path=self.system.backend_path,
+            runner=self.run,
+            python_executable=self.env.python_executable,
+        )
+
+    def run(self, cmd: Sequence[str], cwd: str | None = None, extra_environ: Any = None) -> None:
+        """The ``pyproject_hooks`` runner: stdout and stderr captured, warnings too."""
+        assert self.env is not None
+        try:
+            run_captured(cmd, self.output, {**self.env.environ(), **(extra_environ or {})}, cwd)
+        finally:
+            self._take_warnings(cmd)
+
+    def _take_warnings(self, cmd: Sequence[str]) -> None:
+        """Move the warnings the backend raised into the captured output.
+
+        ``pyproject_hooks`` records them in the hook's ``output.json`` (in the control
+        directory, the last argument of the command) and re-raises them in *this* process
+        with ``warnings.warn_explicit``, where they would reach the user's stderr -- and
+        catching them here with ``warnings.catch_warnings`` is not thread-safe. So the runner
+        takes them out of the file before ``pyproject_hooks`` reads it."""
+        if not cmd:
+            return
+        out = Path(cmd[-1]) / "output.json"
+        try:
+            data = json.loads(out.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        found = data.get("warnings") if isinstance(data, dict) else None
+        if not found or not isinstance(found, list):
+            return
+        for w in found:
+            if isinstance(w, dict):
+                where = f"{w.get('filename')}:{w.get('lineno')}"
+                self.output.extend(f"{where}: warning: {w.get('message')}".splitlines())
+        data["warnings"] = []
+        tmp = out.with_name("output.json.tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, out)
 
     def error(self, message: str) -> BuildError:
         tail = [line for line in self.output if line.strip()][-TAIL_LINES:]
@@ -189,35 +209,25 @@ class _Session:
 
 
 @contextlib.contextmanager
-def _session(sdist_path: Path, build_index: Any, reporter: Reporter) -> Iterator[_Session]:
-    from build import BuildException
-    from build.env import DefaultIsolatedEnv
-    from pyproject_hooks import BuildBackendHookCaller
-
+def _session(
+    sdist_path: Path, build_index: Any, reporter: Reporter, envs: BuildEnvs | None
+) -> Iterator[_Session]:
     what = Path(sdist_path).name
-    with tempfile.TemporaryDirectory(prefix="constrain-build-") as tmp:
-        work = Path(tmp)
-        (work / "src").mkdir()
-        tree = unpack(Path(sdist_path), work / "src")
-        system = read_build_system(tree, what)
-        try:
-            env_cm = DefaultIsolatedEnv(path=str(work / "env"))
-            env = env_cm.__enter__()
-        except (BuildException, subprocess.CalledProcessError, OSError) as exc:
-            raise BuildError(f"cannot create a build environment for {what}: {exc}") from None
-        try:
-            s = _Session(what, tree, work, env, pip_environ(build_index), reporter)
-            s.install(system.requires, "build requirements")
-            s.hooks = BuildBackendHookCaller(
-                str(tree),
-                system.backend,
-                backend_path=system.backend_path,
-                runner=s.run,
-                python_executable=env.python_executable,
-            )
+    own = envs is None
+    if envs is None:
+        envs = BuildEnvs(None, build_index=build_index, reporter=reporter)
+    try:
+        with tempfile.TemporaryDirectory(prefix="constrain-build-") as tmp:
+            work = Path(tmp)
+            (work / "src").mkdir()
+            tree = unpack(Path(sdist_path), work / "src")
+            system = read_build_system(tree, what)
+            s = _Session(what, tree, work, system, envs, reporter)
+            s.use(system.requires, "build requirements")
             yield s
-        finally:
-            env_cm.__exit__(None, None, None)
+    finally:
+        if own:
+            envs.close()
 
 
 def _hook(s: _Session, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -236,17 +246,27 @@ def _hook(s: _Session, name: str, *args: Any, **kwargs: Any) -> Any:
 
 
 def _prepare(s: _Session) -> None:
-    extra = _hook(s, "get_requires_for_build_wheel")
-    s.install(list(extra), "backend requirements")
+    """Ask the backend for more requirements; when the environment lacks some, move to the
+    (cached) environment of the whole set -- a ready environment is never installed into."""
+    extra = [str(r) for r in _hook(s, "get_requires_for_build_wheel")]
+    assert s.env is not None
+    if extra and not s.env.satisfies(extra):
+        s.use([*s.system.requires, *extra], "backend requirements")
 
 
 def prepare_metadata(
-    sdist_path: Path, *, build_index: Any = None, reporter: Reporter = NULL_REPORTER
+    sdist_path: Path,
+    *,
+    build_index: Any = None,
+    reporter: Reporter = NULL_REPORTER,
+    envs: BuildEnvs | None = None,
 ) -> bytes:
     """The ``METADATA`` a PEP 517 build of ``sdist_path`` produces: via the backend's
     ``prepare_metadata_for_build_wheel``, or by building the wheel when the backend lacks it.
-    Raises :class:`BuildError` naming the sdist, with the backend's last lines of output."""
-    with _session(sdist_path, build_index, reporter) as s:
+    ``envs`` supplies (cached) build environments; without it a private, temporary one is
+    made for this call. Nothing is printed: the output of pip and of the backend is captured.
+    Raises :class:`BuildError` naming the sdist, with the last lines of that output."""
+    with _session(sdist_path, build_index, reporter, envs) as s:
         _prepare(s)
         out = s.work / "metadata"
         out.mkdir()
@@ -258,13 +278,19 @@ def prepare_metadata(
 
 
 def build_wheel(
-    sdist_path: Path, out_dir: Path, *, build_index: Any = None, reporter: Reporter = NULL_REPORTER
+    sdist_path: Path,
+    out_dir: Path,
+    *,
+    build_index: Any = None,
+    reporter: Reporter = NULL_REPORTER,
+    envs: BuildEnvs | None = None,
 ) -> Path:
     """Build a wheel from ``sdist_path`` into ``out_dir`` (created if needed) and return its
-    path. Raises :class:`BuildError` naming the sdist, with the backend's last lines of output."""
+    path. ``envs`` as for :func:`prepare_metadata`. Raises :class:`BuildError` naming the
+    sdist, with the last lines of the output of pip and of the backend."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with _session(sdist_path, build_index, reporter) as s:
+    with _session(sdist_path, build_index, reporter, envs) as s:
         _prepare(s)
         name = _hook(s, "build_wheel", str(out_dir.resolve()))
         return out_dir / name

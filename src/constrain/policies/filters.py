@@ -16,7 +16,7 @@ from datetime import datetime
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from ..models import DistFile
+from ..models import DistFile, ProjectFiles
 from ..target import TargetEnvironment
 from .binary import binaries
 from .exclude_newer import check_upload_times, uploaded_by
@@ -33,13 +33,41 @@ class FilePolicy:
     only_binary: bool = False
 
 
-@dataclass(frozen=True)
 class VersionFiles:
     """One version of a project with the files the target may use, best first (yanked ones
-    included; :func:`choose_versions` decides about them)."""
+    included; :func:`choose_versions` decides about them).
 
-    version: Version
-    files: tuple[DistFile, ...]
+    ``files`` may be given, or computed on first use by ``load`` -- so that a project with
+    thousands of versions costs only the versions a resolve actually looks at."""
+
+    __slots__ = ("version", "_files", "_load")
+
+    def __init__(
+        self,
+        version: Version,
+        files: tuple[DistFile, ...] | None = None,
+        load: Callable[[], tuple[DistFile, ...]] | None = None,
+    ) -> None:
+        self.version = version
+        self._files = files
+        self._load = load
+
+    @property
+    def files(self) -> tuple[DistFile, ...]:
+        if self._files is None:
+            self._files = self._load() if self._load is not None else ()
+        return self._files
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, VersionFiles):
+            return NotImplemented
+        return (self.version, self.files) == (other.version, other.files)
+
+    def __hash__(self) -> int:
+        return hash(self.version)
+
+    def __repr__(self) -> str:
+        return f"VersionFiles({self.version!s}, {len(self.files)} files)"
 
 
 @dataclass(frozen=True)
@@ -69,6 +97,8 @@ def group_versions(
 
     Raises ``UploadTimeMissing`` when a cut-off is set and no file reports an upload time.
     """
+    if isinstance(files, ProjectFiles):
+        return _lazy_versions(project, files, target, policy)
     if policy.exclude_newer is not None:
         check_upload_times(project, files)
     python_ok: dict[str | None, bool] = {}  # requires-python strings repeat across files
@@ -90,6 +120,35 @@ def group_versions(
         VersionFiles(v, file_order(by_version[v], target))
         for v in sorted(by_version, reverse=True)
     )
+
+
+def _lazy_versions(
+    project: str, files: ProjectFiles, target: TargetEnvironment, policy: FilePolicy
+) -> tuple[VersionFiles, ...]:
+    """:func:`group_versions` for a lazily built listing: the same answer, but each version's
+    files are filtered only when first looked at (a version left with none is skipped by
+    :func:`choose_versions`)."""
+    if policy.exclude_newer is not None and files and not files.has_upload_time:
+        check_upload_times(project, files.files_of(0))
+    python_ok: dict[str | None, bool] = {}
+
+    def accepts(f: DistFile) -> bool:
+        if f.is_wheel and target.wheel_rank(f) is None:
+            return False
+        rp = f.requires_python
+        if rp not in python_ok:
+            python_ok[rp] = target.python_matches(rp)
+        return python_ok[rp]
+
+    def loader(position: int) -> Callable[[], tuple[DistFile, ...]]:
+        def load() -> tuple[DistFile, ...]:
+            kept = [f for f in files.files_of(position) if accepts(f)]
+            kept = list(binaries(uploaded_by(kept, policy.exclude_newer), policy.only_binary))
+            return file_order(kept, target)
+
+        return load
+
+    return tuple(VersionFiles(v, load=loader(i)) for i, v in enumerate(files.versions))
 
 
 def choose_versions(
@@ -117,6 +176,8 @@ def choose_versions(
     fits: list[Choice] = []
     for vf in versions:
         if not fits_all(vf.version):
+            continue
+        if not vf.files:
             continue
         if any(not f.is_yanked for f in vf.files):
             fits.append(Choice(vf.version, tuple(f for f in vf.files if not f.is_yanked)))

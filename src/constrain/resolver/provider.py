@@ -23,7 +23,7 @@ from packaging.utils import NormalizedName
 from resolvelib import AbstractProvider
 
 from ..errors import ConstrainError, ProjectNotFound
-from ..models import COMMAND_LINE, CoreMetadata, DistFile, MetadataProvider
+from ..models import COMMAND_LINE, CoreMetadata, DistFile, MetadataProvider, ProjectFiles
 from ..policies.filters import (
     FilePolicy,
     VersionFiles,
@@ -75,7 +75,8 @@ class ConstrainProvider(AbstractProvider):
         reported with the chains that asked for it."""
         if project not in self._files:
             try:
-                self._files[project] = tuple(self.source.files(NormalizedName(project)))
+                found = self.source.files(NormalizedName(project))
+                self._files[project] = found if isinstance(found, ProjectFiles) else tuple(found)
             except ProjectNotFound as exc:
                 wanted = [
                     "required by " + self.requirement_chain(req, parent)

@@ -1,0 +1,297 @@
+"""Isolated PEP 517 build environments, resolved with pip and kept ready for reuse.
+
+A build environment is a ``venv`` without pip (``venv.EnvBuilder(with_pip=False)``: no
+ensurepip) into which the host's pip installs the build requirements through
+``pip --python ENV`` (pip >= 22.3). Creating one costs seconds (pip start-up, downloads,
+byte-compiling setuptools), so :class:`BuildEnvs` keeps them:
+
+- **Resolution.** Build requirements (``setuptools>=40.8.0``) are resolved by
+  ``pip install --dry-run --ignore-installed --report`` into the exact set of pins
+  (``setuptools==80.9.0``). The answer is remembered for the process and, for
+  ``resolution_ttl`` seconds, in the cache's ``misc`` bucket: a new release of a build backend
+  is picked up the next day, not within one run.
+- **Environments** live in ``<cache root>/build-envs-v1/<key>/``, keyed by the exact pins, the
+  Python that runs them and the index settings that supplied them. One is created under
+  ``Cache.lock`` by exactly one process or thread, directly at its final path (console-script
+  shebangs and ``pyvenv.cfg`` hold absolute paths, so a venv cannot be renamed into place);
+  the ``.ready`` marker, written atomically last, is what makes it visible. A directory
+  without the marker is the remains of an interrupted creation and is rebuilt.
+- **Read-only use.** Builds never install into a ready environment: requirements a backend
+  adds (``get_requires_for_build_wheel``) that the environment does not already satisfy select
+  another environment keyed by the full set. Files are byte-compiled when installed and builds
+  run with ``PYTHONDONTWRITEBYTECODE``, so a build writes nothing into the environment.
+
+Without a cache the environments live in a temporary directory removed by :meth:`close`.
+All pip output is captured into the caller's output list (for :class:`BuildError` tails);
+nothing is printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+import venv
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from ..cache.store import Cache
+from ..errors import BuildError
+from ..reporting import NULL_REPORTER, Reporter
+
+ENVS_DIR = "build-envs-v1"  # bump when the layout or the way envs are made changes
+READY = ".ready"
+RESOLUTION_TTL = 24 * 3600.0
+_BIN = "Scripts" if os.name == "nt" else "bin"
+_EXE = "python.exe" if os.name == "nt" else "python"
+
+
+class PipFailed(Exception):
+    """pip exited non-zero; its output is already in the caller's output list."""
+
+
+def pip_environ(build_index: Any) -> dict[str, str]:
+    """Environment variables that point pip at ``build_index`` (``index_url``,
+    ``extra_index_urls``, ``find_links``, ``no_index`` attributes); empty for ``None``."""
+    if build_index is None:
+        return {}
+    env: dict[str, str] = {}
+    index_url = getattr(build_index, "index_url", None)
+    if index_url:
+        env["PIP_INDEX_URL"] = str(index_url)
+    extra = [str(u) for u in getattr(build_index, "extra_index_urls", None) or ()]
+    if extra:
+        env["PIP_EXTRA_INDEX_URL"] = " ".join(extra)
+    links = [str(u) for u in getattr(build_index, "find_links", None) or ()]
+    if links:
+        env["PIP_FIND_LINKS"] = " ".join(links)
+    if getattr(build_index, "no_index", False):
+        env["PIP_NO_INDEX"] = "1"
+    return env
+
+
+def python_identity() -> str:
+    """The interpreter build environments are made from: environments are only shared between
+    runs of the same one."""
+    base = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+    return f"{sys.implementation.cache_tag}|{sys.version}|{sysconfig.get_platform()}|{base}"
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def run_captured(cmd: Sequence[str], output: list[str], env: dict[str, str],
+                 cwd: str | None = None) -> None:  # fmt: skip
+    """Run ``cmd`` with stdout and stderr captured into ``output``; raise
+    :class:`subprocess.CalledProcessError` when it fails."""
+    proc = subprocess.run(
+        list(cmd), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    output.extend(proc.stdout.decode("utf-8", "replace").splitlines())
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, list(cmd), proc.stdout)
+
+
+class BuildEnv:
+    """One ready environment: its directory, interpreter and the exact pins installed."""
+
+    def __init__(self, path: Path, pins: tuple[str, ...]) -> None:
+        self.path = path
+        self.pins = pins
+        self.python_executable = str(path / _BIN / _EXE)
+
+    def environ(self) -> dict[str, str]:
+        """The process environment for running a backend in this environment."""
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        env["PATH"] = str(self.path / _BIN) + os.pathsep + env.get("PATH", "")
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # the environment stays as it was installed
+        env["PYTHONNOUSERSITE"] = "1"
+        return env
+
+    def satisfies(self, requirements: Iterable[str]) -> bool:
+        """Whether every requirement (markers evaluated for this Python) is met by a pin."""
+        pinned = {}
+        for pin in self.pins:
+            with contextlib.suppress(InvalidRequirement):
+                req = Requirement(pin)
+                versions = [s.version for s in req.specifier if s.operator == "=="]
+                if versions and req.url is None:
+                    pinned[canonicalize_name(req.name)] = versions[0]
+        for text in requirements:
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                return False  # pip will say what is wrong with it
+            if req.marker is not None and not req.marker.evaluate():
+                continue
+            have = pinned.get(canonicalize_name(req.name))
+            if have is None or req.url or req.extras:
+                return False
+            if not req.specifier.contains(have, prereleases=True):
+                return False
+        return True
+
+
+class BuildEnvs:
+    """Build environments for one process, shared by its builds (thread-safe) and, through the
+    cache, by later runs and concurrent processes. See the module docstring."""
+
+    def __init__(
+        self,
+        cache: Cache | None,
+        *,
+        build_index: Any = None,
+        reporter: Reporter = NULL_REPORTER,
+        resolution_ttl: float = RESOLUTION_TTL,
+    ) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if cache is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="constrain-envs-")
+            cache = Cache(self._tmp.name)
+            self._persistent = False
+        else:
+            self._persistent = True
+        self.cache = cache
+        self.root = cache.root / ENVS_DIR
+        self.pip_env = pip_environ(build_index)
+        self.reporter = reporter
+        self.resolution_ttl = resolution_ttl
+        self._python = python_identity()
+        self._resolved: dict[str, tuple[str, ...]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def close(self) -> None:
+        """Remove the environments of a cache-less instance (a no-op with a cache)."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    # ------------------------------------------------------------------ public
+    def get(self, requirements: Sequence[str], output: list[str]) -> BuildEnv:
+        """A ready environment holding ``requirements`` (resolved with pip), creating it if
+        needed. pip's output goes to ``output``; raises :class:`PipFailed` when pip fails."""
+        pins = self.resolve(requirements, output)
+        return self.ensure(pins, output)
+
+    def resolve(self, requirements: Sequence[str], output: list[str]) -> tuple[str, ...]:
+        """The exact pins pip chooses for ``requirements`` on this Python and index."""
+        reqs = sorted({r.strip() for r in requirements if r.strip()})
+        if not reqs:
+            return ()
+        key = _digest("resolve", self._python, self.pip_env, reqs)
+        with self._lock_for(key):
+            if key in self._resolved:
+                return self._resolved[key]
+            pins = self._cached_resolution(key)
+            if pins is None:
+                pins = self._pip_resolve(reqs, output)
+                if self._persistent:
+                    data = json.dumps({"requires": reqs, "pins": pins}).encode()
+                    self.cache.put("misc", f"build-requires-{key}", data,
+                                   meta={"fetched": time.time()})  # fmt: skip
+            self._resolved[key] = pins
+            return pins
+
+    def ensure(self, pins: tuple[str, ...], output: list[str]) -> BuildEnv:
+        """The ready environment for exactly ``pins``, created under a lock when missing."""
+        key = _digest("env", self._python, self.pip_env, sorted(pins))[:32]
+        env = BuildEnv(self.root / key, pins)
+        if (env.path / READY).is_file():
+            return env
+        with self._lock_for(key), self.cache.lock(f"build-env-{key}"):
+            if (env.path / READY).is_file():
+                return env  # another thread or process made it while we waited
+            self.reporter.info(
+                "creating a build environment" + (f" with {', '.join(pins)}" if pins else "")
+            )
+            if env.path.exists():
+                shutil.rmtree(env.path)  # an interrupted creation
+            try:
+                self._create(env, output)
+            except BaseException:
+                shutil.rmtree(env.path, ignore_errors=True)
+                raise
+        return env
+
+    # ------------------------------------------------------------------ internals
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _cached_resolution(self, key: str) -> tuple[str, ...] | None:
+        if not self._persistent:
+            return None
+        age = self.cache.age("misc", f"build-requires-{key}")
+        if age is None or age > self.resolution_ttl:
+            return None
+        try:
+            pins = json.loads(self.cache.get("misc", f"build-requires-{key}") or b"")["pins"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(pins, list) or not all(isinstance(p, str) for p in pins):
+            return None
+        return tuple(pins)
+
+    def _pip(self, args: Sequence[str], output: list[str], python: str | None = None) -> None:
+        cmd = [sys.executable, "-m", "pip"]
+        if python is not None:
+            cmd += ["--python", python]
+        cmd += [*args, "--disable-pip-version-check", "--no-input"]
+        environ = {**os.environ, **self.pip_env, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        try:
+            run_captured(cmd, output, environ)
+        except subprocess.CalledProcessError:
+            raise PipFailed() from None
+
+    def _pip_resolve(self, reqs: list[str], output: list[str]) -> tuple[str, ...]:
+        with tempfile.TemporaryDirectory(prefix="constrain-resolve-") as tmp:
+            req_file = Path(tmp, "requirements.txt")
+            req_file.write_text("\n".join(reqs) + "\n", encoding="utf-8")
+            report = Path(tmp, "report.json")
+            self._pip(["install", "--dry-run", "--ignore-installed",
+                       "--report", str(report), "-r", str(req_file)], output)  # fmt: skip
+            try:
+                items = json.loads(report.read_text(encoding="utf-8"))["install"]
+                pins = []
+                for item in items:
+                    name = canonicalize_name(item["metadata"]["name"])
+                    if item.get("is_direct"):
+                        pins.append(f"{name} @ {item['download_info']['url']}")
+                    else:
+                        pins.append(f"{name}=={item['metadata']['version']}")
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                output.append(f"unreadable pip report: {exc}")
+                raise PipFailed() from None
+        return tuple(sorted(pins))
+
+    def _create(self, env: BuildEnv, output: list[str]) -> None:
+        try:
+            venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt", clear=True).create(env.path)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise BuildError(f"cannot create a build environment in {env.path}: {exc}") from None
+        if env.pins:
+            req_file = env.path / "build-requirements.txt"
+            req_file.write_text("\n".join(env.pins) + "\n", encoding="utf-8")
+            # --no-deps: the pins are pip's whole resolution already. Byte-compiled now, once,
+            # so that builds (which run with PYTHONDONTWRITEBYTECODE) import quickly.
+            self._pip(["install", "--no-deps", "--no-warn-script-location",
+                       "-r", str(req_file)], output, python=env.python_executable)  # fmt: skip
+        marker = env.path / READY
+        tmp = marker.with_name(READY + ".tmp")
+        tmp.write_text(json.dumps({"pins": list(env.pins), "python": self._python}) + "\n")
+        os.replace(tmp, marker)
