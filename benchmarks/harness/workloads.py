@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
 # One date for every workload so that results stay comparable as the index grows.
 EXCLUDE_NEWER = "2026-11-01T00:00:00Z"
@@ -218,6 +219,9 @@ class Install(Workload):
                    "venv; cold = empty cache (downloads), warm = cached wheels.")
     needs_constrain_command = "install"
 
+    def __init__(self) -> None:
+        self._venvs: dict[str, Path] = {}  # tool -> the venv its last command installs into
+
     def skip_reason(self, ctx: Context, force: bool) -> str | None:
         if "install" not in ctx.tools.constrain_commands and not force:
             return "`constrain install --help` fails: constrain install is not built yet"
@@ -229,6 +233,7 @@ class Install(Workload):
         venv = ctx.work / "venvs" / tool
         python = str(venv / "bin" / "python")
         prepare = [_fresh_venv(ctx, venv)]
+        self._venvs[tool] = venv
         if tool == "constrain":
             # TODO(constrain install): adjust to the flags `constrain install` ends up with.
             return Command([[*t.constrain, "install", "-r", pins, "--python", python,
@@ -242,7 +247,26 @@ class Install(Workload):
         return None
 
     def read_pins(self, tool: str, run_dir: Path) -> dict[str, str] | None:
-        return None
+        venv = self._venvs.get(tool)
+        return installed_pins(venv) if venv else None
+
+
+def installed_pins(venv: Path) -> dict[str, str]:
+    """``{canonical name: version}`` of what is installed in ``venv``."""
+    from importlib.metadata import distributions
+
+    paths = [str(p) for p in venv.glob("lib/python*/site-packages")]
+    return {canonicalize_name(d.metadata["Name"]): d.version for d in distributions(path=paths)}
+
+
+def downloaded_pins(directory: Path) -> dict[str, str]:
+    """``{canonical name: version}`` of the wheels under ``directory`` (newest if several)."""
+    pins: dict[str, Version] = {}
+    for wheel in directory.rglob("*.whl"):
+        name, version, _, _ = parse_wheel_filename(wheel.name)
+        if name not in pins or version > pins[name]:
+            pins[name] = version
+    return {name: str(version) for name, version in pins.items()}
 
 
 class Download(Workload):
@@ -287,6 +311,9 @@ class Download(Workload):
                     argvs.append(argv + [AIRFLOW])
             return Command(argvs)
         return None
+
+    def read_pins(self, tool: str, run_dir: Path) -> dict[str, str] | None:
+        return downloaded_pins(run_dir / "wheels")
 
 
 WORKLOADS: dict[str, Workload] = {

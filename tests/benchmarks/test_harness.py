@@ -319,3 +319,22 @@ def test_quick_means_one_run_and_unknown_workloads_are_refused(capsys):
     assert bench_run.parse_args([]).repeat == 3
     with pytest.raises(SystemExit):
         bench_run.parse_args(["--workload", "nonsense"])
+
+
+def test_install_result_is_read_from_the_venv(tmp_path):
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    for name, version in (("Flask_Babel", "2.0.0"), ("alembic", "1.14.1")):
+        info = site / f"{name}-{version}.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    assert workloads.installed_pins(tmp_path / "venv") == {"flask-babel": "2.0.0",
+                                                           "alembic": "1.14.1"}
+
+
+def test_download_result_is_read_from_the_wheel_names(tmp_path):
+    for rel in ("3.11-a/psycopg2_binary-2.9.10-cp311-cp311-manylinux_2_17_x86_64.whl",
+                "3.12-b/psycopg2_binary-2.9.10-cp312-cp312-macosx_11_0_arm64.whl",
+                "3.12-b/six-1.16.0-py2.py3-none-any.whl", "3.12-b/notes.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("")
+    assert workloads.downloaded_pins(tmp_path) == {"psycopg2-binary": "2.9.10", "six": "1.16.0"}
