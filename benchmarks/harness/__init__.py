@@ -1,0 +1,1 @@
+"""The benchmark harness behind benchmarks/run.py: measure, tools, workloads, runner, report."""
