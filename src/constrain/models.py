@@ -133,7 +133,7 @@ class CoreMetadata:
         return cls(
             name=data["name"],
             version=Version(data["version"]),
-            requires_dist=tuple(Requirement(r) for r in data["requires_dist"]),
+            requires_dist=tuple(_requirement(r) for r in data["requires_dist"]),
             requires_python=SpecifierSet(rp) if rp is not None else None,
             provides_extra=frozenset(
                 canonicalize_name(e) for e in data.get("provides_extra", ())
@@ -141,6 +141,19 @@ class CoreMetadata:
             license=data.get("license"),
             source=data.get("source", "range"),
         )
+
+
+_REQUIREMENTS: dict[str, Requirement] = {}
+
+
+def _requirement(text: str) -> Requirement:
+    """``Requirement(text)``, memoised: the same dependency lines recur across the versions of
+    a project, and cached metadata is read back on every warm run. Treat the result as
+    immutable."""
+    found = _REQUIREMENTS.get(text)
+    if found is None:
+        found = _REQUIREMENTS[text] = Requirement(text)
+    return found
 
 
 class MetadataProvider(Protocol):

@@ -2,24 +2,28 @@
 
 A build environment is a ``venv`` without pip (``venv.EnvBuilder(with_pip=False)``: no
 ensurepip) into which the host's pip installs the build requirements through
-``pip --python ENV`` (pip >= 22.3). Creating one costs seconds (pip start-up, downloads,
-byte-compiling setuptools), so :class:`BuildEnvs` keeps them:
+``pip --python ENV install --report`` (pip >= 22.3). Making one costs seconds (pip start-up,
+downloads, byte-compiling setuptools), so :class:`BuildEnvs` keeps them, under
+``<cache root>/build-envs-v1/``:
 
-- **Resolution.** Build requirements (``setuptools>=40.8.0``) are resolved by
-  ``pip install --dry-run --ignore-installed --report`` into the exact set of pins
-  (``setuptools==80.9.0``). The answer is remembered for the process and, for
-  ``resolution_ttl`` seconds, in the cache's ``misc`` bucket: a new release of a build backend
-  is picked up the next day, not within one run.
-- **Environments** live in ``<cache root>/build-envs-v1/<key>/``, keyed by the exact pins, the
-  Python that runs them and the index settings that supplied them. One is created under
-  ``Cache.lock`` by exactly one process or thread, directly at its final path (console-script
-  shebangs and ``pyvenv.cfg`` hold absolute paths, so a venv cannot be renamed into place);
-  the ``.ready`` marker, written atomically last, is what makes it visible. A directory
-  without the marker is the remains of an interrupted creation and is rebuilt.
-- **Read-only use.** Builds never install into a ready environment: requirements a backend
-  adds (``get_requires_for_build_wheel``) that the environment does not already satisfy select
-  another environment keyed by the full set. Files are byte-compiled when installed and builds
-  run with ``PYTHONDONTWRITEBYTECODE``, so a build writes nothing into the environment.
+- ``envs/<random>/`` -- an environment, immutable once its ``.ready`` marker exists (written
+  atomically, last). It is made at its final path because console-script shebangs and
+  ``pyvenv.cfg`` hold absolute paths (a venv cannot be renamed into place); an interrupted
+  creation leaves a directory without the marker, which nothing ever uses.
+- ``pins/<digest>`` -- which environment holds an exact set of pins (``setuptools==80.9.0``)
+  for this Python and these index settings: the identity of an environment is what is in it.
+- the cache's ``misc`` bucket maps a set of build requirements (``setuptools>=40.8.0``) to
+  the pins pip chose for it, trusted for ``resolution_ttl`` seconds (a day): a new release of
+  a backend is picked up the next day, not within a run. After that the requirements are
+  installed afresh; when the pins come out the same, the new environment is discarded for the
+  existing one.
+
+Creation for one set of requirements happens under ``Cache.lock``, so concurrent builds in
+threads or processes wait for one creator and then share its result. Builds never install
+into a ready environment: requirements a backend adds (``get_requires_for_build_wheel``) that
+it does not satisfy select the environment of the whole set instead. Files are byte-compiled
+at install time and builds run with ``PYTHONDONTWRITEBYTECODE``, so a build writes nothing into
+an environment.
 
 Without a cache the environments live in a temporary directory removed by :meth:`close`.
 All pip output is captured into the caller's output list (for :class:`BuildError` tails);
@@ -162,9 +166,6 @@ class BuildEnvs:
         if cache is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="constrain-envs-")
             cache = Cache(self._tmp.name)
-            self._persistent = False
-        else:
-            self._persistent = True
         self.cache = cache
         self.root = cache.root / ENVS_DIR
         self.pip_env = pip_environ(build_index)
@@ -172,6 +173,7 @@ class BuildEnvs:
         self.resolution_ttl = resolution_ttl
         self._python = python_identity()
         self._resolved: dict[str, tuple[str, ...]] = {}
+        self._memo: dict[str, BuildEnv] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -183,69 +185,66 @@ class BuildEnvs:
 
     # ------------------------------------------------------------------ public
     def get(self, requirements: Sequence[str], output: list[str]) -> BuildEnv:
-        """A ready environment holding ``requirements`` (resolved with pip), creating it if
-        needed. pip's output goes to ``output``; raises :class:`PipFailed` when pip fails."""
-        pins = self.resolve(requirements, output)
-        return self.ensure(pins, output)
-
-    def resolve(self, requirements: Sequence[str], output: list[str]) -> tuple[str, ...]:
-        """The exact pins pip chooses for ``requirements`` on this Python and index."""
+        """A ready environment holding ``requirements``, created (and the requirements
+        resolved) by pip when there is none yet. pip's output goes to ``output``; raises
+        :class:`PipFailed` when pip fails, :class:`BuildError` when no venv can be made."""
         reqs = sorted({r.strip() for r in requirements if r.strip()})
-        if not reqs:
-            return ()
-        key = _digest("resolve", self._python, self.pip_env, reqs)
+        key = _digest("requires", self._python, self.pip_env, reqs)[:32]
         with self._lock_for(key):
-            if key in self._resolved:
-                return self._resolved[key]
-            pins = self._cached_resolution(key)
-            if pins is None:
-                pins = self._pip_resolve(reqs, output)
-                if self._persistent:
-                    data = json.dumps({"requires": reqs, "pins": pins}).encode()
-                    self.cache.put("misc", f"build-requires-{key}", data,
-                                   meta={"fetched": time.time()})  # fmt: skip
-            self._resolved[key] = pins
-            return pins
-
-    def ensure(self, pins: tuple[str, ...], output: list[str]) -> BuildEnv:
-        """The ready environment for exactly ``pins``, created under a lock when missing."""
-        key = _digest("env", self._python, self.pip_env, sorted(pins))[:32]
-        env = BuildEnv(self.root / key, pins)
-        if (env.path / READY).is_file():
+            env = self._memo.get(key)
+            if env is not None:
+                return env
+            env = self._lookup(self._cached_resolution(key))
+            if env is None:
+                with self.cache.lock(f"build-env-{key}"):
+                    # another process may have made it while we waited
+                    env = self._lookup(self._cached_resolution(key))
+                    if env is None:
+                        env = self._create(reqs, output)
+                        self._remember_resolution(key, reqs, env.pins)
+            self._memo[key] = env
             return env
-        with self._lock_for(key), self.cache.lock(f"build-env-{key}"):
-            if (env.path / READY).is_file():
-                return env  # another thread or process made it while we waited
-            self.reporter.info(
-                "creating a build environment" + (f" with {', '.join(pins)}" if pins else "")
-            )
-            if env.path.exists():
-                shutil.rmtree(env.path)  # an interrupted creation
-            try:
-                self._create(env, output)
-            except BaseException:
-                shutil.rmtree(env.path, ignore_errors=True)
-                raise
-        return env
 
     # ------------------------------------------------------------------ internals
     def _lock_for(self, key: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def _cached_resolution(self, key: str) -> tuple[str, ...] | None:
-        if not self._persistent:
+    def _pins_file(self, pins: Sequence[str]) -> Path:
+        return self.root / "pins" / _digest("pins", self._python, self.pip_env, sorted(pins))
+
+    def _lookup(self, pins: tuple[str, ...] | None) -> BuildEnv | None:
+        """The ready environment of exactly ``pins``, if there is one."""
+        if pins is None:
             return None
-        age = self.cache.age("misc", f"build-requires-{key}")
+        try:
+            name = self._pins_file(pins).read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        path = self.root / "envs" / name
+        if not name or "/" in name or not (path / READY).is_file():
+            return None
+        return BuildEnv(path, pins)
+
+    def _cached_resolution(self, key: str) -> tuple[str, ...] | None:
+        if key in self._resolved:
+            return self._resolved[key]
+        entry = f"build-requires-{key}"
+        age = self.cache.age("misc", entry)
         if age is None or age > self.resolution_ttl:
             return None
         try:
-            pins = json.loads(self.cache.get("misc", f"build-requires-{key}") or b"")["pins"]
+            pins = json.loads(self.cache.get("misc", entry) or b"")["pins"]
         except (ValueError, KeyError, TypeError):
             return None
         if not isinstance(pins, list) or not all(isinstance(p, str) for p in pins):
             return None
         return tuple(pins)
+
+    def _remember_resolution(self, key: str, reqs: list[str], pins: tuple[str, ...]) -> None:
+        self._resolved[key] = pins
+        data = json.dumps({"requires": reqs, "pins": list(pins)}).encode()
+        self.cache.put("misc", f"build-requires-{key}", data, meta={"fetched": time.time()})
 
     def _pip(self, args: Sequence[str], output: list[str], python: str | None = None) -> None:
         cmd = [sys.executable, "-m", "pip"]
@@ -258,40 +257,64 @@ class BuildEnvs:
         except subprocess.CalledProcessError:
             raise PipFailed() from None
 
-    def _pip_resolve(self, reqs: list[str], output: list[str]) -> tuple[str, ...]:
-        with tempfile.TemporaryDirectory(prefix="constrain-resolve-") as tmp:
-            req_file = Path(tmp, "requirements.txt")
-            req_file.write_text("\n".join(reqs) + "\n", encoding="utf-8")
-            report = Path(tmp, "report.json")
-            self._pip(["install", "--dry-run", "--ignore-installed",
-                       "--report", str(report), "-r", str(req_file)], output)  # fmt: skip
-            try:
-                items = json.loads(report.read_text(encoding="utf-8"))["install"]
-                pins = []
-                for item in items:
-                    name = canonicalize_name(item["metadata"]["name"])
-                    if item.get("is_direct"):
-                        pins.append(f"{name} @ {item['download_info']['url']}")
-                    else:
-                        pins.append(f"{name}=={item['metadata']['version']}")
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                output.append(f"unreadable pip report: {exc}")
-                raise PipFailed() from None
-        return tuple(sorted(pins))
-
-    def _create(self, env: BuildEnv, output: list[str]) -> None:
+    def _create(self, reqs: list[str], output: list[str]) -> BuildEnv:
+        """Make a new environment holding ``reqs`` under ``envs/<random>`` and publish it
+        under its pins -- or, when an environment of the same pins appeared meanwhile (the
+        same set written another way, or a re-resolution after the TTL that changed nothing),
+        discard the new one and return that."""
+        envs_dir = self.root / "envs"
+        envs_dir.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix="env-", dir=envs_dir))
+        self.reporter.info(
+            "creating a build environment" + (f" for {', '.join(reqs)}" if reqs else "")
+        )
         try:
-            venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt", clear=True).create(env.path)
-        except (OSError, subprocess.CalledProcessError) as exc:
-            raise BuildError(f"cannot create a build environment in {env.path}: {exc}") from None
-        if env.pins:
-            req_file = env.path / "build-requirements.txt"
-            req_file.write_text("\n".join(env.pins) + "\n", encoding="utf-8")
-            # --no-deps: the pins are pip's whole resolution already. Byte-compiled now, once,
-            # so that builds (which run with PYTHONDONTWRITEBYTECODE) import quickly.
-            self._pip(["install", "--no-deps", "--no-warn-script-location",
-                       "-r", str(req_file)], output, python=env.python_executable)  # fmt: skip
-        marker = env.path / READY
-        tmp = marker.with_name(READY + ".tmp")
-        tmp.write_text(json.dumps({"pins": list(env.pins), "python": self._python}) + "\n")
-        os.replace(tmp, marker)
+            env = BuildEnv(path, ())
+            try:
+                venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt", clear=True).create(path)
+            except (OSError, subprocess.CalledProcessError) as exc:
+                raise BuildError(f"cannot create a build environment in {path}: {exc}") from None
+            if reqs:
+                env.pins = self._install(env, reqs, output)
+            with self.cache.lock(f"build-pins-{self._pins_file(env.pins).name[:32]}"):
+                existing = self._lookup(env.pins)
+                if existing is not None:
+                    shutil.rmtree(path, ignore_errors=True)
+                    return existing
+                marker = path / READY
+                marker.with_name(READY + ".tmp").write_text(
+                    json.dumps({"pins": list(env.pins), "python": self._python}) + "\n"
+                )
+                os.replace(marker.with_name(READY + ".tmp"), marker)
+                pointer = self._pins_file(env.pins)
+                pointer.parent.mkdir(parents=True, exist_ok=True)
+                tmp = pointer.with_name(pointer.name + ".tmp")
+                tmp.write_text(path.name + "\n", encoding="utf-8")
+                os.replace(tmp, pointer)
+            return env
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+
+    def _install(self, env: BuildEnv, reqs: list[str], output: list[str]) -> tuple[str, ...]:
+        """pip-install ``reqs`` into ``env`` (byte-compiled now, once, so that builds, which
+        run with PYTHONDONTWRITEBYTECODE, import quickly); return the pins it chose."""
+        req_file = env.path / "build-requirements.txt"
+        req_file.write_text("\n".join(reqs) + "\n", encoding="utf-8")
+        report = env.path / "build-report.json"
+        self._pip(["install", "--ignore-installed", "--no-warn-script-location",
+                   "--report", str(report), "-r", str(req_file)],
+                  output, python=env.python_executable)  # fmt: skip
+        try:
+            items = json.loads(report.read_text(encoding="utf-8"))["install"]
+            pins = []
+            for item in items:
+                name = canonicalize_name(item["metadata"]["name"])
+                if item.get("is_direct"):
+                    pins.append(f"{name} @ {item['download_info']['url']}")
+                else:
+                    pins.append(f"{name}=={item['metadata']['version']}")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            output.append(f"unreadable pip report: {exc}")
+            raise PipFailed() from None
+        return tuple(sorted(pins))

@@ -157,6 +157,8 @@ class IndexRepository:
         """Start fetching ``project``'s files in the background and then the metadata of the
         files ``choose`` picks. Idempotent per project (a later call adding ``choose`` adds the
         metadata step); never raises -- errors surface when the files are asked for."""
+        if self.offline:
+            return  # everything comes from the local cache: threads would only contend
         key = canonicalize_name(project)
         with self._lock:
             if self._closed:

@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from packaging.metadata import parse_email
@@ -59,6 +59,9 @@ from ..models import CoreMetadata, DistFile, MetadataSource
 from ..reporting import NULL_REPORTER, Reporter
 from . import files as _files
 from .client import HttpClient
+
+if TYPE_CHECKING:
+    from .buildenv import BuildEnvs
 
 DEFAULT_TAIL = 64 * 1024
 _STATIC_FIELDS = frozenset({"requires-dist", "requires-python", "provides-extra"})
@@ -450,7 +453,8 @@ class MetadataFetcher:
 
     ``build_index`` (``index_url``/``extra_index_urls``/``find_links`` attributes) tells pip in
     build environments where to find build requirements; ``None`` leaves pip's own
-    configuration in force.
+    configuration in force. Builds share ready build environments (``index/buildenv.py``),
+    kept under the cache root, or in a temporary directory that :meth:`close` removes.
     """
 
     def __init__(
@@ -480,12 +484,16 @@ class MetadataFetcher:
         self._guard = threading.Lock()
         self._builds = threading.Semaphore(max_builds)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._build_envs: BuildEnvs | None = None  # made on the first build
 
     def close(self) -> None:
-        """Remove downloads kept for a fetcher without a cache."""
+        """Remove downloads and build environments kept for a fetcher without a cache."""
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+        if self._build_envs is not None:
+            self._build_envs.close()
+            self._build_envs = None
 
     def __call__(self, file: DistFile) -> CoreMetadata:
         identity = file.cache_identity()
@@ -630,11 +638,22 @@ class MetadataFetcher:
         if self.offline:
             raise OfflineMissing(f"the metadata of {file.filename} (it needs a PEP 517 build)")
         with self._builds:
-            self.reporter.info(f"building {spec} from {file.filename} to read its metadata")
+            self.reporter.info(f"building metadata for {spec} from sdist {file.filename}")
             data = sdist.prepare_metadata(
-                path, build_index=self.build_index, reporter=self.reporter
+                path, build_index=self.build_index, reporter=self.reporter, envs=self._envs()
             )
         return self._parse(data, file, "built", "built METADATA")
+
+    def _envs(self) -> BuildEnvs:
+        """The build environments shared by this fetcher's builds (created on first use)."""
+        from .buildenv import BuildEnvs
+
+        with self._guard:
+            if self._build_envs is None:
+                self._build_envs = BuildEnvs(
+                    self.cache, build_index=self.build_index, reporter=self.reporter
+                )
+            return self._build_envs
 
     # ------------------------------------------------------------------ helpers
     def _tmpdir(self) -> Path | None:

@@ -24,6 +24,7 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
+from packaging.tags import parse_tag
 from packaging.version import InvalidVersion
 
 from ..errors import ConstrainError, redact_url
@@ -105,7 +106,7 @@ def dist_file(
     project."""
     try:
         if filename.endswith(".whl"):
-            name, version, _build, tags = parse_wheel_filename(filename)
+            name, version, tags = _parse_wheel_filename(filename)
             kind = "wheel"
         elif filename.endswith((".tar.gz", ".zip")):
             name, version = parse_sdist_filename(filename)
@@ -132,6 +133,34 @@ def dist_file(
         tags=frozenset(tags),
         index=index,
     )
+
+
+_TAGS: dict[str, frozenset] = {}
+_VERSIONS: dict[str, object] = {}
+_NAMES: dict[str, NormalizedName] = {}
+
+
+def _parse_wheel_filename(filename: str):
+    """``packaging.utils.parse_wheel_filename`` with its costly parts memoised: the same tag
+    triples and versions recur across thousands of files on one page. Anything unusual (build
+    tags, odd shapes) goes straight to packaging."""
+    parts = filename[:-4].split("-")
+    if len(parts) != 5 or filename in _NAMES:
+        name, version, _build, tags = parse_wheel_filename(filename)
+        return name, version, tags
+    raw_name, raw_version = parts[0], parts[1]
+    name = _NAMES.get(raw_name)
+    version = _VERSIONS.get(raw_version)
+    if name is None or version is None:  # first sight: let packaging validate the whole name
+        name, version, _build, tags = parse_wheel_filename(filename)
+        _NAMES[raw_name], _VERSIONS[raw_version] = name, version
+        _TAGS.setdefault("-".join(parts[2:]), frozenset(tags))
+        return name, version, tags
+    triple = "-".join(parts[2:])
+    tags = _TAGS.get(triple)
+    if tags is None:
+        tags = _TAGS[triple] = frozenset(parse_tag(triple))
+    return name, version, tags
 
 
 # ---------------------------------------------------------------------------- JSON (PEP 691)

@@ -9,7 +9,7 @@ messages, why a version has no usable file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,7 +40,7 @@ class VersionFiles:
     ``files`` may be given, or computed on first use by ``load`` -- so that a project with
     thousands of versions costs only the versions a resolve actually looks at."""
 
-    __slots__ = ("version", "_files", "_load")
+    __slots__ = ("version", "pre", "_files", "_load")
 
     def __init__(
         self,
@@ -49,6 +49,7 @@ class VersionFiles:
         load: Callable[[], tuple[DistFile, ...]] | None = None,
     ) -> None:
         self.version = version
+        self.pre = version.is_prerelease
         self._files = files
         self._load = load
 
@@ -168,27 +169,51 @@ def choose_versions(
 
         def fits_all(v: Version) -> bool:
             return all(v in a for a in allowed)
-    else:
 
-        def fits_all(v: Version) -> bool:
+        return list(iter_choices(versions, specifiers, mode, fits_all))
+    return list(iter_choices(versions, specifiers, mode))
+
+
+def iter_choices(
+    versions: Sequence[VersionFiles],
+    specifiers: Sequence[SpecifierSet],
+    mode: PrereleaseMode,
+    fits: Callable[[Version], bool] | None = None,
+) -> Iterator[Choice]:
+    """:func:`choose_versions` as a lazy iterator: a version's files are looked at only when
+    the iteration reaches it, so a resolver that takes the first fitting version of a project
+    with thousands of releases pays for one. ``fits(version)`` may replace the direct
+    specifier test (for a caller that memoises it)."""
+    if fits is None:
+
+        def fits(v: Version) -> bool:
             return all(s.contains(v, prereleases=True) for s in specifiers)
 
-    fits: list[Choice] = []
+    def choice(vf: VersionFiles) -> Choice | None:
+        if not fits(vf.version):
+            return None
+        files = vf.files
+        if not files:
+            return None
+        if any(not f.is_yanked for f in files):
+            return Choice(vf.version, tuple(f for f in files if not f.is_yanked))
+        usable, yanked = usable_files(files, pins_exactly(specifiers, vf.version))
+        return Choice(vf.version, usable, yanked) if usable else None
+
+    if_final = allows_prereleases(mode, specifiers, True)
+    if_none = allows_prereleases(mode, specifiers, False)
+    if if_final == if_none:
+        allow_pre = if_final
+    else:  # it depends on whether some final release fits: find the first one
+        allow_pre = not any(
+            choice(vf) is not None for vf in versions if not vf.pre
+        )
     for vf in versions:
-        if not fits_all(vf.version):
+        if vf.pre and not allow_pre:
             continue
-        if not vf.files:
-            continue
-        if any(not f.is_yanked for f in vf.files):
-            fits.append(Choice(vf.version, tuple(f for f in vf.files if not f.is_yanked)))
-            continue
-        usable, yanked = usable_files(vf.files, pins_exactly(specifiers, vf.version))
-        if usable:
-            fits.append(Choice(vf.version, usable, yanked))
-    final_fits = any(not c.version.is_prerelease for c in fits)
-    if not allows_prereleases(mode, specifiers, final_fits):
-        fits = [c for c in fits if not c.version.is_prerelease]
-    return fits
+        found = choice(vf)
+        if found is not None:
+            yield found
 
 
 def matching_versions(versions: Sequence[VersionFiles], spec: SpecifierSet) -> frozenset[Version]:

@@ -43,6 +43,9 @@ class Req:
     extras: frozenset[NormalizedName] = frozenset()
     exact: Version | None = None
     origin: Origin | None = None
+    # version -> contains(version): resolvelib re-checks every pin against every requirement
+    # each round, and packaging's specifier test is not cheap.
+    _memo: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -59,7 +62,10 @@ class Req:
     def contains(self, version: Version) -> bool:
         if self.exact is not None:
             return version == self.exact
-        return self.specifier.contains(version, prereleases=True)
+        found = self._memo.get(version)
+        if found is None:
+            found = self._memo[version] = self.specifier.contains(version, prereleases=True)
+        return found
 
     def __str__(self) -> str:
         if self.name == PYTHON:

@@ -17,8 +17,8 @@ from .candidates import PYTHON, Candidate, Req
 Preference = tuple[bool, bool, bool, bool, int, str]
 
 #: Counting stops here: past it, "fewer candidates" no longer tells projects apart usefully,
-#: and counting every version of every open project each round would cost O(versions).
-COUNT_CAP = 100
+#: and every candidate counted costs a look at that version's files.
+COUNT_CAP = 10
 
 
 def backtrack_keys(causes: Sequence[Any]) -> set[str]:

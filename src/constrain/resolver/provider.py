@@ -29,7 +29,7 @@ from ..policies.filters import (
     VersionFiles,
     choose_versions,
     group_versions,
-    matching_versions,
+    iter_choices,
 )
 from ..reporting import Reporter
 from ..target import TargetEnvironment
@@ -64,7 +64,7 @@ class ConstrainProvider(AbstractProvider):
         self.asked: dict[str, list[tuple[Req, Candidate | None]]] = {}
         self.user_named: set[str] = set()
         self._pinned: dict[str, bool] = {}
-        self._matching: dict[tuple[str, str], frozenset] = {}
+        self._matching: dict[tuple[str, str], dict] = {}  # (project, spec) -> version -> fits
         self._causes_seen: Any = None
         self._causes_len = 0
         self._causes_keys: set[str] = set()
@@ -202,7 +202,7 @@ class ConstrainProvider(AbstractProvider):
         identifier: str,
         requirements: Mapping[str, Iterator[Req]],
         incompatibilities: Mapping[str, Iterator[Candidate]],
-    ) -> list[Candidate]:
+    ) -> Any:
         if identifier == PYTHON:
             python = python_candidate(self.target)
             ok = all(r.contains(python.version) for r in requirements[identifier])
@@ -212,18 +212,23 @@ class ConstrainProvider(AbstractProvider):
         bad = {c.version for c in incompatibilities.get(identifier, ())}
         specs = self.specifiers_for(identifier, name, requirements)
         versions = self.versions(name)
+        memos = [self._matching.setdefault((name, str(spec)), {}) for spec in specs]
 
-        def match(spec: SpecifierSet) -> frozenset:
-            key = (name, str(spec))
-            if key not in self._matching:
-                self._matching[key] = matching_versions(versions, spec)
-            return self._matching[key]
+        def fits(version) -> bool:
+            for spec, memo in zip(specs, memos):
+                ok = memo.get(version)
+                if ok is None:
+                    ok = memo[version] = spec.contains(version, prereleases=True)
+                if not ok:
+                    return False
+            return True
 
-        return [
+        choices = iter_choices(versions, specs, self.policy.prerelease, fits)
+        return _LazyMatches(
             Candidate(name, c.version, extras, c.files, c.yanked)
-            for c in choose_versions(versions, specs, self.policy.prerelease, match)
+            for c in choices
             if c.version not in bad
-        ]
+        )
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
         return requirement.contains(candidate.version)
@@ -316,3 +321,31 @@ class ConstrainProvider(AbstractProvider):
         """``command line -> a==1.0 -> c<2`` for one requirement of a conflict."""
         head = self.chain(parent) if parent is not None else [str(req.origin or COMMAND_LINE)]
         return " -> ".join(head + [str(req)])
+
+
+class _LazyMatches:
+    """find_matches' answer for resolvelib: a factory of iterators over candidates that are
+    produced on demand and remembered, so each version's files are examined at most once and
+    only as far as the resolver looks (resolvelib calls a callable result to iterate)."""
+
+    __slots__ = ("_source", "_seen", "_done")
+
+    def __init__(self, source: Iterator[Candidate]) -> None:
+        self._source = source
+        self._seen: list[Candidate] = []
+        self._done = False
+
+    def __call__(self) -> Iterator[Candidate]:
+        i = 0
+        while True:
+            if i < len(self._seen):
+                yield self._seen[i]
+                i += 1
+                continue
+            if self._done:
+                return
+            try:
+                self._seen.append(next(self._source))
+            except StopIteration:
+                self._done = True
+                return
