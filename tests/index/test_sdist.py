@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import io
 import tarfile
+import warnings
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from constrain.cache.store import Cache
 from constrain.errors import BuildError
 from constrain.index.sdist import (
     DEFAULT_BACKEND,
+    BuildEnvs,
     build_wheel,
     pip_environ,
     prepare_metadata,
@@ -182,3 +186,177 @@ def test_build_requirement_missing_from_index_is_a_build_error(tmp_path, make_in
         prepare_metadata(sdist, build_index=Settings(server.index_url))
     assert "could not install the backend requirements of foo-1.0.tar.gz" in exc.value.message
     assert any("no-such-helper" in line for line in exc.value.details)
+
+
+# ---------------------------------------------------------------------------- captured output
+
+# A backend that talks: prints on stdout and stderr and raises a warning in every hook, and
+# fails when the project is called "noisy-fail".
+_NOISY_BACKEND = '''
+import os, sys, warnings
+def _talk(hook):
+    print(f"NOISY-STDOUT from {hook}")
+    print(f"NOISY-STDERR from {hook}", file=sys.stderr)
+    warnings.warn(f"NOISY-WARNING from {hook}")
+def get_requires_for_build_wheel(config_settings=None):
+    _talk("get_requires")
+    return []
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    _talk("prepare_metadata")
+    name = os.path.basename(os.getcwd()).rsplit("-", 1)[0]
+    if name == "noisy-fail":
+        sys.exit("NOISY-FAILURE: cannot build this")
+    d = os.path.join(metadata_directory, "noisy-1.0.dist-info")
+    os.makedirs(d)
+    with open(os.path.join(d, "METADATA"), "w") as fh:
+        fh.write("Metadata-Version: 2.1\\nName: noisy\\nVersion: 1.0\\n\\n")
+    return "noisy-1.0.dist-info"
+'''
+
+
+def _noisy_sdist(tmp_path: Path, name: str) -> Path:
+    return _tar(tmp_path / f"{name}-1.0.tar.gz", {
+        f"{name}-1.0/pyproject.toml": _PYPROJECT,
+        f"{name}-1.0/be.py": _NOISY_BACKEND,
+    })  # fmt: skip
+
+
+def test_backend_output_and_warnings_never_reach_the_user(tmp_path, capfd):
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        data = prepare_metadata(_noisy_sdist(tmp_path, "noisy"))
+    assert data.startswith(b"Metadata-Version: 2.1\nName: noisy")
+    out, err = capfd.readouterr()
+    assert "NOISY" not in out and "NOISY" not in err
+    assert not [w for w in raised if "NOISY" in str(w.message)]
+
+
+def test_captured_output_of_a_failing_backend_is_in_the_build_error(tmp_path, capfd):
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        with pytest.raises(BuildError) as exc:
+            prepare_metadata(_noisy_sdist(tmp_path, "noisy-fail"))
+    out, err = capfd.readouterr()
+    assert "NOISY" not in out and "NOISY" not in err and not raised
+    details = "\n".join(exc.value.details)
+    assert "prepare_metadata_for_build_wheel" in exc.value.message
+    assert "NOISY-FAILURE: cannot build this" in details
+    assert "NOISY-STDERR from prepare_metadata" in details
+    assert "NOISY-STDOUT from get_requires" in details
+    assert "NOISY-WARNING from get_requires" in details  # warnings of earlier hooks too
+
+
+# ---------------------------------------------------------------------------- build environments
+
+# A backend that needs the build requirement "helper-tool" importable, and reports the version
+# it found in the metadata it writes. get_requires_for_build_wheel asks for what EXTRA lists.
+_HELPER_BACKEND = '''
+import os, re
+EXTRA = []
+def get_requires_for_build_wheel(config_settings=None):
+    return EXTRA
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    import helper_tool
+    extra = ""
+    for name in EXTRA:
+        project = re.split("[<>=!~ ]", name)[0]
+        mod = __import__(project.replace("-", "_"))
+        extra += f"Requires-Dist: seen-{project}=={mod.__version__}\\n"
+    project = os.path.basename(os.getcwd()).rsplit("-", 1)[0]
+    d = os.path.join(metadata_directory, f"{project}-1.0.dist-info")
+    os.makedirs(d)
+    with open(os.path.join(d, "METADATA"), "w") as fh:
+        fh.write(f"Metadata-Version: 2.1\\nName: {project}\\nVersion: 1.0\\n"
+                 f"Requires-Dist: seen-helper=={helper_tool.__version__}\\n{extra}\\n")
+    return f"{project}-1.0.dist-info"
+'''
+
+
+def _helper_sdist(tmp_path: Path, name: str, extra: list[str] = ()) -> Path:
+    pyproject = ('[build-system]\nrequires = ["helper-tool>=1"]\n'
+                 'build-backend = "be"\nbackend-path = ["."]\n')  # fmt: skip
+    backend = _HELPER_BACKEND.replace("EXTRA = []", f"EXTRA = {list(extra)!r}")
+    return _tar(tmp_path / f"{name}-1.0.tar.gz", {
+        f"{name}-1.0/pyproject.toml": pyproject,
+        f"{name}-1.0/be.py": backend,
+    })  # fmt: skip
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in root.rglob("*") if p.is_file() and not p.is_symlink()}  # fmt: skip
+
+
+def test_build_environments_are_reused_across_builds_and_runs(tmp_path, make_index):
+    server = make_index([PackageSpec("helper-tool", "1.0"), PackageSpec("helper-tool", "1.1")])
+    settings = Settings(server.index_url)
+    cache = Cache(tmp_path / "cache")
+    reporter = CollectingReporter()
+    envs = BuildEnvs(cache, build_index=settings, reporter=reporter)
+    first = prepare_metadata(_helper_sdist(tmp_path, "one"), build_index=settings, envs=envs)
+    assert b"Requires-Dist: seen-helper==1.1" in first  # the newest, like pip
+    created = [i for i in reporter.infos if "creating a build environment" in i]
+    assert len(created) == 1 and "helper-tool>=1" in created[0]
+    (env_dir,) = (cache.root / "build-envs-v1" / "envs").iterdir()
+    before = _snapshot(env_dir)
+    assert any(name.endswith(".pyc") for name in before)  # byte-compiled once, at install
+
+    server.reset_log()
+    second = prepare_metadata(_helper_sdist(tmp_path, "two"), build_index=settings, envs=envs)
+    assert b"Name: two" in second and b"seen-helper==1.1" in second
+    # a later run (a new BuildEnvs on the same cache) reuses it too
+    again = BuildEnvs(cache, build_index=settings, reporter=reporter)
+    prepare_metadata(_helper_sdist(tmp_path, "three"), build_index=settings, envs=again)
+    assert server.requests == []  # no pip run at all: nothing resolved, nothing installed
+    assert len([i for i in reporter.infos if "creating a build environment" in i]) == 1
+    assert _snapshot(env_dir) == before  # builds never write into a ready environment
+
+
+def test_backend_requirements_get_their_own_environment(tmp_path, make_index):
+    server = make_index([PackageSpec("helper-tool", "1.0"), PackageSpec("extra-tool", "2.0")])
+    settings = Settings(server.index_url)
+    cache = Cache(tmp_path / "cache")
+    envs = BuildEnvs(cache, build_index=settings)
+    prepare_metadata(_helper_sdist(tmp_path, "base"), build_index=settings, envs=envs)
+    (base_env,) = (cache.root / "build-envs-v1" / "envs").iterdir()
+    before = _snapshot(base_env)
+    data = prepare_metadata(_helper_sdist(tmp_path, "more", ["extra-tool"]),
+                            build_index=settings, envs=envs)  # fmt: skip
+    assert b"seen-helper==1.0" in data and b"seen-extra-tool==2.0" in data
+    assert _snapshot(base_env) == before
+    assert len(list((cache.root / "build-envs-v1" / "envs").iterdir())) == 2
+    # an added requirement the environment already satisfies needs no other environment
+    prepare_metadata(_helper_sdist(tmp_path, "same", ["helper-tool<2"]),
+                     build_index=settings, envs=envs)  # fmt: skip
+    assert len(list((cache.root / "build-envs-v1" / "envs").iterdir())) == 2
+
+
+def test_concurrent_builds_share_one_new_environment(tmp_path, make_index):
+    server = make_index([PackageSpec("helper-tool", "1.0")])
+    settings = Settings(server.index_url)
+    cache = Cache(tmp_path / "cache")
+    reporter = CollectingReporter()
+    envs = [BuildEnvs(cache, build_index=settings, reporter=reporter) for _ in range(2)]
+    sdists = [_helper_sdist(tmp_path, f"p{i}") for i in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(
+            lambda i: prepare_metadata(sdists[i], build_index=settings, envs=envs[i]), range(2)
+        ))  # fmt: skip
+    assert all(b"seen-helper==1.0" in r for r in results)
+    assert len([i for i in reporter.infos if "creating a build environment" in i]) == 1
+    assert len(list((cache.root / "build-envs-v1" / "envs").iterdir())) == 1
+
+
+def test_an_interrupted_environment_is_never_used(tmp_path, make_index):
+    server = make_index([PackageSpec("helper-tool", "1.0")])
+    settings = Settings(server.index_url)
+    cache = Cache(tmp_path / "cache")
+    prepare_metadata(_helper_sdist(tmp_path, "a"), build_index=settings,
+                     envs=BuildEnvs(cache, build_index=settings))  # fmt: skip
+    (env_dir,) = (cache.root / "build-envs-v1" / "envs").iterdir()
+    (env_dir / ".ready").unlink()  # as if the creating process had been killed
+    reporter = CollectingReporter()
+    data = prepare_metadata(_helper_sdist(tmp_path, "b"), build_index=settings,
+                            envs=BuildEnvs(cache, build_index=settings, reporter=reporter))  # fmt: skip
+    assert b"seen-helper==1.0" in data
+    assert any("creating a build environment" in i for i in reporter.infos)
