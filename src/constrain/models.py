@@ -264,7 +264,7 @@ class ProjectFiles(Sequence[DistFile]):
         project: NormalizedName,
         versions: Sequence[Version],
         raw: Sequence[object],
-        build: Callable[[object], tuple[DistFile, ...]],
+        build: Callable[[object, Callable[[str], bool] | None], tuple[DistFile, ...]],
         *,
         has_upload_time: bool,
         count: int,
@@ -292,17 +292,28 @@ class ProjectFiles(Sequence[DistFile]):
             project,
             versions,
             groups,
-            lambda group: group,  # type: ignore[arg-type,return-value]
+            lambda group, keep: tuple(
+                f for f in group if keep is None or keep(f.filename)  # type: ignore[attr-defined]
+            ),
             has_upload_time=any(f.upload_time is not None for f in all_files),
             count=len(all_files),
             indexes=tuple(sorted({f.index for f in all_files if f.index})),
         )
 
-    def files_of(self, position: int) -> tuple[DistFile, ...]:
-        """The files of ``versions[position]`` (built on first use)."""
+    def files_of(
+        self, position: int, keep: Callable[[str], bool] | None = None
+    ) -> tuple[DistFile, ...]:
+        """The files of ``versions[position]`` (built on first use). ``keep(filename)`` may
+        skip files before they are built (a target's cheap wheel-tag test); such a filtered
+        answer is not remembered."""
+        if keep is not None:
+            built = self._built[position]
+            if built is not None:
+                return tuple(f for f in built if keep(f.filename))
+            return tuple(self._build(self._raw[position], keep))
         built = self._built[position]
         if built is None:
-            built = self._built[position] = tuple(self._build(self._raw[position]))
+            built = self._built[position] = tuple(self._build(self._raw[position], None))
         return built
 
     def __len__(self) -> int:

@@ -271,6 +271,32 @@ class TargetEnvironment:
                 best = r
         return best
 
+    @cached_property
+    def _tag_strings(self) -> frozenset[str]:
+        return frozenset(str(t) for t in self.tags)
+
+    @cached_property
+    def _triples(self) -> dict[str, bool]:
+        return {}
+
+    def may_accept_filename(self, filename: str) -> bool:
+        """A cheap test on a file *name*: False only for a wheel whose tags the target cannot
+        use (so the file need not even be parsed). sdists and odd names pass."""
+        if not filename.endswith(".whl"):
+            return True
+        parts = filename[:-4].split("-")
+        if len(parts) < 5:
+            return True
+        triple = "-".join(parts[-3:])
+        known = self._triples.get(triple)
+        if known is None:
+            ok = self._tag_strings
+            pys, abis, plats = parts[-3].split("."), parts[-2].split("."), parts[-1].split(".")
+            known = self._triples[triple] = any(
+                f"{py}-{abi}-{plat}" in ok for py in pys for abi in abis for plat in plats
+            )
+        return known
+
     def accepts(self, file: DistFile) -> bool:
         """Can ``file`` serve this target: a compatible wheel, or an sdist, whose
         ``requires-python`` admits the target Python."""

@@ -213,8 +213,10 @@ def _project_files(
     *,
     packed: bool,
 ) -> ProjectFiles:
-    def build(group: object) -> tuple[DistFile, ...]:
+    def build(group: object, keep) -> tuple[DistFile, ...]:
         rows = marshal.loads(group) if packed else group  # type: ignore[arg-type]
+        if keep is not None:
+            rows = [row for row in rows if keep(row[0])]
         return tuple(f for row in rows if (f := file_of(row, project)) is not None)
 
     return ProjectFiles(project, versions, raw, build, has_upload_time=has_upload, count=count,

@@ -143,7 +143,9 @@ def _lazy_versions(
 
     def loader(position: int) -> Callable[[], tuple[DistFile, ...]]:
         def load() -> tuple[DistFile, ...]:
-            kept = [f for f in files.files_of(position) if accepts(f)]
+            kept = [
+                f for f in files.files_of(position, target.may_accept_filename) if accepts(f)
+            ]
             kept = list(binaries(uploaded_by(kept, policy.exclude_newer), policy.only_binary))
             return file_order(kept, target)
 

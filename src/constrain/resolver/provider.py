@@ -65,6 +65,7 @@ class ConstrainProvider(AbstractProvider):
         self.user_named: set[str] = set()
         self._pinned: dict[str, bool] = {}
         self._matching: dict[tuple[str, str], dict] = {}  # (project, spec) -> version -> fits
+        self._matches: dict[tuple, _LazyMatches] = {}
         self._causes_seen: Any = None
         self._causes_len = 0
         self._causes_keys: set[str] = set()
@@ -211,8 +212,15 @@ class ConstrainProvider(AbstractProvider):
         name, extras = reqs[0].name, reqs[0].extras
         bad = {c.version for c in incompatibilities.get(identifier, ())}
         specs = self.specifiers_for(identifier, name, requirements)
+        spec_keys = [str(spec) for spec in specs]
+        # resolvelib asks again whenever a criterion changes; the same limits give the same
+        # (lazily produced, replayable) answer.
+        key = (identifier, tuple(sorted(spec_keys)), frozenset(bad))
+        known = self._matches.get(key)
+        if known is not None:
+            return known
         versions = self.versions(name)
-        memos = [self._matching.setdefault((name, str(spec)), {}) for spec in specs]
+        memos = [self._matching.setdefault((name, k), {}) for k in spec_keys]
 
         def fits(version) -> bool:
             for spec, memo in zip(specs, memos):
@@ -224,11 +232,12 @@ class ConstrainProvider(AbstractProvider):
             return True
 
         choices = iter_choices(versions, specs, self.policy.prerelease, fits)
-        return _LazyMatches(
+        matches = self._matches[key] = _LazyMatches(
             Candidate(name, c.version, extras, c.files, c.yanked)
             for c in choices
             if c.version not in bad
         )
+        return matches
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
         return requirement.contains(candidate.version)
