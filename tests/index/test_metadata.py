@@ -458,6 +458,34 @@ def test_sdist_dynamic_deps_built_with_pep517(make_index, client, cache):
     assert again == md and server.requests == []
 
 
+def test_sdist_builds_report_progress_print_nothing_and_share_environments(
+    make_index, client, cache, capfd
+):
+    server = make_index()
+    records = [_sdist(server, name=n, requires_dist=[f"{n}-dep"], dynamic=["Requires-Dist"])
+               for n in ("foo", "bar")]  # fmt: skip
+    reporter = CollectingReporter()
+    fetcher = MetadataFetcher(client, cache, reporter=reporter)
+    for record in records:
+        assert fetcher(dist_file(server, record)).source == "built"
+    assert any(i.startswith("building metadata for foo==1.0 from sdist") for i in reporter.infos)
+    assert len([i for i in reporter.infos if "creating a build environment" in i]) == 1
+    assert len(list((cache.root / "build-envs-v1" / "envs").iterdir())) == 1
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_sdist_build_environments_without_a_cache_go_on_close(make_index, client):
+    server = make_index()
+    record = _sdist(server, dynamic=["Requires-Dist"])
+    fetcher = MetadataFetcher(client, None)
+    assert fetcher(dist_file(server, record)).source == "built"
+    root = fetcher._build_envs.root
+    assert root.is_dir()
+    fetcher.close()
+    assert not root.exists()
+
+
 def test_sdist_build_forbidden_names_the_file(make_index, client):
     server = make_index()
     record = _sdist(server, metadata_version="2.1")
