@@ -83,7 +83,7 @@ def read_stats(path: Path) -> dict | None:
 
 
 def execute(ctx: Context, tool: str, command: Command, run_dir: Path, timeout: float) -> RunResult:
-    """Run every argv of ``command`` in ``run_dir``; times summed, peaks maxed, first failure wins."""
+    """Run every argv of ``command`` in ``run_dir``: times summed, peaks maxed, first failure."""
     _empty(run_dir)
     for step in command.prepare:
         step()
