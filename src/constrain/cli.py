@@ -14,6 +14,11 @@ from collections.abc import Sequence
 
 from . import __version__
 
+#: Commands beyond ``resolve`` live in ``constrain/commands/<name>.py``. Each module defines
+#: ``register(subparsers, add_resolve_options)`` (argparse only: keep it light, --help imports it)
+#: and ``run(args, argv, console) -> int``; it prints only through ``console``.
+EXTRA_COMMANDS = ("install", "download", "refresh", "policy")
+
 PRERELEASE_CHOICES = ("allow", "if-necessary", "disallow", "if-necessary-or-explicit")
 FORMAT_CHOICES = ("constraints", "requirements", "pylock", "json")
 
@@ -87,6 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--annotate", action="store_true",
                      help="say under each pin which requirements pulled it in")
     out.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    res.set_defaults(_run=_run_resolve)
+
+    import importlib
+
+    for name in EXTRA_COMMANDS:
+        try:
+            module = importlib.import_module(f"constrain.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"constrain.commands.{name}" or exc.name == "constrain.commands":
+                continue  # not built yet
+            raise
+        module.register(sub, _add_resolve_options)
     return parser
 
 
@@ -102,8 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     console = _Console(quiet=args.quiet, verbose=args.verbose)
     try:
-        if args.command == "resolve":
-            return _run_resolve(args, args_list, console)
+        run = getattr(args, "_run", None)
+        if run is not None:
+            return run(args, args_list, console)
     except ConstrainError as exc:
         console.error(exc.render())
         return exc.exit_code
@@ -129,13 +147,12 @@ def _run_resolve(args: argparse.Namespace, argv: list[str], console: _Console) -
     if args.output:
         console.info(f"wrote {len(result.install_set.pins)} pins to {args.output}")
     else:
-        sys.stdout.write(result.text)
-        sys.stdout.flush()
-    _write_stats(result.stats)
+        console.out(result.text)
+    write_stats(result.stats)
     return 0
 
 
-def _write_stats(stats: dict) -> None:
+def write_stats(stats: dict) -> None:
     """``CONSTRAIN_STATS_FILE=path`` receives the run's work counters (for benchmarks)."""
     path = os.environ.get("CONSTRAIN_STATS_FILE")
     if path:
@@ -159,6 +176,11 @@ class _Console:
 
     def error(self, lines: list[str]) -> None:
         self._emit(lines)
+
+    def out(self, text: str) -> None:
+        """Data for stdout (a constraints file, a report)."""
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
     def warning(self, message: str) -> None:
         if not self.quiet:

@@ -35,8 +35,8 @@ _LEGACY_GLIBC = {"manylinux1": 5, "manylinux2010": 12, "manylinux2014": 17}
 def parse_python(text: str) -> tuple[tuple[int, int, int], bool]:
     """Parse ``3.11``, ``3.11.4``, ``cp312``-style or ``3.13t`` into (version, free-threaded).
 
-    A missing patch is taken as 0, the oldest release of that minor -- the conservative choice
-    for ``requires-python`` checks, and the one uv makes.
+    A missing patch is taken as 0 for markers (``python_full_version``), as uv does; see
+    :attr:`TargetEnvironment.any_patch` for how ``requires-python`` treats it.
     """
     m = _PYTHON_RE.match(text.strip())
     if not m:
@@ -110,6 +110,9 @@ class TargetEnvironment:
     platforms: tuple[str, ...] = ()
     free_threaded: bool = False
     host: bool = False
+    #: ``--python 3.9`` names a minor, not a patch: a file fits when *some* 3.9.x satisfies its
+    #: requires-python (``>=3.7,!=3.9.0,!=3.9.1`` fits "3.9"), matching uv's answers.
+    any_patch: bool = False
     host_platforms: tuple[str, ...] = field(default=(), compare=False, repr=False)
     host_markers: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
@@ -142,14 +145,17 @@ class TargetEnvironment:
         if python is None and not plats:
             return here
         version, ft = (here.python_version, here.free_threaded)
+        any_patch = False
         if python is not None:
             version, ft = parse_python(python)
+            any_patch = not re.match(r"^(?:cp|python|py)?3\.\d+\.\d+", python.strip())
         is_host = not plats and version == here.python_version and ft == here.free_threaded
         return cls(
             python_version=version,
             platforms=plats,
             free_threaded=ft,
             host=is_host and here.host,
+            any_patch=any_patch,
             host_platforms=here.host_platforms,
             host_markers=here.host_markers,
         )
@@ -226,7 +232,10 @@ class TargetEnvironment:
             "this host" if self.host else f"this host's platform ({self.markers['sys_platform']}"
             f" {self.markers.get('platform_machine', '')})"
         )
-        return f"CPython {self.python_full_version}{'t' if self.free_threaded else ''} on {where}"
+        shown = self.python_short if self.any_patch else self.python_full_version
+        if self.any_patch and self.free_threaded:
+            shown = shown[:-1]
+        return f"CPython {shown}{'t' if self.free_threaded else ''} on {where}"
 
     # ----------------------------------------------------------------- questions
     def evaluate(self, marker: Marker | None, extras: frozenset[str] | set[str] = frozenset()) -> bool:
@@ -248,6 +257,10 @@ class TargetEnvironment:
         pip: an index's typo must not hide every release."""
         if requires_python is None or requires_python == "":
             return True
+        key = str(requires_python)
+        known = self._python_ok.get(key)
+        if known is not None:
+            return known
         try:
             spec = (
                 requires_python
@@ -255,8 +268,18 @@ class TargetEnvironment:
                 else SpecifierSet(requires_python)
             )
         except InvalidSpecifier:
+            self._python_ok[key] = True
             return True
-        return spec.contains(Version(self.python_full_version), prereleases=True)
+        major, minor, patch = self.python_version
+        patches = range(0, 100) if self.any_patch else (patch,)
+        known = self._python_ok[key] = any(
+            spec.contains(Version(f"{major}.{minor}.{p}"), prereleases=True) for p in patches
+        )
+        return known
+
+    @cached_property
+    def _python_ok(self) -> dict[str, bool]:
+        return {}
 
     def wheel_rank(self, file: DistFile) -> int | None:
         """Preference rank of a wheel for this target (0 is best); ``None`` when it cannot be

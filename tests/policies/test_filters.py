@@ -86,7 +86,7 @@ def test_missing_upload_times_raise_only_under_a_cutoff() -> None:
 
 def test_why_unusable_names_the_first_reason() -> None:
     (wheel,) = files({"name": "foo", "version": "1.0", "files": ["cp312-cp312-win_amd64"]})
-    assert "has no file for CPython 3.11.0 on manylinux_2_17_x86_64" in why_unusable(
+    assert "has no file for CPython 3.11 on manylinux_2_17_x86_64" in why_unusable(
         [wheel], TARGET, FilePolicy()
     )
     (yanked,) = files({"name": "foo", "version": "1.0", "yanked": "oops"})

@@ -1,0 +1,1 @@
+"""Subcommands beyond resolve: each module registers its arguments and runs one command."""
