@@ -151,9 +151,18 @@ class Session:
             offline=request.offline, cert=self.settings.cert, timeout=self.settings.timeout
         )
         self._repository = None
+        #: every requirement/constraint text read, by the location ``fetch_text`` returned
+        #: (``download`` copies the constraint sources into the wheelhouse)
+        self.fetched: dict[str, str] = {}
 
     def fetch_text(self, location: str) -> tuple[str, str]:
-        """Read a requirement/constraint file from a path or URL (URLs cached for --offline)."""
+        """Read a requirement/constraint file from a path or URL (URLs cached for --offline);
+        remembered in :attr:`fetched`."""
+        where, text = self._fetch_text(location)
+        self.fetched[where] = text
+        return where, text
+
+    def _fetch_text(self, location: str) -> tuple[str, str]:
         if "://" not in location or location.startswith("file:"):
             from .index.client import file_url_to_path
 
@@ -228,65 +237,109 @@ class Session:
         self.client.close()
 
 
-def resolve_command(request: ResolveRequest, reporter: Reporter = NULL_REPORTER) -> ResolveResult:
-    """Run ``constrain resolve``: read inputs, resolve for the target, render (and write)."""
+@dataclass
+class PreparedResolve:
+    """What every target of one command shares: the inputs as read (requirements, constraints
+    and the files or URLs they came from) and the resolve options. Built once by
+    :func:`prepare_resolve`; :func:`resolve_target` then resolves any number of targets with
+    it, from several threads at once when they share one :class:`Session`."""
+
+    inputs: object  # constraints.model.Inputs
+    requirements: tuple
+    constraints: tuple
+    options: object  # resolver.ResolveOptions
+    exclude_newer: datetime | None
+    command: str = ""
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every file or URL read for requirements or constraints, in reading order."""
+        return tuple(self.inputs.sources)  # type: ignore[attr-defined]
+
+
+def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolve:
+    """Read the inputs of ``request`` (through ``session``, so URLs are cached), apply index
+    options found in requirement files to ``session.settings``, and fix the resolve options."""
     from .config import with_overrides
     from .constraints.sources import load_inputs
+    from .resolver import ResolveOptions
+
+    exclude_newer = parse_exclude_newer(request.exclude_newer)
+    inputs = load_inputs(
+        request.requirements,
+        request.requirement_files,
+        request.constraint_files,
+        fetch=session.fetch_text,
+        environ=dict(os.environ if request.environ is None else request.environ),
+    )
+    # Index options inside requirement files apply unless the command line set them.
+    if inputs.index_url and request.index_url is None:
+        session.settings = with_overrides(session.settings, index_url=inputs.index_url)
+    if inputs.extra_index_urls and request.extra_index_urls is None:
+        session.settings = with_overrides(
+            session.settings,
+            extra_index_urls=tuple(session.settings.extra_index_urls)
+            + tuple(u for u in inputs.extra_index_urls
+                    if u not in session.settings.extra_index_urls),
+        )
+    if inputs.find_links and request.find_links is None:
+        session.settings = with_overrides(
+            session.settings,
+            find_links=tuple(session.settings.find_links)
+            + tuple(u for u in inputs.find_links if u not in session.settings.find_links),
+        )
+    prerelease = request.prerelease
+    if inputs.pre and prerelease == "if-necessary-or-explicit":
+        prerelease = "allow"
+    options = ResolveOptions(
+        prerelease=prerelease,
+        exclude_newer=exclude_newer,
+        only_binary=request.only_binary,
+    )
+    return PreparedResolve(
+        inputs=inputs,
+        requirements=tuple(inputs.requirements),
+        constraints=tuple(inputs.constraints),
+        options=options,
+        exclude_newer=exclude_newer,
+        command=request.command,
+    )
+
+
+def resolve_target(
+    prepared: PreparedResolve, session: Session, target, reporter: Reporter = NULL_REPORTER
+) -> InstallSet:
+    """Resolve ``prepared`` for one ``target`` (a :class:`~constrain.target.TargetEnvironment`)
+    through ``session``'s repository; thread-safe for several targets on one session."""
+    from .resolver import resolve
+
+    install_set = resolve(
+        prepared.requirements,
+        prepared.constraints,
+        session.repository,
+        target,
+        prepared.options,  # type: ignore[arg-type]
+        reporter,
+    )
+    return dataclasses.replace(
+        install_set, command=prepared.command, exclude_newer=prepared.exclude_newer
+    )
+
+
+def resolve_command(request: ResolveRequest, reporter: Reporter = NULL_REPORTER) -> ResolveResult:
+    """Run ``constrain resolve``: read inputs, resolve for the target, render (and write)."""
     from .output import render, write_atomic
-    from .resolver import ResolveOptions, resolve
     from .target import TargetEnvironment
 
     if request.format not in ("constraints", "requirements", "pylock", "json"):
         raise UsageError(f"unknown format {request.format!r}")
     target = TargetEnvironment.from_options(request.python, request.platforms)
-    exclude_newer = parse_exclude_newer(request.exclude_newer)
+    parse_exclude_newer(request.exclude_newer)  # a bad date fails before any network
     session = Session(request, reporter)
     try:
-        inputs = load_inputs(
-            request.requirements,
-            request.requirement_files,
-            request.constraint_files,
-            fetch=session.fetch_text,
-            environ=dict(os.environ if request.environ is None else request.environ),
-        )
-        # Index options inside requirement files apply unless the command line set them.
-        if inputs.index_url and request.index_url is None:
-            session.settings = with_overrides(session.settings, index_url=inputs.index_url)
-        if inputs.extra_index_urls and request.extra_index_urls is None:
-            session.settings = with_overrides(
-                session.settings,
-                extra_index_urls=tuple(session.settings.extra_index_urls)
-                + tuple(u for u in inputs.extra_index_urls
-                        if u not in session.settings.extra_index_urls),
-            )
-        if inputs.find_links and request.find_links is None:
-            session.settings = with_overrides(
-                session.settings,
-                find_links=tuple(session.settings.find_links)
-                + tuple(u for u in inputs.find_links if u not in session.settings.find_links),
-            )
-        prerelease = request.prerelease
-        if inputs.pre and prerelease == "if-necessary-or-explicit":
-            prerelease = "allow"
-        options = ResolveOptions(
-            prerelease=prerelease,
-            exclude_newer=exclude_newer,
-            only_binary=request.only_binary,
-        )
-        install_set = resolve(
-            inputs.requirements,
-            inputs.constraints,
-            session.repository,
-            target,
-            options,
-            reporter,
-        )
+        prepared = prepare_resolve(request, session)
+        install_set = resolve_target(prepared, session, target, reporter)
         stats = _stats(install_set, session)
-        install_set = dataclasses.replace(
-            install_set,
-            command=request.command,
-            exclude_newer=exclude_newer,
-        )
         text = render(install_set, request.format, annotate=request.annotate)
         if request.output:
             write_atomic(Path(request.output), text)
