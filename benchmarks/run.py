@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import signal
 import sys
 from pathlib import Path
 
@@ -54,8 +55,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt  # so that the run in progress ends its process tree
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupted)
     work = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     env = toolmod.isolated_env()

@@ -137,7 +137,13 @@ def run_measured(
         for thread in threads:
             thread.start()
         # wait4 rather than Popen.wait: it hands back this child's own rusage.
-        _, wait_status, rusage = os.wait4(proc.pid, 0)
+        try:
+            _, wait_status, rusage = os.wait4(proc.pid, 0)
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): leave no tree running behind
+            done.set()
+            os.killpg(proc.pid, signal.SIGKILL)
+            os.waitpid(proc.pid, 0)
+            raise
         wall = time.perf_counter() - start
         done.set()
         proc.returncode = os.waitstatus_to_exitcode(wait_status)

@@ -25,7 +25,7 @@ COLD, WARM, WARM_OFFLINE = "cold", "warm", "warm-offline"
 AIRFLOW = "apache-airflow[postgres]==2.10.5"
 PROVIDER_EXTRAS = (
     "amazon", "apache-kafka", "apache-spark", "celery", "cncf-kubernetes", "common-sql",
-    "databricks", "docker", "elasticsearch", "google", "http", "microsoft-azure", "mysql",
+    "databricks", "docker", "elasticsearch", "google", "http", "microsoft-azure", "trino",
     "openlineage", "postgres", "redis", "sftp", "slack", "snowflake", "ssh",
 )
 AIRFLOW_PROVIDERS = f"apache-airflow[{','.join(PROVIDER_EXTRAS)}]==2.10.5"

@@ -338,3 +338,32 @@ def test_download_result_is_read_from_the_wheel_names(tmp_path):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("")
     assert workloads.downloaded_pins(tmp_path) == {"psycopg2-binary": "2.9.10", "six": "1.16.0"}
+
+
+def test_stopping_the_harness_ends_the_command_it_was_running(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    pidfile = tmp_path / "child.pid"
+    script = tmp_path / "harness.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(BENCHMARKS)!r})
+        import run
+        from harness import measure
+        signal.signal(signal.SIGTERM, run._interrupted)
+        code = "import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+        measure.run_measured([sys.executable, "-c", code], env=dict(os.environ),
+                             cwd={str(tmp_path)!r}, timeout=120)
+    """))
+    harness = subprocess.Popen([PY, str(script)], stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if pidfile.exists() and pidfile.read_text():
+            break
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+    harness.send_signal(signal.SIGTERM)
+    assert harness.wait(timeout=30) != 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
