@@ -1,0 +1,254 @@
+"""The wheelhouse manifest (``manifest.json``): what every file is, where it came from, who needs it.
+
+``constrain download`` writes it; ``constrain install --wheelhouse`` and ``--vetted`` read it.
+Schema (format ``constrain-wheelhouse/1``; keys sorted, two-space indent, UTF-8, final newline)::
+
+    {
+      "format": "constrain-wheelhouse/1",
+      "command": "constrain download ...",          # the reproducing command (credentials out)
+      "requirements": ["apache-airflow[postgres]==2.10.5"],
+      "targets": [                                  # one per (python, platform)
+        {
+          "id": "3.11-manylinux_2_28_x86_64",       # "<python>" alone when one platform
+          "python": "3.11",
+          "platforms": ["manylinux_2_28_x86_64"],   # [] = the host's platform
+          "description": "CPython 3.11 on manylinux_2_28_x86_64",
+          "constraints": "constraints-3.11-manylinux_2_28_x86_64.txt",
+          "requirements": "requirements-3.11-manylinux_2_28_x86_64.txt",
+          "pylock": "pylock.cp311-manylinux_2_28_x86_64.toml",
+          "files": ["apache_airflow-2.10.5-py3-none-any.whl", ...]  # what this target installs
+        }
+      ],
+      "sources": [                                  # constraint files the resolve used, copied
+        {"origin": "https://.../constraints-3.11.txt", "path": "sources/constraints-3.11.txt",
+         "sha256": "..."}
+      ],
+      "files": [                                    # sorted by filename; each file once
+        {
+          "filename": "apache_airflow-2.10.5-py3-none-any.whl",   # its name in the wheelhouse
+          "name": "apache-airflow",                 # the project's display name
+          "project": "apache-airflow",              # canonical name
+          "version": "2.10.5",
+          "kind": "wheel",                          # or "sdist"
+          "sha256": "<hex>",
+          "size": 13702612,                         # bytes
+          "upload_time": "2025-02-10T10:11:12Z",    # null when the index gave none
+          "url": "https://.../apache_airflow-...whl", # origin, credentials removed
+          "license": "Apache-2.0",                  # from core metadata; null when unknown
+          "requires_python": ">=3.8",               # null when none
+          "targets": ["3.11-manylinux_2_28_x86_64", ...],
+          "needs_build": false,                     # an sdist: a PEP 517 build on the far side
+          "vetted": true                            # listed in the --vetted manifest
+        }
+      ]
+    }
+
+A reader must check each file's sha256 before trusting it (:func:`check_file` does). Unknown
+keys are ignored so later versions can add fields; a different ``format`` is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import ConstrainError, HashMismatch, InputError, SourceLocation
+
+FORMAT = "constrain-wheelhouse/1"
+MANIFEST_NAME = "manifest.json"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of the wheelhouse (see the module docstring for each field)."""
+
+    filename: str
+    name: str
+    project: str
+    version: str
+    kind: str
+    sha256: str
+    size: int
+    upload_time: str | None = None
+    url: str = ""
+    license: str | None = None
+    requires_python: str | None = None
+    targets: tuple[str, ...] = ()
+    needs_build: bool = False
+    vetted: bool = False
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["targets"] = list(self.targets)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> FileEntry:
+        known = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in data.items() if k in known}
+        kw["targets"] = tuple(kw.get("targets", ()))
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class TargetEntry:
+    """One target of the wheelhouse and the files it names."""
+
+    id: str
+    python: str
+    platforms: tuple[str, ...]
+    description: str
+    constraints: str
+    requirements: str
+    pylock: str
+    files: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["platforms"] = list(self.platforms)
+        data["files"] = list(self.files)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> TargetEntry:
+        known = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in data.items() if k in known}
+        kw["platforms"] = tuple(kw.get("platforms", ()))
+        kw["files"] = tuple(kw.get("files", ()))
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class SourceEntry:
+    """A constraint file the resolve read, copied into the wheelhouse at ``path``."""
+
+    origin: str
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The whole manifest; ``files`` sorted by filename."""
+
+    files: tuple[FileEntry, ...] = ()
+    targets: tuple[TargetEntry, ...] = ()
+    sources: tuple[SourceEntry, ...] = ()
+    requirements: tuple[str, ...] = ()
+    command: str = ""
+    format: str = FORMAT
+    _by_name: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def file(self, filename: str) -> FileEntry | None:
+        if not self._by_name:
+            self._by_name.update({f.filename: f for f in self.files})
+        return self._by_name.get(filename)
+
+    @property
+    def digests(self) -> frozenset[str]:
+        """Every sha256 listed (what ``--vetted`` compares against)."""
+        return frozenset(f.sha256.lower() for f in self.files)
+
+    def to_text(self) -> str:
+        data = {
+            "format": self.format,
+            "command": self.command,
+            "requirements": list(self.requirements),
+            "targets": [t.to_json() for t in self.targets],
+            "sources": [asdict(s) for s in self.sources],
+            "files": [f.to_json() for f in sorted(self.files, key=lambda f: f.filename)],
+        }
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_text(cls, text: str, *, source: str = MANIFEST_NAME) -> Manifest:
+        """Parse a manifest; :class:`InputError` (naming ``source``) when it is not one."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise InputError(
+                f"{source} is not a constrain wheelhouse manifest",
+                locations=[SourceLocation(source, getattr(exc, "lineno", None),
+                                          message=str(exc))],
+                hint="give the manifest.json written by 'constrain download'",
+            ) from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise InputError(
+                f"{source} has format {found!r}, not {FORMAT!r}",
+                locations=[SourceLocation(source)],
+                hint="give the manifest.json written by 'constrain download'",
+            )
+        try:
+            return cls(
+                files=tuple(FileEntry.from_json(f) for f in data.get("files", ())),
+                targets=tuple(TargetEntry.from_json(t) for t in data.get("targets", ())),
+                sources=tuple(SourceEntry(**s) for s in data.get("sources", ())),
+                requirements=tuple(data.get("requirements", ())),
+                command=data.get("command", ""),
+            )
+        except (TypeError, KeyError, AttributeError) as exc:
+            raise InputError(
+                f"{source} is damaged: {exc}",
+                locations=[SourceLocation(source)],
+                hint="write it again with 'constrain download'",
+            ) from None
+
+
+def read_manifest(path: str | Path) -> Manifest:
+    """Read ``path`` (a manifest file, or a wheelhouse directory holding ``manifest.json``)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / MANIFEST_NAME
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConstrainError(
+            f"no manifest at {p}",
+            hint="give a directory written by 'constrain download', or its manifest.json",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConstrainError(f"cannot read {p}: {exc}") from None
+    return Manifest.from_text(text, source=str(p))
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of ``path``, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_file(directory: Path, entry: FileEntry) -> Path:
+    """The path of ``entry`` in ``directory`` after checking its size and sha256; raises
+    :class:`HashMismatch` (altered file) or :class:`ConstrainError` (missing file)."""
+    path = Path(directory) / entry.filename
+    if not path.is_file():
+        raise ConstrainError(
+            f"{entry.filename} is listed in the manifest but missing from {directory}",
+            hint="copy the whole wheelhouse again, or rerun 'constrain download'",
+        )
+    actual = sha256_file(path)
+    if actual != entry.sha256.lower():
+        raise HashMismatch(
+            f"{path} (wheelhouse file)",
+            expected=f"sha256:{entry.sha256.lower()}",
+            actual=f"sha256:{actual}",
+            hint="the file was altered after it was downloaded and vetted; delete it and "
+            "rerun 'constrain download' to fetch the original",
+        )
+    return path
+
+
+def vetted_digests(manifests: Iterable[Manifest]) -> frozenset[str]:
+    """The union of the sha256 of every file in ``manifests``."""
+    out: set[str] = set()
+    for m in manifests:
+        out |= m.digests
+    return frozenset(out)
