@@ -183,6 +183,11 @@ class MetadataProvider(Protocol):
         best file of the most likely version). Never raises; errors surface on the real call."""
         ...
 
+    def prefetch_files(self, files: Iterable[DistFile]) -> None:
+        """A hint: the metadata of ``files`` may be needed soon (the resolver is walking down a
+        project's versions). Start fetching it in the background. Never raises."""
+        ...
+
 
 @dataclass(frozen=True)
 class Pin:

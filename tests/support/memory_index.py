@@ -125,6 +125,9 @@ class MemoryIndex:
         self.log.append(("metadata", file.filename))
         return self._metadata[file.filename]
 
+    def prefetch_files(self, files) -> None:
+        self.log.append(("prefetch_files", tuple(f.filename for f in files)))
+
     def prefetch(
         self,
         project: NormalizedName,

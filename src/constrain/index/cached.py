@@ -130,6 +130,7 @@ class IndexRepository:
         self._metadata = _SingleFlight()
         self._locations = _SingleFlight()  # find-links listings, root listings
         self._prefetched: dict[NormalizedName, bool] = {}  # project -> metadata asked for
+        self._metadata_hinted: set[str] = set()
         self._warned: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
         self._closed = False
@@ -168,6 +169,18 @@ class IndexRepository:
                 return
             self._prefetched[key] = choose is not None
         self._submit(self._prefetch_job, key, choose)
+
+    def prefetch_files(self, files: Iterable[DistFile]) -> None:
+        """Start fetching the metadata of ``files`` in the background (each at most once per
+        process, shared with any later real call). Never raises."""
+        if self.offline:
+            return
+        for file in files:
+            with self._lock:
+                if file.cache_identity() in self._metadata_hinted:
+                    continue
+                self._metadata_hinted.add(file.cache_identity())
+            self._submit(self._quiet_metadata, file)
 
     # ------------------------------------------------------------------ lifecycle
     def stats(self) -> dict[str, int]:

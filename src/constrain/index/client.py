@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -137,16 +137,30 @@ class HttpClient:
         return self.get(url, {"Range": rng})
 
     def stream_to(
-        self, url: str, dest: Path, headers: Mapping[str, str] | None = None
+        self,
+        url: str,
+        dest: Path,
+        headers: Mapping[str, str] | None = None,
+        *,
+        append: bool = False,
+        progress: Callable[[int], None] | None = None,
     ) -> Response:
         """GET ``url`` writing a 2xx body to ``dest`` as it arrives (so large files never sit in
         memory); the returned :class:`Response` has an empty ``content``. Any other final status
         is returned with its body in ``content`` and ``dest`` untouched. Same retries, counters,
-        ``--offline`` and ``file://`` rules as :meth:`get`."""
+        ``--offline`` and ``file://`` rules as :meth:`get`.
+
+        ``append`` (for resuming with a ``Range`` header): a 206 body is appended to the bytes
+        ``dest`` held when the call began (a retry first cuts it back to them); a 200 body
+        replaces the file. ``progress(n)`` is called after each chunk, once it is flushed."""
         if url.startswith("file:"):
             r = self._get_file(url, headers or {})
             if r.ok:
-                Path(dest).write_bytes(r.content)
+                mode = "ab" if append and r.status == 206 else "wb"
+                with open(dest, mode) as fh:
+                    fh.write(r.content)
+                if progress is not None:
+                    progress(len(r.content))
                 return Response(r.url, r.status, r.headers, b"")
             return r
         if self.offline:
@@ -154,6 +168,7 @@ class HttpClient:
         import httpx
 
         client = self._httpx()
+        base = Path(dest).stat().st_size if append and Path(dest).exists() else 0
         last_error = ""
         for attempt in range(self.retries + 1):
             if attempt:
@@ -169,10 +184,16 @@ class HttpClient:
                             continue
                         return Response(str(r.url), r.status_code, out_headers, body)
                     received = 0
-                    with open(dest, "wb") as fh:
+                    resume = append and r.status_code == 206
+                    with open(dest, "ab" if resume else "wb") as fh:
+                        if resume:
+                            fh.truncate(base)
                         for chunk in r.iter_raw(1 << 16):
                             fh.write(chunk)
                             received += len(chunk)
+                            if progress is not None:
+                                fh.flush()
+                                progress(len(chunk))
                     self.counters.add(received)
                     return Response(str(r.url), r.status_code, out_headers, b"")
             except httpx.TransportError as exc:

@@ -66,6 +66,8 @@ class ConstrainProvider(AbstractProvider):
         self._pinned: dict[str, bool] = {}
         self._matching: dict[tuple[str, str], dict] = {}  # (project, spec) -> version -> fits
         self._matches: dict[tuple, _LazyMatches] = {}
+        self._tried: dict[str, int] = {}  # project -> candidates whose dependencies were asked
+        self._version_index: dict[str, dict] = {}
         self._causes_seen: Any = None
         self._causes_len = 0
         self._causes_keys: set[str] = set()
@@ -245,6 +247,8 @@ class ConstrainProvider(AbstractProvider):
     def get_dependencies(self, candidate: Candidate) -> list[Req]:
         if candidate.name == PYTHON:
             return []
+        if not candidate.extras:
+            self._look_ahead(candidate)
         md = self.metadata(candidate)
         if candidate.extras:
             deps = [Req(candidate.name, exact=candidate.version)]
@@ -266,6 +270,35 @@ class ConstrainProvider(AbstractProvider):
         for dep in deps:
             self.prefetch(dep)
         return deps
+
+    def _look_ahead(self, candidate: Candidate) -> None:
+        """When the resolver walks down a project's versions (each rejected version costs a
+        metadata fetch), fetch the next ones in parallel: 2 after the first rejection, then 4,
+        8, up to 16 -- so a long walk through releases that need a newer parent costs a few
+        round trips instead of one per release."""
+        tried = self._tried.get(candidate.name, 0)
+        self._tried[candidate.name] = tried + 1
+        if tried == 0 or not hasattr(self.source, "prefetch_files"):
+            return
+        versions = self.versions(candidate.name)
+        index = self._version_index.get(candidate.name)
+        if index is None:
+            index = self._version_index[candidate.name] = {
+                vf.version: i for i, vf in enumerate(versions)
+            }
+        start = index.get(candidate.version)
+        if start is None:
+            return
+        want = min(16, 2**tried)
+        ahead = []
+        for vf in versions[start + 1 :]:
+            if len(ahead) >= want:
+                break
+            if vf.pre and not candidate.version.is_prerelease:
+                continue
+            if vf.files:
+                ahead.append(vf.files[0])
+        self.source.prefetch_files(ahead)
 
     # ------------------------------------------------------------------ helpers
     def _dependency(self, req: Requirement, parent: Candidate) -> Req | None:
