@@ -380,3 +380,43 @@ def _first_line(exc: Exception) -> str:
 def _call(warn: Warn | None, message: str) -> None:
     if warn is not None:
         warn(message)
+
+
+# ---------------------------------------------------------------------------- constrain's own
+
+
+def constrain_config(directory: str | os.PathLike[str] | None = None) -> tuple[dict, str | None]:
+    """constrain's own settings for a project: ``constrain.toml`` (top-level keys) in
+    ``directory`` (default: the working directory), else ``[tool.constrain]`` of its
+    ``pyproject.toml``. Returns ``(settings, source)``; ``({}, None)`` when neither exists.
+    A file that is not valid TOML raises :class:`ConfigError` naming file:line."""
+    import tomllib
+
+    base = Path(directory) if directory is not None else Path.cwd()
+    for name, table in (("constrain.toml", ()), ("pyproject.toml", ("tool", "constrain"))):
+        path = base / name
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            import re
+
+            m = re.search(r"at line (\d+), column (\d+)", str(exc))
+            n = int(m.group(1)) if m else None
+            raise ConfigError(
+                f"cannot parse {path}",
+                locations=[SourceLocation(str(path), n, _line(text, n),
+                                          int(m.group(2)) - 1 if m else None,
+                                          str(exc).split(" (at ")[0])],
+            ) from None
+        for key in table:
+            data = data.get(key, {})
+            if not isinstance(data, dict):
+                raise ConfigError(f"[{'.'.join(table)}] in {path} is not a table")
+        if table and not data:
+            continue
+        where = str(path) if not table else f"[tool.constrain] of {path}"
+        return dict(data), where
+    return {}, None
