@@ -128,6 +128,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.error(["error: interrupted; nothing was written"])
         return 130
+    except Exception as exc:  # noqa: BLE001 -- a bug: say so plainly, details with -v
+        if args.verbose:
+            import traceback
+
+            console.error(traceback.format_exc().rstrip().splitlines())
+        console.error([
+            f"error: internal error: {type(exc).__name__}: {exc}",
+            "hint: this is a bug in constrain; rerun with -v to see where, and report it",
+        ])
+        return 70
     finally:
         console.close()
     parser.error(f"unknown command {args.command!r}")

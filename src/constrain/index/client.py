@@ -83,34 +83,44 @@ class HttpClient:
         self._client_lock = threading.Lock()
 
     # ------------------------------------------------------------------ plumbing
-    def _httpx(self):
+    def _loop(self) -> _EventLoop:
+        """The event loop thread owning the async HTTP/2 client, started on first use.
+
+        All network I/O runs on that one thread: httpx's synchronous HTTP/2 connections are not
+        safe to share between threads (the HPACK header table is encoded without a lock), while
+        one asyncio loop multiplexes any number of concurrent requests over one connection.
+        Callers on any thread submit coroutines and wait for their results."""
         if self._client is None:
             with self._client_lock:
                 if self._client is None:
-                    import httpx
-
-                    verify: object = True
-                    if self.cert:
-                        import ssl
-
-                        verify = ssl.create_default_context(cafile=self.cert)
-                    self._client = httpx.Client(
-                        http2=True,
-                        verify=verify,
-                        timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 15.0)),
-                        follow_redirects=True,
-                        limits=httpx.Limits(
-                            max_connections=self.max_connections,
-                            max_keepalive_connections=self.max_connections,
-                        ),
-                        headers={"User-Agent": USER_AGENT},
-                    )
+                    self._client = _EventLoop(self._make_client)
         return self._client
 
+    def _make_client(self):
+        import httpx
+
+        verify: object = True
+        if self.cert:
+            import ssl
+
+            verify = ssl.create_default_context(cafile=self.cert)
+        return httpx.AsyncClient(
+            http2=True,
+            verify=verify,
+            timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 15.0)),
+            follow_redirects=True,
+            limits=httpx.Limits(
+                max_connections=self.max_connections,
+                max_keepalive_connections=self.max_connections,
+            ),
+            headers={"User-Agent": USER_AGENT},
+        )
+
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._client_lock:
+            loop, self._client = self._client, None
+        if loop is not None:
+            loop.close()
 
     def __enter__(self) -> HttpClient:
         return self
@@ -165,19 +175,34 @@ class HttpClient:
             return r
         if self.offline:
             raise OfflineMissing(redact_url(url))
+        base = Path(dest).stat().st_size if append and Path(dest).exists() else 0
+        return self._loop().run(
+            self._astream_to(url, Path(dest), dict(headers or {}), append, base, progress)
+        )
+
+    async def _astream_to(
+        self,
+        url: str,
+        dest: Path,
+        headers: dict[str, str],
+        append: bool,
+        base: int,
+        progress: Callable[[int], None] | None,
+    ) -> Response:
+        import asyncio
+
         import httpx
 
-        client = self._httpx()
-        base = Path(dest).stat().st_size if append and Path(dest).exists() else 0
+        client = self._loop().client
         last_error = ""
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(self.backoff * (2 ** (attempt - 1)))
+                await asyncio.sleep(self.backoff * (2 ** (attempt - 1)))
             try:
-                with client.stream("GET", url, headers=dict(headers or {})) as r:
+                async with client.stream("GET", url, headers=headers) as r:
                     out_headers = {k.lower(): v for k, v in r.headers.items()}
                     if not (200 <= r.status_code < 300):
-                        body = r.read()
+                        body = await r.aread()
                         self.counters.add(len(body))
                         if r.status_code in _RETRY_STATUS and attempt < self.retries:
                             last_error = f"HTTP {r.status_code}"
@@ -188,7 +213,7 @@ class HttpClient:
                     with open(dest, "ab" if resume else "wb") as fh:
                         if resume:
                             fh.truncate(base)
-                        for chunk in r.iter_raw(1 << 16):
+                        async for chunk in r.aiter_raw(1 << 16):
                             fh.write(chunk)
                             received += len(chunk)
                             if progress is not None:
@@ -208,15 +233,20 @@ class HttpClient:
 
     # ------------------------------------------------------------------ internals
     def _request(self, url: str, headers: dict[str, str]) -> Response:
+        return self._loop().run(self._arequest(url, headers))
+
+    async def _arequest(self, url: str, headers: dict[str, str]) -> Response:
+        import asyncio
+
         import httpx
 
-        client = self._httpx()
+        client = self._loop().client
         last_error: str = ""
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(self.backoff * (2 ** (attempt - 1)))
+                await asyncio.sleep(self.backoff * (2 ** (attempt - 1)))
             try:
-                r = client.get(url, headers=headers)
+                r = await client.get(url, headers=headers)
                 content = r.content
             except httpx.TransportError as exc:
                 last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -270,3 +300,36 @@ class HttpClient:
             return Response(url, status, out_headers, data)
         ctype = "text/html" if path.suffix in (".html", ".htm") else ""
         return Response(url, status, {"content-type": ctype}, data)
+
+
+class _EventLoop:
+    """An asyncio loop on a daemon thread and the async client that lives on it."""
+
+    def __init__(self, make_client: Callable[[], object]) -> None:
+        import asyncio
+
+        self._asyncio = asyncio
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="constrain-http", daemon=True
+        )
+        self.thread.start()
+
+        async def create():
+            return make_client()
+
+        self.client = self.run(create())
+
+    def run(self, coro):
+        """Run ``coro`` on the loop and wait for its result (from any other thread)."""
+        return self._asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(self) -> None:
+        try:
+            self.run(self.client.aclose())
+        except Exception:  # noqa: BLE001 -- closing must not mask the command's outcome
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        if not self.thread.is_alive():
+            self.loop.close()
