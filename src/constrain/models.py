@@ -238,6 +238,10 @@ class InstallSet:
     exclude_newer: datetime | None = None
     command: str = ""  # the command line that reproduces this set (credentials redacted)
     stats: ResolveStats = field(default_factory=ResolveStats)
+    #: remarks every output's header carries (reconstructed constraints, overrides, held back)
+    notes: tuple[str, ...] = ()
+    #: ``policies.bounds.HeldBack`` values: packages an upper-bound policy kept back
+    held_back: tuple[object, ...] = ()
 
     def pin(self, name: str) -> Pin | None:
         key = canonicalize_name(name)

@@ -69,7 +69,7 @@ def header_lines(
         out.append(
             f"# Excluding files uploaded after: {format_utc(install_set.exclude_newer)}"
         )
-    for note in notes:
+    for note in (*install_set.notes, *notes):
         out.append(f"# Note: {comment_safe(note)}")
     built = install_set.host_built
     if built and not install_set.target.host:

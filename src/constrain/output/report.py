@@ -106,7 +106,7 @@ def build_report(install_set: InstallSet, *, notes: Sequence[str] = ()) -> dict[
             "exclude_newer": format_utc(install_set.exclude_newer)
             if install_set.exclude_newer is not None
             else None,
-            "notes": list(notes),
+            "notes": [*install_set.notes, *notes],
             "host_built": [p.name for p in pins if p.host_built],
             "stats": dataclasses.asdict(install_set.stats),
             "pins": {p.name: _why(p) for p in pins},
