@@ -45,6 +45,15 @@ class ResolveRequest:
     output: str | None = None
     command: str = ""
     environ: dict[str, str] | None = field(default=None, compare=False)
+    # Airflow constraints and upper-bound policies (constrain.layers); None = not set here
+    airflow_constraints: str | None = None
+    airflow_constraints_mode: str | None = None
+    airflow_constraints_ref: str | None = None
+    airflow_constraints_url: str | None = None
+    policies: tuple[str, ...] = ()
+    policy_reference: str | None = None
+    overrides: tuple[str, ...] = ()
+    config_dir: str | None = None  # where constrain.toml / pyproject.toml are (default: cwd)
 
     @classmethod
     def from_args(cls, args, argv: Sequence[str]) -> ResolveRequest:
@@ -71,6 +80,13 @@ class ResolveRequest:
             annotate=getattr(args, "annotate", False),
             output=getattr(args, "output", None),
             command=command_line("resolve", argv),
+            airflow_constraints=getattr(args, "airflow_constraints", None),
+            airflow_constraints_mode=getattr(args, "airflow_constraints_mode", None),
+            airflow_constraints_ref=getattr(args, "airflow_constraints_ref", None),
+            airflow_constraints_url=getattr(args, "airflow_constraints_url", None),
+            policies=tuple(getattr(args, "policies", None) or ()),
+            policy_reference=getattr(args, "policy_reference", None),
+            overrides=tuple(getattr(args, "overrides", None) or ()),
         )
 
 
@@ -250,6 +266,7 @@ class PreparedResolve:
     options: object  # resolver.ResolveOptions
     exclude_newer: datetime | None
     command: str = ""
+    layers: object = None  # layers.LayerPlan: Airflow constraints, policies, overrides
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -296,6 +313,9 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
         exclude_newer=exclude_newer,
         only_binary=request.only_binary,
     )
+    from .layers import plan_layers
+
+    environ = dict(os.environ if request.environ is None else request.environ)
     return PreparedResolve(
         inputs=inputs,
         requirements=tuple(inputs.requirements),
@@ -303,6 +323,7 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
         options=options,
         exclude_newer=exclude_newer,
         command=request.command,
+        layers=plan_layers(request, session, inputs, session.reporter, environ),
     )
 
 
@@ -313,14 +334,27 @@ def resolve_target(
     through ``session``'s repository; thread-safe for several targets on one session."""
     from .resolver import resolve
 
+    constraints = prepared.constraints
+    layered = None
+    if prepared.layers is not None:  # Airflow's file, overrides, policy bounds (per target)
+        from .layers import layer_constraints
+
+        layered = layer_constraints(prepared.layers, prepared.requirements, constraints,
+                                    prepared.options, session, target, reporter)
+        constraints = layered.constraints
     install_set = resolve(
         prepared.requirements,
-        prepared.constraints,
+        constraints,
         session.repository,
         target,
         prepared.options,  # type: ignore[arg-type]
         reporter,
     )
+    if layered is not None:
+        from .layers import finish_install_set
+
+        install_set = finish_install_set(layered, install_set, session, target,
+                                         prepared.options, reporter)
     return dataclasses.replace(
         install_set, command=prepared.command, exclude_newer=prepared.exclude_newer
     )

@@ -53,6 +53,28 @@ def _add_resolve_options(p: argparse.ArgumentParser) -> None:
     pol.add_argument("--no-build", action="store_true",
                      help="never run a build backend to learn an sdist's metadata")
     pol.add_argument("--only-binary", action="store_true", help="never use sdists")
+    pol.add_argument("--policies", dest="policies", action="append", default=None,
+                     metavar="FILE", help="upper-bound policy TOML file ('airflow': the packaged "
+                     "Airflow bounds); repeatable")
+    pol.add_argument("--policy-reference", metavar="FILE",
+                     help="constraints file whose pins are the reference for minor/major bounds "
+                     "(read, not enforced; default: the pins of the constraints in force)")
+    pol.add_argument("--override", dest="overrides", action="append", default=None,
+                     metavar="PACKAGE=SOURCE[:LINE]", help="when constraint sources pin PACKAGE "
+                     "differently, SOURCE (a -c file or 'airflow') wins; reported")
+    af = p.add_argument_group("Airflow constraints (also CONSTRAIN_AIRFLOW_CONSTRAINTS* and "
+                              "constrain.toml)")
+    af.add_argument("--airflow-constraints", choices=("auto", "published", "reconstructed", "off"),
+                    default=None, help="constraints for a pinned apache-airflow==X.Y.Z: auto "
+                    "(default: published when reachable or cached, else reconstructed; only "
+                    "without -c), published, reconstructed or off")
+    af.add_argument("--airflow-constraints-mode", metavar="MODE",
+                    help="constraints (default), constraints-no-providers or "
+                    "constraints-source-providers")
+    af.add_argument("--airflow-constraints-ref", metavar="REF",
+                    help="the ref to read (default: constraints-<pinned version>)")
+    af.add_argument("--airflow-constraints-url", metavar="TEMPLATE",
+                    help="location template with {ref}, {mode}, {python} (forks, mirrors)")
     idx = p.add_argument_group("indexes (default: pip's configuration)")
     idx.add_argument("--index-url", "-i", metavar="URL", help="the index searched first")
     idx.add_argument("--extra-index-url", dest="extra_index_urls", action="append", default=None,

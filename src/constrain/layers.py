@@ -1,0 +1,429 @@
+"""Layer the constraints of one resolve: Airflow's published or reconstructed file, the user's
+files, overrides and upper-bound policies, and report what each layer did.
+
+``app`` calls :func:`plan_layers` once per command (flags, environment, ``constrain.toml``,
+policy and reference files) and :func:`layer_constraints` once per target (Airflow's file
+depends on the target Python). After the resolve, :func:`finish_install_set` adds what the
+policies held back and the notes every output header carries. This module fetches through the
+:class:`~constrain.app.Session`; the decisions themselves live in the pure modules
+:mod:`constrain.constraints.airflow` and :mod:`constrain.policies.bounds`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from .constraints import airflow as af
+from .errors import ConstrainError, NetworkError, OfflineMissing, UsageError, redact_url
+from .models import InstallSet, Origin
+from .policies.bounds import (
+    DEFAULT_POLICIES,
+    Bound,
+    BoundPolicy,
+    bounds_for,
+    default_policy_text,
+    held_back,
+    parse_policies,
+)
+from .reporting import Reporter
+
+if TYPE_CHECKING:
+    from .app import ResolveRequest, Session
+    from .target import TargetEnvironment
+
+Pairs = Sequence[tuple[Requirement, Origin]]
+_BUCKET = "constraints"  # the bucket Session.fetch_text caches URLs in: --offline finds both
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """What every target of one command shares: Airflow settings and requirement, the
+    policies, the reference pins for their bounds, and the overrides."""
+
+    settings: af.AirflowSettings = field(default_factory=af.AirflowSettings)
+    airflow: af.AirflowRequirement | None = None
+    use: str | None = None
+    policies: tuple[BoundPolicy, ...] = ()
+    reference: Mapping[str, Version] | None = None
+    reference_source: str | None = None
+    overrides: tuple[tuple[NormalizedName, str, int | None], ...] = ()
+
+
+@dataclass(frozen=True)
+class Layered:
+    """The constraints for one target, the bounds among them, the exclude-newer cut-off used,
+    and the notes for the output header."""
+
+    constraints: tuple[tuple[Requirement, Origin], ...]
+    bounds: tuple[Bound, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def plan_layers(request: ResolveRequest, session: Session, inputs, reporter: Reporter,
+                environ: Mapping[str, str]) -> LayerPlan:
+    """Read the settings, policy files and reference file of ``request``."""
+    from .config import constrain_config
+
+    config, config_source = constrain_config(request.config_dir)
+    settings = af.airflow_settings(
+        {
+            "use": request.airflow_constraints,
+            "mode": request.airflow_constraints_mode,
+            "ref": request.airflow_constraints_ref,
+            "url_template": request.airflow_constraints_url,
+        },
+        environ,
+        config,
+        config_source or "configuration",
+    )
+    airflow = af.find_airflow(inputs.requirements)
+    use = af.wanted(settings, airflow, bool(request.constraint_files))
+
+    policy_files = list(request.policies)
+    if not policy_files and config.get("policies") is not None:
+        raw = config["policies"]
+        policy_files = [raw] if isinstance(raw, str) else list(raw)
+    policies: list[BoundPolicy] = []
+    for location in policy_files:
+        pf = load_policy_file(location, session)
+        for problem in pf.lint():
+            reporter.warning(f"policy {problem}: {problem.message}")
+        policies.extend(p for p in pf.policies if p.name not in {q.name for q in policies})
+
+    reference = None
+    if request.policy_reference:
+        from .constraints.sources import load_inputs
+
+        ref_inputs = load_inputs((), (), [request.policy_reference], fetch=session.fetch_text)
+        reference = exact_pins(ref_inputs.constraints)
+    overrides = tuple(_parse_override(o) for o in request.overrides)
+    return LayerPlan(settings, airflow, use, tuple(policies), reference,
+                     request.policy_reference, overrides)
+
+
+def load_policy_file(location: str, session: Session | None):
+    """The policy file at ``location`` (``airflow``: the packaged default)."""
+    if location == DEFAULT_POLICIES:
+        source, text = default_policy_text()
+    else:
+        if session is None:
+            source, text = location, Path(location).read_text(encoding="utf-8")
+        else:
+            source, text = session.fetch_text(location)
+    return parse_policies(text, source)
+
+
+def exact_pins(pairs: Pairs) -> dict[str, Version]:
+    """Canonical name -> version of every exact ``==`` pin among ``pairs``."""
+    out: dict[str, Version] = {}
+    for req, _origin in pairs:
+        specs = list(req.specifier)
+        if len(specs) == 1 and specs[0].operator == "==" and "*" not in specs[0].version:
+            out[canonicalize_name(req.name)] = Version(specs[0].version)
+    return out
+
+
+def _parse_override(text: str) -> tuple[NormalizedName, str, int | None]:
+    name, sep, where = text.partition("=")
+    if not sep or not name.strip() or not where.strip():
+        raise UsageError(f"--override {text!r}: expected PACKAGE=SOURCE[:LINE]",
+                         hint="e.g. --override sqlalchemy=team-constraints.txt, or "
+                         "--override sqlalchemy=airflow for Airflow's file")
+    line = None
+    head, colon, tail = where.rpartition(":")
+    if colon and tail.isdigit() and head:
+        where, line = head, int(tail)
+    return canonicalize_name(name.strip()), where.strip(), line
+
+
+# ---------------------------------------------------------------------------- per target
+
+
+def layer_constraints(
+    plan: LayerPlan,
+    requirements: Pairs,
+    constraints: Pairs,
+    options,
+    session: Session,
+    target: TargetEnvironment,
+    reporter: Reporter,
+) -> Layered:
+    """The constraints for ``target``: Airflow's (first), then the user's, conflicts checked
+    (overrides applied and reported), contradictions of the requirements dropped (reported),
+    then the policies' bounds relative to the reference."""
+    from .constraints.model import ConstraintSet
+
+    notes: list[str] = []
+    airflow_pairs: list[tuple[Requirement, Origin]] = []
+    airflow_source = None
+    if plan.use is not None:
+        airflow_pairs, airflow_source, note = airflow_constraints(
+            plan, session, target, options, reporter)
+        if note:
+            notes.append(note)
+    pairs: list[tuple[Requirement, Origin]] = []
+    for req, origin in [*airflow_pairs, *constraints]:
+        against = af.contradicts(req, requirements)
+        if against is not None:
+            message = (f"ignored the constraint {req} from {origin}: it contradicts the "
+                       f"requirement {against[0]} from {against[1]}")
+            reporter.warning(message)
+            notes.append(message)
+            continue
+        pairs.append((req, origin))
+
+    wins = _override_origins(plan.overrides, pairs, airflow_source)
+    cs = ConstraintSet(pairs, evaluate=target.evaluate, overrides=wins)
+    dropped = {(o.name, d.origin) for o in cs.overridden for d in o.dropped}
+    for o in cs.overridden:
+        lost = ", ".join(f"{d.specifier or d.url} from {d.origin}" for d in o.dropped)
+        message = (f"override: {o.name}{o.winner.specifier or ''} from {o.winner.origin} wins "
+                   f"over {lost}")
+        reporter.warning(message)
+        notes.append(message)
+    pairs = [(r, o) for r, o in pairs if (canonicalize_name(r.name), o) not in dropped]
+
+    bounds: list[Bound] = []
+    if plan.policies:
+        reference = plan.reference if plan.reference is not None else exact_pins(
+            [(r, o) for r, o in pairs if target.evaluate(r.marker)])
+        bounds, unused = bounds_for(plan.policies, reference)
+        for p in unused:
+            reporter.info(f"policy for {p.display_name} ({p.bound}) not applied: no reference "
+                          "pin" + (f" in {plan.reference_source}" if plan.reference_source
+                                   else " in the constraints"))
+        pairs.extend(b.constraint() for b in bounds)
+    return Layered(tuple(pairs), tuple(bounds), tuple(notes))
+
+
+def finish_install_set(
+    layered: Layered, install_set: InstallSet, session: Session, target: TargetEnvironment,
+    options, reporter: Reporter,
+) -> InstallSet:
+    """``install_set`` with the layers' notes and what the bounds held back (package, bound,
+    newest release available for the target, reason)."""
+    chosen = {p.name: p.version for p in install_set.pins}
+
+    def newest(name: str) -> Version | None:
+        return newest_release(session.repository, name, target, options)
+
+    held = held_back(layered.bounds, chosen, newest)
+    for h in held:
+        reporter.info(h.line())
+    notes = (*install_set.notes, *layered.notes, *(h.line() for h in held))
+    return dataclasses.replace(install_set, notes=notes,
+                               held_back=(*install_set.held_back, *held))
+
+
+def newest_release(repository, name: str, target: TargetEnvironment, options) -> Version | None:
+    """The highest final, unyanked release of ``name`` with a file for ``target`` under the
+    file policies (exclude-newer, only-binary)."""
+    from .policies.filters import FilePolicy, group_versions, iter_choices
+
+    policy = FilePolicy("disallow", options.exclude_newer, options.only_binary)
+    try:
+        versions = group_versions(name, repository.files(NormalizedName(name)), target, policy)
+    except ConstrainError:
+        return None
+    for choice in iter_choices(versions, [], "disallow"):
+        if not choice.yanked:
+            return choice.version
+    return None
+
+
+def _override_origins(
+    overrides: Sequence[tuple[NormalizedName, str, int | None]],
+    pairs: Pairs,
+    airflow_source: str | None,
+) -> dict[str, Origin]:
+    """Map each ``--override NAME=SOURCE[:LINE]`` to the origin it names among ``pairs``
+    (``airflow`` names Airflow's file; a path matches the same file however written)."""
+    sources = {o.source for _r, o in pairs}
+    out: dict[str, Origin] = {}
+    for name, where, line in overrides:
+        found = None
+        if where == "airflow" and airflow_source is not None:
+            found = airflow_source
+        elif where in sources:
+            found = where
+        else:
+            for s in sources:
+                if "://" not in s and "://" not in where and _same_path(s, where):
+                    found = s
+        if found is None:
+            raise UsageError(
+                f"--override {name}={where}: no constraint source {where!r} in this resolve",
+                hint="name a -c file as given on the command line, or 'airflow'; sources: "
+                + ", ".join(sorted(redact_url(s) for s in sources)),
+            )
+        out[name] = Origin(found, line)
+    return out
+
+
+def _same_path(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------- Airflow
+
+
+def airflow_constraints(
+    plan: LayerPlan, session: Session, target: TargetEnvironment, options, reporter: Reporter
+) -> tuple[list[tuple[Requirement, Origin]], str, str | None]:
+    """Airflow's constraints for ``target``: ``(pairs, source, note)``. Published when asked
+    (or, for ``auto``, when reachable or cached); otherwise reconstructed with a warning."""
+    assert plan.airflow is not None and plan.use is not None
+    ref = plan.settings.ref or plan.airflow.ref
+    assert ref is not None
+    python = target.python_short
+    if plan.use in ("auto", "published"):
+        found = fetch_published(plan, session, ref, python, reporter)
+        if found is not None:
+            source, text = found
+            from .constraints.sources import load_inputs
+
+            inputs = load_inputs(
+                (), (), [source],
+                fetch=lambda loc: (loc, text) if loc == source else session.fetch_text(loc))
+            return list(inputs.constraints), source, None
+    return reconstruct(plan, session, target, options, reporter)
+
+
+def fetch_published(
+    plan: LayerPlan, session: Session, ref: str, python: str, reporter: Reporter
+) -> tuple[str, str] | None:
+    """``(url, text)`` of the published file, from the network or the cache; ``None`` when
+    ``auto`` should reconstruct instead. A missing file raises
+    :class:`~constrain.constraints.airflow.NoConstraintsForPython` naming the Pythons the
+    release has."""
+    from .cache.keys import url_key
+
+    url = plan.settings.url(ref, python)
+    shown = redact_url(url)
+    key = url_key(url)
+    strict = plan.use == "published"
+
+    def cached() -> str | None:
+        data = session.cache.get(_BUCKET, key)
+        return data.decode("utf-8") if data is not None else None
+
+    if session.request.offline and not url.startswith("file:"):
+        text = cached()
+        if text is not None:
+            session.fetched[url] = text
+            return url, text
+        if strict:
+            raise OfflineMissing(shown)
+        reporter.warning(f"--offline: Airflow's constraints {shown} are not cached; using "
+                         "reconstructed constraints instead")
+        return None
+    try:
+        response = session.client.get(url)
+    except NetworkError:
+        text = cached()
+        if text is not None:
+            reporter.warning(f"{shown} unreachable; using the cached copy")
+            session.fetched[url] = text
+            return url, text
+        if strict:
+            raise
+        reporter.warning(f"Airflow's constraints {shown} are unreachable and not cached; "
+                         "using reconstructed constraints instead")
+        return None
+    if response.status == 404:
+        def exists(candidate: str) -> bool:
+            try:
+                return session.client.get(candidate).status == 200
+            except ConstrainError:
+                return False
+
+        available = af.published_pythons(plan.settings, ref, exists)
+        raise af.NoConstraintsForPython(url, ref, plan.settings.mode, python, available)
+    if response.status != 200:
+        if strict:
+            raise ConstrainError(f"{shown} answered HTTP {response.status}",
+                                 hint="check --airflow-constraints-url and the ref")
+        reporter.warning(f"{shown} answered HTTP {response.status}; using reconstructed "
+                         "constraints instead")
+        return None
+    text = response.content.decode("utf-8")
+    if not url.startswith("file:"):
+        session.cache.put(_BUCKET, key, response.content,
+                          meta={"url": shown, "fetched": time.time()})
+    session.fetched[url] = text
+    return url, text
+
+
+def release_time(repository, version: Version) -> datetime:
+    """When apache-airflow ``version`` was uploaded (its latest file's upload time)."""
+    files = [f for f in repository.files(NormalizedName(af.AIRFLOW)) if f.version == version]
+    if not files:
+        raise ConstrainError(f"apache-airflow {version} is not on any configured index",
+                             hint="check the version; reconstruction resolves that release")
+    times = [f.upload_time for f in files if f.upload_time is not None]
+    if not times:
+        raise ConstrainError(
+            f"the index reports no upload time for apache-airflow {version}",
+            hint="reconstruction needs PEP 700 upload times; give --exclude-newer DATE")
+    return max(times)
+
+
+def reconstruct(
+    plan: LayerPlan, session: Session, target: TargetEnvironment, options, reporter: Reporter
+) -> tuple[list[tuple[Requirement, Origin]], str, str]:
+    """Rebuild the constraints the release would have had: resolve it (with the user's
+    extras; none for ``constraints-no-providers``) for ``target``, highest versions, files
+    uploaded after the release's own upload time excluded (or after ``--exclude-newer``),
+    explicit policy bounds applied."""
+    from .output.header import format_utc
+    from .resolver import resolve
+
+    assert plan.airflow is not None
+    version = plan.airflow.version
+    if version is None:
+        raise UsageError("reconstruction needs apache-airflow pinned with ==X.Y.Z")
+    cutoff = options.exclude_newer
+    why = "the --exclude-newer cut-off"
+    if cutoff is None:
+        cutoff = release_time(session.repository, version)
+        why = "the release's upload time"
+    extras = "" if plan.settings.mode == "constraints-no-providers" else (
+        f"[{','.join(sorted(plan.airflow.requirement.extras))}]"
+        if plan.airflow.requirement.extras else "")
+    req = Requirement(f"{af.AIRFLOW}{extras}=={version}")
+    bounds, _ = bounds_for(plan.policies, {})
+    reporter.info(f"reconstructing Airflow constraints: {req} as of {format_utc(cutoff)}")
+    install_set = resolve(
+        [(req, Origin("reconstruction"))],
+        [b.constraint() for b in bounds],
+        session.repository,
+        target,
+        dataclasses.replace(options, exclude_newer=cutoff),
+        reporter,
+    )
+    source = f"reconstructed {req} as of {format_utc(cutoff)}"
+    pairs = [
+        (Requirement(f"{p.display_name}=={p.version}"), Origin(source, n))
+        for n, p in enumerate(
+            (p for p in install_set.pins if p.name != af.AIRFLOW), start=1)
+    ]
+    note = (f"Airflow constraints reconstructed, not published: {req} resolved for "
+            f"{target.python_short} with highest versions, files uploaded after "
+            f"{format_utc(cutoff)} ({why}) excluded"
+            + (", policies " + ", ".join(b.policy.display_name + str(b.specifier)
+                                         for b in bounds) if bounds else "")
+            + f"; {len(pairs)} pins")
+    return pairs, source, note
