@@ -1,0 +1,137 @@
+"""The ``constrain install`` subcommand: its arguments, progress display and result lines."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import threading
+
+
+def register(subparsers, add_resolve_options) -> None:
+    p = subparsers.add_parser(
+        "install",
+        help="resolve and install into a virtual environment",
+        description="Resolve requirements for an environment's own interpreter and install the "
+        "result into it: plan first, fetch and verify everything, then link from the cache.",
+    )
+    add_resolve_options(p)
+    env = p.add_argument_group("environment")
+    env.add_argument("--venv", metavar="PATH",
+                     help="the virtual environment to install into (created when missing)")
+    env.add_argument("--python-executable", metavar="PATH",
+                     help="install into the environment of this interpreter")
+    env.add_argument("--system", action="store_true",
+                     help="allow installing into an interpreter that is not a virtual env")
+    env.add_argument("--without-pip", dest="seed", action="store_false",
+                     help="do not put pip into a virtual environment constrain creates")
+    act = p.add_argument_group("install")
+    act.add_argument("--exact", action="store_true",
+                     help="also remove installed distributions the install set does not name "
+                     "(pip itself is kept)")
+    act.add_argument("--dry-run", action="store_true",
+                     help="show the plan and change nothing")
+    act.add_argument("--reinstall", action="store_true",
+                     help="install every pin again even when its version is installed")
+    act.add_argument("--wheelhouse", metavar="DIR",
+                     help="install only from this directory of files (from constrain "
+                     "download); with --offline no request is made at all")
+    act.add_argument("--build-constraint", dest="build_constraints", action="append",
+                     default=[], metavar="FILE",
+                     help="constrain build requirements of sdists with this file")
+    p.set_defaults(_run=run)
+
+
+def run(args: argparse.Namespace, argv: list[str], console) -> int:
+    from ..app import ResolveRequest, command_line
+    from ..cli import write_stats
+    from ..install.command import InstallRequest, install_command
+
+    resolve = ResolveRequest.from_args(args, argv)
+    resolve = dataclasses.replace(resolve, command=command_line("install", argv))
+    request = InstallRequest(
+        resolve=resolve,
+        venv=args.venv,
+        python_executable=args.python_executable,
+        system=args.system,
+        exact=args.exact,
+        dry_run=args.dry_run,
+        reinstall=args.reinstall,
+        wheelhouse=args.wheelhouse,
+        build_constraints=tuple(args.build_constraints),
+        seed=args.seed,
+    )
+    reporter = _Progress(console)
+    try:
+        result = install_command(request, reporter)
+    finally:
+        reporter.close()
+    where = result.location or result.interpreter.prefix
+    if result.created:
+        console.info(f"created a virtual environment at {where}")
+    for name in result.recovered:
+        console.warning(f"{name}: an interrupted install was rolled back")
+    if args.dry_run:
+        console.out(result.plan.render())
+        console.info(f"would change {where}: {result.plan.summary()} (dry run)")
+    else:
+        text = result.plan.render()
+        if text and not console.quiet:
+            sys.stderr.write(text)
+        if not console.quiet:
+            console._emit([f"{where}: {result.plan.summary()}"])
+    write_stats(result.stats)
+    return 0
+
+
+class _Progress:
+    """Download and install bars on a terminal (rich), one quiet line per task in CI."""
+
+    def __init__(self, console) -> None:
+        self.console = console
+        self.base = console.reporter
+        self.tty = sys.stderr.isatty() and not console.quiet
+        self._lock = threading.Lock()
+        self._totals: dict[str, tuple[int | None, int]] = {}
+        self._progress = None
+        self._ids: dict[str, int] = {}
+
+    def warning(self, message: str) -> None:
+        self.base.warning(message)
+
+    def info(self, message: str) -> None:
+        self.base.info(message)
+
+    def start(self, task: str, total: int | None = None, unit: str = "") -> None:
+        with self._lock:
+            self._totals[task] = (total, 0)
+            if self.tty and total:
+                if self._progress is None:
+                    from rich.console import Console
+                    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+                    self._progress = Progress(
+                        TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(),
+                        console=Console(file=sys.stderr), transient=True)
+                    self._progress.start()
+                self._ids[task] = self._progress.add_task(task, total=total)
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        with self._lock:
+            total, done = self._totals.get(task, (None, 0))
+            self._totals[task] = (total, done + amount)
+            if self._progress is not None and task in self._ids:
+                self._progress.advance(self._ids[task], amount)
+
+    def finish(self, task: str) -> None:
+        with self._lock:
+            total, done = self._totals.pop(task, (None, 0))
+            if self._progress is not None and task in self._ids:
+                self._progress.remove_task(self._ids.pop(task))
+        if total and not self.tty:
+            self.console.info(f"{task}: {done}/{total}")
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

@@ -1,0 +1,90 @@
+"""Wheels from sdists for an install: a PEP 517 build, cached by sdist hash and target.
+
+The build runs in an isolated build environment (``index.sdist`` / ``index.buildenv``); its build
+requirements are installed under ``--build-constraint`` files when given. The built wheel is
+kept in the cache bucket ``built`` under the sdist's sha256 and the target's identity, so the
+same sdist is built once per target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from ..cache.store import Cache
+from ..errors import BuildError
+from ..reporting import NULL_REPORTER, Reporter
+from ..target import TargetEnvironment
+
+
+def target_identity(target: TargetEnvironment) -> str:
+    """What a built wheel depends on: the interpreter's version and best tag."""
+    best = target.tags[0] if target.tags else ""
+    return f"{target.python_full_version}-{best}"
+
+
+def built_key(sdist_sha256: str, target: TargetEnvironment) -> str:
+    return hashlib.sha256(f"{sdist_sha256}|{target_identity(target)}".encode()).hexdigest()
+
+
+def cached_build(sdist_sha256: str, target: TargetEnvironment, cache: Cache) -> Path | None:
+    """The wheel built earlier from this sdist for this target, if any."""
+    key = built_key(sdist_sha256, target)
+    raw = cache.get("built", key + ".name")
+    if raw is None:
+        return None
+    path = cache.path("built", key + "_" + raw.decode())
+    return path if path.is_file() else None
+
+
+def build_for(
+    sdist: Path,
+    sdist_sha256: str,
+    target: TargetEnvironment,
+    cache: Cache,
+    *,
+    build_index=None,
+    envs=None,
+    reporter: Reporter = NULL_REPORTER,
+) -> Path:
+    """A wheel of ``sdist`` usable by ``target``, built (once) through PEP 517."""
+    from ..index.sdist import build_wheel
+
+    found = cached_build(sdist_sha256, target, cache)
+    if found is not None:
+        return found
+    key = built_key(sdist_sha256, target)
+    with cache.lock("build-" + key[:40]):
+        found = cached_build(sdist_sha256, target, cache)
+        if found is not None:
+            return found
+        reporter.info(f"building a wheel from {sdist.name}")
+        out = Path(tempfile.mkdtemp(prefix="constrain-build-"))
+        try:
+            wheel = build_wheel(sdist, out, build_index=build_index, reporter=reporter, envs=envs)
+            try:
+                _, _, _, tags = parse_wheel_filename(wheel.name)
+            except InvalidWheelFilename:
+                raise BuildError(f"building {sdist.name} produced a misnamed file {wheel.name}") \
+                    from None
+            if not set(tags) & set(target.tags):
+                raise BuildError(
+                    f"the wheel built from {sdist.name} ({wheel.name}) does not fit "
+                    f"{target.describe()}",
+                    hint="builds run on constrain's own interpreter; run constrain with the "
+                    "target's Python version, or provide a wheel for the target",
+                )
+            dest = cache.path("built", key + "_" + wheel.name)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(".tmp-" + dest.name)
+            shutil.copyfile(wheel, tmp)
+            os.replace(tmp, dest)
+            cache.put("built", key + ".name", wheel.name.encode())
+            return dest
+        finally:
+            shutil.rmtree(out, ignore_errors=True)

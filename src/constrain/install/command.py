@@ -1,0 +1,254 @@
+"""``constrain install``: resolve for an environment's interpreter, plan, fetch, then change it.
+
+Order matters for safety: the target interpreter is inspected, the install set resolved and every
+needed wheel fetched, hash-checked and unpacked *before* the environment is locked and touched.
+Under the lock, distributions an interrupted earlier run left half-done are rolled back, the plan
+is made against what is really installed, and each distribution is replaced under its journal.
+Afterwards the environment is checked the way ``pip check`` checks it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..app import ResolveRequest, Session, prepare_resolve, resolve_target
+from ..errors import ConstrainError, UsageError
+from ..models import InstallSet
+from ..reporting import NULL_REPORTER, Reporter
+from .plan import Plan, make_plan, read_installed
+from .venv import Interpreter, choose, inspect, locked, refuse_system
+
+
+@dataclass(frozen=True)
+class InstallRequest:
+    """Everything ``constrain install`` takes beyond the resolve options."""
+
+    resolve: ResolveRequest
+    venv: str | None = None
+    python_executable: str | None = None
+    system: bool = False
+    exact: bool = False
+    dry_run: bool = False
+    reinstall: bool = False
+    wheelhouse: str | None = None
+    build_constraints: tuple[str, ...] = ()
+    seed: bool = True
+    environ: dict[str, str] | None = field(default=None, compare=False)
+
+
+@dataclass
+class InstallResult:
+    interpreter: Interpreter
+    plan: Plan
+    install_set: InstallSet | None
+    created: bool = False
+    recovered: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    stats: dict = field(default_factory=dict)
+    location: str = ""  # the environment's directory (a --venv a dry run did not create)
+
+
+class EnvironmentInconsistent(ConstrainError):
+    """After the install, some installed distribution lacks what it requires."""
+
+
+def _with_wheelhouse(request: ResolveRequest, wheelhouse: str) -> ResolveRequest:
+    """A wheelhouse is the only source: its files as find-links, no index, and the
+    constraints file it carries (if any) applied."""
+    house = Path(wheelhouse)
+    if not house.is_dir():
+        raise UsageError(f"--wheelhouse {wheelhouse}: no such directory")
+    constraint_files = list(request.constraint_files)
+    for name in ("constraints.txt",):
+        if (house / name).is_file() and str(house / name) not in constraint_files:
+            constraint_files.append(str(house / name))
+    return dataclasses.replace(
+        request,
+        find_links=(str(house.resolve()),),
+        index_url=None,
+        extra_index_urls=(),
+        no_index=True,
+        constraint_files=tuple(constraint_files),
+    )
+
+
+def _wheelhouse_hashes(wheelhouse: str) -> dict[str, str]:
+    """sha256 per filename from the wheelhouse's manifest.json, when it has one."""
+    try:
+        data = json.loads((Path(wheelhouse) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files", []) if isinstance(data, dict) else []
+    if isinstance(files, dict):
+        files = [dict(v, filename=k) for k, v in files.items() if isinstance(v, dict)]
+    out = {}
+    for f in files:
+        if isinstance(f, dict) and f.get("filename") and f.get("sha256"):
+            out[f["filename"]] = str(f["sha256"]).removeprefix("sha256:")
+    return out
+
+
+def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER) -> InstallResult:
+    """Run ``constrain install``; see the module docstring for the order of the steps."""
+    from ..cache import Cache, default_cache_dir
+
+    resolve_req = request.resolve
+    if resolve_req.python or resolve_req.platforms:
+        raise UsageError(
+            "install targets an interpreter; --python and --platform do not apply",
+            hint="choose the environment with --venv PATH or --python-executable PATH",
+        )
+    if not resolve_req.requirements and not resolve_req.requirement_files:
+        raise UsageError("nothing to install",
+                         hint="name requirements, e.g. constrain install 'flask>=3', or -r FILE")
+    if request.wheelhouse:
+        resolve_req = _with_wheelhouse(resolve_req, request.wheelhouse)
+    environ = dict(os.environ if request.environ is None else request.environ)
+    cache_dir = (Path(resolve_req.cache_dir) if resolve_req.cache_dir
+                 else default_cache_dir(environ))
+    cache = Cache(cache_dir)
+    chosen = choose(venv=request.venv, python_executable=request.python_executable,
+                    system=request.system, environ=environ, cwd=Path.cwd(),
+                    create=not request.dry_run)
+    interp = inspect(chosen.python, cache)
+    if not chosen.missing:
+        refuse_system(interp, request.system)
+    target = interp.target()
+
+    session = Session(resolve_req, reporter)
+    try:
+        prepared = prepare_resolve(resolve_req, session)
+        reporter.info(f"resolving for {target.describe()} ({interp.executable})")
+        install_set = resolve_target(prepared, session, target, reporter)
+        if request.wheelhouse:
+            install_set = _pin_wheelhouse_hashes(install_set, request.wheelhouse)
+        stats: dict = {"pins": len(install_set.pins)}
+        if request.dry_run:
+            installed = {} if chosen.missing else read_installed(interp)
+            plan = make_plan(install_set, installed, exact=request.exact,
+                             reinstall=_reinstall(request, install_set))
+            return InstallResult(interp, plan, install_set, chosen.created, stats=stats,
+                                 location=request.venv if chosen.missing else interp.prefix)
+
+        # Everything the install set could need is made ready before the env is touched.
+        plan = make_plan(install_set, read_installed(interp), exact=request.exact,
+                         reinstall=_reinstall(request, install_set))
+        from .fetch import prepare
+
+        wanted = [c.pin for c in plan.to_install if c.pin is not None]
+        ready = prepare(wanted, client=session.client, cache=session.cache, target=target,
+                        build_index=session.settings,
+                        build_constraints=request.build_constraints,
+                        offline=resolve_req.offline, reporter=reporter)
+        by_name = {r.pin.name: r for r in ready}
+        stats.update(downloaded=sum(r.downloaded for r in ready),
+                     built=sum(r.built for r in ready))
+
+        with locked(interp, on_wait=reporter.warning):
+            from .unpack import recover
+
+            recovered = recover(interp)
+            if chosen.created and request.seed:
+                _seed_pip(interp, session.cache, install_set)
+            installed = read_installed(interp)
+            plan = make_plan(install_set, installed, exact=request.exact,
+                             reinstall=_reinstall(request, install_set))
+            missing = [c.pin for c in plan.to_install if c.pin is not None
+                       and c.pin.name not in by_name]
+            if missing:  # the environment changed while we fetched
+                more = prepare(missing, client=session.client, cache=session.cache,
+                               target=target, build_index=session.settings,
+                               build_constraints=request.build_constraints,
+                               offline=resolve_req.offline, reporter=reporter)
+                by_name.update({r.pin.name: r for r in more})
+            _apply(interp, plan, by_name, reporter)
+        problems = _check(interp)
+        stats.update(installed=len(plan.to_install), removed=len(plan.to_remove),
+                     unchanged=len(plan.of("unchanged")), requests=session.client.counters.requests)
+        result = InstallResult(interp, plan, install_set, chosen.created, recovered,
+                               problems, stats, location=interp.prefix)
+        if problems:
+            raise EnvironmentInconsistent(
+                f"the environment at {interp.prefix} is inconsistent after the install",
+                details=problems,
+                hint="these requirements come from distributions the install set does not "
+                "cover; add them to the command, or use --exact to remove strays",
+            )
+        return result
+    finally:
+        session.close()
+
+
+def _check(interp: Interpreter) -> list[str]:
+    from .verify import check
+
+    return check(interp)
+
+
+def _reinstall(request: InstallRequest, install_set: InstallSet) -> frozenset:
+    return frozenset(p.name for p in install_set.pins) if request.reinstall else frozenset()
+
+
+def _pin_wheelhouse_hashes(install_set: InstallSet, wheelhouse: str) -> InstallSet:
+    """Give files from a wheelhouse the sha256 its manifest records, so they are verified."""
+    hashes = _wheelhouse_hashes(wheelhouse)
+    if not hashes:
+        return install_set
+    pins = []
+    for pin in install_set.pins:
+        files = tuple(
+            dataclasses.replace(f, hashes=(("sha256", hashes[f.filename]),))
+            if f.filename in hashes and not f.sha256 else f
+            for f in pin.files
+        )
+        pins.append(dataclasses.replace(pin, files=files))
+    return dataclasses.replace(install_set, pins=tuple(pins))
+
+
+def _seed_pip(interp: Interpreter, cache, install_set: InstallSet) -> None:
+    """A venv constrain creates gets pip (from the interpreter's ensurepip wheel), as
+    ``python -m venv`` would give it, unless the install set brings its own."""
+    if install_set.pin("pip") is not None:
+        return
+    from ..index.files import sha256_of
+    from .unpack import replace, unpack
+
+    for wheel in interp.bundled_wheels:
+        if Path(wheel).name.startswith("pip-"):
+            unpacked = unpack(Path(wheel), sha256_of(Path(wheel)), cache)
+            replace(interp, "pip", old=None, new=unpacked)
+            return
+
+
+def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter) -> None:
+    """Replace each changed distribution under its journal, several at a time."""
+    from .fetch import _workers
+    from .unpack import replace
+
+    jobs = []
+    for change in plan.to_remove:
+        jobs.append((change.name, change.old.dist_info if change.old else None, None, False))
+    for change in plan.to_install:
+        r = ready[change.name]
+        jobs.append((change.name, change.old.dist_info if change.old else None, r.unpacked,
+                     change.pin.requested if change.pin else False))
+    if not jobs:
+        return
+    reporter.start("install", total=len(jobs), unit="distributions")
+
+    def one(job) -> None:
+        name, old, new, requested = job
+        replace(interp, name, old=old, new=new, requested=requested)
+        reporter.advance("install")
+
+    try:
+        with ThreadPoolExecutor(_workers(len(jobs)), thread_name_prefix="constrain-link") as ex:
+            for f in [ex.submit(one, j) for j in jobs]:
+                f.result()
+    finally:
+        reporter.finish("install")

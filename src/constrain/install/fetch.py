@@ -1,0 +1,101 @@
+"""Everything an install needs, ready before the environment is touched: fetched, verified, unpacked.
+
+Files are downloaded in parallel (``index.files.download``: streamed to the cache, sha256 checked
+against the index or lock hash, moved into place atomically), sdists built into wheels, and each
+wheel unpacked into the cache. Any failure -- a hash mismatch, an unsafe wheel, a missing file --
+raises before a single file of the environment has changed.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cache.store import Cache
+from ..errors import ConstrainError, OfflineMissing
+from ..index.client import HttpClient
+from ..models import Pin
+from ..reporting import NULL_REPORTER, Reporter
+from ..target import TargetEnvironment
+from .unpack import Unpacked, unpack
+
+
+@dataclass(frozen=True)
+class Ready:
+    """One pin, unpacked in the cache and ready to link."""
+
+    pin: Pin
+    unpacked: Unpacked
+    downloaded: bool
+    built: bool
+
+
+def _workers(n: int) -> int:
+    return max(1, min(n, int(os.environ.get("CONSTRAIN_INSTALL_WORKERS", "16"))))
+
+
+def prepare(
+    pins: list[Pin],
+    *,
+    client: HttpClient,
+    cache: Cache,
+    target: TargetEnvironment,
+    build_index=None,
+    build_constraints: tuple[str, ...] = (),
+    offline: bool = False,
+    reporter: Reporter = NULL_REPORTER,
+) -> list[Ready]:
+    """Fetch, verify, build and unpack ``pins`` in parallel; raise on the first failure."""
+    from ..index.files import cached_path, download, sha256_of
+
+    envs = None
+    if any(not p.file.is_wheel for p in pins):
+        from ..index.sdist import BuildEnvs
+
+        envs = BuildEnvs(cache, build_index=build_index, reporter=reporter)
+        if build_constraints:
+            envs.pip_env["PIP_CONSTRAINT"] = " ".join(
+                os.path.abspath(c) for c in build_constraints)
+
+    def one(pin: Pin) -> Ready:
+        file = pin.file
+        was_cached = cached_path(file, cache) is not None
+        if offline and not was_cached:
+            raise OfflineMissing(f"{file.filename} (for {pin.display_name}=={pin.version})",
+                                 hint="add the file to the wheelhouse, or run without --offline")
+        path = download(client, file, cache, reporter=reporter)
+        digest = file.sha256 or sha256_of(path)
+        name = file.filename
+        built = False
+        if not file.is_wheel:
+            from .build import build_for
+
+            path = build_for(path, digest, target, cache, build_index=build_index, envs=envs,
+                             reporter=reporter)
+            digest = sha256_of(path)
+            name = Path(path).name.split("_", 1)[1]
+            built = True
+        unpacked = unpack(Path(path), digest, cache, name)
+        reporter.advance("download")
+        return Ready(pin, unpacked, downloaded=not was_cached, built=built)
+
+    reporter.start("download", total=len(pins), unit="files")
+    try:
+        if not pins:
+            return []
+        with ThreadPoolExecutor(_workers(len(pins)), thread_name_prefix="constrain-fetch") as ex:
+            futures = [ex.submit(one, p) for p in pins]
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for f in pending:
+                f.cancel()
+            errors = [f.exception() for f in done if f.exception() is not None]
+            if errors:
+                first = next((e for e in errors if isinstance(e, ConstrainError)), errors[0])
+                raise first
+            return [f.result() for f in futures]
+    finally:
+        reporter.finish("download")
+        if envs is not None:
+            envs.close()

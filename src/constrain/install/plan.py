@@ -1,0 +1,169 @@
+"""The install plan: what is installed now, what the install set wants, and each change between.
+
+Reading an environment means reading its ``*.dist-info`` directories (name and version from
+``METADATA``); no interpreter is started. The plan is pure data, rendered for ``--dry-run`` and
+for the summary after an install.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from ..models import InstallSet, Pin
+from .venv import Interpreter
+
+Action = Literal["install", "upgrade", "downgrade", "reinstall", "unchanged", "remove"]
+#: Never removed by ``--exact``: the environment's own installer.
+PROTECTED = frozenset({"pip"})
+
+
+@dataclass(frozen=True)
+class Installed:
+    """One distribution found in the environment."""
+
+    name: NormalizedName
+    display_name: str
+    version: Version | None
+    raw_version: str
+    dist_info: Path
+    installer: str = ""
+
+
+def read_installed(interp: Interpreter) -> dict[NormalizedName, Installed]:
+    """Every distribution in the environment's site directories, by canonical name."""
+    out: dict[NormalizedName, Installed] = {}
+    parser = email.parser.BytesHeaderParser()
+    for site in interp.site_dirs:
+        try:
+            entries = list(os.scandir(site))
+        except OSError:
+            continue
+        for entry in entries:
+            if not entry.name.endswith(".dist-info") or not entry.is_dir():
+                continue
+            path = Path(entry.path)
+            try:
+                with open(path / "METADATA", "rb") as fh:
+                    headers = parser.parse(fh)
+            except OSError:
+                continue
+            display = headers.get("Name") or entry.name.split("-", 1)[0]
+            raw = headers.get("Version") or ""
+            try:
+                version: Version | None = Version(raw)
+            except InvalidVersion:
+                version = None
+            try:
+                installer = (path / "INSTALLER").read_text(encoding="utf-8").strip()
+            except OSError:
+                installer = ""
+            key = canonicalize_name(display)
+            out[key] = Installed(key, display, version, raw, path, installer)
+    return out
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    name: NormalizedName
+    display_name: str
+    old: Installed | None = None
+    pin: Pin | None = None
+
+    @property
+    def new_version(self) -> Version | None:
+        return self.pin.version if self.pin is not None else None
+
+    def describe(self) -> str:
+        old = self.old.raw_version if self.old is not None else ""
+        new = str(self.new_version) if self.pin is not None else ""
+        if self.action == "install":
+            return f" + {self.display_name}=={new}"
+        if self.action == "remove":
+            return f" - {self.display_name}=={old}"
+        if self.action in ("upgrade", "downgrade"):
+            return f" ~ {self.display_name} {old} -> {new} ({self.action})"
+        if self.action == "reinstall":
+            return f" ~ {self.display_name}=={new} (reinstall)"
+        return f"   {self.display_name}=={new}"
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+
+    def of(self, *actions: Action) -> list[Change]:
+        return [c for c in self.changes if c.action in actions]
+
+    @property
+    def to_install(self) -> list[Change]:
+        return self.of("install", "upgrade", "downgrade", "reinstall")
+
+    @property
+    def to_remove(self) -> list[Change]:
+        return self.of("remove")
+
+    @property
+    def is_noop(self) -> bool:
+        return not self.to_install and not self.to_remove
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.changes:
+            out[c.action] = out.get(c.action, 0) + 1
+        return out
+
+    def summary(self) -> str:
+        """``2 install, 1 upgrade, 40 unchanged`` (only the actions present)."""
+        c = self.counts()
+        order = ("install", "upgrade", "downgrade", "reinstall", "remove")
+        parts = [f"{c[k]} {k}" for k in order if c.get(k)]
+        parts.append(f"{c.get('unchanged', 0)} unchanged")
+        return ", ".join(parts)
+
+    def render(self, *, show_unchanged: bool = False) -> str:
+        lines = [c.describe() for c in self.changes
+                 if show_unchanged or c.action != "unchanged"]
+        return "\n".join(lines) + ("\n" if lines else "")
+
+
+def make_plan(
+    install_set: InstallSet,
+    installed: dict[NormalizedName, Installed],
+    *,
+    exact: bool = False,
+    reinstall: frozenset[NormalizedName] = frozenset(),
+) -> Plan:
+    """Compare ``install_set`` with ``installed``. ``exact`` removes what the set does not
+    name (except :data:`PROTECTED`); ``reinstall`` names distributions to install again even
+    at the same version."""
+    plan = Plan()
+    for pin in install_set.pins:
+        have = installed.get(pin.name)
+        if have is None:
+            plan.changes.append(Change("install", pin.name, pin.display_name, None, pin))
+        elif pin.name in reinstall:
+            plan.changes.append(Change("reinstall", pin.name, pin.display_name, have, pin))
+        elif have.version is None or have.version < pin.version:
+            plan.changes.append(Change("upgrade", pin.name, pin.display_name, have, pin))
+        elif have.version > pin.version:
+            plan.changes.append(Change("downgrade", pin.name, pin.display_name, have, pin))
+        elif have.raw_version != str(pin.version) and have.version != pin.version:
+            plan.changes.append(Change("reinstall", pin.name, pin.display_name, have, pin))
+        else:
+            plan.changes.append(Change("unchanged", pin.name, pin.display_name, have, pin))
+    if exact:
+        wanted = {p.name for p in install_set.pins}
+        for name in sorted(installed):
+            if name not in wanted and name not in PROTECTED:
+                have = installed[name]
+                plan.changes.append(Change("remove", name, have.display_name, have, None))
+    plan.changes.sort(key=lambda c: c.name)
+    return plan

@@ -1,0 +1,481 @@
+"""Wheels into environments: unpack once into the cache with pypa/installer, then link per env.
+
+A wheel is unpacked once (``installer`` reads it, checks its RECORD hashes and decides each
+file's scheme; constrain's destination refuses any path that would leave its scheme directory)
+into the cache bucket ``unpacked`` with a manifest of every file. Installing it into an
+environment then hard-links those files (copying when links are impossible), writes the
+entry-point scripts and ``#!python`` scripts for that environment's interpreter, and writes
+``INSTALLER``, ``REQUESTED`` and ``RECORD`` -- no zip is opened on a warm install.
+
+Each distribution is replaced under a journal kept in ``<env>/.constrain/txn``: old files are
+moved aside (not deleted) before new ones are linked, and the journal is marked committed only
+when the new version is whole. :func:`recover` -- run before every install -- rolls an
+interrupted distribution back to its old files, so each one is wholly old or wholly new.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import os
+import posixpath
+import shutil
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cache.store import Cache
+from ..errors import ConstrainError
+from .venv import Interpreter
+
+#: Bump when the unpacked layout or manifest changes (old entries are then ignored).
+_LAYOUT = "l1"
+_SCHEMES = ("purelib", "platlib", "scripts", "data", "headers")
+
+
+class InstallError(ConstrainError):
+    """A distribution could not be installed into or removed from the environment."""
+
+
+class UnsafeWheel(InstallError):
+    """A wheel would write outside the environment (``..``, absolute paths, escaping scripts)."""
+
+
+def record_hash(data: bytes) -> str:
+    digest = hashlib.sha256(data).digest()
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _safe_relpath(path: str, what: str, wheel: str) -> str:
+    """``path`` normalised, or :class:`UnsafeWheel` when it is absolute or climbs out."""
+    if "\\" in path or "\x00" in path or path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        raise UnsafeWheel(f"{wheel} contains an unsafe {what}: {path!r}",
+                          hint="the wheel is malformed or malicious; it was not installed")
+    norm = posixpath.normpath(path)
+    if norm in (".", "..") or norm.startswith("../"):
+        raise UnsafeWheel(f"{wheel} contains an unsafe {what}: {path!r}",
+                          hint="the wheel is malformed or malicious; it was not installed")
+    return norm
+
+
+# ====================================================================== unpacking into the cache
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    """A wheel unpacked in the cache: its tree and manifest."""
+
+    root: Path
+    manifest: dict
+
+    @property
+    def dist_info(self) -> str:
+        return self.manifest["dist_info"]
+
+
+class _CacheDestination:
+    """An ``installer`` destination writing into a cache tree and remembering each file."""
+
+    def __init__(self, tree: Path, wheel: str) -> None:
+        self.tree = tree
+        self.wheel = wheel
+        self.files: list[list] = []
+        self.entry_points: list[list[str]] = []
+
+    def write_script(self, name, module, attr, section):
+        from installer.records import RecordEntry
+
+        if "/" in name or "\\" in name or name in (".", "..", "") or "\x00" in name:
+            raise UnsafeWheel(f"{self.wheel} declares an entry-point script named {name!r}, "
+                              "which would escape the scripts directory",
+                              hint="the wheel is malformed or malicious; it was not installed")
+        self.entry_points.append([name, module, attr, section])
+        return RecordEntry(name, None, None)
+
+    def write_file(self, scheme, path, stream, is_executable):
+        from installer.records import Hash, RecordEntry
+
+        rel = _safe_relpath(os.fspath(path), "file path", self.wheel)
+        if scheme not in _SCHEMES:
+            raise UnsafeWheel(f"{self.wheel} writes to an unknown scheme {scheme!r}")
+        dest = self.tree / scheme / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        h = hashlib.sha256()
+        size = 0
+        with open(dest, "wb") as out:
+            while chunk := stream.read(1 << 20):
+                h.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        if is_executable:
+            os.chmod(dest, 0o755)
+        digest = base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+        self.files.append([scheme, rel, "sha256=" + digest, size, bool(is_executable)])
+        return RecordEntry(rel, Hash("sha256", digest), size)
+
+    def finalize_installation(self, scheme, record_file_path, records):
+        self.root_scheme = scheme
+        self.record_path = record_file_path
+
+
+def unpacked_key(wheel_sha256: str) -> str:
+    return f"{wheel_sha256.lower()}-{_LAYOUT}"
+
+
+def unpack(wheel: Path, sha256: str, cache: Cache, filename: str | None = None) -> Unpacked:
+    """The unpacked form of ``wheel`` (whose hash is ``sha256``; ``filename`` its real name
+    when the path's differs, as in the cache), made once per cache.
+
+    Raises :class:`UnsafeWheel` for entries that would leave the environment and
+    :class:`InstallError` when the wheel's RECORD does not match its contents."""
+    final = cache.path("unpacked", unpacked_key(sha256))
+    found = _load(final)
+    if found is not None:
+        return found
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with cache.lock("unpack-" + sha256[:40]):
+        found = _load(final)
+        if found is not None:
+            return found
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
+        try:
+            manifest = _unpack_into(wheel, tmp, filename or wheel.name)
+            (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+            if final.exists():  # a foreign leftover: replace it
+                shutil.rmtree(final, ignore_errors=True)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return Unpacked(final, manifest)
+
+
+def _load(final: Path) -> Unpacked | None:
+    try:
+        manifest = json.loads((final / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return Unpacked(final, manifest)
+
+
+def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
+    import zipfile
+
+    from installer import install
+    from installer.exceptions import InstallerError
+    from installer.sources import WheelFile
+
+    dest = _CacheDestination(tree, name)
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            zf.filename = name  # installer reads name and version from the file's name
+            source = WheelFile(zf)
+            try:
+                source.validate_record()
+            except ValueError as exc:
+                raise InstallError(
+                    f"{name} does not match its own RECORD",
+                    details=[str(line) for line in str(exc).splitlines()[:5]],
+                    hint="the wheel was altered after it was built; it was not installed",
+                ) from None
+            # Refuse unsafe names before installer joins anything.
+            for entry in source._zipfile.namelist():  # noqa: SLF001 -- the one listing we need
+                _safe_relpath(entry, "archive entry", name)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                install(source, dest, {})
+            dist_info = source.dist_info_dir
+    except ConstrainError:
+        raise
+    except (InstallerError, ValueError, KeyError, OSError) as exc:
+        if isinstance(exc, zipfile.BadZipFile):
+            raise InstallError(f"{name} is not a valid zip archive",
+                               hint="the file is damaged; remove it from the cache") from None
+        raise InstallError(f"cannot unpack {name}: {exc}") from None
+    return {
+        "wheel": name,
+        "dist_info": dist_info,
+        "root": dest.root_scheme,
+        "files": dest.files,
+        "entry_points": dest.entry_points,
+    }
+
+
+# ====================================================================== linking into an env
+
+_test_counter = [0]
+_test_lock = threading.Lock()
+
+
+def _test_hook() -> None:
+    """``CONSTRAIN_TEST_EXIT_AFTER_FILES=N``: exit abruptly after N files were placed (tests of
+    interrupted installs use it instead of timing)."""
+    limit = os.environ.get("CONSTRAIN_TEST_EXIT_AFTER_FILES")
+    if not limit:
+        return
+    with _test_lock:
+        _test_counter[0] += 1
+        if _test_counter[0] >= int(limit):
+            os._exit(17)
+
+
+def _place(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` at ``dst`` (replacing what is there), copying when links fail."""
+    try:
+        os.link(src, dst)
+        return
+    except FileExistsError:
+        tmp = dst.with_name(f".{dst.name}.constrain-tmp")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+    except OSError:
+        tmp = dst.with_name(f".{dst.name}.constrain-tmp")
+        shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+
+
+def _write(dst: Path, data: bytes, executable: bool) -> None:
+    tmp = dst.with_name(f".{dst.name}.constrain-tmp")
+    tmp.write_bytes(data)
+    if executable:
+        os.chmod(tmp, 0o755)
+    os.replace(tmp, dst)
+
+
+def _inside(path: str, root: str) -> str:
+    """``path`` made absolute and normalised; :class:`UnsafeWheel` unless under ``root``."""
+    full = os.path.abspath(path)
+    base = os.path.abspath(root)
+    if os.path.commonpath([full, base]) != base:
+        raise UnsafeWheel(f"refusing to write {full}: outside {base}")
+    return full
+
+
+def planned_files(interp: Interpreter, unpacked: Unpacked, name: str) -> list[str]:
+    """Every absolute path installing ``unpacked`` will create (for the journal)."""
+    scheme = interp.scheme(name)
+    out = [_inside(os.path.join(scheme[s], p), scheme[s]) for s, p, *_ in unpacked.manifest["files"]]
+    scripts = scheme["scripts"]
+    out += [_inside(os.path.join(scripts, ep[0]), scripts) for ep in unpacked.manifest["entry_points"]]
+    root = scheme[unpacked.manifest["root"]]
+    di = unpacked.dist_info
+    out += [os.path.join(root, di, n) for n in ("INSTALLER", "REQUESTED", "RECORD")]
+    return out
+
+
+def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool) -> int:
+    """Place the files of ``unpacked`` into the environment; returns how many."""
+    from installer.scripts import Script
+    from installer.utils import fix_shebang
+
+    scheme = interp.scheme(name)
+    manifest = unpacked.manifest
+    root_scheme = manifest["root"]
+    root_dir = scheme[root_scheme]
+    records: list[tuple[str, str, str]] = []
+    made: set[str] = set()
+
+    def rec_path(s: str, full: str) -> str:
+        rel = os.path.relpath(full, root_dir)
+        return rel.replace(os.sep, "/")
+
+    for s, rel, digest, size, executable in manifest["files"]:
+        dst = _inside(os.path.join(scheme[s], rel), scheme[s])
+        parent = os.path.dirname(dst)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        src = unpacked.root / s / rel
+        if s == "scripts":
+            with open(src, "rb") as fh, fix_shebang(fh, interp.executable) as fixed:
+                data = fixed.read()
+            _write(Path(dst), data, executable or True)
+            records.append((rec_path(s, dst), record_hash(data), str(len(data))))
+        else:
+            _place(src, Path(dst))
+            records.append((rec_path(s, dst), digest, str(size)))
+        _test_hook()
+    scripts_dir = scheme["scripts"]
+    for ep_name, module, attr, section in manifest["entry_points"]:
+        script_name, data = Script(ep_name, module, attr, section).generate(
+            interp.executable, "posix")
+        dst = _inside(os.path.join(scripts_dir, script_name), scripts_dir)
+        os.makedirs(scripts_dir, exist_ok=True)
+        _write(Path(dst), data, True)
+        records.append((rec_path("scripts", dst), record_hash(data), str(len(data))))
+        _test_hook()
+    di = os.path.join(root_dir, unpacked.dist_info)
+    extra = {"INSTALLER": b"constrain\n"}
+    if requested:
+        extra["REQUESTED"] = b""
+    for fname, data in extra.items():
+        _write(Path(di, fname), data, False)
+        records.append((f"{unpacked.dist_info}/{fname}", record_hash(data), str(len(data))))
+    records.append((f"{unpacked.dist_info}/RECORD", "", ""))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerows(records)
+    _write(Path(di, "RECORD"), buf.getvalue().encode(), False)
+    return len(records)
+
+
+# ====================================================================== journalled replacement
+
+
+def _txn_dir(interp: Interpreter) -> Path:
+    return Path(interp.prefix) / ".constrain" / "txn"
+
+
+def record_files(interp: Interpreter, dist_info: Path) -> list[str]:
+    """The absolute paths a distribution's RECORD lists (only those inside the environment),
+    with the ``__pycache__`` files of its modules."""
+    prefix = os.path.abspath(interp.prefix)
+    base = dist_info.parent
+    try:
+        text = (dist_info / "RECORD").read_text(encoding="utf-8")
+    except OSError:
+        raise InstallError(
+            f"{dist_info.name} has no RECORD, so its files are unknown",
+            hint=f"remove it by hand ({dist_info}) and run the install again",
+        ) from None
+    out: list[str] = []
+    seen: set[str] = set()
+    for row in csv.reader(text.splitlines()):
+        if not row or not row[0]:
+            continue
+        full = os.path.abspath(os.path.join(base, row[0]))
+        if os.path.commonpath([full, prefix]) != prefix or full in seen:
+            continue  # never touch anything outside the environment
+        seen.add(full)
+        out.append(full)
+        if full.endswith(".py"):
+            cache_dir = os.path.join(os.path.dirname(full), "__pycache__")
+            stem = os.path.basename(full)[:-3] + "."
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(cache_dir):
+                    if entry.name.startswith(stem) and entry.name.endswith(".pyc"):
+                        p = entry.path
+                        if p not in seen:
+                            seen.add(p)
+                            out.append(p)
+    return out
+
+
+def _prune(paths, stop: set[str]) -> None:
+    """Remove directories left empty by removed files (never the scheme directories)."""
+    dirs = sorted({os.path.dirname(p) for p in paths}, key=len, reverse=True)
+    for d in dirs:
+        while d and d not in stop and len(d) > 1:
+            pycache = os.path.join(d, "__pycache__")
+            with contextlib.suppress(OSError):
+                if os.path.isdir(pycache) and not os.listdir(pycache):
+                    os.rmdir(pycache)
+            try:
+                os.rmdir(d)
+            except OSError:
+                break
+            d = os.path.dirname(d)
+
+
+def _stops(interp: Interpreter, name: str) -> set[str]:
+    s = {os.path.abspath(p) for p in interp.scheme(name).values()}
+    s.add(os.path.abspath(interp.prefix))
+    return s
+
+
+def replace(
+    interp: Interpreter,
+    name: str,
+    *,
+    old: Path | None,
+    new: Unpacked | None,
+    requested: bool = False,
+) -> None:
+    """Remove the distribution whose dist-info is ``old`` (if any) and install ``new`` (if
+    any), under a journal so an interruption leaves it wholly old after :func:`recover`."""
+    txn = _txn_dir(interp)
+    txn.mkdir(parents=True, exist_ok=True)
+    journal = txn / f"{name}.json"
+    backup = txn / f"{name}.old"
+    old_files = record_files(interp, old) if old is not None else []
+    new_files = planned_files(interp, new, name) if new is not None else []
+    if backup.exists():
+        shutil.rmtree(backup)
+    _write_json(journal, {"state": "started", "old": old_files, "new": new_files,
+                          "backup": str(backup)})
+    if old_files:
+        backup.mkdir()
+        for i, path in enumerate(old_files):
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(path, backup / str(i))
+    if new is not None:
+        link(interp, new, name, requested=requested)
+    _write_json(journal, {"state": "committed", "old": old_files, "new": new_files,
+                          "backup": str(backup)})
+    _finish(interp, name, journal, backup, old_files, new_files)
+
+
+def _finish(interp, name, journal: Path, backup: Path, old_files, new_files) -> None:
+    shutil.rmtree(backup, ignore_errors=True)
+    gone = set(old_files) - set(new_files)
+    _prune(gone, _stops(interp, name))
+    journal.unlink(missing_ok=True)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def recover(interp: Interpreter) -> list[str]:
+    """Finish or roll back every distribution an earlier, interrupted install left half-done;
+    returns their names. Committed ones are completed; started ones get their old files back
+    (new ones removed), so each is wholly old again and the plan sees it as such."""
+    txn = _txn_dir(interp)
+    if not txn.is_dir():
+        return []
+    done: list[str] = []
+    for journal in sorted(txn.glob("*.json")):
+        name = journal.name[:-5]
+        try:
+            data = json.loads(journal.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            journal.unlink(missing_ok=True)
+            continue
+        backup = Path(data["backup"])
+        old_files, new_files = data["old"], data["new"]
+        prefix = os.path.abspath(interp.prefix)
+        if data["state"] != "committed":
+            for path in new_files:
+                if os.path.commonpath([os.path.abspath(path), prefix]) == prefix:
+                    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                        os.unlink(path)
+            for i, path in enumerate(old_files):
+                src = backup / str(i)
+                if src.exists():
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    os.replace(src, path)
+            _prune(set(new_files) - set(old_files), _stops(interp, name))
+            shutil.rmtree(backup, ignore_errors=True)
+            journal.unlink(missing_ok=True)
+        else:
+            _finish(interp, name, journal, backup, old_files, new_files)
+        done.append(name)
+    for tmp in txn.glob("*.tmp"):
+        tmp.unlink(missing_ok=True)
+    return done

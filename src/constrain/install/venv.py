@@ -1,0 +1,290 @@
+"""The environment installed into: find or create it, learn its interpreter once, lock it.
+
+The target of an install is an interpreter, never the one constrain runs on. It is run once (with
+``packaging`` lent to it) to learn its version, install scheme, marker values and platform tags;
+the answer is cached by the interpreter's path and mtime, so later runs start no process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cache.store import Cache
+from ..errors import ConstrainError, UsageError
+from ..target import TargetEnvironment
+
+#: Bump when the probe below reports more or different facts.
+_PROBE_VERSION = 1
+_PROBE = r"""
+import json, os, sys, sysconfig
+sys.path.insert(0, sys.argv[1])
+from packaging import markers, tags
+sys.path.pop(0)
+ensure = None
+try:
+    import ensurepip
+    bundled = os.path.join(os.path.dirname(ensurepip.__file__), "_bundled")
+    ensure = [os.path.join(bundled, n) for n in sorted(os.listdir(bundled)) if n.endswith(".whl")]
+except Exception:
+    ensure = []
+paths = sysconfig.get_paths()
+print(json.dumps({
+    "executable": sys.executable,
+    "version": list(sys.version_info[:3]),
+    "implementation": sys.implementation.name,
+    "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    "prefix": sys.prefix,
+    "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+    "paths": {k: paths[k] for k in ("purelib", "platlib", "scripts", "data", "include")},
+    "markers": markers.default_environment(),
+    "platform_tags": list(tags.platform_tags()),
+    "bundled_wheels": ensure,
+}))
+"""
+
+
+class EnvironmentError_(ConstrainError):  # noqa: N801 -- avoid the builtin's name
+    """The environment to install into cannot be found, created, used or locked."""
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """What the target interpreter told us about itself."""
+
+    executable: str
+    version: tuple[int, int, int]
+    implementation: str
+    free_threaded: bool
+    prefix: str
+    base_prefix: str
+    paths: dict[str, str]
+    markers: dict[str, str]
+    platform_tags: tuple[str, ...]
+    bundled_wheels: tuple[str, ...] = ()
+
+    @property
+    def is_venv(self) -> bool:
+        return os.path.realpath(self.prefix) != os.path.realpath(self.base_prefix)
+
+    @property
+    def python_short(self) -> str:
+        return f"{self.version[0]}.{self.version[1]}"
+
+    def scheme(self, dist_name: str) -> dict[str, str]:
+        """The install scheme (``installer``'s names) for one distribution."""
+        headers = os.path.join(
+            self.paths["data"], "include", "site", f"python{self.python_short}", dist_name
+        )
+        return {
+            "purelib": self.paths["purelib"],
+            "platlib": self.paths["platlib"],
+            "scripts": self.paths["scripts"],
+            "data": self.paths["data"],
+            "headers": headers,
+        }
+
+    @property
+    def site_dirs(self) -> tuple[str, ...]:
+        dirs = [self.paths["purelib"]]
+        if self.paths["platlib"] != self.paths["purelib"]:
+            dirs.append(self.paths["platlib"])
+        return tuple(dirs)
+
+    def target(self) -> TargetEnvironment:
+        """The resolve target this interpreter is: its own tags and marker values."""
+        here = sys.version_info
+        return TargetEnvironment(
+            python_version=self.version,
+            free_threaded=self.free_threaded,
+            host=tuple(self.version) == (here.major, here.minor, here.micro),
+            host_platforms=self.platform_tags,
+            host_markers=tuple(sorted(self.markers.items())),
+        )
+
+    def to_json(self) -> str:
+        data = dict(self.__dict__)
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Interpreter:
+        return cls(
+            executable=data["executable"],
+            version=tuple(data["version"]),  # type: ignore[arg-type]
+            implementation=data["implementation"],
+            free_threaded=bool(data.get("free_threaded")),
+            prefix=data["prefix"],
+            base_prefix=data["base_prefix"],
+            paths=dict(data["paths"]),
+            markers=dict(data["markers"]),
+            platform_tags=tuple(data["platform_tags"]),
+            bundled_wheels=tuple(data.get("bundled_wheels") or ()),
+        )
+
+
+def inspect(executable: str | os.PathLike[str], cache: Cache | None = None) -> Interpreter:
+    """Run ``executable`` once to learn its facts; cached by path and mtime."""
+    path = Path(executable)
+    if not path.exists():
+        raise EnvironmentError_(f"no interpreter at {path}",
+                                hint="give the path of a python executable")
+    st = path.stat()
+    key = hashlib.sha256(
+        f"{_PROBE_VERSION}|{os.path.abspath(path)}|{st.st_mtime_ns}|{st.st_size}".encode()
+    ).hexdigest()
+    if cache is not None:
+        raw = cache.get("misc", f"interp-{key}")
+        if raw is not None:
+            with contextlib.suppress(ValueError, KeyError):
+                return Interpreter.from_dict(json.loads(raw))
+    import packaging
+
+    lend = str(Path(packaging.__file__).resolve().parent.parent)
+    try:
+        proc = subprocess.run(
+            [str(path), "-I", "-c", _PROBE, lend],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+    except OSError as exc:
+        raise EnvironmentError_(f"cannot run {path}: {exc.strerror or exc}") from None
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-3:]
+        raise EnvironmentError_(f"{path} did not answer as a Python interpreter",
+                                details=tail, hint="give the path of a CPython 3.8+ executable")
+    data = json.loads(proc.stdout)
+    interp = Interpreter.from_dict(data)
+    if interp.implementation != "cpython":
+        raise EnvironmentError_(
+            f"{path} is {interp.implementation}; constrain installs into CPython only")
+    if cache is not None:
+        with contextlib.suppress(ConstrainError):
+            cache.put("misc", f"interp-{key}", json.dumps(data).encode())
+    return interp
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def create_venv(venv: Path, base_python: str | None) -> None:
+    """Create a virtual environment at ``venv`` (without pip: the caller seeds it)."""
+    python = base_python or getattr(sys, "_base_executable", None) or sys.executable
+    proc = subprocess.run(
+        [python, "-m", "venv", "--without-pip", str(venv)],
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise EnvironmentError_(f"could not create a virtual environment at {venv}",
+                                details=proc.stderr.strip().splitlines()[-3:])
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The interpreter chosen for an install and whether constrain just created its venv."""
+
+    python: Path
+    created: bool
+    #: ``--venv`` names a missing environment that a dry run did not create: ``python`` is the
+    #: interpreter it would be made from, and nothing counts as installed.
+    missing: bool = False
+
+
+def choose(
+    *,
+    venv: str | None,
+    python_executable: str | None,
+    system: bool,
+    environ: dict[str, str],
+    cwd: Path,
+    create: bool = True,
+) -> Chosen:
+    """Pick the target interpreter: ``--venv`` (created when missing), ``--python-executable``,
+    the active virtual environment (``VIRTUAL_ENV``) or ``./.venv``."""
+    if venv and python_executable:
+        raise UsageError("give --venv or --python-executable, not both")
+    if venv:
+        path = Path(venv)
+        py = venv_python(path)
+        if py.exists():
+            return Chosen(py, False)
+        if path.exists() and any(path.iterdir()):
+            raise EnvironmentError_(
+                f"{path} exists but is not a virtual environment (no {py.relative_to(path)})",
+                hint="give an empty or missing directory, or an existing virtual environment",
+            )
+        if not create:
+            base = getattr(sys, "_base_executable", None) or sys.executable
+            return Chosen(Path(base), False, missing=True)
+        create_venv(path, None)
+        return Chosen(py, True)
+    if python_executable:
+        return Chosen(Path(python_executable), False)
+    active = environ.get("VIRTUAL_ENV")
+    if active:
+        return Chosen(venv_python(Path(active)), False)
+    local = cwd / ".venv"
+    if venv_python(local).exists():
+        return Chosen(venv_python(local), False)
+    if system:
+        return Chosen(Path(sys.executable), False)
+    raise EnvironmentError_(
+        "no virtual environment to install into",
+        hint="activate one, give --venv PATH (created if missing), or "
+        "--python-executable PATH (with --system to install into a system interpreter)",
+    )
+
+
+def refuse_system(interp: Interpreter, system: bool) -> None:
+    if not interp.is_venv and not system:
+        raise EnvironmentError_(
+            f"{interp.executable} is a system interpreter, not a virtual environment",
+            hint="install into a virtual environment with --venv PATH, or pass --system if "
+            "you really mean to change this interpreter's packages",
+        )
+
+
+@contextlib.contextmanager
+def locked(interp: Interpreter, *, timeout: float | None = None,
+           on_wait=lambda message: None) -> Iterator[None]:
+    """Hold the environment's install lock: a second install into the same environment waits
+    (up to ``timeout`` seconds, default ``$CONSTRAIN_INSTALL_LOCK_TIMEOUT`` or 600) and then
+    fails with an error naming the environment."""
+    import fcntl
+
+    if timeout is None:
+        timeout = float(os.environ.get("CONSTRAIN_INSTALL_LOCK_TIMEOUT", "600"))
+    state = Path(interp.prefix) / ".constrain"
+    try:
+        state.mkdir(exist_ok=True)
+        fh = open(state / "install.lock", "a+b")  # noqa: SIM115 -- held for the block
+    except OSError as exc:
+        raise EnvironmentError_(f"cannot write to {interp.prefix}: {exc.strerror or exc}",
+                                hint="check the permissions of the environment") from None
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait(f"waiting for another install into {interp.prefix} to finish")
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise EnvironmentError_(
+                            f"another constrain install into {interp.prefix} is running",
+                            hint="wait for it to finish, then run this command again",
+                        ) from None
+                    time.sleep(0.2)
+        yield
+    finally:
+        fh.close()
