@@ -116,6 +116,12 @@ class CoreMetadata:
                 "name": self.name,
                 "version": str(self.version),
                 "requires_dist": [str(r) for r in self.requires_dist],
+                # The same, pre-split, so a warm run skips packaging's requirement tokenizer.
+                "requires_dist_parts": [
+                    [r.name, sorted(r.extras), str(r.specifier), r.url,
+                     str(r.marker) if r.marker is not None else None]
+                    for r in self.requires_dist
+                ],
                 "requires_python": str(self.requires_python)
                 if self.requires_python is not None
                 else None,
@@ -133,7 +139,11 @@ class CoreMetadata:
         return cls(
             name=data["name"],
             version=Version(data["version"]),
-            requires_dist=tuple(_requirement(r) for r in data["requires_dist"]),
+            requires_dist=tuple(
+                _requirement_from_parts(*parts) for parts in data["requires_dist_parts"]
+            )
+            if "requires_dist_parts" in data
+            else tuple(_requirement(r) for r in data["requires_dist"]),
             requires_python=SpecifierSet(rp) if rp is not None else None,
             provides_extra=frozenset(
                 canonicalize_name(e) for e in data.get("provides_extra", ())
@@ -154,6 +164,35 @@ def _requirement(text: str) -> Requirement:
     if found is None:
         found = _REQUIREMENTS[text] = Requirement(text)
     return found
+
+
+_SPECIFIERS: dict[str, SpecifierSet] = {}
+_MARKERS: dict[str, object] = {}
+
+
+def _requirement_from_parts(
+    name: str, extras: list[str], specifier: str, url: str | None, marker: str | None
+) -> Requirement:
+    """A :class:`Requirement` rebuilt from parts that packaging produced earlier (the cache
+    format), sharing the parsed specifier and marker objects between requirements."""
+    req = Requirement.__new__(Requirement)
+    req.name = name
+    req.url = url
+    req.extras = set(extras)
+    spec = _SPECIFIERS.get(specifier)
+    if spec is None:
+        spec = _SPECIFIERS[specifier] = SpecifierSet(specifier)
+    req.specifier = spec
+    if marker is None:
+        req.marker = None
+    else:
+        found = _MARKERS.get(marker)
+        if found is None:
+            from packaging.markers import Marker
+
+            found = _MARKERS[marker] = Marker(marker)
+        req.marker = found  # type: ignore[assignment]
+    return req
 
 
 class MetadataProvider(Protocol):

@@ -378,7 +378,19 @@ class _LazyMatches:
         self._done = False
 
     def __call__(self) -> Iterator[Candidate]:
-        i = 0
+        if self._done:
+            return iter(self._seen)
+        return self._iterate()
+
+    def count(self, cap: int) -> int:
+        """How many candidates there are, counting no further than ``cap``."""
+        for _ in self._iterate(len(self._seen)) if len(self._seen) < cap else ():
+            if len(self._seen) >= cap:
+                break
+        return min(len(self._seen), cap)
+
+    def _iterate(self, start: int = 0) -> Iterator[Candidate]:
+        i = start
         while True:
             if i < len(self._seen):
                 yield self._seen[i]
