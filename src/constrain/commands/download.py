@@ -1,0 +1,206 @@
+"""The ``constrain download`` subcommand: its options, a progress bar, and the summary table.
+
+The work is :func:`constrain.download.command.download_command`; this module turns argv into a
+:class:`~constrain.download.command.DownloadRequest` and renders the result (rich progress on a
+terminal, plain lines otherwise; the summary table on stdout).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..reporting import Reporter
+
+
+def register(subparsers, add_resolve_options) -> None:
+    p = subparsers.add_parser(
+        "download",
+        help="download a vetted wheelhouse for one or more targets (air-gapped installs)",
+        description="Resolve every --python x --platform target in parallel and download the "
+        "union of the files they need into one directory, with a constraints file, "
+        "requirements with hashes and a pylock file per target, and manifest.json. "
+        "Resumable; a rerun downloads only what is new.",
+        conflict_handler="resolve",
+    )
+    add_resolve_options(p)
+    # repeatable here: every python x platform pair is a target
+    p.add_argument("--python", dest="pythons", action="append", default=[], metavar="X.Y",
+                   help="target Python version (repeatable; default: the running interpreter)")
+    out = p.add_argument_group("wheelhouse")
+    out.add_argument("--dest", "-d", required=True, metavar="DIR",
+                     help="the wheelhouse directory (created; reruns continue in it)")
+    out.add_argument("--layout", choices=("flat", "simple"), default="flat",
+                     help="simple: also write a PEP 503 index tree under DIR/simple/")
+    out.add_argument("--vetted", action="append", default=[], metavar="MANIFEST",
+                     help="manifest.json of a wheelhouse vetted before: its files count as "
+                     "vetted (repeatable)")
+    out.add_argument("--only-vetted", action="store_true",
+                     help="refuse to add any file that --vetted does not list")
+    out.add_argument("--jobs", "-j", type=int, default=8, metavar="N",
+                     help="parallel downloads (default 8)")
+    p.set_defaults(_run=run, python=None)
+
+
+def run(args: argparse.Namespace, argv: list[str], console) -> int:
+    import dataclasses
+    import os
+
+    from ..app import ResolveRequest, command_line
+    from ..cli import write_stats
+    from ..download.command import KILL_ENV, DownloadRequest, download_command
+    from ..errors import UsageError
+
+    if not args.requirements and not args.requirement_files:
+        raise UsageError("nothing to download",
+                         hint="name requirements, e.g. constrain download 'flask>=3' --dest "
+                         "wheelhouse, or use -r FILE")
+    resolve = dataclasses.replace(
+        ResolveRequest.from_args(args, argv), python=None, platforms=(),
+        command=command_line("download", argv),
+    )
+    kill = os.environ.get(KILL_ENV)
+    request = DownloadRequest(
+        resolve=resolve,
+        dest=args.dest,
+        pythons=tuple(args.pythons),
+        platforms=tuple(args.platforms),
+        layout=args.layout,
+        vetted=tuple(args.vetted),
+        only_vetted=args.only_vetted,
+        workers=max(1, args.jobs),
+        kill_after_bytes=int(kill) if kill else None,
+    )
+    reporter = _ProgressReporter(console)
+    try:
+        result = download_command(request, reporter)
+    finally:
+        reporter.close()
+    console.out(render_summary(result))
+    for name in result.stale:
+        console.warning(f"{name} is in {result.dest} but no target needs it any more")
+    write_stats(result.stats)
+    return 0
+
+
+def render_summary(result) -> str:
+    """The summary table (per target: files, size, new and unvetted, sdists to build) and the
+    list of files to review, as plain text."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"wheelhouse {result.dest}", title_justify="left")
+    for col in ("target", "files", "size", "downloaded now", "to vet", "sdists to build"):
+        table.add_column(col, justify="left" if col == "target" else "right")
+    by_name = {f.filename: f for f in result.manifest.files}
+    new_now = set(result.downloaded)
+    for t in result.targets:
+        entries = [by_name[n] for n in t.entry.files]
+        table.add_row(
+            t.entry.id + f"  ({t.target.describe()})",
+            str(len(entries)),
+            _size(sum(e.size for e in entries)),
+            str(sum(1 for e in entries if e.filename in new_now)),
+            str(sum(1 for e in entries if not e.vetted)),
+            str(sum(1 for e in entries if e.needs_build)),
+        )
+    files = result.manifest.files
+    table.add_row("all targets", str(len(files)), _size(sum(f.size for f in files)),
+                  str(len(new_now)), str(sum(1 for f in files if not f.vetted)),
+                  str(sum(1 for f in files if f.needs_build)), style="bold")
+    buf = io.StringIO()
+    Console(file=buf, width=110, color_system=None, force_terminal=False).print(table)
+    lines = [buf.getvalue().rstrip("\n")]
+    if not new_now:
+        lines.append(f"nothing new: all {len(files)} files were already in {result.dest} "
+                     "(every sha256 checked); nothing downloaded")
+    else:
+        moved = result.fetched.bytes_transferred
+        lines.append(f"downloaded {len(new_now)} files ({_size(moved)} over the network)")
+    if result.written:
+        lines.append(f"wrote {len(result.written)} files: " + ", ".join(result.written[:8])
+                     + (" ..." if len(result.written) > 8 else ""))
+    else:
+        lines.append("no output file changed")
+    to_vet = [f for f in files if not f.vetted]
+    if to_vet and len(to_vet) < len(files):
+        lines.append(f"new files to review ({len(to_vet)}):")
+        lines += [f"  {f.filename}  sha256:{f.sha256}" for f in to_vet]
+    return "\n".join(lines) + "\n"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)  # pragma: no cover
+
+
+class _ProgressReporter(Reporter):
+    """Forwards messages to the CLI's reporter and draws the download as one rich progress bar
+    (files done / total in its label, bytes, speed) on a terminal; nothing when stderr is not a
+    terminal or under -q."""
+
+    def __init__(self, console) -> None:
+        import sys
+        import threading
+
+        self.base = console.reporter
+        self._lock = threading.Lock()
+        self._progress = None
+        self._task = None
+        self._files = [0, 0]
+        self._live = sys.stderr.isatty() and not console.quiet
+
+    def warning(self, message: str) -> None:
+        self.base.warning(message)
+
+    def info(self, message: str) -> None:
+        self.base.info(message)
+
+    def _label(self) -> str:
+        return f"downloading {self._files[0]}/{self._files[1]} files"
+
+    def start(self, task: str, total: int | None = None, unit: str = "") -> None:
+        if not self._live:
+            return
+        with self._lock:
+            if task == "files":
+                self._files = [0, total or 0]
+            elif task == "bytes" and self._progress is None:
+                from rich.progress import (
+                    BarColumn,
+                    DownloadColumn,
+                    Progress,
+                    TextColumn,
+                    TransferSpeedColumn,
+                )
+
+                self._progress = Progress(
+                    TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                    TransferSpeedColumn(), transient=True,
+                )
+                self._progress.start()
+                self._task = self._progress.add_task(self._label(), total=total)
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        if self._progress is None:
+            return
+        with self._lock:
+            if task == "files":
+                self._files[0] += amount
+                self._progress.update(self._task, description=self._label())
+            elif task == "bytes":
+                self._progress.advance(self._task, amount)
+
+    def finish(self, task: str) -> None:
+        if task == "bytes":
+            self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._progress is not None:
+                self._progress.stop()
+                self._progress = None

@@ -1,0 +1,360 @@
+"""``constrain download``: resolve every (python, platform) target and fill one vetted wheelhouse.
+
+The targets are resolved in parallel, in threads sharing one :class:`~constrain.app.Session`
+(cache, HTTP client, index repository). The union of the files they install is fetched into the
+wheelhouse (:mod:`.wheelhouse`: each file once, resumable, hash-checked), then each target gets
+its constraints file, requirements with hashes and ``pylock`` file, the constraint files the
+resolve read are copied under ``sources/``, ``--layout simple`` adds a PEP 503 tree, and
+``manifest.json`` lists every file. Outputs are only rewritten when their content changes, so a
+rerun with nothing new touches nothing. Nothing here prints: results are data for ``cli``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from ..app import ResolveRequest, Session, prepare_resolve, resolve_target
+from ..errors import ConstrainError, UsageError
+from ..models import DistFile, InstallSet, Pin
+from ..output import render, write_atomic
+from ..output.header import format_utc
+from ..output.pylock import strip_userinfo
+from ..reporting import NULL_REPORTER, Reporter
+from ..target import TargetEnvironment
+from .manifest import (
+    MANIFEST_NAME,
+    FileEntry,
+    Manifest,
+    SourceEntry,
+    TargetEntry,
+    read_manifest,
+    vetted_digests,
+)
+from .simple import write_simple_index
+from .wheelhouse import FetchReport, Wheelhouse
+
+LAYOUTS = ("flat", "simple")
+SOURCES_DIR = "sources"
+#: test hook: the process exits (no clean-up, like a kill) after this many bytes were written
+KILL_ENV = "CONSTRAIN_TEST_KILL_AFTER_BYTES"
+
+
+@dataclass(frozen=True)
+class DownloadRequest:
+    """Everything ``constrain download`` takes. ``resolve`` carries the shared resolve options
+    (its ``python``/``platforms`` are ignored: ``pythons`` x ``platforms`` make the targets)."""
+
+    resolve: ResolveRequest
+    dest: str
+    pythons: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    layout: str = "flat"
+    vetted: tuple[str, ...] = ()
+    only_vetted: bool = False
+    workers: int = 8
+    kill_after_bytes: int | None = None
+
+
+@dataclass
+class TargetResult:
+    """One target: its manifest entry, install set, and the files it needs."""
+
+    entry: TargetEntry
+    target: TargetEnvironment
+    install_set: InstallSet
+    files: tuple[DistFile, ...]
+
+
+@dataclass
+class DownloadResult:
+    """What a download did. ``fetched`` says how each file got there; ``written`` lists the
+    output files (constraints, locks, manifest, index pages) whose content changed."""
+
+    dest: Path
+    manifest: Manifest
+    targets: list[TargetResult]
+    fetched: FetchReport
+    written: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def new_files(self) -> list[FileEntry]:
+        """Files not vetted before (what a reviewer must look at)."""
+        return [f for f in self.manifest.files if not f.vetted]
+
+    @property
+    def downloaded(self) -> list[str]:
+        """Files that arrived in the wheelhouse during this run."""
+        return sorted(f.file.filename for f in self.fetched.new)
+
+
+# ---------------------------------------------------------------------- targets
+def python_slug(python_short: str) -> str:
+    """``3.11`` -> ``cp311`` (``3.13t`` -> ``cp313t``): a dot-free name for pylock files."""
+    return "cp" + python_short.replace(".", "")
+
+
+def make_targets(
+    pythons: Sequence[str], platforms: Sequence[str]
+) -> list[tuple[str, TargetEnvironment]]:
+    """Every (python, platform) pair as ``(id, target)``; the id names the output files:
+    ``3.11`` when at most one platform is given, ``3.11-manylinux_2_28_x86_64`` otherwise."""
+    several = len(platforms) > 1
+    out: dict[str, TargetEnvironment] = {}
+    for py in pythons or [None]:
+        for plat in platforms or [None]:
+            target = TargetEnvironment.from_options(py, (plat,) if plat else ())
+            tid = target.python_short + (f"-{plat}" if several else "")
+            out.setdefault(tid, target)
+    return list(out.items())
+
+
+def _target_entry(tid: str, target: TargetEnvironment, files: Sequence[DistFile]) -> TargetEntry:
+    slug = python_slug(target.python_short) + tid[len(target.python_short):]
+    return TargetEntry(
+        id=tid,
+        python=target.python_short,
+        platforms=tuple(target.platforms),
+        description=target.describe(),
+        constraints=f"constraints-{tid}.txt",
+        requirements=f"requirements-{tid}.txt",
+        pylock=f"pylock.{slug}.toml",
+        files=tuple(sorted(f.filename for f in files)),
+    )
+
+
+# ---------------------------------------------------------------------- the command
+def download_command(
+    request: DownloadRequest, reporter: Reporter = NULL_REPORTER
+) -> DownloadResult:
+    """Run ``constrain download`` (see the module docstring). Raises ``UsageError`` for bad
+    options, the resolver's errors (naming the target), ``ConstrainError`` when
+    ``--only-vetted`` meets unvetted files (before anything is downloaded), and
+    ``HashMismatch`` for altered wheelhouse files."""
+    if request.layout not in LAYOUTS:
+        raise UsageError(f"unknown layout {request.layout!r}",
+                         hint=f"choose one of: {', '.join(LAYOUTS)}")
+    if request.only_vetted and not request.vetted:
+        raise UsageError("--only-vetted needs --vetted PREVIOUS_MANIFEST",
+                         hint="name the manifest.json of the wheelhouse that was vetted")
+    dest = Path(request.dest)
+    if dest.exists() and not dest.is_dir():
+        raise UsageError(f"--dest {dest} exists and is not a directory")
+    targets = make_targets(request.pythons, request.platforms)
+    vetted = vetted_digests(read_manifest(p) for p in request.vetted)
+    previous = _previous_manifest(dest, reporter)
+    session = Session(request.resolve, reporter)
+    try:
+        prepared = prepare_resolve(request.resolve, session)
+        sets = _resolve_all(prepared, session, targets, reporter)
+        results = []
+        union: dict[str, DistFile] = {}
+        pins_of: dict[str, Pin] = {}
+        needed_by: dict[str, list[str]] = {}
+        for (tid, target), install_set in zip(targets, sets, strict=True):
+            files = tuple(p.file for p in install_set.pins)
+            for pin in install_set.pins:
+                union.setdefault(pin.file.filename, pin.file)
+                pins_of.setdefault(pin.file.filename, pin)
+                needed_by.setdefault(pin.file.filename, []).append(tid)
+            results.append(TargetResult(_target_entry(tid, target, files), target,
+                                        install_set, files))
+        known = {f.filename: f.sha256 for f in previous.files} if previous else {}
+        if request.only_vetted:
+            _refuse_unvetted(union, known, vetted)
+        house = Wheelhouse(
+            dest, session.client, session.cache, reporter=reporter, known=known,
+            workers=request.workers, kill_after_bytes=request.kill_after_bytes,
+        )
+        fetched = house.fetch(sorted(union.values(), key=lambda f: f.filename))
+        entries = tuple(
+            _file_entry(union[name], pins_of[name], fetched.files[name].sha256,
+                        fetched.files[name].size, needed_by[name], vetted)
+            for name in sorted(union)
+        )
+        written: list[str] = []
+        for t in results:
+            written += _write_target_outputs(dest, t)
+        sources = _write_sources(dest, prepared, session, written)
+        manifest = Manifest(
+            files=entries,
+            targets=tuple(t.entry for t in results),
+            sources=sources,
+            requirements=tuple(str(r) for r, _ in prepared.requirements),
+            command=request.resolve.command,
+        )
+        if request.layout == "simple":
+            written += [str(p.relative_to(dest)) for p in write_simple_index(dest, entries)]
+        if _write_if_changed(dest / MANIFEST_NAME, manifest.to_text()):
+            written.append(MANIFEST_NAME)
+        stale = _stale_files(dest, set(union))
+        stats = {
+            "targets": len(results),
+            "files": len(entries),
+            "files_downloaded": len(fetched.new),
+            "bytes_downloaded": fetched.bytes_transferred,
+            "requests": session.client.counters.requests,
+            "bytes_received": session.client.counters.bytes_received,
+        }
+        return DownloadResult(dest, manifest, results, fetched, written, stale, stats)
+    finally:
+        session.close()
+
+
+def _resolve_all(prepared, session: Session, targets, reporter: Reporter) -> list[InstallSet]:
+    """Resolve each target in its own thread over the shared session; the first failure (in
+    target order) is raised with the target it concerns."""
+    session.repository  # noqa: B018 -- create it once, before the threads race for it
+    errors: dict[int, BaseException] = {}
+    sets: dict[int, InstallSet] = {}
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        tid, target = targets[i]
+        reporter.info(f"resolving for {target.describe()}")
+        try:
+            result = resolve_target(prepared, session, target, reporter)
+        except BaseException as exc:
+            with lock:
+                errors[i] = exc
+            return
+        with lock:
+            sets[i] = result
+
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        list(pool.map(one, range(len(targets))))
+    if errors:
+        i = min(errors)
+        exc = errors[i]
+        if isinstance(exc, ConstrainError):
+            exc.details = (*exc.details, f"(while resolving for {targets[i][1].describe()})")
+        raise exc
+    return [sets[i] for i in range(len(targets))]
+
+
+def _refuse_unvetted(union: dict[str, DistFile], known: dict[str, str],
+                     vetted: frozenset[str]) -> None:
+    new = []
+    for name, f in sorted(union.items()):
+        digest = (f.sha256 or known.get(name) or "").lower()
+        if digest not in vetted:
+            new.append(f"{name} ({'sha256:' + digest if digest else 'no sha256 known'})")
+    if new:
+        raise ConstrainError(
+            f"--only-vetted: {len(new)} file{'s' if len(new) != 1 else ''} not vetted before; "
+            "nothing was downloaded",
+            details=new,
+            hint="have these files vetted (drop --only-vetted to download them for review), "
+            "or pin the versions the vetted manifest lists with -c",
+        )
+
+
+def _file_entry(f: DistFile, pin: Pin, sha256: str, size: int, targets: list[str],
+                vetted: frozenset[str]) -> FileEntry:
+    return FileEntry(
+        filename=f.filename,
+        name=pin.display_name or pin.metadata.name,
+        project=str(pin.name),
+        version=str(f.version),
+        kind=f.kind,
+        sha256=sha256,
+        size=size,
+        upload_time=format_utc(f.upload_time) if f.upload_time else None,
+        url=strip_userinfo(f.url),
+        license=pin.metadata.license,
+        requires_python=f.requires_python,
+        targets=tuple(targets),
+        needs_build=not f.is_wheel,
+        vetted=sha256.lower() in vetted,
+    )
+
+
+def _install_note(t: TargetResult) -> str:
+    return (f"install offline: pip install --no-index --find-links . "
+            f"-c {t.entry.constraints} REQUIREMENT")
+
+
+def _write_target_outputs(dest: Path, t: TargetResult) -> list[str]:
+    written = []
+    note = [_install_note(t)]
+    install_set = dataclasses.replace(t.install_set)
+    for name, fmt in ((t.entry.constraints, "constraints"),
+                      (t.entry.requirements, "requirements"),
+                      (t.entry.pylock, "pylock")):
+        text = render(install_set, fmt, notes=note if fmt != "pylock" else ())
+        if _write_if_changed(dest / name, text):
+            written.append(name)
+    return written
+
+
+def _source_name(origin: str, taken: set[str]) -> str:
+    path = urlsplit(origin).path if "://" in origin else origin
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", PurePosixPath(path.replace(os.sep, "/")).name
+                  or "constraints.txt")
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{n}-{base}"
+    taken.add(name)
+    return name
+
+
+def _write_sources(dest: Path, prepared, session: Session, written: list[str]
+                   ) -> tuple[SourceEntry, ...]:
+    """Copy every constraint file the resolve read into ``sources/`` (the far side then has
+    the Airflow constraints and any others, byte for byte)."""
+    used = list(dict.fromkeys(o.source for _r, o in prepared.constraints))
+    taken: set[str] = set()
+    out = []
+    for origin in used:
+        text = session.fetched.get(origin)
+        if text is None:
+            continue
+        name = _source_name(origin, taken)
+        rel = f"{SOURCES_DIR}/{name}"
+        (dest / SOURCES_DIR).mkdir(parents=True, exist_ok=True)
+        if _write_if_changed(dest / rel, text):
+            written.append(rel)
+        shown = strip_userinfo(origin) if "://" in origin else origin
+        out.append(SourceEntry(origin=shown, path=rel,
+                               sha256=hashlib.sha256(text.encode("utf-8")).hexdigest()))
+    return tuple(out)
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    write_atomic(path, text)
+    return True
+
+
+def _previous_manifest(dest: Path, reporter: Reporter) -> Manifest | None:
+    if not (dest / MANIFEST_NAME).is_file():
+        return None
+    try:
+        return read_manifest(dest)
+    except ConstrainError as exc:
+        reporter.warning(f"ignoring the existing {dest / MANIFEST_NAME}: {exc.message}")
+        return None
+
+
+def _stale_files(dest: Path, needed: set[str]) -> list[str]:
+    """Distribution files in the wheelhouse that this run does not list."""
+    out = []
+    for p in dest.iterdir():
+        if p.is_file() and p.name not in needed and p.name.endswith((".whl", ".tar.gz", ".zip")):
+            out.append(p.name)
+    return sorted(out)

@@ -1,0 +1,260 @@
+"""Fill a wheelhouse directory with files, each once, resumably, sha256-checked, never half visible.
+
+A file appears under its final name only when it is complete and its hash checked. Until then it
+is ``<dir>/.partial/<filename>.part``, outside the names pip's ``--find-links`` or a static index
+lists. A killed run leaves the ``.part`` file; the next run asks for the rest with an HTTP
+``Range`` header, appends it, and checks the hash of the whole (a resume that does not check out
+is thrown away and fetched again from the start, once). Files already present are re-hashed
+against the sha256 the index gives and the one the previous manifest recorded; an altered file
+is refused, never silently replaced. A copy already in constrain's cache is used instead of the
+network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..cache.store import Cache
+from ..errors import ConstrainError, HashMismatch, NetworkError, redact_url
+from ..index.client import HttpClient
+from ..index.files import cached_path
+from ..models import DistFile
+from ..reporting import NULL_REPORTER, Reporter
+from .manifest import sha256_file
+
+PARTIAL_DIR = ".partial"
+_IDENTITY = {"Accept-Encoding": "identity"}
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What happened to one file: ``how`` is ``present`` (already there, hash checked),
+    ``cache`` (copied from constrain's cache), ``downloaded`` or ``resumed``."""
+
+    file: DistFile
+    path: Path
+    sha256: str
+    size: int
+    how: str
+    bytes_transferred: int = 0
+
+
+@dataclass
+class FetchReport:
+    """Every file's :class:`Fetched`, by filename, and the bytes that crossed the network."""
+
+    files: dict[str, Fetched] = field(default_factory=dict)
+
+    @property
+    def new(self) -> list[Fetched]:
+        return [f for f in self.files.values() if f.how != "present"]
+
+    @property
+    def bytes_transferred(self) -> int:
+        return sum(f.bytes_transferred for f in self.files.values())
+
+
+class KillSwitch:
+    """A deterministic crash for tests of resumption: the process exits (as if killed, no
+    clean-up) once ``after_bytes`` bytes have been written to partial files."""
+
+    def __init__(self, after_bytes: int | None) -> None:
+        self.after_bytes = after_bytes
+        self._written = 0
+        self._lock = threading.Lock()
+
+    def wrote(self, n: int) -> None:
+        if self.after_bytes is None:
+            return
+        with self._lock:
+            self._written += n
+            if self._written >= self.after_bytes:
+                os._exit(137)
+
+
+class Wheelhouse:
+    """The files of one wheelhouse directory ``root``. ``known`` maps filenames to the sha256
+    a previous manifest recorded (tamper checks for files the index gives no hash for)."""
+
+    def __init__(
+        self,
+        root: Path,
+        client: HttpClient,
+        cache: Cache | None,
+        *,
+        reporter: Reporter = NULL_REPORTER,
+        known: Mapping[str, str] | None = None,
+        workers: int = 8,
+        kill_after_bytes: int | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.partial = self.root / PARTIAL_DIR
+        self.client = client
+        self.cache = cache
+        self.reporter = reporter
+        self.known = dict(known or {})
+        self.workers = max(1, workers)
+        self.kill = KillSwitch(kill_after_bytes)
+
+    # ------------------------------------------------------------------ checks
+    def check_present(self, files: Sequence[DistFile]) -> dict[str, Fetched]:
+        """Hash every file of ``files`` already in the wheelhouse. Raises one
+        :class:`HashMismatch` naming every altered file; returns the good ones by name."""
+        present = [f for f in files if (self.root / f.filename).is_file()]
+        good: dict[str, Fetched] = {}
+        bad: list[str] = []
+        with ThreadPoolExecutor(max_workers=min(self.workers, max(1, len(present)))) as pool:
+            digests = list(pool.map(lambda f: sha256_file(self.root / f.filename), present))
+        for f, actual in zip(present, digests, strict=True):
+            expected = {d.lower() for d in (f.sha256, self.known.get(f.filename)) if d}
+            if expected and actual not in expected or len(expected) > 1:
+                bad.append(
+                    f"{f.filename}: expected sha256:{sorted(expected)[0]}, found sha256:{actual}"
+                )
+                continue
+            path = self.root / f.filename
+            good[f.filename] = Fetched(f, path, actual, path.stat().st_size, "present")
+        if bad:
+            raise HashMismatch(
+                f"{len(bad)} file{'s' if len(bad) != 1 else ''} in the wheelhouse "
+                f"{self.root}",
+                expected="the sha256 the index and the manifest give",
+                actual="different content",
+                details=bad,
+                hint="a wheelhouse file was altered after it was downloaded; delete the files "
+                "named above and rerun to fetch the originals (and have them vetted again)",
+            )
+        return good
+
+    # ------------------------------------------------------------------ fetching
+    def fetch(
+        self,
+        files: Sequence[DistFile],
+        *,
+        on_file: Callable[[Fetched], None] | None = None,
+    ) -> FetchReport:
+        """Make every file of ``files`` present (see the module docstring). Files are fetched
+        in parallel over the shared client; the first failure is raised after the others
+        finish, so every completed file stays."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        report = FetchReport()
+        report.files.update(self.check_present(files))
+        missing = [f for f in files if f.filename not in report.files]
+        if not missing:
+            return report
+        self.partial.mkdir(exist_ok=True)
+        total = sum(f.size or 0 for f in missing)
+        self.reporter.start("files", total=len(missing), unit="files")
+        self.reporter.start("bytes", total=total or None, unit="bytes")
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def one(f: DistFile) -> None:
+            try:
+                got = self._fetch_one(f)
+            except BaseException as exc:  # collected; raised once all threads are done
+                with lock:
+                    errors.append(exc)
+                return
+            with lock:
+                report.files[f.filename] = got
+            self.reporter.advance("files")
+            if on_file is not None:
+                on_file(got)
+
+        try:
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(missing))) as pool:
+                # biggest first: the long downloads start early and overlap the small ones
+                list(pool.map(one, sorted(missing, key=lambda f: -(f.size or 0))))
+        finally:
+            self.reporter.finish("bytes")
+            self.reporter.finish("files")
+            with contextlib.suppress(OSError):
+                self.partial.rmdir()  # only when empty
+        if errors:
+            raise errors[0]
+        return report
+
+    def _fetch_one(self, f: DistFile) -> Fetched:
+        final = self.root / f.filename
+        part = self.partial / (f.filename + ".part")
+        local = cached_path(f, self.cache)
+        if local is not None:
+            shutil.copyfile(local, part)
+            actual = sha256_file(part)
+            if self._matches(f, actual):
+                os.replace(part, final)
+                return Fetched(f, final, actual, final.stat().st_size, "cache")
+            part.unlink(missing_ok=True)  # a bad cached copy: fetch from the index instead
+        url = f.url.split("#", 1)[0]
+        how = "downloaded"
+        moved = 0
+        for attempt in range(2):
+            start = part.stat().st_size if part.exists() else 0
+            if start and f.size is not None and start >= f.size:
+                # complete but never moved into place (killed just then), or too long
+                actual = sha256_file(part)
+                if start == f.size and self._matches(f, actual):
+                    break
+                part.unlink(missing_ok=True)
+                start = 0
+            if start:
+                how = "resumed"
+                self.reporter.info(f"resuming {f.filename} at byte {start}")
+                self.reporter.advance("bytes", start)
+                headers = {**_IDENTITY, "Range": f"bytes={start}-"}
+            else:
+                headers = dict(_IDENTITY)
+            self.reporter.info(f"downloading {f.filename}")
+
+            def progress(n: int) -> None:
+                nonlocal moved
+                moved += n
+                self.reporter.advance("bytes", n)
+                self.kill.wrote(n)
+
+            r = self.client.stream_to(url, part, headers, append=bool(start), progress=progress)
+            if r.status == 416 and start:  # the range starts at or past the end: refetch
+                part.unlink(missing_ok=True)
+                continue
+            if not r.ok:
+                raise NetworkError(
+                    f"could not download {f.filename}: HTTP {r.status} from {redact_url(url)}",
+                    url=redact_url(url),
+                    hint="the index listed a file it cannot serve; try again later",
+                )
+            actual = sha256_file(part)
+            if self._matches(f, actual):
+                break
+            if attempt == 0 and start:
+                self.reporter.warning(
+                    f"{f.filename}: the resumed download did not check out; fetching it whole"
+                )
+                part.unlink(missing_ok=True)
+                continue
+            part.unlink(missing_ok=True)
+            raise HashMismatch(
+                f"{f.filename} (from {redact_url(url)})",
+                expected=f"sha256:{(f.sha256 or self.known.get(f.filename) or '').lower()}",
+                actual=f"sha256:{actual}",
+            )
+        else:  # pragma: no cover - both attempts ended in 'continue'
+            raise ConstrainError(f"could not download {f.filename} from {redact_url(url)}")
+        os.replace(part, final)
+        return Fetched(f, final, actual, final.stat().st_size, how, moved)
+
+    def _matches(self, f: DistFile, actual: str) -> bool:
+        expected = f.sha256 or self.known.get(f.filename)
+        return expected is None or expected.lower() == actual
+
+    def remove_partials(self) -> None:
+        """Delete leftover ``.part`` files (after a run that no longer needs them)."""
+        if self.partial.is_dir():
+            shutil.rmtree(self.partial, ignore_errors=True)

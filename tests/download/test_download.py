@@ -1,0 +1,245 @@
+"""``constrain download`` against a local index: targets, manifest, reruns, kill and resume,
+tampering, vetting, and real pip reading the wheelhouse (flat and as a static PEP 503 index)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from constrain.cli import main
+from tests.support.builders import PackageSpec
+
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+X86, ARM = "manylinux_2_28_x86_64", "manylinux_2_28_aarch64"
+PAD = {"pad_bytes": 300_000}  # big enough that the kill hook lands inside a file
+
+SPECS = [
+    PackageSpec("app", "1.0", requires_dist=["lib>=1", "native", "tool; python_version < '3.12'"],
+                wheel_options=PAD, sdist_options={"license": "MIT"}),
+    PackageSpec("lib", "1.0", wheel_options={**PAD, "license": "BSD-3-Clause"}),
+    PackageSpec("native", "1.0", tags=[f"cp311-cp311-{X86}", f"cp311-cp311-{ARM}",
+                                       f"cp312-cp312-{X86}", f"cp312-cp312-{ARM}"],
+                wheel_options=PAD),
+    PackageSpec("tool", "1.0", kinds=("sdist",)),
+]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def dist_files(dest: Path) -> set[str]:
+    return {p.name for p in dest.iterdir() if p.name.endswith((".whl", ".tar.gz"))}
+
+
+def run_cli(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "constrain", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def server(make_index):
+    return make_index(SPECS, pep658=True)
+
+
+def test_four_targets_one_wheelhouse_and_a_rerun_that_touches_nothing(server, tmp_path, capsys):
+    dest = tmp_path / "wh"
+    args = ["download", "app", "--index-url", server.index_url, "--dest", str(dest),
+            "--python", "3.11", "--python", "3.12", "--platform", X86, "--platform", ARM]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+
+    # each file once: 4 native wheels, app, lib, and tool's sdist (3.11 only)
+    assert dist_files(dest) == {
+        "app-1.0-py3-none-any.whl", "lib-1.0-py3-none-any.whl", "tool-1.0.tar.gz",
+        *(f"native-1.0-{py}-{py}-{plat}.whl" for py in ("cp311", "cp312") for plat in (X86, ARM)),
+    }
+    assert all(len(server.full_downloads(f"/files/{n}")) == 1 for n in dist_files(dest))
+    assert not (dest / ".partial").exists()
+
+    manifest = json.loads((dest / "manifest.json").read_text())
+    assert manifest["format"] == "constrain-wheelhouse/1"
+    ids = [t["id"] for t in manifest["targets"]]
+    assert ids == [f"3.11-{X86}", f"3.11-{ARM}", f"3.12-{X86}", f"3.12-{ARM}"]
+    files = {f["filename"]: f for f in manifest["files"]}
+    lib = files["lib-1.0-py3-none-any.whl"]
+    assert lib["sha256"] == sha256(dest / lib["filename"]) == server.record(lib["filename"]).sha256
+    assert lib["size"] == (dest / lib["filename"]).stat().st_size
+    assert lib["license"] == "BSD-3-Clause" and lib["project"] == "lib"
+    assert lib["upload_time"].startswith("2020-01-01T") and lib["url"].startswith(server.url)
+    assert lib["targets"] == ids and lib["needs_build"] is False
+    assert files["tool-1.0.tar.gz"]["needs_build"] is True
+    assert files["tool-1.0.tar.gz"]["targets"] == [f"3.11-{X86}", f"3.11-{ARM}"]
+    assert files[f"native-1.0-cp312-cp312-{ARM}.whl"]["targets"] == [f"3.12-{ARM}"]
+
+    for tid in ids:
+        pins = [ln for ln in (dest / f"constraints-{tid}.txt").read_text().splitlines()
+                if ln and not ln.startswith("#")]
+        expected = ["app==1.0", "lib==1.0", "native==1.0"]
+        assert pins == (expected + ["tool==1.0"] if tid.startswith("3.11") else expected)
+        assert "--hash=sha256:" in (dest / f"requirements-{tid}.txt").read_text()
+    assert (dest / f"pylock.cp312-{ARM}.toml").is_file()
+    assert "sdists to build" in out and "downloaded 7 files" in out
+
+    # the rerun: nothing new, nothing downloaded, no output rewritten
+    stamps = {p.name: p.stat().st_mtime_ns for p in dest.iterdir() if p.is_file()}
+    server.reset_log()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "nothing new: all 7 files were already in" in out
+    assert "no output file changed" in out
+    assert server.requests_to("/files/") == []
+    assert {p.name: p.stat().st_mtime_ns for p in dest.iterdir() if p.is_file()} == stamps
+
+
+def test_killed_download_resumes_with_range_and_checks_every_hash(server, tmp_path):
+    dest = tmp_path / "wh"
+    args = ["download", "app", "lib", "--index-url", server.index_url, "--dest", str(dest),
+            "--python", "3.12", "--platform", X86, "-j", "1"]
+    env_kill = {**os.environ, "CONSTRAIN_TEST_KILL_AFTER_BYTES": "400000"}
+    killed = subprocess.run([sys.executable, "-m", "constrain", *args], env=env_kill,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == 137
+    visible = dist_files(dest)
+    partial = list((dest / ".partial").iterdir())
+    assert len(partial) == 1 and partial[0].name.endswith(".part")
+    assert len(visible) == 1  # 300 KB+ files: one finished, the second cut off midway
+    for name in visible:  # what is visible is whole
+        assert sha256(dest / name) == server.record(name).sha256
+    cut = partial[0].name.removesuffix(".part")
+    done_bytes = partial[0].stat().st_size
+    assert 0 < done_bytes < server.record(cut).size
+
+    server.reset_log()
+    resumed = run_cli(args)
+    assert resumed.returncode == 0, resumed.stderr
+    assert dist_files(dest) == {"app-1.0-py3-none-any.whl", "lib-1.0-py3-none-any.whl",
+                                f"native-1.0-cp312-cp312-{X86}.whl"}
+    assert [r.range for r in server.requests_to(f"/files/{cut}")] == [f"bytes={done_bytes}-"]
+    assert not (dest / ".partial").exists()
+    manifest = json.loads((dest / "manifest.json").read_text())
+    for f in manifest["files"]:
+        assert sha256(dest / f["filename"]) == f["sha256"] == server.record(f["filename"]).sha256
+
+
+def test_altered_wheelhouse_file_is_refused_on_rerun(server, tmp_path, capsys):
+    dest = tmp_path / "wh"
+    args = ["download", "lib", "--index-url", server.index_url, "--dest", str(dest)]
+    assert main(args) == 0
+    wheel = dest / "lib-1.0-py3-none-any.whl"
+    data = bytearray(wheel.read_bytes())
+    data[100] ^= 0xFF
+    wheel.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "hash mismatch" in err and "lib-1.0-py3-none-any.whl" in err
+    assert "altered" in err
+    assert wheel.read_bytes() == bytes(data)  # refused, not silently replaced
+
+
+def test_vetted_manifest_marks_old_files_and_only_vetted_refuses_new_ones(
+    server, tmp_path, capsys
+):
+    first = tmp_path / "first"
+    base = ["download", "--index-url", server.index_url, "--python", "3.12", "--platform", X86]
+    assert main([*base, "lib", "--dest", str(first)]) == 0
+    server.add([PackageSpec("lib", "2.0")])
+    capsys.readouterr()
+
+    second = tmp_path / "second"
+    vetted = ["--vetted", str(first / "manifest.json")]
+    assert main([*base, "lib", "native", "--dest", str(second), *vetted, "--only-vetted",
+                 "--refresh"]) == 1
+    err = capsys.readouterr().err
+    assert "--only-vetted: 2 files not vetted before" in err
+    assert "lib-2.0-py3-none-any.whl" in err and f"native-1.0-cp312-cp312-{X86}.whl" in err
+    assert not second.exists() or dist_files(second) == set()
+
+    assert main([*base, "lib==1.0", "native", "--dest", str(second), *vetted]) == 0
+    out = capsys.readouterr().out
+    review = out.split("new files to review (1):", 1)[1]
+    assert f"native-1.0-cp312-cp312-{X86}.whl" in review and "lib-1.0" not in review
+    files = {f["filename"]: f["vetted"] for f in
+             json.loads((second / "manifest.json").read_text())["files"]}
+    assert files == {"lib-1.0-py3-none-any.whl": True, f"native-1.0-cp312-cp312-{X86}.whl": False}
+
+    # everything vetted now: --only-vetted passes
+    assert main([*base, "lib==1.0", "--dest", str(tmp_path / "third"), "--only-vetted",
+                 "--vetted", str(second / "manifest.json")]) == 0
+
+
+def test_constraint_files_used_are_copied_into_the_wheelhouse(server, tmp_path):
+    server.static["/c/constraints-3.12.txt"] = "lib==1.0\n"
+    dest = tmp_path / "wh"
+    assert main(["download", "lib", "-c", f"{server.url}/c/constraints-3.12.txt",
+                 "--index-url", server.index_url, "--dest", str(dest)]) == 0
+    assert (dest / "sources" / "constraints-3.12.txt").read_text() == "lib==1.0\n"
+    manifest = json.loads((dest / "manifest.json").read_text())
+    assert manifest["sources"] == [{
+        "origin": f"{server.url}/c/constraints-3.12.txt",
+        "path": "sources/constraints-3.12.txt",
+        "sha256": hashlib.sha256(b"lib==1.0\n").hexdigest(),
+    }]
+
+
+@pytest.fixture
+def host_specs_server(make_index):
+    return make_index([
+        PackageSpec("app", "1.0", requires_dist=["lib>=1"]),
+        PackageSpec("lib", "1.0"),
+        PackageSpec("lib", "2.0"),
+    ], pep658=True)
+
+
+def test_plain_pip_installs_from_the_wheelhouse_with_no_index(host_specs_server, tmp_path):
+    dest = tmp_path / "wh"
+    assert main(["download", "app", "lib<2", "--index-url", host_specs_server.index_url,
+                 "--dest", str(dest), "--python", PY]) == 0
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    vpy = venv / "bin" / "python"
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(vpy), "install", "--no-index",
+         "--find-links", str(dest), "-c", str(dest / f"constraints-{PY}.txt"), "app"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert pip.returncode == 0, pip.stderr
+    check = subprocess.run([str(vpy), "-c", "import app, lib; print(lib.__version__)"],
+                           capture_output=True, text=True)
+    assert check.stdout.strip() == "1.0"
+
+
+def test_simple_layout_served_by_a_static_server_is_an_index_for_pip(host_specs_server,
+                                                                      tmp_path):
+    dest = tmp_path / "wh"
+    assert main(["download", "app", "lib<2", "--index-url", host_specs_server.index_url,
+                 "--dest", str(dest), "--layout", "simple"]) == 0
+    assert "lib-1.0-py3-none-any.whl#sha256=" in (dest / "simple" / "lib" / "index.html").read_text()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(dest))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/simple/"
+        got = tmp_path / "got"
+        pip = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--index-url", url, "--dest", str(got),
+             "app"],
+            capture_output=True, text=True, timeout=300,
+        )
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert pip.returncode == 0, pip.stderr
+    # only what the wheelhouse holds: lib 2.0 exists on the origin index but not here
+    assert dist_files(got) == {"app-1.0-py3-none-any.whl", "lib-1.0-py3-none-any.whl"}
