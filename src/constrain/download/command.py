@@ -185,7 +185,7 @@ def download_command(
         written: list[str] = []
         for t in results:
             written += _write_target_outputs(dest, t)
-        sources = _write_sources(dest, prepared, session, written)
+        sources = _write_sources(dest, results, session, written)
         manifest = Manifest(
             files=entries,
             targets=tuple(t.entry for t in results),
@@ -309,11 +309,12 @@ def _source_name(origin: str, taken: set[str]) -> str:
     return name
 
 
-def _write_sources(dest: Path, prepared, session: Session, written: list[str]
-                   ) -> tuple[SourceEntry, ...]:
-    """Copy every constraint file the resolve read into ``sources/`` (the far side then has
-    the Airflow constraints and any others, byte for byte)."""
-    used = list(dict.fromkeys(o.source for _r, o in prepared.constraints))
+def _write_sources(dest: Path, results: list[TargetResult], session: Session,
+                   written: list[str]) -> tuple[SourceEntry, ...]:
+    """Copy every constraint file the resolves used into ``sources/`` (the far side then has
+    the Airflow constraints, found automatically per target Python, and any others, byte for
+    byte)."""
+    used = list(dict.fromkeys(o.source for t in results for _r, o in t.install_set.constraints))
     taken: set[str] = set()
     out = []
     for origin in used:
