@@ -209,15 +209,19 @@ def published_pythons(
 
 
 def contradicts(
-    constraint: Requirement, requirements: Sequence[tuple[Requirement, Origin]]
+    constraint: Requirement, requirements: Sequence[tuple[Requirement, Origin]],
+    projects: frozenset[str] = frozenset({AIRFLOW}),
 ) -> tuple[Requirement, Origin] | None:
-    """The top-level requirement that ``constraint`` contradicts: it pins the same project to
-    a version the requirement excludes (a published file pinning a dev build of
-    apache-airflow). ``None`` when there is none."""
+    """The top-level requirement that ``constraint`` contradicts: it pins one of ``projects``
+    (the requirement itself: apache-airflow) to a version the requirement excludes, as a
+    published file pinning a dev build of apache-airflow does. ``None`` when there is none.
+
+    Other packages are not excused: a constraint moving an added package is an error of the
+    resolve, naming the pin and its source."""
     version = _exact(constraint)
-    if version is None:
-        return None
     name = canonicalize_name(constraint.name)
+    if version is None or name not in projects:
+        return None
     for req, origin in requirements:
         if canonicalize_name(req.name) == name and req.specifier and not req.specifier.contains(
             version, prereleases=True

@@ -1,0 +1,155 @@
+"""Airflow constraints found on their own, from a local tree in Airflow's layout, through the CLI."""
+
+from __future__ import annotations
+
+import pytest
+
+from constrain.cli import main
+from tests.airflow.conftest import PUBLISHED, pins
+
+REQ = "apache-airflow[postgres]==2.0.0"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def base(server, template: str) -> list[str]:
+    return ["resolve", "--index-url", server.index_url, "--airflow-constraints-url", template]
+
+
+def test_picks_the_release_file_for_the_target_python_and_honours_it(airflow_world, capsys):
+    server, template = airflow_world
+    code, out, err = run(capsys, *base(server, template), "--python", "3.8", REQ)
+    assert code == 0, err
+    # Newer versions exist (SQLAlchemy 2.0.0, flask 2.0.0): every published pin was obeyed.
+    expected = {k: v for k, v in pins(PUBLISHED).items() if k != "requests"}
+    assert pins(out) == {**expected, "apache-airflow": "2.0.0"}  # requests: never added
+    assert f"{server.url}/constraints-2.0.0/constraints-3.8.txt  (4 constraints)" in out
+    assert [r.path for r in server.requests if r.path.startswith("/constraints-")] == [
+        "/constraints-2.0.0/constraints-3.8.txt"]
+
+
+def test_a_python_the_tree_lacks_fails_listing_the_pythons_it_has(airflow_world, capsys):
+    server, template = airflow_world
+    code, out, err = run(capsys, *base(server, template), "--python", "3.11", REQ)
+    assert code == 1 and out == ""
+    assert "no constraints file for Python 3.11 at constraints-2.0.0" in err
+    assert "it has Python 3.8, 3.9" in err
+    assert "--python 3.9" in err and "--airflow-constraints reconstructed" in err
+
+
+def test_dev_build_pin_of_airflow_is_reported_and_ignored(airflow_world, capsys):
+    server, template = airflow_world
+    code, out, err = run(capsys, *base(server, template), "--python", "3.9", REQ)
+    assert code == 0, err
+    assert pins(out)["apache-airflow"] == "2.0.0"
+    url = f"{server.url}/constraints-2.0.0/constraints-3.9.txt:2"
+    assert f"ignored the constraint apache-airflow==2.1.0.dev0 from {url}" in err
+    assert "# Note: ignored the constraint apache-airflow==2.1.0.dev0" in out
+
+
+def test_mode_and_template_from_environment_and_config(airflow_world, capsys, monkeypatch,
+                                                       tmp_path):
+    server, template = airflow_world
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.constrain]\nairflow-constraints-mode = "constraints-no-providers"\n')
+    monkeypatch.setenv("CONSTRAIN_AIRFLOW_CONSTRAINTS_URL", template)
+    code, out, err = run(capsys, "resolve", "--index-url", server.index_url, "--python", "3.8",
+                         "apache-airflow==2.0.0")
+    assert code == 0, err
+    assert "constraints-2.0.0/constraints-no-providers-3.8.txt  (1 constraint)" in out
+    assert pins(out)["sqlalchemy"] == "1.3.24"
+    # A flag beats the configuration; a bad value names where it came from.
+    code, out, err = run(capsys, "resolve", "--index-url", server.index_url,
+                         "--airflow-constraints-mode", "nonsense", "apache-airflow==2.0.0")
+    assert code == 2 and "--airflow-constraints-mode: unknown mode 'nonsense'" in err
+
+
+def test_offline_uses_the_cached_file(airflow_world, capsys):
+    server, template = airflow_world
+    args = [*base(server, template), "--python", "3.8", REQ]
+    code, first, err = run(capsys, *args)
+    assert code == 0, err
+    server.static.clear()  # the published file is gone from the network
+    code, again, err = run(capsys, *args, "--offline")
+    assert code == 0, err
+    assert again == first
+
+
+def test_unreachable_auto_falls_back_to_reconstruction_with_a_warning(airflow_world, capsys):
+    server, _ = airflow_world
+    dead = "http://127.0.0.1:9/{ref}/{mode}-{python}.txt"  # discard port: nothing listens
+    code, out, err = run(capsys, *base(server, dead), "--python", "3.8", REQ)
+    assert code == 0, err
+    assert "unreachable and not cached; using reconstructed constraints instead" in err
+    assert "# Note: Airflow constraints reconstructed, not published" in out
+
+
+def test_reconstruction_excludes_everything_after_the_release(airflow_world, capsys):
+    server, template = airflow_world
+    code, out, err = run(capsys, *base(server, template), "--python", "3.8",
+                         "--airflow-constraints", "reconstructed", REQ)
+    assert code == 0, err
+    # Newest as of the release's upload (day 10): not SQLAlchemy 1.4.0 (day 20), flask 2.0.0
+    # (day 15) nor psycopg2-binary 2.9.1 (day 12).
+    assert pins(out) == {"apache-airflow": "2.0.0", "sqlalchemy": "1.3.24", "flask": "1.1.4",
+                         "psycopg2-binary": "2.8.6"}
+    assert ("#   reconstructed apache-airflow[postgres]==2.0.0 as of 2021-01-10T12:00:00Z"
+            "  (3 constraints)") in out
+    assert "(the release's upload time) excluded" in out
+    assert not [r for r in server.requests if r.path.startswith("/constraints-")]
+
+
+def test_two_sources_pinning_differently_name_both_unless_overridden(airflow_world, capsys,
+                                                                     tmp_path):
+    server, template = airflow_world
+    team = tmp_path / "team.txt"
+    team.write_text("# team pins\nflask==1.1.4\n")
+    args = [*base(server, template), "--python", "3.8", "--airflow-constraints", "published",
+            "-c", str(team), REQ]
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert "conflicting pins for flask" in err
+    assert f"{team}:2" in err and f"{server.url}/constraints-2.0.0/constraints-3.8.txt:2" in err
+    code, out, err = run(capsys, *args, "--override", f"flask={team}")
+    assert code == 0, err
+    assert pins(out)["flask"] == "1.1.4" and pins(out)["sqlalchemy"] == "1.3.20"
+    assert f"override: flask==1.1.4 from {team}:2 wins over ==1.1.2 from" in err
+    assert "# Note: override: flask==1.1.4" in out
+
+
+def test_a_package_added_on_top_of_airflow_names_the_pin_it_would_move(airflow_world, capsys):
+    server, template = airflow_world
+    code, out, err = run(capsys, *base(server, template), "--python", "3.8", REQ,
+                         "requests>=2.26")
+    assert code == 1
+    assert "requests" in err and "==2.25.0" in err
+    assert f"{server.url}/constraints-2.0.0/constraints-3.8.txt:4" in err
+    # Packages Airflow's file does not pin are free; the pins stay in force.
+    code, out, err = run(capsys, *base(server, template), "--python", "3.8", REQ, "requests")
+    assert code == 0, err
+    assert pins(out)["requests"] == "2.25.0" and pins(out)["flask"] == "1.1.2"
+
+
+def test_bad_lines_of_a_published_file_are_reported_together(airflow_world, capsys):
+    server, template = airflow_world
+    server.static["/constraints-2.0.0/constraints-3.8.txt"] = "flask==1.1.2\nfoo=>1\nbar[x]==1\n"
+    code, out, err = run(capsys, *base(server, template), "--python", "3.8", REQ)
+    assert code == 2 and out == ""
+    assert "constraints-3.8.txt:2" in err and "constraints-3.8.txt:3" in err
+
+
+@pytest.mark.parametrize("given", ["off", "auto"])
+def test_off_or_user_constraints_leave_airflow_alone(airflow_world, capsys, tmp_path, given):
+    server, template = airflow_world
+    extra = ["--airflow-constraints", "off"] if given == "off" else [
+        "-c", str(tmp_path / "c.txt")]
+    (tmp_path / "c.txt").write_text("flask<2\n")
+    code, out, err = run(capsys, *base(server, template), "--python", "3.8", *extra, REQ)
+    assert code == 0, err
+    assert pins(out)["sqlalchemy"] == "2.0.0"
+    assert not [r for r in server.requests if r.path.startswith("/constraints-")]
