@@ -195,7 +195,7 @@ def parse_policies(text: str, source: str) -> PolicyFile:
         bound = fields["bound"]
         if bound is None:
             if "bound" not in value:
-                problems.append(_at(where, None, f"{name}: no bound (give \"minor\", \"major\" "
+                problems.append(_at(where, _header_column(lines, line_no), f"{name}: no bound (give \"minor\", \"major\" "
                                                  "or a specifier such as \"<2.1\")"))
             continue
         bound = bound.strip()
