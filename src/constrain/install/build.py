@@ -51,6 +51,7 @@ def build_for(
     build_index=None,
     envs=None,
     reporter: Reporter = NULL_REPORTER,
+    filename: str | None = None,
 ) -> Path:
     """A wheel of ``sdist`` usable by ``target``, built (once) through PEP 517."""
     from ..index.sdist import build_wheel
@@ -58,23 +59,24 @@ def build_for(
     found = cached_build(sdist_sha256, target, cache)
     if found is not None:
         return found
+    shown = filename or sdist.name
     key = built_key(sdist_sha256, target)
     with cache.lock("build-" + key[:40]):
         found = cached_build(sdist_sha256, target, cache)
         if found is not None:
             return found
-        reporter.info(f"building a wheel from {sdist.name}")
+        reporter.info(f"building a wheel from {shown}")
         out = Path(tempfile.mkdtemp(prefix="constrain-build-"))
         try:
             wheel = build_wheel(sdist, out, build_index=build_index, reporter=reporter, envs=envs)
             try:
                 _, _, _, tags = parse_wheel_filename(wheel.name)
             except InvalidWheelFilename:
-                raise BuildError(f"building {sdist.name} produced a misnamed file {wheel.name}") \
+                raise BuildError(f"building {shown} produced a misnamed file {wheel.name}") \
                     from None
             if not set(tags) & set(target.tags):
                 raise BuildError(
-                    f"the wheel built from {sdist.name} ({wheel.name}) does not fit "
+                    f"the wheel built from {shown} ({wheel.name}) does not fit "
                     f"{target.describe()}",
                     hint="builds run on constrain's own interpreter; run constrain with the "
                     "target's Python version, or provide a wheel for the target",

@@ -73,7 +73,7 @@ def prepare(
             from .build import build_for
 
             path = build_for(path, digest, target, cache, build_index=build_index, envs=envs,
-                             reporter=reporter)
+                             reporter=reporter, filename=file.filename)
             digest = sha256_of(path)
             name = Path(path).name.split("_", 1)[1]
             built = True

@@ -1,0 +1,249 @@
+"""constrain install end to end: real venvs, the local index server, and the safety promises."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from constrain.cli import main
+from tests.support.builders import PackageSpec, make_wheel
+
+SITE = f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
+
+ALPHA = PackageSpec(
+    "alpha", "1.0", requires_dist=["beta>=1"],
+    wheel_options={"entry_points": {"console_scripts": {"alpha-cli": "alpha:main"}},
+                   "files": {"alpha/__init__.py": "def main():\n    print('alpha says hi')\n"}},
+)
+BETA1 = PackageSpec("beta", "1.0", wheel_options={"files": {
+    "beta/__init__.py": "V = 1\n", "beta/one.py": "", "beta/sub/a.py": "", "beta/sub/b.py": ""}})
+BETA2 = PackageSpec("beta", "2.0", wheel_options={"files": {
+    "beta/__init__.py": "V = 2\n", "beta/two.py": "", "beta/sub/a.py": "", "beta/sub/c.py": ""}})
+
+
+def install(capsys, *args: str, verbose: bool = False) -> tuple[int, str, str]:
+    code = main([*(["-v"] if verbose else []), "install", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def installed(venv: Path) -> dict[str, str]:
+    site = venv / SITE
+    out = {}
+    for d in site.glob("*.dist-info"):
+        name, version = d.name[: -len(".dist-info")].split("-")
+        out[name] = version
+    return out
+
+
+def pyrun(venv: Path, code: str) -> str:
+    return subprocess.run([str(venv / "bin/python"), "-c", code], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def server(make_index):
+    return make_index([ALPHA, BETA1, BETA2])
+
+
+def test_install_creates_venv_links_scripts_and_rerun_changes_nothing(server, tmp_path, capsys):
+    venv = tmp_path / "V"
+    (tmp_path / "c.txt").write_text("beta<2\n")
+    code, out, err = install(capsys, "alpha", "-c", str(tmp_path / "c.txt"),
+                             "--index-url", server.index_url, "--venv", str(venv))
+    assert code == 0, err
+    assert installed(venv) == {"alpha": "1.0", "beta": "1.0", "pip": installed(venv)["pip"]}
+    assert "2 install" in err
+    # the entry point runs with the venv's interpreter; RECORD and INSTALLER are written
+    assert subprocess.run([str(venv / "bin/alpha-cli")], capture_output=True,
+                          text=True).stdout.strip() == "alpha says hi"
+    dist_info = venv / SITE / "alpha-1.0.dist-info"
+    assert (dist_info / "INSTALLER").read_text() == "constrain\n"
+    assert (dist_info / "REQUESTED").exists()
+    assert "../../../bin/alpha-cli,sha256=" in (dist_info / "RECORD").read_text()
+    assert not (venv / SITE / "beta-1.0.dist-info" / "REQUESTED").exists()
+    check = subprocess.run([str(venv / "bin/python"), "-m", "pip", "check"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    # warm files are hard links into the unpacked cache
+    assert (venv / SITE / "beta" / "one.py").stat().st_nlink >= 2
+
+    before = {p: p.stat().st_mtime_ns for p in (venv / SITE).rglob("*") if p.is_file()}
+    code, out, err = install(capsys, "alpha", "-c", str(tmp_path / "c.txt"),
+                             "--index-url", server.index_url, "--venv", str(venv))
+    assert code == 0
+    assert "2 unchanged" in err and "install" not in err.split(":")[-1]
+    after = {p: p.stat().st_mtime_ns for p in (venv / SITE).rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_upgrade_removes_old_files_and_exact_removes_strays(server, tmp_path, capsys):
+    venv = tmp_path / "V"
+    assert install(capsys, "alpha", "beta<2", "--index-url", server.index_url,
+                   "--venv", str(venv))[0] == 0
+    code, out, err = install(capsys, "beta", "--index-url", server.index_url,
+                             "--venv", str(venv), "--dry-run")
+    assert code == 0 and "beta 1.0 -> 2.0 (upgrade)" in out
+    assert installed(venv)["beta"] == "1.0"  # dry run changed nothing
+    code, _, err = install(capsys, "beta", "--exact", "--index-url", server.index_url,
+                           "--venv", str(venv))
+    assert code == 0, err
+    got = installed(venv)
+    assert got["beta"] == "2.0" and "alpha" not in got and "pip" in got
+    pkg = venv / SITE / "beta"
+    assert sorted(p.relative_to(pkg).as_posix() for p in pkg.rglob("*.py")) == [
+        "__init__.py", "sub/a.py", "sub/c.py", "two.py"]
+    assert not (venv / SITE / "alpha").exists()
+    assert not (venv / "bin/alpha-cli").exists()
+
+
+def test_dry_run_does_not_create_the_venv(server, tmp_path, capsys):
+    venv = tmp_path / "never"
+    code, out, err = install(capsys, "alpha", "--index-url", server.index_url,
+                             "--venv", str(venv), "--dry-run")
+    assert code == 0
+    assert "+ alpha==1.0" in out and "+ beta==2.0" in out
+    assert not venv.exists()
+
+
+def test_tampered_wheel_is_refused_before_the_env_changes(server, tmp_path, capsys):
+    venv = tmp_path / "V"
+    assert install(capsys, "beta==1.0", "--index-url", server.index_url,
+                   "--venv", str(venv))[0] == 0
+    record = server.record("beta-2.0-py3-none-any.whl")
+    data = bytearray(record.path.read_bytes())
+    data[-30] ^= 0xFF  # one flipped byte: the index's sha256 no longer matches
+    record.path.write_bytes(bytes(data))
+    code, _, err = install(capsys, "beta==2.0", "--index-url", server.index_url,
+                           "--venv", str(venv))
+    assert code == 1
+    assert "hash mismatch for beta-2.0-py3-none-any.whl" in err
+    assert "Traceback" not in err
+    assert installed(venv)["beta"] == "1.0"
+    assert pyrun(venv, "import beta; print(beta.V)") == "1"
+
+
+@pytest.mark.parametrize("kind", ["archive path", "entry point"])
+def test_wheel_writing_outside_the_env_is_refused(make_index, tmp_path, capsys, kind):
+    wheels = tmp_path / "wheels"
+    if kind == "archive path":
+        make_wheel(wheels, "evil", "1.0", extra_entries={"../../../../escaped.py": "x = 1\n"})
+    else:
+        make_wheel(wheels, "evil", "1.0",
+                   entry_points={"console_scripts": {"../../../escaped": "evil:main"}})
+    venv = tmp_path / "deep" / "V"
+    code, _, err = install(capsys, "evil", "--no-index", "--find-links", str(wheels),
+                           "--venv", str(venv))
+    assert code == 1
+    assert "unsafe" in err or "escape" in err
+    assert "Traceback" not in err
+    assert not list(tmp_path.rglob("escaped*"))
+    assert "evil" not in installed(venv)
+
+
+KILL_SCRIPT = """
+import sys
+from constrain.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_killed_install_is_repaired_by_the_rerun(server, tmp_path, capsys):
+    venv = tmp_path / "V"
+    assert install(capsys, "beta==1.0", "--index-url", server.index_url,
+                   "--venv", str(venv))[0] == 0
+    env = dict(os.environ, CONSTRAIN_TEST_EXIT_AFTER_FILES="3", CONSTRAIN_INSTALL_WORKERS="1")
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, "install", "beta==2.0", "--index-url",
+         server.index_url, "--venv", str(venv)],
+        env=env, capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    assert proc.returncode == 17, proc.stderr  # died after linking 3 files of beta 2.0
+    assert list((venv / ".constrain" / "txn").glob("beta.json"))  # the journal survived
+
+    code, _, err = install(capsys, "beta==2.0", "--index-url", server.index_url,
+                           "--venv", str(venv))
+    assert code == 0, err
+    assert "beta: an interrupted install was rolled back" in err
+    assert installed(venv)["beta"] == "2.0"
+    pkg = venv / SITE / "beta"
+    assert sorted(p.relative_to(pkg).as_posix() for p in pkg.rglob("*.py")) == [
+        "__init__.py", "sub/a.py", "sub/c.py", "two.py"]
+    assert pyrun(venv, "import beta; print(beta.V)") == "2"
+    assert not list((venv / ".constrain" / "txn").iterdir())
+
+
+def test_killed_install_rolls_back_to_wholly_old(server, tmp_path, capsys):
+    from constrain.install.unpack import recover
+    from constrain.install.venv import inspect
+
+    venv = tmp_path / "V"
+    assert install(capsys, "beta==1.0", "--index-url", server.index_url,
+                   "--venv", str(venv))[0] == 0
+    env = dict(os.environ, CONSTRAIN_TEST_EXIT_AFTER_FILES="2", CONSTRAIN_INSTALL_WORKERS="1")
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, "install", "beta==2.0", "--index-url",
+         server.index_url, "--venv", str(venv)],
+        env=env, capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    assert proc.returncode == 17
+    assert recover(inspect(venv / "bin/python")) == ["beta"]
+    assert installed(venv)["beta"] == "1.0"
+    pkg = venv / SITE / "beta"
+    assert sorted(p.relative_to(pkg).as_posix() for p in pkg.rglob("*.py")) == [
+        "__init__.py", "one.py", "sub/a.py", "sub/b.py"]
+    assert pyrun(venv, "import beta; print(beta.V)") == "1"
+
+
+def test_offline_wheelhouse_install_makes_no_request(find_links_dir, make_index, tmp_path,
+                                                     capsys, monkeypatch):
+    house = find_links_dir([ALPHA, BETA1])
+    (house / "constraints.txt").write_text("beta==1.0\n")
+    watcher = make_index([ALPHA, BETA1, BETA2])
+    monkeypatch.setenv("PIP_INDEX_URL", watcher.index_url)  # would be used if anything leaked
+    venv = tmp_path / "V"
+    code, _, err = install(capsys, "alpha", "--wheelhouse", str(house), "--offline",
+                           "--venv", str(venv))
+    assert code == 0, err
+    assert installed(venv)["alpha"] == "1.0" and installed(venv)["beta"] == "1.0"
+    assert watcher.requests == []
+
+    code, _, err = install(capsys, "gamma", "--wheelhouse", str(house), "--offline",
+                           "--venv", str(venv))
+    assert code != 0 and "gamma" in err and "Traceback" not in err
+    assert watcher.requests == []
+
+
+def test_sdist_is_built_once_per_target(make_index, tmp_path, capsys):
+    server = make_index([PackageSpec("delta", "1.0", kinds=("sdist",))])
+    for name in ("A", "B"):
+        code, _, err = install(capsys, "delta", "--index-url", server.index_url,
+                               "--venv", str(tmp_path / name), verbose=True)
+        assert code == 0, err
+        assert installed(tmp_path / name)["delta"] == "1.0"
+        assert ("building a wheel from delta-1.0.tar.gz" in err) == (name == "A")
+
+
+def test_second_install_into_a_locked_env_fails_clearly(server, tmp_path, capsys, monkeypatch):
+    venv = tmp_path / "V"
+    assert install(capsys, "beta==1.0", "--index-url", server.index_url,
+                   "--venv", str(venv))[0] == 0
+    monkeypatch.setenv("CONSTRAIN_INSTALL_LOCK_TIMEOUT", "0")
+    with open(venv / ".constrain" / "install.lock", "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        code, _, err = install(capsys, "beta==2.0", "--index-url", server.index_url,
+                               "--venv", str(venv))
+    assert code == 1
+    assert f"another constrain install into {venv} is running" in err
+    assert installed(venv)["beta"] == "1.0"
+
+
+def test_system_interpreter_is_refused_without_system(server, capsys):
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    code, _, err = install(capsys, "beta", "--index-url", server.index_url,
+                           "--python-executable", base)
+    assert code == 1
+    assert "is a system interpreter" in err and "--system" in err
