@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from constrain.cli import main
-from tests.support.builders import PackageSpec
+from tests.support.builders import PackageSpec, metadata_text
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 X86, ARM = "manylinux_2_28_x86_64", "manylinux_2_28_aarch64"
@@ -29,8 +31,26 @@ SPECS = [
     PackageSpec("native", "1.0", tags=[f"cp311-cp311-{X86}", f"cp311-cp311-{ARM}",
                                        f"cp312-cp312-{X86}", f"cp312-cp312-{ARM}"],
                 wheel_options=PAD),
-    PackageSpec("tool", "1.0", kinds=("sdist",)),
+    PackageSpec("helper", "1.0"),
 ]
+
+
+def sdist_with_build_requires(directory: Path, name: str, version: str, requires: list[str]
+                              ) -> Path:
+    """A minimal sdist (static PKG-INFO) whose pyproject.toml asks for ``requires``."""
+    members = {
+        "PKG-INFO": metadata_text(name, version, metadata_version="2.2"),
+        "pyproject.toml": "[build-system]\nrequires = [%s]\n" % ", ".join(
+            f'"{r}"' for r in requires),
+    }
+    path = directory / f"{name}-{version}.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        for member, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{name}-{version}/{member}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
 
 
 def sha256(path: Path) -> str:
@@ -53,17 +73,24 @@ def server(make_index):
 
 def test_four_targets_one_wheelhouse_and_a_rerun_that_touches_nothing(server, tmp_path, capsys):
     dest = tmp_path / "wh"
+    links = tmp_path / "links"  # tool: an sdist only, with no sha256 known before download
+    links.mkdir()
+    sdist_with_build_requires(links, "tool", "1.0", ["helper"])
     args = ["download", "app", "--index-url", server.index_url, "--dest", str(dest),
+            "--find-links", str(links),
             "--python", "3.11", "--python", "3.12", "--platform", X86, "--platform", ARM]
     assert main(args) == 0
     out = capsys.readouterr().out
 
-    # each file once: 4 native wheels, app, lib, and tool's sdist (3.11 only)
+    # each file once: 4 native wheels, app, lib, tool's sdist (3.11 only) and what building
+    # it needs
     assert dist_files(dest) == {
         "app-1.0-py3-none-any.whl", "lib-1.0-py3-none-any.whl", "tool-1.0.tar.gz",
+        "helper-1.0-py3-none-any.whl",
         *(f"native-1.0-{py}-{py}-{plat}.whl" for py in ("cp311", "cp312") for plat in (X86, ARM)),
     }
-    assert all(len(server.full_downloads(f"/files/{n}")) == 1 for n in dist_files(dest))
+    assert all(len(server.full_downloads(f"/files/{n}")) == 1
+               for n in dist_files(dest) - {"tool-1.0.tar.gz"})
     assert not (dest / ".partial").exists()
 
     manifest = json.loads((dest / "manifest.json").read_text())
@@ -78,8 +105,13 @@ def test_four_targets_one_wheelhouse_and_a_rerun_that_touches_nothing(server, tm
     assert lib["upload_time"].startswith("2020-01-01T") and lib["url"].startswith(server.url)
     assert lib["targets"] == ids and lib["needs_build"] is False
     assert files["tool-1.0.tar.gz"]["needs_build"] is True
+    assert files["tool-1.0.tar.gz"]["sha256"] == sha256(links / "tool-1.0.tar.gz")
     assert files["tool-1.0.tar.gz"]["targets"] == [f"3.11-{X86}", f"3.11-{ARM}"]
     assert files[f"native-1.0-cp312-cp312-{ARM}.whl"]["targets"] == [f"3.12-{ARM}"]
+    helper = files["helper-1.0-py3-none-any.whl"]
+    assert helper["for_build"] is True and helper["targets"] == [f"3.11-{X86}", f"3.11-{ARM}"]
+    assert manifest["targets"][0]["build_files"] == ["helper-1.0-py3-none-any.whl"]
+    assert manifest["targets"][2]["build_files"] == []
 
     for tid in ids:
         pins = [ln for ln in (dest / f"constraints-{tid}.txt").read_text().splitlines()
@@ -88,14 +120,14 @@ def test_four_targets_one_wheelhouse_and_a_rerun_that_touches_nothing(server, tm
         assert pins == (expected + ["tool==1.0"] if tid.startswith("3.11") else expected)
         assert "--hash=sha256:" in (dest / f"requirements-{tid}.txt").read_text()
     assert (dest / f"pylock.cp312-{ARM}.toml").is_file()
-    assert "sdists to build" in out and "downloaded 7 files" in out
+    assert "sdists to build" in out and "downloaded 8 files" in out
 
     # the rerun: nothing new, nothing downloaded, no output rewritten
     stamps = {p.name: p.stat().st_mtime_ns for p in dest.iterdir() if p.is_file()}
     server.reset_log()
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "nothing new: all 7 files were already in" in out
+    assert "nothing new: all 8 files were already in" in out
     assert "no output file changed" in out
     assert server.requests_to("/files/") == []
     assert {p.name: p.stat().st_mtime_ns for p in dest.iterdir() if p.is_file()} == stamps

@@ -96,9 +96,9 @@ def render_summary(result) -> str:
     by_name = {f.filename: f for f in result.manifest.files}
     new_now = set(result.downloaded)
     for t in result.targets:
-        entries = [by_name[n] for n in t.entry.files]
+        entries = [by_name[n] for n in dict.fromkeys(t.entry.files + t.entry.build_files)]
         table.add_row(
-            t.entry.id + f"  ({t.target.describe()})",
+            t.entry.id,
             str(len(entries)),
             _size(sum(e.size for e in entries)),
             str(sum(1 for e in entries if e.filename in new_now)),

@@ -72,6 +72,7 @@ class TargetResult:
     target: TargetEnvironment
     install_set: InstallSet
     files: tuple[DistFile, ...]
+    build_set: InstallSet | None = None  # what building its sdists needs
 
 
 @dataclass
@@ -177,11 +178,36 @@ def download_command(
             workers=request.workers, kill_after_bytes=request.kill_after_bytes,
         )
         fetched = house.fetch(sorted(union.values(), key=lambda f: f.filename))
+        build = _build_requirements(results, union, fetched, session, prepared, reporter)
+        for_build: set[str] = set()
+        for t, install_set in build:
+            t.build_set = install_set
+            t.entry = dataclasses.replace(
+                t.entry, build_files=tuple(sorted(p.file.filename for p in install_set.pins)))
+            for pin in install_set.pins:
+                name = pin.file.filename
+                if name not in union:
+                    for_build.add(name)
+                union.setdefault(name, pin.file)
+                pins_of.setdefault(name, pin)
+                if t.entry.id not in needed_by.setdefault(name, []):
+                    needed_by[name].append(t.entry.id)
+        if for_build:
+            extra = [union[n] for n in sorted(for_build)]
+            if request.only_vetted:
+                _refuse_unvetted({f.filename: f for f in extra}, known, vetted)
+            more = house.fetch(extra)
+            fetched.files.update(more.files)
         entries = tuple(
-            _file_entry(union[name], pins_of[name], fetched.files[name].sha256,
-                        fetched.files[name].size, needed_by[name], vetted)
+            dataclasses.replace(
+                _file_entry(union[name], pins_of[name], fetched.files[name].sha256,
+                            fetched.files[name].size, needed_by[name], vetted),
+                for_build=name in for_build,
+            )
             for name in sorted(union)
         )
+        for t in results:  # hashes learnt by downloading go into the lock and requirements
+            t.install_set = _with_hashes(t.install_set, fetched)
         written: list[str] = []
         for t in results:
             written += _write_target_outputs(dest, t)
@@ -240,6 +266,43 @@ def _resolve_all(prepared, session: Session, targets, reporter: Reporter) -> lis
             exc.details = (*exc.details, f"(while resolving for {targets[i][1].describe()})")
         raise exc
     return [sets[i] for i in range(len(targets))]
+
+
+def _build_requirements(results: list[TargetResult], union: dict[str, DistFile],
+                        fetched: FetchReport, session: Session, prepared, reporter: Reporter
+                        ) -> list[tuple[TargetResult, InstallSet]]:
+    """For each target that installs sdists, resolve their build requirements (see
+    :mod:`.buildreqs`); the sdists are in the wheelhouse by now."""
+    from .buildreqs import resolve_build_requirements, sdist_build_requires
+
+    requires: dict[str, list[str]] = {}
+    for name, f in union.items():
+        if not f.is_wheel:
+            requires[name] = sdist_build_requires(fetched.files[name].path)
+    out = []
+    for t in results:
+        mine = {f.filename: requires[f.filename] for f in t.files if f.filename in requires}
+        if not mine:
+            continue
+        reporter.info(f"resolving build requirements of {', '.join(sorted(mine))} for "
+                      f"{t.target.describe()}")
+        build_set = resolve_build_requirements(mine, session.repository, t.target,
+                                               prepared.options, reporter)
+        if build_set is not None:
+            out.append((t, build_set))
+    return out
+
+
+def _with_hashes(install_set: InstallSet, fetched: FetchReport) -> InstallSet:
+    """``install_set`` with the sha256 of each downloaded file the index gave no hash for."""
+    pins = []
+    for pin in install_set.pins:
+        got = fetched.files.get(pin.file.filename)
+        if got is not None and pin.file.sha256 is None:
+            file = dataclasses.replace(pin.file, hashes=(*pin.file.hashes, ("sha256", got.sha256)))
+            pin = dataclasses.replace(pin, files=(file, *pin.files[1:]))
+        pins.append(pin)
+    return dataclasses.replace(install_set, pins=tuple(pins))
 
 
 def _refuse_unvetted(union: dict[str, DistFile], known: dict[str, str],

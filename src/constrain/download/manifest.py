@@ -16,7 +16,8 @@ Schema (format ``constrain-wheelhouse/1``; keys sorted, two-space indent, UTF-8,
           "constraints": "constraints-3.11-manylinux_2_28_x86_64.txt",
           "requirements": "requirements-3.11-manylinux_2_28_x86_64.txt",
           "pylock": "pylock.cp311-manylinux_2_28_x86_64.toml",
-          "files": ["apache_airflow-2.10.5-py3-none-any.whl", ...]  # what this target installs
+          "files": ["apache_airflow-2.10.5-py3-none-any.whl", ...], # what this target installs
+          "build_files": ["setuptools-75.8.0-py3-none-any.whl"]  # what building its sdists needs
         }
       ],
       "sources": [                                  # constraint files the resolve used, copied
@@ -38,6 +39,8 @@ Schema (format ``constrain-wheelhouse/1``; keys sorted, two-space indent, UTF-8,
           "requires_python": ">=3.8",               # null when none
           "targets": ["3.11-manylinux_2_28_x86_64", ...],
           "needs_build": false,                     # an sdist: a PEP 517 build on the far side
+          "for_build": false,                       # only a build requirement of an sdist
+                                                    # (not in any constraints file)
           "vetted": true                            # listed in the --vetted manifest
         }
       ]
@@ -79,6 +82,7 @@ class FileEntry:
     requires_python: str | None = None
     targets: tuple[str, ...] = ()
     needs_build: bool = False
+    for_build: bool = False
     vetted: bool = False
 
     def to_json(self) -> dict:
@@ -106,11 +110,13 @@ class TargetEntry:
     requirements: str
     pylock: str
     files: tuple[str, ...] = ()
+    build_files: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["platforms"] = list(self.platforms)
         data["files"] = list(self.files)
+        data["build_files"] = list(self.build_files)
         return data
 
     @classmethod
@@ -119,6 +125,7 @@ class TargetEntry:
         kw = {k: v for k, v in data.items() if k in known}
         kw["platforms"] = tuple(kw.get("platforms", ()))
         kw["files"] = tuple(kw.get("files", ()))
+        kw["build_files"] = tuple(kw.get("build_files", ()))
         return cls(**kw)
 
 
