@@ -1,0 +1,120 @@
+"""Render a refresh's diff as markdown (a PR body or CI step summary) and as JSON.
+
+Per file: status, upgraded, downgraded, added and removed packages with versions, downgrades a
+``--fail-on-downgrade`` glob forbids, and what upper-bound policies held back (package, pinned
+version, bound, newest release available, reason, policy origin). The same result always gives
+the same text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from ..output.header import format_utc
+
+if TYPE_CHECKING:
+    from .command import RefreshResult, TargetOutcome
+    from .diff import Change
+
+FORMAT = "constrain-refresh-report/1"
+_KINDS = ("upgraded", "downgraded", "added", "removed")
+
+
+def _v(version) -> str | None:
+    return None if version is None else str(version)
+
+
+def _held_rows(t: TargetOutcome) -> list[dict]:
+    rows = []
+    for h in t.held_back:
+        p = h.bound.policy
+        rows.append({
+            "package": h.name,
+            "pinned": _v(h.chosen),
+            "bound": h.bound.describe(),
+            "newest": _v(h.newest),
+            "reason": p.reason,
+            "remove_when": p.remove_when,
+            "policy": str(p.origin),
+        })
+    return sorted(rows, key=lambda r: r["package"].lower())
+
+
+def _change(c: Change) -> dict:
+    return {"name": c.name, "from": _v(c.old), "to": _v(c.new)}
+
+
+def to_data(result: RefreshResult) -> dict:
+    """The report as JSON-ready data."""
+    files = []
+    for t in result.targets:
+        entry = {
+            "file": t.file,
+            "mode": t.mode,
+            "python": t.python,
+            "target": t.target.describe(),
+            "status": t.status,
+            "pins": len(t.install_set.pins),
+        }
+        for kind in _KINDS:
+            entry[kind] = [_change(c) for c in t.diff.of_kind(kind)]
+        entry["forbidden_downgrades"] = [_change(c) for c in t.forbidden]
+        entry["held_back"] = _held_rows(t)
+        entry["as_of"] = format_utc(t.as_of) if t.as_of else None
+        files.append(entry)
+    return {
+        "format": FORMAT,
+        "output_dir": str(result.output_dir),
+        "check": result.check,
+        "exclude_newer": format_utc(result.exclude_newer) if result.exclude_newer else None,
+        "changed": bool(result.changed),
+        "written": list(result.written),
+        "files": files,
+    }
+
+
+def render_json(result: RefreshResult) -> str:
+    return json.dumps(to_data(result), indent=2) + "\n"
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(result: RefreshResult) -> str:
+    """The report as GitHub-flavoured markdown."""
+    out = ["## constrain refresh", ""]
+    changed = result.changed
+    n = len(result.targets)
+    summary = (f"{n} file{'s' if n != 1 else ''} in `{result.output_dir}`: "
+               f"{len(changed)} with changed pins, {n - len(changed)} unchanged")
+    if result.exclude_newer is not None:
+        summary += f"; files uploaded after {format_utc(result.exclude_newer)} excluded"
+    out.append(summary + ".")
+    if result.check and changed:
+        out += ["", "**--check: the committed files are out of date** (nothing was written)."]
+    forbidden = result.forbidden
+    if forbidden:
+        out += ["", "**Forbidden downgrades** (nothing was written):", ""]
+        out += [f"- `{t.file}`: {c.name} {c.old} → {c.new}" for t, c in forbidden]
+    for t in result.targets:
+        counts = ", ".join(f"{len(t.diff.of_kind(k))} {k}" for k in _KINDS)
+        out += ["", f"### `{t.file}` — {t.status}", "",
+                f"Mode `{t.mode}`, {_cell(t.target.describe())}; {len(t.install_set.pins)} "
+                f"pins; {counts}."]
+        if t.diff:
+            out += ["", "| package | change | from | to |", "|---|---|---|---|"]
+            for c in t.diff.changes:
+                out.append(f"| {_cell(c.name)} | {c.kind} | {_v(c.old) or ''} | "
+                           f"{_v(c.new) or ''} |")
+        held = _held_rows(t)
+        if held:
+            out += ["", "Held back by policy:", "",
+                    "| package | pinned | bound | newest | reason | policy |",
+                    "|---|---|---|---|---|---|"]
+            for r in held:
+                out.append(f"| {_cell(r['package'])} | {r['pinned'] or ''} | "
+                           f"{_cell(r['bound'])} | {r['newest']} | "
+                           f"{_cell(r['reason'] or 'no reason given')} | {_cell(r['policy'])} |")
+    return "\n".join(out) + "\n"
