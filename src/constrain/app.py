@@ -167,6 +167,7 @@ class Session:
             offline=request.offline, cert=self.settings.cert, timeout=self.settings.timeout
         )
         self._repository = None
+        self.remembered = 0  # resolutions answered from the memo
         #: every requirement/constraint text read, by the location ``fetch_text`` returned
         #: (``download`` copies the constraint sources into the wheelhouse)
         self.fetched: dict[str, str] = {}
@@ -225,32 +226,79 @@ class Session:
     def repository(self):
         if self._repository is None:
             from .index.cached import IndexRepository
-            from .index.metadata import MetadataFetcher
 
-            fetcher = MetadataFetcher(
-                self.client,
-                self.cache,
-                allow_build=not self.request.no_build,
-                offline=self.request.offline,
-                refresh=self.request.refresh,
-                build_index=self.settings,
-                reporter=self.reporter,
-            )
             self._repository = IndexRepository(
                 self.settings,
                 self.client,
                 self.cache,
-                fetcher,
+                _LazyFetcher(self),
                 refresh=self.request.refresh,
                 offline=self.request.offline,
                 reporter=self.reporter,
             )
         return self._repository
 
+    def resolve(self, requirements, constraints, target, options, reporter: Reporter):
+        """``resolver.resolve`` on this session's repository, answered from a remembered
+        resolution when its inputs and the listings it read are unchanged (``memo.py``)."""
+        from .memo import resolve_remembered
+
+        install_set, remembered = resolve_remembered(
+            requirements,
+            constraints,
+            self.repository,
+            self.cache,
+            target,
+            options,
+            reporter,
+            allow_build=not self.request.no_build,
+            use=not self.request.refresh,
+        )
+        if remembered:
+            self.remembered += 1
+        return install_set
+
     def close(self) -> None:
         if self._repository is not None:
             self._repository.close()
+            fetcher = getattr(self._repository, "metadata_fetcher", None)
+            if hasattr(fetcher, "close"):
+                fetcher.close()
         self.client.close()
+
+
+class _LazyFetcher:
+    """The session's MetadataFetcher, built (and its heavier imports done) on first use: a
+    remembered resolution never needs one."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._fetcher = None
+        import threading
+
+        self._lock = threading.Lock()
+
+    def __call__(self, file):
+        if self._fetcher is None:
+            with self._lock:
+                if self._fetcher is None:
+                    from .index.metadata import MetadataFetcher
+
+                    s = self._session
+                    self._fetcher = MetadataFetcher(
+                        s.client,
+                        s.cache,
+                        allow_build=not s.request.no_build,
+                        offline=s.request.offline,
+                        refresh=s.request.refresh,
+                        build_index=s.settings,
+                        reporter=s.reporter,
+                    )
+        return self._fetcher(file)
+
+    def close(self) -> None:
+        if self._fetcher is not None and hasattr(self._fetcher, "close"):
+            self._fetcher.close()
 
 
 @dataclass
@@ -332,8 +380,6 @@ def resolve_target(
 ) -> InstallSet:
     """Resolve ``prepared`` for one ``target`` (a :class:`~constrain.target.TargetEnvironment`)
     through ``session``'s repository; thread-safe for several targets on one session."""
-    from .resolver import resolve
-
     constraints = prepared.constraints
     layered = None
     if prepared.layers is not None:  # Airflow's file, overrides, policy bounds (per target)
@@ -342,13 +388,8 @@ def resolve_target(
         layered = layer_constraints(prepared.layers, prepared.requirements, constraints,
                                     prepared.options, session, target, reporter)
         constraints = layered.constraints
-    install_set = resolve(
-        prepared.requirements,
-        constraints,
-        session.repository,
-        target,
-        prepared.options,  # type: ignore[arg-type]
-        reporter,
+    install_set = session.resolve(
+        prepared.requirements, constraints, target, prepared.options, reporter
     )
     if layered is not None:
         from .layers import finish_install_set
@@ -389,6 +430,7 @@ def _stats(install_set: InstallSet, session: Session) -> dict:
         repo_stats = dict(session._repository.stats())
     return {
         "pins": len(install_set.pins),
+        "remembered_resolutions": session.remembered,
         "rounds": s.rounds,
         "candidates_visited": s.candidates_visited,
         "backtracks": s.backtracks,

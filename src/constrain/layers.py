@@ -389,7 +389,6 @@ def reconstruct(
     uploaded after the release's own upload time excluded (or after ``--exclude-newer``),
     explicit policy bounds applied."""
     from .output.header import format_utc
-    from .resolver import resolve
 
     assert plan.airflow is not None
     version = plan.airflow.version
@@ -406,10 +405,9 @@ def reconstruct(
     req = Requirement(f"{af.AIRFLOW}{extras}=={version}")
     bounds, _ = bounds_for(plan.policies, {})
     reporter.info(f"reconstructing Airflow constraints: {req} as of {format_utc(cutoff)}")
-    install_set = resolve(
+    install_set = session.resolve(
         [(req, Origin("reconstruction"))],
         [b.constraint() for b in bounds],
-        session.repository,
         target,
         dataclasses.replace(options, exclude_newer=cutoff),
         reporter,

@@ -28,6 +28,7 @@ BUCKETS = {
     "built": 1,  # wheels built from sdists, keyed by sdist hash + target
     "constraints": 1,  # fetched constraint files (e.g. Airflow's), keyed by URL
     "listings": 1,  # parsed index pages: files grouped by version (index/listing.py format)
+    "resolutions": 1,  # whole resolutions (memo.py), valid while their inputs are unchanged
     "misc": 1,
 }
 

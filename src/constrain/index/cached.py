@@ -182,6 +182,63 @@ class IndexRepository:
                 self._metadata_hinted.add(file.cache_identity())
             self._submit(self._quiet_metadata, file)
 
+    # ------------------------------------------------------------------ provenance
+    def consulted(self) -> list[str]:
+        """Every project whose files were asked for so far (by the resolver or a prefetch)."""
+        with self._projects._lock:
+            return [str(k) for k in self._projects._futures]
+
+    def provenance(self, project: str) -> list | None:
+        """Tokens naming the state of every source :meth:`files` consults for ``project``: the
+        cached listing of each index asked (fetch time and validator, up to the one that owns
+        the project) and each find-links location (its cached page, or a directory's mtime).
+        Equal tokens mean :meth:`files` would answer the same; ``None`` when that cannot be
+        known (no cache). Used to tell whether a remembered resolution still holds."""
+        key = canonicalize_name(project)
+        out: list = []
+        for index in self.indexes:
+            if index.startswith("file:"):
+                where = file_url_to_path(index) / key
+                stamp = _mtime(where / "index.html") or _mtime(where)
+                out.append(["path", str(where), stamp])
+                if stamp is not None:
+                    break
+                continue
+            if self.cache is None:
+                return None
+            cache_key = url_key(index.rstrip("/") + f"/{key}/")
+            meta = self.cache.get_meta("listings", cache_key)
+            if not meta:
+                return None
+            status = int(meta.get("status", 200))
+            out.append(["page", "listings", cache_key, meta.get("fetched"), meta.get("etag")])
+            if status not in _NOT_HERE:
+                break
+        for location in self.find_links:
+            if location.startswith("file:"):
+                out.append(["path", location, _mtime(file_url_to_path(location))])
+            elif self.cache is None:
+                return None
+            else:
+                cache_key = url_key(location)
+                meta = self.cache.get_meta("pages", cache_key) or {}
+                out.append(["page", "pages", cache_key, meta.get("fetched"), meta.get("etag")])
+        return out
+
+    def provenance_fresh(self, tokens: list) -> bool:
+        """Would :meth:`files` use these cached pages as they are, without asking an index
+        again (fresh, or ``offline``)?"""
+        if self.offline:
+            return True
+        if self.refresh or self.cache is None:
+            return False
+        for token in tokens:
+            if token[0] == "page":
+                meta = self.cache.get_meta(token[1], token[2])
+                if not meta or not self._is_fresh(meta):
+                    return False
+        return True
+
     # ------------------------------------------------------------------ lifecycle
     def stats(self) -> dict[str, int]:
         """Work done so far: pages and metadata fetched, HTTP requests and bytes."""
@@ -501,6 +558,13 @@ class IndexRepository:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _mtime(path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 def _max_age(headers) -> float | None:

@@ -11,10 +11,7 @@ from collections.abc import Sequence
 
 from ..errors import UsageError
 from ..models import InstallSet
-from .constraints import render_constraints
-from .pylock import render_pylock
-from .report import render_report
-from .requirements import pins_without_hashes, render_requirements
+from .requirements import pins_without_hashes
 from .write import write_atomic
 
 FORMATS = ("constraints", "requirements", "pylock", "json")
@@ -32,13 +29,22 @@ def render(
     Raises :class:`~constrain.errors.OutputError` when the set cannot be expressed in ``fmt``
     (a lock entry without any hashed file).
     """
+    # Each writer is imported when asked for: pylock and the JSON report pull in more.
     if fmt == "constraints":
+        from .constraints import render_constraints
+
         return render_constraints(install_set, annotate=annotate, notes=notes)
     if fmt == "requirements":
+        from .requirements import render_requirements
+
         return render_requirements(install_set, annotate=annotate, notes=notes)
     if fmt == "pylock":
+        from .pylock import render_pylock
+
         return render_pylock(install_set, notes=notes)
     if fmt == "json":
+        from .report import render_report
+
         return render_report(install_set, notes=notes)
     raise UsageError(
         f"unknown output format {fmt!r}", hint=f"choose one of: {', '.join(FORMATS)}"

@@ -1,0 +1,76 @@
+"""Remembered resolutions: reused only while inputs and the listings they read are unchanged."""
+
+from __future__ import annotations
+
+import json
+
+from constrain.cli import main
+from tests.support.builders import PackageSpec
+
+SPECS = [
+    PackageSpec("app", "1.0", requires_dist=["lib>=1"]),
+    PackageSpec("lib", "1.0"),
+    PackageSpec("lib", "1.1", yanked="broken"),
+]
+
+
+def _run(capsys, monkeypatch, tmp_path, server, *extra: str) -> tuple[list[str], dict, str]:
+    stats_file = tmp_path / "stats.json"
+    monkeypatch.setenv("CONSTRAIN_STATS_FILE", str(stats_file))
+    code = main(["resolve", "app", "--index-url", server.index_url, "--python", "3.11",
+                 "--platform", "manylinux_2_28_x86_64", "--airflow-constraints", "off", *extra])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    pins = [line for line in captured.out.splitlines() if line and not line.startswith("#")]
+    return pins, json.loads(stats_file.read_text()), captured.out
+
+
+def test_second_run_is_remembered_and_identical(index_server, capsys, monkeypatch, tmp_path):
+    server = index_server(SPECS)
+    pins, stats, first = _run(capsys, monkeypatch, tmp_path, server)
+    assert pins == ["app==1.0", "lib==1.0"] and stats["remembered_resolutions"] == 0
+    server.reset_log()
+    pins, stats, again = _run(capsys, monkeypatch, tmp_path, server)
+    assert stats["remembered_resolutions"] == 1
+    assert again == first  # byte-identical
+    assert server.requests == []  # fresh listings: not even a revalidation
+    _pins, stats, offline = _run(capsys, monkeypatch, tmp_path, server, "--offline")
+    assert stats["remembered_resolutions"] == 1 and offline == first
+
+
+def test_a_changed_listing_is_resolved_again(index_server, capsys, monkeypatch, tmp_path):
+    server = index_server(SPECS)
+    _run(capsys, monkeypatch, tmp_path, server)
+    server.add([PackageSpec("lib", "2.0")])
+    pins, stats, _ = _run(capsys, monkeypatch, tmp_path, server, "--refresh")
+    assert stats["remembered_resolutions"] == 0
+    assert pins == ["app==1.0", "lib==2.0"]
+    pins, stats, _ = _run(capsys, monkeypatch, tmp_path, server)
+    assert stats["remembered_resolutions"] == 1 and pins == ["app==1.0", "lib==2.0"]
+
+
+def test_changed_inputs_miss(index_server, capsys, monkeypatch, tmp_path):
+    server = index_server(SPECS)
+    _run(capsys, monkeypatch, tmp_path, server)
+    pins, stats, _ = _run(capsys, monkeypatch, tmp_path, server, "--python", "3.12")
+    assert stats["remembered_resolutions"] == 0
+    constraints = tmp_path / "c.txt"
+    constraints.write_text("lib<1.1\n")
+    _pins, stats, _ = _run(capsys, monkeypatch, tmp_path, server, "-c", str(constraints))
+    assert stats["remembered_resolutions"] == 0
+    constraints.write_text("lib<=1.0\n")  # same file, other content: another resolution
+    _pins, stats, _ = _run(capsys, monkeypatch, tmp_path, server, "-c", str(constraints))
+    assert stats["remembered_resolutions"] == 0
+
+
+def test_warnings_are_given_again(index_server, capsys, monkeypatch, tmp_path):
+    server = index_server([PackageSpec("app", "1.0", requires_dist=["lib==1.1"]),
+                           PackageSpec("lib", "1.1", yanked="broken")])
+    monkeypatch.setenv("CONSTRAIN_STATS_FILE", str(tmp_path / "s.json"))
+    args = ["resolve", "app", "--index-url", server.index_url, "--airflow-constraints", "off"]
+    assert main(args) == 0
+    first = capsys.readouterr().err
+    assert "broken" in first
+    assert main(args) == 0
+    assert json.loads((tmp_path / "s.json").read_text())["remembered_resolutions"] == 1
+    assert "broken" in capsys.readouterr().err
