@@ -2,8 +2,9 @@
 
 An sdist in an air-gapped wheelhouse is built on the far side by pip (or constrain) in an
 isolated environment, which is filled from the same ``--find-links`` directory: its
-``[build-system] requires`` (PEP 518; ``setuptools>=40.8.0`` when the sdist has no
-``pyproject.toml``) must be in the wheelhouse too. They are resolved separately from the
+``[build-system] requires`` (PEP 518) must be in the wheelhouse too. For an sdist without a
+``[build-system]`` table pip (up to at least 23.x) installs ``setuptools>=40.8.0`` *and*
+``wheel``, so both go in: the far side's pip version is unknown. They are resolved separately from the
 target's install set -- build environments are isolated, and pip does not apply ``-c`` to them --
 with the same index and policies. Requirements the backend adds at build time
 (``get_requires_for_build_wheel``) are not known without running it and are not included.
@@ -24,10 +25,19 @@ from ..reporting import Reporter
 from ..target import TargetEnvironment
 
 
+LEGACY_REQUIRES = ("setuptools>=40.8.0", "wheel")
+
+
 def sdist_build_requires(path: Path) -> list[str]:
-    """The ``[build-system] requires`` of the sdist at ``path`` (PEP 517/518 defaults)."""
+    """The ``[build-system] requires`` of the sdist at ``path``; pip's legacy default
+    (:data:`LEGACY_REQUIRES`) when it has no ``[build-system]``."""
     with tempfile.TemporaryDirectory(prefix="constrain-sdist-") as tmp:
         tree = unpack(path, Path(tmp))
+        pyproject = tree / "pyproject.toml"
+        declared = pyproject.is_file() and "[build-system]" in pyproject.read_text(
+            encoding="utf-8", errors="replace")
+        if not declared:
+            return list(LEGACY_REQUIRES)
         return list(read_build_system(tree, path.name).requires)
 
 
