@@ -10,16 +10,46 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 
 from ..cache.store import Cache
 from ..errors import BuildError
 from ..reporting import NULL_REPORTER, Reporter
 from ..target import TargetEnvironment
+
+
+_CACHED_SDIST = re.compile(r"\b(?:[0-9a-f]{64}|u[0-9a-f]+)_([^\s/'\"]+?\.(?:tar\.gz|zip))")
+
+
+def explain_build_failure(exc: BuildError, target: TargetEnvironment) -> BuildError:
+    """A build failure met while resolving for an install, said in the install's terms: which
+    project and version could not be had for this interpreter, and how to steer around it."""
+    match = _CACHED_SDIST.search(exc.message)
+    if match is None:
+        return exc
+    filename = match.group(1)
+    try:
+        name, version = parse_sdist_filename(filename)
+    except InvalidSdistFilename:
+        return exc
+    first = exc.message.replace(match.group(0), filename)
+    return BuildError(
+        f"{name} {version} has no wheel for {target.describe()} and building it from "
+        f"{filename} failed",
+        details=(first, *exc.details),
+        hint=f"exclude that version so another one with a wheel is chosen (a -c file with "
+        f"'{name}!={version}', or a newer pin), or install what its build needs and retry",
+    )
 
 
 def target_identity(target: TargetEnvironment) -> str:
@@ -68,7 +98,14 @@ def build_for(
         reporter.info(f"building a wheel from {shown}")
         out = Path(tempfile.mkdtemp(prefix="constrain-build-"))
         try:
-            wheel = build_wheel(sdist, out, build_index=build_index, reporter=reporter, envs=envs)
+            named = out / "src" / shown  # the backend and its messages see the real file name
+            named.parent.mkdir()
+            try:
+                os.link(sdist, named)
+            except OSError:
+                shutil.copyfile(sdist, named)
+            wheel = build_wheel(named, out / "dist", build_index=build_index, reporter=reporter,
+                                envs=envs)
             try:
                 _, _, _, tags = parse_wheel_filename(wheel.name)
             except InvalidWheelFilename:

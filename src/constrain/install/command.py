@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..app import ResolveRequest, Session, prepare_resolve, resolve_target
-from ..errors import ConstrainError, UsageError
+from ..errors import BuildError, ConstrainError, UsageError
 from ..models import InstallSet
 from ..reporting import NULL_REPORTER, Reporter
 from .plan import Plan, make_plan, read_installed
@@ -108,6 +108,9 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
                          hint="name requirements, e.g. constrain install 'flask>=3', or -r FILE")
     if request.wheelhouse:
         resolve_req = _with_wheelhouse(resolve_req, request.wheelhouse)
+    if resolve_req.cache_dir:  # builds run in other directories: paths must not be relative
+        resolve_req = dataclasses.replace(resolve_req,
+                                          cache_dir=os.path.abspath(resolve_req.cache_dir))
     environ = dict(os.environ if request.environ is None else request.environ)
     cache_dir = (Path(resolve_req.cache_dir) if resolve_req.cache_dir
                  else default_cache_dir(environ))
@@ -124,7 +127,12 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
     try:
         prepared = prepare_resolve(resolve_req, session)
         reporter.info(f"resolving for {target.describe()} ({interp.executable})")
-        install_set = resolve_target(prepared, session, target, reporter)
+        try:
+            install_set = resolve_target(prepared, session, target, reporter)
+        except BuildError as exc:
+            from .build import explain_build_failure
+
+            raise explain_build_failure(exc, target) from None
         if request.wheelhouse:
             install_set = _pin_wheelhouse_hashes(install_set, request.wheelhouse)
         stats: dict = {"pins": len(install_set.pins)}
