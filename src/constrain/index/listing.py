@@ -10,7 +10,6 @@ the resolver actually visits, and builds :class:`DistFile` values only for those
 
 from __future__ import annotations
 
-import json
 import marshal
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import urldefrag, urljoin
@@ -20,13 +19,12 @@ from packaging.version import InvalidVersion, Version
 
 from ..models import DistFile, ProjectFiles
 from .parse import (
-    IndexPageError,
-    _check_api_version,
     _json_core_metadata,
     _json_yanked,
     _str_or_none,
     _upload_time,
     dist_file,
+    json_entries,
 )
 
 FORMAT = 1
@@ -58,20 +56,7 @@ def _name_of(filename: str) -> str:
 def json_rows(content: bytes, page_url: str, project: NormalizedName, index: str) -> list[Row]:
     """Rows for the files of ``project`` on a PEP 691 JSON page (the fast path: no
     :class:`DistFile` is built here)."""
-    try:
-        data = json.loads(content)
-    except ValueError as exc:
-        raise IndexPageError(
-            f"{page_url} sent a JSON index page that is not valid JSON ({exc})",
-            hint="the index or a proxy is misbehaving; try again, or use --refresh",
-        ) from exc
-    if not isinstance(data, Mapping):
-        return []
-    meta = data.get("meta")
-    _check_api_version(meta.get("api-version") if isinstance(meta, Mapping) else None, page_url)
-    entries = data.get("files")
-    if not isinstance(entries, list):
-        return []
+    entries = json_entries(content, page_url)
     rows: list[Row] = []
     names_ok: dict[str, bool] = {}
     for entry in entries:

@@ -185,9 +185,9 @@ def _check_api_version(version: object, page_url: str) -> None:
         )
 
 
-def _files_from_json(
-    content: bytes, page_url: str, project: NormalizedName | None, index: str
-) -> list[DistFile]:
+def json_entries(content: bytes, page_url: str) -> list:
+    """The ``files`` entries of a PEP 691 JSON page, after checking it is JSON of a version
+    constrain speaks (:class:`IndexPageError` otherwise); ``[]`` for an odd shape."""
     try:
         data = json.loads(content)
     except ValueError as exc:
@@ -200,10 +200,14 @@ def _files_from_json(
     meta = data.get("meta")
     _check_api_version(meta.get("api-version") if isinstance(meta, Mapping) else None, page_url)
     entries = data.get("files")
-    if not isinstance(entries, list):
-        return []
+    return entries if isinstance(entries, list) else []
+
+
+def _files_from_json(
+    content: bytes, page_url: str, project: NormalizedName | None, index: str
+) -> list[DistFile]:
     out = []
-    for entry in entries:
+    for entry in json_entries(content, page_url):
         if not isinstance(entry, Mapping):
             continue
         filename, href = entry.get("filename"), entry.get("url")
