@@ -275,3 +275,30 @@ def test_simple_layout_served_by_a_static_server_is_an_index_for_pip(host_specs_
     assert pip.returncode == 0, pip.stderr
     # only what the wheelhouse holds: lib 2.0 exists on the origin index but not here
     assert dist_files(got) == {"app-1.0-py3-none-any.whl", "lib-1.0-py3-none-any.whl"}
+
+
+def test_constrain_install_from_the_wheelhouse_offline_and_refusing_an_altered_file(
+    host_specs_server, tmp_path, capsys
+):
+    dest = tmp_path / "wh"
+    assert main(["download", "app", "lib<2", "--index-url", host_specs_server.index_url,
+                 "--dest", str(dest)]) == 0
+    host_specs_server.close()  # from here on, nothing may need the index
+    install = ["install", "app", "-c", str(dest / f"constraints-{PY}.txt"),
+               "--wheelhouse", str(dest), "--offline", "--without-pip"]
+    assert main([*install, "--venv", str(tmp_path / "ok"), "--cache-dir",
+                 str(tmp_path / "c1")]) == 0
+    check = subprocess.run([str(tmp_path / "ok" / "bin" / "python"), "-c",
+                            "import app, lib; print(lib.__version__)"],
+                           capture_output=True, text=True)
+    assert check.stdout.strip() == "1.0"
+
+    wheel = dest / "lib-1.0-py3-none-any.whl"
+    data = bytearray(wheel.read_bytes())
+    data[-200] ^= 0xFF
+    wheel.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main([*install, "--venv", str(tmp_path / "bad"), "--cache-dir",
+                 str(tmp_path / "c2")]) != 0
+    err = capsys.readouterr().err
+    assert "lib-1.0-py3-none-any.whl" in err and "mismatch" in err

@@ -119,7 +119,8 @@ def render_summary(result) -> str:
         moved = result.fetched.bytes_transferred
         lines.append(f"downloaded {len(new_now)} files ({_size(moved)} over the network)")
     if result.written:
-        lines.append(f"wrote {len(result.written)} files: " + ", ".join(result.written[:8])
+        n = len(result.written)
+        lines.append(f"wrote {n} file{'s' if n != 1 else ''}: " + ", ".join(result.written[:8])
                      + (" ..." if len(result.written) > 8 else ""))
     else:
         lines.append("no output file changed")

@@ -148,6 +148,7 @@ class Wheelhouse:
         report.files.update(self.check_present(files))
         missing = [f for f in files if f.filename not in report.files]
         if not missing:
+            self.remove_partials()
             return report
         self.partial.mkdir(exist_ok=True)
         total = sum(f.size or 0 for f in missing)
@@ -180,6 +181,7 @@ class Wheelhouse:
                 self.partial.rmdir()  # only when empty
         if errors:
             raise errors[0]
+        self.remove_partials()  # all needed files are whole: leftovers are of unneeded ones
         return report
 
     def _fetch_one(self, f: DistFile) -> Fetched:
