@@ -247,3 +247,23 @@ def test_system_interpreter_is_refused_without_system(server, capsys):
                            "--python-executable", base)
     assert code == 1
     assert "is a system interpreter" in err and "--system" in err
+
+
+def test_wheel_not_matching_its_record_is_refused(tmp_path, capsys):
+    import zipfile
+
+    built = make_wheel(tmp_path / "build", "gamma", "1.0")
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    with zipfile.ZipFile(built) as src, zipfile.ZipFile(wheels / built.name, "w") as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "gamma/__init__.py":
+                data += b"import os  # slipped in after the build\n"
+            out.writestr(info, data)
+    venv = tmp_path / "V"
+    code, _, err = install(capsys, "gamma", "--no-index", "--find-links", str(wheels),
+                           "--venv", str(venv))
+    assert code == 1
+    assert "gamma-1.0-py3-none-any.whl does not match its own RECORD" in err
+    assert "gamma" not in installed(venv)

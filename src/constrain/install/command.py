@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,7 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
 
     session = Session(resolve_req, reporter)
     try:
+        clock = time.perf_counter()
         prepared = prepare_resolve(resolve_req, session)
         reporter.info(f"resolving for {target.describe()} ({interp.executable})")
         try:
@@ -135,7 +137,9 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
             raise explain_build_failure(exc, target) from None
         if request.wheelhouse:
             install_set = _pin_wheelhouse_hashes(install_set, request.wheelhouse)
-        stats: dict = {"pins": len(install_set.pins)}
+        stats: dict = {"pins": len(install_set.pins),
+                       "resolve_seconds": round(time.perf_counter() - clock, 3)}
+        clock = time.perf_counter()
         if request.dry_run:
             installed = {} if chosen.missing else read_installed(interp)
             plan = make_plan(install_set, installed, exact=request.exact,
@@ -155,7 +159,9 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
                         offline=resolve_req.offline, reporter=reporter)
         by_name = {r.pin.name: r for r in ready}
         stats.update(downloaded=sum(r.downloaded for r in ready),
-                     built=sum(r.built for r in ready))
+                     built=sum(r.built for r in ready),
+                     fetch_seconds=round(time.perf_counter() - clock, 3))
+        clock = time.perf_counter()
 
         with locked(interp, on_wait=reporter.warning):
             from .unpack import recover
@@ -175,6 +181,7 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
                                offline=resolve_req.offline, reporter=reporter)
                 by_name.update({r.pin.name: r for r in more})
             _apply(interp, plan, by_name, reporter)
+        stats["link_seconds"] = round(time.perf_counter() - clock, 3)
         problems = _check(interp)
         stats.update(installed=len(plan.to_install), removed=len(plan.to_remove),
                      unchanged=len(plan.of("unchanged")), requests=session.client.counters.requests)

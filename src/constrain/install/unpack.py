@@ -164,6 +164,41 @@ def _load(final: Path) -> Unpacked | None:
     return Unpacked(final, manifest)
 
 
+def _not_matching(wheel: str, detail: str) -> InstallError:
+    return InstallError(
+        f"{wheel} does not match its own RECORD",
+        details=[line for line in detail.splitlines()[:5]],
+        hint="the wheel was altered after it was built; it was not installed",
+    )
+
+
+def _check_contents(source, dest: _CacheDestination, tree: Path, wheel: str) -> None:
+    """Every file written must have the hash and size its RECORD line gives (one pass: the
+    hashes were taken while the files were copied out of the archive)."""
+    from installer.records import parse_record_file
+
+    lines = source.read_dist_info("RECORD").splitlines()
+    records = {posixpath.normpath(r[0]): r for r in parse_record_file(lines)}
+    data_dir = source.data_dir
+    for scheme, rel, digest, size, _ in dest.files:
+        arc = rel if scheme == dest.root_scheme else f"{data_dir}/{scheme}/{rel}"
+        entry = records.get(arc)
+        if entry is None or not entry[1]:
+            raise _not_matching(wheel, f"{arc} has no hash in RECORD")
+        expected = entry[1]
+        if not expected.startswith("sha256="):
+            algo, _, value = expected.partition("=")
+            try:
+                h = hashlib.new(algo, (tree / scheme / rel).read_bytes()).digest()
+            except ValueError:
+                raise _not_matching(wheel, f"{arc}: unknown hash {algo}") from None
+            actual = f"{algo}=" + base64.urlsafe_b64encode(h).rstrip(b"=").decode()
+        else:
+            actual = digest
+        if actual != expected or (entry[2] and str(entry[2]) != str(size)):
+            raise _not_matching(wheel, f"{arc}: RECORD says {expected}, the file is {actual}")
+
+
 def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
     import zipfile
 
@@ -176,20 +211,17 @@ def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
         with zipfile.ZipFile(wheel) as zf:
             zf.filename = name  # installer reads name and version from the file's name
             source = WheelFile(zf)
-            try:
-                source.validate_record()
+            try:  # RECORD lists every file with a hash; contents are checked while copying
+                source.validate_record(validate_contents=False)
             except ValueError as exc:
-                raise InstallError(
-                    f"{name} does not match its own RECORD",
-                    details=[str(line) for line in str(exc).splitlines()[:5]],
-                    hint="the wheel was altered after it was built; it was not installed",
-                ) from None
+                raise _not_matching(name, str(exc)) from None
             # Refuse unsafe names before installer joins anything.
             for entry in source._zipfile.namelist():  # noqa: SLF001 -- the one listing we need
                 _safe_relpath(entry, "archive entry", name)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 install(source, dest, {})
+            _check_contents(source, dest, tree, name)
             dist_info = source.dist_info_dir
     except ConstrainError:
         raise
