@@ -321,8 +321,22 @@ class _EventLoop:
         self.client = self.run(create())
 
     def run(self, coro):
-        """Run ``coro`` on the loop and wait for its result (from any other thread)."""
-        return self._asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        """Run ``coro`` on the loop and wait for its result (from any other thread).
+
+        A caller racing :meth:`close` (a prefetch job still running when the command ends)
+        gets a :class:`NetworkError` instead of waiting forever on a loop that has stopped."""
+        try:
+            future = self._asyncio.run_coroutine_threadsafe(coro, self.loop)
+        except RuntimeError:  # the loop is closed
+            coro.close()
+            raise NetworkError("the HTTP client was closed", url="") from None
+        while True:
+            try:
+                return future.result(timeout=1.0)
+            except TimeoutError:
+                if not self.thread.is_alive() or not self.loop.is_running():
+                    future.cancel()
+                    raise NetworkError("the HTTP client was closed", url="") from None
 
     def close(self) -> None:
         try:
