@@ -29,7 +29,8 @@ SPECS = [
     PackageSpec("SQLAlchemy", "1.4.5", upload_time=day(10)),
     PackageSpec("SQLAlchemy", "2.0.0", upload_time=day(11)),
     PackageSpec("extra-dep", "3.0", upload_time=day(10)),
-    PackageSpec("app", "1.1", requires_dist=["lib>=1", "SQLAlchemy>=1.4", "extra-dep"],
+    PackageSpec("lib", "2.0", upload_time=day(11)),
+    PackageSpec("app", "1.1", requires_dist=["lib>=1,<2", "SQLAlchemy>=1.4", "extra-dep"],
                 upload_time=day(12)),
 ]
 POLICY = """\
@@ -37,6 +38,11 @@ POLICY = """\
 bound = "minor"
 reason = "the ORM breaks between minors"
 remove-when = "tests pass on the next minor"
+
+[lib]
+bound = "major"
+reason = "lib 2 renames everything"
+remove-when = "app supports lib 2"
 """
 EARLY, LATE = "2024-01-05", "2024-01-20"
 
@@ -94,13 +100,19 @@ def test_refresh_writes_reruns_untouched_and_reports_what_moved(server, policy, 
     assert "| lib | upgraded | 1.0 | 1.1 |" in md
     assert "| extra-dep | added |  | 3.0 |" in md
     assert "| SQLAlchemy | 1.4.5 | <1.5 (minor of 1.4.0) | 2.0.0 | the ORM breaks between " \
-           "minors |" in md
+           "minors | " in md
+    # lib is held below 2 by the policy and by app's own requirement: the report says both
+    assert "| lib | 1.1 | <2 (major of 1.0) | 2.0 | lib 2 renames everything | " in md
+    assert "| app 1.1 requires lib<2,>=1 |" in md
+    assert "policies.toml:1 | — (the policy) |" in md
     data = json.loads(report.read_text())
     entry = data["files"][0]
     assert entry["file"] == "constraints-3.11.txt" and entry["status"] == "updated"
     assert {"name": "SQLAlchemy", "from": "1.4.0", "to": "1.4.5"} in entry["upgraded"]
     assert entry["added"] == [{"name": "extra-dep", "from": None, "to": "3.0"}]
-    held = entry["held_back"][0]
+    held = entry["held_back"][1]
+    assert entry["held_back"][0]["also_limited_by"] == ["app 1.1 requires lib<2,>=1"]
+    assert held["also_limited_by"] == []
     assert (held["package"], held["pinned"], held["newest"]) == ("SQLAlchemy", "1.4.5", "2.0.0")
     assert held["reason"] == "the ORM breaks between minors"
     assert held["policy"].endswith("policies.toml:1")

@@ -126,3 +126,30 @@ def _canonical_glob(glob: str) -> str:
     import re
 
     return re.sub(r"[-_.]+", "-", glob.strip()).lower()
+
+
+def requirement_limits(install_set: InstallSet, name: str, version: Version) -> list[str]:
+    """The dependency requirements in ``install_set`` that by themselves exclude ``version`` of
+    ``name`` (``apache-airflow 2.10.5 requires flask<2.3``): when a policy holds a package back
+    and a requirement does too, the policy is not what stops it."""
+    key = canonicalize_name(name)
+    env = install_set.target.markers
+    out: list[str] = []
+    for pin in install_set.pins:
+        for req in pin.metadata.requires_dist:
+            if canonicalize_name(req.name) != key:
+                continue
+            if req.marker is not None and not any(
+                    req.marker.evaluate({**env, "extra": e})
+                    for e in (sorted(pin.extras) or [""])):
+                continue
+            if req.specifier and not req.specifier.contains(version, prereleases=True):
+                shown = f"{pin.display_name or pin.metadata.name} {pin.version} requires " \
+                        f"{req.name}{req.specifier}"
+                if shown not in out:
+                    out.append(shown)
+    for req, origin in install_set.requirements:
+        if canonicalize_name(req.name) == key and req.specifier and \
+                not req.specifier.contains(version, prereleases=True):
+            out.append(f"the requirement {req} ({origin})")
+    return out

@@ -12,6 +12,7 @@ import json
 from typing import TYPE_CHECKING
 
 from ..output.header import format_utc
+from .diff import requirement_limits
 
 if TYPE_CHECKING:
     from .command import RefreshResult, TargetOutcome
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 FORMAT = "constrain-refresh-report/1"
 _KINDS = ("upgraded", "downgraded", "added", "removed")
+#: change tables longer than this are folded into a <details> block
+FOLD_AFTER = 30
 
 
 def _v(version) -> str | None:
@@ -37,6 +40,8 @@ def _held_rows(t: TargetOutcome) -> list[dict]:
             "reason": p.reason,
             "remove_when": p.remove_when,
             "policy": str(p.origin),
+            # requirements that exclude the newest release too: the policy is not binding
+            "also_limited_by": requirement_limits(t.install_set, h.name, h.newest),
         })
     return sorted(rows, key=lambda r: r["package"].lower())
 
@@ -104,17 +109,24 @@ def render_markdown(result: RefreshResult) -> str:
                 f"Mode `{t.mode}`, {_cell(t.target.describe())}; {len(t.install_set.pins)} "
                 f"pins; {counts}."]
         if t.diff:
+            # a long table (a new file, a big refresh) folds away in a PR or step summary
+            fold = len(t.diff.changes) > FOLD_AFTER
+            if fold:
+                out += ["", f"<details><summary>{len(t.diff.changes)} changes</summary>"]
             out += ["", "| package | change | from | to |", "|---|---|---|---|"]
             for c in t.diff.changes:
                 out.append(f"| {_cell(c.name)} | {c.kind} | {_v(c.old) or ''} | "
                            f"{_v(c.new) or ''} |")
+            if fold:
+                out += ["", "</details>"]
         held = _held_rows(t)
         if held:
             out += ["", "Held back by policy:", "",
-                    "| package | pinned | bound | newest | reason | policy |",
-                    "|---|---|---|---|---|---|"]
+                    "| package | pinned | bound | newest | reason | policy | also limited by |",
+                    "|---|---|---|---|---|---|---|"]
             for r in held:
                 out.append(f"| {_cell(r['package'])} | {r['pinned'] or ''} | "
                            f"{_cell(r['bound'])} | {r['newest']} | "
-                           f"{_cell(r['reason'] or 'no reason given')} | {_cell(r['policy'])} |")
+                           f"{_cell(r['reason'] or 'no reason given')} | {_cell(r['policy'])} | "
+                           f"{_cell('; '.join(r['also_limited_by'])) or '— (the policy)'} |")
     return "\n".join(out) + "\n"
