@@ -162,6 +162,7 @@ class Session:
             no_index=request.no_index or None,
         )
         cache_dir = Path(request.cache_dir) if request.cache_dir else default_cache_dir(environ)
+        cache_dir = cache_dir.expanduser().absolute()  # build envs and subprocesses use it too
         self.cache = Cache(cache_dir)
         self.client = HttpClient(
             offline=request.offline, cert=self.settings.cert, timeout=self.settings.timeout

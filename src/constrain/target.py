@@ -15,7 +15,7 @@ from packaging import tags as ptags
 from packaging.markers import Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from .errors import UsageError
 from .models import DistFile
@@ -78,6 +78,37 @@ def expand_platform(tag: str) -> list[str]:
     return [tag]
 
 
+def _fits_minor(spec: SpecifierSet, major: int, minor: int) -> bool:
+    """Does ``spec`` admit a Python "X.Y" given without a patch?
+
+    Two conditions. Some X.Y.z must satisfy it (``<3.9`` does not fit 3.9). And, as uv reads
+    Requires-Python as a lower bound, the file must support the *oldest* such Python: some
+    version at or below X.Y.0 must be admitted -- so ``>=3.8,!=3.9.0,!=3.9.1`` fits 3.9 but
+    ``>=3.9,!=3.9.0,!=3.9.1`` (which starts after 3.9.1) does not. This gives uv's answers
+    for ``--python X.Y`` while never choosing a file no 3.9 can install.
+    """
+    def admits(text: str) -> bool:
+        try:
+            return spec.contains(Version(text), prereleases=True)
+        except InvalidVersion:
+            return False
+
+    base = f"{major}.{minor}.0"
+    if not any(admits(f"{major}.{minor}.{p}") for p in range(0, 100)):
+        return False
+    if admits(base):
+        return True
+    probes = {"0"}
+    for item in spec:
+        try:
+            v = Version(item.version)
+        except InvalidVersion:
+            continue
+        if v <= Version(base):
+            probes.add(str(v))
+    return any(admits(p) for p in probes)
+
+
 def _platform_markers(platform: str) -> dict[str, str]:
     """Marker values implied by a platform tag (PEP 508 ``sys_platform`` and friends)."""
     arch = platform.rsplit("_", 1)[-1] if "_" in platform else platform
@@ -110,8 +141,8 @@ class TargetEnvironment:
     platforms: tuple[str, ...] = ()
     free_threaded: bool = False
     host: bool = False
-    #: ``--python 3.9`` names a minor, not a patch: a file fits when *some* 3.9.x satisfies its
-    #: requires-python (``>=3.7,!=3.9.0,!=3.9.1`` fits "3.9"), matching uv's answers.
+    #: ``--python 3.9`` names a minor, not a patch: see :func:`_fits_minor` for how a file's
+    #: requires-python is read then (as uv does, within what some 3.9.x can install).
     any_patch: bool = False
     host_platforms: tuple[str, ...] = field(default=(), compare=False, repr=False)
     host_markers: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
@@ -271,10 +302,11 @@ class TargetEnvironment:
             self._python_ok[key] = True
             return True
         major, minor, patch = self.python_version
-        patches = range(0, 100) if self.any_patch else (patch,)
-        known = self._python_ok[key] = any(
-            spec.contains(Version(f"{major}.{minor}.{p}"), prereleases=True) for p in patches
-        )
+        if not self.any_patch:
+            known = spec.contains(Version(f"{major}.{minor}.{patch}"), prereleases=True)
+        else:
+            known = _fits_minor(spec, major, minor)
+        self._python_ok[key] = known
         return known
 
     @cached_property
