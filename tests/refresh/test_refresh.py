@@ -208,3 +208,39 @@ def test_diff_and_modes_units():
     assert mode.requirements == ("apache-airflow==2.10.5", 'x; python_version < "3.11"')
     assert mode.requirement_files == ("more.txt",)
     assert parse_mode(mode.spec()) == mode
+
+
+def test_airflow_published_constraints_are_off_unless_refresh_asks(make_index, tmp_path,
+                                                                   monkeypatch):
+    server = make_index([
+        PackageSpec("apache-airflow", "2.0.0", requires_dist=["lib>=1"], upload_time=day(1)),
+        PackageSpec("lib", "1.0", upload_time=day(1)),
+        PackageSpec("lib", "1.1", upload_time=day(10)),
+    ], pep658=True)
+    published = tmp_path / "published" / "constraints-2.0.0"
+    published.mkdir(parents=True)
+    (published / "constraints-3.12.txt").write_text("lib==1.0\n")
+    template = (tmp_path / "published").as_uri() + "/{ref}/{mode}-{python}.txt"
+    # a resolve setting in the environment: refresh must not let it pin everything to the old file
+    monkeypatch.setenv("CONSTRAIN_AIRFLOW_CONSTRAINTS", "published")
+    monkeypatch.setenv("CONSTRAIN_AIRFLOW_CONSTRAINTS_URL", template)
+    out = tmp_path / "out"
+    args = ["refresh", "apache-airflow==2.0.0", "--python", "3.12", "--index-url",
+            server.index_url, "--output-dir", str(out), "--exclude-newer", LATE]
+    assert main(args) == 0
+    assert pins(out / "constraints-3.12.txt")["lib"] == "1.1"
+    assert main([*args, "--airflow-constraints", "published", "--check"]) == 1
+    assert main([*args, "--airflow-constraints", "published"]) == 0
+    text = (out / "constraints-3.12.txt").read_text()
+    assert pins(out / "constraints-3.12.txt")["lib"] == "1.0"
+    assert "--airflow-constraints published" in text and "constraints-3.12.txt" in text
+
+
+def test_without_a_cut_off_the_header_dates_the_newest_pinned_upload(server, tmp_path):
+    out = tmp_path / "out"
+    assert main(["refresh", "app", "--python", "3.12", "--index-url", server.index_url,
+                 "--output-dir", str(out)]) == 0
+    text = (out / "constraints-3.12.txt").read_text()
+    assert "# Note: Pins as of 2024-01-12T12:00:00Z (the newest upload among the pinned " \
+           "files)" in text
+    assert "Excluding files uploaded after" not in text and "--exclude-newer" not in text
