@@ -1,4 +1,4 @@
-"""The ``constrain refresh`` subcommand: options, merging with ``[tool.constrain.refresh]``, exit codes.
+"""The ``constrain refresh`` subcommand: options, merged over ``[tool.constrain.refresh]``.
 
 The work is :func:`constrain.refresh.refresh_command`. The markdown report goes to stdout;
 exit 0 when done (files written or already current), 1 when ``--check`` finds the committed
@@ -38,7 +38,8 @@ def register(subparsers, add_resolve_options) -> None:
                    help="write nothing; exit 1 when the refreshed pins differ from the files")
     r.add_argument("--fail-on-downgrade", dest="fail_on_downgrade", action="append",
                    default=[], metavar="PKG_GLOB", help="a downgrade of a matching package "
-                   "(e.g. 'apache-airflow-providers-*') is an error; repeatable, or comma-separated")
+                   "(e.g. 'apache-airflow-providers-*') is an error; repeatable or "
+                   "comma-separated")
     r.add_argument("--report", metavar="FILE", help="also write the markdown report here")
     r.add_argument("--json-report", metavar="FILE", help="write the JSON report here")
     p.set_defaults(_run=run, python=None)

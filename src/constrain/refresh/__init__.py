@@ -1,4 +1,4 @@
-"""``constrain refresh``: re-resolve a project's constraint files per (mode, Python) and report the diff.
+"""``constrain refresh``: re-resolve constraint files per (mode, Python) and report the diff.
 
 :mod:`.settings` merges the command line with ``[tool.constrain.refresh]``; :mod:`.diff` reads
 the committed files and compares pins; :mod:`.report` renders the diff as markdown and JSON;
