@@ -136,6 +136,7 @@ class Resolve(Workload):
         if tool == "constrain":
             argv = [*t.constrain, "resolve", self.requirement, "--python", self.python,
                     "--exclude-newer", EXCLUDE_NEWER, "--index-url", index, "--cache-dir", cache,
+                    "--airflow-constraints", "off",  # the same plain resolve uv and pip do
                     "-o", str(run_dir / "out.txt")]
             if constraints:
                 argv += ["-c", str(constraints)]
@@ -235,9 +236,9 @@ class Install(Workload):
         prepare = [_fresh_venv(ctx, venv)]
         self._venvs[tool] = venv
         if tool == "constrain":
-            # TODO(constrain install): adjust to the flags `constrain install` ends up with.
-            return Command([[*t.constrain, "install", "-r", pins, "--python", python,
-                             "--index-url", ctx.index_url, "--cache-dir", cache]], None, prepare)
+            return Command([[*t.constrain, "install", "-r", pins, "--python-executable", python,
+                             "--index-url", ctx.index_url, "--cache-dir", cache,
+                             "--airflow-constraints", "off"]], None, prepare)
         if tool == "uv":
             return Command([[*t.uv, "pip", "install", "--quiet", "-r", pins, "--python", python,
                              "--index-url", ctx.index_url, "--cache-dir", cache]], None, prepare)

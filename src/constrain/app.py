@@ -151,6 +151,7 @@ class Session:
         from .index.client import HttpClient
 
         environ = dict(os.environ if request.environ is None else request.environ)
+        self.environ = environ
         self.reporter = reporter
         self.request = request
         settings = pip_index_settings(environ, warn=reporter.warning)
@@ -253,7 +254,8 @@ class Session:
             options,
             reporter,
             allow_build=not self.request.no_build,
-            use=not self.request.refresh,
+            # CONSTRAIN_NO_REMEMBER=1 always resolves (benchmarks measure the resolver itself)
+            use=not self.request.refresh and not self.environ.get("CONSTRAIN_NO_REMEMBER"),
         )
         if remembered:
             self.remembered += 1
