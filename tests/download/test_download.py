@@ -284,8 +284,8 @@ def test_constrain_install_from_the_wheelhouse_offline_and_refusing_an_altered_f
     assert main(["download", "app", "lib<2", "--index-url", host_specs_server.index_url,
                  "--dest", str(dest)]) == 0
     host_specs_server.close()  # from here on, nothing may need the index
-    install = ["install", "app", "-c", str(dest / f"constraints-{PY}.txt"),
-               "--wheelhouse", str(dest), "--offline", "--without-pip"]
+    # no -c: the wheelhouse's own constraints file for this interpreter is found by itself
+    install = ["install", "app", "--wheelhouse", str(dest), "--offline", "--without-pip"]
     assert main([*install, "--venv", str(tmp_path / "ok"), "--cache-dir",
                  str(tmp_path / "c1")]) == 0
     check = subprocess.run([str(tmp_path / "ok" / "bin" / "python"), "-c",

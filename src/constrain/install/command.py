@@ -58,16 +58,43 @@ class EnvironmentInconsistent(ConstrainError):
     """After the install, some installed distribution lacks what it requires."""
 
 
-def _with_wheelhouse(request: ResolveRequest, wheelhouse: str) -> ResolveRequest:
+def _wheelhouse_constraints(house: Path, target) -> list[str]:
+    """The constraints file a wheelhouse carries for ``target``: the manifest's target whose
+    Python and platform match (``constraints-<python>[-<platform>].txt``), else a plain
+    ``constraints.txt``."""
+    try:
+        data = json.loads((house / "manifest.json").read_text(encoding="utf-8"))
+        entries = data.get("targets", []) if isinstance(data, dict) else []
+    except (OSError, ValueError):
+        entries = []
+    tags = set(target.platform_tags) if target is not None else set()
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry.get("constraints"):
+            continue
+        if target is not None and entry.get("python") != target.python_short:
+            continue
+        platforms = entry.get("platforms") or []
+        if platforms and tags and not tags & set(platforms):
+            continue
+        path = house / str(entry["constraints"])
+        if path.is_file():
+            return [str(path)]
+    plain = house / "constraints.txt"
+    return [str(plain)] if plain.is_file() else []
+
+
+def _with_wheelhouse(
+    request: ResolveRequest, wheelhouse: str, target=None
+) -> ResolveRequest:
     """A wheelhouse is the only source: its files as find-links, no index, and the
-    constraints file it carries (if any) applied."""
+    constraints file it carries for this interpreter (if any) applied."""
     house = Path(wheelhouse)
     if not house.is_dir():
         raise UsageError(f"--wheelhouse {wheelhouse}: no such directory")
     constraint_files = list(request.constraint_files)
-    for name in ("constraints.txt",):
-        if (house / name).is_file() and str(house / name) not in constraint_files:
-            constraint_files.append(str(house / name))
+    for path in _wheelhouse_constraints(house, target):
+        if path not in constraint_files:
+            constraint_files.append(path)
     return dataclasses.replace(
         request,
         find_links=(str(house.resolve()),),
@@ -107,8 +134,6 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
     if not resolve_req.requirements and not resolve_req.requirement_files:
         raise UsageError("nothing to install",
                          hint="name requirements, e.g. constrain install 'flask>=3', or -r FILE")
-    if request.wheelhouse:
-        resolve_req = _with_wheelhouse(resolve_req, request.wheelhouse)
     if resolve_req.cache_dir:  # builds run in other directories: paths must not be relative
         resolve_req = dataclasses.replace(resolve_req,
                                           cache_dir=os.path.abspath(resolve_req.cache_dir))
@@ -123,6 +148,8 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
     if not chosen.missing:
         refuse_system(interp, request.system)
     target = interp.target()
+    if request.wheelhouse:
+        resolve_req = _with_wheelhouse(resolve_req, request.wheelhouse, target)
 
     session = Session(resolve_req, reporter)
     try:
