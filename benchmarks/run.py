@@ -1,6 +1,6 @@
 """Benchmark constrain against uv and pip side by side, in one command.
 
-    python benchmarks/run.py [--workload NAME]... [--repeat N] [--json out.json] [--quick]
+    python benchmarks/run.py [--workload NAME]... [--repeat N] [--pip-repeat N] [--json out.json]
 
 See benchmarks/README.md for what each workload is and how to read the ratios.
 """
@@ -20,7 +20,8 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from harness import report, runner, tools as toolmod  # noqa: E402
-from harness.workloads import EXCLUDE_NEWER, WORKLOADS, Context  # noqa: E402
+from harness.workloads import (  # noqa: E402
+    EXCLUDE_NEWER, OLD_AIRFLOW, OLD_CONSTRAINTS_ENV, OLD_REQUIREMENT_ENV, WORKLOADS, Context)
 
 STARTUP = "startup"
 
@@ -31,8 +32,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--workload", action="append", choices=[*WORKLOADS, STARTUP], metavar="NAME",
         help=f"run only this workload (repeatable): {', '.join([*WORKLOADS, STARTUP])}")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per mode; the median counts")
-    parser.add_argument("--quick", action="store_true", help="one run per mode (--repeat 1)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per mode for constrain and uv; the median counts (default 3)")
+    parser.add_argument("--pip-repeat", type=int, default=1,
+                        help="runs per mode for pip, whose runs are the slow ones (default 1)")
+    parser.add_argument("--quick", action="store_true",
+                        help="one run per mode for every tool (--repeat 1 --pip-repeat 1)")
+    parser.add_argument(
+        "--old-constraints", type=Path, metavar="PATH",
+        default=Path(os.environ[OLD_CONSTRAINTS_ENV]) if os.environ.get(OLD_CONSTRAINTS_ENV)
+        else None,
+        help=f"workload 2's published Airflow constraint file for Python 3.7 (default: "
+             f"${OLD_CONSTRAINTS_ENV}; without one, workload 2 is skipped)")
+    parser.add_argument(
+        "--old-requirement", metavar="REQ",
+        default=os.environ.get(OLD_REQUIREMENT_ENV) or OLD_AIRFLOW,
+        help=f"what workload 2 resolves under that file (default: ${OLD_REQUIREMENT_ENV} or "
+             f"{OLD_AIRFLOW!r})")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write all figures here")
     parser.add_argument("--tool", action="append", choices=toolmod.TOOLS,
                         help="run only this tool (repeatable; default: all three)")
@@ -49,10 +65,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, default=HERE / ".work", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.repeat = 1
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
+        args.repeat = args.pip_repeat = 1
+    if args.repeat < 1 or args.pip_repeat < 1:
+        parser.error("--repeat and --pip-repeat must be at least 1")
     return args
+
+
+def _load_average() -> list[float] | None:
+    """The machine's 1, 5 and 15 minute load averages (other work skews the times)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _interrupted(signum, frame):
@@ -68,11 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     index_url = toolmod.default_index_url()
     peers_python = toolmod.ensure_peers(work, env, index_url, args.refresh_peers)
     toolset = toolmod.discover(work, env, peers_python)
-    ctx = Context(root=HERE, work=work, index_url=index_url, tools=toolset, env=env)
+    ctx = Context(root=HERE, work=work, index_url=index_url, tools=toolset, env=env,
+                  old_constraints=args.old_constraints.resolve() if args.old_constraints
+                  else None, old_requirement=args.old_requirement)
     chosen_tools = tuple(args.tool or toolmod.TOOLS)
     names = args.workload or [*WORKLOADS, STARTUP]
     timeouts = {"constrain": args.timeout, "uv": args.timeout, "pip": args.pip_timeout}
+    repeats = {"constrain": args.repeat, "uv": args.repeat, "pip": args.pip_repeat}
 
+    load_start = _load_average()
+    print(f"load average (1, 5, 15 min): {load_start}", file=sys.stderr)
     for tool, reason in toolset.unavailable.items():
         print(f"{tool}: unavailable ({reason})", file=sys.stderr)
     results = []
@@ -80,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == STARTUP:
             results.append(runner.startup(ctx, chosen_tools, 3 if args.quick else 10))
         else:
-            results.append(runner.run_workload(ctx, WORKLOADS[name], chosen_tools, args.repeat,
+            results.append(runner.run_workload(ctx, WORKLOADS[name], chosen_tools, repeats,
                                                timeouts, args.force))
     meta = {
         "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -92,10 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         "pip_uploaded_prior_to": toolset.pip_has_uploaded_prior_to,
         "index_url": index_url,
         "exclude_newer": EXCLUDE_NEWER,
-        "repeat": args.repeat,
+        "repeat": repeats,
+        "load_average": {"start": load_start, "end": _load_average()},
+        "old_constraints": str(ctx.old_constraints) if ctx.old_constraints else None,
+        "old_requirement": ctx.old_requirement,
         "timeouts_s": timeouts,
     }
     report.print_tables(results, plain=args.plain)
+    print(f"load average (1, 5, 15 min): start {load_start}, end {meta['load_average']['end']}")
     report.write_json(work.parent / "results" / "last.json", meta, results)
     if args.json:
         report.write_json(args.json, meta, results)

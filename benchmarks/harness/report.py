@@ -9,13 +9,18 @@ from .measure import OK, TIMEOUT
 from .runner import WorkloadResult
 
 COLUMNS = ("tool", "mode", "median s", "runs", "constrain/peer", "peak MB", "requests", "bytes",
-           "pkgs", "≠uv", "note")
+           "rounds", "candidates", "pkgs", "≠uv", "note")
+NUMERIC = range(2, 12)  # right-aligned columns
 
 
 def _bytes(value) -> str:
     if not isinstance(value, (int, float)):
         return "-"
     return f"{value / 2**20:.1f} MB" if value >= 2**20 else f"{value / 1024:.0f} kB"
+
+
+def _count(value) -> str:
+    return str(value) if isinstance(value, int) else "-"
 
 
 def cells(row) -> list[str]:
@@ -34,11 +39,13 @@ def cells(row) -> list[str]:
         str(len(row.times_s)) if row.times_s else "-",
         f"{row.ratio:.2f}x" if row.ratio is not None else "",
         f"{row.peak_mb:.0f}" if row.peak_mb is not None else "-",
-        str(stats["requests"]) if isinstance(stats.get("requests"), int) else "-",
+        _count(stats.get("requests")),
         _bytes(stats.get("bytes_received")),
+        _count(stats.get("rounds")),
+        _count(stats.get("candidates_visited")),
         str(row.packages) if row.packages is not None else "-",
         str(row.differs_from_uv) if row.differs_from_uv is not None else "",
-        row.note[:80],
+        row.note[:90],
     ]
 
 
@@ -76,7 +83,7 @@ def print_tables(results: list[WorkloadResult], plain: bool = False) -> None:
             continue
         table = Table(title=escape(result.title), title_justify="left")
         for i, name in enumerate(COLUMNS):
-            table.add_column(name, justify="right" if 2 <= i <= 9 else "left")
+            table.add_column(name, justify="right" if i in NUMERIC else "left")
         for row in result.rows:
             table.add_row(*(escape(cell) for cell in cells(row)))
         console.print(table)

@@ -4,6 +4,10 @@ Cache discipline: each tool has its own cache directory. A *cold* run starts fro
 cache; a *warm* run uses the cache that the previous identical run filled (the last cold run,
 or one unmeasured priming run when there was none that succeeded). Repeats of a mode stop at
 the first failure or timeout: a failing command is reported, not re-measured.
+
+Repeats are per tool (pip's slow runs may be measured fewer times than the others). A
+full-resolve mode (``workloads.FULL_RESOLVE_OF``) is constrain only: its row is compared with
+the peers' rows of the mode whose command it reruns.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from .measure import OK, TIMEOUT, RunResult, run_measured
-from .workloads import COLD, WARM, Command, Context, Workload
+from .workloads import COLD, FULL_RESOLVE_OF, WARM, Command, Context, Workload
 
 UNAVAILABLE = "unavailable"
 NOT_APPLICABLE = "n/a"
@@ -41,6 +45,8 @@ class Row:
     note: str = ""
     argvs: list[list[str]] = field(default_factory=list)
     ratio: float | None = None  # constrain median / this row's median, same mode
+    # on a constrain full-resolve row: {peer: constrain median / the peer's base-mode median}
+    ratios: dict[str, float] = field(default_factory=dict)
     differs_from_uv: int | None = None
 
     def to_json(self) -> dict:
@@ -88,6 +94,7 @@ def execute(ctx: Context, tool: str, command: Command, run_dir: Path, timeout: f
     for step in command.prepare:
         step()
     env = dict(ctx.env)
+    env.update(command.env)
     if tool == "constrain":
         env["CONSTRAIN_STATS_FILE"] = str(run_dir / "stats.json")
     stdin_path = None
@@ -128,6 +135,8 @@ def run_tool(ctx: Context, workload: Workload, tool: str, repeat: int, timeout: 
     base = ctx.work / "runs" / workload.name / tool
     for mode in workload.modes:
         if workload.command(ctx, tool, mode, base / "probe") is None:
+            if mode in FULL_RESOLVE_OF:
+                continue  # constrain only: the peers' base-mode row is the one to compare with
             rows.append(Row(tool, mode, NOT_APPLICABLE, note=f"{tool} has no {mode} equivalent"))
             continue
         row = Row(tool, mode, OK)
@@ -141,7 +150,7 @@ def run_tool(ctx: Context, workload: Workload, tool: str, repeat: int, timeout: 
                 continue
         peaks = []
         for i in range(repeat):
-            run_dir = base / f"{mode}-{i}"
+            run_dir = base / f"{_dirname(mode)}-{i}"
             if mode == COLD:
                 _empty(cache)
             command = workload.command(ctx, tool, mode, run_dir)
@@ -167,6 +176,11 @@ def run_tool(ctx: Context, workload: Workload, tool: str, repeat: int, timeout: 
     return rows
 
 
+def _dirname(mode: str) -> str:
+    """A mode as a directory name (``warm-offline (full resolve, ...)`` -> ``warm-offline-full``)."""
+    return mode.split(" (")[0] + ("-full" if mode in FULL_RESOLVE_OF else "")
+
+
 def _why(result: RunResult) -> str:
     if result.status == TIMEOUT:
         return f"no answer within {result.wall_s:.0f}s"
@@ -179,7 +193,19 @@ def compare(rows: list[Row]) -> None:
     """Fill each peer row's ratio (constrain / peer) and each row's differences from uv."""
     by_mode = {row.mode: row for row in rows if row.tool == "constrain"}
     uv_pins = next((row.pins for row in rows if row.tool == "uv" and row.pins is not None), None)
+    peers = {(row.tool, row.mode): row for row in rows if row.tool != "constrain"}
     for row in rows:
+        base = FULL_RESOLVE_OF.get(row.mode)
+        if row.tool == "constrain" and base and row.median_s is not None:
+            for peer in ("uv", "pip"):
+                other = peers.get((peer, base))
+                if other is not None and other.median_s:
+                    row.ratios[peer] = row.median_s / other.median_s
+            if "uv" in row.ratios:
+                row.ratio = row.ratios["uv"]  # the table's ratio column: against uv
+            if row.ratios:
+                row.note = "; ".join(f"vs {peer} {base}: {value:.2f}x"
+                                     for peer, value in row.ratios.items())
         mine = by_mode.get(row.mode)
         if (row.tool != "constrain" and mine is not None and mine.median_s is not None
                 and row.median_s):
@@ -189,9 +215,11 @@ def compare(rows: list[Row]) -> None:
             row.differs_from_uv = sum(row.pins.get(n) != uv_pins.get(n) for n in names)
 
 
-def run_workload(ctx: Context, workload: Workload, tools: tuple[str, ...], repeat: int,
-                 timeouts: dict[str, float], force: bool, log: Log = _stderr_log
-                 ) -> WorkloadResult:
+def run_workload(ctx: Context, workload: Workload, tools: tuple[str, ...],
+                 repeat: int | dict[str, int], timeouts: dict[str, float], force: bool,
+                 log: Log = _stderr_log) -> WorkloadResult:
+    """Every tool of ``tools`` through every mode of ``workload``; ``repeat`` is one count for
+    all tools or a count per tool."""
     result = WorkloadResult(workload.name, workload.title, workload.description)
     result.skipped = workload.skip_reason(ctx, force)
     if result.skipped:
@@ -200,7 +228,8 @@ def run_workload(ctx: Context, workload: Workload, tools: tuple[str, ...], repea
     log(workload.title)
     for tool in workload.tools:
         if tool in tools:
-            result.rows += run_tool(ctx, workload, tool, repeat, timeouts[tool], log)
+            count = repeat if isinstance(repeat, int) else repeat[tool]
+            result.rows += run_tool(ctx, workload, tool, count, timeouts[tool], log)
     compare(result.rows)
     return result
 

@@ -165,7 +165,9 @@ cache.mkdir(parents=True, exist_ok=True)
 out.write_text("".join(p + "\\n" for p in pins.split(",")) + ("# warm\\n" if warm else "# cold\\n"))
 if os.environ.get("CONSTRAIN_STATS_FILE"):
     pathlib.Path(os.environ["CONSTRAIN_STATS_FILE"]).write_text(
-        json.dumps({"requests": 0 if warm else 42, "bytes_received": 3 * 2**20}))
+        json.dumps({"requests": 0 if warm else 42, "bytes_received": 3 * 2**20,
+                    "remembered_resolutions": 0 if os.environ.get("CONSTRAIN_NO_REMEMBER") else 1,
+                    "rounds": 7, "candidates_visited": 19}))
 """
 
 
@@ -273,16 +275,108 @@ def test_install_and_download_skip_until_constrain_has_them(tmp_path):
         assert "skipped" in report.plain_table(result)
 
 
-def test_constraint_workload_skips_with_a_todo_when_no_file_is_recorded(tmp_path):
+def test_constraint_workload_skips_naming_the_variable_until_a_file_is_given(tmp_path):
     ctx = _context(tmp_path, _toolset(tmp_path))
     wl = workloads.WORKLOADS["airflow-py37-constraints"]
-    assert "TODO" in wl.skip_reason(ctx, force=False)
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / workloads.OLD_CONSTRAINTS_FILE).write_text("six==1.16.0\n")
+    reason = wl.skip_reason(ctx, force=False)
+    assert "CONSTRAIN_BENCH_OLD_CONSTRAINTS" in reason and "constraints-3.7.txt" in reason
+    ctx.old_constraints = tmp_path / "missing.txt"
+    assert "is not a file" in wl.skip_reason(ctx, force=False)
+    given = tmp_path / "constraints-3.7.txt"
+    given.write_text("six==1.16.0\n")
+    ctx.old_constraints = given
     assert wl.skip_reason(ctx, force=False) is None
     (argv,) = wl.command(ctx, "pip", COLD, tmp_path).argvs
-    assert argv[argv.index("--python-version") + 1] == "3.7"
-    assert argv[argv.index("-c") + 1].endswith(workloads.OLD_CONSTRAINTS_FILE)
+    assert argv[argv.index("--python-version") + 1].startswith("3.7")
+    assert argv[argv.index("-c") + 1] == str(given)
+    assert argv[-1] == workloads.OLD_AIRFLOW
+
+
+def test_constraint_workload_resolves_every_requirement_it_is_given(tmp_path):
+    ctx = _context(tmp_path, _toolset(tmp_path))
+    ctx.old_constraints, ctx.old_requirement = tmp_path / "c.txt", "pandas  celery[redis]"
+    wl = workloads.WORKLOADS["airflow-py37-constraints"]
+    (constrain,) = wl.command(ctx, "constrain", COLD, tmp_path).argvs
+    at = constrain.index("resolve")
+    assert constrain[at + 1:at + 3] == ["pandas", "celery[redis]"]
+    uv = wl.command(ctx, "uv", COLD, tmp_path)
+    assert uv.stdin_text == "pandas\ncelery[redis]\n"
+    (pip,) = wl.command(ctx, "pip", COLD, tmp_path).argvs
+    assert pip[-2:] == ["pandas", "celery[redis]"]
+
+
+def test_old_constraints_come_from_the_environment_or_the_command_line(monkeypatch, tmp_path):
+    import run as bench_run
+
+    monkeypatch.delenv(workloads.OLD_CONSTRAINTS_ENV, raising=False)
+    monkeypatch.delenv(workloads.OLD_REQUIREMENT_ENV, raising=False)
+    args = bench_run.parse_args([])
+    assert args.old_constraints is None and args.old_requirement == workloads.OLD_AIRFLOW
+    monkeypatch.setenv(workloads.OLD_CONSTRAINTS_ENV, str(tmp_path / "c.txt"))
+    monkeypatch.setenv(workloads.OLD_REQUIREMENT_ENV, "pandas celery")
+    args = bench_run.parse_args([])
+    assert args.old_constraints == tmp_path / "c.txt" and args.old_requirement == "pandas celery"
+    args = bench_run.parse_args(["--old-constraints", "other.txt"])
+    assert args.old_constraints == Path("other.txt")
+
+
+class FakeFullResolve(FakeResolve):
+    """Like the Airflow workload: warm-offline, then constrain's full resolve of it."""
+
+    modes = (WARM, WARM_OFFLINE, workloads.WARM_OFFLINE_FULL)
+
+    def command(self, ctx, tool, mode, run_dir):
+        if mode in workloads.FULL_RESOLVE_OF:
+            if tool != "constrain":
+                return None
+            command = self.command(ctx, tool, workloads.FULL_RESOLVE_OF[mode], run_dir)
+            command.env.update(workloads.NO_REMEMBER)
+            return command
+        return super().command(ctx, tool, mode, run_dir)
+
+
+def test_full_resolve_row_is_constrain_only_and_compared_with_the_peers_base_mode(tmp_path):
+    ctx = _context(tmp_path, _toolset(tmp_path))
+    wl = FakeFullResolve()
+    wl.seen = {}
+    result = runner.run_workload(ctx, wl, tools.TOOLS, 1, {t: 30 for t in tools.TOOLS},
+                                 force=False, log=_quiet)
+    rows = {(r.tool, r.mode): r for r in result.rows}
+    full = rows["constrain", workloads.WARM_OFFLINE_FULL]
+    assert ("uv", workloads.WARM_OFFLINE_FULL) not in rows
+    assert ("pip", workloads.WARM_OFFLINE_FULL) not in rows
+    # the variable reached constrain on that row only
+    assert full.stats["remembered_resolutions"] == 0
+    assert rows["constrain", WARM_OFFLINE].stats["remembered_resolutions"] == 1
+    assert full.ratio == pytest.approx(full.median_s / rows["uv", WARM_OFFLINE].median_s)
+    assert "vs uv warm-offline" in full.note
+    assert "pip" not in full.ratios  # pip has no warm-offline figure to compare with
+    text = report.plain_table(result)
+    assert "CONSTRAIN_NO_REMEMBER=1" in text
+    assert "19" in text  # candidates visited are shown
+
+
+def test_each_tool_has_its_own_repeat_count(tmp_path):
+    ctx = _context(tmp_path, _toolset(tmp_path))
+    wl = FakeResolve()
+    wl.modes, wl.seen = (COLD,), {}
+    result = runner.run_workload(ctx, wl, tools.TOOLS, {"constrain": 3, "uv": 2, "pip": 1},
+                                 {t: 30 for t in tools.TOOLS}, force=False, log=_quiet)
+    runs = {r.tool: len(r.times_s) for r in result.rows}
+    assert runs == {"constrain": 3, "uv": 2, "pip": 1}
+    assert "1" in next(line for line in report.plain_table(result).splitlines()
+                       if line.strip().startswith("pip"))
+
+
+def test_download_and_install_use_constrains_own_flags(tmp_path):
+    ctx = _context(tmp_path, _toolset(tmp_path, constrain_commands=("resolve", "download")))
+    (argv,) = workloads.WORKLOADS["download"].command(ctx, "constrain", COLD, tmp_path).argvs
+    assert argv[argv.index("--dest") + 1] == str(tmp_path / "wheels")
+    assert argv[argv.index("--airflow-constraints") + 1] == "off"
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--python"] == ["3.11", "3.12"]
+    assert len([a for a in argv if a == "--platform"]) == 2
+    pip = workloads.WORKLOADS["download"].command(ctx, "pip", COLD, tmp_path).argvs
+    assert len(pip) == 4 and all("--only-binary=:all:" in a for a in pip)
 
 
 def test_table_shows_timeouts_ratios_and_work_counters():
@@ -315,8 +409,11 @@ def test_json_document_holds_every_row(tmp_path):
 def test_quick_means_one_run_and_unknown_workloads_are_refused(capsys):
     import run as bench_run
 
-    assert bench_run.parse_args(["--quick"]).repeat == 1
-    assert bench_run.parse_args([]).repeat == 3
+    quick = bench_run.parse_args(["--quick", "--pip-repeat", "4"])
+    assert (quick.repeat, quick.pip_repeat) == (1, 1)
+    default = bench_run.parse_args([])
+    assert (default.repeat, default.pip_repeat) == (3, 1)
+    assert bench_run.parse_args(["--pip-repeat", "2"]).pip_repeat == 2
     with pytest.raises(SystemExit):
         bench_run.parse_args(["--workload", "nonsense"])
 
