@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     index_url = toolmod.default_index_url()
     peers_python = toolmod.ensure_peers(work, env, index_url, args.refresh_peers)
     toolset = toolmod.discover(work, env, peers_python)
+    toolmod.precompile(env)
     ctx = Context(root=HERE, work=work, index_url=index_url, tools=toolset, env=env,
                   old_constraints=args.old_constraints.resolve() if args.old_constraints
                   else None, old_requirement=args.old_requirement)

@@ -4,6 +4,11 @@ Every tool runs with the same single index, given explicitly on its command line
 settings that would add other sources removed from its environment: pip's configuration files
 and ``PIP_*`` index variables, uv's configuration files and index variables, and constrain's
 ``CONSTRAIN_*`` variables. The index URL is taken from pip at run time, never written here.
+
+``PYTHONDONTWRITEBYTECODE`` is removed too: an installed tool runs from compiled bytecode (pip
+and uv compile at install time), while with that variable set an editable checkout of constrain
+would compile every one of its modules again on every run (about 0.1 s per run here).
+:func:`precompile` compiles constrain's modules once, unmeasured, before the runs.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ _DROPPED_VARIABLES = {
     "UV_INDEX", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS",
     "UV_NO_INDEX", "UV_CACHE_DIR", "UV_NO_CACHE", "UV_OFFLINE", "UV_EXCLUDE_NEWER",
     "UV_CONSTRAINT", "UV_OVERRIDE", "UV_CONFIG_FILE", "UV_INDEX_STRATEGY", "UV_PYTHON",
+    "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX",
 }
 
 
@@ -77,6 +83,18 @@ def constrain_command() -> list[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-m", "constrain"]
+
+
+def precompile(env: dict[str, str]) -> None:
+    """Compile the constrain package the harness runs to bytecode, as an install would."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("constrain")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    for location in spec.submodule_search_locations:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", location], env=env,
+                       stdout=subprocess.DEVNULL, check=False)
 
 
 def _python311() -> str:

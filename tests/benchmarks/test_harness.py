@@ -93,10 +93,12 @@ def test_isolated_env_removes_other_sources_and_switches_off_config():
         "HOME": "/home/me", "PIP_FIND_LINKS": "/wheels", "PIP_EXTRA_INDEX_URL": "http://x/simple",
         "PIP_INDEX_URL": "http://y/simple", "UV_INDEX_URL": "http://z/simple",
         "CONSTRAIN_CACHE_DIR": "/tmp/c", "SSL_CERT_FILE": "/etc/ca.pem",
+        "PYTHONDONTWRITEBYTECODE": "1",
     }
     env = tools.isolated_env(base)
+    # PYTHONDONTWRITEBYTECODE: tools run from bytecode, as installed ones do
     for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_INDEX_URL", "UV_INDEX_URL",
-                 "CONSTRAIN_CACHE_DIR"):
+                 "CONSTRAIN_CACHE_DIR", "PYTHONDONTWRITEBYTECODE"):
         assert name not in env
     assert env["PIP_CONFIG_FILE"] == os.devnull
     assert env["UV_NO_CONFIG"] == "1"
