@@ -325,6 +325,8 @@ class _EventLoop:
 
         A caller racing :meth:`close` (a prefetch job still running when the command ends)
         gets a :class:`NetworkError` instead of waiting forever on a loop that has stopped."""
+        from concurrent.futures import CancelledError
+
         try:
             future = self._asyncio.run_coroutine_threadsafe(coro, self.loop)
         except RuntimeError:  # the loop is closed
@@ -333,14 +335,31 @@ class _EventLoop:
         while True:
             try:
                 return future.result(timeout=1.0)
+            except CancelledError:
+                raise NetworkError("the HTTP client was closed", url="") from None
             except TimeoutError:
                 if not self.thread.is_alive() or not self.loop.is_running():
                     future.cancel()
                     raise NetworkError("the HTTP client was closed", url="") from None
 
-    def close(self) -> None:
+    async def _shutdown(self) -> None:
+        """Cancel every request still in flight (their callers get NetworkError), then close
+        the client's connections -- so nothing is left pending when the loop stops."""
+        asyncio = self._asyncio
+        current = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         try:
-            self.run(self.client.aclose())
+            await self.client.aclose()
+        except Exception:  # noqa: BLE001 -- closing must not mask the command's outcome
+            pass
+
+    def close(self) -> None:
+        self.loop.set_exception_handler(lambda loop, context: None)  # quiet at shutdown
+        try:
+            self._asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(timeout=10)
         except Exception:  # noqa: BLE001 -- closing must not mask the command's outcome
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
