@@ -239,6 +239,13 @@ def why_unusable(
         more = f" and {len(files) - 3} more" if len(files) > 3 else ""
         pythons = sorted({f.requires_python for f in files if f.requires_python})
         rp = f" (requires-python {', '.join(pythons)})" if pythons else ""
+        tagged = [f for f in files if not f.is_wheel or target.wheel_rank(f) is not None]
+        if tagged and target.any_patch:
+            rp += (
+                f"; an unpatched --python {target.python_short} must support "
+                f"{target.python_short}.0: give the patch (e.g. --python "
+                f"{target.python_short}.20) to allow releases that need a later one"
+            )
         return f"has no file for {target.describe()}: files are {shown}{more}{rp}"
     dated = uploaded_by(accepted, policy.exclude_newer)
     if not dated:
