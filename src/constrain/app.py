@@ -168,6 +168,7 @@ class Session:
         self.client = HttpClient(
             offline=request.offline, cert=self.settings.cert, timeout=self.settings.timeout
         )
+        self.client.warm_up()
         self._repository = None
         self.remembered = 0  # resolutions answered from the memo
         #: every requirement/constraint text read, by the location ``fetch_text`` returned

@@ -50,6 +50,12 @@ class Cache:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._dirs: set[Path] = set()  # directories known to exist (saves a syscall a write)
+
+    def _ensure_dir(self, directory: Path) -> None:
+        if directory not in self._dirs:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(directory)
 
     # ------------------------------------------------------------------ paths
     def bucket(self, name: str) -> Path:
@@ -101,7 +107,7 @@ class Cache:
         """Yield ``(temp_path, final_path)``: write the temp file, and on a clean exit it is
         moved into place; on an exception it is removed. For large files written in streams."""
         dest = self.path(bucket, key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir(dest.parent)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=dest.parent)
         os.close(fd)
         tmp_path = Path(tmp)
@@ -134,7 +140,7 @@ class Cache:
     # ------------------------------------------------------------------ internals
     def _atomic_write(self, dest: Path, data: bytes) -> None:
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            self._ensure_dir(dest.parent)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=dest.parent)
             try:
                 with os.fdopen(fd, "wb") as fh:
