@@ -216,10 +216,12 @@ class MetadataProvider(Protocol):
         self,
         project: NormalizedName,
         choose: Callable[[Sequence[DistFile]], Iterable[DistFile]] | None = None,
+        then: Callable[[CoreMetadata], object] | None = None,
     ) -> None:
         """A hint: ``project`` will be needed soon. Start fetching its files in the background
         and, once they are known, the metadata of the files ``choose`` picks (typically the
-        best file of the most likely version). Never raises; errors surface on the real call."""
+        best file of the most likely version), then call ``then`` with the first one's
+        metadata. Never raises; errors surface on the real call."""
         ...
 
     def prefetch_files(self, files: Iterable[DistFile]) -> None:

@@ -132,6 +132,7 @@ class MemoryIndex:
         self,
         project: NormalizedName,
         choose: Callable[[Sequence[DistFile]], Iterable[DistFile]] | None = None,
+        then=None,
     ) -> None:
         self.log.append(("prefetch", project))
         chosen: tuple[str, ...] = ()

@@ -154,10 +154,13 @@ class IndexRepository:
         self,
         project: str,
         choose: Callable[[Sequence[DistFile]], Iterable[DistFile]] | None = None,
+        then: Callable[[CoreMetadata], object] | None = None,
     ) -> None:
         """Start fetching ``project``'s files in the background and then the metadata of the
-        files ``choose`` picks. Idempotent per project (a later call adding ``choose`` adds the
-        metadata step); never raises -- errors surface when the files are asked for."""
+        files ``choose`` picks, handing the first one's metadata to ``then`` (which may hint
+        further projects: a speculative crawl one level deeper at a time). Idempotent per
+        project (a later call adding ``choose`` adds the metadata step); never raises --
+        errors surface when the files are asked for."""
         if self.offline:
             return  # everything comes from the local cache: threads would only contend
         key = canonicalize_name(project)
@@ -168,7 +171,7 @@ class IndexRepository:
             if done is not None and (done or choose is None):
                 return
             self._prefetched[key] = choose is not None
-        self._submit(self._prefetch_job, key, choose)
+        self._submit(self._prefetch_job, key, choose, then)
 
     def prefetch_files(self, files: Iterable[DistFile]) -> None:
         """Start fetching the metadata of ``files`` in the background (each at most once per
@@ -530,6 +533,7 @@ class IndexRepository:
         self,
         project: NormalizedName,
         choose: Callable[[Sequence[DistFile]], Iterable[DistFile]] | None,
+        then: Callable[[CoreMetadata], object] | None = None,
     ) -> None:
         try:
             files = self.files(project)
@@ -540,8 +544,14 @@ class IndexRepository:
             return
         for file in chosen[1:]:
             self._submit(self._quiet_metadata, file)
-        if chosen:
-            self._quiet_metadata(chosen[0])
+        if not chosen:
+            return
+        try:
+            found = self.metadata(chosen[0])
+            if then is not None and not self._closed:
+                then(found)
+        except Exception:  # noqa: BLE001 -- surfaces when the resolver asks for real
+            pass
 
     def _quiet_metadata(self, file: DistFile) -> None:
         try:

@@ -14,6 +14,7 @@ specifier, which only the target's Python can satisfy, so resolvelib backtracks 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -60,6 +61,8 @@ class ConstrainProvider(AbstractProvider):
         self._metadata: dict[tuple[str, Any], CoreMetadata] = {}
         self._invalid_extras: dict[tuple[str, Any], frozenset[str]] = {}
         self._prefetched: set[str] = set()
+        self._prefetch_lock = threading.Lock()
+        self._crawl_budget = 2000  # speculative hints, so a huge graph cannot run away
         #: identifier -> every (requirement, parent) seen, in order; parent None = top level
         self.asked: dict[str, list[tuple[Req, Candidate | None]]] = {}
         self.user_named: set[str] = set()
@@ -131,9 +134,10 @@ class ConstrainProvider(AbstractProvider):
         """Hint the source that ``req``'s project is needed, choosing the best file of the
         highest version that passes the policies, ``req`` and the constraints, so its metadata
         is fetched in the background."""
-        if req.name == PYTHON or req.name in self._prefetched:
-            return
-        self._prefetched.add(req.name)
+        with self._prefetch_lock:  # also called from prefetch threads (the crawl below)
+            if req.name == PYTHON or req.name in self._prefetched:
+                return
+            self._prefetched.add(req.name)
         name, target, policy = req.name, self.target, self.policy
         specs = [req.specifier, *self.constraints.specifiers(req.name)]
 
@@ -146,7 +150,18 @@ class ConstrainProvider(AbstractProvider):
                 return []  # surfaces on the real call
             return [choices[0].files[0]] if choices else []
 
-        self.source.prefetch(NormalizedName(name), choose)
+        extras = req.extras
+
+        def then(metadata: CoreMetadata) -> None:
+            """Crawl on: the likely version's own dependencies are likely needed next."""
+            if self._crawl_budget <= 0:
+                return
+            for r in metadata.requires_dist:
+                if target.evaluate(r.marker, extras):
+                    self._crawl_budget -= 1
+                    self.prefetch(Req.from_requirement(r))
+
+        self.source.prefetch(NormalizedName(name), choose, then)
 
     # ------------------------------------------------------------------ resolvelib API
     def identify(self, requirement_or_candidate: Req | Candidate) -> str:
