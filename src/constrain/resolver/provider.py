@@ -23,7 +23,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 from resolvelib import AbstractProvider
 
-from ..errors import ConstrainError, ProjectNotFound
+from ..errors import BuildError, ConstrainError, ProjectNotFound
 from ..models import COMMAND_LINE, CoreMetadata, DistFile, MetadataProvider, ProjectFiles
 from ..policies.filters import (
     FilePolicy,
@@ -111,8 +111,26 @@ class ConstrainProvider(AbstractProvider):
         """Core metadata of the candidate's version, from its best file (asked once)."""
         key = (candidate.name, candidate.version)
         if key not in self._metadata:
-            self._metadata[key] = self.source.metadata(candidate.best_file)
+            try:
+                self._metadata[key] = self.source.metadata(candidate.best_file)
+            except BuildError as exc:
+                raise self._build_failure(candidate, exc) from None
         return self._metadata[key]
+
+    def _build_failure(self, candidate: Candidate, exc: BuildError) -> BuildError:
+        """The build error, saying which pin needed it, why, and the ways out."""
+        base = Candidate(candidate.name, candidate.version, frozenset(), candidate.files,
+                         candidate.yanked)
+        chain = " -> ".join(self.chain(base)) or f"{candidate.name}=={candidate.version}"
+        return BuildError(
+            f"{candidate.name} {candidate.version} has no wheel for {self.target.describe()}, "
+            f"and building its metadata from {candidate.best_file.filename} failed",
+            details=(f"needed by {chain}", exc.message, *exc.details),
+            locations=exc.locations,
+            hint=f"exclude that version (a -c file with '{candidate.name}!="
+            f"{candidate.version}'), pin one that has a wheel for this target, or fix the "
+            "build (compilers, system libraries, build constraints)",
+        )
 
     def cached_metadata(self, name: str, version: Any) -> CoreMetadata | None:
         return self._metadata.get((name, version))
