@@ -241,7 +241,8 @@ class Session:
             )
         return self._repository
 
-    def resolve(self, requirements, constraints, target, options, reporter: Reporter):
+    def resolve(self, requirements, constraints, target, options, reporter: Reporter,
+                on_pin=None):
         """``resolver.resolve`` on this session's repository, answered from a remembered
         resolution when its inputs and the listings it read are unchanged (``memo.py``)."""
         from .memo import resolve_remembered
@@ -257,6 +258,7 @@ class Session:
             allow_build=not self.request.no_build,
             # CONSTRAIN_NO_REMEMBER=1 always resolves (benchmarks measure the resolver itself)
             use=not self.request.refresh and not self.environ.get("CONSTRAIN_NO_REMEMBER"),
+            on_pin=on_pin,
         )
         if remembered:
             self.remembered += 1
@@ -380,7 +382,11 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
 
 
 def resolve_target(
-    prepared: PreparedResolve, session: Session, target, reporter: Reporter = NULL_REPORTER
+    prepared: PreparedResolve,
+    session: Session,
+    target,
+    reporter: Reporter = NULL_REPORTER,
+    on_pin=None,
 ) -> InstallSet:
     """Resolve ``prepared`` for one ``target`` (a :class:`~constrain.target.TargetEnvironment`)
     through ``session``'s repository; thread-safe for several targets on one session."""
@@ -393,7 +399,7 @@ def resolve_target(
                                     prepared.options, session, target, reporter)
         constraints = layered.constraints
     install_set = session.resolve(
-        prepared.requirements, constraints, target, prepared.options, reporter
+        prepared.requirements, constraints, target, prepared.options, reporter, on_pin=on_pin
     )
     if layered is not None:
         from .layers import finish_install_set

@@ -188,6 +188,7 @@ def resolve_remembered(
     *,
     allow_build: bool,
     use: bool = True,
+    on_pin=None,
 ) -> tuple[InstallSet, bool]:
     """``resolver.resolve`` through the memo: ``(install_set, remembered)``. ``use=False``
     (``--refresh``) skips the lookup but still stores the fresh answer."""
@@ -216,7 +217,8 @@ def resolve_remembered(
                     reporter.warning(message)
                 return install_set, True
     recorder = _Recorder(reporter)
-    install_set = resolve(requirements, constraints, repository, target, options, recorder)
+    install_set = resolve(requirements, constraints, repository, target, options, recorder,
+                          on_pin=on_pin)
     if key is not None and not install_set.notes and not install_set.held_back:
         provenance = {}
         for project in sorted(_consulted(repository, install_set)):

@@ -121,6 +121,45 @@ def _wheelhouse_hashes(wheelhouse: str) -> dict[str, str]:
     return out
 
 
+class _EarlyDownloads:
+    """Wheels start downloading as the resolver pins them, so fetching overlaps resolving
+    (a cold install is otherwise resolve time plus download time). Each download lands in the
+    cache, hash-checked, where the fetch step finds it; failures are left for that step to
+    report. Versions already installed are not fetched."""
+
+    def __init__(self, session: Session, installed: dict) -> None:
+        self.session = session
+        self.installed = {name: str(dist.version) for name, dist in installed.items()}
+        self.pool = None
+        self.seen: set[str] = set()
+
+    def submit(self, file) -> None:
+        if self.session.client.offline or not file.is_wheel or file.filename in self.seen:
+            return
+        if self.installed.get(file.project) == str(file.version):
+            return
+        self.seen.add(file.filename)
+        if self.pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="constrain-early")
+        self.pool.submit(self._download, file)
+
+    def _download(self, file) -> None:
+        from ..index.files import download
+
+        try:
+            download(self.session.client, file, self.session.cache)
+        except Exception:  # noqa: BLE001 -- the fetch step retries and reports
+            pass
+
+    def finish(self, *, wait: bool) -> None:
+        """Wait for the downloads under way (the fetch step will use them), or on failure
+        drop the ones not started."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
 def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER) -> InstallResult:
     """Run ``constrain install``; see the module docstring for the order of the steps."""
     from ..cache import Cache, default_cache_dir
@@ -156,12 +195,19 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
         clock = time.perf_counter()
         prepared = prepare_resolve(resolve_req, session)
         reporter.info(f"resolving for {target.describe()} ({interp.executable})")
+        early = _EarlyDownloads(session, {} if chosen.missing else read_installed(interp))
         try:
-            install_set = resolve_target(prepared, session, target, reporter)
+            install_set = resolve_target(prepared, session, target, reporter,
+                                         on_pin=early.submit)
         except BuildError as exc:
+            early.finish(wait=False)
             from .build import explain_build_failure
 
             raise explain_build_failure(exc, target) from None
+        except BaseException:
+            early.finish(wait=False)
+            raise
+        early.finish(wait=True)
         if request.wheelhouse:
             install_set = _pin_wheelhouse_hashes(install_set, request.wheelhouse)
         stats: dict = {"pins": len(install_set.pins),

@@ -7,7 +7,7 @@ a parameter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -16,7 +16,7 @@ import resolvelib
 from packaging.requirements import Requirement
 
 from ..errors import InputError, SourceLocation
-from ..models import InstallSet, MetadataProvider, Origin
+from ..models import DistFile, InstallSet, MetadataProvider, Origin
 from ..policies.filters import FilePolicy
 from ..reporting import NULL_REPORTER, Reporter
 from ..target import TargetEnvironment
@@ -67,8 +67,12 @@ def resolve(
     target: TargetEnvironment,
     options: ResolveOptions = ResolveOptions(),
     reporter: Reporter = NULL_REPORTER,
+    on_pin: Callable[[DistFile], object] | None = None,
 ) -> InstallSet:
     """Resolve ``requirements`` under ``constraints`` for ``target``.
+
+    ``on_pin(file)`` is told the file of each version the resolver pins, as it pins it (an
+    installer starts downloading then; a later backtrack may make that download unneeded).
 
     Requirements and constraints whose markers are false on the target are dropped. Raises
     :class:`~constrain.errors.ResolutionImpossible` (with an explanation) when no set of
@@ -85,7 +89,7 @@ def resolve(
         if target.evaluate(r.marker)
     ]
     prov.add_roots(roots)
-    counter = StatsReporter(reporter)
+    counter = StatsReporter(reporter, on_pin)
     resolver = resolvelib.Resolver(prov, counter)
     try:
         result = resolver.resolve(roots, max_rounds=options.max_rounds)

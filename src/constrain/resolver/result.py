@@ -26,8 +26,9 @@ from .provider import ConstrainProvider
 class StatsReporter(BaseReporter):
     """Counts the resolver's work and forwards progress to a constrain Reporter."""
 
-    def __init__(self, reporter: Reporter) -> None:
+    def __init__(self, reporter: Reporter, on_pin=None) -> None:
         self.reporter = reporter
+        self.on_pin = on_pin
         self.rounds = 0
         self.visited = 0
         self.backtracks = 0
@@ -43,6 +44,8 @@ class StatsReporter(BaseReporter):
         self.visited += 1
         if candidate.name != PYTHON:
             self.reporter.advance("resolve")
+            if self.on_pin is not None and not candidate.extras:
+                self.on_pin(candidate.best_file)
 
     def rejecting_candidate(self, criterion: Any, candidate: Any) -> None:
         self.visited += 1
