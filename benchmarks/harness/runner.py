@@ -177,7 +177,7 @@ def run_tool(ctx: Context, workload: Workload, tool: str, repeat: int, timeout: 
 
 
 def _dirname(mode: str) -> str:
-    """A mode as a directory name (``warm-offline (full resolve, ...)`` -> ``warm-offline-full``)."""
+    """A mode as a directory name: ``warm-offline (full resolve, ...)`` -> ``warm-offline-full``."""
     return mode.split(" (")[0] + ("-full" if mode in FULL_RESOLVE_OF else "")
 
 

@@ -183,7 +183,8 @@ class Resolve(Workload):
                     "--cache-dir", cache]
             if t.pip_has_uploaded_prior_to:
                 argv += ["--uploaded-prior-to", EXCLUDE_NEWER]
-            if not self.python.startswith("3.11"):  # the peers venv runs 3.11; others need wheels only
+            # the peers venv runs 3.11; for another Python pip can use wheels only
+            if not self.python.startswith("3.11"):
                 argv += ["--python-version", self.python, "--only-binary=:all:"]
             if constraints:
                 argv += ["-c", str(constraints)]
