@@ -168,7 +168,6 @@ class Session:
         self.client = HttpClient(
             offline=request.offline, cert=self.settings.cert, timeout=self.settings.timeout
         )
-        self.client.warm_up()
         self._repository = None
         self.remembered = 0  # resolutions answered from the memo
         #: every requirement/constraint text read, by the location ``fetch_text`` returned
@@ -259,6 +258,7 @@ class Session:
             # CONSTRAIN_NO_REMEMBER=1 always resolves (benchmarks measure the resolver itself)
             use=not self.request.refresh and not self.environ.get("CONSTRAIN_NO_REMEMBER"),
             on_pin=on_pin,
+            on_miss=self.client.warm_up,  # HTTP set-up overlaps the resolve's first steps
         )
         if remembered:
             self.remembered += 1

@@ -189,6 +189,7 @@ def resolve_remembered(
     allow_build: bool,
     use: bool = True,
     on_pin=None,
+    on_miss=None,
 ) -> tuple[InstallSet, bool]:
     """``resolver.resolve`` through the memo: ``(install_set, remembered)``. ``use=False``
     (``--refresh``) skips the lookup but still stores the fresh answer."""
@@ -216,6 +217,8 @@ def resolve_remembered(
                 for message in warnings:
                     reporter.warning(message)
                 return install_set, True
+    if on_miss is not None:
+        on_miss()
     recorder = _Recorder(reporter)
     install_set = resolve(requirements, constraints, repository, target, options, recorder,
                           on_pin=on_pin)
