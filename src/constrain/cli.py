@@ -126,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # not built yet
             raise
         module.register(sub, _add_resolve_options)
+    for command_parser in sub.choices.values():  # -q/-v also after the command name
+        for flags, dest in ((("-q", "--quiet"), "quiet"), (("-v", "--verbose"), "verbose")):
+            try:
+                command_parser.add_argument(*flags, dest=dest, action="store_true",
+                                            default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+            except argparse.ArgumentError:
+                pass  # the command defines it itself
     return parser
 
 

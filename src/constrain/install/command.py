@@ -122,10 +122,11 @@ def _wheelhouse_hashes(wheelhouse: str) -> dict[str, str]:
 
 
 class _EarlyDownloads:
-    """Wheels start downloading as the resolver pins them, so fetching overlaps resolving
-    (a cold install is otherwise resolve time plus download time). Each download lands in the
-    cache, hash-checked, where the fetch step finds it; failures are left for that step to
-    report. Versions already installed are not fetched."""
+    """Wheels start downloading (and unpacking into the cache) as the resolver pins them, so
+    fetching overlaps resolving (a cold install is otherwise resolve time plus download time).
+    Each download lands in the cache, hash-checked, and each unpacked tree too, where the fetch
+    step finds them; failures are left for that step to report. Versions already installed are
+    not fetched."""
 
     def __init__(self, session: Session, installed: dict) -> None:
         self.session = session
@@ -146,11 +147,13 @@ class _EarlyDownloads:
         self.pool.submit(self._download, file)
 
     def _download(self, file) -> None:
-        from ..index.files import download
+        from ..index.files import download, sha256_of
+        from .unpack import unpack
 
         try:
-            download(self.session.client, file, self.session.cache)
-        except Exception:  # noqa: BLE001 -- the fetch step retries and reports
+            path = download(self.session.client, file, self.session.cache)
+            unpack(path, file.sha256 or sha256_of(path), self.session.cache, file.filename)
+        except Exception:  # noqa: BLE001 -- the fetch step does it again and reports
             pass
 
     def finish(self, *, wait: bool) -> None:
