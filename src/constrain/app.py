@@ -411,6 +411,48 @@ def resolve_target(
     )
 
 
+def resolve_targets(
+    jobs: Sequence[tuple[PreparedResolve, object]],
+    session: Session,
+    reporter: Reporter = NULL_REPORTER,
+    *,
+    doing: str = "resolving",
+) -> list[InstallSet]:
+    """Resolve each ``(prepared, target)`` in its own thread over one shared session (one
+    cache, one connection pool, one repository), answers in ``jobs`` order. The first failure
+    in that order is raised, saying which target it concerns."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    session.repository  # noqa: B018 -- create it once, before the threads race for it
+    errors: dict[int, BaseException] = {}
+    sets: dict[int, InstallSet] = {}
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        prepared, target = jobs[i]
+        reporter.info(f"{doing} for {target.describe()}")  # type: ignore[attr-defined]
+        try:
+            result = resolve_target(prepared, session, target, reporter)
+        except BaseException as exc:  # re-raised below, in job order
+            with lock:
+                errors[i] = exc
+            return
+        with lock:
+            sets[i] = result
+
+    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+        list(pool.map(one, range(len(jobs))))
+    if errors:
+        i = min(errors)
+        exc = errors[i]
+        if isinstance(exc, ConstrainError):
+            where = jobs[i][1].describe()  # type: ignore[attr-defined]
+            exc.details = (*exc.details, f"(while {doing} for {where})")
+        raise exc
+    return [sets[i] for i in range(len(jobs))]
+
+
 def resolve_command(request: ResolveRequest, reporter: Reporter = NULL_REPORTER) -> ResolveResult:
     """Run ``constrain resolve``: read inputs, resolve for the target, render (and write)."""
     from .output import render, write_atomic

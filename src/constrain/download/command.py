@@ -15,14 +15,12 @@ import dataclasses
 import hashlib
 import os
 import re
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-from ..app import ResolveRequest, Session, prepare_resolve, resolve_target
+from ..app import ResolveRequest, Session, prepare_resolve, resolve_targets
 from ..errors import ConstrainError, UsageError
 from ..models import DistFile, InstallSet, Pin
 from ..output import render, write_atomic
@@ -157,7 +155,7 @@ def download_command(
     session = Session(request.resolve, reporter)
     try:
         prepared = prepare_resolve(request.resolve, session)
-        sets = _resolve_all(prepared, session, targets, reporter)
+        sets = resolve_targets([(prepared, t) for _tid, t in targets], session, reporter)
         results = []
         union: dict[str, DistFile] = {}
         pins_of: dict[str, Pin] = {}
@@ -235,37 +233,6 @@ def download_command(
         return DownloadResult(dest, manifest, results, fetched, written, stale, stats)
     finally:
         session.close()
-
-
-def _resolve_all(prepared, session: Session, targets, reporter: Reporter) -> list[InstallSet]:
-    """Resolve each target in its own thread over the shared session; the first failure (in
-    target order) is raised with the target it concerns."""
-    session.repository  # noqa: B018 -- create it once, before the threads race for it
-    errors: dict[int, BaseException] = {}
-    sets: dict[int, InstallSet] = {}
-    lock = threading.Lock()
-
-    def one(i: int) -> None:
-        tid, target = targets[i]
-        reporter.info(f"resolving for {target.describe()}")
-        try:
-            result = resolve_target(prepared, session, target, reporter)
-        except BaseException as exc:
-            with lock:
-                errors[i] = exc
-            return
-        with lock:
-            sets[i] = result
-
-    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-        list(pool.map(one, range(len(targets))))
-    if errors:
-        i = min(errors)
-        exc = errors[i]
-        if isinstance(exc, ConstrainError):
-            exc.details = (*exc.details, f"(while resolving for {targets[i][1].describe()})")
-        raise exc
-    return [sets[i] for i in range(len(targets))]
 
 
 def _build_requirements(results: list[TargetResult], union: dict[str, DistFile],

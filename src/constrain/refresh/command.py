@@ -15,14 +15,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
-import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ..app import ResolveRequest, Session, parse_exclude_newer, prepare_resolve, resolve_target
+from ..app import ResolveRequest, Session, parse_exclude_newer, prepare_resolve, resolve_targets
 from ..errors import ConstrainError, UsageError, redact_url
 from ..models import InstallSet
 from ..output import render, write_atomic
@@ -131,7 +129,7 @@ def refresh_command(request: RefreshRequest, reporter: Reporter = NULL_REPORTER)
                     layers, reference=reference,
                     reference_source=str(out_dir / name) if pins is not None else None)
             jobs.append((prepared, target))
-        sets = _resolve_all(jobs, session, reporter)
+        sets = resolve_targets(jobs, session, reporter, doing="refreshing")
         outcomes = []
         for (mode, name, target), install_set in zip(planned, sets, strict=True):
             old = current[name]
@@ -201,37 +199,6 @@ def _read_current(path: Path):
     except (OSError, UnicodeDecodeError) as exc:
         raise ConstrainError(f"cannot read {path}: {exc}") from None
     return read_pins(text, str(path))
-
-
-def _resolve_all(jobs, session: Session, reporter: Reporter) -> list[InstallSet]:
-    """Resolve each ``(prepared, target)`` in its own thread over the shared session; the
-    first failure (in job order) is raised naming its target."""
-    session.repository  # noqa: B018 -- create it once, before the threads race for it
-    errors: dict[int, BaseException] = {}
-    sets: dict[int, InstallSet] = {}
-    lock = threading.Lock()
-
-    def one(i: int) -> None:
-        prepared, target = jobs[i]
-        reporter.info(f"refreshing for {target.describe()}")
-        try:
-            result = resolve_target(prepared, session, target, reporter)
-        except BaseException as exc:  # re-raised below, in job order
-            with lock:
-                errors[i] = exc
-            return
-        with lock:
-            sets[i] = result
-
-    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
-        list(pool.map(one, range(len(jobs))))
-    if errors:
-        i = min(errors)
-        exc = errors[i]
-        if isinstance(exc, ConstrainError):
-            exc.details = (*exc.details, f"(while refreshing for {jobs[i][1].describe()})")
-        raise exc
-    return [sets[i] for i in range(len(jobs))]
 
 
 # ---------------------------------------------------------------------------- the header
