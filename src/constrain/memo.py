@@ -124,7 +124,7 @@ def load(data: bytes, target) -> tuple[InstallSet, dict[str, list], list[str]] |
                     display_name=p["display_name"],
                     version=Version(p["version"]),
                     files=files,
-                    metadata=CoreMetadata.from_json(p["metadata"]),
+                    metadata=CoreMetadata.from_json(p["metadata"], lazy=True),
                     extras=frozenset(canonicalize_name(e) for e in p["extras"]),
                     required_by=tuple(p["required_by"]),
                     constraint_origins=tuple(

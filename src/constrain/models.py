@@ -133,17 +133,22 @@ class CoreMetadata:
         )
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> CoreMetadata:
+    def from_json(cls, text: str | bytes, *, lazy: bool = False) -> CoreMetadata:
+        """Read :meth:`to_json` output. ``lazy``: parse the requirements only when first
+        used (a remembered resolution rendered as a constraints file never needs them)."""
         data = json.loads(text)
         rp = data.get("requires_python")
+        parts = data.get("requires_dist_parts")
+        if parts is not None and lazy:
+            requires: Sequence[Requirement] = _LazyRequirements(parts)
+        elif parts is not None:
+            requires = tuple(_requirement_from_parts(*p) for p in parts)
+        else:
+            requires = tuple(_requirement(r) for r in data["requires_dist"])
         return cls(
             name=data["name"],
             version=Version(data["version"]),
-            requires_dist=tuple(
-                _requirement_from_parts(*parts) for parts in data["requires_dist_parts"]
-            )
-            if "requires_dist_parts" in data
-            else tuple(_requirement(r) for r in data["requires_dist"]),
+            requires_dist=requires,  # type: ignore[arg-type]
             requires_python=SpecifierSet(rp) if rp is not None else None,
             provides_extra=frozenset(
                 canonicalize_name(e) for e in data.get("provides_extra", ())
@@ -164,6 +169,36 @@ def _requirement(text: str) -> Requirement:
     if found is None:
         found = _REQUIREMENTS[text] = Requirement(text)
     return found
+
+
+class _LazyRequirements(Sequence[Requirement]):
+    """Requirements kept as pre-split parts until first used, then built once."""
+
+    __slots__ = ("_parts", "_built")
+
+    def __init__(self, parts: list) -> None:
+        self._parts = parts
+        self._built: tuple[Requirement, ...] | None = None
+
+    def _all(self) -> tuple[Requirement, ...]:
+        if self._built is None:
+            self._built = tuple(_requirement_from_parts(*p) for p in self._parts)
+        return self._built
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._all()[index]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == tuple(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._all())
 
 
 _SPECIFIERS: dict[str, SpecifierSet] = {}

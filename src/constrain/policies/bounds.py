@@ -23,7 +23,6 @@ applied. Entries without a reason or removal condition are *lint* (:meth:`Policy
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -148,6 +147,8 @@ def default_policy_text() -> tuple[str, str]:
 
 def parse_policies(text: str, source: str) -> PolicyFile:
     """Parse a policy file; raise one :class:`InputError` listing every bad line."""
+    import tomllib  # here, not at import: most runs read no policy file
+
     problems: list[SourceLocation] = []
     lines = text.splitlines()
     try:
@@ -272,6 +273,8 @@ def _check_bound(bound: str) -> str | None:
 def _syntax_problems(text: str, source: str, exc: Exception) -> list[SourceLocation]:
     """Every line that is not TOML on its own (so all are reported at once); tomllib's own
     position when that finds nothing (a multi-line construct)."""
+    import tomllib  # here, not at import: most runs read no policy file
+
     lines = text.splitlines()
     out = []
     for number, line in enumerate(lines, 1):

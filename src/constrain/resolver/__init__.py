@@ -12,18 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-import resolvelib
-from packaging.requirements import Requirement
+from typing import TYPE_CHECKING
 
 from ..errors import InputError, SourceLocation
-from ..models import DistFile, InstallSet, MetadataProvider, Origin
-from ..policies.filters import FilePolicy
 from ..reporting import NULL_REPORTER, Reporter
-from ..target import TargetEnvironment
-from .candidates import ConstraintIndex, Req
-from .explain import explain_impossible, explain_too_deep
-from .provider import ConstrainProvider
-from .result import StatsReporter, build_install_set
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+    from ..models import DistFile, InstallSet, MetadataProvider, Origin
+    from ..target import TargetEnvironment
+
+# resolvelib and the provider are imported by resolve() itself: reading ResolveOptions (every
+# command does) or answering from a remembered resolution must not pay for them.
 
 __all__ = ["ResolveOptions", "resolve"]
 
@@ -79,6 +80,14 @@ def resolve(
     versions fits, and passes on the provider's errors (``ProjectNotFound``,
     ``MetadataError``, ...) and ``UploadTimeMissing``.
     """
+    import resolvelib
+
+    from ..policies.filters import FilePolicy
+    from .candidates import ConstraintIndex, Req
+    from .explain import explain_impossible, explain_too_deep
+    from .provider import ConstrainProvider
+    from .result import StatsReporter, build_install_set
+
     _check_supported(list(requirements) + list(constraints))
     policy = FilePolicy(options.prerelease, options.exclude_newer, options.only_binary)
     constraint_index = ConstraintIndex.build(constraints, target)
