@@ -79,7 +79,7 @@ class ResolveRequest:
             format=getattr(args, "format", "constraints"),
             annotate=getattr(args, "annotate", False),
             output=getattr(args, "output", None),
-            command=command_line("resolve", argv),
+            command=command_line(argv),
             airflow_constraints=getattr(args, "airflow_constraints", None),
             airflow_constraints_mode=getattr(args, "airflow_constraints_mode", None),
             airflow_constraints_ref=getattr(args, "airflow_constraints_ref", None),
@@ -97,7 +97,7 @@ class ResolveResult:
     stats: dict
 
 
-def command_line(_command: str, argv: Sequence[str]) -> str:
+def command_line(argv: Sequence[str]) -> str:
     """The reproducing command for headers: credentials redacted, output/cache paths left out
     (they do not change the result)."""
     out: list[str] = []

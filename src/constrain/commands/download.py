@@ -56,7 +56,7 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
                          "wheelhouse, or use -r FILE")
     resolve = dataclasses.replace(
         ResolveRequest.from_args(args, argv), python=None, platforms=(),
-        command=command_line("download", argv),
+        command=command_line(argv),
     )
     kill = os.environ.get(KILL_ENV)
     request = DownloadRequest(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import threading
 
@@ -43,12 +42,11 @@ def register(subparsers, add_resolve_options) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str], console) -> int:
-    from ..app import ResolveRequest, command_line
+    from ..app import ResolveRequest
     from ..cli import write_stats
     from ..install.command import InstallRequest, install_command
 
-    resolve = ResolveRequest.from_args(args, argv)
-    resolve = dataclasses.replace(resolve, command=command_line("install", argv))
+    resolve = ResolveRequest.from_args(args, argv)  # its command is argv, "install" included
     request = InstallRequest(
         resolve=resolve,
         venv=args.venv,

@@ -112,7 +112,7 @@ def build_request(args: argparse.Namespace, argv: list[str], environ=None):
         # A published Airflow file would pin every package to the old release: refresh keeps
         # it off unless asked here (the environment/[tool.constrain] setting is for resolves).
         airflow_constraints=args.airflow_constraints or one("airflow-constraints") or "off",
-        command=command_line("refresh", argv),
+        command=command_line(argv),
         environ=environ,
     )
     return RefreshRequest(

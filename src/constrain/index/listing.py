@@ -174,20 +174,6 @@ def load_listing(project: NormalizedName, data: bytes) -> ProjectFiles | None:
                           tuple(indexes), packed=True)
 
 
-def listing_from_rows(project: NormalizedName, rows: Iterable[Row]) -> tuple[ProjectFiles, bytes]:
-    """Group ``rows`` into a lazy :class:`ProjectFiles` and its cache form."""
-    versions, groups = group_rows(rows)
-    data = dump_listing(versions, groups)
-    has_upload = any(row[5] is not None for group in groups for row in group)
-    count = sum(len(g) for g in groups)
-    indexes = tuple(sorted({row[8] for group in groups for row in group if row[8]}))
-    return (
-        _project_files(project, [Version(v) for v in versions], groups, has_upload, count,
-                       indexes, packed=False),
-        data,
-    )
-
-
 def _project_files(
     project: NormalizedName,
     versions: list[Version],

@@ -9,7 +9,7 @@ messages, why a version has no usable file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -158,21 +158,9 @@ def choose_versions(
     versions: Sequence[VersionFiles],
     specifiers: Sequence[SpecifierSet],
     mode: PrereleaseMode,
-    match: Callable[[SpecifierSet], Container[Version]] | None = None,
 ) -> list[Choice]:
     """The versions (highest first) satisfying every specifier that the yanked and
-    pre-release policies allow, each with the files to use.
-
-    ``match(spec)`` may give the versions ``spec`` contains (pre-releases included), for a
-    caller that memoises it across calls; by default each version is tested directly.
-    """
-    if match is not None:
-        allowed = [match(s) for s in specifiers]
-
-        def fits_all(v: Version) -> bool:
-            return all(v in a for a in allowed)
-
-        return list(iter_choices(versions, specifiers, mode, fits_all))
+    pre-release policies allow, each with the files to use."""
     return list(iter_choices(versions, specifiers, mode))
 
 
@@ -216,11 +204,6 @@ def iter_choices(
         found = choice(vf)
         if found is not None:
             yield found
-
-
-def matching_versions(versions: Sequence[VersionFiles], spec: SpecifierSet) -> frozenset[Version]:
-    """The versions among ``versions`` that ``spec`` contains, pre-releases included."""
-    return frozenset(vf.version for vf in versions if spec.contains(vf.version, prereleases=True))
 
 
 def why_unusable(

@@ -415,13 +415,6 @@ class _LazyMatches:
             return iter(self._seen)
         return self._iterate()
 
-    def count(self, cap: int) -> int:
-        """How many candidates there are, counting no further than ``cap``."""
-        for _ in self._iterate(len(self._seen)) if len(self._seen) < cap else ():
-            if len(self._seen) >= cap:
-                break
-        return min(len(self._seen), cap)
-
     def _iterate(self, start: int = 0) -> Iterator[Candidate]:
         i = start
         while True:
