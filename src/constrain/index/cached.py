@@ -4,9 +4,12 @@ find-links locations, with first-index priority, an HTTP page cache and parallel
 :class:`IndexRepository` is the real :class:`~constrain.models.MetadataProvider`. For each project
 it asks the indexes in priority order; the first one that knows the project owns it and later
 indexes are never asked (protection against dependency confusion). Files from find-links
-locations are always merged in. Index pages are cached on disk (bucket ``pages``) and
+locations are always merged in. Project pages are parsed once and cached in their grouped form
+(bucket ``listings``, see ``listing.py``; find-links pages as served, bucket ``pages``) and
 revalidated with ``If-None-Match`` / ``If-Modified-Since`` once stale. Every project page and
 every file's metadata is fetched at most once per process, even when several threads ask at once.
+Prefetch hints fill a thread pool ahead of the resolver; :meth:`IndexRepository.provenance`
+names the state of the pages an answer came from (for remembered resolutions).
 """
 
 from __future__ import annotations

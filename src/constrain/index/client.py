@@ -1,4 +1,4 @@
-"""The HTTP client: one shared httpx HTTP/2 connection pool, retries with backoff, file:// URLs.
+"""The HTTP client: one httpx HTTP/2 connection pool on its own event loop, retries, file:// URLs.
 
 Every byte constrain reads from an index, a find-links page or a constraint URL goes through
 :class:`HttpClient`, which counts requests and bytes (for benchmarks and reports), refuses the
