@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from constrain.cli import main
 from tests.support.builders import PackageSpec
 
@@ -27,3 +29,20 @@ def test_resolve_through_index_server(index_server, capsys) -> None:
     err = capsys.readouterr().err
     assert "command line -> app==1.0 -> bar[x]==1.0 -> baz" in err
     assert "baz 0.1 has only an sdist for this target and --only-binary is set" in err
+
+
+def test_versions_hidden_by_the_cut_off_are_not_called_yanked(index_server, capsys) -> None:
+    # Listings are built lazily per version: a version whose files all fall after the cut-off
+    # must be left out of "foo has ..." rather than shown as "(yanked)".
+    server = index_server([
+        PackageSpec("foo", "1.0", upload_time=datetime(2023, 1, 1, tzinfo=UTC)),
+        PackageSpec("foo", "2.0", upload_time=datetime(2024, 6, 1, tzinfo=UTC)),
+        PackageSpec("foo", "3.0", upload_time=datetime(2024, 7, 1, tzinfo=UTC)),
+    ])
+    code = main(["resolve", "--index-url", server.index_url, "--python", "3.11",
+                 "--exclude-newer", "2024-01-01", "foo>=2"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "foo has 1.0 for" in err, err
+    assert "yanked" not in err
+    assert "foo 2.0 was uploaded after the --exclude-newer cut-off" in err

@@ -100,9 +100,10 @@ def _project_lines(
             reqs.append(info.requirement)
     for c in provider.constraints.on(name):
         lines.append(f"  constraint {c.text} ({c.origin})")
-    usable = [
+    usable = [  # a lazily listed version may turn out to have no file left for the target
         f"{vf.version} (yanked)" if all(f.is_yanked for f in vf.files) else vf.version
         for vf in provider.versions(name)
+        if vf.files
     ]
     if usable:
         lines.append(
