@@ -240,6 +240,26 @@ class Session:
             )
         return self._repository
 
+    def host_wheel(self, requirement):
+        """A local copy (path, file name) of the best wheel for the running Python that
+        satisfies ``requirement`` (a build requirement), from the configured indexes; ``None``
+        when there is none. Lets build environments be made without pip (``index/buildenv.py``)."""
+        from packaging.utils import canonicalize_name
+
+        from .index.files import download
+        from .policies.filters import FilePolicy, group_versions, iter_choices
+        from .target import TargetEnvironment
+
+        name = canonicalize_name(requirement.name)
+        host = TargetEnvironment.current()
+        versions = group_versions(name, self.repository.files(name), host, FilePolicy())
+        for choice in iter_choices(versions, [requirement.specifier], FilePolicy().prerelease):
+            wheel = next((f for f in choice.files if f.is_wheel), None)
+            if wheel is not None:
+                path = download(self.client, wheel, self.cache, reporter=self.reporter)
+                return path, wheel.filename
+        return None
+
     def resolve(self, requirements, constraints, target, options, reporter: Reporter,
                 on_pin=None):
         """``resolver.resolve`` on this session's repository, answered from a remembered
@@ -299,6 +319,7 @@ class _LazyFetcher:
                         refresh=s.request.refresh,
                         build_index=s.settings,
                         reporter=s.reporter,
+                        build_wheels=s.host_wheel,
                     )
         return self._fetcher(file)
 

@@ -44,7 +44,7 @@ import tempfile
 import threading
 import time
 import venv
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +161,9 @@ class BuildEnvs:
         build_index: Any = None,
         reporter: Reporter = NULL_REPORTER,
         resolution_ttl: float = RESOLUTION_TTL,
+        wheel_source: Callable[[Requirement], tuple[Path, str] | None] | None = None,
     ) -> None:
+        self.wheel_source = wheel_source
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if cache is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="constrain-envs-")
@@ -297,8 +299,13 @@ class BuildEnvs:
             raise
 
     def _install(self, env: BuildEnv, reqs: list[str], output: list[str]) -> tuple[str, ...]:
-        """pip-install ``reqs`` into ``env`` (byte-compiled now, once, so that builds, which
-        run with PYTHONDONTWRITEBYTECODE, import quickly); return the pins it chose."""
+        """Install ``reqs`` into ``env``; return the pins chosen. Directly when every
+        requirement is one wheel with no dependencies (see :meth:`_install_direct`), else by
+        pip (byte-compiled now, once, so that builds, which run with PYTHONDONTWRITEBYTECODE,
+        import quickly)."""
+        direct = self._install_direct(env, reqs, output)
+        if direct is not None:
+            return direct
         req_file = env.path / "build-requirements.txt"
         req_file.write_text("\n".join(reqs) + "\n", encoding="utf-8")
         report = env.path / "build-report.json"
@@ -318,3 +325,87 @@ class BuildEnvs:
             output.append(f"unreadable pip report: {exc}")
             raise PipFailed() from None
         return tuple(sorted(pins))
+
+    def _install_direct(
+        self, env: BuildEnv, reqs: list[str], output: list[str]
+    ) -> tuple[str, ...] | None:
+        """The common case without pip: each requirement (``setuptools>=40.8.0``,
+        ``flit_core<4``, ``wheel``) is met by one wheel that ``wheel_source`` provides and
+        that needs nothing else on this Python; those wheels are installed with ``installer``
+        (not byte-compiled: a build imports a small part of a backend, and compiling all of
+        setuptools costs more than it saves). ``None`` leaves the job to pip: no source,
+        build constraints in force, a URL or extras, a wheel not found, or a dependency."""
+        if self.wheel_source is None or "PIP_CONSTRAINT" in self.pip_env:
+            return None
+        from email.parser import Parser
+
+        chosen: list[tuple[str, str, Path, str]] = []
+        for text in reqs:
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                return None  # pip says what is wrong with it
+            if req.marker is not None and not req.marker.evaluate():
+                continue
+            if req.url or req.extras:
+                return None
+            try:
+                found = self.wheel_source(req)
+            except Exception:  # noqa: BLE001 -- pip gets its turn and reports what fails
+                found = None
+            if found is None:
+                return None
+            path, filename = found
+            with _wheel(path, filename) as source:
+                metadata = Parser().parsestr(
+                    source.read_dist_info("METADATA"), headersonly=True)  # fmt: skip
+            for dep in metadata.get_all("Requires-Dist") or ():
+                try:
+                    needed = Requirement(dep)
+                except InvalidRequirement:
+                    return None
+                if needed.marker is None or needed.marker.evaluate({"extra": ""}):
+                    return None  # it needs more than itself: a resolve, which pip does
+            chosen.append((canonicalize_name(metadata["Name"]), metadata["Version"], path,
+                           filename))
+        for _name, _version, path, filename in chosen:
+            _install_wheel(path, filename, env)
+        output.append("installed " + ", ".join(f"{n}=={v}" for n, v, _, _ in chosen)
+                      + " directly from wheels")
+        return tuple(sorted(f"{n}=={v}" for n, v, _, _ in chosen))
+
+
+@contextlib.contextmanager
+def _wheel(path: Path, filename: str):
+    """``installer``'s view of the wheel at ``path`` (a cache file whose own name differs),
+    named ``filename``; refuses member names that would leave the environment."""
+    import zipfile
+
+    from installer.sources import WheelFile
+
+    with zipfile.ZipFile(path) as zf:
+        zf.filename = filename  # installer reads name and version from the file's name
+        for member in zf.namelist():
+            parts = member.replace("\\", "/").split("/")
+            if member.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+                raise BuildError(f"{filename} has an unsafe member name {member!r}")
+        yield WheelFile(zf)
+
+
+def _install_wheel(path: Path, filename: str, env: BuildEnv) -> None:
+    """Install the wheel at ``path`` into the environment ``env`` with ``installer``."""
+    from installer import install
+    from installer.destinations import SchemeDictionaryDestination
+
+    names = sysconfig.get_scheme_names()
+    scheme = "venv" if "venv" in names else ("nt" if os.name == "nt" else "posix_prefix")
+    paths = sysconfig.get_paths(scheme, vars={"base": str(env.path), "platbase": str(env.path)})
+    destination = SchemeDictionaryDestination(
+        {key: paths[key] for key in ("purelib", "platlib", "scripts", "data")}
+        | {"headers": paths.get("include", str(env.path / "include"))},
+        interpreter=env.python_executable,
+        script_kind="win-amd64" if os.name == "nt" else "posix",
+    )
+    with _wheel(path, filename) as source:
+        install(source, destination, {"INSTALLER": b"constrain\n"})
+

@@ -454,7 +454,9 @@ class MetadataFetcher:
     ``build_index`` (``index_url``/``extra_index_urls``/``find_links`` attributes) tells pip in
     build environments where to find build requirements; ``None`` leaves pip's own
     configuration in force. Builds share ready build environments (``index/buildenv.py``),
-    kept under the cache root, or in a temporary directory that :meth:`close` removes.
+    kept under the cache root, or in a temporary directory that :meth:`close` removes;
+    ``build_wheels(requirement)`` may hand them a local wheel for a build requirement, so that
+    the common environments are made without pip.
     """
 
     def __init__(
@@ -469,8 +471,10 @@ class MetadataFetcher:
         reporter: Reporter = NULL_REPORTER,
         tail_bytes: int = DEFAULT_TAIL,
         max_builds: int = 2,
+        build_wheels: Callable[[Requirement], tuple[Path, str] | None] | None = None,
     ) -> None:
         self.client = client
+        self.build_wheels = build_wheels
         self.cache = cache
         self.allow_build = allow_build
         self.offline = offline or client.offline
@@ -651,7 +655,8 @@ class MetadataFetcher:
         with self._guard:
             if self._build_envs is None:
                 self._build_envs = BuildEnvs(
-                    self.cache, build_index=self.build_index, reporter=self.reporter
+                    self.cache, build_index=self.build_index, reporter=self.reporter,
+                    wheel_source=self.build_wheels,
                 )
             return self._build_envs
 

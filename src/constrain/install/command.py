@@ -232,7 +232,8 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
         ready = prepare(wanted, client=session.client, cache=session.cache, target=target,
                         build_index=session.settings,
                         build_constraints=request.build_constraints,
-                        offline=resolve_req.offline, reporter=reporter)
+                        offline=resolve_req.offline, reporter=reporter,
+                        build_wheels=session.host_wheel)
         by_name = {r.pin.name: r for r in ready}
         stats.update(downloaded=sum(r.downloaded for r in ready),
                      built=sum(r.built for r in ready),
@@ -254,7 +255,8 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
                 more = prepare(missing, client=session.client, cache=session.cache,
                                target=target, build_index=session.settings,
                                build_constraints=request.build_constraints,
-                               offline=resolve_req.offline, reporter=reporter)
+                               offline=resolve_req.offline, reporter=reporter,
+                               build_wheels=session.host_wheel)
                 by_name.update({r.pin.name: r for r in more})
             _apply(interp, plan, by_name, reporter)
         stats["link_seconds"] = round(time.perf_counter() - clock, 3)

@@ -46,6 +46,7 @@ def prepare(
     build_constraints: tuple[str, ...] = (),
     offline: bool = False,
     reporter: Reporter = NULL_REPORTER,
+    build_wheels=None,
 ) -> list[Ready]:
     """Fetch, verify, build and unpack ``pins`` in parallel; raise on the first failure."""
     from ..index.files import cached_path, download, sha256_of
@@ -54,7 +55,8 @@ def prepare(
     if any(not p.file.is_wheel for p in pins):
         from ..index.sdist import BuildEnvs
 
-        envs = BuildEnvs(cache, build_index=build_index, reporter=reporter)
+        envs = BuildEnvs(cache, build_index=build_index, reporter=reporter,
+                         wheel_source=build_wheels)
         if build_constraints:
             envs.pip_env["PIP_CONSTRAINT"] = " ".join(
                 os.path.abspath(c) for c in build_constraints)

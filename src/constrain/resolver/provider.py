@@ -28,7 +28,6 @@ from ..models import COMMAND_LINE, CoreMetadata, DistFile, MetadataProvider, Pro
 from ..policies.filters import (
     FilePolicy,
     VersionFiles,
-    choose_versions,
     group_versions,
     iter_choices,
 )
@@ -160,13 +159,13 @@ class ConstrainProvider(AbstractProvider):
         specs = [req.specifier, *self.constraints.specifiers(req.name)]
 
         def choose(files: Sequence[DistFile]) -> Iterable[DistFile]:
-            try:
-                choices = choose_versions(
+            try:  # the first choice only: later versions' files are never looked at
+                first = next(iter_choices(
                     group_versions(name, files, target, policy), specs, policy.prerelease
-                )
+                ), None)
             except ConstrainError:
                 return []  # surfaces on the real call
-            return [choices[0].files[0]] if choices else []
+            return [first.files[0]] if first is not None else []
 
         extras = req.extras
 
