@@ -169,6 +169,9 @@ class Session:
             offline=request.offline, cert=self.settings.cert, timeout=self.settings.timeout
         )
         self._repository = None
+        #: which wheels the command will download anyway (install: exact pins), so that their
+        #: metadata is read from the whole file rather than with range requests first
+        self.whole_wheels = None
         self.remembered = 0  # resolutions answered from the memo
         #: every requirement/constraint text read, by the location ``fetch_text`` returned
         #: (``download`` copies the constraint sources into the wheelhouse)
@@ -320,6 +323,7 @@ class _LazyFetcher:
                         build_index=s.settings,
                         reporter=s.reporter,
                         build_wheels=s.host_wheel,
+                        whole_wheel=s.whole_wheels,
                     )
         return self._fetcher(file)
 

@@ -267,3 +267,24 @@ def test_wheel_not_matching_its_record_is_refused(tmp_path, capsys):
     assert code == 1
     assert "gamma-1.0-py3-none-any.whl does not match its own RECORD" in err
     assert "gamma" not in installed(venv)
+
+
+def test_exact_pins_are_downloaded_once_whole_without_range_reads(server, tmp_path, capsys):
+    # An install will download every wheel it pins: for exact pins, the metadata is read from
+    # that one whole download instead of ranges of the file first.
+    (tmp_path / "c.txt").write_text("beta==1.0\n")
+    code, out, err = install(capsys, "alpha==1.0", "-c", str(tmp_path / "c.txt"),
+                             "--index-url", server.index_url, "--venv", str(tmp_path / "V"),
+                             "--cache-dir", str(tmp_path / "cache"))
+    assert code == 0, err
+    assert installed(tmp_path / "V")["beta"] == "1.0"
+    assert server.range_requests() == []
+    whole = sorted(r.path.rsplit("/", 1)[-1] for r in server.full_downloads())
+    assert whole == ["alpha-1.0-py3-none-any.whl", "beta-1.0-py3-none-any.whl"]
+
+
+def test_open_requirements_still_read_metadata_with_ranges(server, tmp_path, capsys):
+    code, out, err = install(capsys, "alpha", "--index-url", server.index_url,
+                             "--venv", str(tmp_path / "V"), "--cache-dir", str(tmp_path / "cache"))
+    assert code == 0, err
+    assert server.range_requests()  # no exact pin: the version is not certain beforehand

@@ -456,7 +456,8 @@ class MetadataFetcher:
     configuration in force. Builds share ready build environments (``index/buildenv.py``),
     kept under the cache root, or in a temporary directory that :meth:`close` removes;
     ``build_wheels(requirement)`` may hand them a local wheel for a build requirement, so that
-    the common environments are made without pip.
+    the common environments are made without pip. ``whole_wheel(file)`` true means the caller
+    will download that wheel anyway: its metadata is then read from the whole, cached file.
     """
 
     def __init__(
@@ -472,9 +473,11 @@ class MetadataFetcher:
         tail_bytes: int = DEFAULT_TAIL,
         max_builds: int = 2,
         build_wheels: Callable[[Requirement], tuple[Path, str] | None] | None = None,
+        whole_wheel: Callable[[DistFile], bool] | None = None,
     ) -> None:
         self.client = client
         self.build_wheels = build_wheels
+        self.whole_wheel = whole_wheel
         self.cache = cache
         self.allow_build = allow_build
         self.offline = offline or client.offline
@@ -531,6 +534,13 @@ class MetadataFetcher:
             md = self._from_path(file, local)
         elif self.offline:
             raise OfflineMissing(f"the metadata of {file.filename}")
+        elif file.is_wheel and self.whole_wheel is not None and self.whole_wheel(file):
+            # the caller will want the whole file anyway (an install of an exact pin): fetch it
+            # once, into the cache, instead of reading its METADATA with range requests first
+            path = _files.download(
+                self.client, file, self.cache, dest_dir=self._tmpdir(), reporter=self.reporter
+            )
+            md = self._from_path(file, path)
         else:
             md = None
             if file.core_metadata is not None:

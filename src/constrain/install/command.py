@@ -121,6 +121,24 @@ def _wheelhouse_hashes(wheelhouse: str) -> dict[str, str]:
     return out
 
 
+def _exact_pins(prepared):
+    """``file -> bool``: is ``file`` of a version the inputs pin exactly (``name==1.2``, as
+    requirement or constraint)? Those wheels are as good as chosen, so the install downloads
+    them whole right away (and reads their metadata from the file)."""
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
+    exact: dict = {}
+    for req, _origin in (*prepared.requirements, *prepared.constraints):
+        specs = list(req.specifier)
+        if len(specs) == 1 and specs[0].operator == "==" and "*" not in specs[0].version:
+            try:
+                exact[canonicalize_name(req.name)] = Version(specs[0].version)
+            except InvalidVersion:
+                continue
+    return lambda file: exact.get(file.project) == file.version
+
+
 class _EarlyDownloads:
     """Wheels start downloading (and unpacking into the cache) as the resolver pins them, so
     fetching overlaps resolving (a cold install is otherwise resolve time plus download time).
@@ -197,6 +215,7 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
     try:
         clock = time.perf_counter()
         prepared = prepare_resolve(resolve_req, session)
+        session.whole_wheels = _exact_pins(prepared)
         reporter.info(f"resolving for {target.describe()} ({interp.executable})")
         early = _EarlyDownloads(session, {} if chosen.missing else read_installed(interp))
         try:
