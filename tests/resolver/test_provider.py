@@ -129,3 +129,48 @@ def test_reporter_gets_progress_for_every_pin() -> None:
     index = MemoryIndex([pkg("a", "1.0", "b"), pkg("b", "1.0")])
     resolve([req("a")], [], index, LINUX, reporter=reporter)
     assert reporter.advanced == 2
+
+
+class _CrawlingIndex(MemoryIndex):
+    """A memory index whose prefetch also runs the crawl step, at once (the real index runs it
+    in a background thread once the chosen file's metadata has arrived)."""
+
+    def prefetch(self, project, choose=None, then=None) -> None:
+        super().prefetch(project, choose, then)
+        if choose is not None and then is not None and project in self._files:
+            chosen = list(choose(tuple(self._files[project])))
+            if chosen:
+                then(self.metadata(chosen[0]))
+
+
+PROVIDERS = [
+    pkg("airflow", "3.0"),
+    pkg("airflow", "2.0"),
+    pkg("prov", "3.0", "airflow>=3"),
+    pkg("prov", "2.0", "airflow>=3"),
+    pkg("prov", "1.0", "airflow>=2"),
+]
+
+
+@pytest.mark.parametrize("pinned_by", ["requirement", "constraint"])
+def test_crawl_walks_ahead_when_a_release_cannot_go_with_an_exact_pin(pinned_by) -> None:
+    # prov 3.0 needs airflow>=3 but airflow 2.0 is pinned: the resolver will walk down prov's
+    # releases one metadata fetch at a time, so the crawl asks for the older ones up front.
+    index = _CrawlingIndex(PROVIDERS)
+    if pinned_by == "requirement":
+        result = resolve([req("airflow==2.0"), req("prov")], [], index, LINUX)
+    else:
+        result = resolve([req("airflow"), req("prov")],
+                         [(Requirement("airflow==2.0"), Origin("c.txt", 1))], index, LINUX)
+    assert str(result.pin("prov").version) == "1.0"
+    hint = ("prefetch_files", ("prov-2.0-py3-none-any.whl", "prov-1.0-py3-none-any.whl"))
+    assert hint in index.log
+    # the hint comes before the resolver itself reads prov 2.0's metadata
+    assert index.log.index(hint) < index.log.index(("metadata", "prov-2.0-py3-none-any.whl"))
+
+
+def test_crawl_does_not_walk_ahead_without_an_exact_pin() -> None:
+    index = _CrawlingIndex(PROVIDERS)
+    result = resolve([req("airflow>=2"), req("prov")], [], index, LINUX)
+    assert str(result.pin("prov").version) == "3.0"
+    assert not [entry for entry in index.log if entry[0] == "prefetch_files"]

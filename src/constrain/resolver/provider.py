@@ -20,7 +20,8 @@ from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 from resolvelib import AbstractProvider
 
 from ..errors import BuildError, ConstrainError, ProjectNotFound
@@ -35,6 +36,10 @@ from ..reporting import Reporter
 from ..target import TargetEnvironment
 from .candidates import PYTHON, Candidate, ConstraintIndex, Req, python_candidate
 from .preference import backtrack_keys, narrow, preference
+
+
+#: Releases fetched ahead when the crawl sees a version that a top-level pin rules out.
+WALK_AHEAD = 16
 
 
 class ConstrainProvider(AbstractProvider):
@@ -70,6 +75,7 @@ class ConstrainProvider(AbstractProvider):
         self._matches: dict[tuple, _LazyMatches] = {}
         self._tried: dict[str, int] = {}  # project -> candidates whose dependencies were asked
         self._version_index: dict[str, dict] = {}
+        self._root_pins: dict[str, list[Req]] = {}  # exact top-level pins, for the crawl
         self._causes_seen: Any = None
         self._causes_len = 0
         self._causes_keys: set[str] = set()
@@ -144,6 +150,8 @@ class ConstrainProvider(AbstractProvider):
         for req in roots:
             self.asked.setdefault(req.key, []).append((req, None))
             self.user_named.add(req.name)
+            if req.pinned:
+                self._root_pins.setdefault(req.name, []).append(req)
         for req in roots:
             self.prefetch(req)
 
@@ -170,15 +178,48 @@ class ConstrainProvider(AbstractProvider):
         extras = req.extras
 
         def then(metadata: CoreMetadata) -> None:
-            """Crawl on: the likely version's own dependencies are likely needed next."""
+            """Crawl on: the likely version's own dependencies are likely needed next; and
+            when that version cannot go with a top-level pin, its predecessors are next."""
             if self._crawl_budget <= 0:
                 return
-            for r in metadata.requires_dist:
-                if target.evaluate(r.marker, extras):
-                    self._crawl_budget -= 1
-                    self.prefetch(Req.from_requirement(r))
+            needed = [r for r in metadata.requires_dist if target.evaluate(r.marker, extras)]
+            if any(self._against_root_pin(r) for r in needed):
+                self._walk_ahead(name, metadata.version, specs)
+            for r in needed:
+                self._crawl_budget -= 1
+                self.prefetch(Req.from_requirement(r))
 
         self.source.prefetch(NormalizedName(name), choose, then)
+
+    def _against_root_pin(self, requirement) -> bool:
+        """Does ``requirement`` exclude what a top-level requirement or a constraint pins
+        exactly (a provider release needing ``apache-airflow>=3`` when
+        ``apache-airflow==2.10.5`` was asked)?"""
+        name = canonicalize_name(requirement.name)
+        pins = [*self._root_pins.get(name, ()),
+                *(Req(name, c.specifier) for c in self.constraints.on(name))]
+        for pin in pins:
+            versions = _pinned_versions(pin)
+            if versions and not any(
+                requirement.specifier.contains(v, prereleases=True) for v in versions
+            ):
+                return True
+        return False
+
+    def _walk_ahead(self, name: str, version, specs) -> None:
+        """The resolver will reject ``version`` and walk down ``name``'s releases, fetching
+        each one's metadata in turn; fetch the next ones now, while the crawl runs, instead
+        of one round trip per release when the resolver gets there."""
+        ahead = []
+        for vf in self.versions(name):
+            if len(ahead) >= WALK_AHEAD:
+                break
+            if vf.version >= version or (vf.pre and not version.is_prerelease):
+                continue
+            if all(s.contains(vf.version, prereleases=True) for s in specs) and vf.files:
+                ahead.append(vf.files[0])
+        if ahead and hasattr(self.source, "prefetch_files"):
+            self.source.prefetch_files(ahead)
 
     # ------------------------------------------------------------------ resolvelib API
     def identify(self, requirement_or_candidate: Req | Candidate) -> str:
@@ -428,3 +469,19 @@ class _LazyMatches:
             except StopIteration:
                 self._done = True
                 return
+
+
+def _pinned_versions(pin: Req) -> list[Version]:
+    """The versions an exact pin allows (``==`` without wildcard, ``===``); ``[]`` if it is
+    not one."""
+    if pin.exact is not None:
+        return [pin.exact]
+    out = []
+    for spec in pin.specifier:
+        if spec.operator in ("==", "===") and not spec.version.endswith(".*"):
+            try:
+                out.append(Version(spec.version))
+            except ValueError:
+                return []
+    return out
+
