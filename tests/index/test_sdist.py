@@ -360,3 +360,41 @@ def test_an_interrupted_environment_is_never_used(tmp_path, make_index):
                             envs=BuildEnvs(cache, build_index=settings, reporter=reporter))  # fmt: skip
     assert b"seen-helper==1.0" in data
     assert any("creating a build environment" in i for i in reporter.infos)
+
+
+# get_requires_for_build_wheel waits (up to a minute) for prepare_metadata_for_build_wheel to
+# start, and says in the metadata whether it did: the two hooks run side by side.
+_OVERLAP_BACKEND = '''
+import os, time
+FLAG = {flag!r}
+def get_requires_for_build_wheel(config_settings=None):
+    deadline = time.monotonic() + 60
+    while not os.path.exists(FLAG) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with open(FLAG + ".seen", "w") as fh:
+        fh.write("yes" if os.path.exists(FLAG) else "no")
+    return []
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    open(FLAG, "w").close()
+    deadline = time.monotonic() + 60
+    while not os.path.exists(FLAG + ".seen") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    d = os.path.join(metadata_directory, "overlap-1.0.dist-info")
+    os.makedirs(d)
+    with open(os.path.join(d, "METADATA"), "w") as fh:
+        fh.write("Metadata-Version: 2.1\\nName: overlap\\nVersion: 1.0\\n")
+        fh.write("Summary: " + open(FLAG + ".seen").read() + "\\n\\n")
+    return "overlap-1.0.dist-info"
+'''
+
+
+def test_metadata_hook_runs_beside_get_requires(tmp_path):
+    # Each hook is a new interpreter importing the backend: when the backend asks for nothing
+    # more, the metadata comes from a run started at the same time, not after.
+    flag = str(tmp_path / "prepare-started")
+    sdist = _tar(tmp_path / "overlap-1.0.tar.gz", {
+        "overlap-1.0/pyproject.toml": _PYPROJECT,
+        "overlap-1.0/be.py": _OVERLAP_BACKEND.format(flag=flag),
+    })  # fmt: skip
+    data = prepare_metadata(sdist)
+    assert b"Summary: yes" in data

@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 import tempfile
+import threading
 import tomllib
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -230,12 +232,13 @@ def _session(
             envs.close()
 
 
-def _hook(s: _Session, name: str, *args: Any, **kwargs: Any) -> Any:
-    """Call one hook, translating every way it can fail into :class:`BuildError`."""
+def _hook(s: _Session, name: str, *args: Any, hooks: Any = None, **kwargs: Any) -> Any:
+    """Call one hook (of ``hooks``, default the session's), translating every way it can fail
+    into :class:`BuildError`."""
     from pyproject_hooks import BackendUnavailable, HookMissing, UnsupportedOperation
 
     try:
-        return getattr(s.hooks, name)(*args, **kwargs)
+        return getattr(hooks or s.hooks, name)(*args, **kwargs)
     except subprocess.CalledProcessError:
         raise s.error(f"the build backend failed in {name} for {s.what}") from None
     except BackendUnavailable as exc:
@@ -267,14 +270,69 @@ def prepare_metadata(
     made for this call. Nothing is printed: the output of pip and of the backend is captured.
     Raises :class:`BuildError` naming the sdist, with the last lines of that output."""
     with _session(sdist_path, build_index, reporter, envs) as s:
-        _prepare(s)
-        out = s.work / "metadata"
-        out.mkdir()
-        dist_info = _hook(s, "prepare_metadata_for_build_wheel", str(out), _allow_fallback=True)
+        early = _EarlyMetadata(s)
+        try:
+            _prepare(s)
+        except BaseException:
+            early.join()
+            raise
+        if early.env is s.env:  # the backend needed nothing more: the early run stands
+            out, dist_info = early.out, early.result()
+        else:
+            early.join()
+            out = s.work / "metadata"
+            out.mkdir()
+            dist_info = _hook(s, "prepare_metadata_for_build_wheel", str(out),
+                              _allow_fallback=True)
         path = out / dist_info / "METADATA"
         if not path.is_file():
             raise s.error(f"the build backend of {s.what} produced no METADATA")
         return path.read_bytes()
+
+
+class _EarlyMetadata:
+    """``prepare_metadata_for_build_wheel`` started at once, on a copy of the source tree,
+    while ``get_requires_for_build_wheel`` runs: each hook is a new interpreter importing the
+    backend, and most backends need nothing more, so the two usually run side by side rather
+    than one after the other. The result counts only if the environment stays the same."""
+
+    def __init__(self, s: _Session) -> None:
+        from pyproject_hooks import BuildBackendHookCaller
+
+        self.s = s
+        self.env = s.env
+        self.out = s.work / "metadata-early"
+        self.out.mkdir()
+        tree = s.work / "early" / s.tree.name  # the same name: backends may read it
+        shutil.copytree(s.tree, tree, symlinks=True)
+        hooks = BuildBackendHookCaller(
+            str(tree), s.system.backend, backend_path=s.system.backend_path, runner=s.run,
+            python_executable=s.hooks.python_executable,
+        )
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = _hook(s, "prepare_metadata_for_build_wheel", str(self.out),
+                                    hooks=hooks, _allow_fallback=True)
+            except BaseException as exc:  # noqa: BLE001 -- handed to whoever takes the result
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="constrain-early-metadata",
+                                        daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self.join()
+        if isinstance(self._error, BuildError):  # retold now: the output of both hooks
+            raise self.s.error(self._error.message) from None
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def build_wheel(
