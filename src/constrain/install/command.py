@@ -121,6 +121,25 @@ def _wheelhouse_hashes(wheelhouse: str) -> dict[str, str]:
     return out
 
 
+def _early_build(session: Session, target, request: InstallRequest, reporter: Reporter):
+    """``build(sdist, sha256, filename) -> wheel``, as the fetch step builds (same cache, same
+    build environments), for sdists pinned while the resolve goes on."""
+    envs = None
+
+    def build(sdist, sha256, filename):
+        nonlocal envs
+        from .build import build_for
+        from .fetch import build_envs
+
+        if envs is None:
+            envs = build_envs(session.cache, session.settings, request.build_constraints,
+                              reporter, session.host_wheel)
+        return build_for(sdist, sha256, target, session.cache, build_index=session.settings,
+                         envs=envs, reporter=reporter, filename=filename)
+
+    return build
+
+
 def _exact_pins(prepared):
     """``file -> bool``: is ``file`` of a version the inputs pin exactly (``name==1.2``, as
     requirement or constraint)? Those wheels are as good as chosen, so the install downloads
@@ -141,19 +160,23 @@ def _exact_pins(prepared):
 
 class _EarlyDownloads:
     """Wheels start downloading (and unpacking into the cache) as the resolver pins them, so
-    fetching overlaps resolving (a cold install is otherwise resolve time plus download time).
-    Each download lands in the cache, hash-checked, and each unpacked tree too, where the fetch
+    fetching overlaps resolving (a cold install is otherwise resolve time plus download time);
+    a pinned sdist is built into a wheel then too (``build(sdist, sha256, filename)``). Each
+    download, built wheel and unpacked tree lands in the cache, hash-checked, where the fetch
     step finds them; failures are left for that step to report. Versions already installed are
     not fetched."""
 
-    def __init__(self, session: Session, installed: dict) -> None:
+    def __init__(self, session: Session, installed: dict, build=None) -> None:
         self.session = session
         self.installed = {name: str(dist.version) for name, dist in installed.items()}
+        self.build = build
         self.pool = None
         self.seen: set[str] = set()
 
     def submit(self, file) -> None:
-        if self.session.client.offline or not file.is_wheel or file.filename in self.seen:
+        if self.session.client.offline or file.filename in self.seen:
+            return
+        if not file.is_wheel and self.build is None:
             return
         if self.installed.get(file.project) == str(file.version):
             return
@@ -170,7 +193,11 @@ class _EarlyDownloads:
 
         try:
             path = download(self.session.client, file, self.session.cache)
-            unpack(path, file.sha256 or sha256_of(path), self.session.cache, file.filename)
+            digest, name = file.sha256 or sha256_of(path), file.filename
+            if not file.is_wheel:
+                path = self.build(path, digest, file.filename)
+                digest, name = sha256_of(path), Path(path).name.split("_", 1)[1]
+            unpack(path, digest, self.session.cache, name)
         except Exception:  # noqa: BLE001 -- the fetch step does it again and reports
             pass
 
@@ -217,7 +244,8 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
         prepared = prepare_resolve(resolve_req, session)
         session.whole_wheels = _exact_pins(prepared)
         reporter.info(f"resolving for {target.describe()} ({interp.executable})")
-        early = _EarlyDownloads(session, {} if chosen.missing else read_installed(interp))
+        early = _EarlyDownloads(session, {} if chosen.missing else read_installed(interp),
+                                build=_early_build(session, target, request, reporter))
         try:
             install_set = resolve_target(prepared, session, target, reporter,
                                          on_pin=early.submit)

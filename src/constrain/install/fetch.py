@@ -36,6 +36,17 @@ def _workers(n: int) -> int:
     return max(1, min(n, int(os.environ.get("CONSTRAIN_INSTALL_WORKERS", "16"))))
 
 
+def build_envs(cache: Cache, build_index, build_constraints: tuple[str, ...], reporter: Reporter,
+               build_wheels=None):
+    """The build environments for an install's sdists (``--build-constraint`` files in force)."""
+    from ..index.sdist import BuildEnvs
+
+    envs = BuildEnvs(cache, build_index=build_index, reporter=reporter, wheel_source=build_wheels)
+    if build_constraints:
+        envs.pip_env["PIP_CONSTRAINT"] = " ".join(os.path.abspath(c) for c in build_constraints)
+    return envs
+
+
 def prepare(
     pins: list[Pin],
     *,
@@ -53,13 +64,7 @@ def prepare(
 
     envs = None
     if any(not p.file.is_wheel for p in pins):
-        from ..index.sdist import BuildEnvs
-
-        envs = BuildEnvs(cache, build_index=build_index, reporter=reporter,
-                         wheel_source=build_wheels)
-        if build_constraints:
-            envs.pip_env["PIP_CONSTRAINT"] = " ".join(
-                os.path.abspath(c) for c in build_constraints)
+        envs = build_envs(cache, build_index, build_constraints, reporter, build_wheels)
 
     def one(pin: Pin) -> Ready:
         file = pin.file
