@@ -288,3 +288,15 @@ def test_open_requirements_still_read_metadata_with_ranges(server, tmp_path, cap
                              "--venv", str(tmp_path / "V"), "--cache-dir", str(tmp_path / "cache"))
     assert code == 0, err
     assert server.range_requests()  # no exact pin: the version is not certain beforehand
+
+
+def test_install_leaves_no_worker_process_behind(server, tmp_path, capsys):
+    # wheels are unpacked in a worker process while the resolve runs; it ends with the command
+    import multiprocessing
+
+    code, out, err = install(capsys, "alpha", "--index-url", server.index_url,
+                             "--venv", str(tmp_path / "V"), "--cache-dir", str(tmp_path / "c"))
+    assert code == 0, err
+    assert installed(tmp_path / "V")["beta"] == "2.0"
+    assert list((tmp_path / "c").glob("unpacked-v*/*/*"))  # the trees the worker made
+    assert multiprocessing.active_children() == []

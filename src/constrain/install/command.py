@@ -164,13 +164,19 @@ class _EarlyDownloads:
     a pinned sdist is built into a wheel then too (``build(sdist, sha256, filename)``). Each
     download, built wheel and unpacked tree lands in the cache, hash-checked, where the fetch
     step finds them; failures are left for that step to report. Versions already installed are
-    not fetched."""
+    not fetched.
+
+    Unpacking (installer's checks, hashing and writing every file) runs in one worker process:
+    the resolve beside it keeps this process's GIL busy (cold install ~1 s faster in 5 of 7
+    A/B pairs). Unpacked trees are published atomically, so a worker stopped halfway leaves
+    nothing the fetch step would use."""
 
     def __init__(self, session: Session, installed: dict, build=None) -> None:
         self.session = session
         self.installed = {name: str(dist.version) for name, dist in installed.items()}
         self.build = build
         self.pool = None
+        self.workers = None
         self.seen: set[str] = set()
 
     def submit(self, file) -> None:
@@ -197,15 +203,38 @@ class _EarlyDownloads:
             if not file.is_wheel:
                 path = self.build(path, digest, file.filename)
                 digest, name = sha256_of(path), Path(path).name.split("_", 1)[1]
-            unpack(path, digest, self.session.cache, name)
+            workers = self._workers()
+            if workers is not None:
+                from .unpack import unpack_in_worker
+
+                workers.submit(unpack_in_worker, str(path), digest,
+                               str(self.session.cache.root), name).result()
+            else:
+                unpack(path, digest, self.session.cache, name)
         except Exception:  # noqa: BLE001 -- the fetch step does it again and reports
             pass
+
+    def _workers(self):
+        """The unpacking process, started on first use (spawned, not forked: this process
+        runs threads); ``None`` where none can be started, and the work is done here."""
+        if self.workers is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            try:
+                self.workers = ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            except (OSError, ValueError):
+                self.workers = False
+        return self.workers or None
 
     def finish(self, *, wait: bool) -> None:
         """Wait for the downloads under way (the fetch step will use them), or on failure
         drop the ones not started."""
         if self.pool is not None:
             self.pool.shutdown(wait=wait, cancel_futures=not wait)
+        if self.workers:
+            self.workers.shutdown(wait=wait, cancel_futures=not wait)
 
 
 def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER) -> InstallResult:

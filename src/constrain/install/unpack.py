@@ -199,6 +199,11 @@ def _check_contents(source, dest: _CacheDestination, tree: Path, wheel: str) -> 
             raise _not_matching(wheel, f"{arc}: RECORD says {expected}, the file is {actual}")
 
 
+def unpack_in_worker(wheel: str, sha256: str, cache_root: str, filename: str) -> None:
+    """:func:`unpack` with plain arguments, for a worker process (``command.py``)."""
+    unpack(Path(wheel), sha256, Cache(cache_root), filename)
+
+
 def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
     import zipfile
 
