@@ -1,9 +1,11 @@
-"""Isolated PEP 517 build environments, resolved with pip and kept ready for reuse.
+"""Isolated PEP 517 build environments, made directly or by pip and kept ready for reuse.
 
 A build environment is a ``venv`` without pip (``venv.EnvBuilder(with_pip=False)``: no
-ensurepip) into which the host's pip installs the build requirements through
-``pip --python ENV install --report`` (pip >= 22.3). Making one costs seconds (pip start-up,
-downloads, byte-compiling setuptools), so :class:`BuildEnvs` keeps them, under
+ensurepip). When each build requirement is one wheel that needs nothing else (the usual
+``setuptools>=40.8.0``) and the caller can supply it (``wheel_source``), that wheel is installed
+with pypa/installer, not byte-compiled; otherwise the host's pip installs the requirements
+through ``pip --python ENV install --report`` (pip >= 22.3). Making one with pip costs seconds
+(pip start-up, downloads, byte-compiling setuptools), so :class:`BuildEnvs` keeps them, under
 ``<cache root>/build-envs-v1/``:
 
 - ``envs/<random>/`` -- an environment, immutable once its ``.ready`` marker exists (written
@@ -21,8 +23,8 @@ downloads, byte-compiling setuptools), so :class:`BuildEnvs` keeps them, under
 Creation for one set of requirements happens under ``Cache.lock``, so concurrent builds in
 threads or processes wait for one creator and then share its result. Builds never install
 into a ready environment: requirements a backend adds (``get_requires_for_build_wheel``) that
-it does not satisfy select the environment of the whole set instead. Files are byte-compiled
-at install time and builds run with ``PYTHONDONTWRITEBYTECODE``, so a build writes nothing into
+it does not satisfy select the environment of the whole set instead. pip byte-compiles at
+install time, and builds run with ``PYTHONDONTWRITEBYTECODE``, so a build writes nothing into
 an environment.
 
 Without a cache the environments live in a temporary directory removed by :meth:`close`.
