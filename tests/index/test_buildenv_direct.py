@@ -10,6 +10,15 @@ from constrain.cli import main
 from tests.support.builders import PackageSpec
 
 
+#: ``app`` has only an sdist whose backend asks for ``helperlib>=1``; its dependency ``dep`` is
+#: known only from the built metadata (PKG-INFO marks Requires-Dist dynamic).
+APP = [
+    PackageSpec("app", "1.0", kinds=("sdist",), requires_dist=["dep>=1"],
+                sdist_options={"dynamic": ["Requires-Dist"], "build_requires": ["helperlib>=1"]}),
+    PackageSpec("dep", "1.0"),
+]
+
+
 def _envs(cache: Path) -> list[Path]:
     """The ready environments holding something (the build system's own ``requires = []``
     gets an empty one)."""
@@ -32,10 +41,7 @@ def test_a_build_requirement_without_dependencies_is_installed_without_pip(
     index_server, tmp_path, capsys
 ) -> None:
     server = index_server([
-        PackageSpec("app", "1.0", kinds=("sdist",), requires_dist=["dep>=1"],
-                    sdist_options={"dynamic": ["Requires-Dist"],
-                                   "build_requires": ["helperlib>=1"]}),
-        PackageSpec("dep", "1.0"),
+        *APP,
         PackageSpec("helperlib", "1.0"),
         PackageSpec("helperlib", "1.5", requires_dist=["tests-only; extra == 'test'"],
                     provides_extra=["test"]),
@@ -55,10 +61,7 @@ def test_a_build_requirement_with_dependencies_is_left_to_pip(
     index_server, tmp_path, capsys
 ) -> None:
     server = index_server([
-        PackageSpec("app", "1.0", kinds=("sdist",), requires_dist=["dep>=1"],
-                    sdist_options={"dynamic": ["Requires-Dist"],
-                                   "build_requires": ["helperlib>=1"]}),
-        PackageSpec("dep", "1.0"),
+        *APP,
         PackageSpec("helperlib", "1.0", requires_dist=["otherlib"]),
         PackageSpec("otherlib", "2.0"),
     ])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -177,6 +178,7 @@ class _EarlyDownloads:
         self.build = build
         self.pool = None
         self.workers = None
+        self._workers_lock = threading.Lock()  # the download threads ask for it at once
         self.seen: set[str] = set()
 
     def submit(self, file) -> None:
@@ -217,24 +219,27 @@ class _EarlyDownloads:
     def _workers(self):
         """The unpacking processes, started on first use (spawned, not forked: this process
         runs threads); ``None`` where none can be started, and the work is done here."""
-        if self.workers is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+        with self._workers_lock:
+            if self.workers is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
 
-            try:
-                self.workers = ProcessPoolExecutor(
-                    max_workers=2, mp_context=multiprocessing.get_context("spawn"))
-            except (OSError, ValueError):
-                self.workers = False
-        return self.workers or None
+                try:
+                    self.workers = ProcessPoolExecutor(
+                        max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+                except (OSError, ValueError):
+                    self.workers = False
+            return self.workers or None
 
     def finish(self, *, wait: bool) -> None:
         """Wait for the downloads under way (the fetch step will use them), or on failure
         drop the ones not started."""
         if self.pool is not None:
             self.pool.shutdown(wait=wait, cancel_futures=not wait)
-        if self.workers:
-            self.workers.shutdown(wait=wait, cancel_futures=not wait)
+        with self._workers_lock:
+            workers, self.workers = self.workers, False  # none started after this
+        if workers:
+            workers.shutdown(wait=wait, cancel_futures=not wait)
 
 
 def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER) -> InstallResult:

@@ -183,7 +183,7 @@ class ConstrainProvider(AbstractProvider):
             if self._crawl_budget <= 0:
                 return
             needed = [r for r in metadata.requires_dist if target.evaluate(r.marker, extras)]
-            if any(self._against_root_pin(r) for r in needed):
+            if any(self._excludes_exact_pin(r) for r in needed):
                 self._walk_ahead(name, metadata.version, specs)
             for r in needed:
                 self._crawl_budget -= 1
@@ -191,7 +191,7 @@ class ConstrainProvider(AbstractProvider):
 
         self.source.prefetch(NormalizedName(name), choose, then)
 
-    def _against_root_pin(self, requirement) -> bool:
+    def _excludes_exact_pin(self, requirement) -> bool:
         """Does ``requirement`` exclude what a top-level requirement or a constraint pins
         exactly (a provider release needing ``apache-airflow>=3`` when
         ``apache-airflow==2.10.5`` was asked)?"""
