@@ -172,6 +172,11 @@ class Session:
         #: which wheels the command will download anyway (install: exact pins), so that their
         #: metadata is read from the whole file rather than with range requests first
         self.whole_wheels = None
+        #: (install) ``builder(sdist file, path) -> wheel``: an sdist among the whole wheels is
+        #: built into the wheel to install, and its metadata read from that wheel
+        self.sdist_wheel = None
+        #: (install) told of each whole file in the cache as the resolve reads its metadata
+        self.fetched_whole = None
         self.remembered = 0  # resolutions answered from the memo
         #: every requirement/constraint text read, by the location ``fetch_text`` returned
         #: (``download`` copies the constraint sources into the wheelhouse)
@@ -324,6 +329,8 @@ class _LazyFetcher:
                         reporter=s.reporter,
                         build_wheels=s.host_wheel,
                         whole_wheel=s.whole_wheels,
+                        sdist_wheel=s.sdist_wheel,
+                        fetched_whole=s.fetched_whole,
                     )
         return self._fetcher(file)
 

@@ -230,6 +230,21 @@ def test_server_ignoring_ranges_gives_whole_file_which_is_kept(make_index, clien
     assert len(server.requests) == 1
 
 
+def test_a_file_wanted_whole_is_downloaded_once_and_handed_on_from_the_cache(
+        make_index, client, cache):
+    # install: exact pins are read from the whole file, which is then unpacked at once
+    server = make_index([PackageSpec("foo", "1.0", requires_dist=["bar"])])
+    (record,) = server.records("foo")
+    file = dist_file(server, record)
+    told = []
+    fetcher = MetadataFetcher(client, cache, whole_wheel=lambda f: True,
+                              fetched_whole=lambda f: told.append(files_mod.cached_path(f, cache)))
+    md = fetcher(file)
+    assert md.requires_dist == (Requirement("bar"),) and md.source == "wheel"
+    assert server.range_requests() == [] and len(server.full_downloads()) == 1
+    assert len(told) == 1 and told[0].read_bytes() == record.path.read_bytes()
+
+
 def test_range_errors_fall_back_to_whole_download(make_index, client):
     server = make_index([PackageSpec("foo", "1.0", requires_dist=["bar"])])
     (record,) = server.records("foo")

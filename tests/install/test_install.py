@@ -227,6 +227,33 @@ def test_sdist_is_built_once_per_target(make_index, tmp_path, capsys):
         assert ("building a wheel from delta-1.0.tar.gz" in err) == (name == "A")
 
 
+def test_an_exactly_pinned_sdist_is_built_once_and_its_metadata_read_from_the_wheel(
+        make_index, tmp_path, capsys, monkeypatch):
+    # The install needs the wheel anyway: no separate metadata build during the resolve.
+    server = make_index([PackageSpec("delta", "1.0", kinds=("sdist",), requires_dist=["beta"],
+                                     sdist_options={"dynamic": ["Requires-Dist"]}), BETA1])
+    log = tmp_path / "hooks.log"
+    monkeypatch.setenv("INLINE_BACKEND_LOG", str(log))
+    code, _, err = install(capsys, "delta==1.0", "--index-url", server.index_url,
+                           "--venv", str(tmp_path / "V"), "--cache-dir", str(tmp_path / "c"))
+    assert code == 0, err
+    assert installed(tmp_path / "V")["delta"] == "1.0"
+    assert installed(tmp_path / "V")["beta"] == "1.0"  # the built wheel's Requires-Dist
+    assert log.read_text().split() == ["build_wheel"]
+
+
+def test_an_open_requirement_on_an_sdist_builds_metadata_first(make_index, tmp_path, capsys,
+                                                               monkeypatch):
+    server = make_index([PackageSpec("delta", "1.0", kinds=("sdist",),
+                                     sdist_options={"dynamic": ["Requires-Dist"]})])
+    log = tmp_path / "hooks.log"
+    monkeypatch.setenv("INLINE_BACKEND_LOG", str(log))
+    code, _, err = install(capsys, "delta", "--index-url", server.index_url,
+                           "--venv", str(tmp_path / "V"), "--cache-dir", str(tmp_path / "c"))
+    assert code == 0, err
+    assert sorted(log.read_text().split()) == ["build_wheel", "prepare_metadata_for_build_wheel"]
+
+
 def test_second_install_into_a_locked_env_fails_clearly(server, tmp_path, capsys, monkeypatch):
     venv = tmp_path / "V"
     assert install(capsys, "beta==1.0", "--index-url", server.index_url,

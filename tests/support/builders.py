@@ -207,7 +207,8 @@ def make_wheel(
 # The in-tree PEP 517 backend shipped inside every generated sdist. Stdlib only. It reads
 # _backend/config.json (name, version, requires_python, provides_extra, fail_build,
 # build_requires, metadata_version) and _backend/requires.txt (one Requires-Dist per line), so
-# the metadata a build produces is what the test asked for, whatever PKG-INFO says.
+# the metadata a build produces is what the test asked for, whatever PKG-INFO says. With
+# INLINE_BACKEND_LOG set, each hook appends its name to that file (tests count builds).
 _BACKEND_SOURCE = r'''"""A stdlib-only PEP 517 backend for constrain's test sdists (generated)."""
 
 import base64
@@ -231,6 +232,10 @@ def _config():
 
 
 def _check(config, hook):
+    log = os.environ.get("INLINE_BACKEND_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(hook + "\n")
     if config.get("fail_build"):
         sys.stderr.write(
             "inline_backend: %s failed on purpose for %s %s (fail_build=True)\n"

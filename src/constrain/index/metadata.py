@@ -458,6 +458,11 @@ class MetadataFetcher:
     ``build_wheels(requirement)`` may hand them a local wheel for a build requirement, so that
     the common environments are made without pip. ``whole_wheel(file)`` true means the caller
     will download that wheel anyway: its metadata is then read from the whole, cached file.
+    For such a file that is an sdist, ``sdist_wheel(file, path) -> wheel path`` (when given)
+    builds the wheel the caller will install, and the metadata is read from it: one PEP 517
+    build instead of a metadata build now and a wheel build later. ``fetched_whole(file)`` is
+    told of each such file once it is in the cache (downloaded, and built for an sdist), so
+    that the caller can go on with it (install: unpacking) while the resolve goes on.
     """
 
     def __init__(
@@ -474,8 +479,12 @@ class MetadataFetcher:
         max_builds: int = 2,
         build_wheels: Callable[[Requirement], tuple[Path, str] | None] | None = None,
         whole_wheel: Callable[[DistFile], bool] | None = None,
+        sdist_wheel: Callable[[DistFile, Path], Path] | None = None,
+        fetched_whole: Callable[[DistFile], object] | None = None,
     ) -> None:
         self.client = client
+        self.sdist_wheel = sdist_wheel
+        self.fetched_whole = fetched_whole
         self.build_wheels = build_wheels
         self.whole_wheel = whole_wheel
         self.cache = cache
@@ -534,13 +543,15 @@ class MetadataFetcher:
             md = self._from_path(file, local)
         elif self.offline:
             raise OfflineMissing(f"the metadata of {file.filename}")
-        elif file.is_wheel and self.whole_wheel is not None and self.whole_wheel(file):
+        elif self.whole_wheel is not None and self.whole_wheel(file):
             # the caller will want the whole file anyway (an install of an exact pin): fetch it
             # once, into the cache, instead of reading its METADATA with range requests first
             path = _files.download(
                 self.client, file, self.cache, dest_dir=self._tmpdir(), reporter=self.reporter
             )
             md = self._from_path(file, path)
+            if self.fetched_whole is not None:
+                self.fetched_whole(file)
         else:
             md = None
             if file.core_metadata is not None:
@@ -651,6 +662,11 @@ class MetadataFetcher:
             )
         if self.offline:
             raise OfflineMissing(f"the metadata of {file.filename} (it needs a PEP 517 build)")
+        if self.sdist_wheel is not None and self.whole_wheel is not None and self.whole_wheel(file):
+            with self._builds:
+                wheel = self.sdist_wheel(file, path)
+            data = wheel_metadata_from_zip(wheel, file.project, f"the wheel built from {file.filename}")
+            return self._parse(data, file, "built", "METADATA of the wheel built")
         with self._builds:
             self.reporter.info(f"building metadata for {spec} from sdist {file.filename}")
             data = sdist.prepare_metadata(

@@ -270,38 +270,27 @@ def prepare_metadata(
     made for this call. Nothing is printed: the output of pip and of the backend is captured.
     Raises :class:`BuildError` naming the sdist, with the last lines of that output."""
     with _session(sdist_path, build_index, reporter, envs) as s:
-        early = _EarlyMetadata(s)
-        try:
-            _prepare(s)
-        except BaseException:
-            early.join()
-            raise
-        if early.env is s.env:  # the backend needed nothing more: the early run stands
-            out, dist_info = early.out, early.result()
-        else:
-            early.join()
-            out = s.work / "metadata"
-            out.mkdir()
-            dist_info = _hook(s, "prepare_metadata_for_build_wheel", str(out),
-                              _allow_fallback=True)
+        out, dist_info = _with_early(s, "prepare_metadata_for_build_wheel", s.work / "metadata",
+                                     _allow_fallback=True)
         path = out / dist_info / "METADATA"
         if not path.is_file():
             raise s.error(f"the build backend of {s.what} produced no METADATA")
         return path.read_bytes()
 
 
-class _EarlyMetadata:
-    """``prepare_metadata_for_build_wheel`` started at once, on a copy of the source tree,
-    while ``get_requires_for_build_wheel`` runs: each hook is a new interpreter importing the
-    backend, and most backends need nothing more, so the two usually run side by side rather
-    than one after the other. The result counts only if the environment stays the same."""
+class _EarlyHook:
+    """One hook (``prepare_metadata_for_build_wheel`` or ``build_wheel``) started at once, on a
+    copy of the source tree, while ``get_requires_for_build_wheel`` runs: each hook is a new
+    interpreter importing the backend, and most backends need nothing more, so the two usually
+    run side by side rather than one after the other. The result counts only if the
+    environment stays the same."""
 
-    def __init__(self, s: _Session) -> None:
+    def __init__(self, s: _Session, name: str, **kwargs: Any) -> None:
         from pyproject_hooks import BuildBackendHookCaller
 
         self.s = s
         self.env = s.env
-        self.out = s.work / "metadata-early"
+        self.out = s.work / f"{name}-early"
         self.out.mkdir()
         tree = s.work / "early" / s.tree.name  # the same name: backends may read it
         shutil.copytree(s.tree, tree, symlinks=True)
@@ -314,13 +303,11 @@ class _EarlyMetadata:
 
         def run() -> None:
             try:
-                self._value = _hook(s, "prepare_metadata_for_build_wheel", str(self.out),
-                                    hooks=hooks, _allow_fallback=True)
+                self._value = _hook(s, name, str(self.out), hooks=hooks, **kwargs)
             except BaseException as exc:  # noqa: BLE001 -- handed to whoever takes the result
                 self._error = exc
 
-        self._thread = threading.Thread(target=run, name="constrain-early-metadata",
-                                        daemon=True)
+        self._thread = threading.Thread(target=run, name="constrain-early-hook", daemon=True)
         self._thread.start()
 
     def join(self) -> None:
@@ -333,6 +320,22 @@ class _EarlyMetadata:
         if self._error is not None:
             raise self._error
         return self._value
+
+
+def _with_early(s: _Session, name: str, out: Path, **kwargs: Any) -> tuple[Path, Any]:
+    """``(directory, result)`` of hook ``name``, run beside ``get_requires_for_build_wheel``
+    (:class:`_EarlyHook`) and again, into ``out``, only when the backend asked for more."""
+    early = _EarlyHook(s, name, **kwargs)
+    try:
+        _prepare(s)
+    except BaseException:
+        early.join()
+        raise
+    if early.env is s.env:  # the backend needed nothing more: the early run stands
+        return early.out, early.result()
+    early.join()
+    out.mkdir(parents=True, exist_ok=True)
+    return out, _hook(s, name, str(out), **kwargs)
 
 
 def build_wheel(
@@ -349,6 +352,7 @@ def build_wheel(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with _session(sdist_path, build_index, reporter, envs) as s:
-        _prepare(s)
-        name = _hook(s, "build_wheel", str(out_dir.resolve()))
-        return out_dir / name
+        built, name = _with_early(s, "build_wheel", s.work / "dist")
+        wheel = out_dir / name
+        shutil.move(built / name, wheel)
+        return wheel

@@ -141,6 +141,12 @@ def _early_build(session: Session, target, request: InstallRequest, reporter: Re
     return build
 
 
+def _sha256_of(path):
+    from ..index.files import sha256_of
+
+    return sha256_of(path)
+
+
 def _exact_pins(prepared):
     """``file -> bool``: is ``file`` of a version the inputs pin exactly (``name==1.2``, as
     requirement or constraint)? Those wheels are as good as chosen, so the install downloads
@@ -162,7 +168,10 @@ def _exact_pins(prepared):
 class _EarlyDownloads:
     """Wheels start downloading (and unpacking into the cache) as the resolver pins them, so
     fetching overlaps resolving (a cold install is otherwise resolve time plus download time);
-    a pinned sdist is built into a wheel then too (``build(sdist, sha256, filename)``). Each
+    a pinned sdist is built into a wheel then too (``build(sdist, sha256, filename)``). Exact
+    pins come earlier still: the resolve reads their metadata from the whole file (built, for
+    an sdist) and hands each on as soon as it is in the cache (``Session.fetched_whole``), so
+    unpacking runs beside the whole resolve, not after its first pins. Each
     download, built wheel and unpacked tree lands in the cache, hash-checked, where the fetch
     step finds them; failures are left for that step to report. Versions already installed are
     not fetched.
@@ -180,20 +189,29 @@ class _EarlyDownloads:
         self.workers = None
         self._workers_lock = threading.Lock()  # the download threads ask for it at once
         self.seen: set[str] = set()
+        self._finished = False
 
     def submit(self, file) -> None:
-        if self.session.client.offline or file.filename in self.seen:
+        if self.session.client.offline:
             return
         if not file.is_wheel and self.build is None:
             return
         if self.installed.get(file.project) == str(file.version):
             return
-        self.seen.add(file.filename)
-        if self.pool is None:
-            from concurrent.futures import ThreadPoolExecutor
+        with self._workers_lock:  # the resolver and the prefetch threads submit
+            if file.filename in self.seen or self._finished:
+                return
+            self.seen.add(file.filename)
+            if self.pool is None:
+                from concurrent.futures import ThreadPoolExecutor
 
-            self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="constrain-early")
-        self.pool.submit(self._download, file)
+                self.pool = ThreadPoolExecutor(max_workers=8,
+                                               thread_name_prefix="constrain-early")
+            pool = self.pool
+        try:
+            pool.submit(self._download, file)
+        except RuntimeError:  # shut down meanwhile
+            pass
 
     def _download(self, file) -> None:
         from ..index.files import download, sha256_of
@@ -234,6 +252,8 @@ class _EarlyDownloads:
     def finish(self, *, wait: bool) -> None:
         """Wait for the downloads under way (the fetch step will use them), or on failure
         drop the ones not started."""
+        with self._workers_lock:
+            self._finished = True
         if self.pool is not None:
             self.pool.shutdown(wait=wait, cancel_futures=not wait)
         with self._workers_lock:
@@ -277,9 +297,13 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
         clock = time.perf_counter()
         prepared = prepare_resolve(resolve_req, session)
         session.whole_wheels = _exact_pins(prepared)
+        build = _early_build(session, target, request, reporter)
+        session.sdist_wheel = lambda file, path: build(path, file.sha256 or _sha256_of(path),
+                                                       file.filename)
         reporter.info(f"resolving for {target.describe()} ({interp.executable})")
         early = _EarlyDownloads(session, {} if chosen.missing else read_installed(interp),
-                                build=_early_build(session, target, request, reporter))
+                                build=build)
+        session.fetched_whole = early.submit  # exact pins: unpacked as soon as they are here
         try:
             install_set = resolve_target(prepared, session, target, reporter,
                                          on_pin=early.submit)
