@@ -99,6 +99,8 @@ class HttpClient:
     def _make_client(self):
         import httpx
 
+        _ask_for_large_frames()
+
         verify: object = True
         if self.cert:
             import ssl
@@ -114,6 +116,8 @@ class HttpClient:
                 max_keepalive_connections=self.max_connections,
             ),
             headers={"User-Agent": USER_AGENT},
+            # marks this client's connections for _ask_for_large_frames
+            event_hooks={"request": [_mark_request]},
         )
 
     def warm_up(self) -> None:
@@ -314,6 +318,48 @@ class HttpClient:
             return Response(url, status, out_headers, data)
         ctype = "text/html" if path.suffix in (".html", ".htm") else ""
         return Response(url, status, {"content-type": ctype}, data)
+
+
+#: the largest HTTP/2 DATA frame constrain asks servers for (RFC 9113 allows up to 16 MiB - 1)
+LARGE_FRAME = 1 << 20
+_LARGE_FRAMES = "constrain.large_frames"  # request extension marking constrain's connections
+_frames_lock = threading.Lock()
+
+
+async def _mark_request(request) -> None:
+    request.extensions[_LARGE_FRAMES] = True
+
+
+def _ask_for_large_frames() -> None:
+    """Make constrain's HTTP/2 connections ask for DATA frames of up to :data:`LARGE_FRAME`
+    bytes instead of the 16 KiB default (a SETTINGS_MAX_FRAME_SIZE update right after the
+    connection preface). httpcore keeps the default and handles every frame in Python, so
+    index pages and wheels in 16 KiB frames cost about a third more CPU than in large ones
+    (measured: 64 MB of wheels, 1.1-1.4 s of CPU against 0.8-0.9 s). httpcore has no setting
+    for it: this wraps its connection set-up, only for connections whose first request is
+    constrain's (marked by :func:`_mark_request`), and does nothing when httpcore's
+    internals are not the ones expected."""
+    try:
+        from h2.settings import SettingCodes
+        from httpcore._async.http2 import AsyncHTTP2Connection
+    except ImportError:
+        return
+    with _frames_lock:
+        original = getattr(AsyncHTTP2Connection, "_send_connection_init", None)
+        if original is None or getattr(original, "constrain_large_frames", False):
+            return
+
+        async def send_connection_init(self, request) -> None:
+            await original(self, request)
+            state = getattr(self, "_h2_state", None)
+            write = getattr(self, "_write_outgoing_data", None)
+            if state is None or write is None or not request.extensions.get(_LARGE_FRAMES):
+                return
+            state.update_settings({SettingCodes.MAX_FRAME_SIZE: LARGE_FRAME})
+            await write(request)
+
+        send_connection_init.constrain_large_frames = True  # type: ignore[attr-defined]
+        AsyncHTTP2Connection._send_connection_init = send_connection_init
 
 
 class _EventLoop:

@@ -1,0 +1,97 @@
+"""The HTTP client over real HTTP/2 (TLS with ALPN, a small server made with the h2 library):
+constrain asks for large DATA frames, and bodies sent in them arrive whole."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from constrain.index.client import LARGE_FRAME, HttpClient
+
+BODY = bytes(range(256)) * (3 * 1024 * 1024 // 256 + 7)  # a little over 3 MiB
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+class H2Server:
+    """Serves :data:`BODY` on every path over HTTP/2, in frames as large as the client allows;
+    records the settings the client sent and the size of each DATA frame it sent back."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.context.set_alpn_protocols(["h2"])
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.client_settings: dict[int, int] = {}
+        self.frame_sizes: list[int] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import h2.config
+        import h2.connection
+        import h2.events
+
+        raw, _ = self.sock.accept()
+        with self.context.wrap_socket(raw, server_side=True) as conn_sock:
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+            conn.initiate_connection()
+            conn_sock.sendall(conn.data_to_send())
+            while data := conn_sock.recv(1 << 16):
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.RemoteSettingsChanged):
+                        self.client_settings.update(
+                            {int(k): v.new_value for k, v in event.changed_settings.items()})
+                    elif isinstance(event, h2.events.RequestReceived):
+                        self._respond(conn, event.stream_id)
+                conn_sock.sendall(conn.data_to_send())
+
+    def _respond(self, conn, stream_id: int) -> None:
+        conn.send_headers(stream_id, [(":status", "200"),
+                                      ("content-length", str(len(BODY)))])
+        view = memoryview(BODY)
+        while view:
+            size = min(conn.max_outbound_frame_size, conn.local_flow_control_window(stream_id),
+                       len(view))
+            conn.send_data(stream_id, bytes(view[:size]), end_stream=size == len(view))
+            self.frame_sizes.append(size)
+            view = view[size:]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_large_frames_are_asked_for_and_bodies_in_them_arrive_whole(certificate, tmp_path):
+    from h2.settings import SettingCodes
+
+    server = H2Server(*certificate)
+    client = HttpClient(cert=str(certificate[0]), retries=0)
+    try:
+        r = client.get(f"https://127.0.0.1:{server.port}/page")
+        assert r.status == 200 and r.content == BODY
+        dest = tmp_path / "file.bin"
+        assert client.stream_to(f"https://127.0.0.1:{server.port}/file", dest).status == 200
+        assert dest.read_bytes() == BODY
+    finally:
+        client.close()
+        server.close()
+    assert server.client_settings.get(SettingCodes.MAX_FRAME_SIZE) == LARGE_FRAME
+    assert max(server.frame_sizes) == LARGE_FRAME  # the server used them; the client took them
