@@ -19,7 +19,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -91,6 +91,67 @@ class _SingleFlight:
         return future.result()
 
 
+#: prefetch job priorities: pages before metadata (the resolver reads every root's page before
+#: it pins anything, and a page found early starts its project's metadata, or sdist build)
+PAGES, METADATA = 0, 1
+
+
+class _PriorityPool:
+    """Up to ``workers`` daemon threads running submitted jobs, lowest priority number first
+    (first come, first served within one priority); threads start as jobs arrive. Jobs must
+    not raise. :meth:`close` drops the jobs not started; running ones finish on their own."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        import itertools
+        import queue
+
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._workers = workers
+        self._name = name
+        self._threads = 0
+        self._idle = 0
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, priority: int, fn: Callable[..., object], *args: object) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._queue.put((priority, next(self._order), fn, args))
+            if self._idle == 0 and self._threads < self._workers:
+                self._threads += 1
+                threading.Thread(target=self._run, name=f"{self._name}_{self._threads}",
+                                 daemon=True).start()
+            # else an idle thread takes it (a racing one may leave it to the next free thread)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            job = self._queue.get()
+            with self._lock:
+                self._idle -= 1
+            if job is None or job[2] is None:
+                return
+            _priority, _n, fn, args = job
+            fn(*args)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            threads = self._threads
+        import queue
+
+        while True:  # drop what has not started
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        for _ in range(threads):  # then let each thread end
+            self._queue.put((-1, -1, None, ()))
+
+
 class IndexRepository:
     """Files and metadata of projects from ``settings``' indexes and find-links locations.
 
@@ -135,7 +196,7 @@ class IndexRepository:
         self._prefetched: dict[NormalizedName, bool] = {}  # project -> metadata asked for
         self._metadata_hinted: set[str] = set()
         self._warned: set[str] = set()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: _PriorityPool | None = None
         self._closed = False
 
     # ------------------------------------------------------------------ MetadataProvider
@@ -174,7 +235,7 @@ class IndexRepository:
             if done is not None and (done or choose is None):
                 return
             self._prefetched[key] = choose is not None
-        self._submit(self._prefetch_job, key, choose, then)
+        self._submit(PAGES, self._prefetch_job, key, choose, then)
 
     def prefetch_files(self, files: Iterable[DistFile]) -> None:
         """Start fetching the metadata of ``files`` in the background (each at most once per
@@ -186,7 +247,7 @@ class IndexRepository:
                 if file.cache_identity() in self._metadata_hinted:
                     continue
                 self._metadata_hinted.add(file.cache_identity())
-            self._submit(self._quiet_metadata, file)
+            self._submit(METADATA, self._quiet_metadata, file)
 
     # ------------------------------------------------------------------ provenance
     def consulted(self) -> list[str]:
@@ -261,7 +322,7 @@ class IndexRepository:
             self._closed = True
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.close()
 
     def __enter__(self) -> IndexRepository:
         return self
@@ -519,18 +580,14 @@ class IndexRepository:
             self.metadata_fetched += 1
         return self.metadata_fetcher(file)
 
-    def _submit(self, fn: Callable[..., object], *args: object) -> None:
+    def _submit(self, priority: int, fn: Callable[..., object], *args: object) -> None:
         with self._lock:
             if self._closed:
                 return
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    max_workers=self.workers, thread_name_prefix="constrain-prefetch"
-                )
-            try:
-                self._pool.submit(fn, *args)
-            except RuntimeError:  # shut down meanwhile
-                pass
+                self._pool = _PriorityPool(self.workers, "constrain-prefetch")
+            pool = self._pool
+        pool.submit(priority, fn, *args)
 
     def _prefetch_job(
         self,
@@ -538,6 +595,9 @@ class IndexRepository:
         choose: Callable[[Sequence[DistFile]], Iterable[DistFile]] | None,
         then: Callable[[CoreMetadata], object] | None = None,
     ) -> None:
+        """The page, then (queued behind the pages asked for) the metadata of the chosen
+        files, the first one's handed to ``then``. An sdist's metadata is queued with the pages:
+        it may need a build, the longest wait of all."""
         try:
             files = self.files(project)
             if choose is None:
@@ -545,20 +605,17 @@ class IndexRepository:
             chosen = list(choose(files))
         except Exception:  # noqa: BLE001 -- surfaces when the resolver asks for real
             return
-        for file in chosen[1:]:
-            self._submit(self._quiet_metadata, file)
-        if not chosen:
-            return
+        for i, file in enumerate(chosen):
+            self._submit(METADATA if file.is_wheel else PAGES, self._quiet_metadata, file,
+                         then if i == 0 else None)
+
+    def _quiet_metadata(
+        self, file: DistFile, then: Callable[[CoreMetadata], object] | None = None
+    ) -> None:
         try:
-            found = self.metadata(chosen[0])
+            found = self.metadata(file)
             if then is not None and not self._closed:
                 then(found)
-        except Exception:  # noqa: BLE001 -- surfaces when the resolver asks for real
-            pass
-
-    def _quiet_metadata(self, file: DistFile) -> None:
-        try:
-            self.metadata(file)
         except Exception:  # noqa: BLE001 -- surfaces when the resolver asks for real
             pass
 
