@@ -363,3 +363,26 @@ def test_default_index_lists_a_real_project(make_repo):
     assert any(f.is_wheel and f.version >= Version("24.0") for f in files)
     assert all(f.project == "packaging" and f.sha256 for f in files)
     assert any(f.upload_time is not None for f in files)
+
+
+def test_prefetch_reads_the_pages_asked_for_before_any_metadata(make_index, make_repo):
+    # The resolver reads every root's page before it pins anything: with one prefetch thread,
+    # the three pages come first, then the metadata of each project's chosen file.
+    index = make_index([PackageSpec(n, "1.0") for n in ("aa", "bb", "cc")])
+    seen: list[int] = []
+
+    class Fetcher(StubFetcher):
+        def __call__(self, file):
+            seen.append(len(index.requests_to("/simple/")))
+            return super().__call__(file)
+
+    fetcher = Fetcher()
+    repo = make_repo(IndexSettings(index_url=index.index_url), fetcher=fetcher, workers=1)
+    for name in ("aa", "bb", "cc"):
+        repo.prefetch(name, lambda files: list(files))
+    deadline = time.monotonic() + 10
+    while len(fetcher.calls) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fetcher.calls == ["aa-1.0-py3-none-any.whl", "bb-1.0-py3-none-any.whl",
+                             "cc-1.0-py3-none-any.whl"]
+    assert seen == [3, 3, 3]
