@@ -3,6 +3,7 @@ constrain asks for large DATA frames, and bodies sent in them arrive whole."""
 
 from __future__ import annotations
 
+import binascii
 import shutil
 import socket
 import ssl
@@ -11,8 +12,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from constrain.index.client import LARGE_FRAME, HttpClient
+from constrain.index.client import LARGE_FRAME, HttpClient, _cheap_frame_repr
 
 BODY = bytes(range(256)) * (3 * 1024 * 1024 // 256 + 7)  # a little over 3 MiB
 
@@ -95,3 +98,19 @@ def test_large_frames_are_asked_for_and_bodies_in_them_arrive_whole(certificate,
         server.close()
     assert server.client_settings.get(SettingCodes.MAX_FRAME_SIZE) == LARGE_FRAME
     assert max(server.frame_sizes) == LARGE_FRAME  # the server used them; the client took them
+
+
+@given(st.binary(max_size=64))
+def test_data_frames_print_as_before_without_encoding_the_whole_payload(data):
+    # h2 formats every received frame; the text must stay what hyperframe shows
+    import hyperframe.frame as frame_module
+    from hyperframe.frame import DataFrame
+
+    _cheap_frame_repr()
+    full = binascii.hexlify(data).decode("ascii")
+    shown = full[:20] + "..." if len(full) > 20 else full
+    expected = "None" if not data else "<hex:" + shown + ">"
+    assert frame_module._raw_data_repr(data) == expected
+    frame = DataFrame(1, data + bytes(1 << 20))  # a large payload costs no more to show
+    assert repr(frame).endswith("<hex:" + binascii.hexlify((data + bytes(10))[:10]).decode()
+                                + "...>")

@@ -665,7 +665,8 @@ class MetadataFetcher:
         if self.sdist_wheel is not None and self.whole_wheel is not None and self.whole_wheel(file):
             with self._builds:
                 wheel = self.sdist_wheel(file, path)
-            data = wheel_metadata_from_zip(wheel, file.project, f"the wheel built from {file.filename}")
+            data = wheel_metadata_from_zip(wheel, file.project,
+                                           f"the wheel built from {file.filename}")
             return self._parse(data, file, "built", "METADATA of the wheel built")
         with self._builds:
             self.reporter.info(f"building metadata for {spec} from sdist {file.filename}")
