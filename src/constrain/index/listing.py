@@ -55,19 +55,25 @@ def _name_of(filename: str) -> str:
 
 def json_rows(content: bytes, page_url: str, project: NormalizedName, index: str) -> list[Row]:
     """Rows for the files of ``project`` on a PEP 691 JSON page (the fast path: no
-    :class:`DistFile` is built here)."""
+    :class:`DistFile` is built here). A popular project's page lists tens of thousands of
+    files, so the loop keeps to exact type tests and plain dict reads (the JSON parser only
+    makes dicts, lists, strings, numbers, booleans and ``None``)."""
     entries = json_entries(content, page_url)
     rows: list[Row] = []
+    append = rows.append
     names_ok: dict[str, bool] = {}
     for entry in entries:
-        if not isinstance(entry, Mapping):
+        if type(entry) is not dict:
             continue
         filename, href = entry.get("filename"), entry.get("url")
-        if not isinstance(filename, str) or not isinstance(href, str):
+        if type(filename) is not str or type(href) is not str:
             continue
-        if not filename.endswith((".whl", ".tar.gz", ".zip")):
+        if filename.endswith(".whl"):
+            raw_name = filename.split("-", 1)[0]
+        elif filename.endswith((".tar.gz", ".zip")):
+            raw_name = _name_of(filename)
+        else:
             continue
-        raw_name = _name_of(filename)
         ok = names_ok.get(raw_name)
         if ok is None:
             ok = names_ok[raw_name] = canonicalize_name(raw_name) == project
@@ -76,23 +82,34 @@ def json_rows(content: bytes, page_url: str, project: NormalizedName, index: str
         if "://" not in href or "#" in href:
             href = urldefrag(urljoin(page_url, href))[0]
         hashes = entry.get("hashes")
-        hash_pairs = (
-            tuple(sorted((str(k).lower(), v.lower()) for k, v in hashes.items()
-                         if isinstance(v, str)))
-            if isinstance(hashes, Mapping)
-            else ()
-        )
+        if type(hashes) is not dict or not hashes:
+            hash_pairs: tuple = ()
+        elif len(hashes) == 1:
+            ((algo, digest),) = hashes.items()
+            hash_pairs = ((str(algo).lower(), digest.lower()),) if type(digest) is str else ()
+        else:
+            hash_pairs = tuple(sorted((str(k).lower(), v.lower()) for k, v in hashes.items()
+                                      if type(v) is str))
+        requires_python = entry.get("requires-python")
+        if requires_python is not None:
+            requires_python = _str_or_none(requires_python)
+        yanked = entry.get("yanked")
+        if yanked is not None and yanked is not False:
+            yanked = _json_yanked(yanked)
+        else:
+            yanked = None
         size = entry.get("size")
         upload = entry.get("upload-time")
-        rows.append((
+        core = entry.get("core-metadata", entry.get("dist-info-metadata"))
+        append((
             filename,
             href,
             hash_pairs,
-            _str_or_none(entry.get("requires-python")),
-            _json_yanked(entry.get("yanked")),
-            upload if isinstance(upload, str) else None,
-            size if isinstance(size, int) and not isinstance(size, bool) else None,
-            _json_core_metadata(entry.get("core-metadata", entry.get("dist-info-metadata"))),
+            requires_python,
+            yanked,
+            upload if type(upload) is str else None,
+            size if type(size) is int else None,
+            None if core is None or core is False else _json_core_metadata(core),
             index,
         ))
     return rows
