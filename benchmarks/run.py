@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupted)
     work = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
+    runner.empty_trash(work)  # left by an interrupted run
     env = toolmod.isolated_env()
     index_url = toolmod.default_index_url()
     peers_python = toolmod.ensure_peers(work, env, index_url, args.refresh_peers)
@@ -106,12 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     for tool, reason in toolset.unavailable.items():
         print(f"{tool}: unavailable ({reason})", file=sys.stderr)
     results = []
-    for name in names:
-        if name == STARTUP:
-            results.append(runner.startup(ctx, chosen_tools, 3 if args.quick else 10))
-        else:
-            results.append(runner.run_workload(ctx, WORKLOADS[name], chosen_tools, repeats,
-                                               timeouts, args.force))
+    try:
+        for name in names:
+            if name == STARTUP:
+                results.append(runner.startup(ctx, chosen_tools, 3 if args.quick else 10))
+            else:
+                results.append(runner.run_workload(ctx, WORKLOADS[name], chosen_tools, repeats,
+                                                   timeouts, args.force))
+    finally:
+        runner.empty_trash(work)  # old caches and venvs, set aside during the runs
     meta = {
         "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),

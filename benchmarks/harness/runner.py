@@ -1,7 +1,7 @@
 """Run workloads tool by tool and mode by mode, and collect one row of figures per pair.
 
 Cache discipline: each tool has its own cache directory. A *cold* run starts from an emptied
-cache; a *warm* run uses the cache that the previous identical run filled (the last cold run,
+cache (the old one is set aside and deleted after the measured runs: :func:`set_aside`); a *warm* run uses the cache that the previous identical run filled (the last cold run,
 or one unmeasured priming run when there was none that succeeded). Repeats of a mode stop at
 the first failure or timeout: a failing command is reported, not re-measured.
 
@@ -79,6 +79,28 @@ def _empty(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
 
 
+def set_aside(path: Path, work: Path) -> None:
+    """Make ``path`` a new empty directory, moving what was there into ``work/trash``, which
+    :func:`empty_trash` deletes once no run is being measured. Deleting a tool's cache (some
+    ten thousand files) just before its next cold run made that run create its files where
+    the filesystem had just freed thousands of inodes: on this machine's ext4 each new file
+    then cost several times as much, for whichever tool ran next (measured with perf: 20-30%
+    of a cold install's CPU in the kernel's inode allocator). Runs are now independent of
+    what the run before them left."""
+    if path.exists():
+        trash = work / "trash"
+        trash.mkdir(parents=True, exist_ok=True)
+        import uuid
+
+        path.rename(trash / uuid.uuid4().hex)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def empty_trash(work: Path) -> None:
+    """Delete what :func:`set_aside` moved away (after the measured runs)."""
+    shutil.rmtree(work / "trash", ignore_errors=True)
+
+
 def read_stats(path: Path) -> dict | None:
     """constrain's work counters from CONSTRAIN_STATS_FILE, or None if absent or unreadable."""
     try:
@@ -152,7 +174,7 @@ def run_tool(ctx: Context, workload: Workload, tool: str, repeat: int, timeout: 
         for i in range(repeat):
             run_dir = base / f"{_dirname(mode)}-{i}"
             if mode == COLD:
-                _empty(cache)
+                set_aside(cache, ctx.work)
             command = workload.command(ctx, tool, mode, run_dir)
             row.argvs = command.argvs
             result = execute(ctx, tool, command, run_dir, timeout)

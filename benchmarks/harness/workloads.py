@@ -240,7 +240,10 @@ def workload1_pins(ctx: Context) -> Path:
 
 def _fresh_venv(ctx: Context, path: Path) -> Callable[[], None]:
     def make() -> None:
-        subprocess.run([str(ctx.tools.peers_python), "-m", "venv", "--clear", "--without-pip",
+        from .runner import set_aside
+
+        set_aside(path, ctx.work)  # not deleted now: see set_aside
+        subprocess.run([str(ctx.tools.peers_python), "-m", "venv", "--without-pip",
                         str(path)], check=True, env=ctx.env)
     return make
 

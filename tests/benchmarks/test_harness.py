@@ -466,3 +466,19 @@ def test_stopping_the_harness_ends_the_command_it_was_running(tmp_path):
     assert harness.wait(timeout=30) != 0
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
+
+
+def test_emptied_caches_are_set_aside_and_deleted_only_after_the_runs(tmp_path):
+    # deleting ten thousand files just before a cold run slowed that run's file creation
+    work = tmp_path / "work"
+    cache = work / "cache" / "uv"
+    (cache / "wheels").mkdir(parents=True)
+    (cache / "wheels" / "a.whl").write_bytes(b"x")
+    runner.set_aside(cache, work)
+    assert cache.is_dir() and list(cache.iterdir()) == []
+    kept = list((work / "trash").rglob("a.whl"))
+    assert len(kept) == 1 and kept[0].read_bytes() == b"x"
+    runner.set_aside(work / "cache" / "new", work)  # nothing there yet: just made
+    assert (work / "cache" / "new").is_dir()
+    runner.empty_trash(work)
+    assert not (work / "trash").exists() and cache.is_dir()
