@@ -242,9 +242,12 @@ class _EarlyDownloads:
                 import multiprocessing
                 from concurrent.futures import ProcessPoolExecutor
 
+                from .unpack import background_worker
+
                 try:
                     self.workers = ProcessPoolExecutor(
-                        max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+                        max_workers=2, mp_context=multiprocessing.get_context("spawn"),
+                        initializer=background_worker)
                 except (OSError, ValueError):
                     self.workers = False
             return self.workers or None

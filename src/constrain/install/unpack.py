@@ -199,6 +199,14 @@ def _check_contents(source, dest: _CacheDestination, tree: Path, wheel: str) -> 
             raise _not_matching(wheel, f"{arc}: RECORD says {expected}, the file is {actual}")
 
 
+def background_worker() -> None:
+    """The initializer of the unpacking worker processes (``command.py``): they yield the CPU
+    to the resolve and its builds (``nice``), since what they make is needed only once the
+    resolve is over, when they have the machine to themselves."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
+
+
 def unpack_in_worker(wheel: str, sha256: str, cache_root: str, filename: str) -> None:
     """:func:`unpack` with plain arguments, for a worker process (``command.py``)."""
     unpack(Path(wheel), sha256, Cache(cache_root), filename)
