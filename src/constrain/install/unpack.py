@@ -270,12 +270,13 @@ def _test_hook() -> None:
             os._exit(17)
 
 
-def _place(src: Path, dst: Path) -> None:
+def _place(src: str | Path, dst: str | Path) -> None:
     """Hard-link ``src`` at ``dst`` (replacing what is there), copying when links fail."""
     try:
         os.link(src, dst)
         return
     except FileExistsError:
+        dst = Path(dst)
         tmp = dst.with_name(f".{dst.name}.constrain-tmp")
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -285,6 +286,7 @@ def _place(src: Path, dst: Path) -> None:
             shutil.copy2(src, tmp)
         os.replace(tmp, dst)
     except OSError:
+        dst = Path(dst)
         tmp = dst.with_name(f".{dst.name}.constrain-tmp")
         shutil.copy2(src, tmp)
         os.replace(tmp, dst)
@@ -307,10 +309,31 @@ def _inside(path: str, root: str) -> str:
     return full
 
 
-def planned_files(interp: Interpreter, unpacked: Unpacked, name: str) -> list[str]:
-    """Every absolute path installing ``unpacked`` will create (for the journal)."""
+def _under(base: str, rel: str) -> str:
+    """``base/rel`` for a manifest path; :class:`UnsafeWheel` if it would leave ``base``.
+    Manifest paths were normalised and checked when the wheel was unpacked, so the plain
+    join is the common case; anything else (a cache entry changed since) gets the full
+    check."""
+    if rel and "\\" not in rel and rel[0] != "/":
+        parts = rel.split("/")
+        if ".." not in parts and "." not in parts and "" not in parts:
+            return base + "/" + rel
+    return _inside(os.path.join(base, rel), base)
+
+
+def _destinations(interp: Interpreter, unpacked: Unpacked, name: str) -> list[str]:
+    """The absolute path of each manifest file of ``unpacked`` in the environment."""
+    scheme = {k: os.path.abspath(v) for k, v in interp.scheme(name).items()}
+    return [_under(scheme[s], p) for s, p, *_ in unpacked.manifest["files"]]
+
+
+def planned_files(interp: Interpreter, unpacked: Unpacked, name: str,
+                  destinations: list[str] | None = None) -> list[str]:
+    """Every absolute path installing ``unpacked`` will create (for the journal);
+    ``destinations`` is :func:`_destinations` when already known."""
     scheme = interp.scheme(name)
-    out = [_inside(os.path.join(scheme[s], p), scheme[s]) for s, p, *_ in unpacked.manifest["files"]]
+    out = list(destinations if destinations is not None
+               else _destinations(interp, unpacked, name))
     scripts = scheme["scripts"]
     out += [_inside(os.path.join(scripts, ep[0]), scripts) for ep in unpacked.manifest["entry_points"]]
     root = scheme[unpacked.manifest["root"]]
@@ -319,8 +342,10 @@ def planned_files(interp: Interpreter, unpacked: Unpacked, name: str) -> list[st
     return out
 
 
-def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool) -> int:
-    """Place the files of ``unpacked`` into the environment; returns how many."""
+def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
+         destinations: list[str] | None = None) -> int:
+    """Place the files of ``unpacked`` into the environment; returns how many.
+    ``destinations`` is :func:`_destinations` when already known."""
     from installer.scripts import Script
     from installer.utils import fix_shebang
 
@@ -330,27 +355,32 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool)
     root_dir = scheme[root_scheme]
     records: list[tuple[str, str, str]] = []
     made: set[str] = set()
+    if destinations is None:
+        destinations = _destinations(interp, unpacked, name)
 
     def rec_path(s: str, full: str) -> str:
         rel = os.path.relpath(full, root_dir)
         return rel.replace(os.sep, "/")
 
-    for s, rel, digest, size, executable in manifest["files"]:
-        dst = _inside(os.path.join(scheme[s], rel), scheme[s])
+    tree = str(unpacked.root)
+    test_hook = _test_hook if os.environ.get("CONSTRAIN_TEST_EXIT_AFTER_FILES") else None
+    for (s, rel, digest, size, executable), dst in zip(manifest["files"], destinations):
         parent = os.path.dirname(dst)
         if parent not in made:
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
-        src = unpacked.root / s / rel
+        src = f"{tree}/{s}/{rel}"
         if s == "scripts":
             with open(src, "rb") as fh, fix_shebang(fh, interp.executable) as fixed:
                 data = fixed.read()
             _write(Path(dst), data, executable or True)
             records.append((rec_path(s, dst), record_hash(data), str(len(data))))
         else:
-            _place(src, Path(dst))
-            records.append((rec_path(s, dst), digest, str(size)))
-        _test_hook()
+            _place(src, dst)
+            # a file of the root scheme is recorded by its path in the wheel
+            records.append((rel if s == root_scheme else rec_path(s, dst), digest, str(size)))
+        if test_hook is not None:
+            test_hook()
     scripts_dir = scheme["scripts"]
     for ep_name, module, attr, section in manifest["entry_points"]:
         script_name, data = Script(ep_name, module, attr, section).generate(
@@ -454,7 +484,8 @@ def replace(
     journal = txn / f"{name}.json"
     backup = txn / f"{name}.old"
     old_files = record_files(interp, old) if old is not None else []
-    new_files = planned_files(interp, new, name) if new is not None else []
+    destinations = _destinations(interp, new, name) if new is not None else None
+    new_files = planned_files(interp, new, name, destinations) if new is not None else []
     if backup.exists():
         shutil.rmtree(backup)
     _write_json(journal, {"state": "started", "old": old_files, "new": new_files,
@@ -465,7 +496,7 @@ def replace(
             with contextlib.suppress(FileNotFoundError):
                 os.rename(path, backup / str(i))
     if new is not None:
-        link(interp, new, name, requested=requested)
+        link(interp, new, name, requested=requested, destinations=destinations)
     _write_json(journal, {"state": "committed", "old": old_files, "new": new_files,
                           "backup": str(backup)})
     _finish(interp, name, journal, backup, old_files, new_files)
