@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import string
 import threading
 import time
 from pathlib import Path
@@ -367,8 +369,12 @@ def test_default_index_lists_a_real_project(make_repo):
 
 def test_prefetch_reads_the_pages_asked_for_before_any_metadata(make_index, make_repo):
     # The resolver reads every root's page before it pins anything: with one prefetch thread,
-    # the three pages come first, then the metadata of each project's chosen file.
-    index = make_index([PackageSpec(n, "1.0") for n in ("aa", "bb", "cc")])
+    # the three pages come first, then the metadata of each project's chosen file, the largest
+    # file first (an install downloads them whole and unpacks each as it arrives).
+    noise = "".join(random.Random(0).choices(string.ascii_letters, k=200_000))
+    big = {"files": {"cc/data.txt": noise}}  # hardly compressible: a large wheel
+    index = make_index([PackageSpec("aa", "1.0"), PackageSpec("bb", "1.0"),
+                        PackageSpec("cc", "1.0", wheel_options=big)])
     seen: list[int] = []
 
     class Fetcher(StubFetcher):
@@ -383,6 +389,9 @@ def test_prefetch_reads_the_pages_asked_for_before_any_metadata(make_index, make
     deadline = time.monotonic() + 10
     while len(fetcher.calls) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert fetcher.calls == ["aa-1.0-py3-none-any.whl", "bb-1.0-py3-none-any.whl",
-                             "cc-1.0-py3-none-any.whl"]
+    sizes = {r.filename: r.path.stat().st_size for n in ("aa", "bb", "cc")
+             for r in index.records(n)}
+    assert sizes["cc-1.0-py3-none-any.whl"] > 10 * sizes["aa-1.0-py3-none-any.whl"]
+    assert fetcher.calls[0] == "cc-1.0-py3-none-any.whl"
+    assert sorted(fetcher.calls[1:]) == ["aa-1.0-py3-none-any.whl", "bb-1.0-py3-none-any.whl"]
     assert seen == [3, 3, 3]

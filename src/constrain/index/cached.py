@@ -96,8 +96,17 @@ class _SingleFlight:
 PAGES, METADATA = 0, 1
 
 
+def _metadata_priority(file: DistFile) -> tuple[int, int]:
+    """An sdist's metadata goes with the pages (it may need a build, the longest wait of all);
+    a wheel's after them, the largest first: when wheels are fetched whole (install), the
+    large ones then arrive, and are unpacked, early rather than last."""
+    if not file.is_wheel:
+        return (PAGES, 0)
+    return (METADATA, -(file.size or 0))
+
+
 class _PriorityPool:
-    """Up to ``workers`` daemon threads running submitted jobs, lowest priority number first
+    """Up to ``workers`` daemon threads running submitted jobs, lowest priority (a tuple) first
     (first come, first served within one priority); threads start as jobs arrive. Jobs must
     not raise. :meth:`close` drops the jobs not started; running ones finish on their own."""
 
@@ -114,7 +123,7 @@ class _PriorityPool:
         self._lock = threading.Lock()
         self._closed = False
 
-    def submit(self, priority: int, fn: Callable[..., object], *args: object) -> None:
+    def submit(self, priority: tuple, fn: Callable[..., object], *args: object) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -149,7 +158,7 @@ class _PriorityPool:
             except queue.Empty:
                 break
         for _ in range(threads):  # then let each thread end
-            self._queue.put((-1, -1, None, ()))
+            self._queue.put(((-1,), -1, None, ()))
 
 
 class IndexRepository:
@@ -235,7 +244,7 @@ class IndexRepository:
             if done is not None and (done or choose is None):
                 return
             self._prefetched[key] = choose is not None
-        self._submit(PAGES, self._prefetch_job, key, choose, then)
+        self._submit((PAGES, 0), self._prefetch_job, key, choose, then)
 
     def prefetch_files(self, files: Iterable[DistFile]) -> None:
         """Start fetching the metadata of ``files`` in the background (each at most once per
@@ -247,7 +256,7 @@ class IndexRepository:
                 if file.cache_identity() in self._metadata_hinted:
                     continue
                 self._metadata_hinted.add(file.cache_identity())
-            self._submit(METADATA, self._quiet_metadata, file)
+            self._submit(_metadata_priority(file), self._quiet_metadata, file)
 
     # ------------------------------------------------------------------ provenance
     def consulted(self) -> list[str]:
@@ -580,7 +589,7 @@ class IndexRepository:
             self.metadata_fetched += 1
         return self.metadata_fetcher(file)
 
-    def _submit(self, priority: int, fn: Callable[..., object], *args: object) -> None:
+    def _submit(self, priority: tuple, fn: Callable[..., object], *args: object) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -595,9 +604,8 @@ class IndexRepository:
         choose: Callable[[Sequence[DistFile]], Iterable[DistFile]] | None,
         then: Callable[[CoreMetadata], object] | None = None,
     ) -> None:
-        """The page, then (queued behind the pages asked for) the metadata of the chosen
-        files, the first one's handed to ``then``. An sdist's metadata is queued with the pages:
-        it may need a build, the longest wait of all."""
+        """The page, then (queued behind the pages asked for: :func:`_metadata_priority`) the
+        metadata of the chosen files, the first one's handed to ``then``."""
         try:
             files = self.files(project)
             if choose is None:
@@ -606,7 +614,7 @@ class IndexRepository:
         except Exception:  # noqa: BLE001 -- surfaces when the resolver asks for real
             return
         for i, file in enumerate(chosen):
-            self._submit(METADATA if file.is_wheel else PAGES, self._quiet_metadata, file,
+            self._submit(_metadata_priority(file), self._quiet_metadata, file,
                          then if i == 0 else None)
 
     def _quiet_metadata(
