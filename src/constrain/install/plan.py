@@ -36,6 +36,18 @@ class Installed:
     installer: str = ""
 
 
+def metadata_headers(dist_info: Path, parser: email.parser.BytesHeaderParser | None = None):
+    """The header fields of ``dist_info/METADATA`` (raises ``OSError``). Only the header block
+    is parsed: the long description after the first empty line can be most of the file."""
+    with open(dist_info / "METADATA", "rb") as fh:
+        data = fh.read()
+    end = min((i for i in (data.find(b"\n\n"), data.find(b"\r\n\r\n")) if i >= 0),
+              default=-1)
+    if end >= 0:
+        data = data[: end + 1]
+    return (parser or email.parser.BytesHeaderParser()).parsebytes(data)
+
+
 def read_installed(interp: Interpreter) -> dict[NormalizedName, Installed]:
     """Every distribution in the environment's site directories, by canonical name."""
     out: dict[NormalizedName, Installed] = {}
@@ -50,8 +62,7 @@ def read_installed(interp: Interpreter) -> dict[NormalizedName, Installed]:
                 continue
             path = Path(entry.path)
             try:
-                with open(path / "METADATA", "rb") as fh:
-                    headers = parser.parse(fh)
+                headers = metadata_headers(path, parser)
             except OSError:
                 continue
             display = headers.get("Name") or entry.name.split("-", 1)[0]

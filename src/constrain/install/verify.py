@@ -11,7 +11,7 @@ import email.parser
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from .plan import read_installed
+from .plan import metadata_headers, read_installed
 from .venv import Interpreter
 
 
@@ -25,8 +25,7 @@ def check(interp: Interpreter) -> list[str]:
     for name in sorted(installed):
         dist = installed[name]
         try:
-            with open(dist.dist_info / "METADATA", "rb") as fh:
-                headers = parser.parse(fh)
+            headers = metadata_headers(dist.dist_info, parser)
         except OSError:
             continue
         for line in headers.get_all("Requires-Dist") or ():
