@@ -55,3 +55,29 @@ def test_missing_directory_is_an_output_error(tmp_path):
     with pytest.raises(OutputError) as info:
         write_atomic(tmp_path / "nope" / "c.txt", "x\n")
     assert str(tmp_path / "nope" / "c.txt") in info.value.message
+
+
+def test_a_pipe_is_written_into_not_replaced(tmp_path):
+    # what `-o /dev/null` or `-o /dev/stdout` needs: the special file stays what it is
+    import threading
+
+    fifo = tmp_path / "out"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    write_atomic(fifo, "pins\n")
+    reader.join(timeout=10)
+    assert got == [b"pins\n"]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert os.listdir(tmp_path) == ["out"]
+
+
+def test_a_symlink_keeps_pointing_at_the_replaced_file(tmp_path):
+    real = tmp_path / "real.txt"
+    real.write_text("old\n")
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    write_atomic(link, "new\n")
+    assert link.is_symlink() and real.read_text() == "new\n"
+    assert sorted(os.listdir(tmp_path)) == ["link.txt", "real.txt"]

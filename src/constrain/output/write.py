@@ -1,7 +1,8 @@
 """Write a text file atomically: a temp file in the same directory, flushed, then ``os.replace``.
 
 Readers see either the old file or the complete new one, never half of it; an interrupted or
-failed write leaves the old file untouched and no temp file behind. The new file gets the mode
+failed write leaves the old file untouched and no temp file behind. Devices and pipes
+(``-o /dev/null``) are written into, not replaced. The new file gets the mode
 of the file it replaces, or the usual ``0o666`` minus umask when it is new.
 """
 
@@ -18,12 +19,28 @@ from ..errors import OutputError
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` (UTF-8, ``\\n`` line ends) in one step.
 
+    A symbolic link is followed (the file it names is replaced, the link stays); a path that
+    is not a regular file -- ``/dev/null``, ``/dev/stdout``, a named pipe -- is written
+    straight into, never replaced.
+
     Raises :class:`~constrain.errors.OutputError` when the directory or file cannot be written.
     """
-    path = Path(path)
+    shown = path
+    path = Path(os.path.realpath(path))
+    data = text.encode("utf-8")
+    try:
+        special = not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        special = False
+    if special:
+        try:
+            with open(path, "wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise OutputError(f"cannot write {shown}: {exc.strerror or exc}") from exc
+        return
     directory = path.parent
     tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    data = text.encode("utf-8")
     try:
         try:
             mode = stat.S_IMODE(os.stat(path).st_mode)
@@ -43,6 +60,6 @@ def write_atomic(path: Path, text: str) -> None:
             raise
     except OSError as exc:
         raise OutputError(
-            f"cannot write {path}: {exc.strerror or exc}",
+            f"cannot write {shown}: {exc.strerror or exc}",
             hint="check that the directory exists and is writable, and that the disk has room",
         ) from exc
