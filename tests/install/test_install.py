@@ -198,6 +198,29 @@ def test_killed_install_rolls_back_to_wholly_old(server, tmp_path, capsys):
     assert pyrun(venv, "import beta; print(beta.V)") == "1"
 
 
+
+def test_killed_first_install_rolls_back_to_absent(server, tmp_path, capsys):
+    """A distribution with nothing old is journalled too (in one write, not fsynced): killed
+    halfway, it is removed whole, and the rerun installs it."""
+    from constrain.install.unpack import recover
+    from constrain.install.venv import inspect
+
+    venv = tmp_path / "V"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    env = dict(os.environ, CONSTRAIN_TEST_EXIT_AFTER_FILES="3", CONSTRAIN_INSTALL_WORKERS="1")
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, "install", "beta==2.0", "--index-url",
+         server.index_url, "--venv", str(venv)],
+        env=env, capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    assert proc.returncode == 17, proc.stderr
+    assert (venv / SITE / "beta").is_dir()  # some of beta 2.0 was linked
+    assert recover(inspect(venv / "bin/python")) == ["beta"]
+    assert "beta" not in installed(venv)
+    assert not (venv / SITE / "beta").exists()
+    assert not list((venv / SITE).glob("beta-*"))
+    assert install(capsys, "beta==2.0", "--index-url", server.index_url,
+                   "--venv", str(venv))[0] == 0
+    assert pyrun(venv, "import beta; print(beta.V)") == "2"
 def test_offline_wheelhouse_install_makes_no_request(find_links_dir, make_index, tmp_path,
                                                      capsys, monkeypatch):
     house = find_links_dir([ALPHA, BETA1])

@@ -488,8 +488,11 @@ def replace(
     new_files = planned_files(interp, new, name, destinations) if new is not None else []
     if backup.exists():
         shutil.rmtree(backup)
+    # Made durable (fsync) only when old files are about to be moved aside: then a journal lost
+    # to a power cut would strand them. With nothing old, a journal still covers any
+    # interruption of this process, and committing is just removing it.
     _write_json(journal, {"state": "started", "old": old_files, "new": new_files,
-                          "backup": str(backup)})
+                          "backup": str(backup)}, durable=bool(old_files))
     if old_files:
         backup.mkdir()
         for i, path in enumerate(old_files):
@@ -497,8 +500,9 @@ def replace(
                 os.rename(path, backup / str(i))
     if new is not None:
         link(interp, new, name, requested=requested, destinations=destinations)
-    _write_json(journal, {"state": "committed", "old": old_files, "new": new_files,
-                          "backup": str(backup)})
+    if old_files:
+        _write_json(journal, {"state": "committed", "old": old_files, "new": new_files,
+                              "backup": str(backup)})
     _finish(interp, name, journal, backup, old_files, new_files)
 
 
@@ -509,12 +513,13 @@ def _finish(interp, name, journal: Path, backup: Path, old_files, new_files) -> 
     journal.unlink(missing_ok=True)
 
 
-def _write_json(path: Path, data: dict) -> None:
+def _write_json(path: Path, data: dict, *, durable: bool = True) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
