@@ -395,3 +395,37 @@ def test_prefetch_reads_the_pages_asked_for_before_any_metadata(make_index, make
     assert fetcher.calls[0] == "cc-1.0-py3-none-any.whl"
     assert sorted(fetcher.calls[1:]) == ["aa-1.0-py3-none-any.whl", "bb-1.0-py3-none-any.whl"]
     assert seen == [3, 3, 3]
+
+
+def test_prefetched_pages_are_all_requested_at_once_and_each_once(make_index, make_repo):
+    # Page requests do not wait for a prefetch thread: with the only thread held in the first
+    # page's choice, the other pages are already asked for (small pages are not queued behind
+    # large ones), and each response is then used, not requested again.
+    index = make_index([PackageSpec(n, "1.0") for n in ("aa", "bb", "cc")])
+    fetcher = StubFetcher()
+    repo = make_repo(IndexSettings(index_url=index.index_url), fetcher=fetcher, workers=1)
+    held, release = threading.Event(), threading.Event()
+
+    def hold(files):
+        held.set()
+        release.wait(10)
+        return list(files)
+
+    repo.prefetch("aa", hold)
+    assert held.wait(10)
+    repo.prefetch("bb", lambda files: list(files))
+    repo.prefetch("cc", lambda files: list(files))
+    deadline = time.monotonic() + 10
+    while len(index.requests_to("/simple/")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(r.path for r in index.requests_to("/simple/")) == [
+        "/simple/aa/", "/simple/bb/", "/simple/cc/"]
+    release.set()
+    deadline = time.monotonic() + 10
+    while len(fetcher.calls) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(fetcher.calls) == [f"{n}-1.0-py3-none-any.whl" for n in ("aa", "bb", "cc")]
+    assert {n: _versions(repo.files(n)) for n in ("aa", "bb", "cc")} == {
+        n: {"1.0"} for n in ("aa", "bb", "cc")}
+    assert len(index.requests_to("/simple/")) == 3
+    assert repo.stats()["pages_fetched"] == 3

@@ -32,11 +32,11 @@ from ..config import IndexSettings, find_links_locations, index_locations
 from ..errors import CacheError, NetworkError, OfflineMissing, ProjectNotFound, redact_url
 from ..models import CoreMetadata, DistFile, ProjectFiles
 from ..reporting import NULL_REPORTER, Reporter
-from .client import HttpClient, file_url_to_path
-from .listing import dump_listing, group_rows, json_rows, load_listing, row_of
+from .client import HttpClient, Pending, Response, file_url_to_path
+from .listing import listing_of_page, load_listing
+from .offload import Offload
 from .parse import (
     ACCEPT,
-    _is_json,
     dist_file,
     parse_find_links_page,
     parse_project_page,
@@ -47,6 +47,9 @@ T = TypeVar("T")
 
 ROOT_NAMES_TTL = 24 * 3600.0  # the root listing only feeds "did you mean": a day is fresh enough
 _NOT_HERE = frozenset({404, 410})
+#: pages at least this large are parsed in the helper process (``index/offload.py``), the
+#: first of them starting it: on Airflow's set, the 24 pages above it are 35 of the 41 MB
+OFFLOAD_MIN = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,11 @@ class _SingleFlight:
                 future.set_exception(exc)
                 raise
         return future.result()
+
+    def __contains__(self, key: Hashable) -> bool:
+        """Has a caller begun (or finished) computing ``key``?"""
+        with self._lock:
+            return key in self._futures
 
 
 #: prefetch job priorities: pages before metadata (the resolver reads every root's page before
@@ -203,9 +211,11 @@ class IndexRepository:
         self._metadata = _SingleFlight()
         self._locations = _SingleFlight()  # find-links listings, root listings
         self._prefetched: dict[NormalizedName, bool] = {}  # project -> metadata asked for
+        self._early: dict[str, tuple[dict[str, str], Pending]] = {}  # url -> begun request
         self._metadata_hinted: set[str] = set()
         self._warned: set[str] = set()
         self._pool: _PriorityPool | None = None
+        self._offload = Offload()
         self._closed = False
 
     # ------------------------------------------------------------------ MetadataProvider
@@ -243,8 +253,14 @@ class IndexRepository:
             done = self._prefetched.get(key)
             if done is not None and (done or choose is None):
                 return
+            first = done is None
             self._prefetched[key] = choose is not None
-        self._submit((PAGES, 0), self._prefetch_job, key, choose, then)
+        pending = self._start_page(key) if first else None
+        if pending is None:
+            self._submit((PAGES, 0), self._prefetch_job, key, choose, then)
+        else:  # read the page once it is here: small pages are not queued behind large ones
+            pending.when_done(lambda: self._submit((PAGES, 0), self._prefetch_job, key,
+                                                   choose, then))
 
     def prefetch_files(self, files: Iterable[DistFile]) -> None:
         """Start fetching the metadata of ``files`` in the background (each at most once per
@@ -332,6 +348,7 @@ class IndexRepository:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
+        self._offload.close()
 
     def __enter__(self) -> IndexRepository:
         return self
@@ -372,17 +389,13 @@ class IndexRepository:
             )
 
         def store(served: _Page) -> bytes:
-            """Parse once and keep the compact, grouped form (``index/listing.py``)."""
-            if _is_json(served.body, served.content_type):
-                rows = json_rows(served.body, served.url, project, index)
-            else:
-                rows = [
-                    row_of(f)
-                    for f in parse_project_page(
-                        served.body, served.content_type, served.url, project, index
-                    )
-                ]
-            return dump_listing(*group_rows(rows))
+            """Parse once and keep the compact, grouped form (``index/listing.py``); a large
+            page is parsed in the helper process, beside this one's GIL."""
+            args = (served.body, served.content_type, served.url, project, index)
+            if len(served.body) >= OFFLOAD_MIN:  # the first one starts the helper
+                self._offload.start()
+                return self._offload.run(listing_of_page, *args)
+            return listing_of_page(*args)
 
         what = f"the index page of {project} ({redact_url(index)})"
         page = self._page(url, what, bucket="listings", store=store)
@@ -461,13 +474,8 @@ class IndexRepository:
                 return page
         if self.offline:
             raise OfflineMissing(what)
-        headers = {"Accept": ACCEPT}
-        if cached is not None and cached[0].status == 200:
-            if cached[1].get("etag"):
-                headers["If-None-Match"] = cached[1]["etag"]
-            if cached[1].get("last_modified"):
-                headers["If-Modified-Since"] = cached[1]["last_modified"]
-        response = self.client.get(url, headers)
+        headers = self._page_headers(cached[1] if cached is not None else None)
+        response = self._take_early(url, headers) or self.client.get(url, headers)
         self._count_page()
         now = time.time()
         if response.status == 304 and cached is not None:
@@ -506,6 +514,50 @@ class IndexRepository:
             else "check the index URL; try again later if the index is having trouble"
         )
         raise NetworkError(f"{shown} answered HTTP {response.status}", url=shown, hint=hint)
+
+    def _page_headers(self, meta: dict | None) -> dict[str, str]:
+        """The headers asking for a page whose cached copy has ``meta`` (revalidation)."""
+        headers = {"Accept": ACCEPT}
+        if meta is not None and int(meta.get("status", 200)) == 200:
+            if meta.get("etag"):
+                headers["If-None-Match"] = meta["etag"]
+            if meta.get("last_modified"):
+                headers["If-Modified-Since"] = meta["last_modified"]
+        return headers
+
+    def _start_page(self, project: NormalizedName) -> Pending | None:
+        """Begin fetching ``project``'s page on the first index now, unless the cache will
+        answer (:meth:`_page` then takes the response). Every page asked for is in flight at
+        once, so the small ones (often sdist-only projects, whose builds are the longest
+        waits) arrive first instead of queueing behind large ones for a thread."""
+        if self.offline or not self.indexes or self.indexes[0].startswith("file:"):
+            return None
+        url = self.indexes[0].rstrip("/") + f"/{project}/"
+        meta = None
+        if self.cache is not None:
+            meta = self.cache.get_meta("listings", url_key(url))
+            if meta and "fetched" in meta and not self.refresh and self._is_fresh(meta):
+                return None
+        headers = self._page_headers(meta if meta and "fetched" in meta else None)
+        with self._lock:  # a caller already loading the project made its own request
+            if project in self._projects:
+                return None
+            try:
+                pending = self.client.start_get(url, headers)
+            except NetworkError:
+                return None
+            if pending is not None:
+                self._early[url] = (headers, pending)
+        return pending
+
+    def _take_early(self, url: str, headers: dict[str, str]) -> Response | None:
+        """The response of the request :meth:`_start_page` began for ``url`` with these
+        ``headers``, if any (each is used once)."""
+        with self._lock:
+            early = self._early.pop(url, None)
+        if early is None or early[0] != headers:
+            return None
+        return early[1].result()
 
     def _cached(
         self, url: str, key: str, bucket: str = "pages", *, stored: bool = False

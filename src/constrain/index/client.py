@@ -55,6 +55,23 @@ def file_url_to_path(url: str) -> Path:
     return Path(unquote(parts.path))
 
 
+class Pending:
+    """A request begun by :meth:`HttpClient.start_get`."""
+
+    def __init__(self, loop: _EventLoop, future) -> None:
+        self._loop = loop
+        self._future = future
+
+    def result(self) -> Response:
+        """The response (waiting for it); raises as :meth:`HttpClient.get` would."""
+        return self._loop.wait(self._future)
+
+    def when_done(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` once the request has ended, however it ended (at once if it
+        has; otherwise on the HTTP thread, so it must be quick)."""
+        self._future.add_done_callback(lambda _future: callback())
+
+
 class HttpClient:
     """Fetches URLs over HTTP/2 (falling back to HTTP/1.1) or from ``file://`` paths.
 
@@ -157,6 +174,15 @@ class HttpClient:
         if self.offline:
             raise OfflineMissing(redact_url(url))
         return self._request(url, dict(headers or {}))
+
+    def start_get(self, url: str, headers: Mapping[str, str] | None = None) -> Pending | None:
+        """Begin :meth:`get` of a network ``url`` without waiting: the request goes out now
+        (many at once share the HTTP/2 connection) and :meth:`Pending.result` gives what
+        :meth:`get` would have. ``None`` for ``file:`` URLs and under ``--offline``."""
+        if url.startswith("file:") or self.offline:
+            return None
+        loop = self._loop()
+        return Pending(loop, loop.submit(self._arequest(url, dict(headers or {}))))
 
     def get_range(self, url: str, start: int | None, end: int | None) -> Response:
         """GET bytes ``start..end`` (inclusive) of ``url``; ``start=None`` asks for the last
@@ -408,17 +434,23 @@ class _EventLoop:
         self.client = self.run(create())
 
     def run(self, coro):
-        """Run ``coro`` on the loop and wait for its result (from any other thread).
+        """Run ``coro`` on the loop and wait for its result (from any other thread)."""
+        return self.wait(self.submit(coro))
 
-        A caller racing :meth:`close` (a prefetch job still running when the command ends)
-        gets a :class:`NetworkError` instead of waiting forever on a loop that has stopped."""
-        from concurrent.futures import CancelledError
-
+    def submit(self, coro):
+        """Start ``coro`` on the loop; its :class:`concurrent.futures.Future`."""
         try:
-            future = self._asyncio.run_coroutine_threadsafe(coro, self.loop)
+            return self._asyncio.run_coroutine_threadsafe(coro, self.loop)
         except RuntimeError:  # the loop is closed
             coro.close()
             raise NetworkError("the HTTP client was closed", url="") from None
+
+    def wait(self, future):
+        """The result of a :meth:`submit` future. A caller racing :meth:`close` (a prefetch
+        job still running when the command ends) gets a :class:`NetworkError` instead of
+        waiting forever on a loop that has stopped."""
+        from concurrent.futures import CancelledError
+
         while True:
             try:
                 return future.result(timeout=1.0)

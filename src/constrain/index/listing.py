@@ -19,12 +19,14 @@ from packaging.version import InvalidVersion, Version
 
 from ..models import DistFile, ProjectFiles
 from .parse import (
+    _is_json,
     _json_core_metadata,
     _json_yanked,
     _str_or_none,
     _upload_time,
     dist_file,
     json_entries,
+    parse_project_page,
 )
 
 FORMAT = 1
@@ -113,6 +115,18 @@ def json_rows(content: bytes, page_url: str, project: NormalizedName, index: str
             index,
         ))
     return rows
+
+
+def listing_of_page(body: bytes, content_type: str, page_url: str, project: NormalizedName,
+                    index: str) -> bytes:
+    """A project page as served (PEP 691 JSON or PEP 503 HTML) in its stored form,
+    :func:`dump_listing` of its rows grouped by version."""
+    if _is_json(body, content_type):
+        rows = json_rows(body, page_url, project, index)
+    else:
+        rows = [row_of(f) for f in parse_project_page(body, content_type, page_url, project,
+                                                       index)]
+    return dump_listing(*group_rows(rows))
 
 
 def row_of(f: DistFile) -> Row:

@@ -235,21 +235,14 @@ class _EarlyDownloads:
             pass
 
     def _workers(self):
-        """The unpacking processes, started on first use (spawned, not forked: this process
-        runs threads); ``None`` where none can be started, and the work is done here."""
+        """The unpacking processes, started on first use (``processes.spawn_pool``: they end
+        with this process); ``None`` where none can be started, and the work is done here."""
         with self._workers_lock:
             if self.workers is None:
-                import multiprocessing
-                from concurrent.futures import ProcessPoolExecutor
-
+                from ..processes import spawn_pool
                 from .unpack import background_worker
 
-                try:
-                    self.workers = ProcessPoolExecutor(
-                        max_workers=2, mp_context=multiprocessing.get_context("spawn"),
-                        initializer=background_worker)
-                except (OSError, ValueError):
-                    self.workers = False
+                self.workers = spawn_pool(2, background_worker) or False
             return self.workers or None
 
     def finish(self, *, wait: bool) -> None:

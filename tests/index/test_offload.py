@@ -1,0 +1,66 @@
+"""The page-parsing helper process: used once it is up, never required."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from constrain.config import IndexSettings
+from constrain.index import cached
+from constrain.index.offload import Offload
+from tests.index.test_repository import cache, make_repo  # noqa: F401 -- fixtures
+from tests.support.builders import PackageSpec
+
+
+def _wait_up(offload: Offload) -> None:
+    offload.start()
+    deadline = time.monotonic() + 60
+    while offload.offloaded == 0 and time.monotonic() < deadline:
+        offload.run(len, b"abc")
+        time.sleep(0.02)
+    assert offload.offloaded > 0, "the helper never came up"
+
+
+def test_jobs_run_here_until_the_helper_is_up_then_there_and_here_after_close():
+    offload = Offload()
+    assert offload.run(os.getpid) == os.getpid()  # never started: done here
+    _wait_up(offload)
+    assert offload.run(os.getpid) != os.getpid()
+    offload.close()
+    assert offload.run(os.getpid) == os.getpid()
+    deadline = time.monotonic() + 30
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert multiprocessing.active_children() == []
+
+
+def test_a_job_failing_in_the_helper_fails_here_the_same_way():
+    offload = Offload()
+    try:
+        _wait_up(offload)
+        done = offload.offloaded
+        with pytest.raises(json.JSONDecodeError):
+            offload.run(json.loads, "{not json")
+        assert offload.offloaded == done
+    finally:
+        offload.close()
+
+
+def test_pages_parsed_in_the_helper_give_the_same_files(make_index, make_repo,  # noqa: F811
+                                                        monkeypatch):
+    index = make_index([PackageSpec("foo", "1.0"), PackageSpec("foo", "2.0"),
+                        PackageSpec("bar", "0.1")])
+    settings = IndexSettings(index_url=index.index_url)
+    here = {name: make_repo(settings, cache=None).files(name) for name in ("foo", "bar")}
+
+    monkeypatch.setattr(cached, "OFFLOAD_MIN", 1)  # every page is "large"
+    repo = make_repo(settings, cache=None)
+    _wait_up(repo._offload)
+    before = repo._offload.offloaded
+    there = {name: repo.files(name) for name in ("foo", "bar")}
+    assert repo._offload.offloaded == before + 2
+    assert there == here

@@ -1,0 +1,54 @@
+"""Helper process pools end with the process that started them, however it ends."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from constrain.processes import spawn_pool
+
+ROOT = Path(__file__).resolve().parents[1]
+
+KILLED = """
+import os
+from constrain.processes import spawn_pool
+pool = spawn_pool(2)
+print(*sorted({pool.submit(os.getpid).result() for _ in range(20)}), flush=True)
+os._exit(3)  # as if killed: no clean-up, the pool is never shut down
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            return not any(line.startswith("State:") and "Z" in line for line in fh)
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_end_when_the_process_that_started_them_is_killed():
+    # Before: the workers held both ends of their call queue and waited for ever, keeping this
+    # test's pipes open, so subprocess.run never returned.
+    proc = subprocess.run([sys.executable, "-c", KILLED], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert proc.returncode == 3, proc.stderr
+    workers = [int(pid) for pid in proc.stdout.split()]
+    assert workers and os.getpid() not in workers
+    deadline = time.monotonic() + 60
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def test_workers_run_the_initializer_first():
+    from constrain.install.unpack import background_worker  # lowers the worker's priority
+
+    pool = spawn_pool(1, background_worker)
+    assert pool is not None
+    try:
+        assert pool.submit(os.nice, 0).result() == min(19, os.nice(0) + 10)
+    finally:
+        pool.shutdown()
