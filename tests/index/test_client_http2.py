@@ -35,7 +35,8 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
 
 class H2Server:
     """Serves :data:`BODY` on every path over HTTP/2, in frames as large as the client allows;
-    records the settings the client sent and the size of each DATA frame it sent back."""
+    records the settings the client sent, the size of each DATA frame it sent back, and the
+    paths asked for on each connection (``paths``, one list per connection)."""
 
     def __init__(self, cert: Path, key: Path) -> None:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -45,15 +46,25 @@ class H2Server:
         self.port = self.sock.getsockname()[1]
         self.client_settings: dict[int, int] = {}
         self.frame_sizes: list[int] = []
+        self.paths: list[list[str]] = []
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
+        while True:
+            try:
+                raw, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            paths: list[str] = []
+            self.paths.append(paths)
+            threading.Thread(target=self._serve_one, args=(raw, paths), daemon=True).start()
+
+    def _serve_one(self, raw: socket.socket, paths: list[str]) -> None:
         import h2.config
         import h2.connection
         import h2.events
 
-        raw, _ = self.sock.accept()
         with self.context.wrap_socket(raw, server_side=True) as conn_sock:
             conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
             conn.initiate_connection()
@@ -64,6 +75,7 @@ class H2Server:
                         self.client_settings.update(
                             {int(k): v.new_value for k, v in event.changed_settings.items()})
                     elif isinstance(event, h2.events.RequestReceived):
+                        paths.append(dict(event.headers)[b":path"].decode())
                         self._respond(conn, event.stream_id)
                 conn_sock.sendall(conn.data_to_send())
 
@@ -114,3 +126,23 @@ def test_data_frames_print_as_before_without_encoding_the_whole_payload(data):
     frame = DataFrame(1, data + bytes(1 << 20))  # a large payload costs no more to show
     assert repr(frame).endswith("<hex:" + binascii.hexlify((data + bytes(10))[:10]).decode()
                                 + "...>")
+
+
+def test_urgent_requests_travel_on_a_connection_of_their_own(certificate, tmp_path):
+    server = H2Server(*certificate)
+    client = HttpClient(cert=str(certificate[0]), retries=0)
+    base = f"https://127.0.0.1:{server.port}"
+    try:
+        assert client.get(f"{base}/bulk-1").content == BODY
+        with client.urgent():
+            assert client.get(f"{base}/urgent-page").content == BODY
+            assert client.stream_to(f"{base}/urgent-file", tmp_path / "u").status == 200
+            pending = client.start_get(f"{base}/urgent-early")
+        assert client.get(f"{base}/bulk-2").content == BODY  # the lane ends with the block
+        assert pending.result().content == BODY
+        assert (tmp_path / "u").read_bytes() == BODY
+    finally:
+        client.close()
+        server.close()
+    assert sorted(map(sorted, server.paths)) == [
+        ["/bulk-1", "/bulk-2"], ["/urgent-early", "/urgent-file", "/urgent-page"]]

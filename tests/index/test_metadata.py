@@ -569,3 +569,29 @@ def test_live_range_read_of_a_real_wheel(project, max_requests):
         assert md.canonical_name == project and md.version == file.version
         assert md.source == "range"
         assert client.counters.requests - before <= max_requests
+
+
+def test_sdist_downloads_take_the_urgent_lane_and_wheels_do_not(make_index):
+    class Recording(HttpClient):
+        def __init__(self):
+            super().__init__(retries=0, backoff=0)
+            self.lanes: list[tuple[str, bool]] = []
+
+        def get(self, url, headers=None):
+            self.lanes.append((url.rsplit("/", 1)[-1], self._urgent_now()))
+            return super().get(url, headers)
+
+        def stream_to(self, url, dest, headers=None, **kw):
+            self.lanes.append((url.rsplit("/", 1)[-1], self._urgent_now()))
+            return super().stream_to(url, dest, headers, **kw)
+
+    server = make_index([PackageSpec("bar", "1.0")])
+    sdist = _sdist(server, requires_dist=["bar>=1"], metadata_version="2.2")
+    (wheel,) = server.records("bar")
+    with Recording() as client:
+        fetcher = MetadataFetcher(client, None)
+        assert fetcher(dist_file(server, sdist)).source == "pkg-info"
+        assert fetcher(dist_file(server, wheel)).source == "range"
+        assert not client._urgent_now()  # the lane ended with the sdist
+    lanes = dict(client.lanes)
+    assert lanes["foo-1.0.tar.gz"] is True and lanes["bar-1.0-py3-none-any.whl"] is False

@@ -522,7 +522,12 @@ class MetadataFetcher:
             if found is not None:
                 return found
             try:
-                md = self._memo[identity] = self._fetch(file)
+                if file.is_wheel:
+                    md = self._fetch(file)
+                else:  # a build is the longest wait: its downloads do not queue behind the bulk
+                    with self.client.urgent():
+                        md = self._fetch(file)
+                self._memo[identity] = md
             except (BuildError, BuildForbidden, MetadataError) as exc:
                 self._memo[identity] = exc  # the same file fails the same way: do not rebuild
                 raise
