@@ -87,6 +87,8 @@ class _CacheDestination:
         self.wheel = wheel
         self.files: list[list] = []
         self.entry_points: list[list[str]] = []
+        self._root = os.fspath(tree)
+        self._made: set[str] = set()  # directories already created (one mkdir each, not per file)
 
     def write_script(self, name, module, attr, section):
         from installer.records import RecordEntry
@@ -104,8 +106,11 @@ class _CacheDestination:
         rel = _safe_relpath(os.fspath(path), "file path", self.wheel)
         if scheme not in _SCHEMES:
             raise UnsafeWheel(f"{self.wheel} writes to an unknown scheme {scheme!r}")
-        dest = self.tree / scheme / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest = f"{self._root}/{scheme}/{rel}"
+        parent = os.path.dirname(dest)
+        if parent not in self._made:
+            os.makedirs(parent, exist_ok=True)
+            self._made.add(parent)
         h = hashlib.sha256()
         size = 0
         with open(dest, "wb") as out:
