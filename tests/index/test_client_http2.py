@@ -146,3 +146,20 @@ def test_urgent_requests_travel_on_a_connection_of_their_own(certificate, tmp_pa
         server.close()
     assert sorted(map(sorted, server.paths)) == [
         ["/bulk-1", "/bulk-2"], ["/urgent-early", "/urgent-file", "/urgent-page"]]
+
+
+def test_bodies_arrive_whole_when_reading_pauses_under_tls(certificate, monkeypatch):
+    # the client's buffer mark far below the body: reading the TLS stream stops and starts
+    # again many times over
+    from constrain.index import netstream
+
+    monkeypatch.setattr(netstream, "_HIGH_WATER", 16 * 1024)
+    server = H2Server(*certificate)
+    client = HttpClient(cert=str(certificate[0]), retries=0)
+    try:
+        r = client.get(f"https://127.0.0.1:{server.port}/page")
+        assert r.status == 200 and r.content == BODY
+        assert r.headers.get("content-length") == str(len(BODY))
+    finally:
+        client.close()
+        server.close()

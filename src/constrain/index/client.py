@@ -126,15 +126,15 @@ class HttpClient:
             import ssl
 
             verify = ssl.create_default_context(cafile=self.cert)
+        limits = httpx.Limits(max_connections=self.max_connections,
+                              max_keepalive_connections=self.max_connections)
         return httpx.AsyncClient(
             http2=True,
             verify=verify,
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 15.0)),
             follow_redirects=True,
-            limits=httpx.Limits(
-                max_connections=self.max_connections,
-                max_keepalive_connections=self.max_connections,
-            ),
+            limits=limits,
+            transport=_asyncio_transport(verify, limits),
             headers={"User-Agent": USER_AGENT},
             # marks this client's connections for _ask_for_large_frames
             event_hooks={"request": [_mark_request]},
@@ -365,6 +365,35 @@ class HttpClient:
         return Response(url, status, {"content-type": ctype}, data)
 
 
+def _asyncio_transport(verify: object, limits):
+    """httpx's transport for direct connections, with httpcore on :mod:`.netstream` instead of
+    anyio (reads take everything that has arrived, not one TLS record each). Proxied
+    connections keep httpx's own transports. ``None`` (httpx's default) when httpx's
+    transport is not built the way this expects."""
+    import httpcore
+    import httpx
+
+    from .netstream import AsyncioBackend
+
+    transport = httpx.AsyncHTTPTransport(http2=True, verify=verify, limits=limits)
+    pool = getattr(transport, "_pool", None)
+    if not isinstance(pool, httpcore.AsyncConnectionPool):
+        return None
+    try:
+        transport._pool = httpcore.AsyncConnectionPool(  # noqa: SLF001 -- the one way in
+            ssl_context=pool._ssl_context,  # noqa: SLF001
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=True,
+            network_backend=AsyncioBackend(),
+        )
+    except (AttributeError, TypeError):
+        return None
+    return transport
+
+
 #: the largest HTTP/2 DATA frame constrain asks servers for (RFC 9113 allows up to 16 MiB - 1)
 LARGE_FRAME = 1 << 20
 _LARGE_FRAMES = "constrain.large_frames"  # request extension marking constrain's connections
@@ -401,6 +430,7 @@ def _ask_for_large_frames() -> None:
             if state is None or write is None or not request.extensions.get(_LARGE_FRAMES):
                 return
             state.update_settings({SettingCodes.MAX_FRAME_SIZE: LARGE_FRAME})
+            self.READ_NUM_BYTES = LARGE_FRAME  # and read them in pieces that large
             await write(request)
 
         send_connection_init.constrain_large_frames = True  # type: ignore[attr-defined]
