@@ -178,8 +178,11 @@ class _EarlyDownloads:
 
     Unpacking (installer's checks, hashing and writing every file) runs in two worker
     processes: the resolve beside it keeps this process's GIL busy (cold install ~1 s faster
-    with one worker in 5 of 7 A/B pairs, ~0.8 s more with two in 3 of 3). Unpacked trees are
-    published atomically, so a worker stopped halfway leaves nothing the fetch step would use."""
+    with one worker in 5 of 7 A/B pairs, ~0.8 s more with two in 3 of 3). A download thread
+    queues its wheel for them and goes on to the next file: waiting for each unpack held the
+    eight threads, so a wheel that had arrived waited for a thread before it was queued.
+    Unpacked trees are published atomically, so a worker stopped halfway leaves nothing the
+    fetch step would use."""
 
     def __init__(self, session: Session, installed: dict, build=None) -> None:
         self.session = session
@@ -224,11 +227,11 @@ class _EarlyDownloads:
                 path = self.build(path, digest, file.filename)
                 digest, name = sha256_of(path), Path(path).name.split("_", 1)[1]
             workers = self._workers()
-            if workers is not None:
+            if workers is not None:  # queued, not waited for: this thread takes the next file
                 from .unpack import unpack_in_worker
 
                 workers.submit(unpack_in_worker, str(path), digest,
-                               str(self.session.cache.root), name).result()
+                               str(self.session.cache.root), name)
             else:
                 unpack(path, digest, self.session.cache, name)
         except Exception:  # noqa: BLE001 -- the fetch step does it again and reports
