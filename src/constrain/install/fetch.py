@@ -33,7 +33,11 @@ class Ready:
 
 
 def _workers(n: int) -> int:
-    return max(1, min(n, int(os.environ.get("CONSTRAIN_INSTALL_WORKERS", "16"))))
+    """Threads for ``n`` jobs of file work (``CONSTRAIN_INSTALL_WORKERS``, else one per core,
+    2 to 8). More threads than cores only contend for the GIL and the directories' locks
+    (linking Airflow's set on 2 cores: 0.65 s with 16 threads, 0.43-0.52 s with 2-4)."""
+    default = min(8, max(2, os.cpu_count() or 2))
+    return max(1, min(n, int(os.environ.get("CONSTRAIN_INSTALL_WORKERS", default))))
 
 
 def build_envs(cache: Cache, build_index, build_constraints: tuple[str, ...], reporter: Reporter,
