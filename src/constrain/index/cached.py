@@ -190,7 +190,7 @@ class IndexRepository:
         refresh: bool = False,
         offline: bool = False,
         page_ttl: float = 600,
-        workers: int = 32,
+        workers: int = 12,
         reporter: Reporter = NULL_REPORTER,
     ) -> None:
         self.settings = settings
