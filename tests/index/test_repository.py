@@ -369,8 +369,7 @@ def test_default_index_lists_a_real_project(make_repo):
 
 def test_prefetch_reads_the_pages_asked_for_before_any_metadata(make_index, make_repo):
     # The resolver reads every root's page before it pins anything: with one prefetch thread,
-    # the three pages come first, then the metadata of each project's chosen file, the largest
-    # file first (an install downloads them whole and unpacks each as it arrives).
+    # the three pages are asked for before the metadata of any project's chosen file.
     noise = "".join(random.Random(0).choices(string.ascii_letters, k=200_000))
     big = {"files": {"cc/data.txt": noise}}  # hardly compressible: a large wheel
     index = make_index([PackageSpec("aa", "1.0"), PackageSpec("bb", "1.0"),
@@ -389,12 +388,34 @@ def test_prefetch_reads_the_pages_asked_for_before_any_metadata(make_index, make
     deadline = time.monotonic() + 10
     while len(fetcher.calls) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
-    sizes = {r.filename: r.path.stat().st_size for n in ("aa", "bb", "cc")
-             for r in index.records(n)}
-    assert sizes["cc-1.0-py3-none-any.whl"] > 10 * sizes["aa-1.0-py3-none-any.whl"]
-    assert fetcher.calls[0] == "cc-1.0-py3-none-any.whl"
-    assert sorted(fetcher.calls[1:]) == ["aa-1.0-py3-none-any.whl", "bb-1.0-py3-none-any.whl"]
+    assert sorted(fetcher.calls) == [f"{n}-1.0-py3-none-any.whl" for n in ("aa", "bb", "cc")]
     assert seen == [3, 3, 3]
+
+
+def test_queued_jobs_run_pages_and_sdists_first_then_wheels_largest_first():
+    # An install fetches exactly pinned wheels whole: the large ones then arrive, and are
+    # unpacked, early rather than last. An sdist's metadata may need a build: it goes first.
+    from constrain.index.cached import PAGES, _metadata_priority, _PriorityPool
+
+    def dist(filename, size):
+        kind = "wheel" if filename.endswith(".whl") else "sdist"
+        return DistFile(project="p", version=Version("1"), filename=filename,
+                        url="http://x/" + filename, kind=kind, size=size)
+
+    ran: list[str] = []
+    gate, done = threading.Event(), threading.Event()
+    pool = _PriorityPool(1, "test-pool")
+    pool.submit((PAGES, 0), gate.wait, 10)  # holds the only thread while the rest queue
+    for f in (dist("p-1-py3-none-any.whl", 10), dist("q-1-py3-none-any.whl", 5000),
+              dist("r-1.tar.gz", 1), dist("s-1-py3-none-any.whl", 300)):
+        pool.submit(_metadata_priority(f), ran.append, f.filename)
+    pool.submit((PAGES, 0), ran.append, "page")
+    pool.submit(_metadata_priority(dist("z-1-py3-none-any.whl", 0)), done.set)
+    gate.set()
+    assert done.wait(10)
+    pool.close()
+    assert ran == ["r-1.tar.gz", "page", "q-1-py3-none-any.whl", "s-1-py3-none-any.whl",
+                   "p-1-py3-none-any.whl"]
 
 
 def test_prefetched_pages_are_all_requested_at_once_and_each_once(make_index, make_repo):

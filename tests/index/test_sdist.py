@@ -237,7 +237,10 @@ def test_captured_output_of_a_failing_backend_is_in_the_build_error(tmp_path, ca
         with pytest.raises(BuildError) as exc:
             prepare_metadata(_noisy_sdist(tmp_path, "noisy-fail"))
     out, err = capfd.readouterr()
-    assert "NOISY" not in out and "NOISY" not in err and not raised
+    assert "NOISY" not in out and "NOISY" not in err
+    # the backend's warnings are not raised here (others may be: a finaliser of an earlier
+    # test's object can warn on any thread while this block runs)
+    assert not [w for w in raised if "NOISY" in str(w.message)]
     details = "\n".join(exc.value.details)
     assert "prepare_metadata_for_build_wheel" in exc.value.message
     assert "NOISY-FAILURE: cannot build this" in details

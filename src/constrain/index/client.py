@@ -535,6 +535,8 @@ class _EventLoop:
                     await client.aclose()
             except Exception:  # noqa: BLE001 -- closing must not mask the command's outcome
                 pass
+        for _ in range(3):  # closed transports finish closing (their connection_lost runs)
+            await asyncio.sleep(0)
 
     def close(self) -> None:
         self.loop.set_exception_handler(lambda loop, context: None)  # quiet at shutdown

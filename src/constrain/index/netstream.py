@@ -93,18 +93,19 @@ class _Protocol(asyncio.Protocol):
             self._drained = None
 
     def take(self, max_bytes: int) -> bytes:
-        """Up to ``max_bytes`` of what is buffered (joining pieces that fit)."""
+        """Up to ``max_bytes`` of what is buffered, in arrival order (pieces joined, the last
+        one cut where needed)."""
         first = self.chunks.popleft()
-        if len(first) > max_bytes:
-            self.chunks.appendleft(first[max_bytes:])
-            first = first[:max_bytes]
-        elif self.chunks and len(first) < max_bytes:
+        if len(first) < max_bytes and self.chunks:
             parts, size = [first], len(first)
-            while self.chunks and size + len(self.chunks[0]) <= max_bytes:
+            while self.chunks and size < max_bytes:
                 piece = self.chunks.popleft()
                 parts.append(piece)
                 size += len(piece)
             first = b"".join(parts)
+        if len(first) > max_bytes:
+            self.chunks.appendleft(first[max_bytes:])
+            first = first[:max_bytes]
         self.size -= len(first)
         if self.paused and self.size <= _HIGH_WATER // 2 and self.transport is not None:
             self.paused = False
