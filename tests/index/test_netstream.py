@@ -161,3 +161,22 @@ def test_reading_pauses_while_too_much_is_buffered(monkeypatch):
     held, got = run(main())
     peer.close()
     assert 64 * 1024 < held < total and got == total
+
+
+def test_a_host_name_without_an_address_is_asked_for_once(monkeypatch):
+    # an unreachable GitHub (no DNS entry) must not cost every run seconds of back-off
+    from constrain.errors import NetworkError
+    from constrain.index.client import HttpClient
+
+    asked: list[str] = []
+
+    def no_address(host, *args, **kwargs):
+        asked.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_address)
+    with HttpClient(retries=3, backoff=30) as client:  # a retry would wait 30 s
+        with pytest.raises(NetworkError) as err:
+            client.get("https://raw.example.invalid/constraints-3.11.txt")
+    assert asked == ["raw.example.invalid"]
+    assert "after 1 attempt" in err.value.message and "Name or service" in err.value.message

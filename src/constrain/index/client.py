@@ -288,9 +288,12 @@ class HttpClient:
                     return Response(str(r.url), r.status_code, out_headers, b"")
             except httpx.TransportError as exc:
                 last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if _name_unknown(exc):
+                    break  # the host has no address: asking again in a second will not help
                 continue
         raise NetworkError(
-            f"could not reach {redact_url(url)} ({last_error}) after {self.retries + 1} attempts",
+            f"could not reach {redact_url(url)} ({last_error}) after {attempt + 1} "
+            f"attempt{'s' if attempt else ''}",
             url=redact_url(url),
             hint="check the network, the proxy settings and the index URL; "
             "--offline works from the cache alone",
@@ -313,6 +316,8 @@ class HttpClient:
                 content = r.content
             except httpx.TransportError as exc:
                 last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if _name_unknown(exc):
+                    break  # the host has no address: asking again in a second will not help
                 continue
             self.counters.add(len(content))
             if r.status_code in _RETRY_STATUS and attempt < self.retries:
@@ -325,7 +330,8 @@ class HttpClient:
                 content=content,
             )
         raise NetworkError(
-            f"could not reach {redact_url(url)} ({last_error}) after {self.retries + 1} attempts",
+            f"could not reach {redact_url(url)} ({last_error}) after {attempt + 1} "
+            f"attempt{'s' if attempt else ''}",
             url=redact_url(url),
             hint="check the network, the proxy settings and the index URL; "
             "--offline works from the cache alone",
@@ -363,6 +369,21 @@ class HttpClient:
             return Response(url, status, out_headers, data)
         ctype = "text/html" if path.suffix in (".html", ".htm") else ""
         return Response(url, status, {"content-type": ctype}, data)
+
+
+def _name_unknown(exc: BaseException) -> bool:
+    """Did ``exc`` come from a host name with no address (``EAI_NONAME``: an unreachable
+    GitHub, a typo in a URL)? Retries with back-off would only add seconds to every run."""
+    import socket
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_NONAME:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _asyncio_transport(verify: object, limits):
