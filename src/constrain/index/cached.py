@@ -8,7 +8,8 @@ locations are always merged in. Project pages are parsed once and cached in thei
 (bucket ``listings``, see ``listing.py``; find-links pages as served, bucket ``pages``) and
 revalidated with ``If-None-Match`` / ``If-Modified-Since`` once stale. Every project page and
 every file's metadata is fetched at most once per process, even when several threads ask at once.
-Prefetch hints fill a thread pool ahead of the resolver; :meth:`IndexRepository.provenance`
+Prefetch hints request each page at once and fill a thread pool ahead of the resolver; large
+pages are parsed in a helper process (``offload.py``). :meth:`IndexRepository.provenance`
 names the state of the pages an answer came from (for remembered resolutions).
 """
 

@@ -1,9 +1,11 @@
-"""The HTTP client: one httpx HTTP/2 connection pool on its own event loop, retries, file:// URLs.
+"""The HTTP client: httpx HTTP/2 connection pools on their own event loop, retries, file:// URLs.
 
 Every byte constrain reads from an index, a find-links page or a constraint URL goes through
 :class:`HttpClient`, which counts requests and bytes (for benchmarks and reports), refuses the
 network under ``--offline``, and turns transport failures into :class:`NetworkError` naming the
-URL with credentials removed. It is safe to use from many threads at once.
+URL with credentials removed. It is safe to use from many threads at once. httpcore runs on
+asyncio's own transports (``netstream.py``); requests made inside :meth:`HttpClient.urgent` use
+a pool of their own.
 """
 
 from __future__ import annotations
