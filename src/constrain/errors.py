@@ -164,7 +164,12 @@ class HashMismatch(ConstrainError):
 
 
 class BuildError(ConstrainError):
-    """A PEP 517 build (metadata or wheel) of an sdist failed."""
+    """A PEP 517 build (metadata or wheel) of an sdist failed. ``pin`` is ``(project,
+    version)`` of the candidate that needed it, when a resolve met it."""
+
+    def __init__(self, message: str, *, pin: tuple[str, object] | None = None, **kw) -> None:
+        super().__init__(message, **kw)
+        self.pin = pin
 
 
 class BuildForbidden(ConstrainError):

@@ -24,7 +24,14 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from .constraints import airflow as af
-from .errors import ConstrainError, NetworkError, OfflineMissing, UsageError, redact_url
+from .errors import (
+    BuildError,
+    ConstrainError,
+    NetworkError,
+    OfflineMissing,
+    UsageError,
+    redact_url,
+)
 from .models import InstallSet, Origin
 from .policies.bounds import (
     DEFAULT_POLICIES,
@@ -381,6 +388,38 @@ def release_time(repository, version: Version) -> datetime:
     return max(times)
 
 
+def _unbuildable_in_reconstruction(exc: BuildError, repository, target: TargetEnvironment,
+                                   req: Requirement, cutoff: datetime) -> BuildError:
+    """A pin of the reconstruction that has no file for ``target`` and does not build: the
+    release predates this target. The way out that keeps the reconstruction is a later
+    cut-off, and the one to name is when that project first had a wheel for ``target`` (a
+    ``-c`` file would replace the reconstruction, not steer it)."""
+    from .output.header import format_utc
+
+    if exc.pin is None:
+        return exc
+    name, version = exc.pin
+    try:
+        wheels = [f for f in repository.files(name)
+                  if f.is_wheel and f.version > version and not f.version.is_prerelease
+                  and f.upload_time is not None and target.accepts(f)]
+    except ConstrainError:
+        wheels = []
+    first = min(wheels, key=lambda f: f.upload_time, default=None)
+    later = (f"--exclude-newer {first.upload_time.date().isoformat()} (the day {name} "
+             f"{first.version}, its first later release with a wheel for this target, was "
+             "uploaded) lets the reconstruction take newer releases where the release's own "
+             "date has none for this Python" if first is not None else
+             "a later --exclude-newer DATE lets the reconstruction take newer releases")
+    return BuildError(
+        exc.message, pin=exc.pin, locations=exc.locations,
+        details=(*exc.details, f"the reconstruction resolves {req} as of "
+                 f"{format_utc(cutoff)}, for {target.describe()}"),
+        hint=f"{later}; or use a Python the release supports, or give Airflow's published "
+        "file for this Python (-c FILE or --airflow-constraints-url)",
+    )
+
+
 def reconstruct(
     plan: LayerPlan, session: Session, target: TargetEnvironment, options, reporter: Reporter
 ) -> tuple[list[tuple[Requirement, Origin]], str, str]:
@@ -405,13 +444,17 @@ def reconstruct(
     req = Requirement(f"{af.AIRFLOW}{extras}=={version}")
     bounds, _ = bounds_for(plan.policies, {})
     reporter.info(f"reconstructing Airflow constraints: {req} as of {format_utc(cutoff)}")
-    install_set = session.resolve(
-        [(req, Origin("reconstruction"))],
-        [b.constraint() for b in bounds],
-        target,
-        dataclasses.replace(options, exclude_newer=cutoff),
-        reporter,
-    )
+    try:
+        install_set = session.resolve(
+            [(req, Origin("reconstruction"))],
+            [b.constraint() for b in bounds],
+            target,
+            dataclasses.replace(options, exclude_newer=cutoff),
+            reporter,
+        )
+    except BuildError as exc:
+        raise _unbuildable_in_reconstruction(exc, session.repository, target, req,
+                                             cutoff) from None
     source = f"reconstructed {req} as of {format_utc(cutoff)}"
     pairs = [
         (Requirement(f"{p.display_name}=={p.version}"), Origin(source, n))

@@ -6,6 +6,7 @@ import pytest
 
 from constrain.cli import main
 from tests.airflow.conftest import PUBLISHED, pins
+from tests.support.builders import PackageSpec
 
 REQ = "apache-airflow[postgres]==2.0.0"
 
@@ -153,3 +154,29 @@ def test_off_or_user_constraints_leave_airflow_alone(airflow_world, capsys, tmp_
     assert code == 0, err
     assert pins(out)["sqlalchemy"] == "2.0.0"
     assert not [r for r in server.requests if r.path.startswith("/constraints-")]
+
+
+def test_a_reconstructed_pin_that_cannot_be_built_names_the_cut_off_that_gets_past_it(
+        index_server, capsys):
+    # The release predates the target: as of its date the dependency exists only as an sdist
+    # whose build fails; a later release has a wheel. The way out names that release's day
+    # (a -c file would replace the reconstruction instead of steering it), and it works.
+    from tests.airflow.conftest import day
+
+    server = index_server([
+        PackageSpec("apache-airflow", "2.0.0", requires_dist=["oldlib>=1"], upload_time=day(10)),
+        PackageSpec("oldlib", "1.0", kinds=("sdist",), upload_time=day(5),
+                    sdist_options={"fail_build": True, "metadata_version": "2.1"}),
+        PackageSpec("oldlib", "1.1", upload_time=day(20)),
+    ])
+    argv = ["resolve", "--index-url", server.index_url, "--airflow-constraints", "reconstructed",
+            "--python", "3.11", "apache-airflow==2.0.0"]
+    code, _, err = run(capsys, *argv)
+    assert code == 1 and "Traceback" not in err
+    assert "oldlib 1.0 has no wheel" in err
+    assert "reconstruction resolves apache-airflow==2.0.0 as of 2021-01-10T12:00:00Z" in err
+    assert ("hint: --exclude-newer 2021-01-20 (the day oldlib 1.1, its first later release "
+            "with a wheel for this target, was uploaded)") in err
+    code, out, err = run(capsys, *argv, "--exclude-newer", "2021-01-20")
+    assert code == 0, err
+    assert pins(out) == {"apache-airflow": "2.0.0", "oldlib": "1.1"}

@@ -31,7 +31,7 @@ LEGACY_REQUIRES = ("setuptools>=40.8.0", "wheel")
 def sdist_build_requires(path: Path) -> list[str]:
     """The ``[build-system] requires`` of the sdist at ``path``; pip's legacy default
     (:data:`LEGACY_REQUIRES`) when it has no ``[build-system]``."""
-    with tempfile.TemporaryDirectory(prefix="constrain-sdist-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="constrain-sdist-", ignore_cleanup_errors=True) as tmp:
         tree = unpack(path, Path(tmp))
         pyproject = tree / "pyproject.toml"
         declared = pyproject.is_file() and "[build-system]" in pyproject.read_text(

@@ -168,7 +168,8 @@ class BuildEnvs:
         self.wheel_source = wheel_source
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if cache is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="constrain-envs-")
+            self._tmp = tempfile.TemporaryDirectory(prefix="constrain-envs-",
+                                                    ignore_cleanup_errors=True)
             cache = Cache(self._tmp.name)
         self.cache = cache
         self.root = cache.root / ENVS_DIR

@@ -698,7 +698,8 @@ class MetadataFetcher:
             return None
         with self._guard:
             if self._tmp is None:
-                self._tmp = tempfile.TemporaryDirectory(prefix="constrain-dl-")
+                self._tmp = tempfile.TemporaryDirectory(prefix="constrain-dl-",
+                                                        ignore_cleanup_errors=True)
             return Path(self._tmp.name)
 
     def _count(self, what: str) -> None:

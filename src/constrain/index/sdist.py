@@ -219,7 +219,10 @@ def _session(
     if envs is None:
         envs = BuildEnvs(None, build_index=build_index, reporter=reporter)
     try:
-        with tempfile.TemporaryDirectory(prefix="constrain-build-") as tmp:
+        # cleanup errors ignored: an install that failed elsewhere exits while a build still
+        # writes here (at exit, a traceback from the finaliser would be all the user saw)
+        with tempfile.TemporaryDirectory(prefix="constrain-build-",
+                                         ignore_cleanup_errors=True) as tmp:
             work = Path(tmp)
             (work / "src").mkdir()
             tree = unpack(Path(sdist_path), work / "src")

@@ -132,6 +132,7 @@ class ConstrainProvider(AbstractProvider):
             f"and building its metadata from {candidate.best_file.filename} failed",
             details=(f"needed by {chain}", exc.message, *exc.details),
             locations=exc.locations,
+            pin=(candidate.name, candidate.version),
             hint=f"exclude that version (a -c file with '{candidate.name}!="
             f"{candidate.version}'), pin one that has a wheel for this target, or fix the "
             "build (compilers, system libraries, build constraints)",
