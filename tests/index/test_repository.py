@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import string
 import threading
 import time
 from pathlib import Path
@@ -365,31 +363,6 @@ def test_default_index_lists_a_real_project(make_repo):
     assert any(f.is_wheel and f.version >= Version("24.0") for f in files)
     assert all(f.project == "packaging" and f.sha256 for f in files)
     assert any(f.upload_time is not None for f in files)
-
-
-def test_prefetch_reads_the_pages_asked_for_before_any_metadata(make_index, make_repo):
-    # The resolver reads every root's page before it pins anything: with one prefetch thread,
-    # the three pages are asked for before the metadata of any project's chosen file.
-    noise = "".join(random.Random(0).choices(string.ascii_letters, k=200_000))
-    big = {"files": {"cc/data.txt": noise}}  # hardly compressible: a large wheel
-    index = make_index([PackageSpec("aa", "1.0"), PackageSpec("bb", "1.0"),
-                        PackageSpec("cc", "1.0", wheel_options=big)])
-    seen: list[int] = []
-
-    class Fetcher(StubFetcher):
-        def __call__(self, file):
-            seen.append(len(index.requests_to("/simple/")))
-            return super().__call__(file)
-
-    fetcher = Fetcher()
-    repo = make_repo(IndexSettings(index_url=index.index_url), fetcher=fetcher, workers=1)
-    for name in ("aa", "bb", "cc"):
-        repo.prefetch(name, lambda files: list(files))
-    deadline = time.monotonic() + 10
-    while len(fetcher.calls) < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert sorted(fetcher.calls) == [f"{n}-1.0-py3-none-any.whl" for n in ("aa", "bb", "cc")]
-    assert seen == [3, 3, 3]
 
 
 def test_queued_jobs_run_pages_and_sdists_first_then_wheels_largest_first():

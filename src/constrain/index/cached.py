@@ -377,7 +377,7 @@ class IndexRepository:
 
     def _index_files(self, index: str, project: NormalizedName) -> ProjectFiles | None:
         """The files ``index`` lists for ``project``; ``None`` when it does not know it."""
-        url = index.rstrip("/") + f"/{project}/"
+        url = _page_url(index, project)
         if index.startswith("file:"):
             if not file_url_to_path(index).is_dir():
                 self._warn_once(f"index location {redact_url(index)} does not exist; skipped")
@@ -533,7 +533,7 @@ class IndexRepository:
         waits) arrive first instead of queueing behind large ones for a thread."""
         if self.offline or not self.indexes or self.indexes[0].startswith("file:"):
             return None
-        url = self.indexes[0].rstrip("/") + f"/{project}/"
+        url = _page_url(self.indexes[0], project)
         meta = None
         if self.cache is not None:
             meta = self.cache.get_meta("listings", url_key(url))
@@ -689,6 +689,11 @@ class IndexRepository:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _page_url(index: str, project: NormalizedName) -> str:
+    """The URL of ``project``'s page on ``index`` (PEP 503: ``<index>/<name>/``)."""
+    return index.rstrip("/") + f"/{project}/"
 
 
 def _mtime(path) -> int | None:

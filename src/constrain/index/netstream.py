@@ -14,7 +14,6 @@ transport decrypts everything that has arrived at once and hands it over in one 
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections import deque
 from collections.abc import Iterable
@@ -236,10 +235,6 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectTimeout(f"timed out connecting to {path}") from None
         except OSError as exc:
             raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family != socket.AF_UNIX:
-            for option in socket_options or ():
-                sock.setsockopt(*option)
         return AsyncioStream(transport, protocol)  # type: ignore[arg-type]
 
     async def sleep(self, seconds: float) -> None:
