@@ -11,7 +11,7 @@ the resolver actually visits, and builds :class:`DistFile` values only for those
 from __future__ import annotations
 
 import marshal
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from urllib.parse import urldefrag, urljoin
 
 from packaging.utils import NormalizedName, canonicalize_name

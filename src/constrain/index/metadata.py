@@ -18,6 +18,7 @@ first (maturin) take one more request, sized from the central directory, never m
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import re
@@ -522,12 +523,9 @@ class MetadataFetcher:
             if found is not None:
                 return found
             try:
-                if file.is_wheel:
-                    md = self._fetch(file)
-                else:  # a build is the longest wait: its downloads do not queue behind the bulk
-                    with self.client.urgent():
-                        md = self._fetch(file)
-                self._memo[identity] = md
+                # a build is the longest wait: an sdist's downloads do not queue behind the bulk
+                with contextlib.nullcontext() if file.is_wheel else self.client.urgent():
+                    md = self._memo[identity] = self._fetch(file)
             except (BuildError, BuildForbidden, MetadataError) as exc:
                 self._memo[identity] = exc  # the same file fails the same way: do not rebuild
                 raise
