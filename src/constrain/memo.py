@@ -28,7 +28,10 @@ from .errors import CacheError
 from .models import CoreMetadata, InstallSet, Origin, Pin, ResolveStats
 from .reporting import Reporter
 
-FORMAT = 1
+#: Part of the key: bump it when the entry's shape changes AND when a resolving rule changes (the
+#: same inputs would now resolve differently; a development install keeps its version number).
+#: 2: an exclusive upper bound such as ``<2.0dev`` no longer asks for pre-releases.
+FORMAT = 2
 
 
 def memo_key(

@@ -19,7 +19,11 @@ from constrain.policies.filters import (
     iter_choices,
     why_unusable,
 )
-from constrain.policies.prereleases import PRERELEASE_MODES, allows_prereleases
+from constrain.policies.prereleases import (
+    PRERELEASE_MODES,
+    allows_prereleases,
+    asks_for_prerelease,
+)
 from constrain.policies.yanked import pins_exactly
 from constrain.target import TargetEnvironment
 from tests.support.memory_index import MemoryIndex
@@ -54,6 +58,33 @@ def test_prerelease_modes() -> None:
     assert allows_prereleases("if-necessary", plain, False)
     assert allows_prereleases("if-necessary-or-explicit", explicit, True)
     assert not allows_prereleases("if-necessary-or-explicit", plain, True)
+
+
+@pytest.mark.parametrize(
+    ("spec", "asks"),
+    [
+        (">=1.0rc1", True),
+        ("==2.0b1", True),
+        ("~=2.0b1", True),
+        (">1.0a1", True),
+        ("<=2.0b1", True),
+        ("===2.0b1", True),
+        (">=2.0.dev0", True),
+        # an exclusive upper bound with a pre-release or dev suffix asks for nothing
+        ("<2.0dev", False),
+        ("<2.0.0dev0", False),
+        ("<5.0.0.dev0", False),
+        ("<3.0rc1", False),
+        ("!=2.0b1", False),
+        ("==2.*", False),
+        (">=1.0", False),
+        ("===foo", False),
+    ],
+)
+def test_which_specifiers_ask_for_prereleases(spec: str, asks: bool) -> None:
+    (one,) = SpecifierSet(spec)
+    assert asks_for_prerelease(one) is asks
+    assert allows_prereleases("if-necessary-or-explicit", [SpecifierSet(spec)], True) is asks
 
 
 def test_group_versions_applies_target_cutoff_and_binary_policy() -> None:

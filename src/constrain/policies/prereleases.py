@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import Specifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 PrereleaseMode = Literal["allow", "if-necessary", "disallow", "if-necessary-or-explicit"]
 PRERELEASE_MODES: tuple[PrereleaseMode, ...] = (
@@ -15,10 +16,34 @@ PRERELEASE_MODES: tuple[PrereleaseMode, ...] = (
     "if-necessary-or-explicit",
 )
 
+#: Operators that, given a pre-release version, admit that pre-release or later ones: the
+#: writer named a pre-release they accept. ``<`` is missing on purpose: ``<2.0dev`` (Google's
+#: libraries write it everywhere) means "below the whole 2.0 series", an exclusive upper bound
+#: that asks for nothing; ``!=`` excludes. pip read it so until it vendored packaging 24.2
+#: (pip 25 then taking ``googleapis-common-protos 1.67.0rc1`` for ``<2.0.0dev`` was reported
+#: as a bug, pip issue 13217); uv lets only the user's own requirements ask, never a
+#: dependency's bound, and not with ``!=``.
+_ASKING_OPERATORS = frozenset({"==", "===", ">=", ">", "~=", "<="})
+
+
+def asks_for_prerelease(spec: Specifier) -> bool:
+    """Does ``spec`` ask for pre-releases (``>=1.0rc1``, ``==2.0b1``, ``~=2.0b1``,
+    ``>1.0a1``, ``<=2.0b1``, ``===2.0b1``)? Never for ``<`` (``<2.0dev`` is an upper bound),
+    ``!=``, a ``==`` wildcard or a final version."""
+    if spec.operator not in _ASKING_OPERATORS:
+        return False
+    text = spec.version
+    if spec.operator == "==" and text.endswith(".*"):
+        return False
+    try:
+        return Version(text).is_prerelease
+    except InvalidVersion:  # an arbitrary ``===`` string
+        return False
+
 
 def names_prerelease(specifiers: Iterable[SpecifierSet]) -> bool:
-    """Does any specifier mention a pre-release (``>=2.0b1``, ``==3.0rc1``)?"""
-    return any(bool(s.prereleases) for s in specifiers)
+    """Does any specifier ask for a pre-release (see :func:`asks_for_prerelease`)?"""
+    return any(asks_for_prerelease(spec) for s in specifiers for spec in s)
 
 
 def allows_prereleases(
@@ -31,8 +56,8 @@ def allows_prereleases(
 
     - ``allow``: always; ``disallow``: never;
     - ``if-necessary``: only when no final release fits;
-    - ``if-necessary-or-explicit``: as ``if-necessary``, or when a specifier names a
-      pre-release.
+    - ``if-necessary-or-explicit``: as ``if-necessary``, or when a specifier asks for a
+      pre-release (:func:`asks_for_prerelease`: ``>=2.0b1`` does, ``<2.0dev`` does not).
     """
     if mode == "allow":
         return True

@@ -68,7 +68,9 @@ def _diagnose(provider: ConstrainProvider, req: Req, hints: list[str]) -> list[s
             reasons.append(why)
     if not reasons:
         pre = [v for v in allowed if v.is_prerelease]
-        hints.append("allow pre-releases with --prerelease allow, or name one in the specifier")
+        # only --prerelease disallow gets here: every other mode takes a pre-release when
+        # nothing else fits
+        hints.append("allow pre-releases with --prerelease allow (or if-necessary)")
         return [
             f"only pre-releases of {name} match {_spec_text(req)} "
             f"({_versions_text(pre)}) and pre-releases are not allowed here"
