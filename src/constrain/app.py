@@ -54,6 +54,9 @@ class ResolveRequest:
     policy_reference: str | None = None
     overrides: tuple[str, ...] = ()
     config_dir: str | None = None  # where constrain.toml / pyproject.toml are (default: cwd)
+    # build requirements of sdists (constrain.buildtools)
+    build_constraints: tuple[str, ...] = ()
+    build_exclude_newer_exempt: tuple[str, ...] = ()
 
     @classmethod
     def from_args(cls, args, argv: Sequence[str]) -> ResolveRequest:
@@ -87,6 +90,9 @@ class ResolveRequest:
             policies=tuple(getattr(args, "policies", None) or ()),
             policy_reference=getattr(args, "policy_reference", None),
             overrides=tuple(getattr(args, "overrides", None) or ()),
+            build_constraints=tuple(getattr(args, "build_constraints", None) or ()),
+            build_exclude_newer_exempt=tuple(
+                getattr(args, "build_exclude_newer_exempt", None) or ()),
         )
 
 
@@ -178,6 +184,11 @@ class Session:
         #: (install) told of each whole file in the cache as the resolve reads its metadata
         self.fetched_whole = None
         self.remembered = 0  # resolutions answered from the memo
+        self._build_cutoff: datetime | None = None
+        self._build_source = None
+        import threading
+
+        self._cutoff_lock = threading.Lock()
         #: every requirement/constraint text read, by the location ``fetch_text`` returned
         #: (``download`` copies the constraint sources into the wheelhouse)
         self.fetched: dict[str, str] = {}
@@ -248,25 +259,33 @@ class Session:
             )
         return self._repository
 
-    def host_wheel(self, requirement):
-        """A local copy (path, file name) of the best wheel for the running Python that
-        satisfies ``requirement`` (a build requirement), from the configured indexes; ``None``
-        when there is none. Lets build environments be made without pip (``index/buildenv.py``)."""
-        from packaging.utils import canonicalize_name
+    @property
+    def build_cutoff(self) -> datetime | None:
+        """The cut-off for build requirements: the earliest ``exclude_newer`` of this
+        command's resolves so far (a reconstruction's date included), ``None`` for none."""
+        return self._build_cutoff
 
-        from .index.files import download
-        from .policies.filters import FilePolicy, group_versions, iter_choices
-        from .target import TargetEnvironment
+    def note_cutoff(self, when: datetime | None) -> None:
+        """A resolve of this command applies the cut-off ``when``: builds from now on take
+        build requirements uploaded by the earliest such cut-off (``constrain.buildtools``)."""
+        if when is None:
+            return
+        with self._cutoff_lock:
+            if self._build_cutoff is None or when < self._build_cutoff:
+                self._build_cutoff = when
 
-        name = canonicalize_name(requirement.name)
-        host = TargetEnvironment.current()
-        versions = group_versions(name, self.repository.files(name), host, FilePolicy())
-        for choice in iter_choices(versions, [requirement.specifier], FilePolicy().prerelease):
-            wheel = next((f for f in choice.files if f.is_wheel), None)
-            if wheel is not None:
-                path = download(self.client, wheel, self.cache, reporter=self.reporter)
-                return path, wheel.filename
-        return None
+    @property
+    def build_source(self):
+        """The :class:`~constrain.buildtools.SessionBuildRequirements` of this command: how
+        build environments get their build requirements."""
+        with self._cutoff_lock:
+            if self._build_source is None:
+                from .buildtools import BuildRules, SessionBuildRequirements
+
+                rules = BuildRules.from_options(self.request.build_exclude_newer_exempt,
+                                                self.request.build_constraints)
+                self._build_source = SessionBuildRequirements(self, rules)
+            return self._build_source
 
     def resolve(self, requirements, constraints, target, options, reporter: Reporter,
                 on_pin=None):
@@ -274,6 +293,7 @@ class Session:
         resolution when its inputs and the listings it read are unchanged (``memo.py``)."""
         from .memo import resolve_remembered
 
+        self.note_cutoff(getattr(options, "exclude_newer", None))
         install_set, remembered = resolve_remembered(
             requirements,
             constraints,
@@ -327,7 +347,7 @@ class _LazyFetcher:
                         refresh=s.request.refresh,
                         build_index=s.settings,
                         reporter=s.reporter,
-                        build_wheels=s.host_wheel,
+                        build_source=s.build_source,
                         whole_wheel=s.whole_wheels,
                         sdist_wheel=s.sdist_wheel,
                         fetched_whole=s.fetched_whole,
@@ -368,6 +388,7 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
     from .resolver import ResolveOptions
 
     exclude_newer = parse_exclude_newer(request.exclude_newer)
+    session.note_cutoff(exclude_newer)
     inputs = load_inputs(
         request.requirements,
         request.requirement_files,

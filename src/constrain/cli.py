@@ -53,6 +53,16 @@ def _add_resolve_options(p: argparse.ArgumentParser) -> None:
     pol.add_argument("--no-build", action="store_true",
                      help="never run a build backend to learn an sdist's metadata")
     pol.add_argument("--only-binary", action="store_true", help="never use sdists")
+    bld = p.add_argument_group("builds of sdists")
+    bld.add_argument("--build-constraint", dest="build_constraints", action="append",
+                     default=[], metavar="FILE",
+                     help="constrain the build requirements of sdists with this file (the "
+                     "projects it names are exempt from the cut-off); repeatable")
+    bld.add_argument("--build-exclude-newer-exempt", dest="build_exclude_newer_exempt",
+                     action="append", default=[], metavar="PROJECT",
+                     help="let this build requirement be newer than the cut-off "
+                     "(--exclude-newer, a reconstruction's date); ':all:' for every one; "
+                     "repeatable")
     pol.add_argument("--policies", dest="policies", action="append", default=None,
                      metavar="FILE", help="upper-bound policy TOML file ('airflow': the packaged "
                      "Airflow bounds); repeatable")

@@ -172,6 +172,12 @@ class BuildError(ConstrainError):
         self.pin = pin
 
 
+class BuildRequirementsUnavailable(BuildError):
+    """The build requirements of an sdist cannot be had under the command's rules (none
+    uploaded by the cut-off, missing from an offline wheelhouse or cache, no wheel for the
+    build interpreter). ``hint`` is specific to the case and is kept by whoever retells it."""
+
+
 class BuildForbidden(ConstrainError):
     """``--no-build`` is in force and only an sdist without static metadata was available."""
 

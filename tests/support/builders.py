@@ -343,6 +343,7 @@ def make_sdist(
     build_requires: Iterable[str] = (),
     pkg_info_requires_dist: Iterable[str] | None = None,
     license: str | None = None,
+    build_system: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``<dist>-<version>.tar.gz`` into ``directory``; return its path.
 
@@ -359,6 +360,10 @@ def make_sdist(
     dynamic, PKG-INFO lists ``pkg_info_requires_dist`` (default: none) instead of the real
     requirements, so a test can tell whether a consumer read PKG-INFO or ran the build.
     ``fail_build=True`` makes the metadata and wheel hooks exit 1 with a message on stderr.
+    ``build_system`` (``{"requires": [...], "build-backend": "mod"}``) replaces the
+    ``[build-system]`` table (no ``backend-path``): the backend then comes from a build
+    requirement, which may import the in-tree one from ``_backend`` (the hooks' working
+    directory is the source tree).
     """
     if backend != "inline":
         raise ValueError(f"unknown backend {backend!r}: only 'inline' is supported")
@@ -403,6 +408,9 @@ def make_sdist(
         'build-backend = "inline_backend"\n'
         'backend-path = ["_backend"]\n'
     )
+    if build_system is not None:
+        pyproject = "[build-system]\n" + "".join(
+            f"{key} = {json.dumps(value)}\n" for key, value in build_system.items())
     members = {
         "PKG-INFO": pkg_info,
         "pyproject.toml": pyproject,

@@ -35,9 +35,6 @@ def register(subparsers, add_resolve_options) -> None:
     act.add_argument("--wheelhouse", metavar="DIR",
                      help="install only from this directory of files (from constrain "
                      "download); with --offline no request is made at all")
-    act.add_argument("--build-constraint", dest="build_constraints", action="append",
-                     default=[], metavar="FILE",
-                     help="constrain build requirements of sdists with this file")
     p.set_defaults(_run=run)
 
 
@@ -56,7 +53,6 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
         dry_run=args.dry_run,
         reinstall=args.reinstall,
         wheelhouse=args.wheelhouse,
-        build_constraints=tuple(args.build_constraints),
         seed=args.seed,
     )
     reporter = _Progress(console)

@@ -1,67 +1,90 @@
-"""The build requirements of the sdists in a wheelhouse, resolved per target, so offline builds work.
+"""The build requirements of the sdists in a wheelhouse, chosen as a build would, so offline builds work.
 
-An sdist in an air-gapped wheelhouse is built on the far side by pip (or constrain) in an
-isolated environment, which is filled from the same ``--find-links`` directory: its
-``[build-system] requires`` (PEP 518) must be in the wheelhouse too. For an sdist without a
+An sdist in an air-gapped wheelhouse is built on the far side (``constrain install --wheelhouse
+DIR --offline``, or pip with ``--no-index --find-links DIR``) in an isolated environment filled
+from the same directory, so everything that environment needs must be there: the sdist's
+``[build-system] requires`` (PEP 518) *and* what its backend's ``get_requires_for_build_wheel``
+adds (an old setuptools asks for ``wheel``). The latter is only known by running the hook, so
+:func:`sdist_build_requires` does, here, in a build environment of the command's rules; the
+answer is kept in the cache (per sdist hash, rules and interpreter). For an sdist without a
 ``[build-system]`` table pip (up to at least 23.x) installs ``setuptools>=40.8.0`` *and*
-``wheel``, so both go in: the far side's pip version is unknown. They are resolved separately from the
-target's install set -- build environments are isolated, and pip does not apply ``-c`` to them --
-with the same index and policies. Requirements the backend adds at build time
-(``get_requires_for_build_wheel``) are not known without running it and are not included.
+``wheel``, so both go in: the far side's pip version is unknown.
+
+Each sdist's requirements are then resolved on their own (a build environment holds one
+sdist's requirements, nothing else) for each target -- the far side's build interpreter is
+taken to be the target's Python -- by ``constrain.buildtools``: the command's cut-off (its
+``--exclude-newer``, or a reconstruction's date) applies, wheels only. For a target that is
+this interpreter, the pins are exactly those of the environment the build here used.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-
-from ..errors import ConstrainError
-from ..index.sdist import read_build_system, unpack
-from ..models import InstallSet, Origin
-from ..reporting import Reporter
+from ..errors import BuildError, BuildRequirementsUnavailable
+from ..models import InstallSet
 from ..target import TargetEnvironment
-
 
 LEGACY_REQUIRES = ("setuptools>=40.8.0", "wheel")
 
 
-def sdist_build_requires(path: Path) -> list[str]:
-    """The ``[build-system] requires`` of the sdist at ``path``; pip's legacy default
-    (:data:`LEGACY_REQUIRES`) when it has no ``[build-system]``."""
+def sdist_build_requires(path: Path, sha256: str, session, envs) -> list[str]:
+    """Every build requirement of the sdist at ``path`` (``sha256``) for a wheel build:
+    ``[build-system] requires`` (pip's legacy default, :data:`LEGACY_REQUIRES`, without one)
+    plus what the backend's ``get_requires_for_build_wheel`` adds, run in ``envs`` (a
+    :class:`~constrain.index.buildenv.BuildEnvs` of ``session``'s rules). When the backend
+    cannot be asked, a warning says so and the ``[build-system]`` requirements are all there
+    is; :class:`~constrain.errors.BuildRequirementsUnavailable` when even those cannot be had."""
+    from ..index.buildenv import python_identity
+    from ..index.sdist import build_requirements, read_build_system, shown_name, unpack
+
+    rules = session.build_source.identity()
+    key = "build-requirements-" + hashlib.sha256(json.dumps(
+        [sha256, rules, python_identity()], sort_keys=True).encode()).hexdigest()[:40]
+    cached = session.cache.get("misc", key)
+    if cached is not None:
+        try:
+            found = json.loads(cached)
+            if isinstance(found, list) and all(isinstance(r, str) for r in found):
+                return found
+        except ValueError:
+            pass
     with tempfile.TemporaryDirectory(prefix="constrain-sdist-", ignore_cleanup_errors=True) as tmp:
         tree = unpack(path, Path(tmp))
         pyproject = tree / "pyproject.toml"
         declared = pyproject.is_file() and "[build-system]" in pyproject.read_text(
             encoding="utf-8", errors="replace")
-        if not declared:
-            return list(LEGACY_REQUIRES)
-        return list(read_build_system(tree, path.name).requires)
+        static = list(read_build_system(tree, path.name).requires)
+    try:
+        found = build_requirements(path, reporter=session.reporter, envs=envs)
+    except BuildRequirementsUnavailable:
+        raise
+    except BuildError as exc:  # the far side's build fails too; say so, and carry what is known
+        session.reporter.warning(
+            f"{shown_name(path.name)}: its build backend could not be asked for more build "
+            f"requirements ({exc.message}); the wheelhouse carries its [build-system] requires")
+        return list(dict.fromkeys([*static, *(LEGACY_REQUIRES if not declared else ())]))
+    reqs = list(dict.fromkeys([*found, *(LEGACY_REQUIRES if not declared else ())]))
+    session.cache.put("misc", key, json.dumps(reqs).encode())
+    return reqs
 
 
 def resolve_build_requirements(
     requires: Mapping[str, Sequence[str]],
-    provider,
+    session,
     target: TargetEnvironment,
-    options,
-    reporter: Reporter,
-) -> InstallSet | None:
-    """Resolve the build requirements of the sdists ``requires`` maps (filename -> requirement
-    strings) for ``target``; ``None`` when there are none."""
-    from ..resolver import resolve
-
-    reqs: list[tuple[Requirement, Origin]] = []
+) -> dict[str, InstallSet]:
+    """For each sdist ``requires`` maps (file name -> requirement strings), its build
+    requirements resolved for ``target`` under ``session``'s rules (cut-off, sources, build
+    constraints). Raises :class:`~constrain.errors.BuildRequirementsUnavailable` naming the
+    sdist and what is missing."""
+    out: dict[str, InstallSet] = {}
     for filename, lines in sorted(requires.items()):
-        for line in lines:
-            try:
-                reqs.append((Requirement(line), Origin(f"build-system of {filename}")))
-            except InvalidRequirement as exc:
-                raise ConstrainError(
-                    f"the build requirement {line!r} of {filename} is invalid: {exc}",
-                    hint="the sdist is broken; use a wheel or another version",
-                ) from None
-    if not reqs:
-        return None
-    return resolve(reqs, (), provider, target, options, reporter)
+        if lines:
+            out[filename] = session.build_source.resolve_for(target, lines, filename)
+    return out
+

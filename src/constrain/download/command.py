@@ -70,7 +70,7 @@ class TargetResult:
     target: TargetEnvironment
     install_set: InstallSet
     files: tuple[DistFile, ...]
-    build_set: InstallSet | None = None  # what building its sdists needs
+    build_set: dict[str, InstallSet] | None = None  # per sdist, what building it needs
 
 
 @dataclass
@@ -176,20 +176,23 @@ def download_command(
             workers=request.workers, kill_after_bytes=request.kill_after_bytes,
         )
         fetched = house.fetch(sorted(union.values(), key=lambda f: f.filename))
-        build = _build_requirements(results, union, fetched, session, prepared, reporter)
+        build = _build_requirements(results, union, fetched, session, reporter)
         for_build: set[str] = set()
-        for t, install_set in build:
-            t.build_set = install_set
-            t.entry = dataclasses.replace(
-                t.entry, build_files=tuple(sorted(p.file.filename for p in install_set.pins)))
-            for pin in install_set.pins:
-                name = pin.file.filename
-                if name not in union:
-                    for_build.add(name)
-                union.setdefault(name, pin.file)
-                pins_of.setdefault(name, pin)
-                if t.entry.id not in needed_by.setdefault(name, []):
-                    needed_by[name].append(t.entry.id)
+        serves: dict[str, set[str]] = {}  # build tool file -> the sdists it builds
+        for t, per_sdist in build:
+            t.build_set = per_sdist
+            t.entry = dataclasses.replace(t.entry, build_files=tuple(sorted(
+                {p.file.filename for s in per_sdist.values() for p in s.pins})))
+            for sdist, install_set in per_sdist.items():
+                for pin in install_set.pins:
+                    name = pin.file.filename
+                    if name not in union:
+                        for_build.add(name)
+                    union.setdefault(name, pin.file)
+                    pins_of.setdefault(name, pin)
+                    serves.setdefault(name, set()).add(sdist)
+                    if t.entry.id not in needed_by.setdefault(name, []):
+                        needed_by[name].append(t.entry.id)
         if for_build:
             extra = [union[n] for n in sorted(for_build)]
             if request.only_vetted:
@@ -201,6 +204,7 @@ def download_command(
                 _file_entry(union[name], pins_of[name], fetched.files[name].sha256,
                             fetched.files[name].size, needed_by[name], vetted),
                 for_build=name in for_build,
+                builds=tuple(sorted(serves.get(name, ()))),
             )
             for name in sorted(union)
         )
@@ -216,6 +220,8 @@ def download_command(
             sources=sources,
             requirements=tuple(str(r) for r, _ in prepared.requirements),
             command=request.resolve.command,
+            build_exclude_newer=(format_utc(session.build_cutoff)
+                                 if session.build_cutoff and build else None),
         )
         if request.layout == "simple":
             written += [str(p.relative_to(dest)) for p in write_simple_index(dest, entries)]
@@ -236,16 +242,26 @@ def download_command(
 
 
 def _build_requirements(results: list[TargetResult], union: dict[str, DistFile],
-                        fetched: FetchReport, session: Session, prepared, reporter: Reporter
-                        ) -> list[tuple[TargetResult, InstallSet]]:
-    """For each target that installs sdists, resolve their build requirements (see
-    :mod:`.buildreqs`); the sdists are in the wheelhouse by now."""
+                        fetched: FetchReport, session: Session, reporter: Reporter
+                        ) -> list[tuple[TargetResult, dict[str, InstallSet]]]:
+    """For each target that installs sdists, the build requirements of each of its sdists
+    (``[build-system]`` and what the backend adds), resolved for it under the command's rules
+    (see :mod:`.buildreqs`); the sdists are in the wheelhouse by now."""
+    from ..index.sdist import BuildEnvs
     from .buildreqs import resolve_build_requirements, sdist_build_requires
 
+    sdists = sorted(name for name, f in union.items() if not f.is_wheel)
+    if not sdists:
+        return []
     requires: dict[str, list[str]] = {}
-    for name, f in union.items():
-        if not f.is_wheel:
-            requires[name] = sdist_build_requires(fetched.files[name].path)
+    envs = BuildEnvs(session.cache, build_index=session.settings, reporter=reporter,
+                     source=session.build_source)
+    try:
+        for name in sdists:
+            got = fetched.files[name]
+            requires[name] = sdist_build_requires(got.path, got.sha256, session, envs)
+    finally:
+        envs.close()
     out = []
     for t in results:
         mine = {f.filename: requires[f.filename] for f in t.files if f.filename in requires}
@@ -253,10 +269,7 @@ def _build_requirements(results: list[TargetResult], union: dict[str, DistFile],
             continue
         reporter.info(f"resolving build requirements of {', '.join(sorted(mine))} for "
                       f"{t.target.describe()}")
-        build_set = resolve_build_requirements(mine, session.repository, t.target,
-                                               prepared.options, reporter)
-        if build_set is not None:
-            out.append((t, build_set))
+        out.append((t, resolve_build_requirements(mine, session, t.target)))
     return out
 
 

@@ -7,6 +7,8 @@ Schema (format ``constrain-wheelhouse/1``; keys sorted, two-space indent, UTF-8,
       "format": "constrain-wheelhouse/1",
       "command": "constrain download ...",          # the reproducing command (credentials out)
       "requirements": ["apache-airflow[postgres]==2.10.5"],
+      "build_exclude_newer": "2021-05-25T12:34:56Z",  # build tools uploaded by then (the
+                                                    # resolve's cut-off); null: none applied
       "targets": [                                  # one per (python, platform)
         {
           "id": "3.11-manylinux_2_28_x86_64",       # "<python>" alone when one platform
@@ -41,6 +43,8 @@ Schema (format ``constrain-wheelhouse/1``; keys sorted, two-space indent, UTF-8,
           "needs_build": false,                     # an sdist: a PEP 517 build on the far side
           "for_build": false,                       # only a build requirement of an sdist
                                                     # (not in any constraints file)
+          "builds": [],                             # the sdists it is a build requirement of
+                                                    # (their build tools, as of the cut-off)
           "vetted": true                            # listed in the --vetted manifest
         }
       ]
@@ -83,11 +87,13 @@ class FileEntry:
     targets: tuple[str, ...] = ()
     needs_build: bool = False
     for_build: bool = False
+    builds: tuple[str, ...] = ()
     vetted: bool = False
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["targets"] = list(self.targets)
+        data["builds"] = list(self.builds)
         return data
 
     @classmethod
@@ -95,6 +101,7 @@ class FileEntry:
         known = {f for f in cls.__dataclass_fields__}
         kw = {k: v for k, v in data.items() if k in known}
         kw["targets"] = tuple(kw.get("targets", ()))
+        kw["builds"] = tuple(kw.get("builds", ()))
         return cls(**kw)
 
 
@@ -147,6 +154,7 @@ class Manifest:
     sources: tuple[SourceEntry, ...] = ()
     requirements: tuple[str, ...] = ()
     command: str = ""
+    build_exclude_newer: str | None = None
     format: str = FORMAT
     _by_name: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -165,6 +173,7 @@ class Manifest:
             "format": self.format,
             "command": self.command,
             "requirements": list(self.requirements),
+            "build_exclude_newer": self.build_exclude_newer,
             "targets": [t.to_json() for t in self.targets],
             "sources": [asdict(s) for s in self.sources],
             "files": [f.to_json() for f in sorted(self.files, key=lambda f: f.filename)],
@@ -197,6 +206,7 @@ class Manifest:
                 sources=tuple(SourceEntry(**s) for s in data.get("sources", ())),
                 requirements=tuple(data.get("requirements", ())),
                 command=data.get("command", ""),
+                build_exclude_newer=data.get("build_exclude_newer"),
             )
         except (TypeError, KeyError, AttributeError) as exc:
             raise InputError(

@@ -1,31 +1,34 @@
-"""Isolated PEP 517 build environments, made directly or by pip and kept ready for reuse.
+"""Isolated PEP 517 build environments, filled under the command's rules and kept for reuse.
 
 A build environment is a ``venv`` without pip (``venv.EnvBuilder(with_pip=False)``: no
-ensurepip). When each build requirement is one wheel that needs nothing else (the usual
-``setuptools>=40.8.0``) and the caller can supply it (``wheel_source``), that wheel is installed
-with pypa/installer, not byte-compiled; otherwise the host's pip installs the requirements
-through ``pip --python ENV install --report`` (pip >= 22.3). Making one with pip costs seconds
-(pip start-up, downloads, byte-compiling setuptools), so :class:`BuildEnvs` keeps them, under
-``<cache root>/build-envs-v1/``:
+ensurepip). Its build requirements are chosen by a :class:`BuildRequirementSource` -- the
+command's own resolver (``constrain.buildtools``): the resolve's cut-off, first index,
+find-links, wheelhouse and ``--offline``, for this interpreter -- and its wheels installed with
+pypa/installer (not byte-compiled: a build imports a small part of a backend). Without a
+source (a library call with only ``build_index``) the host's pip installs them through
+``pip --python ENV install --report`` (pip >= 22.3). :class:`BuildEnvs` keeps the
+environments, under ``<cache root>/build-envs-v2/``:
 
 - ``envs/<random>/`` -- an environment, immutable once its ``.ready`` marker exists (written
   atomically, last). It is made at its final path because console-script shebangs and
   ``pyvenv.cfg`` hold absolute paths (a venv cannot be renamed into place); an interrupted
   creation leaves a directory without the marker, which nothing ever uses.
-- ``pins/<digest>`` -- which environment holds an exact set of pins (``setuptools==80.9.0``)
-  for this Python and these index settings: the identity of an environment is what is in it.
-- the cache's ``misc`` bucket maps a set of build requirements (``setuptools>=40.8.0``) to
-  the pins pip chose for it, trusted for ``resolution_ttl`` seconds (a day): a new release of
-  a backend is picked up the next day, not within a run. After that the requirements are
-  installed afresh; when the pins come out the same, the new environment is discarded for the
-  existing one.
+- ``pins/<digest>`` -- which environment holds an exact set of pins (``setuptools==56.0.0``
+  and, when known, the sha256 of each wheel) for this Python: the identity of an environment
+  is what is in it, so environments of different dates never mix.
+- the cache's ``misc`` bucket maps a set of build requirements (``setuptools>=40.8.0``), under
+  one set of rules (the source's :meth:`~BuildRequirementSource.identity`: cut-off,
+  exemptions, build constraints, sources), to the pins chosen for it. Pins chosen as of a
+  cut-off are kept for good (nothing uploaded later can change them); others are trusted for
+  ``resolution_ttl`` seconds (a day): a new release of a backend is picked up the next day,
+  not within a run. After that the requirements are resolved afresh; when the pins come out
+  the same, the existing environment is used.
 
 Creation for one set of requirements happens under ``Cache.lock``, so concurrent builds in
 threads or processes wait for one creator and then share its result. Builds never install
 into a ready environment: requirements a backend adds (``get_requires_for_build_wheel``) that
-it does not satisfy select the environment of the whole set instead. pip byte-compiles at
-install time, and builds run with ``PYTHONDONTWRITEBYTECODE``, so a build writes nothing into
-an environment.
+it does not satisfy select the environment of the whole set instead. Builds run with
+``PYTHONDONTWRITEBYTECODE``, so a build writes nothing into an environment.
 
 Without a cache the environments live in a temporary directory removed by :meth:`close`.
 All pip output is captured into the caller's output list (for :class:`BuildError` tails);
@@ -46,9 +49,10 @@ import tempfile
 import threading
 import time
 import venv
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -57,7 +61,7 @@ from ..cache.store import Cache
 from ..errors import BuildError
 from ..reporting import NULL_REPORTER, Reporter
 
-ENVS_DIR = "build-envs-v1"  # bump when the layout or the way envs are made changes
+ENVS_DIR = "build-envs-v2"  # bump when the layout or the way envs are made changes
 READY = ".ready"
 RESOLUTION_TTL = 24 * 3600.0
 _BIN = "Scripts" if os.name == "nt" else "bin"
@@ -66,6 +70,41 @@ _EXE = "python.exe" if os.name == "nt" else "python"
 
 class PipFailed(Exception):
     """pip exited non-zero; its output is already in the caller's output list."""
+
+
+@dataclass(frozen=True)
+class BuildWheel:
+    """One wheel chosen for a build environment: the pin, and a local copy of the file."""
+
+    name: str  # canonical project name
+    version: str
+    path: Path
+    filename: str
+    sha256: str | None = None
+
+    @property
+    def pin(self) -> str:
+        return f"{self.name}=={self.version}"
+
+
+class BuildRequirementSource(Protocol):
+    """Chooses and fetches the wheels that satisfy an sdist's build requirements."""
+
+    def identity(self) -> Any:
+        """JSON-able: everything besides the requirements that decides the choice (cut-off,
+        exemptions, build constraints, sources). Part of the key of a remembered choice."""
+        ...
+
+    def stable(self) -> bool:
+        """Whether a choice, once made, holds for good (made as of a past cut-off)."""
+        ...
+
+    def resolve(self, requirements: Sequence[str], needed_by: str) -> list[BuildWheel]:
+        """The wheels (with their dependencies) to install for ``requirements``, the build
+        requirements of ``needed_by`` (an sdist's file name, for messages); each path local.
+        Raises :class:`~constrain.errors.BuildRequirementsUnavailable` naming what is
+        missing and ``needed_by``."""
+        ...
 
 
 def pip_environ(build_index: Any) -> dict[str, str]:
@@ -133,7 +172,7 @@ class BuildEnv:
         pinned = {}
         for pin in self.pins:
             with contextlib.suppress(InvalidRequirement):
-                req = Requirement(pin)
+                req = Requirement(pin.split(" --hash=", 1)[0])
                 versions = [s.version for s in req.specifier if s.operator == "=="]
                 if versions and req.url is None:
                     pinned[canonicalize_name(req.name)] = versions[0]
@@ -163,9 +202,9 @@ class BuildEnvs:
         build_index: Any = None,
         reporter: Reporter = NULL_REPORTER,
         resolution_ttl: float = RESOLUTION_TTL,
-        wheel_source: Callable[[Requirement], tuple[Path, str] | None] | None = None,
+        source: BuildRequirementSource | None = None,
     ) -> None:
-        self.wheel_source = wheel_source
+        self.source = source
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if cache is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="constrain-envs-",
@@ -189,12 +228,15 @@ class BuildEnvs:
             self._tmp = None
 
     # ------------------------------------------------------------------ public
-    def get(self, requirements: Sequence[str], output: list[str]) -> BuildEnv:
-        """A ready environment holding ``requirements``, created (and the requirements
-        resolved) by pip when there is none yet. pip's output goes to ``output``; raises
-        :class:`PipFailed` when pip fails, :class:`BuildError` when no venv can be made."""
+    def get(self, requirements: Sequence[str], output: list[str], needed_by: str = "") -> BuildEnv:
+        """A ready environment holding ``requirements`` (the build requirements of
+        ``needed_by``, an sdist's name), created -- and the requirements resolved -- when there
+        is none yet. Output of pip goes to ``output``; raises :class:`PipFailed` when pip
+        fails, :class:`BuildRequirementsUnavailable` when the source cannot satisfy them,
+        :class:`BuildError` when no venv can be made."""
         reqs = sorted({r.strip() for r in requirements if r.strip()})
-        key = _digest("requires", self._python, self.pip_env, reqs)[:32]
+        rules = self.source.identity() if self.source is not None else None
+        key = _digest("requires", self._python, self.pip_env, rules, reqs)[:32]
         with self._lock_for(key):
             env = self._memo.get(key)
             if env is not None:
@@ -205,7 +247,7 @@ class BuildEnvs:
                     # another process may have made it while we waited
                     env = self._lookup(self._cached_resolution(key))
                     if env is None:
-                        env = self._create(reqs, output)
+                        env = self._create(reqs, output, needed_by)
                         self._remember_resolution(key, reqs, env.pins)
             self._memo[key] = env
             return env
@@ -216,7 +258,7 @@ class BuildEnvs:
             return self._locks.setdefault(key, threading.Lock())
 
     def _pins_file(self, pins: Sequence[str]) -> Path:
-        return self.root / "pins" / _digest("pins", self._python, self.pip_env, sorted(pins))
+        return self.root / "pins" / _digest("pins", self._python, sorted(pins))
 
     def _lookup(self, pins: tuple[str, ...] | None) -> BuildEnv | None:
         """The ready environment of exactly ``pins``, if there is one."""
@@ -236,7 +278,8 @@ class BuildEnvs:
             return self._resolved[key]
         entry = f"build-requires-{key}"
         age = self.cache.age("misc", entry)
-        if age is None or age > self.resolution_ttl:
+        stable = self.source is not None and self.source.stable()
+        if age is None or (age > self.resolution_ttl and not stable):
             return None
         try:
             pins = json.loads(self.cache.get("misc", entry) or b"")["pins"]
@@ -262,7 +305,7 @@ class BuildEnvs:
         except subprocess.CalledProcessError:
             raise PipFailed() from None
 
-    def _create(self, reqs: list[str], output: list[str]) -> BuildEnv:
+    def _create(self, reqs: list[str], output: list[str], needed_by: str) -> BuildEnv:
         """Make a new environment holding ``reqs`` under ``envs/<random>`` and publish it
         under its pins -- or, when an environment of the same pins appeared meanwhile (the
         same set written another way, or a re-resolution after the TTL that changed nothing),
@@ -280,7 +323,7 @@ class BuildEnvs:
             except (OSError, subprocess.CalledProcessError) as exc:
                 raise BuildError(f"cannot create a build environment in {path}: {exc}") from None
             if reqs:
-                env.pins = self._install(env, reqs, output)
+                env.pins = self._install(env, reqs, output, needed_by)
             with self.cache.lock(f"build-pins-{self._pins_file(env.pins).name[:32]}"):
                 existing = self._lookup(env.pins)
                 if existing is not None:
@@ -301,14 +344,18 @@ class BuildEnvs:
             shutil.rmtree(path, ignore_errors=True)
             raise
 
-    def _install(self, env: BuildEnv, reqs: list[str], output: list[str]) -> tuple[str, ...]:
-        """Install ``reqs`` into ``env``; return the pins chosen. Directly when every
-        requirement is one wheel with no dependencies (see :meth:`_install_direct`), else by
-        pip (byte-compiled now, once, so that builds, which run with PYTHONDONTWRITEBYTECODE,
-        import quickly)."""
-        direct = self._install_direct(env, reqs, output)
-        if direct is not None:
-            return direct
+    def _install(self, env: BuildEnv, reqs: list[str], output: list[str],
+                 needed_by: str) -> tuple[str, ...]:
+        """Install ``reqs`` into ``env``; return the pins chosen (with each wheel's sha256
+        when known: the environment's identity). By the source when there is one, else by
+        pip (byte-compiled now, once, so that builds, which run with
+        PYTHONDONTWRITEBYTECODE, import quickly)."""
+        if self.source is not None:
+            wheels = self.source.resolve(reqs, needed_by)
+            for wheel in wheels:
+                _install_wheel(wheel.path, wheel.filename, env)
+            return tuple(sorted(w.pin + (f" --hash=sha256:{w.sha256}" if w.sha256 else "")
+                                for w in wheels))
         req_file = env.path / "build-requirements.txt"
         req_file.write_text("\n".join(reqs) + "\n", encoding="utf-8")
         report = env.path / "build-report.json"
@@ -328,54 +375,6 @@ class BuildEnvs:
             output.append(f"unreadable pip report: {exc}")
             raise PipFailed() from None
         return tuple(sorted(pins))
-
-    def _install_direct(
-        self, env: BuildEnv, reqs: list[str], output: list[str]
-    ) -> tuple[str, ...] | None:
-        """The common case without pip: each requirement (``setuptools>=40.8.0``,
-        ``flit_core<4``, ``wheel``) is met by one wheel that ``wheel_source`` provides and
-        that needs nothing else on this Python; those wheels are installed with ``installer``
-        (not byte-compiled: a build imports a small part of a backend, and compiling all of
-        setuptools costs more than it saves). ``None`` leaves the job to pip: no source,
-        build constraints in force, a URL or extras, a wheel not found, or a dependency."""
-        if self.wheel_source is None or "PIP_CONSTRAINT" in self.pip_env:
-            return None
-        from email.parser import Parser
-
-        chosen: list[tuple[str, str, Path, str]] = []
-        for text in reqs:
-            try:
-                req = Requirement(text)
-            except InvalidRequirement:
-                return None  # pip says what is wrong with it
-            if req.marker is not None and not req.marker.evaluate():
-                continue
-            if req.url or req.extras:
-                return None
-            try:
-                found = self.wheel_source(req)
-            except Exception:  # noqa: BLE001 -- pip gets its turn and reports what fails
-                found = None
-            if found is None:
-                return None
-            path, filename = found
-            with _wheel(path, filename) as source:
-                metadata = Parser().parsestr(
-                    source.read_dist_info("METADATA"), headersonly=True)  # fmt: skip
-            for dep in metadata.get_all("Requires-Dist") or ():
-                try:
-                    needed = Requirement(dep)
-                except InvalidRequirement:
-                    return None
-                if needed.marker is None or needed.marker.evaluate({"extra": ""}):
-                    return None  # it needs more than itself: a resolve, which pip does
-            chosen.append((canonicalize_name(metadata["Name"]), metadata["Version"], path,
-                           filename))
-        for _name, _version, path, filename in chosen:
-            _install_wheel(path, filename, env)
-        output.append("installed " + ", ".join(f"{n}=={v}" for n, v, _, _ in chosen)
-                      + " directly from wheels")
-        return tuple(sorted(f"{n}=={v}" for n, v, _, _ in chosen))
 
 
 @contextlib.contextmanager

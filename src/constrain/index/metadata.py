@@ -62,7 +62,7 @@ from . import files as _files
 from .client import HttpClient
 
 if TYPE_CHECKING:
-    from .buildenv import BuildEnvs
+    from .buildenv import BuildEnvs, BuildRequirementSource
 
 DEFAULT_TAIL = 64 * 1024
 _STATIC_FIELDS = frozenset({"requires-dist", "requires-python", "provides-extra"})
@@ -452,12 +452,13 @@ class MetadataFetcher:
     ``"pep658"``, ``"range"``, ``"wheel"``, ``"pkg-info"``, ``"built"``) for reports and
     benchmarks; ``client.counters`` has the requests and bytes.
 
-    ``build_index`` (``index_url``/``extra_index_urls``/``find_links`` attributes) tells pip in
-    build environments where to find build requirements; ``None`` leaves pip's own
-    configuration in force. Builds share ready build environments (``index/buildenv.py``),
-    kept under the cache root, or in a temporary directory that :meth:`close` removes;
-    ``build_wheels(requirement)`` may hand them a local wheel for a build requirement, so that
-    the common environments are made without pip. ``whole_wheel(file)`` true means the caller
+    ``build_source`` chooses and fetches build requirements under the command's rules (its
+    cut-off and sources; ``index/buildenv.py``); without one, pip installs them, pointed at
+    ``build_index`` (``index_url``/``extra_index_urls``/``find_links`` attributes; ``None``
+    leaves pip's own configuration in force). Builds share ready build environments, kept
+    under the cache root, or in a temporary directory that :meth:`close` removes. Under
+    ``offline`` an sdist is still built when its build requirements are local (a wheelhouse,
+    the cache); the error names any that is not. ``whole_wheel(file)`` true means the caller
     will download that wheel anyway: its metadata is then read from the whole, cached file.
     For such a file that is an sdist, ``sdist_wheel(file, path) -> wheel path`` (when given)
     builds the wheel the caller will install, and the metadata is read from it: one PEP 517
@@ -478,7 +479,7 @@ class MetadataFetcher:
         reporter: Reporter = NULL_REPORTER,
         tail_bytes: int = DEFAULT_TAIL,
         max_builds: int = 2,
-        build_wheels: Callable[[Requirement], tuple[Path, str] | None] | None = None,
+        build_source: BuildRequirementSource | None = None,
         whole_wheel: Callable[[DistFile], bool] | None = None,
         sdist_wheel: Callable[[DistFile, Path], Path] | None = None,
         fetched_whole: Callable[[DistFile], object] | None = None,
@@ -486,7 +487,7 @@ class MetadataFetcher:
         self.client = client
         self.sdist_wheel = sdist_wheel
         self.fetched_whole = fetched_whole
-        self.build_wheels = build_wheels
+        self.build_source = build_source
         self.whole_wheel = whole_wheel
         self.cache = cache
         self.allow_build = allow_build
@@ -663,8 +664,6 @@ class MetadataFetcher:
                 hint=f"allow builds for {file.project} (drop --no-build / --only-binary for it) "
                 "or choose a version that has a wheel",
             )
-        if self.offline:
-            raise OfflineMissing(f"the metadata of {file.filename} (it needs a PEP 517 build)")
         if self.sdist_wheel is not None and self.whole_wheel is not None and self.whole_wheel(file):
             with self._builds:
                 wheel = self.sdist_wheel(file, path)
@@ -686,7 +685,7 @@ class MetadataFetcher:
             if self._build_envs is None:
                 self._build_envs = BuildEnvs(
                     self.cache, build_index=self.build_index, reporter=self.reporter,
-                    wheel_source=self.build_wheels,
+                    source=self.build_source,
                 )
             return self._build_envs
 

@@ -5,7 +5,9 @@ fresh temporary directory; its ``[build-system]`` (default: the setuptools legac
 served by a ready isolated environment from :mod:`.buildenv` (cached, shared read-only), and the
 backend's hooks run there through ``pyproject_hooks``. Every line pip and the backend write --
 stdout, stderr and Python warnings -- is captured, never printed; a failure becomes a
-:class:`BuildError` carrying the last lines.
+:class:`BuildError` carrying the backend's last meaningful lines (tracebacks reduced to their
+exception line), the build tools it ran with, and -- with a cache -- the path of the whole log
+(``<cache>/build-logs/``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -25,12 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import BuildError
+from ..errors import BuildError, BuildRequirementsUnavailable
 from ..reporting import NULL_REPORTER, Reporter
 from .buildenv import BuildEnv, BuildEnvs, PipFailed, pip_environ, run_captured
 
 __all__ = [
     "BuildEnvs",
+    "build_requirements",
     "build_wheel",
     "pip_environ",
     "prepare_metadata",
@@ -41,7 +45,8 @@ __all__ = [
 
 DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
 DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
-TAIL_LINES = 20
+TAIL_LINES = 12
+LOGS_DIR = "build-logs"
 
 
 # ====================================================================== reading archives
@@ -103,6 +108,15 @@ def unpack(sdist_path: Path, dest: Path) -> Path:
 # ====================================================================== build session
 
 
+_CACHED = re.compile(r"^(?:[0-9a-f]{64}|u[0-9a-f]{16,64})_(?=.)")
+
+
+def shown_name(filename: str) -> str:
+    """An sdist's file name as the user knows it: a cached copy, ``<sha256>_<name>``, loses
+    its prefix."""
+    return _CACHED.sub("", filename)
+
+
 @dataclass
 class _BuildSystem:
     requires: list[str]
@@ -152,7 +166,9 @@ class _Session:
         if requirements:
             self.reporter.info(f"{self.what}: {why}: {', '.join(requirements)}")
         try:
-            self.env = self.envs.get(requirements, self.output)
+            self.env = self.envs.get(requirements, self.output, self.what)
+        except BuildRequirementsUnavailable:
+            raise
         except PipFailed:
             raise self.error(f"could not install the {why} of {self.what}") from None
         from pyproject_hooks import BuildBackendHookCaller
@@ -201,20 +217,73 @@ class _Session:
         os.replace(tmp, out)
 
     def error(self, message: str) -> BuildError:
-        tail = [line for line in self.output if line.strip()][-TAIL_LINES:]
+        """A :class:`BuildError`: ``message``, the backend's last meaningful lines, the build
+        tools it ran with and where the whole output was kept."""
+        details = []
+        tail = meaningful_tail(self.output)
+        if tail:
+            details += ["the backend's last lines:", *("  " + line for line in tail)]
+        if self.env is not None and self.env.pins:
+            tools = ", ".join(p.split(" --hash=", 1)[0] for p in self.env.pins)
+            details.append(f"build tools: {tools}")
+        log = self._keep_log()
+        if log is not None:
+            details.append(f"whole output: {log}")
         return BuildError(
             message,
-            details=["output (last lines):", *("  " + line for line in tail)] if tail else (),
-            hint="fix the build environment (compilers, system libraries, index settings), "
-            "or choose a version that has a wheel for this target",
+            details=details,
+            hint="an old sdist may need the build tools of its day: give --exclude-newer its "
+            "release date (a cut-off applies to build tools too) or pin them with "
+            "--build-constraint FILE; otherwise install what the build needs (compilers, "
+            "system libraries) or choose a version that has a wheel for this target",
         )
+
+    def _keep_log(self) -> Path | None:
+        """The whole output, kept under the cache's ``build-logs/`` (``None`` without a
+        cache, or when it cannot be written)."""
+        if self.envs._tmp is not None or not self.output:
+            return None
+        path = self.envs.cache.root / LOGS_DIR / f"{self.what}.log"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text("\n".join(self.output) + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            return None
+        return path
+
+
+def meaningful_tail(lines: Sequence[str], limit: int = TAIL_LINES) -> list[str]:
+    """The last ``limit`` lines of a build's output that say what went wrong: blank lines
+    dropped, a line repeated kept once (last), and each Python traceback reduced to its
+    exception line (a backend's message,
+    such as setuptools' ``error in X setup command: use_2to3 is invalid``, is usually that
+    line or printed just before it)."""
+    out: list[str] = []
+    in_traceback = False
+    for line in lines:
+        if not line.strip():
+            continue
+        if line.startswith("Traceback (most recent call last):"):
+            in_traceback = True
+            continue
+        if in_traceback:
+            if line.startswith((" ", "\t")) or line.startswith(
+                    ("During handling of the above", "The above exception")):
+                continue
+            in_traceback = False  # the exception line itself ends the traceback
+        if line in out:  # the same message from two hooks (the early one and its rerun)
+            out.remove(line)
+        out.append(line)
+    return out[-limit:]
 
 
 @contextlib.contextmanager
 def _session(
     sdist_path: Path, build_index: Any, reporter: Reporter, envs: BuildEnvs | None
 ) -> Iterator[_Session]:
-    what = Path(sdist_path).name
+    what = shown_name(Path(sdist_path).name)
     own = envs is None
     if envs is None:
         envs = BuildEnvs(None, build_index=build_index, reporter=reporter)
@@ -246,7 +315,8 @@ def _hook(s: _Session, name: str, *args: Any, hooks: Any = None, **kwargs: Any) 
         raise s.error(f"the build backend failed in {name} for {s.what}") from None
     except BackendUnavailable as exc:
         s.output.extend(exc.traceback.splitlines())
-        raise s.error(f"the build backend of {s.what} cannot be imported: {exc}") from None
+        backend = exc.backend_name or s.system.backend
+        raise s.error(f"the build backend of {s.what} ({backend}) cannot be imported") from None
     except (HookMissing, UnsupportedOperation) as exc:
         raise s.error(f"the build backend of {s.what} cannot run {name}: {exc}") from None
 
@@ -258,6 +328,21 @@ def _prepare(s: _Session) -> None:
     assert s.env is not None
     if extra and not s.env.satisfies(extra):
         s.use([*s.system.requires, *extra], "backend requirements")
+
+
+def build_requirements(
+    sdist_path: Path,
+    *,
+    reporter: Reporter = NULL_REPORTER,
+    envs: BuildEnvs | None = None,
+) -> list[str]:
+    """Every build requirement of ``sdist_path`` for a wheel build on this interpreter: its
+    ``[build-system] requires`` and what ``get_requires_for_build_wheel`` adds, run in the
+    environment of the former (what a wheelhouse must carry to build it offline). Raises
+    :class:`BuildError` as :func:`prepare_metadata` does."""
+    with _session(sdist_path, None, reporter, envs) as s:
+        extra = [str(r) for r in _hook(s, "get_requires_for_build_wheel")]
+        return list(dict.fromkeys([*s.system.requires, *extra]))
 
 
 def prepare_metadata(

@@ -23,20 +23,21 @@ from packaging.utils import (
 )
 
 from ..cache.store import Cache
-from ..errors import BuildError
+from ..errors import BuildError, BuildRequirementsUnavailable
 from ..reporting import NULL_REPORTER, Reporter
 from ..target import TargetEnvironment
 
 
-_CACHED_SDIST = re.compile(r"\b(?:[0-9a-f]{64}|u[0-9a-f]+)_([^\s/'\"]+?\.(?:tar\.gz|zip))")
+_CACHED_SDIST = re.compile(r"(?:\b(?:[0-9a-f]{64}|u[0-9a-f]+)_|(?<![^\s(]))"
+                           r"([^\s/'\"()]+?\.(?:tar\.gz|zip))")
 
 
 def explain_build_failure(exc: BuildError, target: TargetEnvironment) -> BuildError:
     """A build failure met while resolving for an install, said in the install's terms: which
     project and version could not be had for this interpreter, and how to steer around it."""
     match = _CACHED_SDIST.search(exc.message)
-    if match is None:
-        return exc
+    if match is None or isinstance(exc, BuildRequirementsUnavailable):
+        return exc  # (the latter names the sdist and the way out already)
     filename = match.group(1)
     try:
         name, version = parse_sdist_filename(filename)

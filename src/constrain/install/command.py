@@ -133,8 +133,7 @@ def _early_build(session: Session, target, request: InstallRequest, reporter: Re
         from .fetch import build_envs
 
         if envs is None:
-            envs = build_envs(session.cache, session.settings, request.build_constraints,
-                              reporter, session.host_wheel)
+            envs = build_envs(session.cache, session.settings, reporter, session.build_source)
         return build_for(sdist, sha256, target, session.cache, build_index=session.settings,
                          envs=envs, reporter=reporter, filename=filename)
 
@@ -274,6 +273,9 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
     if not resolve_req.requirements and not resolve_req.requirement_files:
         raise UsageError("nothing to install",
                          hint="name requirements, e.g. constrain install 'flask>=3', or -r FILE")
+    if request.build_constraints:  # the library's older spelling of the resolve option
+        resolve_req = dataclasses.replace(resolve_req, build_constraints=tuple(
+            dict.fromkeys((*resolve_req.build_constraints, *request.build_constraints))))
     if resolve_req.cache_dir:  # builds run in other directories: paths must not be relative
         resolve_req = dataclasses.replace(resolve_req,
                                           cache_dir=os.path.abspath(resolve_req.cache_dir))
@@ -335,9 +337,8 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
         wanted = [c.pin for c in plan.to_install if c.pin is not None]
         ready = prepare(wanted, client=session.client, cache=session.cache, target=target,
                         build_index=session.settings,
-                        build_constraints=request.build_constraints,
                         offline=resolve_req.offline, reporter=reporter,
-                        build_wheels=session.host_wheel)
+                        build_source=session.build_source)
         by_name = {r.pin.name: r for r in ready}
         stats.update(downloaded=sum(r.downloaded for r in ready),
                      built=sum(r.built for r in ready),
@@ -358,9 +359,8 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
             if missing:  # the environment changed while we fetched
                 more = prepare(missing, client=session.client, cache=session.cache,
                                target=target, build_index=session.settings,
-                               build_constraints=request.build_constraints,
                                offline=resolve_req.offline, reporter=reporter,
-                               build_wheels=session.host_wheel)
+                               build_source=session.build_source)
                 by_name.update({r.pin.name: r for r in more})
             _apply(interp, plan, by_name, reporter)
         stats["link_seconds"] = round(time.perf_counter() - clock, 3)

@@ -40,15 +40,12 @@ def _workers(n: int) -> int:
     return max(1, min(n, int(os.environ.get("CONSTRAIN_INSTALL_WORKERS", default))))
 
 
-def build_envs(cache: Cache, build_index, build_constraints: tuple[str, ...], reporter: Reporter,
-               build_wheels=None):
-    """The build environments for an install's sdists (``--build-constraint`` files in force)."""
+def build_envs(cache: Cache, build_index, reporter: Reporter, source=None):
+    """The build environments for an install's sdists, filled by ``source`` (the session's
+    build requirements: its cut-off, sources and ``--build-constraint`` files)."""
     from ..index.sdist import BuildEnvs
 
-    envs = BuildEnvs(cache, build_index=build_index, reporter=reporter, wheel_source=build_wheels)
-    if build_constraints:
-        envs.pip_env["PIP_CONSTRAINT"] = " ".join(os.path.abspath(c) for c in build_constraints)
-    return envs
+    return BuildEnvs(cache, build_index=build_index, reporter=reporter, source=source)
 
 
 def prepare(
@@ -58,17 +55,16 @@ def prepare(
     cache: Cache,
     target: TargetEnvironment,
     build_index=None,
-    build_constraints: tuple[str, ...] = (),
     offline: bool = False,
     reporter: Reporter = NULL_REPORTER,
-    build_wheels=None,
+    build_source=None,
 ) -> list[Ready]:
     """Fetch, verify, build and unpack ``pins`` in parallel; raise on the first failure."""
     from ..index.files import cached_path, download, sha256_of
 
     envs = None
     if any(not p.file.is_wheel for p in pins):
-        envs = build_envs(cache, build_index, build_constraints, reporter, build_wheels)
+        envs = build_envs(cache, build_index, reporter, build_source)
 
     def one(pin: Pin) -> Ready:
         file = pin.file

@@ -24,7 +24,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 from resolvelib import AbstractProvider
 
-from ..errors import BuildError, ConstrainError, ProjectNotFound
+from ..errors import BuildError, BuildRequirementsUnavailable, ConstrainError, ProjectNotFound
 from ..models import COMMAND_LINE, CoreMetadata, DistFile, MetadataProvider, ProjectFiles
 from ..policies.filters import (
     FilePolicy,
@@ -127,6 +127,14 @@ class ConstrainProvider(AbstractProvider):
         base = Candidate(candidate.name, candidate.version, frozenset(), candidate.files,
                          candidate.yanked)
         chain = " -> ".join(self.chain(base)) or f"{candidate.name}=={candidate.version}"
+        if isinstance(exc, BuildRequirementsUnavailable):  # its hint is the way out
+            return BuildRequirementsUnavailable(
+                f"{candidate.name} {candidate.version} has no wheel for "
+                f"{self.target.describe()}, and the build requirements of "
+                f"{candidate.best_file.filename} cannot be had",
+                details=(f"needed by {chain}", exc.message, *exc.details),
+                locations=exc.locations, pin=(candidate.name, candidate.version),
+                hint=exc.hint)
         return BuildError(
             f"{candidate.name} {candidate.version} has no wheel for {self.target.describe()}, "
             f"and building its metadata from {candidate.best_file.filename} failed",
@@ -134,6 +142,8 @@ class ConstrainProvider(AbstractProvider):
             locations=exc.locations,
             pin=(candidate.name, candidate.version),
             hint=f"exclude that version (a -c file with '{candidate.name}!="
+            f"{candidate.version}') or pin one that has a wheel for this target; or: {exc.hint}"
+            if exc.hint else f"exclude that version (a -c file with '{candidate.name}!="
             f"{candidate.version}'), pin one that has a wheel for this target, or fix the "
             "build (compilers, system libraries, build constraints)",
         )

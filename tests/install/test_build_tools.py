@@ -1,0 +1,175 @@
+"""Builds that travel in time and work air-gapped, against a local index.
+
+``app`` 1.0 is only an sdist (uploaded 2020-03-01) whose dependencies only a build can tell. Its
+backend comes from the build requirement ``oldtool``: 1.0 (2020-01-01) builds it; 2.0
+(2020-06-01) refuses, the way setuptools 58 refused old sdists (``use_2to3 is invalid``). So a
+resolve as of 2020-03-01 must build with oldtool 1.0, a resolve as of today fails with 2.0, and
+a wheelhouse downloaded as of 2020-03-01 must carry oldtool 1.0 and build ``app`` with no
+network at all.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from constrain.cli import main
+from tests.support.builders import PackageSpec
+
+SITE = f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
+
+#: oldtool 1.0's backend: the sdist's own stdlib backend, found in the source tree
+WORKS = ("import os, sys\n"
+         "sys.path.insert(0, os.path.join(os.getcwd(), '_backend'))\n"
+         "from inline_backend import *  # noqa\n")
+#: oldtool 2.0's backend: refuses every old sdist, as setuptools 58 did
+REFUSES = ("import sys\n"
+           "def _refuse(*args, **kwargs):\n"
+           "    sys.stderr.write('error in app setup command: use_2to3 is invalid.\\n')\n"
+           "    raise SystemExit(1)\n"
+           "get_requires_for_build_wheel = prepare_metadata_for_build_wheel = _refuse\n"
+           "build_wheel = _refuse\n")
+
+
+def _day(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+SPECS = [
+    PackageSpec("app", "1.0", kinds=("sdist",), requires_dist=["dep>=1"],
+                upload_time=_day("2020-03-01T12:00:00"),
+                sdist_options={"dynamic": ["Requires-Dist"],
+                               "build_system": {"requires": ["oldtool"],
+                                                "build-backend": "oldtool_backend"}}),
+    PackageSpec("dep", "1.0", upload_time=_day("2020-01-01T00:00:00")),
+    PackageSpec("oldtool", "1.0", upload_time=_day("2020-01-01T00:00:00"),
+                wheel_options={"files": {"oldtool_backend.py": WORKS}}),
+    PackageSpec("oldtool", "2.0", upload_time=_day("2020-06-01T00:00:00"),
+                wheel_options={"files": {"oldtool_backend.py": REFUSES}}),
+]
+CUTOFF = "2020-03-01"
+
+
+@pytest.fixture
+def server(make_index):
+    return make_index(SPECS)
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def envs_holding(cache: Path) -> dict[str, Path]:
+    """Ready build environments by the oldtool version they hold."""
+    out = {}
+    for env in (cache / "build-envs-v2" / "envs").iterdir():
+        for info in env.glob(f"{SITE}/oldtool-*.dist-info"):
+            if (env / ".ready").is_file():
+                out[info.name.removesuffix(".dist-info").split("-")[1]] = env
+    return out
+
+
+def test_a_cut_off_applies_to_build_tools_and_environments_of_two_dates_never_mix(
+        server, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    common = ["--index-url", server.index_url, "--cache-dir", str(cache),
+              "--airflow-constraints", "off"]
+    code, out, err = run(capsys, "resolve", "app", "--exclude-newer", CUTOFF, *common)
+    assert code == 0, err
+    assert "dep==1.0" in out  # known only from the build
+    assert set(envs_holding(cache)) == {"1.0"}
+
+    # as of today the build gets oldtool 2.0, which refuses: the backend's own words come
+    # first, not a traceback, with the build tools and the way out
+    code, out, err = run(capsys, "resolve", "app", *common, "--refresh")
+    assert code == 1
+    assert "use_2to3 is invalid" in err and "Traceback" not in err
+    assert "build tools: oldtool==2.0" in err
+    assert "needed by command line -> app==1.0" in err
+    assert "hint:" in err and "--build-constraint" in err
+    assert set(envs_holding(cache)) == {"1.0", "2.0"}  # one environment per set of pins
+
+
+def test_an_exempt_build_tool_is_taken_newer_than_the_cut_off(server, tmp_path, capsys):
+    code, out, err = run(capsys, "resolve", "app", "--exclude-newer", CUTOFF,
+                         "--build-exclude-newer-exempt", "oldtool", "--index-url",
+                         server.index_url, "--airflow-constraints", "off")
+    assert code == 1
+    assert "build tools: oldtool==2.0" in err
+
+
+def test_a_build_constraint_wins_over_the_cut_off_and_over_today(server, tmp_path, capsys):
+    pins = tmp_path / "build.txt"
+    pins.write_text("oldtool==1.0\n")
+    code, out, err = run(capsys, "resolve", "app", "--build-constraint", str(pins),
+                         "--index-url", server.index_url, "--airflow-constraints", "off")
+    assert code == 0, err
+    assert "dep==1.0" in out
+
+
+def test_no_build_tool_by_the_cut_off_names_it_the_sdist_and_the_exemption(
+        make_index, tmp_path, capsys):
+    late = [s for s in SPECS if not (s.name == "oldtool" and s.version == "1.0")]
+    server = make_index(late)
+    code, out, err = run(capsys, "resolve", "app", "--exclude-newer", CUTOFF, "--index-url",
+                         server.index_url, "--airflow-constraints", "off")
+    assert code == 1
+    assert "the build requirements of app-1.0.tar.gz (oldtool)" in err
+    assert "--build-exclude-newer-exempt oldtool" in err
+
+
+def _unshare_works() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
+def test_a_wheelhouse_carries_the_build_tools_of_its_date_and_builds_with_no_network(
+        server, tmp_path, capsys):
+    house = tmp_path / "W"
+    code, out, err = run(capsys, "download", "app", "--dest", str(house), "--exclude-newer",
+                         CUTOFF, "--index-url", server.index_url, "--airflow-constraints", "off")
+    assert code == 0, err
+    names = {p.name for p in house.iterdir()}
+    assert "oldtool-1.0-py3-none-any.whl" in names and "app-1.0.tar.gz" in names
+    assert not any(n.startswith("oldtool-2.0") for n in names)
+    manifest = json.loads((house / "manifest.json").read_text())
+    tool = next(f for f in manifest["files"] if f["project"] == "oldtool")
+    assert tool["for_build"] is True and tool["builds"] == ["app-1.0.tar.gz"]
+    assert manifest["build_exclude_newer"].startswith("2020-03-02")  # the whole day, as uv
+    server.close()  # the index is gone: only the wheelhouse remains
+
+    venv, cache = tmp_path / "V", tmp_path / "empty-cache"
+    cmd = [sys.executable, "-m", "constrain", "install", "app", "--wheelhouse", str(house),
+           "--offline", "--venv", str(venv), "--cache-dir", str(cache)]
+    if _unshare_works():  # no network route at all
+        cmd = ["unshare", "-n", *cmd]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    check = subprocess.run([str(venv / "bin/python"), "-c", "import app, dep; print(app.__version__)"],
+                           capture_output=True, text=True)
+    assert check.stdout.strip() == "1.0", check.stderr
+
+
+def test_a_build_tool_missing_from_an_offline_wheelhouse_is_named_with_its_sdist(
+        server, tmp_path, capsys):
+    house = tmp_path / "W"
+    code, out, err = run(capsys, "download", "app", "--dest", str(house), "--exclude-newer",
+                         CUTOFF, "--index-url", server.index_url, "--airflow-constraints", "off")
+    assert code == 0, err
+    (house / "oldtool-1.0-py3-none-any.whl").unlink()
+    code, out, err = run(capsys, "install", "app", "--wheelhouse", str(house), "--offline",
+                         "--venv", str(tmp_path / "V"), "--cache-dir", str(tmp_path / "c2"))
+    assert code == 1
+    assert "oldtool" in err and "app-1.0.tar.gz" in err
+    assert f"add a wheel of oldtool for this Python to the wheelhouse ({house.resolve()})" in err
+    assert not (tmp_path / "V" / SITE / "app").exists()
