@@ -95,6 +95,8 @@ def test_a_cut_off_applies_to_build_tools_and_environments_of_two_dates_never_mi
     assert "build tools: oldtool==2.0" in err
     assert "needed by command line -> app==1.0" in err
     assert "hint:" in err and "--build-constraint" in err
+    log = cache / "build-logs" / "app-1.0.tar.gz.log"
+    assert f"whole output: {log}" in err and "use_2to3" in log.read_text()
     assert set(envs_holding(cache)) == {"1.0", "2.0"}  # one environment per set of pins
 
 

@@ -217,8 +217,9 @@ class _Session:
         os.replace(tmp, out)
 
     def error(self, message: str) -> BuildError:
-        """A :class:`BuildError`: ``message``, the backend's last meaningful lines, the build
-        tools it ran with and where the whole output was kept."""
+        """A :class:`BuildError`: ``message``, the backend's last meaningful lines and the
+        build tools it ran with (where the whole output is kept is added as the error leaves
+        the session: an early hook's failure may yet be superseded)."""
         details = []
         tail = meaningful_tail(self.output)
         if tail:
@@ -226,9 +227,6 @@ class _Session:
         if self.env is not None and self.env.pins:
             tools = ", ".join(p.split(" --hash=", 1)[0] for p in self.env.pins)
             details.append(f"build tools: {tools}")
-        log = self._keep_log()
-        if log is not None:
-            details.append(f"whole output: {log}")
         return BuildError(
             message,
             details=details,
@@ -238,12 +236,17 @@ class _Session:
             "system libraries) or choose a version that has a wheel for this target",
         )
 
-    def _keep_log(self) -> Path | None:
+    def keep_log(self, *, drop: bool = False) -> Path | None:
         """The whole output, kept under the cache's ``build-logs/`` (``None`` without a
-        cache, or when it cannot be written)."""
-        if self.envs._tmp is not None or not self.output:
+        cache, or when it cannot be written); ``drop`` removes an old one instead."""
+        if self.envs._tmp is not None:
             return None
         path = self.envs.cache.root / LOGS_DIR / f"{self.what}.log"
+        if drop:
+            path.unlink(missing_ok=True)
+            return None
+        if not self.output:
+            return None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -297,8 +300,17 @@ def _session(
             tree = unpack(Path(sdist_path), work / "src")
             system = read_build_system(tree, what)
             s = _Session(what, tree, work, system, envs, reporter)
-            s.use(system.requires, "build requirements")
-            yield s
+            try:
+                s.use(system.requires, "build requirements")
+                yield s
+            except BuildRequirementsUnavailable:
+                raise
+            except BuildError as exc:  # leaving the session: keep the whole output
+                log = s.keep_log()
+                if log is not None:
+                    exc.details = (*exc.details, f"whole output: {log}")
+                raise
+            s.keep_log(drop=True)  # a log of an earlier failure no longer tells the truth
     finally:
         if own:
             envs.close()
