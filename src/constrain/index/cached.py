@@ -679,6 +679,8 @@ class IndexRepository:
                 then(found)
         except Exception:  # noqa: BLE001 -- surfaces when the resolver asks for real
             pass
+        except KeyboardInterrupt:  # the resolver's thread, computing this file, was stopped:
+            pass  # it reports that; this waiter has nothing to add (no thread traceback)
 
     def _warn_once(self, message: str) -> None:
         with self._lock:
