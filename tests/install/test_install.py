@@ -178,7 +178,7 @@ def test_killed_install_is_repaired_by_the_rerun(server, tmp_path, capsys):
 
 
 def test_killed_install_rolls_back_to_wholly_old(server, tmp_path, capsys):
-    from constrain.install.unpack import recover
+    from constrain.install.journal import recover
     from constrain.install.venv import inspect
 
     venv = tmp_path / "V"
@@ -202,7 +202,7 @@ def test_killed_install_rolls_back_to_wholly_old(server, tmp_path, capsys):
 def test_killed_first_install_rolls_back_to_absent(server, tmp_path, capsys):
     """A distribution with nothing old is journalled too (in one write, not fsynced): killed
     halfway, it is removed whole, and the rerun installs it."""
-    from constrain.install.unpack import recover
+    from constrain.install.journal import recover
     from constrain.install.venv import inspect
 
     venv = tmp_path / "V"

@@ -32,6 +32,10 @@ def register(subparsers, add_resolve_options) -> None:
                      help="show the plan and change nothing")
     act.add_argument("--reinstall", action="store_true",
                      help="install every pin again even when its version is installed")
+    act.add_argument("--verify", action="store_true",
+                     help="re-hash every cached file before linking it (by default a cached "
+                     "tree is checked by size, mtime and inode); a changed one is unpacked "
+                     "again from its verified wheel")
     act.add_argument("--wheelhouse", metavar="DIR",
                      help="install only from this directory of files (from constrain "
                      "download); with --offline no request is made at all")
@@ -54,6 +58,7 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
         reinstall=args.reinstall,
         wheelhouse=args.wheelhouse,
         seed=args.seed,
+        verify=args.verify,
     )
     reporter = _Progress(console)
     try:

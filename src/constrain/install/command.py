@@ -23,7 +23,8 @@ from ..errors import BuildError, ConstrainError, UsageError
 from ..models import InstallSet
 from ..reporting import NULL_REPORTER, Reporter
 from .plan import Plan, make_plan, read_installed
-from .venv import Interpreter, choose, inspect, locked, refuse_system
+from .venv import (Interpreter, choose, incomplete, inspect, locked, mark_complete,
+                   refuse_system, remove_venv)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class InstallRequest:
     wheelhouse: str | None = None
     build_constraints: tuple[str, ...] = ()
     seed: bool = True
+    verify: bool = False
     environ: dict[str, str] | None = field(default=None, compare=False)
 
 
@@ -285,7 +287,19 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
     cache = Cache(cache_dir)
     chosen = choose(venv=request.venv, python_executable=request.python_executable,
                     system=request.system, environ=environ, cwd=Path.cwd(),
-                    create=not request.dry_run)
+                    create=not request.dry_run, seed=request.seed)
+    try:
+        return _install(request, resolve_req, cache, chosen, reporter)
+    except BaseException:
+        # A venv constrain made is complete or gone: one whose first install failed (or was
+        # interrupted) is removed -- unless that install got as far as completing it.
+        if chosen.venv is not None and not request.dry_run and incomplete(chosen.venv):
+            remove_venv(chosen.venv)
+        raise
+
+
+def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen,
+             reporter: Reporter) -> InstallResult:
     interp = inspect(chosen.python, cache)
     if not chosen.missing:
         refuse_system(interp, request.system)
@@ -339,6 +353,7 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
                         build_index=session.settings,
                         offline=resolve_req.offline, reporter=reporter,
                         build_source=session.build_source)
+        ready = _trusted(ready, session, target, request, resolve_req, reporter)
         by_name = {r.pin.name: r for r in ready}
         stats.update(downloaded=sum(r.downloaded for r in ready),
                      built=sum(r.built for r in ready),
@@ -346,10 +361,13 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
         clock = time.perf_counter()
 
         with locked(interp, on_wait=reporter.warning):
-            from .unpack import recover
+            from .journal import recover
 
             recovered = recover(interp)
-            if chosen.created and request.seed:
+            pending = incomplete(Path(interp.prefix))
+            if pending is not None and pending.get("seed", True) and request.seed:
+                # a venv constrain made gets pip, also when an earlier first install of it
+                # was killed before pip was in
                 _seed_pip(interp, session.cache, install_set)
             installed = read_installed(interp)
             plan = make_plan(install_set, installed, exact=request.exact,
@@ -361,8 +379,12 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
                                target=target, build_index=session.settings,
                                offline=resolve_req.offline, reporter=reporter,
                                build_source=session.build_source)
+                more = _trusted(more, session, target, request, resolve_req,
+                                reporter)
                 by_name.update({r.pin.name: r for r in more})
             _apply(interp, plan, by_name, reporter)
+            if pending is not None:
+                mark_complete(Path(interp.prefix))
         stats["link_seconds"] = round(time.perf_counter() - clock, 3)
         problems = _check(interp)
         stats.update(installed=len(plan.to_install), removed=len(plan.to_remove),
@@ -379,6 +401,35 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
         return result
     finally:
         session.close()
+
+
+def _trusted(ready, session, target, request: InstallRequest, resolve_req, reporter):
+    """``ready`` once what it was built on is checked: with ``--verify`` each cached tree is
+    re-hashed (a changed one is unpacked again from its wheel, whose hash is checked), and
+    every wheel's METADATA must agree with what the resolve used."""
+    from .trust import check_metadata
+
+    if request.verify:
+        from .fetch import prepare
+        from .unpack import discard, intact
+
+        bad = []
+        for r in ready:
+            changed = intact(r.unpacked, rehash=True)
+            if changed is not None:
+                reporter.warning(f"{r.unpacked.manifest['wheel']}: {changed} changed in the "
+                                 "cache since it was unpacked; unpacking it again")
+                discard(r.unpacked.root)
+                bad.append(r.pin)
+        if bad:
+            again = prepare(bad, client=session.client, cache=session.cache, target=target,
+                            build_index=session.settings,
+                            offline=resolve_req.offline, reporter=reporter,
+                            build_source=session.build_source)
+            redone = {r.pin.name: r for r in again}
+            ready = [redone.get(r.pin.name, r) for r in ready]
+    check_metadata(ready)
+    return ready
 
 
 def _check(interp: Interpreter) -> list[str]:
@@ -413,8 +464,11 @@ def _seed_pip(interp: Interpreter, cache, install_set: InstallSet) -> None:
     if install_set.pin("pip") is not None:
         return
     from ..index.files import sha256_of
-    from .unpack import replace, unpack
+    from .journal import replace
+    from .unpack import unpack
 
+    if "pip" in read_installed(interp):
+        return
     for wheel in interp.bundled_wheels:
         if Path(wheel).name.startswith("pip-"):
             unpacked = unpack(Path(wheel), sha256_of(Path(wheel)), cache)
@@ -425,7 +479,7 @@ def _seed_pip(interp: Interpreter, cache, install_set: InstallSet) -> None:
 def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter) -> None:
     """Replace each changed distribution under its journal, several at a time."""
     from .fetch import _workers
-    from .unpack import replace
+    from .journal import owners, replace
 
     jobs = []
     for change in plan.to_remove:
@@ -437,10 +491,11 @@ def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter) -> 
     if not jobs:
         return
     reporter.start("install", total=len(jobs), unit="distributions")
+    owned = owners(interp) if any(j[1] is not None for j in jobs) else None
 
     def one(job) -> None:
         name, old, new, requested = job
-        replace(interp, name, old=old, new=new, requested=requested)
+        replace(interp, name, old=old, new=new, requested=requested, owned=owned)
         reporter.advance("install")
 
     try:

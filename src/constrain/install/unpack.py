@@ -1,41 +1,36 @@
-"""Wheels into environments: unpack once into the cache with pypa/installer, then link per env.
+"""Wheels into the cache: checked, then unpacked once with pypa/installer into a read-only tree.
 
-A wheel is unpacked once (``installer`` reads it, checks its RECORD hashes and decides each
-file's scheme; constrain's destination refuses any path that would leave its scheme directory)
-into the cache bucket ``unpacked`` with a manifest of every file. Installing it into an
-environment then hard-links those files (copying when links are impossible), writes the
-entry-point scripts and ``#!python`` scripts for that environment's interpreter, and writes
-``INSTALLER``, ``REQUESTED`` and ``RECORD`` -- no zip is opened on a warm install.
-
-Each distribution is replaced under a journal kept in ``<env>/.constrain/txn``: old files are
-moved aside (not deleted) before new ones are linked, and the journal is marked committed only
-when the new version is whole. :func:`recover` -- run before every install -- rolls an
-interrupted distribution back to its old files, so each one is wholly old or wholly new.
+Before a wheel is unpacked its sha256 is taken again (a wheel altered in the cache after it was
+stored is refused), its ZIP structure must read one way only (``archive.py``) and its RECORD
+must list exactly its files, with hashes. ``installer`` then decides each file's scheme;
+constrain's destination refuses any path that would leave its scheme directory, and entry points
+or scripts named like the environment's own launchers. The tree lands in the cache bucket
+``unpacked`` with a manifest of every file: hash, size, and the inode and mtime it got. Its files
+are made read-only (environments hard-link them, so an edit through one would change them all),
+and every later use checks each file's size, mtime and inode against the manifest
+(:func:`intact`; ``--verify`` re-hashes them instead): a changed tree is unpacked again from its
+verified wheel. Linking into environments is ``link.py``; replacing distributions ``journal.py``.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import csv
 import hashlib
-import io
 import json
 import os
 import posixpath
 import shutil
 import tempfile
-import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..cache.store import Cache
 from ..errors import ConstrainError
-from .venv import Interpreter
 
 #: Bump when the unpacked layout or manifest changes (old entries are then ignored).
-_LAYOUT = "l1"
+_LAYOUT = "l2"
 _SCHEMES = ("purelib", "platlib", "scripts", "data", "headers")
 
 
@@ -62,6 +57,16 @@ def _safe_relpath(path: str, what: str, wheel: str) -> str:
         raise UnsafeWheel(f"{wheel} contains an unsafe {what}: {path!r}",
                           hint="the wheel is malformed or malicious; it was not installed")
     return norm
+
+
+def _refuse_reserved(name: str, what: str, wheel: str) -> None:
+    from .link import reserved_script
+
+    if reserved_script(name.rsplit("/", 1)[-1]):
+        raise UnsafeWheel(
+            f"{wheel} {what}, which would replace the environment's own launcher or "
+            "activation script", hint="the wheel is malformed or malicious; it was not "
+            "installed (python, python3, python3.X, pythonw and activate* are reserved)")
 
 
 # ====================================================================== unpacking into the cache
@@ -97,6 +102,7 @@ class _CacheDestination:
             raise UnsafeWheel(f"{self.wheel} declares an entry-point script named {name!r}, "
                               "which would escape the scripts directory",
                               hint="the wheel is malformed or malicious; it was not installed")
+        _refuse_reserved(name, f"declares an entry-point script named {name!r}", self.wheel)
         self.entry_points.append([name, module, attr, section])
         return RecordEntry(name, None, None)
 
@@ -106,6 +112,8 @@ class _CacheDestination:
         rel = _safe_relpath(os.fspath(path), "file path", self.wheel)
         if scheme not in _SCHEMES:
             raise UnsafeWheel(f"{self.wheel} writes to an unknown scheme {scheme!r}")
+        if scheme == "scripts":
+            _refuse_reserved(rel, f"has a script named {rel!r}", self.wheel)
         dest = f"{self._root}/{scheme}/{rel}"
         parent = os.path.dirname(dest)
         if parent not in self._made:
@@ -133,32 +141,141 @@ def unpacked_key(wheel_sha256: str) -> str:
     return f"{wheel_sha256.lower()}-{_LAYOUT}"
 
 
-def unpack(wheel: Path, sha256: str, cache: Cache, filename: str | None = None) -> Unpacked:
+def unpack(wheel: Path, sha256: str, cache: Cache, filename: str | None = None, *,
+           verify: bool = False) -> Unpacked:
     """The unpacked form of ``wheel`` (whose hash is ``sha256``; ``filename`` its real name
-    when the path's differs, as in the cache), made once per cache.
+    when the path's differs, as in the cache), made once per cache. A tree already there is
+    used only if it is intact (:func:`intact`; re-hashed with ``verify``), else unpacked again.
 
-    Raises :class:`UnsafeWheel` for entries that would leave the environment and
-    :class:`InstallError` when the wheel's RECORD does not match its contents."""
+    Raises :class:`UnsafeWheel` for entries that would leave the environment,
+    :class:`InstallError` when the wheel's RECORD does not match its contents or the wheel no
+    longer has ``sha256``, and ``AmbiguousArchive`` for a ZIP that reads two ways."""
     final = cache.path("unpacked", unpacked_key(sha256))
-    found = _load(final)
+    found = _usable(final, verify)
     if found is not None:
         return found
     final.parent.mkdir(parents=True, exist_ok=True)
     with cache.lock("unpack-" + sha256[:40]):
-        found = _load(final)
+        found = _usable(final, verify)
         if found is not None:
             return found
+        _check_wheel(wheel, sha256, cache, filename or wheel.name)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
         try:
             manifest = _unpack_into(wheel, tmp, filename or wheel.name)
+            manifest["stat"] = _seal(tmp, manifest)
             (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-            if final.exists():  # a foreign leftover: replace it
-                shutil.rmtree(final, ignore_errors=True)
+            if os.path.lexists(final):  # a foreign leftover or a damaged tree: replace it
+                discard(final)
             os.rename(tmp, final)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise _cache_os_error(exc, filename or wheel.name, cache) from None
             raise
     return Unpacked(final, manifest)
+
+
+def _check_wheel(wheel: Path, sha256: str, cache: Cache, name: str) -> None:
+    """The wheel must still have the hash it was stored under; a cached copy altered since is
+    removed (the next run fetches it again) and refused."""
+    from ..index.files import sha256_of
+
+    actual = sha256_of(wheel)
+    if actual.lower() == sha256.lower():
+        return
+    root = os.path.abspath(cache.root)
+    where = os.path.abspath(wheel)
+    in_cache = os.path.commonpath([where, root]) == root
+    if in_cache:
+        with contextlib.suppress(OSError):
+            os.unlink(where)
+    raise InstallError(
+        f"{name} in the cache was changed after it was stored",
+        details=[f"expected sha256:{sha256.lower()}", f"found    sha256:{actual}",
+                 f"at {where}" + (" (removed)" if in_cache else "")],
+        hint="run the same command again to fetch it anew" if in_cache else
+        "the file is not the one that was verified; fetch it again")
+
+
+def _cache_os_error(exc: OSError, wheel: str, cache: Cache) -> InstallError:
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return InstallError(
+            f"no space left on the device while unpacking {wheel} into the cache "
+            f"({cache.root})", hint="free some space, or give a cache on another disk with "
+            "--cache-dir; nothing was installed")
+    return InstallError(f"cannot unpack {wheel} into the cache ({cache.root}): "
+                        f"{exc.strerror or exc}", hint="check the cache directory's permissions "
+                        "and free space; nothing was installed")
+
+
+def _seal(tree: Path, manifest: dict) -> list[list[int]]:
+    """Make every file of ``tree`` read-only and return, per manifest file, the ``[inode,
+    mtime_ns]`` it has now (with its size, what :func:`intact` compares)."""
+    out = []
+    for scheme, rel, _digest, _size, executable in manifest["files"]:
+        path = f"{tree}/{scheme}/{rel}"
+        os.chmod(path, 0o555 if executable else 0o444)
+        st = os.stat(path)
+        out.append([st.st_ino, st.st_mtime_ns])
+    return out
+
+
+def intact(unpacked: Unpacked, *, rehash: bool = False) -> str | None:
+    """The first file of ``unpacked`` that changed since it was unpacked, or ``None``. By
+    default a cheap check (size, mtime and inode against the manifest: an edit through any
+    hard link shows); ``rehash`` reads every file and compares its sha256 (``--verify``)."""
+    manifest = unpacked.manifest
+    stats = manifest.get("stat")
+    if not isinstance(stats, list) or len(stats) != len(manifest["files"]):
+        return "manifest.json"
+    tree = str(unpacked.root)
+    for (scheme, rel, digest, size, _x), (ino, mtime) in zip(manifest["files"], stats):
+        path = f"{tree}/{scheme}/{rel}"
+        try:
+            st = os.stat(path)
+        except OSError:
+            return f"{scheme}/{rel}"
+        if st.st_size != size or st.st_ino != ino or st.st_mtime_ns != mtime:
+            return f"{scheme}/{rel}"
+        if rehash:
+            try:
+                with open(path, "rb") as fh:
+                    actual = record_hash_of(fh)
+            except OSError:
+                return f"{scheme}/{rel}"
+            if actual != digest:
+                return f"{scheme}/{rel}"
+    return None
+
+
+def record_hash_of(fh) -> str:
+    h = hashlib.sha256()
+    while chunk := fh.read(1 << 20):
+        h.update(chunk)
+    return "sha256=" + base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+
+
+def _usable(final: Path, rehash: bool) -> Unpacked | None:
+    """The tree at ``final`` if it is there and intact; a changed one is discarded."""
+    found = _load(final)
+    if found is None:
+        return None
+    if intact(found, rehash=rehash) is None:
+        return found
+    return None
+
+
+def discard(tree: Path) -> None:
+    """Remove a cache tree (its read-only files need no write bit to be unlinked); moved
+    aside first so a half-removed tree is never found under its key."""
+    aside = tree.with_name(f".gone-{tree.name}-{os.getpid()}")
+    with contextlib.suppress(OSError):
+        os.rename(tree, aside)
+        tree = aside
+    shutil.rmtree(tree, ignore_errors=True)
 
 
 def _load(final: Path) -> Unpacked | None:
@@ -224,6 +341,9 @@ def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
     from installer.exceptions import InstallerError
     from installer.sources import WheelFile
 
+    from .archive import check_archive, check_record
+
+    check_archive(wheel, name)
     dest = _CacheDestination(tree, name)
     try:
         with zipfile.ZipFile(wheel) as zf:
@@ -234,8 +354,14 @@ def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
             except ValueError as exc:
                 raise _not_matching(name, str(exc)) from None
             # Refuse unsafe names before installer joins anything.
-            for entry in source._zipfile.namelist():  # noqa: SLF001 -- the one listing we need
+            names = source._zipfile.namelist()  # noqa: SLF001 -- the one listing we need
+            for entry in names:
                 _safe_relpath(entry, "archive entry", name)
+            from installer.records import parse_record_file
+
+            record = source.read_dist_info("RECORD").splitlines()
+            check_record([r[0] for r in parse_record_file(record)], names,
+                         lambda detail: _not_matching(name, detail))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 install(source, dest, {})
@@ -255,313 +381,3 @@ def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
         "files": dest.files,
         "entry_points": dest.entry_points,
     }
-
-
-# ====================================================================== linking into an env
-
-_test_counter = [0]
-_test_lock = threading.Lock()
-
-
-def _test_hook() -> None:
-    """``CONSTRAIN_TEST_EXIT_AFTER_FILES=N``: exit abruptly after N files were placed (tests of
-    interrupted installs use it instead of timing)."""
-    limit = os.environ.get("CONSTRAIN_TEST_EXIT_AFTER_FILES")
-    if not limit:
-        return
-    with _test_lock:
-        _test_counter[0] += 1
-        if _test_counter[0] >= int(limit):
-            os._exit(17)
-
-
-def _place(src: str | Path, dst: str | Path) -> None:
-    """Hard-link ``src`` at ``dst`` (replacing what is there), copying when links fail."""
-    try:
-        os.link(src, dst)
-        return
-    except FileExistsError:
-        dst = Path(dst)
-        tmp = dst.with_name(f".{dst.name}.constrain-tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
-    except OSError:
-        dst = Path(dst)
-        tmp = dst.with_name(f".{dst.name}.constrain-tmp")
-        shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
-
-
-def _write(dst: Path, data: bytes, executable: bool) -> None:
-    tmp = dst.with_name(f".{dst.name}.constrain-tmp")
-    tmp.write_bytes(data)
-    if executable:
-        os.chmod(tmp, 0o755)
-    os.replace(tmp, dst)
-
-
-def _inside(path: str, root: str) -> str:
-    """``path`` made absolute and normalised; :class:`UnsafeWheel` unless under ``root``."""
-    full = os.path.abspath(path)
-    base = os.path.abspath(root)
-    if os.path.commonpath([full, base]) != base:
-        raise UnsafeWheel(f"refusing to write {full}: outside {base}")
-    return full
-
-
-def _under(base: str, rel: str) -> str:
-    """``base/rel`` for a manifest path; :class:`UnsafeWheel` if it would leave ``base``.
-    Manifest paths were normalised and checked when the wheel was unpacked, so the plain
-    join is the common case; anything else (a cache entry changed since) gets the full
-    check."""
-    if rel and "\\" not in rel and rel[0] != "/":
-        parts = rel.split("/")
-        if ".." not in parts and "." not in parts and "" not in parts:
-            return base + "/" + rel
-    return _inside(os.path.join(base, rel), base)
-
-
-def _destinations(interp: Interpreter, unpacked: Unpacked, name: str) -> list[str]:
-    """The absolute path of each manifest file of ``unpacked`` in the environment."""
-    scheme = {k: os.path.abspath(v) for k, v in interp.scheme(name).items()}
-    return [_under(scheme[s], p) for s, p, *_ in unpacked.manifest["files"]]
-
-
-def planned_files(interp: Interpreter, unpacked: Unpacked, name: str,
-                  destinations: list[str] | None = None) -> list[str]:
-    """Every absolute path installing ``unpacked`` will create (for the journal);
-    ``destinations`` is :func:`_destinations` when already known."""
-    scheme = interp.scheme(name)
-    out = list(destinations if destinations is not None
-               else _destinations(interp, unpacked, name))
-    scripts = scheme["scripts"]
-    out += [_inside(os.path.join(scripts, ep[0]), scripts) for ep in unpacked.manifest["entry_points"]]
-    root = scheme[unpacked.manifest["root"]]
-    di = unpacked.dist_info
-    out += [os.path.join(root, di, n) for n in ("INSTALLER", "REQUESTED", "RECORD")]
-    return out
-
-
-def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
-         destinations: list[str] | None = None) -> int:
-    """Place the files of ``unpacked`` into the environment; returns how many.
-    ``destinations`` is :func:`_destinations` when already known."""
-    from installer.scripts import Script
-    from installer.utils import fix_shebang
-
-    scheme = interp.scheme(name)
-    manifest = unpacked.manifest
-    root_scheme = manifest["root"]
-    root_dir = scheme[root_scheme]
-    records: list[tuple[str, str, str]] = []
-    made: set[str] = set()
-    if destinations is None:
-        destinations = _destinations(interp, unpacked, name)
-
-    def rec_path(s: str, full: str) -> str:
-        rel = os.path.relpath(full, root_dir)
-        return rel.replace(os.sep, "/")
-
-    tree = str(unpacked.root)
-    test_hook = _test_hook if os.environ.get("CONSTRAIN_TEST_EXIT_AFTER_FILES") else None
-    for (s, rel, digest, size, executable), dst in zip(manifest["files"], destinations):
-        parent = os.path.dirname(dst)
-        if parent not in made:
-            os.makedirs(parent, exist_ok=True)
-            made.add(parent)
-        src = f"{tree}/{s}/{rel}"
-        if s == "scripts":
-            with open(src, "rb") as fh, fix_shebang(fh, interp.executable) as fixed:
-                data = fixed.read()
-            _write(Path(dst), data, executable or True)
-            records.append((rec_path(s, dst), record_hash(data), str(len(data))))
-        else:
-            _place(src, dst)
-            # a file of the root scheme is recorded by its path in the wheel
-            records.append((rel if s == root_scheme else rec_path(s, dst), digest, str(size)))
-        if test_hook is not None:
-            test_hook()
-    scripts_dir = scheme["scripts"]
-    for ep_name, module, attr, section in manifest["entry_points"]:
-        script_name, data = Script(ep_name, module, attr, section).generate(
-            interp.executable, "posix")
-        dst = _inside(os.path.join(scripts_dir, script_name), scripts_dir)
-        os.makedirs(scripts_dir, exist_ok=True)
-        _write(Path(dst), data, True)
-        records.append((rec_path("scripts", dst), record_hash(data), str(len(data))))
-        _test_hook()
-    di = os.path.join(root_dir, unpacked.dist_info)
-    extra = {"INSTALLER": b"constrain\n"}
-    if requested:
-        extra["REQUESTED"] = b""
-    for fname, data in extra.items():
-        _write(Path(di, fname), data, False)
-        records.append((f"{unpacked.dist_info}/{fname}", record_hash(data), str(len(data))))
-    records.append((f"{unpacked.dist_info}/RECORD", "", ""))
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerows(records)
-    _write(Path(di, "RECORD"), buf.getvalue().encode(), False)
-    return len(records)
-
-
-# ====================================================================== journalled replacement
-
-
-def _txn_dir(interp: Interpreter) -> Path:
-    return Path(interp.prefix) / ".constrain" / "txn"
-
-
-def record_files(interp: Interpreter, dist_info: Path) -> list[str]:
-    """The absolute paths a distribution's RECORD lists (only those inside the environment),
-    with the ``__pycache__`` files of its modules."""
-    prefix = os.path.abspath(interp.prefix)
-    base = dist_info.parent
-    try:
-        text = (dist_info / "RECORD").read_text(encoding="utf-8")
-    except OSError:
-        raise InstallError(
-            f"{dist_info.name} has no RECORD, so its files are unknown",
-            hint=f"remove it by hand ({dist_info}) and run the install again",
-        ) from None
-    out: list[str] = []
-    seen: set[str] = set()
-    for row in csv.reader(text.splitlines()):
-        if not row or not row[0]:
-            continue
-        full = os.path.abspath(os.path.join(base, row[0]))
-        if os.path.commonpath([full, prefix]) != prefix or full in seen:
-            continue  # never touch anything outside the environment
-        seen.add(full)
-        out.append(full)
-        if full.endswith(".py"):
-            cache_dir = os.path.join(os.path.dirname(full), "__pycache__")
-            stem = os.path.basename(full)[:-3] + "."
-            with contextlib.suppress(OSError):
-                for entry in os.scandir(cache_dir):
-                    if entry.name.startswith(stem) and entry.name.endswith(".pyc"):
-                        p = entry.path
-                        if p not in seen:
-                            seen.add(p)
-                            out.append(p)
-    return out
-
-
-def _prune(paths, stop: set[str]) -> None:
-    """Remove directories left empty by removed files (never the scheme directories)."""
-    dirs = sorted({os.path.dirname(p) for p in paths}, key=len, reverse=True)
-    for d in dirs:
-        while d and d not in stop and len(d) > 1:
-            pycache = os.path.join(d, "__pycache__")
-            with contextlib.suppress(OSError):
-                if os.path.isdir(pycache) and not os.listdir(pycache):
-                    os.rmdir(pycache)
-            try:
-                os.rmdir(d)
-            except OSError:
-                break
-            d = os.path.dirname(d)
-
-
-def _stops(interp: Interpreter, name: str) -> set[str]:
-    s = {os.path.abspath(p) for p in interp.scheme(name).values()}
-    s.add(os.path.abspath(interp.prefix))
-    return s
-
-
-def replace(
-    interp: Interpreter,
-    name: str,
-    *,
-    old: Path | None,
-    new: Unpacked | None,
-    requested: bool = False,
-) -> None:
-    """Remove the distribution whose dist-info is ``old`` (if any) and install ``new`` (if
-    any), under a journal so an interruption leaves it wholly old after :func:`recover`."""
-    txn = _txn_dir(interp)
-    txn.mkdir(parents=True, exist_ok=True)
-    journal = txn / f"{name}.json"
-    backup = txn / f"{name}.old"
-    old_files = record_files(interp, old) if old is not None else []
-    destinations = _destinations(interp, new, name) if new is not None else None
-    new_files = planned_files(interp, new, name, destinations) if new is not None else []
-    if backup.exists():
-        shutil.rmtree(backup)
-    # Made durable (fsync) only when old files are about to be moved aside: then a journal lost
-    # to a power cut would strand them. With nothing old, a journal still covers any
-    # interruption of this process, and committing is just removing it.
-    _write_json(journal, {"state": "started", "old": old_files, "new": new_files,
-                          "backup": str(backup)}, durable=bool(old_files))
-    if old_files:
-        backup.mkdir()
-        for i, path in enumerate(old_files):
-            with contextlib.suppress(FileNotFoundError):
-                os.rename(path, backup / str(i))
-    if new is not None:
-        link(interp, new, name, requested=requested, destinations=destinations)
-    if old_files:
-        _write_json(journal, {"state": "committed", "old": old_files, "new": new_files,
-                              "backup": str(backup)})
-    _finish(interp, name, journal, backup, old_files, new_files)
-
-
-def _finish(interp, name, journal: Path, backup: Path, old_files, new_files) -> None:
-    shutil.rmtree(backup, ignore_errors=True)
-    gone = set(old_files) - set(new_files)
-    _prune(gone, _stops(interp, name))
-    journal.unlink(missing_ok=True)
-
-
-def _write_json(path: Path, data: dict, *, durable: bool = True) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-        if durable:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def recover(interp: Interpreter) -> list[str]:
-    """Finish or roll back every distribution an earlier, interrupted install left half-done;
-    returns their names. Committed ones are completed; started ones get their old files back
-    (new ones removed), so each is wholly old again and the plan sees it as such."""
-    txn = _txn_dir(interp)
-    if not txn.is_dir():
-        return []
-    done: list[str] = []
-    for journal in sorted(txn.glob("*.json")):
-        name = journal.name[:-5]
-        try:
-            data = json.loads(journal.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            journal.unlink(missing_ok=True)
-            continue
-        backup = Path(data["backup"])
-        old_files, new_files = data["old"], data["new"]
-        prefix = os.path.abspath(interp.prefix)
-        if data["state"] != "committed":
-            for path in new_files:
-                if os.path.commonpath([os.path.abspath(path), prefix]) == prefix:
-                    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-                        os.unlink(path)
-            for i, path in enumerate(old_files):
-                src = backup / str(i)
-                if src.exists():
-                    os.makedirs(os.path.dirname(path), exist_ok=True)
-                    os.replace(src, path)
-            _prune(set(new_files) - set(old_files), _stops(interp, name))
-            shutil.rmtree(backup, ignore_errors=True)
-            journal.unlink(missing_ok=True)
-        else:
-            _finish(interp, name, journal, backup, old_files, new_files)
-        done.append(name)
-    for tmp in txn.glob("*.tmp"):
-        tmp.unlink(missing_ok=True)
-    return done

@@ -174,16 +174,71 @@ def venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def create_venv(venv: Path, base_python: str | None) -> None:
-    """Create a virtual environment at ``venv`` (without pip: the caller seeds it)."""
+#: Written into a venv constrain creates, before it is created, and removed once its first
+#: install is complete: a venv holding it is constrain's and not yet whole (``{"seed": bool}``:
+#: whether pip is still to be put in).
+INCOMPLETE = Path(".constrain") / "incomplete"
+
+
+def create_venv(venv: Path, base_python: str | None, *, seed: bool = True) -> None:
+    """Create a virtual environment at ``venv`` (without pip: the caller seeds it), marked
+    incomplete (:data:`INCOMPLETE`) until :func:`mark_complete`. A failed creation removes
+    what it made."""
     python = base_python or getattr(sys, "_base_executable", None) or sys.executable
-    proc = subprocess.run(
-        [python, "-m", "venv", "--without-pip", str(venv)],
-        capture_output=True, text=True, check=False,
-    )
+    existed = venv.exists()
+    try:
+        (venv / INCOMPLETE).parent.mkdir(parents=True, exist_ok=True)
+        (venv / INCOMPLETE).write_text(json.dumps({"seed": seed}), encoding="utf-8")
+        proc = subprocess.run(
+            [python, "-m", "venv", "--without-pip", str(venv)],
+            capture_output=True, text=True, check=False,
+        )
+    except BaseException as exc:
+        remove_venv(venv, keep_dir=existed)
+        if isinstance(exc, OSError):
+            raise EnvironmentError_(
+                f"could not create a virtual environment at {venv}: {exc.strerror or exc}",
+                hint="check the directory's permissions and free space") from None
+        raise
     if proc.returncode != 0:
+        remove_venv(venv, keep_dir=existed)
         raise EnvironmentError_(f"could not create a virtual environment at {venv}",
-                                details=proc.stderr.strip().splitlines()[-3:])
+                                details=proc.stderr.strip().splitlines()[-3:],
+                                hint="check the directory's permissions and free space")
+
+
+def incomplete(venv: Path) -> dict | None:
+    """The marker of a venv constrain created whose first install has not completed, or
+    ``None`` (a complete venv, or one constrain did not create)."""
+    try:
+        data = json.loads((venv / INCOMPLETE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {"seed": True}
+    return data if isinstance(data, dict) else {"seed": True}
+
+
+def mark_complete(venv: Path) -> None:
+    """The venv's first install is done: it is the user's now, never removed by constrain."""
+    with contextlib.suppress(FileNotFoundError):
+        (venv / INCOMPLETE).unlink()
+
+
+def remove_venv(venv: Path, *, keep_dir: bool = False) -> None:
+    """Remove a venv constrain created and never completed (``keep_dir``: empty it instead,
+    for a directory that was there, empty, before)."""
+    import shutil
+
+    if keep_dir:
+        for entry in list(venv.iterdir()) if venv.is_dir() else []:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+    else:
+        shutil.rmtree(venv, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -195,6 +250,10 @@ class Chosen:
     #: ``--venv`` names a missing environment that a dry run did not create: ``python`` is the
     #: interpreter it would be made from, and nothing counts as installed.
     missing: bool = False
+    #: The venv constrain created (now or in an earlier, interrupted run) whose first install
+    #: has not completed: its :func:`incomplete` marker, else ``None``.
+    pending: dict | None = None
+    venv: Path | None = None
 
 
 def choose(
@@ -205,17 +264,23 @@ def choose(
     environ: dict[str, str],
     cwd: Path,
     create: bool = True,
+    seed: bool = True,
 ) -> Chosen:
     """Pick the target interpreter: ``--venv`` (created when missing), ``--python-executable``,
-    the active virtual environment (``VIRTUAL_ENV``) or ``./.venv``."""
+    the active virtual environment (``VIRTUAL_ENV``) or ``./.venv``. A ``--venv`` constrain
+    created but left incomplete (killed) is used as it is when its interpreter is there, and
+    made again when it is not."""
     if venv and python_executable:
         raise UsageError("give --venv or --python-executable, not both")
     if venv:
         path = Path(venv)
         py = venv_python(path)
+        pending = incomplete(path)
         if py.exists():
-            return Chosen(py, False)
-        if path.exists() and any(path.iterdir()):
+            return Chosen(py, False, pending=pending, venv=path)
+        if pending is not None and create:  # ours, killed while it was being made
+            remove_venv(path)
+        elif path.exists() and any(path.iterdir()):
             raise EnvironmentError_(
                 f"{path} exists but is not a virtual environment (no {py.relative_to(path)})",
                 hint="give an empty or missing directory, or an existing virtual environment",
@@ -223,8 +288,8 @@ def choose(
         if not create:
             base = getattr(sys, "_base_executable", None) or sys.executable
             return Chosen(Path(base), False, missing=True)
-        create_venv(path, None)
-        return Chosen(py, True)
+        create_venv(path, None, seed=seed)
+        return Chosen(py, True, pending={"seed": seed}, venv=path)
     if python_executable:
         return Chosen(Path(python_executable), False)
     active = environ.get("VIRTUAL_ENV")

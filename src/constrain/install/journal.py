@@ -1,0 +1,260 @@
+"""Replacing one distribution in an environment so that it is always wholly old or wholly new.
+
+Each replacement keeps a journal in ``<env>/.constrain/txn/<name>.json`` naming every file it
+may touch: ``old`` (the old version's files that exist, plus any file the new version will
+overwrite) and ``new`` (every file the new version creates). Old files are moved aside into
+``<name>.old/<i>`` (one rename each, never deleted) before the new ones are linked; the journal
+is marked committed only once the new version is whole, and the backup is dropped after that.
+
+:func:`recover` -- run before every install -- finishes a committed replacement and rolls back
+any other: a backed-up old file is renamed back over whatever is at its path, files only the new
+version has are removed, and an old file with no backup was never moved, so it is left alone (a
+kill while old files were being moved aside loses none). Rolling back is idempotent: a kill
+during recovery is recovered by the next run.
+
+An upgrade removes only files its old RECORD lists inside the environment, and never the
+environment's own files (``link.environment_file``), whatever that RECORD says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import json
+import os
+import shutil
+from pathlib import Path
+
+from .link import environment_file, fault_point, link, planned_files, refuse_environment_files
+from .link import _destinations
+from .unpack import InstallError, Unpacked
+from .venv import Interpreter
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _txn_dir(interp: Interpreter) -> Path:
+    return Path(interp.prefix) / ".constrain" / "txn"
+
+
+def owners(interp: Interpreter) -> dict[str, set[str]]:
+    """Absolute path -> the ``.dist-info`` names whose RECORD lists it, for every distribution
+    in the environment (read once per install that replaces or removes something)."""
+    out: dict[str, set[str]] = {}
+    for site in interp.site_dirs:
+        try:
+            entries = [e for e in os.scandir(site) if e.name.endswith(".dist-info")]
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                text = Path(entry.path, "RECORD").read_text(encoding="utf-8")
+            except OSError:
+                continue
+            for row in csv.reader(text.splitlines()):
+                if row and row[0]:
+                    full = os.path.abspath(os.path.join(site, row[0]))
+                    out.setdefault(full, set()).add(entry.name)
+    return out
+
+
+def record_files(interp: Interpreter, dist_info: Path,
+                 owned: dict[str, set[str]] | None = None) -> list[str]:
+    """The absolute paths a distribution's RECORD lists that an upgrade may remove, with the
+    ``__pycache__`` files of its modules: only paths inside the environment, never the
+    environment's own files (interpreter, ``pyvenv.cfg``, another distribution's metadata...)
+    nor, given ``owned`` (:func:`owners`), a file another distribution's RECORD lists too."""
+    prefix = os.path.abspath(interp.prefix)
+    base = dist_info.parent
+    try:
+        text = (dist_info / "RECORD").read_text(encoding="utf-8")
+    except OSError:
+        raise InstallError(
+            f"{dist_info.name} has no RECORD, so its files are unknown",
+            hint=f"remove it by hand ({dist_info}) and run the install again",
+        ) from None
+    out: list[str] = []
+    seen: set[str] = set()
+    for row in csv.reader(text.splitlines()):
+        if not row or not row[0]:
+            continue
+        full = os.path.abspath(os.path.join(base, row[0]))
+        if os.path.commonpath([full, prefix]) != prefix or full in seen:
+            continue  # never touch anything outside the environment
+        seen.add(full)
+        if environment_file(interp, full, dist_info.name) is not None:
+            continue  # an old RECORD naming bin/python or pyvenv.cfg does not remove them
+        if owned is not None and owned.get(full, set()) - {dist_info.name}:
+            continue  # shared with another installed distribution: it stays
+        out.append(full)
+        if full.endswith(".py"):
+            cache_dir = os.path.join(os.path.dirname(full), "__pycache__")
+            stem = os.path.basename(full)[:-3] + "."
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(cache_dir):
+                    if entry.name.startswith(stem) and entry.name.endswith(".pyc"):
+                        p = entry.path
+                        if p not in seen:
+                            seen.add(p)
+                            out.append(p)
+    return out
+
+
+def _prune(paths, stop: set[str]) -> None:
+    """Remove directories left empty by removed files (never the scheme directories)."""
+    dirs = sorted({os.path.dirname(p) for p in paths}, key=len, reverse=True)
+    for d in dirs:
+        while d and d not in stop and len(d) > 1:
+            pycache = os.path.join(d, "__pycache__")
+            with contextlib.suppress(OSError):
+                if os.path.isdir(pycache) and not os.listdir(pycache):
+                    os.rmdir(pycache)
+            try:
+                os.rmdir(d)
+            except OSError:
+                break
+            d = os.path.dirname(d)
+
+
+def _stops(interp: Interpreter, name: str) -> set[str]:
+    s = {os.path.abspath(p) for p in interp.scheme(name).values()}
+    s.add(os.path.abspath(interp.prefix))
+    return s
+
+
+def _is_file(path: str) -> bool:
+    return os.path.lexists(path) and not os.path.isdir(path)
+
+
+def replace(
+    interp: Interpreter,
+    name: str,
+    *,
+    old: Path | None,
+    new: Unpacked | None,
+    requested: bool = False,
+    owned: dict[str, set[str]] | None = None,
+) -> None:
+    """Remove the distribution whose dist-info is ``old`` (if any) and install ``new`` (if
+    any), under a journal so an interruption leaves it wholly old after :func:`recover` (files
+``owned`` by other distributions too are kept, see :func:`record_files`). A
+    failure here (a full disk, a wheel that would overwrite the environment's own files) rolls
+    it back at once and raises :class:`InstallError`."""
+    txn = _txn_dir(interp)
+    txn.mkdir(parents=True, exist_ok=True)
+    journal = txn / f"{name}.json"
+    backup = txn / f"{name}.old"
+    recorded = record_files(interp, old, owned) if old is not None else []
+    destinations = _destinations(interp, new, name) if new is not None else None
+    new_files = planned_files(interp, new, name, destinations) if new is not None else []
+    if new is not None:
+        refuse_environment_files(interp, new, new_files)
+    # Everything that will be moved aside: the old version's files that exist, and any other
+    # file the new version overwrites (so a rollback puts it back too).
+    old_files = [p for p in dict.fromkeys([*recorded, *new_files]) if _is_file(p)]
+    if backup.exists():
+        shutil.rmtree(backup)
+    # Made durable (fsync) only when old files are about to be moved aside: then a journal lost
+    # to a power cut would strand them. With nothing old, a journal still covers any
+    # interruption of this process, and committing is just removing it.
+    entry = {"state": "started", "old": old_files, "new": new_files, "backup": str(backup)}
+    _write_json(journal, entry, durable=bool(old_files))
+    try:
+        if old_files:
+            backup.mkdir()
+            for i, path in enumerate(old_files):
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(path, backup / str(i))
+                fault_point()
+        if new is not None:
+            link(interp, new, name, requested=requested, destinations=destinations)
+    except BaseException as exc:
+        _roll_back(interp, name, journal, entry)
+        if isinstance(exc, OSError):
+            raise _os_error(exc, name) from None
+        raise
+    if old_files:
+        _write_json(journal, dict(entry, state="committed"))
+    _finish(interp, name, journal, backup, old_files, new_files)
+
+
+def _os_error(exc: OSError, name: str) -> InstallError:
+    where = exc.filename or ""
+    if exc.errno in _DISK_FULL:
+        return InstallError(
+            f"no space left on the device while installing {name}"
+            + (f" ({where})" if where else ""),
+            details=[f"{name} was rolled back to what was installed before"],
+            hint="free some space (or install into an environment on another disk) and run "
+            "the same command again; it picks up where this one stopped")
+    return InstallError(
+        f"cannot install {name}: {exc.strerror or exc}" + (f": {where}" if where else ""),
+        details=[f"{name} was rolled back to what was installed before"],
+        hint="check the permissions and free space of the environment, then run again")
+
+
+def _finish(interp, name, journal: Path, backup: Path, old_files, new_files) -> None:
+    shutil.rmtree(backup, ignore_errors=True)
+    gone = set(old_files) - set(new_files)
+    _prune(gone, _stops(interp, name))
+    journal.unlink(missing_ok=True)
+
+
+def _roll_back(interp: Interpreter, name: str, journal: Path, data: dict) -> None:
+    """Put a started replacement back to its old files (see the module docstring)."""
+    backup = Path(data["backup"])
+    old_files, new_files = data["old"], data["new"]
+    prefix = os.path.abspath(interp.prefix)
+    for i, path in enumerate(old_files):
+        src = backup / str(i)
+        if os.path.lexists(src):  # moved aside: it goes back over the new file, if any
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.replace(src, path)
+            fault_point()
+        # no backup: never moved (or already put back), so what is at ``path`` is old
+    old = set(old_files)
+    for path in new_files:
+        if path not in old and os.path.commonpath([os.path.abspath(path), prefix]) == prefix:
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                os.unlink(path)
+    _prune(set(new_files) - old, _stops(interp, name))
+    shutil.rmtree(backup, ignore_errors=True)
+    journal.unlink(missing_ok=True)
+
+
+def _write_json(path: Path, data: dict, *, durable: bool = True) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def recover(interp: Interpreter) -> list[str]:
+    """Finish or roll back every distribution an earlier, interrupted install left half-done;
+    returns their names. Committed ones are completed; started ones get their old files back
+    (new ones removed), so each is wholly old again and the plan sees it as such."""
+    txn = _txn_dir(interp)
+    if not txn.is_dir():
+        return []
+    done: list[str] = []
+    for journal in sorted(txn.glob("*.json")):
+        name = journal.name[:-5]
+        try:
+            data = json.loads(journal.read_text(encoding="utf-8"))
+            backup = Path(data["backup"])
+            old_files, new_files = list(data["old"]), list(data["new"])
+        except (OSError, ValueError, KeyError, TypeError):
+            journal.unlink(missing_ok=True)
+            continue
+        if data.get("state") != "committed":
+            _roll_back(interp, name, journal, data)
+        else:
+            _finish(interp, name, journal, backup, old_files, new_files)
+        done.append(name)
+    for tmp in txn.glob("*.tmp"):
+        tmp.unlink(missing_ok=True)
+    return done

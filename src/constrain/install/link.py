@@ -1,0 +1,240 @@
+"""Unpacked trees into an environment: hard-link the files, write scripts, INSTALLER and RECORD.
+
+Linking is the only step that writes into the environment's site and script directories (the
+journal in ``journal.py`` moves old files aside around it). Paths are checked on the way in: no
+file of a wheel may land outside its scheme directory, nor on one of the environment's own files
+(the interpreter launchers ``bin/python*``, the ``activate`` scripts, ``pyvenv.cfg``,
+constrain's ``.constrain/`` state, another distribution's ``.dist-info``) -- see
+:func:`environment_file`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+from .unpack import Unpacked, UnsafeWheel, record_hash
+from .venv import Interpreter
+
+#: Script names a virtual environment's own launchers and activation scripts use. uv refuses
+#: entry points named like its launchers (python, python3, python3.X, pythonw...); constrain
+#: refuses the activation scripts too. ``pip`` is not reserved: pip's own wheel declares it.
+_RESERVED_SCRIPT = re.compile(
+    r"(pythonw?(\d+(\.\d+)?t?)?|activate(\..+)?|activate_this\.py|deactivate(\..+)?)"
+    r"(\.exe)?", re.IGNORECASE)
+
+
+def reserved_script(name: str) -> bool:
+    """Is ``name`` (a file in the scripts directory) one of the environment's own launchers
+    or activation scripts?"""
+    return _RESERVED_SCRIPT.fullmatch(name) is not None
+
+
+def environment_file(interp: Interpreter, path: str,
+                     own_dist_info: str | None = None) -> str | None:
+    """Why the absolute ``path`` belongs to the environment itself (and no distribution may
+    write or remove it), or ``None``: the interpreter launchers and activation scripts, its
+    ``pyvenv.cfg``, constrain's ``.constrain/`` state, a scheme directory itself, and files of
+    a ``.dist-info`` directory other than ``own_dist_info`` (a name)."""
+    prefix = os.path.abspath(interp.prefix)
+    full = os.path.abspath(path)
+    rel = os.path.relpath(full, prefix)
+    if rel == "pyvenv.cfg":
+        return "the environment's configuration"
+    if rel == ".constrain" or rel.startswith(".constrain" + os.sep):
+        return "constrain's state for the environment"
+    parent, base = os.path.split(full)
+    if parent == os.path.abspath(interp.paths["scripts"]) and reserved_script(base):
+        return "one of the environment's own launchers or activation scripts"
+    if full in {os.path.abspath(p) for p in interp.paths.values()} or full == prefix:
+        return "a directory of the environment's layout"
+    if os.path.realpath(full) == os.path.realpath(interp.executable):
+        return "the environment's interpreter"
+    for part in rel.split(os.sep)[:-1]:
+        if part.endswith(".dist-info") and part != own_dist_info:
+            return f"a file of another distribution's metadata ({part})"
+    return None
+
+
+_test_counter = [0]
+_test_lock = threading.Lock()
+
+
+def fault_point() -> None:
+    """``CONSTRAIN_TEST_EXIT_AFTER_FILES=N``: exit abruptly (as a kill would) at the N-th file
+    moved aside, linked or written; the kill-loop tests use it instead of timing."""
+    limit = os.environ.get("CONSTRAIN_TEST_EXIT_AFTER_FILES")
+    if not limit:
+        return
+    with _test_lock:
+        _test_counter[0] += 1
+        if _test_counter[0] >= int(limit):
+            os._exit(17)
+
+
+def _place(src: str | Path, dst: str | Path) -> None:
+    """Hard-link ``src`` at ``dst`` (replacing what is there), copying when links fail; a
+    failed copy (a full disk) leaves no temporary file behind."""
+    try:
+        os.link(src, dst)
+        return
+    except FileExistsError:
+        linked = True
+    except OSError:
+        linked = False
+    dst = Path(dst)
+    tmp = dst.with_name(f".{dst.name}.constrain-tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    try:
+        if linked:
+            try:
+                os.link(src, tmp)
+            except OSError:
+                shutil.copy2(src, tmp)
+        else:
+            shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _write(dst: Path, data: bytes, executable: bool) -> None:
+    tmp = dst.with_name(f".{dst.name}.constrain-tmp")
+    try:
+        tmp.write_bytes(data)
+        if executable:
+            os.chmod(tmp, 0o755)
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _inside(path: str, root: str) -> str:
+    """``path`` made absolute and normalised; :class:`UnsafeWheel` unless under ``root``."""
+    full = os.path.abspath(path)
+    base = os.path.abspath(root)
+    if os.path.commonpath([full, base]) != base:
+        raise UnsafeWheel(f"refusing to write {full}: outside {base}")
+    return full
+
+
+def _under(base: str, rel: str) -> str:
+    """``base/rel`` for a manifest path; :class:`UnsafeWheel` if it would leave ``base``.
+    Manifest paths were normalised and checked when the wheel was unpacked, so the plain
+    join is the common case; anything else (a cache entry changed since) gets the full
+    check."""
+    if rel and "\\" not in rel and rel[0] != "/":
+        parts = rel.split("/")
+        if ".." not in parts and "." not in parts and "" not in parts:
+            return base + "/" + rel
+    return _inside(os.path.join(base, rel), base)
+
+
+def _destinations(interp: Interpreter, unpacked: Unpacked, name: str) -> list[str]:
+    """The absolute path of each manifest file of ``unpacked`` in the environment."""
+    scheme = {k: os.path.abspath(v) for k, v in interp.scheme(name).items()}
+    return [_under(scheme[s], p) for s, p, *_ in unpacked.manifest["files"]]
+
+
+def planned_files(interp: Interpreter, unpacked: Unpacked, name: str,
+                  destinations: list[str] | None = None) -> list[str]:
+    """Every absolute path installing ``unpacked`` will create (for the journal);
+    ``destinations`` is :func:`_destinations` when already known."""
+    scheme = interp.scheme(name)
+    out = list(destinations if destinations is not None
+               else _destinations(interp, unpacked, name))
+    scripts = scheme["scripts"]
+    out += [_inside(os.path.join(scripts, ep[0]), scripts) for ep in unpacked.manifest["entry_points"]]
+    root = scheme[unpacked.manifest["root"]]
+    di = unpacked.dist_info
+    out += [os.path.join(root, di, n) for n in ("INSTALLER", "REQUESTED", "RECORD")]
+    return out
+
+
+def refuse_environment_files(interp: Interpreter, unpacked: Unpacked,
+                             planned: list[str]) -> None:
+    """:class:`UnsafeWheel` when installing ``unpacked`` would write one of the environment's
+    own files (:func:`environment_file`), e.g. an entry point named ``python`` or a
+    ``.data/data/pyvenv.cfg``; checked before anything of the environment changes."""
+    for path in planned:
+        why = environment_file(interp, path, unpacked.dist_info)
+        if why is not None:
+            raise UnsafeWheel(
+                f"{unpacked.manifest['wheel']} would overwrite {path}, {why}",
+                hint="the wheel is malformed or malicious; it was not installed")
+
+
+def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
+         destinations: list[str] | None = None) -> int:
+    """Place the files of ``unpacked`` into the environment; returns how many.
+    ``destinations`` is :func:`_destinations` when already known."""
+    from installer.scripts import Script
+    from installer.utils import fix_shebang
+
+    scheme = interp.scheme(name)
+    manifest = unpacked.manifest
+    root_scheme = manifest["root"]
+    root_dir = scheme[root_scheme]
+    records: list[tuple[str, str, str]] = []
+    made: set[str] = set()
+    if destinations is None:
+        destinations = _destinations(interp, unpacked, name)
+
+    def rec_path(s: str, full: str) -> str:
+        rel = os.path.relpath(full, root_dir)
+        return rel.replace(os.sep, "/")
+
+    tree = str(unpacked.root)
+    test_hook = fault_point if os.environ.get("CONSTRAIN_TEST_EXIT_AFTER_FILES") else None
+    for (s, rel, digest, size, executable), dst in zip(manifest["files"], destinations):
+        parent = os.path.dirname(dst)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        src = f"{tree}/{s}/{rel}"
+        if s == "scripts":
+            with open(src, "rb") as fh, fix_shebang(fh, interp.executable) as fixed:
+                data = fixed.read()
+            _write(Path(dst), data, executable or True)
+            records.append((rec_path(s, dst), record_hash(data), str(len(data))))
+        else:
+            _place(src, dst)
+            # a file of the root scheme is recorded by its path in the wheel
+            records.append((rel if s == root_scheme else rec_path(s, dst), digest, str(size)))
+        if test_hook is not None:
+            test_hook()
+    scripts_dir = scheme["scripts"]
+    for ep_name, module, attr, section in manifest["entry_points"]:
+        script_name, data = Script(ep_name, module, attr, section).generate(
+            interp.executable, "posix")
+        dst = _inside(os.path.join(scripts_dir, script_name), scripts_dir)
+        os.makedirs(scripts_dir, exist_ok=True)
+        _write(Path(dst), data, True)
+        records.append((rec_path("scripts", dst), record_hash(data), str(len(data))))
+        fault_point()
+    di = os.path.join(root_dir, unpacked.dist_info)
+    extra = {"INSTALLER": b"constrain\n"}
+    if requested:
+        extra["REQUESTED"] = b""
+    for fname, data in extra.items():
+        _write(Path(di, fname), data, False)
+        records.append((f"{unpacked.dist_info}/{fname}", record_hash(data), str(len(data))))
+    records.append((f"{unpacked.dist_info}/RECORD", "", ""))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerows(records)
+    _write(Path(di, "RECORD"), buf.getvalue().encode(), False)
+    return len(records)
+
+

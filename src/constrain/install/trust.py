@@ -1,0 +1,67 @@
+"""Before linking, what the install took on trust is checked: the metadata the resolve used.
+
+The resolve reads a wheel's dependencies from wherever is cheapest -- a PEP 658 metadata file,
+a range of the wheel, a cache entry. The wheel that is then installed carries its own METADATA,
+and if the two disagree the environment ends up with dependencies nobody resolved (or without
+ones the resolve thought were there). :func:`check_metadata` compares them for every wheel about
+to be linked and names each difference; nothing is linked when one is found.
+"""
+
+from __future__ import annotations
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from .unpack import InstallError
+
+
+class MetadataMismatch(InstallError):
+    """A wheel's own METADATA disagrees with the metadata the resolve used for it."""
+
+
+def _key(req: Requirement) -> tuple:
+    return (canonicalize_name(req.name), tuple(sorted(canonicalize_name(e) for e in req.extras)),
+            str(req.specifier), req.url or "", str(req.marker) if req.marker else "")
+
+
+_WHERE = {"pep658": "the index's metadata file (PEP 658)", "range": "the metadata read from the "
+          "index", "wheel": "the metadata read from the wheel", "installed": "the installed "
+          "metadata"}
+
+
+def check_metadata(ready) -> None:
+    """Raise :class:`MetadataMismatch` naming, for the first wheel in ``ready`` (``fetch.Ready``
+    items) whose METADATA disagrees with its pin's metadata, each Requires-Dist only one side
+    has and a differing Requires-Python. Wheels built here from sdists are not compared."""
+    from ..index.metadata import parse_core_metadata
+
+    for r in ready:
+        pin = r.pin
+        if pin is None or r.built or not pin.file.is_wheel or pin.metadata.source == "built":
+            continue
+        manifest = r.unpacked.manifest
+        path = r.unpacked.root / manifest["root"] / manifest["dist_info"] / "METADATA"
+        try:
+            own = parse_core_metadata(path.read_bytes(), source="wheel",
+                                      where=f"{manifest['wheel']} (METADATA)")
+        except OSError:
+            continue
+        used = {_key(q): q for q in pin.metadata.requires_dist}
+        has = {_key(q): q for q in own.requires_dist}
+        lines = [f"the resolve used Requires-Dist: {used[k]}, which the wheel does not declare"
+                 for k in sorted(used.keys() - has.keys())]
+        lines += [f"the wheel declares Requires-Dist: {has[k]}, which the resolve did not see"
+                  for k in sorted(has.keys() - used.keys())]
+        if str(own.requires_python or "") != str(pin.metadata.requires_python or ""):
+            used_rp = pin.metadata.requires_python or "(none)"
+            lines.append(f"the resolve used Requires-Python: {used_rp}, the wheel says "
+                         f"{own.requires_python or '(none)'}")
+        if lines:
+            where = _WHERE.get(pin.metadata.source, "the metadata the resolve used")
+            raise MetadataMismatch(
+                f"{manifest['wheel']}: its own METADATA disagrees with {where}",
+                details=lines,
+                hint="the index serves metadata that does not match the wheel (report it to "
+                "the index's maintainers); nothing was installed. Pin another version, or "
+                "clear the cached metadata with --refresh if the index has fixed it",
+            )

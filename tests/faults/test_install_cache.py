@@ -1,0 +1,86 @@
+"""The cache is not trusted blindly: read-only trees, a manifest checked before linking, --verify."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.faults.installing import SITE, install, installed, pyrun
+from tests.support.builders import PackageSpec
+
+BETA = PackageSpec("beta", "1.0", wheel_options={"files": {"beta/__init__.py": "V = 1\n"}})
+
+
+@pytest.fixture
+def server(make_index):
+    return make_index([BETA])
+
+
+def _tree_file(cache: Path) -> Path:
+    (found,) = cache.glob("unpacked-v*/*/*/purelib/beta/__init__.py")
+    return found
+
+
+def _install(capsys, server, cache, venv, *more):
+    return install(capsys, "beta", "--index-url", server.index_url, "--cache-dir", str(cache),
+                   "--venv", str(venv), *more)
+
+
+def test_cached_tree_is_read_only_and_an_altered_one_is_unpacked_again(server, tmp_path,
+                                                                        capsys):
+    cache = tmp_path / "cache"
+    assert _install(capsys, server, cache, tmp_path / "A")[0] == 0
+    tree_file = _tree_file(cache)
+    assert tree_file.stat().st_mode & 0o222 == 0  # read-only: an edit in a venv is refused
+    # ... unless forced (root, chmod): an edit through venv A changes the shared inode
+    edited = tmp_path / "A" / SITE / "beta" / "__init__.py"
+    assert edited.samefile(tree_file)
+    os.chmod(edited, 0o644)
+    edited.write_text("V = 'edited in A'\n")
+
+    code, _, err = _install(capsys, server, cache, tmp_path / "B")
+    assert code == 0, err
+    assert pyrun(tmp_path / "B", "import beta; print(beta.V)").stdout.strip() == "1"
+    assert not (tmp_path / "B" / SITE / "beta" / "__init__.py").samefile(edited)
+
+
+def test_altered_cached_wheel_is_refused_and_fetched_again(server, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    assert _install(capsys, server, cache, tmp_path / "A")[0] == 0
+    for tree in cache.glob("unpacked-v*/*/*"):  # as if the trees had been pruned
+        import shutil
+
+        shutil.rmtree(tree)
+    (wheel,) = cache.glob("files-v*/*/*beta-1.0-py3-none-any.whl")
+    data = bytearray(wheel.read_bytes())
+    data[40] ^= 0x01
+    wheel.write_bytes(bytes(data))
+
+    code, _, err = _install(capsys, server, cache, tmp_path / "B")
+    assert code == 1
+    assert "beta-1.0-py3-none-any.whl in the cache was changed after it was stored" in err
+    assert "run the same command again to fetch it anew" in err
+    assert not wheel.exists() and not (tmp_path / "B").exists()
+    code, _, err = _install(capsys, server, cache, tmp_path / "B")
+    assert code == 0, err
+    assert pyrun(tmp_path / "B", "import beta; print(beta.V)").stdout.strip() == "1"
+
+
+def test_verify_rehashes_what_the_cheap_check_cannot_see(server, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    assert _install(capsys, server, cache, tmp_path / "A")[0] == 0
+    tree_file = _tree_file(cache)
+    st = tree_file.stat()
+    os.chmod(tree_file, 0o644)
+    with open(tree_file, "r+b") as fh:  # same inode, same size, mtime put back
+        fh.write(b"V = 9\n")
+    os.chmod(tree_file, st.st_mode)
+    os.utime(tree_file, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    code, _, err = _install(capsys, server, cache, tmp_path / "B", "--verify")
+    assert code == 0, err
+    assert "beta-1.0-py3-none-any.whl: purelib/beta/__init__.py changed in the cache" in err
+    assert pyrun(tmp_path / "B", "import beta; print(beta.V)").stdout.strip() == "1"
+    assert installed(tmp_path / "B")["beta"] == "1.0"

@@ -1,0 +1,57 @@
+"""A full disk while linking: a clear error, the distribution rolled back, no RECORD-less dist.
+
+The venv lives on a small tmpfs (mounted for the test; it needs root, as CI has), the cache on
+the test's ordinary disk: files cannot be hard-linked across the two, so they are copied, and
+the copy of a wheel bigger than the free space fails with ENOSPC.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.faults.installing import (SITE, install, installed, missing_record_files,
+                                     plain_venv, pyrun)
+from tests.support.builders import PackageSpec
+
+SMALL = PackageSpec("beta", "1.0", wheel_options={"files": {"beta/__init__.py": "V = 1\n"}})
+BIG = PackageSpec("beta", "2.0", wheel_options={"files": {"beta/__init__.py": "V = 2\n"},
+                                                "pad_bytes": 3_000_000})
+NEW_BIG = PackageSpec("delta", "1.0", wheel_options={"pad_bytes": 3_000_000})
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount = tmp_path / "small"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_disk_full_while_linking_rolls_back_with_a_clear_error(make_index, small_disk, tmp_path,
+                                                               capsys):
+    server = make_index([SMALL, BIG, NEW_BIG])
+    venv = plain_venv(small_disk / "V")
+    args = ("--index-url", server.index_url, "--venv", str(venv),
+            "--cache-dir", str(tmp_path / "cache"))
+    assert install(capsys, "beta==1.0", *args)[0] == 0
+
+    for wanted, name in (("beta==2.0", "beta"), ("delta", "delta")):
+        code, _, err = install(capsys, wanted, *args)
+        assert code == 1, err
+        assert f"no space left on the device while installing {name}" in err
+        assert f"{name} was rolled back to what was installed before" in err
+        assert "internal error" not in err and "Traceback" not in err
+        assert missing_record_files(venv) == []
+        assert installed(venv) == {"beta": "1.0"}
+        assert not list(venv.rglob("*.constrain-tmp"))
+        assert not list((venv / ".constrain" / "txn").iterdir())
+        assert not (venv / SITE / "delta").exists()
+        assert pyrun(venv, "import beta; print(beta.V)").stdout.strip() == "1"

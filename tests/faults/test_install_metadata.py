@@ -1,0 +1,35 @@
+"""PEP 658 metadata that disagrees with the wheel's own METADATA is named before linking."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.faults.installing import install, installed, plain_venv
+from tests.support.builders import PackageSpec, metadata_text
+
+GAMMA = PackageSpec("gamma", "1.0")
+
+
+@pytest.mark.parametrize("served, real, expected", [
+    (["gamma>=1"], [], "the resolve used Requires-Dist: gamma>=1, which the wheel does not "
+     "declare"),
+    ([], ["gamma>=1"], "the wheel declares Requires-Dist: gamma>=1, which the resolve did not "
+     "see"),
+])
+def test_lying_pep658_metadata_is_refused(make_index, tmp_path, capsys, served, real, expected):
+    server = make_index([GAMMA, PackageSpec("beta", "1.0", requires_dist=real)], pep658=True)
+    (record,) = server.records("beta")
+    lie = metadata_text("beta", "1.0", requires_dist=served).encode()
+    server.repository["beta"] = [dataclasses.replace(record, metadata=lie)]
+    venv = tmp_path / "V"
+    plain_venv(venv)
+    code, _, err = install(capsys, "beta", "--index-url", server.index_url, "--venv", str(venv))
+    assert code == 1, err
+    assert ("beta-1.0-py3-none-any.whl: its own METADATA disagrees with the index's metadata "
+            "file (PEP 658)") in err
+    assert expected in err
+    assert "beta" not in installed(venv) and "gamma" not in installed(venv)
+    assert any(r.path.endswith("beta-1.0-py3-none-any.whl.metadata") for r in server.requests)
+

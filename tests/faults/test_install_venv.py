@@ -1,0 +1,57 @@
+"""A venv constrain creates is complete (with pip unless --without-pip) or removed."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.faults.installing import install, install_proc, installed, pip, pip_list
+from tests.support.builders import PackageSpec
+
+BETA = PackageSpec("beta", "1.0", wheel_options={"files": {"beta/__init__.py": "V = 1\n"}})
+GAMMA = PackageSpec("gamma", "1.0", requires_dist=["beta"])
+
+
+@pytest.fixture
+def server(make_index):
+    return make_index([BETA, GAMMA])
+
+
+def test_failed_first_install_removes_the_new_venv(server, tmp_path, capsys):
+    record = server.record("beta-1.0-py3-none-any.whl")
+    record.path.write_bytes(record.path.read_bytes() + b"tampered")  # hash no longer matches
+    venv = tmp_path / "V"
+    code, _, err = install(capsys, "gamma", "--index-url", server.index_url, "--venv", str(venv))
+    assert code == 1
+    assert "hash mismatch for beta-1.0-py3-none-any.whl" in err
+    assert not venv.exists()  # not an empty, pip-less venv left behind
+
+
+def test_killed_first_install_gets_pip_on_the_next_install(server, tmp_path, capsys):
+    venv = tmp_path / "V"
+    # killed at the third file placed: while pip is being put into the new venv
+    proc = install_proc("gamma", "--index-url", server.index_url, "--venv", str(venv),
+                        env={"CONSTRAIN_TEST_EXIT_AFTER_FILES": "3",
+                             "CONSTRAIN_INSTALL_WORKERS": "1"})
+    assert proc.returncode == 17, proc.stderr
+    assert (venv / ".constrain" / "incomplete").is_file()  # ours, not finished
+    assert "pip" not in installed(venv)
+
+    code, _, err = install(capsys, "gamma", "--index-url", server.index_url, "--venv", str(venv))
+    assert code == 0, err
+    assert "pip: an interrupted install was rolled back" in err
+    assert pip(venv, "--version").returncode == 0
+    assert pip(venv, "check").returncode == 0
+    assert {"pip", "beta", "gamma"} <= set(pip_list(venv))
+    assert not (venv / ".constrain" / "incomplete").exists()
+
+
+def test_without_pip_makes_a_complete_venv_without_pip(server, tmp_path, capsys):
+    venv = tmp_path / "V"
+    code, _, err = install(capsys, "gamma", "--index-url", server.index_url, "--venv",
+                           str(venv), "--without-pip")
+    assert code == 0, err
+    assert set(installed(venv)) == {"beta", "gamma"}
+    assert not (venv / ".constrain" / "incomplete").exists()
+    # a later install does not add pip behind the user's back
+    assert install(capsys, "beta", "--index-url", server.index_url, "--venv", str(venv))[0] == 0
+    assert "pip" not in installed(venv)

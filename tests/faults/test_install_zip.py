@@ -1,0 +1,69 @@
+"""ZIP files two readers could read differently are refused with a clear error (never exit 70)."""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.faults.installing import install
+from tests.support.builders import make_wheel
+
+FILES = {"gamma/__init__.py": "V = 1\n", "gamma/extra.py": "E = 1\n"}
+
+
+def _duplicate(path: Path) -> None:
+    with zipfile.ZipFile(path, "a") as zf, pytest.warns(UserWarning):
+        zf.writestr("gamma/extra.py", "import os  # the second reading\n")
+
+
+def _eocd(data: bytes) -> int:
+    return data.rindex(b"PK\x05\x06")
+
+
+def _local_header_only(path: Path) -> None:
+    """A local header and data that no central-directory entry lists, before the directory."""
+    data = path.read_bytes()
+    eocd = _eocd(data)
+    cd_offset = struct.unpack_from("<L", data, eocd + 16)[0]
+    hidden = path.with_name("hidden.zip")
+    with zipfile.ZipFile(hidden, "w") as zf:
+        zf.writestr("gamma/hidden.py", "import os  # only a streaming reader sees this\n")
+    raw = hidden.read_bytes()
+    hidden_local = raw[: struct.unpack_from("<L", raw, _eocd(raw) + 16)[0]]
+    hidden.unlink()
+    out = bytearray(data[:cd_offset] + hidden_local + data[cd_offset:])
+    struct.pack_into("<L", out, _eocd(bytes(out)) + 16, cd_offset + len(hidden_local))
+    path.write_bytes(bytes(out))
+
+
+def _trailing(path: Path) -> None:
+    path.write_bytes(path.read_bytes() + b"PK\x03\x04 trailing data after the end record")
+
+
+def _bad_local_name(path: Path) -> None:
+    data = path.read_bytes()
+    at = data.index(b"gamma/extra.py")  # the first occurrence: the local header's name
+    path.write_bytes(data[:at] + b"gamma/evil!.py" + data[at + len(b"gamma/extra.py"):])
+
+
+@pytest.mark.parametrize("case, damage, expected", [
+    ("duplicate names", _duplicate, "the name 'gamma/extra.py' appears twice"),
+    ("local-header-only entry", _local_header_only, "no central-directory entry accounts for"),
+    ("trailing data", _trailing, "trailing data after the end of the central directory"),
+    ("bad local-header name", _bad_local_name,
+     "the local header of 'gamma/extra.py' names it 'gamma/evil!.py'"),
+])
+def test_ambiguous_zip_is_refused(tmp_path, capsys, case, damage, expected):
+    wheels = tmp_path / "wheels"
+    damage(make_wheel(wheels, "gamma", "1.0", files=FILES))
+    venv = tmp_path / "V"
+    code, _, err = install(capsys, "gamma", "--no-index", "--find-links", str(wheels),
+                           "--venv", str(venv))
+    assert code == 1, err
+    assert "gamma-1.0-py3-none-any.whl is not a well-formed ZIP archive" in err
+    assert expected in err
+    assert "internal error" not in err and "Traceback" not in err
+    assert not venv.exists()
