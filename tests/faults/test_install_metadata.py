@@ -33,3 +33,19 @@ def test_lying_pep658_metadata_is_refused(make_index, tmp_path, capsys, served, 
     assert "beta" not in installed(venv) and "gamma" not in installed(venv)
     assert any(r.path.endswith("beta-1.0-py3-none-any.whl.metadata") for r in server.requests)
 
+
+
+def test_metadata_spelled_differently_but_agreeing_installs(make_index, tmp_path, capsys):
+    # the same requirements as PEP 508 allows them to be written (spacing, parentheses,
+    # quotes, an extra's spelling, a duplicate): no mismatch
+    text = ("Metadata-Version: 2.1\nName: beta\nVersion: 1.0\nProvides-Extra: fast-io\n"
+            "Requires-Dist: gamma (>=1.0)\n"
+            "Requires-Dist: gamma >=1.0 ; extra == 'fast_io'\n"
+            "Requires-Dist: gamma>=1.0; extra == \"fast-io\"\n"
+            "Requires-Dist: gamma<3,>=1.0 ; python_version >= '3'\n\n")
+    server = make_index([GAMMA, PackageSpec("beta", "1.0", wheel_options={
+        "metadata_override": text})], pep658=True)
+    venv = plain_venv(tmp_path / "V")
+    code, _, err = install(capsys, "beta", "--index-url", server.index_url, "--venv", str(venv))
+    assert code == 0, err
+    assert installed(venv) == {"beta": "1.0", "gamma": "1.0"}

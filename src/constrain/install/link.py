@@ -36,29 +36,45 @@ def reserved_script(name: str) -> bool:
     return _RESERVED_SCRIPT.fullmatch(name) is not None
 
 
+def _layout(interp: Interpreter) -> tuple[str, str, frozenset[str]]:
+    """``(prefix, scripts directory, layout directories)`` of ``interp``, absolute (computed
+    once per interpreter: :func:`environment_file` runs for every file of an install)."""
+    key = (interp.prefix, tuple(sorted(interp.paths.items())))
+    found = _LAYOUTS.get(key)
+    if found is None:
+        prefix = os.path.abspath(interp.prefix)
+        dirs = frozenset({prefix, *(os.path.abspath(p) for p in interp.paths.values())})
+        found = _LAYOUTS[key] = (prefix, os.path.abspath(interp.paths["scripts"]), dirs)
+    return found
+
+
+_LAYOUTS: dict[tuple, tuple[str, str, frozenset[str]]] = {}
+
+
 def environment_file(interp: Interpreter, path: str,
                      own_dist_info: str | None = None) -> str | None:
     """Why the absolute ``path`` belongs to the environment itself (and no distribution may
     write or remove it), or ``None``: the interpreter launchers and activation scripts, its
-    ``pyvenv.cfg``, constrain's ``.constrain/`` state, a scheme directory itself, and files of
+    ``pyvenv.cfg``, constrain's ``.constrain/`` state, a directory of its layout, and files of
     a ``.dist-info`` directory other than ``own_dist_info`` (a name)."""
-    prefix = os.path.abspath(interp.prefix)
+    prefix, scripts, dirs = _layout(interp)
     full = os.path.abspath(path)
-    rel = os.path.relpath(full, prefix)
+    if full in dirs:
+        return "a directory of the environment's layout"
+    parent, base = os.path.split(full)
+    if parent == scripts and reserved_script(base):
+        return "one of the environment's own launchers or activation scripts"
+    if not full.startswith(prefix + os.sep):
+        return None
+    rel = full[len(prefix) + 1:]
     if rel == "pyvenv.cfg":
         return "the environment's configuration"
-    if rel == ".constrain" or rel.startswith(".constrain" + os.sep):
+    if rel.startswith(".constrain" + os.sep):
         return "constrain's state for the environment"
-    parent, base = os.path.split(full)
-    if parent == os.path.abspath(interp.paths["scripts"]) and reserved_script(base):
-        return "one of the environment's own launchers or activation scripts"
-    if full in {os.path.abspath(p) for p in interp.paths.values()} or full == prefix:
-        return "a directory of the environment's layout"
-    if os.path.realpath(full) == os.path.realpath(interp.executable):
-        return "the environment's interpreter"
-    for part in rel.split(os.sep)[:-1]:
-        if part.endswith(".dist-info") and part != own_dist_info:
-            return f"a file of another distribution's metadata ({part})"
+    if ".dist-info" in rel:
+        for part in rel.split(os.sep)[:-1]:
+            if part.endswith(".dist-info") and part != own_dist_info:
+                return f"a file of another distribution's metadata ({part})"
     return None
 
 

@@ -24,6 +24,13 @@ def _key(req: Requirement) -> tuple:
             str(req.specifier), req.url or "", str(req.marker) if req.marker else "")
 
 
+def _text_key(line: str) -> str:
+    """A requirement's text without the differences PEP 508 allows in spacing, quoting and
+    case (``foo (>=1) ; extra == 'x'`` and ``foo>=1; extra == "x"`` agree); lines whose keys
+    differ are parsed and compared by meaning."""
+    return "".join(line.split()).replace("'", '"').replace("(", "").replace(")", "").lower()
+
+
 _WHERE = {"pep658": "the index's metadata file (PEP 658)", "range": "the metadata read from the "
           "index", "wheel": "the metadata read from the wheel", "installed": "the installed "
           "metadata"}
@@ -33,29 +40,51 @@ def check_metadata(ready) -> None:
     """Raise :class:`MetadataMismatch` naming, for the first wheel in ``ready`` (``fetch.Ready``
     items) whose METADATA disagrees with its pin's metadata, each Requires-Dist only one side
     has and a differing Requires-Python. Wheels built here from sdists are not compared."""
-    from ..index.metadata import parse_core_metadata
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    from .plan import metadata_headers
 
     for r in ready:
         pin = r.pin
         if pin is None or r.built or not pin.file.is_wheel or pin.metadata.source == "built":
             continue
         manifest = r.unpacked.manifest
-        path = r.unpacked.root / manifest["root"] / manifest["dist_info"] / "METADATA"
-        try:
-            own = parse_core_metadata(path.read_bytes(), source="wheel",
-                                      where=f"{manifest['wheel']} (METADATA)")
+        try:  # the header block only: a long description can be most of the file
+            headers = metadata_headers(r.unpacked.root / manifest["root"] / manifest["dist_info"])
         except OSError:
             continue
-        used = {_key(q): q for q in pin.metadata.requires_dist}
-        has = {_key(q): q for q in own.requires_dist}
-        lines = [f"the resolve used Requires-Dist: {used[k]}, which the wheel does not declare"
-                 for k in sorted(used.keys() - has.keys())]
-        lines += [f"the wheel declares Requires-Dist: {has[k]}, which the resolve did not see"
-                  for k in sorted(has.keys() - used.keys())]
-        if str(own.requires_python or "") != str(pin.metadata.requires_python or ""):
+        raw = headers.get_all("Requires-Dist") or []
+        used_by_text = {_text_key(str(q)): q for q in pin.metadata.requires_dist}
+        raw_by_text = {_text_key(line): line for line in raw}
+        lines = []
+        if used_by_text.keys() != raw_by_text.keys():
+            # Some lines differ as text: compare what those mean (PEP 508 allows many
+            # spellings of one requirement). Parsing only these keeps a large install fast.
+            used = {_key(q): q for q in pin.metadata.requires_dist}
+            has = {}
+            for k, line in raw_by_text.items():
+                if k in used_by_text:  # the same text: the same meaning
+                    q = used_by_text[k]
+                else:
+                    try:
+                        q = Requirement(line)
+                    except ValueError:
+                        lines.append(f"the wheel declares an invalid Requires-Dist: {line}")
+                        continue
+                has[_key(q)] = q
+            lines += [f"the resolve used Requires-Dist: {used[k]}, which the wheel does not "
+                      "declare" for k in sorted(used.keys() - has.keys())]
+            lines += [f"the wheel declares Requires-Dist: {has[k]}, which the resolve did not "
+                      "see" for k in sorted(has.keys() - used.keys())]
+        rp_text = headers.get("Requires-Python")
+        try:
+            own_rp = SpecifierSet(rp_text) if rp_text else None
+        except InvalidSpecifier:
+            own_rp = pin.metadata.requires_python  # ignored with a warning by the resolve too
+        if str(own_rp or "") != str(pin.metadata.requires_python or ""):
             used_rp = pin.metadata.requires_python or "(none)"
             lines.append(f"the resolve used Requires-Python: {used_rp}, the wheel says "
-                         f"{own.requires_python or '(none)'}")
+                         f"{own_rp or '(none)'}")
         if lines:
             where = _WHERE.get(pin.metadata.source, "the metadata the resolve used")
             raise MetadataMismatch(
