@@ -7,6 +7,7 @@ the copy of a wheel bigger than the free space fails with ENOSPC.
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -55,3 +56,36 @@ def test_disk_full_while_linking_rolls_back_with_a_clear_error(make_index, small
         assert not list((venv / ".constrain" / "txn").iterdir())
         assert not (venv / SITE / "delta").exists()
         assert pyrun(venv, "import beta; print(beta.V)").stdout.strip() == "1"
+
+
+def test_disk_full_while_unpacking_into_the_cache_changes_nothing(find_links_dir, small_disk,
+                                                                  tmp_path, capsys):
+    # the wheel is read from a find-links directory; the cache is on the full disk
+    wheels = find_links_dir([NEW_BIG])
+    venv = plain_venv(tmp_path / "V")
+    code, _, err = install(capsys, "delta", "--no-index", "--find-links", str(wheels),
+                           "--venv", str(venv), "--cache-dir", str(small_disk / "cache"))
+    assert code == 1, err
+    assert "no space left on the device while unpacking delta-1.0-py3-none-any.whl into the " \
+           "cache" in err
+    assert "--cache-dir" in err and "internal error" not in err
+    assert installed(venv) == {}
+    assert not list((small_disk / "cache").glob("unpacked-v*/*/.tmp-*"))
+
+
+def test_disk_full_while_creating_the_venv_leaves_nothing(make_index, small_disk, tmp_path,
+                                                          capsys):
+    server = make_index([SMALL])
+    st = os.statvfs(small_disk)
+    fd = os.open(small_disk / "filler", os.O_CREAT | os.O_WRONLY)
+    try:  # leave 16 KiB: not enough for a venv
+        os.posix_fallocate(fd, 0, st.f_bavail * st.f_frsize - 16384)
+    finally:
+        os.close(fd)
+    venv = small_disk / "V"
+    code, _, err = install(capsys, "beta", "--index-url", server.index_url, "--venv", str(venv),
+                           "--cache-dir", str(tmp_path / "cache"))
+    assert code == 1, err
+    assert f"could not create a virtual environment at {venv}" in err
+    assert "internal error" not in err and "Traceback" not in err
+    assert not venv.exists()

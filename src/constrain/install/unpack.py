@@ -370,6 +370,8 @@ def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
     except ConstrainError:
         raise
     except (InstallerError, ValueError, KeyError, OSError) as exc:
+        if isinstance(exc, OSError):  # writing the tree: unpack() names the cache
+            raise
         if isinstance(exc, zipfile.BadZipFile):
             raise InstallError(f"{name} is not a valid zip archive",
                                hint="the file is damaged; remove it from the cache") from None
