@@ -101,8 +101,8 @@ def test_a_cut_off_applies_to_build_tools_and_environments_of_two_dates_never_mi
 
 
 def test_an_exempt_build_tool_is_taken_newer_than_the_cut_off(server, tmp_path, capsys):
-    code, out, err = run(capsys, "resolve", "app", "--exclude-newer", CUTOFF,
-                         "--build-exclude-newer-exempt", "oldtool", "--index-url",
+    code, _out, err = run(capsys, "resolve", "app", "--exclude-newer", CUTOFF,
+                          "--build-exclude-newer-exempt", "oldtool", "--index-url",
                          server.index_url, "--airflow-constraints", "off")
     assert code == 1
     assert "build tools: oldtool==2.0" in err
@@ -121,7 +121,7 @@ def test_no_build_tool_by_the_cut_off_names_it_the_sdist_and_the_exemption(
         make_index, tmp_path, capsys):
     late = [s for s in SPECS if not (s.name == "oldtool" and s.version == "1.0")]
     server = make_index(late)
-    code, out, err = run(capsys, "resolve", "app", "--exclude-newer", CUTOFF, "--index-url",
+    code, _out, err = run(capsys, "resolve", "app", "--exclude-newer", CUTOFF, "--index-url",
                          server.index_url, "--airflow-constraints", "off")
     assert code == 1
     assert "the build requirements of app-1.0.tar.gz (oldtool)" in err
@@ -131,14 +131,15 @@ def test_no_build_tool_by_the_cut_off_names_it_the_sdist_and_the_exemption(
 def _unshare_works() -> bool:
     if shutil.which("unshare") is None:
         return False
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
     return probe.returncode == 0
 
 
+@pytest.mark.parametrize("source", ["--wheelhouse", "--no-index --find-links"])
 def test_a_wheelhouse_carries_the_build_tools_of_its_date_and_builds_with_no_network(
-        server, tmp_path, capsys):
+        server, tmp_path, capsys, source):
     house = tmp_path / "W"
-    code, out, err = run(capsys, "download", "app", "--dest", str(house), "--exclude-newer",
+    code, _out, err = run(capsys, "download", "app", "--dest", str(house), "--exclude-newer",
                          CUTOFF, "--index-url", server.index_url, "--airflow-constraints", "off")
     assert code == 0, err
     names = {p.name for p in house.iterdir()}
@@ -151,27 +152,50 @@ def test_a_wheelhouse_carries_the_build_tools_of_its_date_and_builds_with_no_net
     server.close()  # the index is gone: only the wheelhouse remains
 
     venv, cache = tmp_path / "V", tmp_path / "empty-cache"
-    cmd = [sys.executable, "-m", "constrain", "install", "app", "--wheelhouse", str(house),
+    cmd = [sys.executable, "-m", "constrain", "install", "app", *source.split(), str(house),
            "--offline", "--venv", str(venv), "--cache-dir", str(cache)]
     if _unshare_works():  # no network route at all
         cmd = ["unshare", "-n", *cmd]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
-    check = subprocess.run([str(venv / "bin/python"), "-c", "import app, dep; print(app.__version__)"],
-                           capture_output=True, text=True)
+    check = subprocess.run([str(venv / "bin/python"), "-c",
+                            "import app, dep; print(app.__version__)"],
+                           capture_output=True, text=True, check=False)
     assert check.stdout.strip() == "1.0", check.stderr
 
 
 def test_a_build_tool_missing_from_an_offline_wheelhouse_is_named_with_its_sdist(
         server, tmp_path, capsys):
     house = tmp_path / "W"
-    code, out, err = run(capsys, "download", "app", "--dest", str(house), "--exclude-newer",
-                         CUTOFF, "--index-url", server.index_url, "--airflow-constraints", "off")
+    code, _out, err = run(capsys, "download", "app", "--dest", str(house), "--exclude-newer",
+                          CUTOFF, "--index-url", server.index_url, "--airflow-constraints", "off")
     assert code == 0, err
     (house / "oldtool-1.0-py3-none-any.whl").unlink()
-    code, out, err = run(capsys, "install", "app", "--wheelhouse", str(house), "--offline",
-                         "--venv", str(tmp_path / "V"), "--cache-dir", str(tmp_path / "c2"))
+    code, _out, err = run(capsys, "install", "app", "--wheelhouse", str(house), "--offline",
+                          "--venv", str(tmp_path / "V"), "--cache-dir", str(tmp_path / "c2"))
     assert code == 1
     assert "oldtool" in err and "app-1.0.tar.gz" in err
     assert f"add a wheel of oldtool for this Python to the wheelhouse ({house.resolve()})" in err
     assert not (tmp_path / "V" / SITE / "app").exists()
+
+
+def test_a_wheelhouse_for_another_python_also_carries_the_build_tools_of_this_one(
+        make_index, tmp_path, capsys):
+    """pip on the far side builds with the target's Python; constrain there builds with the
+    Python it runs on (taken to be this one): each needs its own build tools."""
+    old_python = PackageSpec("oldtool", "0.9", upload_time=_day("2019-12-01T00:00:00"),
+                             requires_python="<3.10",
+                             wheel_options={"files": {"oldtool_backend.py": WORKS}})
+    new_python = PackageSpec("oldtool", "1.0", upload_time=_day("2020-01-01T00:00:00"),
+                             requires_python=">=3.10",
+                             wheel_options={"files": {"oldtool_backend.py": WORKS}})
+    server = make_index([*SPECS[:2], old_python, new_python, SPECS[3]])
+    house = tmp_path / "W"
+    code, _out, err = run(capsys, "download", "app", "--dest", str(house), "--python", "3.9",
+                         "--exclude-newer", CUTOFF, "--index-url", server.index_url,
+                         "--airflow-constraints", "off")
+    assert code == 0, err
+    manifest = json.loads((house / "manifest.json").read_text())
+    assert manifest["targets"][0]["build_files"] == ["oldtool-0.9-py3-none-any.whl",
+                                                     "oldtool-1.0-py3-none-any.whl"]
+    assert not any(p.name.startswith("oldtool-2.0") for p in house.iterdir())

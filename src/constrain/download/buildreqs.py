@@ -77,14 +77,30 @@ def resolve_build_requirements(
     requires: Mapping[str, Sequence[str]],
     session,
     target: TargetEnvironment,
-) -> dict[str, InstallSet]:
+) -> dict[str, list[InstallSet]]:
     """For each sdist ``requires`` maps (file name -> requirement strings), its build
-    requirements resolved for ``target`` under ``session``'s rules (cut-off, sources, build
-    constraints). Raises :class:`~constrain.errors.BuildRequirementsUnavailable` naming the
-    sdist and what is missing."""
-    out: dict[str, InstallSet] = {}
-    for filename, lines in sorted(requires.items()):
-        if lines:
-            out[filename] = session.build_source.resolve_for(target, lines, filename)
-    return out
+    requirements resolved under ``session``'s rules (cut-off, sources, build constraints) for
+    each interpreter that may build it on the far side: ``target``'s Python (pip builds with
+    the interpreter it installs for) and, when it is another one, this one (``constrain
+    install`` builds with the Python constrain runs on). Raises
+    :class:`~constrain.errors.BuildRequirementsUnavailable` naming the sdist and what is
+    missing for ``target``; for this interpreter, a miss only leaves its set out."""
+    from ..errors import BuildRequirementsUnavailable
 
+    host = TargetEnvironment.current()
+    same = (host.python_short == target.python_short
+            and set(target.platform_tags) <= set(host.platform_tags))
+    out: dict[str, list[InstallSet]] = {}
+    for filename, lines in sorted(requires.items()):
+        if not lines:
+            continue
+        out[filename] = [session.build_source.resolve_for(target, lines, filename)]
+        if not same:
+            try:
+                out[filename].append(session.build_source.resolve_for(host, lines, filename))
+            except BuildRequirementsUnavailable as exc:
+                session.reporter.warning(
+                    f"{filename}: no build requirements for this Python ({exc.message}); "
+                    "the far side can build it with its target's Python (pip), not with "
+                    "constrain run on this Python")
+    return out

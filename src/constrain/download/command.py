@@ -70,7 +70,8 @@ class TargetResult:
     target: TargetEnvironment
     install_set: InstallSet
     files: tuple[DistFile, ...]
-    build_set: dict[str, InstallSet] | None = None  # per sdist, what building it needs
+    #: per sdist, what building it needs: for the target's Python, and for this one's
+    build_set: dict[str, list[InstallSet]] | None = None
 
 
 @dataclass
@@ -182,9 +183,9 @@ def download_command(
         for t, per_sdist in build:
             t.build_set = per_sdist
             t.entry = dataclasses.replace(t.entry, build_files=tuple(sorted(
-                {p.file.filename for s in per_sdist.values() for p in s.pins})))
-            for sdist, install_set in per_sdist.items():
-                for pin in install_set.pins:
+                {p.file.filename for sets in per_sdist.values() for s in sets for p in s.pins})))
+            for sdist, sets in per_sdist.items():
+                for pin in (p for s in sets for p in s.pins):
                     name = pin.file.filename
                     if name not in union:
                         for_build.add(name)
@@ -243,10 +244,11 @@ def download_command(
 
 def _build_requirements(results: list[TargetResult], union: dict[str, DistFile],
                         fetched: FetchReport, session: Session, reporter: Reporter
-                        ) -> list[tuple[TargetResult, dict[str, InstallSet]]]:
+                        ) -> list[tuple[TargetResult, dict[str, list[InstallSet]]]]:
     """For each target that installs sdists, the build requirements of each of its sdists
-    (``[build-system]`` and what the backend adds), resolved for it under the command's rules
-    (see :mod:`.buildreqs`); the sdists are in the wheelhouse by now."""
+    (``[build-system]`` and what the backend adds), resolved under the command's rules for
+    the Pythons that may build them on the far side (see :mod:`.buildreqs`); the sdists are
+    in the wheelhouse by now."""
     from ..index.sdist import BuildEnvs
     from .buildreqs import resolve_build_requirements, sdist_build_requires
 

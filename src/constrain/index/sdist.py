@@ -31,6 +31,7 @@ from typing import Any
 from ..errors import BuildError, BuildRequirementsUnavailable
 from ..reporting import NULL_REPORTER, Reporter
 from .buildenv import BuildEnv, BuildEnvs, PipFailed, pip_environ, run_captured
+from .buildlog import keep_log, meaningful_tail
 
 __all__ = [
     "BuildEnvs",
@@ -45,8 +46,6 @@ __all__ = [
 
 DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
 DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
-TAIL_LINES = 12
-LOGS_DIR = "build-logs"
 
 
 # ====================================================================== reading archives
@@ -238,48 +237,10 @@ class _Session:
 
     def keep_log(self, *, drop: bool = False) -> Path | None:
         """The whole output, kept under the cache's ``build-logs/`` (``None`` without a
-        cache, or when it cannot be written); ``drop`` removes an old one instead."""
+        cache); ``drop`` removes an old one instead."""
         if self.envs._tmp is not None:
             return None
-        path = self.envs.cache.root / LOGS_DIR / f"{self.what}.log"
-        if drop:
-            path.unlink(missing_ok=True)
-            return None
-        if not self.output:
-            return None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_text("\n".join(self.output) + "\n", encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError:
-            return None
-        return path
-
-
-def meaningful_tail(lines: Sequence[str], limit: int = TAIL_LINES) -> list[str]:
-    """The last ``limit`` lines of a build's output that say what went wrong: blank lines
-    dropped, a line repeated kept once (last), and each Python traceback reduced to its
-    exception line (a backend's message,
-    such as setuptools' ``error in X setup command: use_2to3 is invalid``, is usually that
-    line or printed just before it)."""
-    out: list[str] = []
-    in_traceback = False
-    for line in lines:
-        if not line.strip():
-            continue
-        if line.startswith("Traceback (most recent call last):"):
-            in_traceback = True
-            continue
-        if in_traceback:
-            if line.startswith((" ", "\t")) or line.startswith(
-                    ("During handling of the above", "The above exception")):
-                continue
-            in_traceback = False  # the exception line itself ends the traceback
-        if line in out:  # the same message from two hooks (the early one and its rerun)
-            out.remove(line)
-        out.append(line)
-    return out[-limit:]
+        return keep_log(self.envs.cache.root, self.what, self.output, drop=drop)
 
 
 @contextlib.contextmanager

@@ -27,7 +27,6 @@ from ..errors import BuildError, BuildRequirementsUnavailable
 from ..reporting import NULL_REPORTER, Reporter
 from ..target import TargetEnvironment
 
-
 _CACHED_SDIST = re.compile(r"(?:\b(?:[0-9a-f]{64}|u[0-9a-f]+)_|(?<![^\s(]))"
                            r"([^\s/'\"()]+?\.(?:tar\.gz|zip))")
 
