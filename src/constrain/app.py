@@ -38,6 +38,8 @@ class ResolveRequest:
     offline: bool = False
     refresh: bool = False
     cache_dir: str | None = None
+    timeout: float | None = None  # --timeout; None: CONSTRAIN_TIMEOUT, constrain.toml, pip's
+    deadline: float | None = None  # --deadline; None: CONSTRAIN_DEADLINE, constrain.toml, 1800
     no_build: bool = False
     only_binary: bool = False
     format: str = "constraints"
@@ -77,6 +79,8 @@ class ResolveRequest:
             offline=args.offline,
             refresh=args.refresh,
             cache_dir=args.cache_dir,
+            timeout=getattr(args, "timeout", None),
+            deadline=getattr(args, "deadline", None),
             no_build=args.no_build,
             only_binary=args.only_binary,
             format=getattr(args, "format", "constraints"),
@@ -108,7 +112,7 @@ def command_line(argv: Sequence[str]) -> str:
     (they do not change the result)."""
     out: list[str] = []
     skip = False
-    drop_with_value = {"-o", "--output", "--cache-dir"}
+    drop_with_value = {"-o", "--output", "--cache-dir", "--timeout", "--deadline"}
     drop_flags = {"-q", "--quiet", "-v", "--verbose", "--refresh", "--offline"}
     for arg in argv:
         if skip:
@@ -171,8 +175,15 @@ class Session:
         cache_dir = Path(request.cache_dir) if request.cache_dir else default_cache_dir(environ)
         cache_dir = cache_dir.expanduser().absolute()  # build envs and subprocesses use it too
         self.cache = Cache(cache_dir)
+        from .config import constrain_config, network_limits
+
+        config, config_source = constrain_config(request.config_dir)
+        timeout, deadline = network_limits(
+            timeout=request.timeout, deadline=request.deadline,
+            settings_timeout=self.settings.timeout, environ=environ, config=config,
+            config_source=config_source)
         self.client = HttpClient(
-            offline=request.offline, cert=self.settings.cert, timeout=self.settings.timeout
+            offline=request.offline, cert=self.settings.cert, timeout=timeout, deadline=deadline
         )
         self._repository = None
         #: which wheels the command will download anyway (install: exact pins), so that their

@@ -98,8 +98,14 @@ def _add_resolve_options(p: argparse.ArgumentParser) -> None:
                        help="make no network request; use only what is cached")
     cache.add_argument("--refresh", action="store_true",
                        help="revalidate cached index pages with the index")
-    cache.add_argument("--cache-dir", metavar="DIR",
+    cache.add_argument("--cache-dir", metavar="DIR", type=os.path.expanduser,
                        help="cache location (default: $CONSTRAIN_CACHE_DIR or the user cache)")
+    cache.add_argument("--timeout", metavar="SECONDS", type=float, default=None,
+                       help="give up on a connection or a stalled answer after this long "
+                       "(default: $CONSTRAIN_TIMEOUT, constrain.toml, pip's timeout)")
+    cache.add_argument("--deadline", metavar="SECONDS", type=float, default=None,
+                       help="give up on one page or file after this long in all, retries "
+                       "included; 0: never (default: $CONSTRAIN_DEADLINE, constrain.toml, 1800)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,13 +157,19 @@ def entry() -> None:
     then a quick exit. Exit handlers run (``atexit``: temporary directories, worker pools)
     and the standard streams are flushed, but the interpreter does not tear down every
     object a large resolve left behind one by one (0.15-0.25 s after a cold Airflow install,
-    for nothing)."""
+    for nothing). SIGINT and SIGTERM are handled as :class:`_Interrupts` says."""
     import atexit
 
-    code = main()
+    interrupts = _Interrupts()
+    interrupts.install()
+    code = main(interrupts=interrupts)
+    interrupts.finished(code)
     try:
         atexit._run_exitfuncs()  # noqa: SLF001 -- what interpreter exit would run first
     finally:
+        from .processes import kill_descendants
+
+        kill_descendants()  # a build still running for a prefetch nobody waits for
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -166,7 +178,9 @@ def entry() -> None:
         os._exit(code if isinstance(code, int) else 1)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, interrupts: _Interrupts | None = None) -> int:
+    """Run one command; its exit code. ``interrupts`` (from :func:`entry`) turns a Ctrl-C
+    into one line saying what was and was not done."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(args_list)
@@ -177,17 +191,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import ConstrainError
 
     console = _Console(quiet=args.quiet, verbose=args.verbose)
+    if interrupts is not None:
+        interrupts.attach(console, args)
     try:
         run = getattr(args, "_run", None)
         if run is not None:
             return run(args, args_list, console)
     except ConstrainError as exc:
+        if interrupts is not None and interrupts.signalled:  # a failure of the clean-up
+            return interrupts.report()
         console.error(exc.render())
         return exc.exit_code
     except KeyboardInterrupt:
-        console.error(["error: interrupted; nothing was written"])
-        return 130
+        if interrupts is None:
+            console.error([interrupted_line(args, console.reporter)])
+            return 130
+        return interrupts.report()
     except Exception as exc:  # noqa: BLE001 -- a bug: say so plainly, details with -v
+        if interrupts is not None and interrupts.signalled:  # a failure of the clean-up
+            return interrupts.report()
         if args.verbose:
             import traceback
 
@@ -229,6 +251,142 @@ def write_stats(stats: dict) -> None:
 
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(stats, fh, indent=2, sort_keys=True)
+
+
+#: seconds an interrupted command has to clean up before it is ended outright
+INTERRUPT_GRACE = 2.0
+
+
+class _Interrupts:
+    """SIGINT (Ctrl-C) and SIGTERM, for the ``constrain`` command.
+
+    The first signal raises ``KeyboardInterrupt`` in the main thread, so the command's own
+    clean-up runs (temporary files removed, locks released, a half-done install journalled
+    for the next run), and :func:`main` prints one line, :func:`interrupted_line`. Threads
+    still busy (a download, a page parse) are not waited for: if the command has not ended
+    :data:`INTERRUPT_GRACE` seconds later, or at a second signal, the line is printed and the
+    process ends at once. Either way helper processes are killed first, and the exit code is
+    128 + the signal (130 for SIGINT, 143 for SIGTERM). Whatever is on disk then was published
+    whole by a rename (outputs, cache entries, wheelhouse files) or is rolled back by the next
+    install (its journal)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self.signalled = 0  # the first signal's number
+        self._count = 0
+        self._reported = False
+        self._done = False
+        self._console: _Console | None = None
+        self._args: argparse.Namespace | None = None
+
+    def install(self) -> None:
+        import signal
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                signal.signal(signum, self._handle)
+            except (ValueError, OSError):  # not the main thread, or not allowed here
+                pass
+
+    def attach(self, console: _Console, args: argparse.Namespace) -> None:
+        self._console, self._args = console, args
+
+    def finished(self, code: int) -> None:
+        """The command is over: a signal from now on ends the process at once, quietly
+        (exit handlers are running)."""
+        with self._lock:
+            self._done = True
+
+    @property
+    def code(self) -> int:
+        return 128 + self.signalled if self.signalled else 130
+
+    def report(self) -> int:
+        """Print the interrupted line (once); the exit code."""
+        with self._lock:
+            first, self._reported = not self._reported, True
+        if first:
+            line = interrupted_line(self._args, self._console.reporter if self._console else None)
+            try:
+                if self._console is not None:
+                    self._console.close()
+                if sys.stderr.isatty():
+                    sys.stderr.write("\x1b[?25h")  # the cursor a progress bar may have hidden
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+        return self.code
+
+    def _handle(self, signum: int, frame: object) -> None:
+        import threading
+
+        with self._lock:
+            self._count += 1
+            first = self._count == 1
+            if first:
+                self.signalled = signum
+            done = self._done
+        if done:
+            self._exit_now(report=False)
+        if not first:
+            self._exit_now(report=True)
+        # threads failing now fail because of the interrupt (a wait the main thread's
+        # clean-up cut short): their tracebacks would bury the one line that matters
+        threading.excepthook = lambda args: None
+        threading.Thread(target=self._deadline, name="constrain-interrupt", daemon=True).start()
+        raise KeyboardInterrupt
+
+    def _deadline(self) -> None:
+        import time
+
+        time.sleep(INTERRUPT_GRACE)
+        self._exit_now(report=True)
+
+    def _exit_now(self, *, report: bool) -> None:
+        code = self.report() if report else self.code
+        try:
+            from .processes import kill_descendants, stop_all
+
+            stop_all()
+            kill_descendants()
+        finally:
+            os._exit(code)
+
+
+def interrupted_line(args: argparse.Namespace | None, reporter: object) -> str:
+    """The one line an interrupted command ends with: what was and was not done."""
+    command = getattr(args, "command", None)
+    tasks = getattr(reporter, "tasks", {})
+
+    def count(task: str) -> tuple[int, int | None] | None:
+        return tasks.get(task)
+
+    if command == "install":
+        installed = count("install")
+        if installed is not None:
+            done, total = installed
+            return (f"interrupted: {done} of {total} distributions were installed, the others "
+                    "were not; the next install rolls back the one under way and finishes")
+        return ("interrupted: the environment was not changed (files fetched so far stay in "
+                "the cache)")
+    if command == "download":
+        files = count("files")
+        dest = getattr(args, "dest", None) or "the wheelhouse"
+        if files is not None:
+            done, total = files
+            return (f"interrupted: {done} of {total} files were downloaded into {dest}, the "
+                    "others were not; a rerun downloads only what is missing")
+        return f"interrupted: nothing was written to {dest}"
+    if command == "refresh":
+        return ("interrupted: no constraints file was half-written; files not yet written "
+                "were left as they were")
+    output = getattr(args, "output", None)
+    if command == "resolve" and output:
+        return f"interrupted: the resolve was stopped; {output} was not written"
+    return "interrupted: the command was stopped; nothing was written"
 
 
 class _Console:
@@ -273,8 +431,22 @@ class _CliReporter(_make_reporter_base()):  # type: ignore[misc]
     """Turns core progress into stderr lines (and a live status on a terminal)."""
 
     def __init__(self, console: _Console) -> None:
+        import threading
+
         self.console = console
         self._seen: set[str] = set()
+        self._lock = threading.Lock()
+        #: task -> (done, total) of every countable task begun (for the interrupted line)
+        self.tasks: dict[str, tuple[int, int | None]] = {}
+
+    def start(self, task: str, total: int | None = None, unit: str = "") -> None:
+        with self._lock:
+            self.tasks[task] = (0, total)
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        with self._lock:
+            done, total = self.tasks.get(task, (0, None))
+            self.tasks[task] = (done + amount, total)
 
     def warning(self, message: str) -> None:
         if message not in self._seen:

@@ -420,3 +420,51 @@ def constrain_config(directory: str | os.PathLike[str] | None = None) -> tuple[d
         where = str(path) if not table else f"[tool.constrain] of {path}"
         return dict(data), where
     return {}, None
+
+
+# ---------------------------------------------------------------------------- network limits
+
+
+def network_limits(
+    *,
+    timeout: float | None,
+    deadline: float | None,
+    settings_timeout: float,
+    environ: Mapping[str, str],
+    config: Mapping[str, object],
+    config_source: str | None,
+) -> tuple[float, float | None]:
+    """``(timeout, deadline)`` in seconds for the HTTP client. Each comes from, highest first:
+    the command line (``--timeout``/``--deadline``), ``CONSTRAIN_TIMEOUT``/``CONSTRAIN_DEADLINE``,
+    ``timeout``/``deadline`` in ``constrain.toml`` (or ``[tool.constrain]``), then pip's
+    ``timeout`` (for the timeout) or the built-in deadline. A deadline of 0 means none.
+    Unusable values raise :class:`ConfigError` naming where they were set."""
+    from .index.client import DEFAULT_DEADLINE
+
+    def pick(flag: float | None, env_name: str, key: str, default: float | None
+             ) -> float | None:
+        if flag is not None:
+            return _positive(flag, f"--{key}")
+        raw = environ.get(env_name, "").strip()
+        if raw:
+            return _positive(raw, f"environment variable {env_name}")
+        if key in config:
+            return _positive(config[key], f"{key} in {config_source or 'constrain.toml'}")
+        return default
+
+    chosen_timeout = pick(timeout, "CONSTRAIN_TIMEOUT", "timeout", settings_timeout)
+    chosen_deadline = pick(deadline, "CONSTRAIN_DEADLINE", "deadline", DEFAULT_DEADLINE)
+    return (chosen_timeout or settings_timeout,
+            chosen_deadline if chosen_deadline else None)
+
+
+def _positive(value: object, where: str) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = -1.0
+    if number < 0 or number != number:
+        raise ConfigError(f"{value!r} is not a number of seconds ({where})",
+                          locations=[SourceLocation(where)],
+                          hint="give seconds, e.g. 30 (0 for --deadline: no deadline)")
+    return number

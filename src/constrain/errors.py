@@ -9,21 +9,61 @@ prints them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+
+
+_URL_SECRETS = None
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with any password (or token) replaced by ``****``; safe to print."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    """``url`` (or any text holding URLs, such as ``--index-url=URL``) with every password
+    or token replaced by ``****``: the userinfo (``user:****@``, or ``****@`` for a bare
+    token) and the value of every query parameter (``?token=****``). Safe to print, log and
+    store; the fragment (``#sha256=...``) is kept."""
+    global _URL_SECRETS
+    if "://" not in url:
         return url
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user, sep, _password = userinfo.partition(":")
-    shown = f"{user}:****" if sep else "****"
-    return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
+    if _URL_SECRETS is None:
+        import re
+
+        _URL_SECRETS = (
+            re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/?#@\s:]*)"
+                       r"(?P<colon>:?)[^/?#@\s]*@"),
+            re.compile(r"(://[^?#\s]*\?)(?P<bare>[^=&#\s]+)(?=$|[#\s])"),
+        )
+    userinfo, bare = _URL_SECRETS
+
+    def mask_user(m) -> str:
+        if m.group("colon"):
+            return f"{m.group('scheme')}{m.group('user')}:****@"
+        return f"{m.group('scheme')}****@"
+
+    text = userinfo.sub(mask_user, url)
+    if "?" in text:
+        text = _mask_queries(text)
+        text = bare.sub(lambda m: m.group(1) + "****", text)
+    return text
+
+
+def _mask_queries(text: str) -> str:
+    """Every ``key=value`` of the query of each URL in ``text`` -> ``key=****``."""
+    import re
+
+    out = []
+    for piece in re.split(r"(\s+)", text):
+        scheme_at = piece.find("://")
+        q = piece.find("?", scheme_at + 3) if scheme_at >= 0 else -1
+        if q < 0:
+            out.append(piece)
+            continue
+        head, rest = piece[: q + 1], piece[q + 1 :]
+        query, hash_, fragment = rest.partition("#")
+        parts = []
+        for part in query.split("&"):
+            key, sep, _value = part.partition("=")
+            parts.append(f"{key}=****" if sep else part)
+        masked = "&".join(parts)
+        out.append(head + masked + hash_ + fragment)
+    return "".join(out)
 
 
 @dataclass(frozen=True)

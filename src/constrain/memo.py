@@ -74,6 +74,20 @@ def _from_origin(parts: list) -> Origin | None:
     return None if source is None else Origin(source, line, text)
 
 
+def _without_credentials(row: tuple) -> tuple:
+    """A file's row with no login in its URL and no login or token in its index URL: the
+    cache never holds them (the HTTP client gives an index's host its login again)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from .output.pylock import strip_userinfo
+
+    filename, url, *middle, index = row
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return (filename, url, *middle, strip_userinfo(index) if index else index)
+
+
 def dump(install_set: InstallSet, provenance: dict[str, list], warnings: Sequence[str]) -> bytes:
     """The cache entry for ``install_set`` (a fresh resolve's answer: no notes yet)."""
     from .index.listing import row_of
@@ -89,7 +103,7 @@ def dump(install_set: InstallSet, provenance: dict[str, list], warnings: Sequenc
                     "name": p.name,
                     "display_name": p.display_name,
                     "version": str(p.version),
-                    "files": [row_of(f) for f in p.files],
+                    "files": [_without_credentials(row_of(f)) for f in p.files],
                     "metadata": p.metadata.to_json(),
                     "extras": sorted(p.extras),
                     "required_by": list(p.required_by),

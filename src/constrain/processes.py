@@ -1,49 +1,313 @@
-"""Helper processes: spawned worker pools that end when the process that started them ends.
+"""Helper processes: worker pools that never outlive, block or speak for the process that started them.
 
-Pools are spawned, not forked: the process starting them runs threads. Each worker watches its
-parent and exits as soon as the parent is gone. Without that, a constrain process killed
-outright (SIGKILL, ``os._exit``) would leave its workers waiting forever. Their own call queue
-never reaches end-of-file, because they hold both of its ends, and they keep the parent's
-stdout and stderr open, so whoever reads those would wait too.
+A worker is a plain ``python -c`` child (``subprocess``, not ``multiprocessing``) talking to
+its pool over two pipes: length-prefixed pickles of ``(function, args)`` in, ``(ok, value)``
+out. That shape is what keeps an interrupted or finished constrain quiet and quick:
+
+- workers run in a process group of their own, so a Ctrl-C at the terminal (SIGINT to the
+  whole foreground group) reaches constrain alone, and no worker prints a
+  ``KeyboardInterrupt`` traceback; constrain decides when they end;
+- a worker exits when its job pipe reaches end-of-file, which happens however its parent
+  ends (``os._exit``, SIGKILL): nothing waits for a child on a queue, and there are no
+  named semaphores to vanish under a worker still starting (``multiprocessing``'s
+  ``SemLock._rebuild`` FileNotFoundError, its exit handler joining a helper for ever);
+- workers' stdout and stderr are ``/dev/null``: they never hold the parent's pipes open,
+  and a failed job comes back as its exception, raised by the future;
+- :func:`stop_all` (run at exit, and by the CLI when it is interrupted) kills every worker
+  still running, without waiting for its job.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
 import threading
-import time
+import weakref
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future
 
-#: how often a worker checks that its parent is still there (seconds)
-WATCH_INTERVAL = 0.25
+_HEADER = struct.Struct("!Q")
+_LIVE: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+_STOPPED = False  # set by stop_all: the process is ending, no worker starts after it
+
+
+class BrokenWorker(RuntimeError):
+    """A worker process could not be started, or died while running a job."""
 
 
 def spawn_pool(workers: int, initializer: Callable[[], object] | None = None
-               ) -> ProcessPoolExecutor | None:
-    """A pool of ``workers`` spawned processes, each running ``initializer()`` first (a
-    module-level function) and ending with this process; ``None`` where none can be made."""
-    import multiprocessing
-
+               ) -> WorkerPool | None:
+    """A pool of ``workers`` helper processes, each running ``initializer()`` first (a
+    module-level function); ``None`` where none can be made. The processes start in the
+    background: this returns at once."""
+    if workers < 1:
+        return None
     try:
-        return ProcessPoolExecutor(max_workers=workers,
-                                   mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_worker,
-                                   initargs=(os.getpid(), initializer))
-    except (OSError, ValueError, RuntimeError):
+        return WorkerPool(workers, initializer)
+    except (OSError, RuntimeError):
         return None
 
 
-def _start_worker(parent: int, initializer: Callable[[], object] | None) -> None:
-    threading.Thread(target=_watch, args=(parent,), name="constrain-parent-watch",
-                     daemon=True).start()
-    if initializer is not None:
-        initializer()
+class WorkerPool:
+    """``submit(fn, *args)`` runs ``fn(*args)`` in one of the pool's processes (``fn`` a
+    module-level function of picklable arguments and result) and returns a
+    :class:`~concurrent.futures.Future`. Once a worker has died, every job not yet done
+    fails with :class:`BrokenWorker` (callers then do the work themselves)."""
+
+    def __init__(self, workers: int, initializer: Callable[[], object] | None = None) -> None:
+        self._init = pickle.dumps(initializer)
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._procs: list[subprocess.Popen] = []
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+        self._broken: str | None = None
+        with _LIVE_LOCK:
+            if _STOPPED:
+                raise RuntimeError("the process is ending")
+            _LIVE.add(self)
+        for n in range(workers):
+            thread = threading.Thread(target=self._serve, name=f"constrain-worker-{n}",
+                                      daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def submit(self, fn: Callable[..., object], *args: object) -> Future:
+        future: Future = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot submit to a pool that was shut down")
+            broken = self._broken
+        if broken is not None:
+            future.set_running_or_notify_cancel()
+            future.set_exception(BrokenWorker(broken))
+        else:
+            self._jobs.put((future, fn, args))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """No more jobs. ``cancel_futures``: jobs not started are cancelled. ``wait``: return
+        once the jobs under way are done and the workers have exited; otherwise they exit
+        after their current job (or when :func:`stop_all` kills them)."""
+        with self._lock:
+            self._closed = True
+        if cancel_futures:
+            self._drain(cancel=True)
+        for _ in self._threads:
+            self._jobs.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+    def kill(self) -> None:
+        """End every worker now; jobs under way and queued fail with :class:`BrokenWorker`."""
+        with self._lock:
+            self._closed = True
+            self._broken = self._broken or "the worker processes were stopped"
+            procs = list(self._procs)
+        for proc in procs:
+            with contextlib.suppress(OSError):
+                proc.kill()
+        self._drain(cancel=False)
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+                proc.wait(timeout=1)
+
+    # ------------------------------------------------------------------ internals
+    def _drain(self, *, cancel: bool) -> None:
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if job is None:
+                self._jobs.put(None)  # a sentinel for another thread: keep it, stop here
+                return
+            future = job[0]
+            if cancel:
+                future.cancel()
+            elif future.set_running_or_notify_cancel():
+                future.set_exception(BrokenWorker(self._broken or "the pool was stopped"))
+
+    def _fail(self, reason: str) -> None:
+        with self._lock:
+            self._broken = self._broken or reason
+        self._drain(cancel=False)
+
+    def _serve(self) -> None:
+        """One worker: start its process, then feed it jobs until the pool shuts down."""
+        try:
+            proc = _start(self._init)
+        except OSError as exc:
+            self._fail(f"cannot start a worker process: {exc}")
+            return
+        with _LIVE_LOCK, self._lock:
+            self._procs.append(proc)
+            stopped = self._broken is not None or _STOPPED
+        if stopped:  # killed while this one was starting
+            with contextlib.suppress(OSError):
+                proc.kill()
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    break
+                future, fn, args = job
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    message = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)
+                except Exception as exc:  # noqa: BLE001 -- this job cannot travel; others can
+                    future.set_exception(exc)
+                    continue
+                try:
+                    _send(proc.stdin, message)
+                    ok, value = pickle.loads(_receive(proc.stdout))
+                except Exception:  # noqa: BLE001 -- the process died (killed, crashed)
+                    future.set_exception(BrokenWorker("a worker process died during a job"))
+                    self._fail("a worker process died")
+                    break
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+        finally:
+            for pipe in (proc.stdin, proc.stdout):
+                with contextlib.suppress(OSError):
+                    pipe.close()
+            with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+                proc.wait(timeout=5)  # it exits on end-of-file of its jobs
+            if proc.poll() is None:
+                with contextlib.suppress(OSError):
+                    proc.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+                    proc.wait(timeout=1)
 
 
-def _watch(parent: int) -> None:
-    """Exit once the parent has gone (this process is then re-parented, so its parent id
-    changes)."""
-    while os.getppid() == parent:
-        time.sleep(WATCH_INTERVAL)
-    os._exit(0)
+def stop_all() -> None:
+    """Kill every worker of every pool still running, and start none after this (at exit, or
+    when interrupted)."""
+    global _STOPPED
+    with _LIVE_LOCK:
+        _STOPPED = True
+        pools = list(_LIVE)
+    for pool in pools:
+        pool.kill()
+
+
+atexit.register(stop_all)
+
+
+def descendants(pid: int | None = None) -> list[int]:
+    """The process ids of every descendant of ``pid`` (default: this process), children
+    first; empty where ``/proc`` does not list children."""
+    root = os.getpid() if pid is None else pid
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        current = todo.pop(0)
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as fh:
+                    kids = [int(n) for n in fh.read().split()]
+            except (OSError, ValueError):
+                continue
+            found.extend(k for k in kids if k not in found)
+            todo.extend(kids)
+    return found
+
+
+def kill_descendants() -> None:
+    """Kill every process this one started, and theirs (build backends, installers of build
+    requirements, workers), for a command that is ending: nothing it started outlives it.
+    A process a child starts between the listing and the kill is caught by a second pass."""
+    import signal
+
+    killed: list[int] = []
+    for _ in range(2):
+        found = descendants()
+        if not found:
+            break
+        for pid in reversed(found):  # the deepest first: their parents may still reap them
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        killed.extend(found)
+    for pid in killed:  # reap this process's own children (others' are not ours to reap)
+        with contextlib.suppress(OSError):
+            os.waitpid(pid, 0)
+
+
+def _start(initializer: bytes) -> subprocess.Popen:
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = (f"import sys; sys.path.insert(0, {here!r}); "
+            "from constrain.processes import _worker_main; _worker_main()")
+    proc = subprocess.Popen(  # noqa: S603 -- this interpreter, a fixed program
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, close_fds=True, process_group=0)
+    try:
+        _send(proc.stdin, initializer)
+    except OSError:
+        pass  # it died at once: the first job finds out
+    return proc
+
+
+def _send(pipe, data: bytes) -> None:
+    pipe.write(_HEADER.pack(len(data)))
+    pipe.write(data)
+    pipe.flush()
+
+
+def _receive(pipe) -> bytes:
+    head = pipe.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        raise EOFError
+    size = _HEADER.unpack(head)[0]
+    data = pipe.read(size)
+    if len(data) < size:
+        raise EOFError
+    return data
+
+
+def _worker_main() -> None:
+    """The worker's side: run jobs from stdin, answer on stdout, exit at end-of-file. Any
+    output a job makes goes to ``/dev/null`` (stdout carries the answers)."""
+    import signal
+
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    jobs = os.fdopen(os.dup(0), "rb")
+    answers = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- for the life of the process
+    try:
+        initializer = pickle.loads(_receive(jobs))
+        if initializer is not None:
+            initializer()
+        while True:
+            fn, args = pickle.loads(_receive(jobs))
+            try:
+                answer = (True, fn(*args))
+            except BaseException as exc:  # noqa: BLE001 -- the caller raises it
+                answer = (False, exc)
+            try:
+                data = pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
+            except Exception:  # noqa: BLE001 -- an answer that cannot travel
+                data = pickle.dumps((False, RuntimeError(repr(answer[1])[:2000])))
+            _send(answers, data)
+    except BaseException:  # noqa: BLE001 -- end of jobs, or the parent is gone: quietly
+        pass
+    finally:
+        os._exit(0)

@@ -4,7 +4,9 @@ Layout: ``<root>/<bucket>-v<N>/<key[:2]>/<key>`` where the key is a filename-saf
 ``cache.keys``. An entry is written to a temporary file in the same directory and moved into
 place with ``os.replace``, so readers see either the old entry or the whole new one, never a
 half-written file -- even when the writer is killed. Entries may carry a small JSON sidecar
-(``<key>.meta``) for HTTP validators and fetch times.
+(``<key>.meta``) for HTTP validators and fetch times, published after its body (:meth:`Cache.put`).
+Entries are created readable by their owner only (``mkstemp``): pages of an authenticated
+index, and the URLs in them, are nobody else's to read.
 """
 
 from __future__ import annotations
@@ -75,11 +77,25 @@ class Cache:
             return None
 
     def put(self, bucket: str, key: str, data: bytes, meta: dict | None = None) -> Path:
-        """Write ``data`` (and ``meta``) atomically; returns the entry's path."""
+        """Write ``data`` (and ``meta``) atomically; returns the entry's path.
+
+        The old sidecar goes first, then the body is published, then the new sidecar, each
+        by one rename: a process killed in between leaves a body with no sidecar (read as an
+        entry without validators, so it is fetched again), never the validators of one body
+        beside another (an ETag of the new page with the old page would be revalidated as
+        current for ever)."""
         dest = self.path(bucket, key)
+        sidecar = dest.with_name(dest.name + ".meta")
         if meta is not None:
-            self._atomic_write(dest.with_name(dest.name + ".meta"), json.dumps(meta).encode())
+            try:
+                os.unlink(sidecar)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise self._write_error(exc) from exc
         self._atomic_write(dest, data)
+        if meta is not None:
+            self._atomic_write(sidecar, json.dumps(meta).encode())
         return dest
 
     def get_meta(self, bucket: str, key: str) -> dict | None:
@@ -151,8 +167,11 @@ class Cache:
                     os.unlink(tmp)
                 raise
         except OSError as exc:
-            raise CacheError(
-                f"cannot write to the cache at {self.root}: {exc.strerror or exc}",
-                hint="free some disk space, fix the permissions, or choose another "
-                "directory with --cache-dir or CONSTRAIN_CACHE_DIR",
-            ) from exc
+            raise self._write_error(exc) from exc
+
+    def _write_error(self, exc: OSError) -> CacheError:
+        return CacheError(
+            f"cannot write to the cache at {self.root}: {exc.strerror or exc}",
+            hint="free some disk space, fix the permissions, or choose another "
+            "directory with --cache-dir or CONSTRAIN_CACHE_DIR",
+        )

@@ -165,6 +165,7 @@ class _ProgressReporter(Reporter):
         return f"downloading {self._files[0]}/{self._files[1]} files"
 
     def start(self, task: str, total: int | None = None, unit: str = "") -> None:
+        self.base.start(task, total, unit)  # counted for the interrupted line
         if not self._live:
             return
         with self._lock:
@@ -187,6 +188,7 @@ class _ProgressReporter(Reporter):
                 self._task = self._progress.add_task(self._label(), total=total)
 
     def advance(self, task: str, amount: int = 1) -> None:
+        self.base.advance(task, amount)
         if self._progress is None:
             return
         with self._lock:

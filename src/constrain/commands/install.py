@@ -102,6 +102,7 @@ class _Progress:
         self.base.info(message)
 
     def start(self, task: str, total: int | None = None, unit: str = "") -> None:
+        self.base.start(task, total, unit)  # counted for the interrupted line
         with self._lock:
             self._totals[task] = (total, 0)
             if self.tty and total:
@@ -116,6 +117,7 @@ class _Progress:
                 self._ids[task] = self._progress.add_task(task, total=total)
 
     def advance(self, task: str, amount: int = 1) -> None:
+        self.base.advance(task, amount)
         with self._lock:
             total, done = self._totals.get(task, (None, 0))
             self._totals[task] = (total, done + amount)

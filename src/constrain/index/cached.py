@@ -76,23 +76,31 @@ class _SingleFlight:
         self._futures: dict[Hashable, Future] = {}
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        with self._lock:
-            future = self._futures.get(key)
-            owner = future is None
+        while True:
+            with self._lock:
+                future = self._futures.get(key)
+                owner = future is None
+                if owner:
+                    future = self._futures[key] = Future()
+            assert future is not None
             if owner:
-                future = self._futures[key] = Future()
-        assert future is not None
-        if owner:
+                try:
+                    future.set_result(compute())
+                except Exception as exc:
+                    future.set_exception(exc)
+                except BaseException as exc:
+                    with self._lock:
+                        self._futures.pop(key, None)
+                    future.set_exception(exc)
+                    raise
+                return future.result()
             try:
-                future.set_result(compute())
-            except Exception as exc:
-                future.set_exception(exc)
+                return future.result()
             except BaseException as exc:
-                with self._lock:
-                    self._futures.pop(key, None)
-                future.set_exception(exc)
-                raise
-        return future.result()
+                if isinstance(exc, Exception) or not future.done() or future.exception() is not exc:
+                    raise  # the computation's error, or this thread's own interrupt
+                # the owner was interrupted (Ctrl-C in the main thread): not this thread's
+                # interrupt to raise; compute afresh
 
     def __contains__(self, key: Hashable) -> bool:
         """Has a caller begun (or finished) computing ``key``?"""
@@ -205,6 +213,9 @@ class IndexRepository:
         self.reporter = reporter
         self.indexes = index_locations(settings)
         self.find_links = find_links_locations(settings)
+        for location in (*self.indexes, *self.find_links):
+            if "@" in location:  # its files on its host get its login (they are stored
+                client.remember_credentials(location)  # without it: listing.py)
         self.pages_fetched = 0
         self.metadata_fetched = 0
         self._lock = threading.Lock()
@@ -392,7 +403,10 @@ class IndexRepository:
         def store(served: _Page) -> bytes:
             """Parse once and keep the compact, grouped form (``index/listing.py``); a large
             page is parsed in the helper process, beside this one's GIL."""
-            args = (served.body, served.content_type, served.url, project, index)
+            # stored without credentials: no index URL in the rows (load_listing puts it
+            # back), links resolved against the page's URL without its login (the client
+            # gives that host its login again)
+            args = (served.body, served.content_type, _strip_userinfo(served.url), project, "")
             if len(served.body) >= OFFLOAD_MIN:  # the first one starts the helper
                 self._offload.start()
                 return self._offload.run(listing_of_page, *args)
@@ -402,10 +416,10 @@ class IndexRepository:
         page = self._page(url, what, bucket="listings", store=store)
         if page.status in _NOT_HERE:
             return None
-        listing = load_listing(project, page.body) if page.stored else None
+        listing = load_listing(project, page.body, index) if page.stored else None
         if listing is None:  # a foreign or damaged cache entry: fetch afresh
             page = self._page(url, what, bucket="listings", store=store, use_cache=False)
-            listing = load_listing(project, page.body)
+            listing = load_listing(project, page.body, index)
         if listing is None:
             raise CacheError(f"cannot read the cached listing of {project}",
                              hint="remove the cache directory or use --refresh")
@@ -694,8 +708,12 @@ class IndexRepository:
 
 
 def _page_url(index: str, project: NormalizedName) -> str:
-    """The URL of ``project``'s page on ``index`` (PEP 503: ``<index>/<name>/``)."""
-    return index.rstrip("/") + f"/{project}/"
+    """The URL of ``project``'s page on ``index`` (PEP 503: ``<index>/<name>/``); a query on
+    the index URL (a token) stays a query: ``<index path>/<name>/?<query>``."""
+    if "?" not in index:
+        return index.rstrip("/") + f"/{project}/"
+    parts = urlsplit(index)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + f"/{project}/"))
 
 
 def _mtime(path) -> int | None:
@@ -721,10 +739,12 @@ def _max_age(headers) -> float | None:
 
 
 def _strip_userinfo(url: str) -> str:
+    """``url`` without credentials: no userinfo, and no query (where tokens travel), so a
+    cache file never holds them."""
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
+    if "@" not in parts.netloc and not parts.query:
         return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query=""))
 
 
 def _with_userinfo_of(url: str, source: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -20,6 +20,9 @@ from urllib.parse import unquote, urlsplit
 from ..errors import NetworkError, OfflineMissing, redact_url
 
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: seconds one request may take in all, retries included (``--deadline``): long enough for a
+#: large wheel on a slow link, short enough that a trickling server cannot hold a run for hours
+DEFAULT_DEADLINE = 1800.0
 USER_AGENT = "constrain/0.1 (+resolver)"
 
 
@@ -77,8 +80,12 @@ class Pending:
 class HttpClient:
     """Fetches URLs over HTTP/2 (falling back to HTTP/1.1) or from ``file://`` paths.
 
-    ``retries`` extra attempts are made for connection errors, timeouts and retryable statuses
-    (429, 5xx), waiting ``backoff * 2**attempt`` seconds between them.
+    ``retries`` extra attempts are made for timeouts, resets and retryable statuses (429,
+    5xx), waiting about ``backoff * 2**attempt`` seconds between them (jittered), or what the
+    server's ``Retry-After`` asks. ``timeout`` bounds connecting and each wait for more of an
+    answer (a stalled server); ``deadline`` bounds one request as a whole, retries and
+    back-off included (a server trickling bytes), ``None`` for no bound. Once :meth:`close`
+    has been called every request raises :class:`NetworkError`.
     """
 
     def __init__(
@@ -88,6 +95,7 @@ class HttpClient:
         retries: int = 3,
         backoff: float = 0.5,
         timeout: float = 30.0,
+        deadline: float | None = DEFAULT_DEADLINE,
         cert: str | None = None,
         max_connections: int = 64,
     ) -> None:
@@ -95,12 +103,15 @@ class HttpClient:
         self.retries = retries
         self.backoff = backoff
         self.timeout = timeout
+        self.deadline = deadline
         self.cert = cert
         self.max_connections = max_connections
         self.counters = Counters()
         self._client = None
+        self._closed = False
         self._client_lock = threading.Lock()
         self._lane = threading.local()
+        self._credentials: dict[tuple[str, str, int | None], str] = {}
 
     # ------------------------------------------------------------------ plumbing
     def _loop(self) -> _EventLoop:
@@ -110,11 +121,15 @@ class HttpClient:
         safe to share between threads (the HPACK header table is encoded without a lock), while
         one asyncio loop multiplexes any number of concurrent requests over one connection.
         Callers on any thread submit coroutines and wait for their results."""
-        if self._client is None:
+        client = self._client
+        if client is None:
             with self._client_lock:
+                if self._closed:  # a late request (a prefetch job) must not revive it
+                    raise NetworkError("the HTTP client was closed", url="")
                 if self._client is None:
                     self._client = _EventLoop(self._make_client)
-        return self._client
+                client = self._client
+        return client
 
     def _make_client(self):
         import httpx
@@ -156,8 +171,10 @@ class HttpClient:
         threading.Thread(target=build, name="constrain-http-warmup", daemon=True).start()
 
     def close(self) -> None:
+        """End every request in flight (their callers get :class:`NetworkError`) and close
+        the connections. Final: later requests raise :class:`NetworkError`."""
         with self._client_lock:
-            loop, self._client = self._client, None
+            loop, self._client, self._closed = self._client, None, True
         if loop is not None:
             loop.close()
 
@@ -255,88 +272,132 @@ class HttpClient:
         progress: Callable[[int], None] | None,
         urgent: bool = False,
     ) -> Response:
-        import asyncio
+        async def attempt(client, send_headers: dict[str, str]) -> Response:
+            async with client.stream("GET", url, headers=send_headers) as r:
+                out_headers = {k.lower(): v for k, v in r.headers.items()}
+                if not (200 <= r.status_code < 300):
+                    body = await r.aread()
+                    self.counters.add(len(body))
+                    return Response(str(r.url), r.status_code, out_headers, body)
+                received = 0
+                resume = append and r.status_code == 206
+                with open(dest, "ab" if resume else "wb") as fh:
+                    if resume:
+                        fh.truncate(base)
+                    async for chunk in r.aiter_raw(1 << 16):
+                        fh.write(chunk)
+                        received += len(chunk)
+                        if progress is not None:
+                            fh.flush()
+                            progress(len(chunk))
+                self.counters.add(received)
+                return Response(str(r.url), r.status_code, out_headers, b"")
 
-        import httpx
-
-        client = self._loop().client_for(urgent)
-        last_error = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                await asyncio.sleep(self.backoff * (2 ** (attempt - 1)))
-            try:
-                async with client.stream("GET", url, headers=headers) as r:
-                    out_headers = {k.lower(): v for k, v in r.headers.items()}
-                    if not (200 <= r.status_code < 300):
-                        body = await r.aread()
-                        self.counters.add(len(body))
-                        if r.status_code in _RETRY_STATUS and attempt < self.retries:
-                            last_error = f"HTTP {r.status_code}"
-                            continue
-                        return Response(str(r.url), r.status_code, out_headers, body)
-                    received = 0
-                    resume = append and r.status_code == 206
-                    with open(dest, "ab" if resume else "wb") as fh:
-                        if resume:
-                            fh.truncate(base)
-                        async for chunk in r.aiter_raw(1 << 16):
-                            fh.write(chunk)
-                            received += len(chunk)
-                            if progress is not None:
-                                fh.flush()
-                                progress(len(chunk))
-                    self.counters.add(received)
-                    return Response(str(r.url), r.status_code, out_headers, b"")
-            except httpx.TransportError as exc:
-                last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                if _name_unknown(exc):
-                    break  # the host has no address: asking again in a second will not help
-                continue
-        raise NetworkError(
-            f"could not reach {redact_url(url)} ({last_error}) after {attempt + 1} "
-            f"attempt{'s' if attempt else ''}",
-            url=redact_url(url),
-            hint="check the network, the proxy settings and the index URL; "
-            "--offline works from the cache alone",
-        )
+        return await self._with_retries(url, headers, urgent, attempt)
 
     # ------------------------------------------------------------------ internals
     async def _arequest(self, url: str, headers: dict[str, str], urgent: bool = False
                         ) -> Response:
+        async def attempt(client, send_headers: dict[str, str]) -> Response:
+            r = await client.get(url, headers=send_headers)
+            content = r.content
+            self.counters.add(len(content))
+            return Response(str(r.url), r.status_code,
+                            {k.lower(): v for k, v in r.headers.items()}, content)
+
+        return await self._with_retries(url, headers, urgent, attempt)
+
+    async def _with_retries(self, url: str, headers: dict[str, str], urgent: bool,
+                            attempt: Callable[..., Awaitable[Response]]) -> Response:
+        """The one retry loop of every request: ``attempt(client, headers)`` is tried up to
+        ``retries + 1`` times. Retried: timeouts, resets and other transport failures, and
+        the statuses of :data:`_RETRY_STATUS` (the last such answer is returned). Not
+        retried: a host name with no address and a refused connection (asking again in a
+        second does not help, and cost every run seconds of back-off). Between attempts:
+        :func:`backoff_delay` (jittered), or the server's ``Retry-After`` when it asks for
+        longer. The whole, back-off included, ends within ``deadline`` seconds."""
         import asyncio
 
         import httpx
 
         client = self._loop().client_for(urgent)
-        last_error: str = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                await asyncio.sleep(self.backoff * (2 ** (attempt - 1)))
+        send_headers = dict(headers)
+        auth = self._credentials_for(url)
+        if auth is not None and not any(k.lower() == "authorization" for k in send_headers):
+            send_headers["Authorization"] = auth
+        loop = asyncio.get_running_loop()
+        give_up_at = None if self.deadline is None else loop.time() + self.deadline
+        last_error = ""
+        tries = 0
+        delay = 0.0
+        while True:
+            if delay:
+                if give_up_at is not None and loop.time() + delay >= give_up_at:
+                    break
+                await asyncio.sleep(delay)
+            tries += 1
+            remaining = None if give_up_at is None else give_up_at - loop.time()
             try:
-                r = await client.get(url, headers=headers)
-                content = r.content
+                async with asyncio.timeout(remaining):
+                    r = await attempt(client, send_headers)
+            except TimeoutError:
+                last_error = f"not finished within the deadline of {_seconds(self.deadline)}"
+                break
             except httpx.TransportError as exc:
                 last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                if _name_unknown(exc):
-                    break  # the host has no address: asking again in a second will not help
+                if _name_unknown(exc) or _refused(exc):
+                    break  # asking again in a moment will not help
+                if tries > self.retries:
+                    break
+                delay = backoff_delay(self.backoff, tries)
                 continue
-            self.counters.add(len(content))
-            if r.status_code in _RETRY_STATUS and attempt < self.retries:
-                last_error = f"HTTP {r.status_code}"
+            if r.status in _RETRY_STATUS and tries <= self.retries:
+                wait = retry_after(r.headers.get("retry-after"))
+                if wait is not None and wait > MAX_RETRY_AFTER:
+                    return r  # the server asks for a long pause: its answer stands
+                last_error = f"HTTP {r.status}"
+                delay = max(backoff_delay(self.backoff, tries), wait or 0.0)
+                if give_up_at is not None and loop.time() + delay >= give_up_at:
+                    return r
                 continue
-            return Response(
-                url=str(r.url),
-                status=r.status_code,
-                headers={k.lower(): v for k, v in r.headers.items()},
-                content=content,
-            )
+            self._learn_credentials(url)
+            return r
+        shown = redact_url(url)
         raise NetworkError(
-            f"could not reach {redact_url(url)} ({last_error}) after {attempt + 1} "
-            f"attempt{'s' if attempt else ''}",
-            url=redact_url(url),
+            f"could not reach {shown} ({last_error}) after {tries} "
+            f"attempt{'s' if tries != 1 else ''}",
+            url=shown,
             hint="check the network, the proxy settings and the index URL; "
-            "--offline works from the cache alone",
+            "--timeout and --deadline set how long to wait; --offline works from the cache "
+            "alone",
         )
+
+    def _learn_credentials(self, url: str) -> None:
+        """Remember the user and password of a URL that worked, for its host."""
+        parts = urlsplit(url)
+        if parts.password is None and parts.username is None:
+            return
+        import base64
+
+        user, password = unquote(parts.username or ""), unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        with self._client_lock:
+            self._credentials.setdefault(_origin(parts), f"Basic {token}")
+
+    def _credentials_for(self, url: str) -> str | None:
+        """An ``Authorization`` header for a URL without credentials on a host an index URL
+        gave some for (files an authenticated index serves by absolute URL, as pip and uv
+        do); ``None`` otherwise."""
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            return None
+        with self._client_lock:
+            return self._credentials.get(_origin(parts))
+
+    def remember_credentials(self, url: str) -> None:
+        """Credentials of ``url`` (an index URL from the configuration) are good for every
+        URL of its host (scheme, host and port alike)."""
+        self._learn_credentials(url)
 
     def _get_file(self, url: str, headers: Mapping[str, str]) -> Response:
         path = file_url_to_path(url)
@@ -370,6 +431,64 @@ class HttpClient:
             return Response(url, status, out_headers, data)
         ctype = "text/html" if path.suffix in (".html", ".htm") else ""
         return Response(url, status, {"content-type": ctype}, data)
+
+
+#: a Retry-After longer than this is not waited for (the answer is returned as it is)
+MAX_RETRY_AFTER = 60.0
+
+
+def backoff_delay(backoff: float, tries: int) -> float:
+    """Seconds to wait after the ``tries``-th failed attempt: ``backoff * 2**(tries-1)``
+    scaled by a random factor in [0.5, 1) ("equal jitter"), so clients failing together do
+    not retry together."""
+    import random
+
+    return backoff * (2 ** (tries - 1)) * (0.5 + random.random() / 2)  # noqa: S311
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date); ``None``
+    when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    import email.utils
+    import time
+
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:g} s" if value is not None else "none"
+
+
+def _origin(parts) -> tuple[str, str, int | None]:
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return (parts.scheme, (parts.hostname or "").lower(), port or default)
+
+
+def _refused(exc: BaseException) -> bool:
+    """Did ``exc`` come from a refused connection (nothing listens on that port)?"""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return "Connection refused" in str(exc) or "[Errno 111]" in str(exc)
 
 
 def _name_unknown(exc: BaseException) -> bool:

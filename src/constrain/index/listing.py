@@ -144,13 +144,14 @@ def row_of(f: DistFile) -> Row:
     )
 
 
-def file_of(row: Row, project: NormalizedName) -> DistFile | None:
-    """Build the :class:`DistFile` for a row (``None`` for a name that does not parse)."""
+def file_of(row: Row, project: NormalizedName, index_of_page: str = "") -> DistFile | None:
+    """Build the :class:`DistFile` for a row (``None`` for a name that does not parse). A
+    row stored with an empty index (:func:`load_listing`) is of ``index_of_page``."""
     filename, url, hashes, rp, yanked, upload, size, core, index = row
     return dist_file(
         filename,
         url,
-        index=index,
+        index=index or index_of_page,
         project=project,
         hashes=hashes,
         requires_python=rp,
@@ -193,16 +194,20 @@ def dump_listing(versions: Sequence[str], groups: Sequence[Sequence[Row]]) -> by
     )
 
 
-def load_listing(project: NormalizedName, data: bytes) -> ProjectFiles | None:
-    """A lazy :class:`ProjectFiles` from :func:`dump_listing` output (``None`` if foreign)."""
+def load_listing(project: NormalizedName, data: bytes, index: str = "") -> ProjectFiles | None:
+    """A lazy :class:`ProjectFiles` from :func:`dump_listing` output (``None`` if foreign).
+    Rows stored without an index (``listing_of_page(..., index="")``: the stored form then
+    holds no index URL, nor the credentials in it) are of ``index``."""
     try:
         fmt, versions, blobs, has_upload, count, indexes = marshal.loads(data)
     except (ValueError, EOFError, TypeError):
         return None
     if fmt != FORMAT:
         return None
+    if index and not indexes:
+        indexes = [index]
     return _project_files(project, [Version(v) for v in versions], blobs, has_upload, count,
-                          tuple(indexes), packed=True)
+                          tuple(indexes), packed=True, index=index)
 
 
 def _project_files(
@@ -214,12 +219,13 @@ def _project_files(
     indexes: tuple[str, ...],
     *,
     packed: bool,
+    index: str = "",
 ) -> ProjectFiles:
     def build(group: object, keep) -> tuple[DistFile, ...]:
         rows = marshal.loads(group) if packed else group  # type: ignore[arg-type]
         if keep is not None:
             rows = [row for row in rows if keep(row[0])]
-        return tuple(f for row in rows if (f := file_of(row, project)) is not None)
+        return tuple(f for row in rows if (f := file_of(row, project, index)) is not None)
 
     return ProjectFiles(project, versions, raw, build, has_upload_time=has_upload, count=count,
                         indexes=indexes)

@@ -45,13 +45,14 @@ CREATED_BY = "constrain"
 
 
 def strip_userinfo(url: str) -> str:
-    """``url`` without ``user:password@`` (and without a fragment): safe to store in a lock."""
+    """``url`` without ``user:password@``, without a query (where tokens travel) and without a
+    fragment: safe to store in a lock."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
     netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=netloc, fragment=""))
+    return urlunsplit(parts._replace(netloc=netloc, query="", fragment=""))
 
 
 def _is_http(url: str) -> bool:

@@ -1,0 +1,190 @@
+"""Fault suite: interrupts and helper processes (docs/faults.md, "Interrupts, processes and
+network"). constrain runs as a real command in a process group of its own and the signals go to
+that group, as a terminal sends them; every wait is bounded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.faults.faultserver import FaultServer, wait_for
+from tests.faults.runner import ROOT, processes_of, start
+from tests.support.builders import PackageSpec
+
+WHEEL = "alpha-1.0-py3-none-any.whl"
+
+
+@pytest.fixture
+def front(make_index):
+    """alpha 1.0 needing beta; served through a front that can stall any path."""
+    index = make_index([PackageSpec("alpha", "1.0", requires_dist=["beta"]),
+                        PackageSpec("beta", "1.0")], pep658=True, relative_urls=True)
+    with FaultServer(index) as server:
+        yield server
+
+
+def _one_interrupted_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if not line.startswith("warning:")]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert len(lines) == 1 and lines[0].startswith("interrupted: "), err
+    return lines[0]
+
+
+def _stalled_resolve(front, tmp_path, *extra):
+    front.rule("/simple/beta/", ("stall",))
+    run = start("resolve", "alpha", "--index-url", front.index_url, "-o",
+                str(tmp_path / "out.txt"), *extra)
+    assert wait_for(lambda: front.requests_to("/simple/beta/")), "beta's page was never asked"
+    return run
+
+
+def test_ctrl_c_while_the_index_stalls_ends_the_resolve_with_130(front, tmp_path):
+    run = _stalled_resolve(front, tmp_path)
+    run.signal(signal.SIGINT)
+    code, out, err = run.finish()
+    assert code == 130
+    line = _one_interrupted_line(err)
+    assert "out.txt was not written" in line
+    assert not (tmp_path / "out.txt").exists()
+    assert wait_for(lambda: not run.left_behind(), 10), run.left_behind()
+
+
+def test_sigterm_ends_the_resolve_with_143(front, tmp_path):
+    run = _stalled_resolve(front, tmp_path)
+    run.signal(signal.SIGTERM)
+    code, _out, err = run.finish()
+    assert code == 143
+    _one_interrupted_line(err)
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_a_second_ctrl_c_ends_it_with_one_line(front, tmp_path):
+    run = _stalled_resolve(front, tmp_path)
+    run.signal(signal.SIGINT)
+    run.signal(signal.SIGINT)
+    code, _out, err = run.finish()
+    assert code == 130
+    _one_interrupted_line(err)
+
+
+def test_ctrl_c_during_a_download_that_cannot_clean_up_still_ends(front, tmp_path):
+    # The download thread waits on a stalled file with a 10-minute timeout: the command's
+    # clean-up (waiting for its threads) cannot finish, so the interrupt ends it outright.
+    front.rule(f"/files/{WHEEL}.metadata", ("pass",))
+    front.rule(f"/files/{WHEEL}", ("stall",))
+    dest = tmp_path / "wheelhouse"
+    run = start("download", "alpha", "--index-url",
+                front.index_url, "--dest", str(dest), "--timeout", "600")
+    assert wait_for(lambda: any(not p.endswith(".metadata") for p, _ in
+                                front.requests_to(f"/files/{WHEEL}")))
+    run.signal(signal.SIGINT)
+    code, _out, err = run.finish()
+    assert code == 130
+    line = _one_interrupted_line(err)
+    assert "files were downloaded into" in line or "nothing was written" in line, line
+    assert not (dest / WHEEL).exists()  # stalled: never under its name
+    for whole in dest.glob("*.whl"):  # beta's, downloaded before the interrupt: whole
+        assert hashlib.sha256(whole.read_bytes()).hexdigest() == front.index.record(
+            whole.name).sha256
+    assert not list(dest.glob("constraints-*.txt"))
+    assert not (dest / "manifest.json").exists()
+    assert wait_for(lambda: not run.left_behind(), 10), run.left_behind()
+
+
+def test_ctrl_c_during_an_install_ends_it_and_leaves_no_process(front, tmp_path):
+    front.rule(f"/files/{WHEEL}.metadata", ("pass",))
+    front.rule(f"/files/{WHEEL}", ("stall",))
+    run = start("install", "alpha", "--index-url", front.index_url, "--venv",
+                str(tmp_path / "venv"), "--timeout", "600")
+    assert wait_for(lambda: any(not p.endswith(".metadata") for p, _ in
+                                front.requests_to(f"/files/{WHEEL}")), 120)
+    run.signal(signal.SIGINT)
+    code, _out, err = run.finish()
+    assert code == 130
+    line = _one_interrupted_line(err)
+    assert "interrupted: " in line
+    assert wait_for(lambda: not run.left_behind(), 10), run.left_behind()
+
+
+HELPERS = """
+import os, sys, time
+from constrain.processes import spawn_pool
+pool = spawn_pool(2)
+pids = {pool.submit(os.getpid).result() for _ in range(8)}
+busy = pool.submit(time.sleep, 60)
+print(*sorted(pids), flush=True)
+try:
+    busy.result()
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def test_helper_processes_print_nothing_on_ctrl_c_and_end_with_constrain(tmp_path):
+    # Before: the workers shared the terminal's process group, each printed a 20-line
+    # "Process SpawnProcess-N: Traceback ... KeyboardInterrupt", and one outlived its parent.
+    marker = "helpers-" + os.urandom(6).hex()
+    env = dict(os.environ, CONSTRAIN_TEST_RUN=marker,
+               PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.Popen([sys.executable, "-c", HELPERS], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, process_group=0)
+    workers = [int(pid) for pid in proc.stdout.readline().split()]
+    assert workers and proc.pid not in workers
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "interrupted" in out
+    assert err == "", err
+    assert wait_for(lambda: not processes_of(marker), 10), processes_of(marker)
+
+
+def _big_page(files: int) -> bytes:
+    """A PEP 691 page above the size parsed in the helper process (index/offload.py)."""
+    entries = [{"filename": f"gamma-0.{n}-py3-none-any.whl",
+                "url": f"https://example.invalid/gamma-0.{n}-py3-none-any.whl",
+                "hashes": {"sha256": "0" * 64}, "requires-python": ">=3.8",
+                "upload-time": "2020-01-01T00:00:00.000000Z", "size": 1000 + n}
+               for n in range(files)]
+    return json.dumps({"meta": {"api-version": "1.1"}, "name": "gamma", "files": entries,
+                       "versions": [f"0.{n}" for n in range(files)]}).encode()
+
+
+def test_cold_runs_that_start_the_page_helper_end_at_once_without_traceback(make_index,
+                                                                            tmp_path):
+    # Before: half the cold runs hung in multiprocessing's exit handler (waiting on the
+    # page-parsing helper), the others printed a SemLock._rebuild FileNotFoundError.
+    index = make_index([PackageSpec("alpha", "1.0", requires_dist=["gamma==0.1"]),
+                        PackageSpec("gamma", "0.1")], relative_urls=True)
+    page = json.loads(_big_page(1500))
+    real = index.records("gamma")[0]
+    page["files"][1] = {"filename": real.filename, "url": f"{index.url}/files/{real.filename}",
+                        "hashes": {"sha256": real.sha256}, "size": real.size}
+    body = json.dumps(page).encode()
+    assert len(body) > 256 * 1024
+    with FaultServer(index) as front:
+        front.rule("/simple/gamma/", ("body", body, "application/vnd.pypi.simple.v1+json"))
+        for n in range(5):
+            run = start("resolve", "alpha", "--index-url", front.index_url,
+                        "--cache-dir", str(tmp_path / f"cache{n}"))
+            code, out, err = run.finish(timeout=120)
+            assert code == 0, err
+            assert "gamma==0.1" in out
+            assert "Traceback" not in err, err
+            assert wait_for(lambda run=run: not run.left_behind(), 10)
+
+
+def test_the_interrupted_line_says_what_an_install_did():
+    from constrain.cli import build_parser, interrupted_line
+
+    class Reporter:
+        tasks = {"install": (3, 7)}
+
+    args = build_parser().parse_args(["install", "alpha"])
+    assert interrupted_line(args, Reporter()) == (
+        "interrupted: 3 of 7 distributions were installed, the others were not; the next "
+        "install rolls back the one under way and finishes")
