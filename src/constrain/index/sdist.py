@@ -229,10 +229,9 @@ class _Session:
         return BuildError(
             message,
             details=details,
-            hint="an old sdist may need the build tools of its day: give --exclude-newer its "
-            "release date (a cut-off applies to build tools too) or pin them with "
-            "--build-constraint FILE; otherwise install what the build needs (compilers, "
-            "system libraries) or choose a version that has a wheel for this target",
+            hint="install what the build needs (compilers, system libraries); an old sdist "
+            "may need older build tools: pin them with --build-constraint FILE (a line such as "
+            "'setuptools<58' for a setup.py that uses use_2to3)",
         )
 
     def keep_log(self, *, drop: bool = False) -> Path | None:

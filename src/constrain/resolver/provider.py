@@ -143,7 +143,7 @@ class ConstrainProvider(AbstractProvider):
             pin=(candidate.name, candidate.version),
             hint=f"exclude that version (a -c file with '{candidate.name}!="
             f"{candidate.version}') or pin one that has a wheel for this target; or: {exc.hint}"
-            if exc.hint else f"exclude that version (a -c file with '{candidate.name}!="
+            + _uploaded(candidate) if exc.hint else f"exclude that version (a -c file with '{candidate.name}!="
             f"{candidate.version}'), pin one that has a wheel for this target, or fix the "
             "build (compilers, system libraries, build constraints)",
         )
@@ -496,3 +496,8 @@ def _pinned_versions(pin: Req) -> list[Version]:
                 return []
     return out
 
+
+def _uploaded(candidate: Candidate) -> str:
+    """``; the sdist was uploaded on DAY``: the date whose build tools it was made with."""
+    when = candidate.best_file.upload_time
+    return f"; the sdist was uploaded on {when.date().isoformat()}" if when else ""
