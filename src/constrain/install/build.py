@@ -1,7 +1,8 @@
 """Wheels from sdists for an install: a PEP 517 build, cached by sdist hash and target.
 
 The build runs in an isolated build environment (``index.sdist`` / ``index.buildenv``); its build
-requirements are installed under ``--build-constraint`` files when given. The built wheel is
+requirements are chosen under the command's rules (``constrain.buildtools``: its cut-off, sources
+and ``--build-constraint`` files). The built wheel is
 kept in the cache bucket ``built`` under the sdist's sha256 and the target's identity, so the
 same sdist is built once per target.
 """
