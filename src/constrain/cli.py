@@ -384,8 +384,9 @@ def interrupted_line(args: argparse.Namespace | None, reporter: object) -> str:
         return ("interrupted: no constraints file was half-written; files not yet written "
                 "were left as they were")
     output = getattr(args, "output", None)
-    if command == "resolve" and output:
-        return f"interrupted: the resolve was stopped; {output} was not written"
+    if command == "resolve":
+        written = f"{output} was not written" if output else "no pins were printed"
+        return f"interrupted: the resolve was stopped; {written}"
     return "interrupted: the command was stopped; nothing was written"
 
 

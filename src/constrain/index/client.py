@@ -4,8 +4,9 @@ Every byte constrain reads from an index, a find-links page or a constraint URL 
 :class:`HttpClient`, which counts requests and bytes (for benchmarks and reports), refuses the
 network under ``--offline``, and turns transport failures into :class:`NetworkError` naming the
 URL with credentials removed. It is safe to use from many threads at once. httpcore runs on
-asyncio's own transports (``netstream.py``); requests made inside :meth:`HttpClient.urgent` use
-a pool of their own.
+asyncio's own transports (``netstream.py``) with the frame tweaks of ``h2frames.py``; failures
+are retried as ``retries.py`` says; requests made inside :meth:`HttpClient.urgent` use a pool
+of their own.
 """
 
 from __future__ import annotations
@@ -18,8 +19,18 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ..errors import NetworkError, OfflineMissing, redact_url
+from .h2frames import LARGE_FRAME, _ask_for_large_frames, _cheap_frame_repr, _mark_request
+from .retries import (
+    MAX_RETRY_AFTER,
+    RETRY_STATUS,
+    backoff_delay,
+    name_unknown,
+    refused,
+    retry_after,
+)
 
-_RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+__all__ = ["LARGE_FRAME", "HttpClient", "Pending", "Response", "backoff_delay", "retry_after"]
+
 #: seconds one request may take in all, retries included (``--deadline``): long enough for a
 #: large wheel on a slow link, short enough that a trickling server cannot hold a run for hours
 DEFAULT_DEADLINE = 1800.0
@@ -311,7 +322,7 @@ class HttpClient:
                             attempt: Callable[..., Awaitable[Response]]) -> Response:
         """The one retry loop of every request: ``attempt(client, headers)`` is tried up to
         ``retries + 1`` times. Retried: timeouts, resets and other transport failures, and
-        the statuses of :data:`_RETRY_STATUS` (the last such answer is returned). Not
+        the statuses of :data:`RETRY_STATUS` (the last such answer is returned). Not
         retried: a host name with no address and a refused connection (asking again in a
         second does not help, and cost every run seconds of back-off). Between attempts:
         :func:`backoff_delay` (jittered), or the server's ``Retry-After`` when it asks for
@@ -345,13 +356,13 @@ class HttpClient:
                 break
             except httpx.TransportError as exc:
                 last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                if _name_unknown(exc) or _refused(exc):
+                if name_unknown(exc) or refused(exc):
                     break  # asking again in a moment will not help
                 if tries > self.retries:
                     break
                 delay = backoff_delay(self.backoff, tries)
                 continue
-            if r.status in _RETRY_STATUS and tries <= self.retries:
+            if r.status in RETRY_STATUS and tries <= self.retries:
                 wait = retry_after(r.headers.get("retry-after"))
                 if wait is not None and wait > MAX_RETRY_AFTER:
                     return r  # the server asks for a long pause: its answer stands
@@ -433,79 +444,6 @@ class HttpClient:
         return Response(url, status, {"content-type": ctype}, data)
 
 
-#: a Retry-After longer than this is not waited for (the answer is returned as it is)
-MAX_RETRY_AFTER = 60.0
-
-
-def backoff_delay(backoff: float, tries: int) -> float:
-    """Seconds to wait after the ``tries``-th failed attempt: ``backoff * 2**(tries-1)``
-    scaled by a random factor in [0.5, 1) ("equal jitter"), so clients failing together do
-    not retry together."""
-    import random
-
-    return backoff * (2 ** (tries - 1)) * (0.5 + random.random() / 2)  # noqa: S311
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date); ``None``
-    when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    import email.utils
-    import time
-
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _seconds(value: float | None) -> str:
-    return f"{value:g} s" if value is not None else "none"
-
-
-def _origin(parts) -> tuple[str, str, int | None]:
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    return (parts.scheme, (parts.hostname or "").lower(), port or default)
-
-
-def _refused(exc: BaseException) -> bool:
-    """Did ``exc`` come from a refused connection (nothing listens on that port)?"""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, ConnectionRefusedError):
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return "Connection refused" in str(exc) or "[Errno 111]" in str(exc)
-
-
-def _name_unknown(exc: BaseException) -> bool:
-    """Did ``exc`` come from a host name with no address (``EAI_NONAME``: an unreachable
-    GitHub, a typo in a URL)? Retries with back-off would only add seconds to every run."""
-    import socket
-
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_NONAME:
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
-
-
 def _asyncio_transport(verify: object, limits):
     """httpx's transport for direct connections, with httpcore on :mod:`.netstream` instead of
     anyio (reads take everything that has arrived, not one TLS record each). Proxied
@@ -535,73 +473,17 @@ def _asyncio_transport(verify: object, limits):
     return transport
 
 
-#: the largest HTTP/2 DATA frame constrain asks servers for (RFC 9113 allows up to 16 MiB - 1)
-LARGE_FRAME = 1 << 20
-_LARGE_FRAMES = "constrain.large_frames"  # request extension marking constrain's connections
-_frames_lock = threading.Lock()
+def _seconds(value: float | None) -> str:
+    return f"{value:g} s" if value is not None else "none"
 
 
-async def _mark_request(request) -> None:
-    request.extensions[_LARGE_FRAMES] = True
-
-
-def _ask_for_large_frames() -> None:
-    """Make constrain's HTTP/2 connections ask for DATA frames of up to :data:`LARGE_FRAME`
-    bytes instead of the 16 KiB default (a SETTINGS_MAX_FRAME_SIZE update right after the
-    connection preface). httpcore keeps the default and handles every frame in Python, so
-    index pages and wheels in 16 KiB frames cost about a third more CPU than in large ones
-    (measured: 64 MB of wheels, 1.1-1.4 s of CPU against 0.8-0.9 s). httpcore has no setting
-    for it: this wraps its connection set-up, only for connections whose first request is
-    constrain's (marked by :func:`_mark_request`), and does nothing when httpcore's
-    internals are not the ones expected."""
+def _origin(parts) -> tuple[str, str, int | None]:
     try:
-        from h2.settings import SettingCodes
-        from httpcore._async.http2 import AsyncHTTP2Connection
-    except ImportError:
-        return
-    with _frames_lock:
-        original = getattr(AsyncHTTP2Connection, "_send_connection_init", None)
-        if original is None or getattr(original, "constrain_large_frames", False):
-            return
-
-        async def send_connection_init(self, request) -> None:
-            await original(self, request)
-            state = getattr(self, "_h2_state", None)
-            write = getattr(self, "_write_outgoing_data", None)
-            if state is None or write is None or not request.extensions.get(_LARGE_FRAMES):
-                return
-            state.update_settings({SettingCodes.MAX_FRAME_SIZE: LARGE_FRAME})
-            self.READ_NUM_BYTES = LARGE_FRAME  # and read them in pieces that large
-            await write(request)
-
-        send_connection_init.constrain_large_frames = True  # type: ignore[attr-defined]
-        AsyncHTTP2Connection._send_connection_init = send_connection_init
-
-
-def _cheap_frame_repr() -> None:
-    """h2 formats every frame it receives for its trace log, whether or not anything logs
-    (``repr(frame)``), and hyperframe's repr of a DATA frame hex-encodes the whole payload to
-    show its first 20 hex digits: every byte downloaded was hex-encoded once, about a tenth
-    of the HTTP thread's time. This replaces that helper with one giving the same text from
-    the first 10 bytes only."""
-    import binascii
-
-    try:
-        import hyperframe.frame as frame_module
-    except ImportError:
-        return
-    original = getattr(frame_module, "_raw_data_repr", None)
-    if original is None or getattr(original, "constrain_cheap", False):
-        return
-
-    def raw_data_repr(data) -> str:
-        if not data:
-            return "None"
-        shown = binascii.hexlify(bytes(data[:10])).decode("ascii")
-        return "<hex:" + shown + ("..." if len(data) > 10 else "") + ">"
-
-    raw_data_repr.constrain_cheap = True  # type: ignore[attr-defined]
-    frame_module._raw_data_repr = raw_data_repr
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return (parts.scheme, (parts.hostname or "").lower(), port or default)
 
 
 class _EventLoop:
