@@ -505,8 +505,13 @@ def resolve_targets(
         with lock:
             sets[i] = result
 
-    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, len(jobs)))
+    try:
         list(pool.map(one, range(len(jobs))))
+    except KeyboardInterrupt:  # not waited for: closing the session (the caller's clean-up)
+        pool.shutdown(wait=False, cancel_futures=True)  # ends the resolves under way
+        raise
+    pool.shutdown(wait=True)
     if errors:
         i = min(errors)
         exc = errors[i]
