@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from ..app import ResolveRequest, Session, prepare_resolve, resolve_target
 from ..errors import BuildError, ConstrainError, UsageError
 from ..models import InstallSet
 from ..reporting import NULL_REPORTER, Reporter
+from ..index.files import sha256_of
+from .early import EarlyDownloads, early_build, exact_pins
 from .plan import Plan, make_plan, read_installed
 from .venv import (Interpreter, choose, incomplete, inspect, locked, mark_complete,
                    refuse_system, remove_venv)
@@ -124,144 +125,6 @@ def _wheelhouse_hashes(wheelhouse: str) -> dict[str, str]:
     return out
 
 
-def _early_build(session: Session, target, request: InstallRequest, reporter: Reporter):
-    """``build(sdist, sha256, filename) -> wheel``, as the fetch step builds (same cache, same
-    build environments), for sdists pinned while the resolve goes on."""
-    envs = None
-
-    def build(sdist, sha256, filename):
-        nonlocal envs
-        from .build import build_for
-        from .fetch import build_envs
-
-        if envs is None:
-            envs = build_envs(session.cache, session.settings, reporter, session.build_source)
-        return build_for(sdist, sha256, target, session.cache, build_index=session.settings,
-                         envs=envs, reporter=reporter, filename=filename)
-
-    return build
-
-
-def _sha256_of(path):
-    from ..index.files import sha256_of
-
-    return sha256_of(path)
-
-
-def _exact_pins(prepared):
-    """``file -> bool``: is ``file`` of a version the inputs pin exactly (``name==1.2``, as
-    requirement or constraint)? Those wheels are as good as chosen, so the install downloads
-    them whole right away (and reads their metadata from the file)."""
-    from packaging.utils import canonicalize_name
-    from packaging.version import InvalidVersion, Version
-
-    exact: dict = {}
-    for req, _origin in (*prepared.requirements, *prepared.constraints):
-        specs = list(req.specifier)
-        if len(specs) == 1 and specs[0].operator == "==" and "*" not in specs[0].version:
-            try:
-                exact[canonicalize_name(req.name)] = Version(specs[0].version)
-            except InvalidVersion:
-                continue
-    return lambda file: exact.get(file.project) == file.version
-
-
-class _EarlyDownloads:
-    """Wheels start downloading (and unpacking into the cache) as the resolver pins them, so
-    fetching overlaps resolving (a cold install is otherwise resolve time plus download time);
-    a pinned sdist is built into a wheel then too (``build(sdist, sha256, filename)``). Exact
-    pins come earlier still: the resolve reads their metadata from the whole file (built, for
-    an sdist) and hands each on as soon as it is in the cache (``Session.fetched_whole``), so
-    unpacking runs beside the whole resolve, not after its first pins. Each
-    download, built wheel and unpacked tree lands in the cache, hash-checked, where the fetch
-    step finds them; failures are left for that step to report. Versions already installed are
-    not fetched.
-
-    Unpacking (installer's checks, hashing and writing every file) runs in two worker
-    processes: the resolve beside it keeps this process's GIL busy (cold install ~1 s faster
-    with one worker in 5 of 7 A/B pairs, ~0.8 s more with two in 3 of 3). A download thread
-    queues its wheel for them and goes on to the next file: waiting for each unpack held the
-    eight threads, so a wheel that had arrived waited for a thread before it was queued.
-    Unpacked trees are published atomically, so a worker stopped halfway leaves nothing the
-    fetch step would use."""
-
-    def __init__(self, session: Session, installed: dict, build=None) -> None:
-        self.session = session
-        self.installed = {name: str(dist.version) for name, dist in installed.items()}
-        self.build = build
-        self.pool = None
-        self.workers = None
-        self._workers_lock = threading.Lock()  # the download threads ask for it at once
-        self.seen: set[str] = set()
-        self._finished = False
-
-    def submit(self, file) -> None:
-        if self.session.client.offline:
-            return
-        if not file.is_wheel and self.build is None:
-            return
-        if self.installed.get(file.project) == str(file.version):
-            return
-        with self._workers_lock:  # the resolver and the prefetch threads submit
-            if file.filename in self.seen or self._finished:
-                return
-            self.seen.add(file.filename)
-            if self.pool is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self.pool = ThreadPoolExecutor(max_workers=8,
-                                               thread_name_prefix="constrain-early")
-            pool = self.pool
-        try:
-            pool.submit(self._download, file)
-        except RuntimeError:  # shut down meanwhile
-            pass
-
-    def _download(self, file) -> None:
-        from ..index.files import download, sha256_of
-        from .unpack import unpack
-
-        try:
-            path = download(self.session.client, file, self.session.cache)
-            digest, name = file.sha256 or sha256_of(path), file.filename
-            if not file.is_wheel:
-                path = self.build(path, digest, file.filename)
-                digest, name = sha256_of(path), Path(path).name.split("_", 1)[1]
-            workers = self._workers()
-            if workers is not None:  # queued, not waited for: this thread takes the next file
-                from .unpack import unpack_in_worker
-
-                workers.submit(unpack_in_worker, str(path), digest,
-                               str(self.session.cache.root), name)
-            else:
-                unpack(path, digest, self.session.cache, name)
-        except Exception:  # noqa: BLE001 -- the fetch step does it again and reports
-            pass
-
-    def _workers(self):
-        """The unpacking processes, started on first use (``processes.spawn_pool``: they end
-        with this process); ``None`` where none can be started, and the work is done here."""
-        with self._workers_lock:
-            if self.workers is None:
-                from ..processes import spawn_pool
-                from .unpack import background_worker
-
-                self.workers = spawn_pool(2, background_worker) or False
-            return self.workers or None
-
-    def finish(self, *, wait: bool) -> None:
-        """Wait for the downloads under way (the fetch step will use them), or on failure
-        drop the ones not started."""
-        with self._workers_lock:
-            self._finished = True
-        if self.pool is not None:
-            self.pool.shutdown(wait=wait, cancel_futures=not wait)
-        with self._workers_lock:
-            workers, self.workers = self.workers, False  # none started after this
-        if workers:
-            workers.shutdown(wait=wait, cancel_futures=not wait)
-
-
 def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER) -> InstallResult:
     """Run ``constrain install``; see the module docstring for the order of the steps."""
     from ..cache import Cache, default_cache_dir
@@ -311,12 +174,12 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
     try:
         clock = time.perf_counter()
         prepared = prepare_resolve(resolve_req, session)
-        session.whole_wheels = _exact_pins(prepared)
-        build = _early_build(session, target, request, reporter)
-        session.sdist_wheel = lambda file, path: build(path, file.sha256 or _sha256_of(path),
+        session.whole_wheels = exact_pins(prepared)
+        build = early_build(session, target, reporter)
+        session.sdist_wheel = lambda file, path: build(path, file.sha256 or sha256_of(path),
                                                        file.filename)
         reporter.info(f"resolving for {target.describe()} ({interp.executable})")
-        early = _EarlyDownloads(session, {} if chosen.missing else read_installed(interp),
+        early = EarlyDownloads(session, {} if chosen.missing else read_installed(interp),
                                 build=build)
         session.fetched_whole = early.submit  # exact pins: unpacked as soon as they are here
         try:
