@@ -8,6 +8,7 @@ Protocol the resolver sees the world through, :class:`MetadataProvider`, is defi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -90,6 +91,39 @@ class DistFile:
 
 
 @dataclass(frozen=True)
+class UnreadableLine:
+    """A Requires-Dist line that cannot be read even as a legacy form, kept so that the
+    resolver can decide whether it applies: it does when ``marker`` holds for the target and
+    the extras asked for (a line without a valid marker never gets this far: the release is
+    rejected when its metadata is read).
+
+    ``where`` names the metadata (``foo-1.0-py3-none-any.whl (METADATA)``), ``line`` is the
+    1-based line in it (``None`` when not found), ``text`` the line as written, ``error``
+    packaging's complaint, ``marker`` the marker's text."""
+
+    where: str
+    line: int | None
+    text: str
+    error: str
+    marker: str
+
+    @property
+    def extras(self) -> tuple[str, ...]:
+        """The extras the marker compares ``extra`` with (``extra == "gcs"``), for messages."""
+        found: list[str] = []
+        for m in _EXTRA_IN_MARKER.finditer(self.marker):
+            name = m[1] if m[1] is not None else m[2]
+            if name not in found:
+                found.append(name)
+        return tuple(found)
+
+
+_EXTRA_IN_MARKER = re.compile(
+    r"""\bextra\s*==\s*['"]([^'"]*)['"]|['"]([^'"]*)['"]\s*==\s*extra\b"""
+)
+
+
+@dataclass(frozen=True)
 class CoreMetadata:
     """The parts of a distribution's core metadata that resolving, locking and reporting use.
 
@@ -104,6 +138,9 @@ class CoreMetadata:
     provides_extra: frozenset[NormalizedName] = frozenset()
     license: str | None = None
     source: MetadataSource = "range"
+    #: Requires-Dist lines that cannot be read, each under a marker that may be false for the
+    #: target and the extras asked for (typically an extra nobody asked for).
+    unreadable: tuple[UnreadableLine, ...] = ()
 
     @property
     def canonical_name(self) -> NormalizedName:
@@ -128,6 +165,9 @@ class CoreMetadata:
                 "provides_extra": sorted(self.provides_extra),
                 "license": self.license,
                 "source": self.source,
+                "unreadable": [
+                    [u.where, u.line, u.text, u.error, u.marker] for u in self.unreadable
+                ],
             },
             sort_keys=True,
         )
@@ -155,6 +195,7 @@ class CoreMetadata:
             ),
             license=data.get("license"),
             source=data.get("source", "range"),
+            unreadable=tuple(UnreadableLine(*u) for u in data.get("unreadable", ())),
         )
 
 

@@ -126,12 +126,14 @@ def test_parse_version_mismatch():
 
 
 def test_parse_reports_every_bad_requires_dist_line():
-    data = metadata_text("p", "1", requires_dist=["ok>=1", "bad (>dev)", "also bad ==="]).encode()
+    data = metadata_text(
+        "p", "1", requires_dist=["ok>=1", "bad (>=1.0-SNAPSHOT)", "also bad ===", "legacy (>dev)"]
+    ).encode()
     with pytest.raises(MetadataError) as exc:
         parse_core_metadata(data, source="wheel", where="p-1.whl (METADATA)")
     assert exc.value.message.startswith("2 invalid Requires-Dist lines in p-1.whl")
     texts = [loc.text for loc in exc.value.locations]
-    assert texts == ["Requires-Dist: bad (>dev)", "Requires-Dist: also bad ==="]
+    assert texts == ["Requires-Dist: bad (>=1.0-SNAPSHOT)", "Requires-Dist: also bad ==="]
     assert all(loc.line is not None for loc in exc.value.locations)
     assert "p!=1" in exc.value.hint
 

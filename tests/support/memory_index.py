@@ -12,6 +12,12 @@ Each package table describes one version of one project::
     files = ["cp311-cp311-manylinux_2_17_x86_64", "sdist"]   # default ["py3-none-any"]
     yanked = "broken build"            # every file of the version is yanked with this reason
     upload_time = "2024-01-01T00:00:00Z"   # every file; or per file: { tag = ..., upload_time = ... }
+    raw_requires = ["pytz (>dev)"]     # Requires-Dist lines as written in a METADATA file
+
+With ``raw_requires`` the version's metadata is a METADATA text (every requirement, the
+extras' lines, then these lines) read by constrain's own parser, as the index client reads
+it: legacy forms, unreadable lines kept under their marker, or a ``MetadataError`` raised when
+the resolver asks for it.
 
 It records every call so tests can check that metadata is read once per version and that
 prefetch picked the expected file. ``prefetch`` runs ``choose`` at once (no threads).
@@ -31,8 +37,10 @@ from packaging.tags import parse_tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from constrain.errors import ProjectNotFound
+from constrain.errors import MetadataError, ProjectNotFound
+from constrain.index.metadata import parse_core_metadata
 from constrain.models import CoreMetadata, DistFile
+from tests.support.builders import metadata_text
 
 INDEX_URL = "memory://scenario/simple/"
 
@@ -60,7 +68,7 @@ class MemoryIndex:
 
     def __init__(self, packages: Iterable[Mapping[str, Any]]) -> None:
         self._files: dict[str, list[DistFile]] = {}
-        self._metadata: dict[str, CoreMetadata] = {}
+        self._metadata: dict[str, CoreMetadata | MetadataError] = {}
         self.metadata_calls: list[str] = []
         self.files_calls: list[str] = []
         self.prefetched: list[tuple[str, tuple[str, ...]]] = []
@@ -79,15 +87,28 @@ class MemoryIndex:
         extras: Mapping[str, list[str]] = pkg.get("extras", {})
         for extra, reqs in extras.items():
             requires.extend(_with_extra(r, extra) for r in reqs)
-        metadata = CoreMetadata(
-            name=display,
-            version=version,
-            requires_dist=tuple(requires),
-            requires_python=SpecifierSet(rp) if rp else None,
-            provides_extra=frozenset(canonicalize_name(e) for e in extras),
-            source="pep658",
-        )
         stem = f"{name.replace('-', '_')}-{version}"
+        metadata: CoreMetadata | MetadataError
+        if "raw_requires" in pkg:
+            text = metadata_text(
+                display, version, requires_python=rp, provides_extra=list(extras),
+                requires_dist=[str(r) for r in requires] + list(pkg["raw_requires"]),
+            )
+            try:
+                metadata = parse_core_metadata(
+                    text, source="pep658", where=f"{stem}.dist-info/METADATA"
+                )
+            except MetadataError as exc:
+                metadata = exc
+        else:
+            metadata = CoreMetadata(
+                name=display,
+                version=version,
+                requires_dist=tuple(requires),
+                requires_python=SpecifierSet(rp) if rp else None,
+                provides_extra=frozenset(canonicalize_name(e) for e in extras),
+                source="pep658",
+            )
         for entry in pkg.get("files", ["py3-none-any"]):
             spec = entry if isinstance(entry, Mapping) else {"tag": entry}
             tag = spec["tag"]
@@ -123,7 +144,10 @@ class MemoryIndex:
     def metadata(self, file: DistFile) -> CoreMetadata:
         self.metadata_calls.append(file.filename)
         self.log.append(("metadata", file.filename))
-        return self._metadata[file.filename]
+        found = self._metadata[file.filename]
+        if isinstance(found, MetadataError):
+            raise found
+        return found
 
     def prefetch_files(self, files) -> None:
         self.log.append(("prefetch_files", tuple(f.filename for f in files)))

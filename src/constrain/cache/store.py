@@ -24,7 +24,9 @@ from ..errors import CacheError
 # Bump a bucket's version when its entry format changes; old buckets are simply ignored.
 BUCKETS = {
     "pages": 1,  # index pages (raw bytes as served) + meta {url, etag, last_modified, fetched, content_type}
-    "metadata": 1,  # parsed CoreMetadata JSON, keyed by file identity (sha256) -- kept forever
+    # parsed CoreMetadata JSON, keyed by file identity (sha256) -- kept forever; v2: with the
+    # unreadable Requires-Dist lines (an older reader would drop them silently)
+    "metadata": 2,
     "files": 1,  # whole downloaded files (wheels, sdists), keyed by sha256
     "unpacked": 1,  # unpacked wheels ready to link into environments
     "built": 1,  # wheels built from sdists, keyed by sdist hash + target

@@ -56,10 +56,11 @@ from ..errors import (
     SourceLocation,
     redact_url,
 )
-from ..models import CoreMetadata, DistFile, MetadataSource
+from ..models import CoreMetadata, DistFile, MetadataSource, UnreadableLine
 from ..reporting import NULL_REPORTER, Reporter
 from . import files as _files
 from .client import HttpClient
+from .legacy import marker_of, read_requirement
 
 if TYPE_CHECKING:
     from .buildenv import BuildEnvs, BuildRequirementSource
@@ -83,12 +84,18 @@ def parse_core_metadata(
     """Parse ``METADATA`` / ``PKG-INFO`` bytes into :class:`CoreMetadata`.
 
     ``where`` names the input in messages (e.g. ``"foo-1.0-py3-none-any.whl (METADATA)"``).
-    Raises :class:`MetadataError` when Name or Version is missing or invalid, when they disagree
-    with ``expect_name``/``expect_version`` (the file's own name), and when any Requires-Dist
-    line is invalid -- every bad line is listed. Dropping a dependency would silently produce a
-    broken install set; like pip, the caller should treat this version as unusable instead. An
-    invalid Requires-Python is ignored with a warning (pip does the same: the index's
-    ``data-requires-python`` is what filters files anyway).
+    Raises :class:`MetadataError` when Name or Version is missing or invalid, and when they
+    disagree with ``expect_name``/``expect_version`` (the file's own name).
+
+    Requires-Dist lines are read as :func:`.legacy.read_requirement` does: legacy forms that
+    the tools of their day accepted are rewritten (reported with ``reporter.info``). A line
+    that still cannot be read is kept in ``unreadable`` when it has a valid marker (the
+    resolver then rejects the release only where that marker holds: an extra that was asked
+    for, a matching platform); a line without one applies everywhere, and the release cannot
+    be used: :class:`MetadataError` lists every such line. Dropping a dependency would
+    silently produce a broken install set. An invalid Requires-Python is ignored with a
+    warning (pip does the same: the index's ``data-requires-python`` is what filters files
+    anyway).
     """
     raw, unparsed = parse_email(data)
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
@@ -118,12 +125,22 @@ def parse_core_metadata(
 
     requires: list[Requirement] = []
     bad: list[SourceLocation] = []
+    unreadable: list[UnreadableLine] = []
     for line in raw.get("requires_dist", []) + unparsed.get("requires-dist", []):
         try:
-            requires.append(Requirement(line))
+            req, fixed = read_requirement(line)
         except InvalidRequirement as exc:
             loc = _locate(text, where, "Requires-Dist", line)
-            bad.append(SourceLocation(loc.source, loc.line, loc.text, None, str(exc)))
+            marker = marker_of(line)
+            if marker is not None:
+                error = str(exc).splitlines()[0]  # a one-line warning when it does not apply
+                unreadable.append(UnreadableLine(where, loc.line, line, error, str(marker)))
+            else:
+                bad.append(SourceLocation(loc.source, loc.line, loc.text, None, str(exc)))
+            continue
+        if fixed is not None:
+            reporter.info(f"{where}: read the legacy Requires-Dist {line!r} as '{req}' ({fixed})")
+        requires.append(req)
     if bad:
         raise MetadataError(
             f"{len(bad)} invalid Requires-Dist line{'s' if len(bad) > 1 else ''} in {where} "
@@ -148,6 +165,7 @@ def parse_core_metadata(
         provides_extra=extras,
         license=raw.get("license_expression") or raw.get("license"),
         source=source,
+        unreadable=tuple(unreadable),
     )
 
 

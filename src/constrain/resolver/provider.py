@@ -18,14 +18,29 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 from resolvelib import AbstractProvider
 
-from ..errors import BuildError, BuildRequirementsUnavailable, ConstrainError, ProjectNotFound
-from ..models import COMMAND_LINE, CoreMetadata, DistFile, MetadataProvider, ProjectFiles
+from ..errors import (
+    BuildError,
+    BuildRequirementsUnavailable,
+    ConstrainError,
+    MetadataError,
+    ProjectNotFound,
+    SourceLocation,
+)
+from ..models import (
+    COMMAND_LINE,
+    CoreMetadata,
+    DistFile,
+    MetadataProvider,
+    ProjectFiles,
+    UnreadableLine,
+)
 from ..policies.filters import (
     FilePolicy,
     VersionFiles,
@@ -334,6 +349,8 @@ class ConstrainProvider(AbstractProvider):
         if not candidate.extras:
             self._look_ahead(candidate)
         md = self.metadata(candidate)
+        if md.unreadable:
+            self._check_unreadable(candidate, md)
         if candidate.extras:
             deps = [Req(candidate.name, exact=candidate.version)]
             deps += self._extra_dependencies(candidate, md)
@@ -396,9 +413,48 @@ class ConstrainProvider(AbstractProvider):
             return Req(dep.name, extras=dep.extras, exact=parent.version)
         return dep
 
+    def unreadable_applying(
+        self, md: CoreMetadata, extras: frozenset[str] = frozenset()
+    ) -> list[UnreadableLine]:
+        """The unreadable Requires-Dist lines of ``md`` whose marker holds on the target for
+        ``extras`` (none: the project itself) -- lines that would have been dependencies."""
+        return [
+            u for u in md.unreadable
+            if self.target.evaluate(_marker(u.marker), extras)
+            and (not extras or not self.target.evaluate(_marker(u.marker)))
+        ]
+
+    def _check_unreadable(self, candidate: Candidate, md: CoreMetadata) -> None:
+        """Reject the candidate when a Requires-Dist line that applies to it cannot be read:
+        dropping it would give a broken install set. Lines under extras nobody asked for (or
+        under markers false on the target) are left; the install set warns about them."""
+        applying = self.unreadable_applying(md, candidate.extras)
+        if not applying:
+            return
+        what, hint = f"{md.name} {md.version}", "exclude this version"
+        if candidate.extras:
+            named = sorted({canonicalize_name(e) for u in applying for e in u.extras}
+                           & set(candidate.extras))
+            extras = ", ".join(repr(e) for e in named or sorted(candidate.extras))
+            what += f" with the extra{'s' if len(named) > 1 else ''} {extras}"
+            hint = f"do not ask for {extras}, or exclude this version"
+        base = Candidate(candidate.name, candidate.version, frozenset(), candidate.files,
+                         candidate.yanked)
+        chain = " -> ".join(self.chain(candidate) or self.chain(base))
+        n = len(applying)
+        raise MetadataError(
+            f"{what} needs {n} Requires-Dist line{'s' if n > 1 else ''} that cannot be read",
+            locations=[SourceLocation(u.where, u.line, f"Requires-Dist: {u.text}", None,
+                                      u.error) for u in applying],
+            details=(f"needed by {chain}",) if chain else (),
+            hint=f"{hint} (e.g. {candidate.name}!={candidate.version})",
+        )
+
     def _extra_dependencies(self, candidate: Candidate, md: CoreMetadata) -> list[Req | None]:
         """Requirements the candidate's extras bring beyond the base project's own."""
-        provided = set(md.provides_extra)
+        provided = set(md.provides_extra) | {
+            canonicalize_name(e) for u in md.unreadable for e in u.extras
+        }
         valid = frozenset(
             e
             for e in candidate.extras
@@ -501,3 +557,15 @@ def _uploaded(candidate: Candidate) -> str:
     """``; the sdist was uploaded on DAY``: the date whose build tools it was made with."""
     when = candidate.best_file.upload_time
     return f"; the sdist was uploaded on {when.date().isoformat()}" if when else ""
+
+
+_MARKERS: dict[str, Marker] = {}
+
+
+def _marker(text: str) -> Marker:
+    """``Marker(text)``, parsed once per text (the parser checked it when the metadata was
+    read)."""
+    found = _MARKERS.get(text)
+    if found is None:
+        found = _MARKERS[text] = Marker(text)
+    return found

@@ -117,6 +117,17 @@ def build_install_set(
             reporter.warning(
                 f"{md.name} {base.version} does not provide the extra {extra!r}; ignoring it"
             )
+        for u in md.unreadable:  # the lines that applied failed the resolve already
+            where = f"{u.where}:{u.line}" if u.line is not None else u.where
+            under = (
+                f"the extra{'s' if len(u.extras) > 1 else ''} "
+                + ", ".join(repr(e) for e in u.extras) + " (not asked for)"
+                if u.extras else f"a marker false on this target ({u.marker})"
+            )
+            reporter.warning(
+                f"{md.name} {base.version}: ignoring a Requires-Dist line that cannot be "
+                f"read, under {under}: {where}: Requires-Dist: {u.text} ({u.error})"
+            )
         if base.yanked:
             reporter.warning(
                 f"{md.name} {base.version} is yanked ({yank_reason(base.best_file)}); "
