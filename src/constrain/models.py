@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from .target import TargetEnvironment
 
 FileKind = Literal["wheel", "sdist"]
-MetadataSource = Literal["pep658", "range", "wheel", "pkg-info", "built", "installed"]
+MetadataSource = Literal[
+    "pep658", "range", "wheel", "pkg-info", "pyproject", "built", "installed"
+]
 
 
 @dataclass(frozen=True)

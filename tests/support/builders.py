@@ -344,6 +344,7 @@ def make_sdist(
     pkg_info_requires_dist: Iterable[str] | None = None,
     license: str | None = None,
     build_system: Mapping[str, Any] | None = None,
+    project_table: str | None = None,
 ) -> Path:
     """Write ``<dist>-<version>.tar.gz`` into ``directory``; return its path.
 
@@ -364,6 +365,8 @@ def make_sdist(
     ``[build-system]`` table (no ``backend-path``): the backend then comes from a build
     requirement, which may import the in-tree one from ``_backend`` (the hooks' working
     directory is the source tree).
+    ``project_table`` (TOML text, ``[project]`` and its sub-tables) is appended to
+    ``pyproject.toml`` verbatim, whatever the backend's own metadata says.
     """
     if backend != "inline":
         raise ValueError(f"unknown backend {backend!r}: only 'inline' is supported")
@@ -411,6 +414,8 @@ def make_sdist(
     if build_system is not None:
         pyproject = "[build-system]\n" + "".join(
             f"{key} = {json.dumps(value)}\n" for key, value in build_system.items())
+    if project_table is not None:
+        pyproject += "\n" + project_table
     members = {
         "PKG-INFO": pkg_info,
         "pyproject.toml": pyproject,

@@ -4,8 +4,9 @@
 forever: file identities are sha256 digests or immutable URLs), a file that is already local
 (``file://`` or a whole download in the ``files`` bucket), the PEP 658/714 ``.metadata`` file
 when the index advertises one, then for wheels HTTP range reads of the zip's central directory
-and ``METADATA`` member, and for sdists a download followed by PEP 643 static ``PKG-INFO`` or a
-PEP 517 metadata build. Downloading a whole wheel is the last resort.
+and ``METADATA`` member, and for sdists a download followed by PEP 643 static ``PKG-INFO``, a
+PEP 621 static ``[project]`` table (``pyproject.py``) or a PEP 517 metadata build. Downloading
+a whole wheel is the last resort.
 
 The range path costs ONE request in the common case: a suffix request for the last
 ``tail_bytes`` (64 KiB). Builders (setuptools, hatchling, flit, poetry) write ``*.dist-info`` last,
@@ -61,6 +62,7 @@ from ..reporting import NULL_REPORTER, Reporter
 from . import files as _files
 from .client import HttpClient
 from .legacy import marker_of, read_requirement
+from .pyproject import static_metadata
 
 if TYPE_CHECKING:
     from .buildenv import BuildEnvs, BuildRequirementSource
@@ -467,8 +469,8 @@ class MetadataFetcher:
 
     Thread-safe: the resolver calls it from a pool. Two threads asking for the same file share
     one fetch. ``counts`` tallies how each file's metadata was obtained (``"cache"``,
-    ``"pep658"``, ``"range"``, ``"wheel"``, ``"pkg-info"``, ``"built"``) for reports and
-    benchmarks; ``client.counters`` has the requests and bytes.
+    ``"pep658"``, ``"range"``, ``"wheel"``, ``"pkg-info"``, ``"pyproject"``, ``"built"``) for
+    reports and benchmarks; ``client.counters`` has the requests and bytes.
 
     ``build_source`` chooses and fetches build requirements under the command's rules (its
     cut-off and sources; ``index/buildenv.py``); without one, pip installs them, pointed at
@@ -671,9 +673,16 @@ class MetadataFetcher:
     def _sdist_metadata(self, file: DistFile, path: Path) -> CoreMetadata:
         from . import sdist
 
-        pkg_info = sdist.read_pkg_info(path)
+        top = sdist.read_top_files(path, ("PKG-INFO", "pyproject.toml"))
+        pkg_info = top.get("PKG-INFO")
         if pkg_info is not None and is_static_pkg_info(pkg_info):
             return self._parse(pkg_info, file, "pkg-info", "PKG-INFO")
+        if "pyproject.toml" in top:  # PEP 621: a static [project] table needs no build either
+            md, why = static_metadata(top["pyproject.toml"], expect_name=file.project,
+                                      expect_version=file.version)
+            if md is not None:
+                return md
+            self.reporter.info(f"{file.filename}: {why}; its metadata needs a build")
         spec = f"{file.project}=={file.version}"
         allowed = self.allow_build(file.project) if callable(self.allow_build) else self.allow_build
         if not allowed:

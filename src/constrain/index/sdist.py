@@ -41,6 +41,7 @@ __all__ = [
     "prepare_metadata",
     "read_build_system",
     "read_pkg_info",
+    "read_top_files",
     "unpack",
 ]
 
@@ -54,26 +55,40 @@ DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
 def read_pkg_info(sdist_path: Path) -> bytes | None:
     """The top-level ``<dir>/PKG-INFO`` of an sdist (tar or zip), or ``None`` when absent or
     the archive is unreadable (the build path then reports the real problem)."""
+    return read_top_files(sdist_path, ("PKG-INFO",)).get("PKG-INFO")
+
+
+def read_top_files(sdist_path: Path, wanted: tuple[str, ...]) -> dict[str, bytes]:
+    """The files named ``wanted`` (``PKG-INFO``, ``pyproject.toml``) at the top of the sdist's
+    source tree (``<dir>/NAME``), read in one pass over the archive; files absent, and every
+    file of an unreadable archive, are missing from the answer."""
+    found: dict[str, bytes] = {}
     try:
         if zipfile.is_zipfile(sdist_path):
             with zipfile.ZipFile(sdist_path) as zf:
-                name = _pkg_info_name(zf.namelist())
-                return zf.read(name) if name else None
+                for name in zf.namelist():
+                    top = _top_file(name, wanted)
+                    if top is not None and top not in found:
+                        found[top] = zf.read(name)
+            return found
         with tarfile.open(sdist_path) as tf:
             for member in tf:
-                if member.isfile() and _pkg_info_name([member.name]):
+                top = _top_file(member.name, wanted) if member.isfile() else None
+                if top is not None and top not in found:
                     fh = tf.extractfile(member)
-                    return fh.read() if fh else None
+                    if fh is not None:
+                        found[top] = fh.read()
+                    if len(found) == len(wanted):
+                        break
     except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError):
-        return None
-    return None
+        return {}
+    return found
 
 
-def _pkg_info_name(names: list[str]) -> str | None:
-    for name in names:
-        parts = PurePosixPath(name).parts
-        if len(parts) == 2 and parts[1] == "PKG-INFO" and parts[0] not in ("..", "/"):
-            return name
+def _top_file(name: str, wanted: tuple[str, ...]) -> str | None:
+    parts = PurePosixPath(name).parts
+    if len(parts) == 2 and parts[1] in wanted and parts[0] not in ("..", "/"):
+        return parts[1]
     return None
 
 
