@@ -555,6 +555,7 @@ def _stats(install_set: InstallSet, session: Session) -> dict:
         "rounds": s.rounds,
         "candidates_visited": s.candidates_visited,
         "backtracks": s.backtracks,
+        "requirements_matched": s.requirements_matched,
         "requests": session.client.counters.requests,
         "bytes_received": session.client.counters.bytes_received,
         **{k: v for k, v in repo_stats.items() if k not in ("requests", "bytes_received")},

@@ -344,6 +344,9 @@ class ResolveStats:
     metadata_fetched: int = 0
     requests: int = 0
     bytes_received: int = 0
+    # requirements the provider looked at to list a project's candidates (summed over every
+    # question resolvelib asked): linear in the input, quadratic when roots pile up
+    requirements_matched: int = 0
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from .manifest import (
     vetted_digests,
 )
 from .simple import write_simple_index
-from .wheelhouse import FetchReport, Wheelhouse
+from .wheelhouse import FetchReport, Wheelhouse, locked
 
 LAYOUTS = ("flat", "simple")
 SOURCES_DIR = "sources"
@@ -152,94 +152,104 @@ def download_command(
         raise UsageError(f"--dest {dest} exists and is not a directory")
     targets = make_targets(request.pythons, request.platforms)
     vetted = vetted_digests(read_manifest(p) for p in request.vetted)
-    previous = _previous_manifest(dest, reporter)
     session = Session(request.resolve, reporter)
     try:
         prepared = prepare_resolve(request.resolve, session)
         sets = resolve_targets([(prepared, t) for _tid, t in targets], session, reporter)
-        results = []
-        union: dict[str, DistFile] = {}
-        pins_of: dict[str, Pin] = {}
-        needed_by: dict[str, list[str]] = {}
-        for (tid, target), install_set in zip(targets, sets, strict=True):
-            files = tuple(p.file for p in install_set.pins)
-            for pin in install_set.pins:
-                union.setdefault(pin.file.filename, pin.file)
-                pins_of.setdefault(pin.file.filename, pin)
-                needed_by.setdefault(pin.file.filename, []).append(tid)
-            results.append(TargetResult(_target_entry(tid, target, files), target,
-                                        install_set, files))
-        known = {f.filename: f.sha256 for f in previous.files} if previous else {}
-        if request.only_vetted:
-            _refuse_unvetted(union, known, vetted)
-        house = Wheelhouse(
-            dest, session.client, session.cache, reporter=reporter, known=known,
-            workers=request.workers, kill_after_bytes=request.kill_after_bytes,
-        )
-        fetched = house.fetch(sorted(union.values(), key=lambda f: f.filename))
-        build = _build_requirements(results, union, fetched, session, reporter)
-        for_build: set[str] = set()
-        serves: dict[str, set[str]] = {}  # build tool file -> the sdists it builds
-        for t, per_sdist in build:
-            t.build_set = per_sdist
-            t.entry = dataclasses.replace(t.entry, build_files=tuple(sorted(
-                {p.file.filename for sets in per_sdist.values() for s in sets for p in s.pins})))
-            for sdist, sets in per_sdist.items():
-                for pin in (p for s in sets for p in s.pins):
-                    name = pin.file.filename
-                    if name not in union:
-                        for_build.add(name)
-                    union.setdefault(name, pin.file)
-                    pins_of.setdefault(name, pin)
-                    serves.setdefault(name, set()).add(sdist)
-                    if t.entry.id not in needed_by.setdefault(name, []):
-                        needed_by[name].append(t.entry.id)
-        if for_build:
-            extra = [union[n] for n in sorted(for_build)]
-            if request.only_vetted:
-                _refuse_unvetted({f.filename: f for f in extra}, known, vetted)
-            more = house.fetch(extra)
-            fetched.files.update(more.files)
-        entries = tuple(
-            dataclasses.replace(
-                _file_entry(union[name], pins_of[name], fetched.files[name].sha256,
-                            fetched.files[name].size, needed_by[name], vetted),
-                for_build=name in for_build,
-                builds=tuple(sorted(serves.get(name, ()))),
-            )
-            for name in sorted(union)
-        )
-        for t in results:  # hashes learnt by downloading go into the lock and requirements
-            t.install_set = _with_hashes(t.install_set, fetched)
-        written: list[str] = []
-        for t in results:
-            written += _write_target_outputs(dest, t)
-        sources = _write_sources(dest, results, session, written)
-        manifest = Manifest(
-            files=entries,
-            targets=tuple(t.entry for t in results),
-            sources=sources,
-            requirements=tuple(str(r) for r, _ in prepared.requirements),
-            command=request.resolve.command,
-            build_exclude_newer=(format_utc(session.build_cutoff)
-                                 if session.build_cutoff and build else None),
-        )
-        if request.layout == "simple":
-            written += [str(p.relative_to(dest)) for p in write_simple_index(dest, entries)]
-        if _write_if_changed(dest / MANIFEST_NAME, manifest.to_text()):
-            written.append(MANIFEST_NAME)
-        stale = _stale_files(dest, set(union))
-        stats = {
-            "targets": len(results),
-            "files": len(entries),
-            "files_downloaded": len(fetched.new),
-            "bytes_downloaded": fetched.bytes_transferred,
-            "requests": session.client.counters.requests,
-            "bytes_received": session.client.counters.bytes_received,
-        }
-        return DownloadResult(dest, manifest, results, fetched, written, stale, stats)
+        # Resolves run side by side; filling the directory is one run at a time (a second
+        # run then finds the first one's files present and hash-checks them).
+        with locked(dest, on_wait=reporter.warning):
+            return _fill(request, dest, targets, sets, vetted, session, prepared, reporter)
     finally:
         session.close()
+
+
+def _fill(request: DownloadRequest, dest: Path, targets, sets, vetted: frozenset[str],
+          session: Session, prepared, reporter: Reporter) -> DownloadResult:
+    """Fetch the union of the targets' files into ``dest`` and write every output (the
+    caller holds the wheelhouse's lock)."""
+    previous = _previous_manifest(dest, reporter)
+    results = []
+    union: dict[str, DistFile] = {}
+    pins_of: dict[str, Pin] = {}
+    needed_by: dict[str, list[str]] = {}
+    for (tid, target), install_set in zip(targets, sets, strict=True):
+        files = tuple(p.file for p in install_set.pins)
+        for pin in install_set.pins:
+            union.setdefault(pin.file.filename, pin.file)
+            pins_of.setdefault(pin.file.filename, pin)
+            needed_by.setdefault(pin.file.filename, []).append(tid)
+        results.append(TargetResult(_target_entry(tid, target, files), target,
+                                    install_set, files))
+    known = {f.filename: f.sha256 for f in previous.files} if previous else {}
+    if request.only_vetted:
+        _refuse_unvetted(union, known, vetted)
+    house = Wheelhouse(
+        dest, session.client, session.cache, reporter=reporter, known=known,
+        workers=request.workers, kill_after_bytes=request.kill_after_bytes,
+    )
+    fetched = house.fetch(sorted(union.values(), key=lambda f: f.filename))
+    build = _build_requirements(results, union, fetched, session, reporter)
+    for_build: set[str] = set()
+    serves: dict[str, set[str]] = {}  # build tool file -> the sdists it builds
+    for t, per_sdist in build:
+        t.build_set = per_sdist
+        t.entry = dataclasses.replace(t.entry, build_files=tuple(sorted(
+            {p.file.filename for sets in per_sdist.values() for s in sets for p in s.pins})))
+        for sdist, sets in per_sdist.items():
+            for pin in (p for s in sets for p in s.pins):
+                name = pin.file.filename
+                if name not in union:
+                    for_build.add(name)
+                union.setdefault(name, pin.file)
+                pins_of.setdefault(name, pin)
+                serves.setdefault(name, set()).add(sdist)
+                if t.entry.id not in needed_by.setdefault(name, []):
+                    needed_by[name].append(t.entry.id)
+    if for_build:
+        extra = [union[n] for n in sorted(for_build)]
+        if request.only_vetted:
+            _refuse_unvetted({f.filename: f for f in extra}, known, vetted)
+        more = house.fetch(extra)
+        fetched.files.update(more.files)
+    entries = tuple(
+        dataclasses.replace(
+            _file_entry(union[name], pins_of[name], fetched.files[name].sha256,
+                        fetched.files[name].size, needed_by[name], vetted),
+            for_build=name in for_build,
+            builds=tuple(sorted(serves.get(name, ()))),
+        )
+        for name in sorted(union)
+    )
+    for t in results:  # hashes learnt by downloading go into the lock and requirements
+        t.install_set = _with_hashes(t.install_set, fetched)
+    written: list[str] = []
+    for t in results:
+        written += _write_target_outputs(dest, t)
+    sources = _write_sources(dest, results, session, written)
+    manifest = Manifest(
+        files=entries,
+        targets=tuple(t.entry for t in results),
+        sources=sources,
+        requirements=tuple(str(r) for r, _ in prepared.requirements),
+        command=request.resolve.command,
+        build_exclude_newer=(format_utc(session.build_cutoff)
+                             if session.build_cutoff and build else None),
+    )
+    if request.layout == "simple":
+        written += [str(p.relative_to(dest)) for p in write_simple_index(dest, entries)]
+    if _write_if_changed(dest / MANIFEST_NAME, manifest.to_text()):
+        written.append(MANIFEST_NAME)
+    stale = _stale_files(dest, set(union))
+    stats = {
+        "targets": len(results),
+        "files": len(entries),
+        "files_downloaded": len(fetched.new),
+        "bytes_downloaded": fetched.bytes_transferred,
+        "requests": session.client.counters.requests,
+        "bytes_received": session.client.counters.bytes_received,
+    }
+    return DownloadResult(dest, manifest, results, fetched, written, stale, stats)
 
 
 def _build_requirements(results: list[TargetResult], union: dict[str, DistFile],
@@ -318,6 +328,7 @@ def _file_entry(f: DistFile, pin: Pin, sha256: str, size: int, targets: list[str
         url=strip_userinfo(f.url),
         license=pin.metadata.license,
         requires_python=f.requires_python,
+        yanked=f.yanked,
         targets=tuple(targets),
         needs_build=not f.is_wheel,
         vetted=sha256.lower() in vetted,

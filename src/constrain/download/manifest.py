@@ -39,6 +39,8 @@ Schema (format ``constrain-wheelhouse/1``; keys sorted, two-space indent, UTF-8,
           "url": "https://.../apache_airflow-...whl", # origin, credentials removed
           "license": "Apache-2.0",                  # from core metadata; null when unknown
           "requires_python": ">=3.8",               # null when none
+          "yanked": null,                           # PEP 592: null, or the reason ("" = none
+                                                    # given) when the index marks it yanked
           "targets": ["3.11-manylinux_2_28_x86_64", ...],
           "needs_build": false,                     # an sdist: a PEP 517 build on the far side
           "for_build": false,                       # only a build requirement of an sdist
@@ -84,6 +86,7 @@ class FileEntry:
     url: str = ""
     license: str | None = None
     requires_python: str | None = None
+    yanked: str | None = None
     targets: tuple[str, ...] = ()
     needs_build: bool = False
     for_build: bool = False
@@ -261,6 +264,35 @@ def check_file(directory: Path, entry: FileEntry) -> Path:
             "rerun 'constrain download' to fetch the original",
         )
     return path
+
+
+def missing_project(directory: Path, project: str,
+                    details: Iterable[str] = ()) -> ConstrainError:
+    """The error for a wheelhouse ``directory`` with no file of ``project`` (canonical name):
+    it names the wheelhouse, the files its manifest lists for the project that are not there
+    (copied in part, or deleted), and how to get them. ``details`` (who asked) are kept."""
+    from packaging.utils import canonicalize_name
+
+    try:
+        listed = [f.filename for f in read_manifest(directory).files
+                  if canonicalize_name(f.project) == project]
+    except ConstrainError:
+        listed = []
+    gone = [name for name in listed if not (Path(directory) / name).is_file()]
+    if gone:
+        return ConstrainError(
+            f"the wheelhouse {directory} has no file of {project!r}: its manifest lists "
+            f"{', '.join(gone)}, missing from the directory",
+            details=tuple(details),
+            hint=f"copy {' and '.join(gone)} into {directory} from the wheelhouse it came from "
+            "(or copy the whole wheelhouse again)",
+        )
+    return ConstrainError(
+        f"the wheelhouse {directory} has no file of {project!r}",
+        details=tuple(details),
+        hint=f"download a wheelhouse that includes {project} where the index is reachable "
+        f"('constrain download ... --dest DIR', the same requirements plus {project})",
+    )
 
 
 def vetted_digests(manifests: Iterable[Manifest]) -> frozenset[str]:

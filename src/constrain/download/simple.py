@@ -2,8 +2,10 @@
 
 Layout, under ``<wheelhouse>/simple/``: ``index.html`` lists every project; ``<project>/index.html``
 links each of its files as ``../../<filename>#sha256=<digest>`` (the files stay where they are,
-in the wheelhouse root) with ``data-requires-python`` when known. Serve the wheelhouse directory
-and point pip at ``<url>/simple/``. Pages are only rewritten when their content changes.
+in the wheelhouse root) with ``data-requires-python`` when known and ``data-yanked`` (PEP 592,
+which mirrors must keep: a yanked file is then only taken when pinned exactly, as on the index it
+came from). Serve the wheelhouse directory and point pip at ``<url>/simple/``. Pages are only
+rewritten when their content changes.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def _link(entry: FileEntry) -> str:
     attrs = f'href="{html.escape(href)}"'
     if entry.requires_python:
         attrs += f' data-requires-python="{html.escape(entry.requires_python)}"'
+    if entry.yanked is not None:
+        attrs += f' data-yanked="{html.escape(entry.yanked)}"'
     return f"    <a {attrs}>{html.escape(entry.filename)}</a><br/>"
 
 

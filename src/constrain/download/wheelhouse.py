@@ -4,19 +4,30 @@ A file appears under its final name only when it is complete and its hash checke
 is ``<dir>/.partial/<filename>.part``, outside the names pip's ``--find-links`` or a static index
 lists. A killed run leaves the ``.part`` file; the next run asks for the rest with an HTTP
 ``Range`` header, appends it, and checks the hash of the whole (a resume that does not check out
-is thrown away and fetched again from the start, once). Files already present are re-hashed
+is thrown away and fetched again from the start, once). A resume is only tried when a sha256
+is known to check the whole against (from the index or the previous manifest), and its answer
+must be a 206 whose ``Content-Range`` starts at the bytes held, ends at the file's last byte and
+gives the size the index listed; anything else is fetched again from byte 0. Every download's
+final size is checked against the index's. Files already present are re-hashed
 against the sha256 the index gives and the one the previous manifest recorded; an altered file
 is refused, never silently replaced. A copy already in constrain's cache is used instead of the
 network.
+
+One run at a time fills a wheelhouse: :func:`locked` holds ``<dir>/.constrain-download.lock``
+(``fcntl.flock``, released by the kernel if the process dies) while files are fetched and the
+outputs written, so parallel runs into one directory wait for each other instead of racing over
+the same ``.part`` files.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +41,65 @@ from ..reporting import NULL_REPORTER, Reporter
 from .manifest import sha256_file
 
 PARTIAL_DIR = ".partial"
+LOCK_NAME = ".constrain-download.lock"
+LOCK_TIMEOUT_ENV = "CONSTRAIN_DOWNLOAD_LOCK_TIMEOUT"
 _IDENTITY = {"Accept-Encoding": "identity"}
+_CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
+
+
+@contextlib.contextmanager
+def locked(root: Path, *, timeout: float | None = None,
+           on_wait: Callable[[str], None] = lambda message: None) -> Iterator[None]:
+    """Hold the wheelhouse ``root``'s lock (created with the directory when missing). A second
+    holder waits up to ``timeout`` seconds (default ``$CONSTRAIN_DOWNLOAD_LOCK_TIMEOUT`` or 600),
+    telling ``on_wait`` once, then raises :class:`ConstrainError` naming the lock file."""
+    import fcntl
+
+    if timeout is None:
+        timeout = float(os.environ.get(LOCK_TIMEOUT_ENV, "600"))
+    path = Path(root) / LOCK_NAME
+    try:
+        Path(root).mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a+b")  # noqa: SIM115 -- held for the block
+    except OSError as exc:
+        raise ConstrainError(f"cannot write to the wheelhouse {root}: {exc.strerror or exc}",
+                             hint="check the permissions of --dest, or choose another") from None
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait(f"waiting for another constrain download into {root} to finish")
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise ConstrainError(
+                            f"another constrain download into {root} is running "
+                            f"(it holds {path})",
+                            hint=f"wait for it to finish and run this command again, or give "
+                            f"--dest another directory (waited {timeout:g} s; "
+                            f"{LOCK_TIMEOUT_ENV} sets how long)",
+                        ) from None
+                    time.sleep(0.2)
+        yield
+    finally:
+        fh.close()
+
+
+def resumed_total(content_range: str | None, start: int, size: int | None) -> int | None:
+    """The file's total size when a 206's ``Content-Range`` continues a file held up to
+    ``start`` bytes to its end (``bytes start-(total-1)/total``, ``total`` being the listed
+    ``size`` when known); ``None`` when it does not."""
+    m = _CONTENT_RANGE.match(content_range or "")
+    if m is None or m.group(3) == "*":
+        return None
+    first, last, total = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if first != start or last != total - 1 or (size is not None and total != size):
+        return None
+    return total
 
 
 @dataclass(frozen=True)
@@ -200,6 +269,12 @@ class Wheelhouse:
         moved = 0
         for attempt in range(2):
             start = part.stat().st_size if part.exists() else 0
+            if start and not self._checkable(f):
+                # no sha256 to check the whole against: a resume could not be verified
+                self.reporter.info(f"{f.filename}: no sha256 known to check a resumed "
+                                   "download against; fetching it from the start")
+                part.unlink(missing_ok=True)
+                start = 0
             if start and f.size is not None and start >= f.size:
                 # complete but never moved into place (killed just then), or too long
                 actual = sha256_file(part)
@@ -232,6 +307,29 @@ class Wheelhouse:
                     url=redact_url(url),
                     hint="the index listed a file it cannot serve; try again later",
                 )
+            got = part.stat().st_size
+            total = resumed_total(r.headers.get("content-range"), start, f.size)
+            if start and r.status == 206 and got != total:
+                part.unlink(missing_ok=True)
+                if attempt == 0:
+                    self.reporter.warning(
+                        f"{f.filename}: the server answered a resume at byte {start} with "
+                        f"Content-Range {r.headers.get('content-range')!r}; fetching it whole")
+                    continue
+                raise NetworkError(
+                    f"could not download {f.filename}: a bad partial answer from "
+                    f"{redact_url(url)}", url=redact_url(url),
+                    hint="the server mishandles range requests; try again later")
+            if f.size is not None and got != f.size:
+                part.unlink(missing_ok=True)
+                if attempt == 0 and start:
+                    self.reporter.warning(f"{f.filename}: the resumed download is {got} bytes, "
+                                          f"not {f.size}; fetching it whole")
+                    continue
+                raise NetworkError(
+                    f"could not download {f.filename}: {got} bytes arrived, the index lists "
+                    f"{f.size} (from {redact_url(url)})", url=redact_url(url),
+                    hint="the file or the index page changed while downloading; try again")
             actual = sha256_file(part)
             if self._matches(f, actual):
                 break
@@ -251,6 +349,10 @@ class Wheelhouse:
             raise ConstrainError(f"could not download {f.filename} from {redact_url(url)}")
         os.replace(part, final)
         return Fetched(f, final, actual, final.stat().st_size, how, moved)
+
+    def _checkable(self, f: DistFile) -> bool:
+        """Is a sha256 known for ``f`` (from the index or the previous manifest)?"""
+        return bool(f.sha256 or self.known.get(f.filename))
 
     def _matches(self, f: DistFile, actual: str) -> bool:
         expected = f.sha256 or self.known.get(f.filename)

@@ -4,7 +4,9 @@ listings become :class:`~constrain.models.DistFile` lists and project names. Pur
 Files are recognised by name with ``packaging.utils`` (wheels, and ``.tar.gz`` / ``.zip``
 sdists); anything else (``.egg``, ``.exe``, ``.msi``, invalid names, files of another project)
 is skipped. Garbage HTML never raises: it yields nothing. A JSON page that is not JSON, or that
-speaks a newer major version of the API, raises :class:`IndexPageError`.
+speaks a newer major version of the API, raises :class:`IndexPageError`, and so does a file name
+that is not a plain name (a ``/``, ``\\`` or NUL in it: ``beta-1.0-1/../../x-py3-none-any.whl``
+is a valid wheel name to ``packaging`` but would be written outside a wheelhouse).
 """
 
 from __future__ import annotations
@@ -39,7 +41,17 @@ _HASH_FRAGMENT = re.compile(r"^([a-z0-9_-]+)=([0-9a-fA-F]+)$")
 
 class IndexPageError(ConstrainError):
     """An index page cannot be understood: not JSON when it says so, or an API version newer
-    than constrain speaks."""
+    than constrain speaks; or it lists a file name with a path in it."""
+
+
+def _refuse_path_name(filename: str, url: str, index: str) -> None:
+    if "/" in filename or "\\" in filename or "\0" in filename:
+        raise IndexPageError(
+            f"{redact_url(index) or 'the index'} lists a file named {filename!r} "
+            f"(at {redact_url(url)}): a file name with a path in it is refused",
+            hint="the index is broken or hostile; tell its operator, and use another index "
+            "(--index-url) meanwhile",
+        )
 
 
 # ---------------------------------------------------------------------------- public API
@@ -103,7 +115,7 @@ def dist_file(
 ) -> DistFile | None:
     """A :class:`DistFile` for ``filename`` at ``url``, or ``None`` when the name is not a
     wheel or ``.tar.gz``/``.zip`` sdist, is invalid, or (given ``project``) names another
-    project."""
+    project. Raises :class:`IndexPageError` for a name with a path in it."""
     try:
         if filename.endswith(".whl"):
             name, version, tags = _parse_wheel_filename(filename)
@@ -118,6 +130,7 @@ def dist_file(
         return None
     if project is not None and name != project:
         return None
+    _refuse_path_name(filename, url, index)
     return DistFile(
         project=name,
         filename=filename,

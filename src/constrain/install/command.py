@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..app import ResolveRequest, Session, prepare_resolve, resolve_target
-from ..errors import BuildError, ConstrainError, UsageError
+from ..errors import BuildError, ConstrainError, ProjectNotFound, UsageError
 from ..models import InstallSet
 from ..reporting import NULL_REPORTER, Reporter
 from ..index.files import sha256_of
@@ -190,6 +190,14 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
             from .build import explain_build_failure
 
             raise explain_build_failure(exc, target) from None
+        except ProjectNotFound as exc:
+            early.finish(wait=False)
+            if request.wheelhouse:  # the wheelhouse is the only source: say so, name the file
+                from ..download.manifest import missing_project
+
+                raise missing_project(Path(request.wheelhouse), exc.project,
+                                      exc.details) from None
+            raise
         except BaseException:
             early.finish(wait=False)
             raise

@@ -88,6 +88,7 @@ class ConstrainProvider(AbstractProvider):
         self._pinned: dict[str, bool] = {}
         self._matching: dict[tuple[str, str], dict] = {}  # (project, spec) -> version -> fits
         self._matches: dict[tuple, _LazyMatches] = {}
+        self.requirements_matched = 0  # work counter (ResolveStats.requirements_matched)
         self._tried: dict[str, int] = {}  # project -> candidates whose dependencies were asked
         self._version_index: dict[str, dict] = {}
         self._root_pins: dict[str, list[Req]] = {}  # exact top-level pins, for the crawl
@@ -310,6 +311,7 @@ class ConstrainProvider(AbstractProvider):
             ok = all(r.contains(python.version) for r in requirements[identifier])
             return [python] if ok else []
         reqs = list(requirements[identifier])
+        self.requirements_matched += len(reqs)
         name, extras = reqs[0].name, reqs[0].extras
         bad = {c.version for c in incompatibilities.get(identifier, ())}
         specs = self.specifiers_for(identifier, name, requirements)
