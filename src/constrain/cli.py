@@ -239,8 +239,20 @@ def _run_resolve(args: argparse.Namespace, argv: list[str], console: _Console) -
         console.info(f"wrote {len(result.install_set.pins)} pins to {args.output}")
     else:
         console.out(result.text)
+    if not console.quiet and result.install_set.moved:
+        console._emit(moved_lines(result.install_set))
     write_stats(result.stats)
     return 0
+
+
+def moved_lines(install_set) -> list[str]:
+    """The summary of what a reconstruction of Airflow's constraints moved past the release
+    date (from, to, when, why), for stderr."""
+    moves = install_set.moved
+    noun = "package" if len(moves) == 1 else "packages"
+    return [f"reconstruction for Python {install_set.target.python_short}: {len(moves)} {noun} "
+            "moved past the release date (everything else is as of the release):",
+            *(f"  {m.line()}" for m in moves)]
 
 
 def write_stats(stats: dict) -> None:

@@ -227,7 +227,14 @@ class UploadTimeMissing(ConstrainError):
 
 
 class ResolutionImpossible(ConstrainError):
-    """No set of versions satisfies the requirements and constraints; ``details`` explains."""
+    """No set of versions satisfies the requirements and constraints; ``details`` explains.
+
+    ``unmatched`` holds, for callers that can widen what the resolve may see (a
+    reconstruction moving a package past its date), each requirement of the conflict as
+    ``(project, specifier text, requested by)``: the parent ``name==version``, or the origin of
+    a top-level requirement."""
+
+    unmatched: tuple[tuple[str, str, str], ...] = ()
 
 
 class CacheError(ConstrainError):

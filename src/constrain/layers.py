@@ -15,7 +15,6 @@ import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,6 @@ from packaging.version import Version
 
 from .constraints import airflow as af
 from .errors import (
-    BuildError,
     ConstrainError,
     NetworkError,
     OfflineMissing,
@@ -74,6 +72,8 @@ class Layered:
     constraints: tuple[tuple[Requirement, Origin], ...]
     bounds: tuple[Bound, ...] = ()
     notes: tuple[str, ...] = ()
+    #: ``reconstruction.Move`` values: packages a reconstruction moved past the release date
+    moves: tuple[object, ...] = ()
 
 
 def plan_layers(request: ResolveRequest, session: Session, inputs, reporter: Reporter,
@@ -173,11 +173,14 @@ def layer_constraints(
     notes: list[str] = []
     airflow_pairs: list[tuple[Requirement, Origin]] = []
     airflow_source = None
+    moves: tuple = ()
     if plan.use is not None:
-        airflow_pairs, airflow_source, note = airflow_constraints(
-            plan, session, target, options, reporter)
+        airflow_pairs, airflow_source, note, moves = airflow_constraints(
+            plan, session, target, options, reporter, requirements, constraints)
         if note:
             notes.append(note)
+        notes.extend(f"moved past the release date for Python {target.python_short}: "
+                     f"{m.line()}" for m in moves)
     pairs: list[tuple[Requirement, Origin]] = []
     for req, origin in [*airflow_pairs, *constraints]:
         against = af.contradicts(req, requirements)
@@ -210,7 +213,7 @@ def layer_constraints(
                           "pin" + (f" in {plan.reference_source}" if plan.reference_source
                                    else " in the constraints"))
         pairs.extend(b.constraint() for b in bounds)
-    return Layered(tuple(pairs), tuple(bounds), tuple(notes))
+    return Layered(tuple(pairs), tuple(bounds), tuple(notes), tuple(moves))
 
 
 def finish_install_set(
@@ -229,7 +232,8 @@ def finish_install_set(
         reporter.info(h.line())
     notes = (*install_set.notes, *layered.notes, *(h.line() for h in held))
     return dataclasses.replace(install_set, notes=notes,
-                               held_back=(*install_set.held_back, *held))
+                               held_back=(*install_set.held_back, *held),
+                               moved=(*install_set.moved, *layered.moves))
 
 
 def newest_release(repository, name: str, target: TargetEnvironment, options) -> Version | None:
@@ -288,16 +292,29 @@ def _same_path(a: str, b: str) -> bool:
 
 
 def airflow_constraints(
-    plan: LayerPlan, session: Session, target: TargetEnvironment, options, reporter: Reporter
-) -> tuple[list[tuple[Requirement, Origin]], str, str | None]:
-    """Airflow's constraints for ``target``: ``(pairs, source, note)``. Published when asked
-    (or, for ``auto``, when reachable or cached); otherwise reconstructed with a warning."""
+    plan: LayerPlan, session: Session, target: TargetEnvironment, options, reporter: Reporter,
+    requirements: Pairs = (), constraints: Pairs = (),
+) -> tuple[list[tuple[Requirement, Origin]], str, str | None, tuple]:
+    """Airflow's constraints for ``target``: ``(pairs, source, note, moves)``. Published when
+    asked (or, for ``auto``, when reachable or cached); otherwise reconstructed with a warning,
+    the user's ``requirements`` and ``constraints`` applying inside the reconstruction."""
+    from .reconstruction import reconstruct
+
     assert plan.airflow is not None and plan.use is not None
     ref = plan.settings.ref or plan.airflow.ref
     assert ref is not None
     python = target.python_short
+    available = None
     if plan.use in ("auto", "published"):
-        found = fetch_published(plan, session, ref, python, reporter)
+        try:
+            found = fetch_published(plan, session, ref, python, reporter)
+        except af.NoConstraintsForPython as exc:
+            if plan.use == "published" or not exc.available:
+                raise
+            # auto: the release predates this Python; rebuild its set for it instead
+            available = exc.available
+            reporter.warning(f"{exc.message}; reconstructing constraints for Python {python}")
+            found = None
         if found is not None:
             source, text = found
             from .constraints.sources import load_inputs
@@ -305,8 +322,10 @@ def airflow_constraints(
             inputs = load_inputs(
                 (), (), [source],
                 fetch=lambda loc: (loc, text) if loc == source else session.fetch_text(loc))
-            return list(inputs.constraints), source, None
-    return reconstruct(plan, session, target, options, reporter)
+            return list(inputs.constraints), source, None, ()
+    done = reconstruct(plan, session, target, options, reporter, requirements=requirements,
+                       constraints=constraints, available=available)
+    return done.pairs, done.source, done.note, done.moves
 
 
 def fetch_published(
@@ -372,99 +391,3 @@ def fetch_published(
                           meta={"url": shown, "fetched": time.time()})
     session.fetched[url] = text
     return url, text
-
-
-def release_time(repository, version: Version) -> datetime:
-    """When apache-airflow ``version`` was uploaded (its latest file's upload time)."""
-    files = [f for f in repository.files(NormalizedName(af.AIRFLOW)) if f.version == version]
-    if not files:
-        raise ConstrainError(f"apache-airflow {version} is not on any configured index",
-                             hint="check the version; reconstruction resolves that release")
-    times = [f.upload_time for f in files if f.upload_time is not None]
-    if not times:
-        raise ConstrainError(
-            f"the index reports no upload time for apache-airflow {version}",
-            hint="reconstruction needs PEP 700 upload times; give --exclude-newer DATE")
-    return max(times)
-
-
-def _unbuildable_in_reconstruction(exc: BuildError, repository, target: TargetEnvironment,
-                                   req: Requirement, cutoff: datetime) -> BuildError:
-    """A pin of the reconstruction that has no file for ``target`` and does not build: the
-    release predates this target. The way out that keeps the reconstruction is a later
-    cut-off, and the one to name is when that project first had a wheel for ``target`` (a
-    ``-c`` file would replace the reconstruction, not steer it)."""
-    from .output.header import format_utc
-
-    if exc.pin is None:
-        return exc
-    name, version = exc.pin
-    try:
-        wheels = [f for f in repository.files(name)
-                  if f.is_wheel and f.version > version and not f.version.is_prerelease
-                  and f.upload_time is not None and target.accepts(f)]
-    except ConstrainError:
-        wheels = []
-    first = min(wheels, key=lambda f: f.upload_time, default=None)
-    later = (f"--exclude-newer {first.upload_time.date().isoformat()} (the day {name} "
-             f"{first.version}, its first later release with a wheel for this target, was "
-             "uploaded) lets the reconstruction take newer releases where the release's own "
-             "date has none for this Python" if first is not None else
-             "a later --exclude-newer DATE lets the reconstruction take newer releases")
-    return BuildError(
-        exc.message, pin=exc.pin, locations=exc.locations,
-        details=(*exc.details, f"the reconstruction resolves {req} as of "
-                 f"{format_utc(cutoff)}, for {target.describe()}"),
-        hint=f"{later}; or use a Python the release supports, or give Airflow's published "
-        "file for this Python (-c FILE or --airflow-constraints-url)",
-    )
-
-
-def reconstruct(
-    plan: LayerPlan, session: Session, target: TargetEnvironment, options, reporter: Reporter
-) -> tuple[list[tuple[Requirement, Origin]], str, str]:
-    """Rebuild the constraints the release would have had: resolve it (with the user's
-    extras; none for ``constraints-no-providers``) for ``target``, highest versions, files
-    uploaded after the release's own upload time excluded (or after ``--exclude-newer``),
-    explicit policy bounds applied."""
-    from .output.header import format_utc
-
-    assert plan.airflow is not None
-    version = plan.airflow.version
-    if version is None:
-        raise UsageError("reconstruction needs apache-airflow pinned with ==X.Y.Z")
-    cutoff = options.exclude_newer
-    why = "the --exclude-newer cut-off"
-    if cutoff is None:
-        cutoff = release_time(session.repository, version)
-        why = "the release's upload time"
-    extras = "" if plan.settings.mode == "constraints-no-providers" else (
-        f"[{','.join(sorted(plan.airflow.requirement.extras))}]"
-        if plan.airflow.requirement.extras else "")
-    req = Requirement(f"{af.AIRFLOW}{extras}=={version}")
-    bounds, _ = bounds_for(plan.policies, {})
-    reporter.info(f"reconstructing Airflow constraints: {req} as of {format_utc(cutoff)}")
-    try:
-        install_set = session.resolve(
-            [(req, Origin("reconstruction"))],
-            [b.constraint() for b in bounds],
-            target,
-            dataclasses.replace(options, exclude_newer=cutoff),
-            reporter,
-        )
-    except BuildError as exc:
-        raise _unbuildable_in_reconstruction(exc, session.repository, target, req,
-                                             cutoff) from None
-    source = f"reconstructed {req} as of {format_utc(cutoff)}"
-    pairs = [
-        (Requirement(f"{p.display_name}=={p.version}"), Origin(source, n))
-        for n, p in enumerate(
-            (p for p in install_set.pins if p.name != af.AIRFLOW), start=1)
-    ]
-    note = (f"Airflow constraints reconstructed, not published: {req} resolved for "
-            f"{target.python_short} with highest versions, files uploaded after "
-            f"{format_utc(cutoff)} ({why}) excluded"
-            + (", policies " + ", ".join(b.policy.display_name + str(b.specifier)
-                                         for b in bounds) if bounds else "")
-            + f"; {len(pairs)} pins")
-    return pairs, source, note

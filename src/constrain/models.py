@@ -364,6 +364,9 @@ class InstallSet:
     notes: tuple[str, ...] = ()
     #: ``policies.bounds.HeldBack`` values: packages an upper-bound policy kept back
     held_back: tuple[object, ...] = ()
+    #: ``reconstruction.Move`` values: packages a reconstruction of Airflow's constraints moved
+    #: past the release date (from, to, why, when)
+    moved: tuple[object, ...] = ()
 
     def pin(self, name: str) -> Pin | None:
         key = canonicalize_name(name)

@@ -33,6 +33,7 @@ BUCKETS = {
     "constraints": 1,  # fetched constraint files (e.g. Airflow's), keyed by URL
     "listings": 1,  # parsed index pages: files grouped by version (index/listing.py format)
     "resolutions": 1,  # whole resolutions (memo.py), valid while their inputs are unchanged
+    "reconstructions": 1,  # what a reconstruction learnt: moves, sdists that do not build
     "misc": 1,
 }
 

@@ -79,6 +79,10 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
             sys.stderr.write(text)
         if not console.quiet:
             console._emit([f"{where}: {result.plan.summary()}"])
+    if not console.quiet and result.install_set.moved:
+        from ..cli import moved_lines
+
+        console._emit(moved_lines(result.install_set))
     write_stats(result.stats)
     return 0
 

@@ -31,6 +31,16 @@ class FilePolicy:
     prerelease: PrereleaseMode = "if-necessary-or-explicit"
     exclude_newer: datetime | None = None
     only_binary: bool = False
+    #: ``(project, cut-off)`` pairs that replace ``exclude_newer`` for those projects (a
+    #: reconstruction moves a package past the release date this way)
+    exclude_newer_package: tuple[tuple[str, datetime], ...] = ()
+
+    def cutoff(self, project: str) -> datetime | None:
+        """The exclude-newer cut-off that applies to ``project`` (canonical name)."""
+        for name, moment in self.exclude_newer_package:
+            if name == project:
+                return moment
+        return self.exclude_newer
 
 
 class VersionFiles:
@@ -100,7 +110,8 @@ def group_versions(
     """
     if isinstance(files, ProjectFiles):
         return _lazy_versions(project, files, target, policy)
-    if policy.exclude_newer is not None:
+    cutoff = policy.cutoff(project)
+    if cutoff is not None:
         check_upload_times(project, files)
     python_ok: dict[str | None, bool] = {}  # requires-python strings repeat across files
 
@@ -113,7 +124,7 @@ def group_versions(
         return python_ok[rp]
 
     kept = [f for f in files if accepts(f)]
-    kept = list(binaries(uploaded_by(kept, policy.exclude_newer), policy.only_binary))
+    kept = list(binaries(uploaded_by(kept, cutoff), policy.only_binary))
     by_version: dict[Version, list[DistFile]] = {}
     for f in kept:
         by_version.setdefault(f.version, []).append(f)
@@ -129,7 +140,8 @@ def _lazy_versions(
     """:func:`group_versions` for a lazily built listing: the same answer, but each version's
     files are filtered only when first looked at (a version left with none is skipped by
     :func:`choose_versions`)."""
-    if policy.exclude_newer is not None and files and not files.has_upload_time:
+    cutoff = policy.cutoff(project)
+    if cutoff is not None and files and not files.has_upload_time:
         check_upload_times(project, files.files_of(0))
     python_ok: dict[str | None, bool] = {}
 
@@ -146,7 +158,7 @@ def _lazy_versions(
             kept = [
                 f for f in files.files_of(position, target.may_accept_filename) if accepts(f)
             ]
-            kept = list(binaries(uploaded_by(kept, policy.exclude_newer), policy.only_binary))
+            kept = list(binaries(uploaded_by(kept, cutoff), policy.only_binary))
             return file_order(kept, target)
 
         return load
@@ -230,9 +242,10 @@ def why_unusable(
                 f"{target.python_short}.20) to allow releases that need a later one"
             )
         return f"has no file for {target.describe()}: files are {shown}{more}{rp}"
-    dated = uploaded_by(accepted, policy.exclude_newer)
+    limit = policy.cutoff(files[0].project)
+    dated = uploaded_by(accepted, limit)
     if not dated:
-        cutoff = policy.exclude_newer.isoformat() if policy.exclude_newer else ""
+        cutoff = limit.isoformat() if limit else ""
         return f"was uploaded after the --exclude-newer cut-off {cutoff}"
     if not binaries(dated, policy.only_binary):
         return "has only an sdist for this target and --only-binary is set"

@@ -36,6 +36,8 @@ class ResolveOptions:
 
     ``prerelease``: see :mod:`constrain.policies.prereleases`. ``exclude_newer``: an aware UTC
     datetime; files uploaded later are ignored. ``only_binary``: sdists are never candidates.
+    ``exclude_newer_package``: per-project cut-offs that replace ``exclude_newer`` for those
+    projects.
     ``max_rounds``: resolvelib's round limit before giving up.
     """
 
@@ -44,6 +46,8 @@ class ResolveOptions:
     )
     exclude_newer: datetime | None = None
     only_binary: bool = False
+    #: ``(project, cut-off)`` pairs replacing ``exclude_newer`` for those canonical names
+    exclude_newer_package: tuple[tuple[str, datetime], ...] = ()
     max_rounds: int = 200_000
 
 
@@ -90,7 +94,8 @@ def resolve(
     from .result import StatsReporter, build_install_set
 
     _check_supported(list(requirements) + list(constraints))
-    policy = FilePolicy(options.prerelease, options.exclude_newer, options.only_binary)
+    policy = FilePolicy(options.prerelease, options.exclude_newer, options.only_binary,
+                        options.exclude_newer_package)
     constraint_index = ConstraintIndex.build(constraints, target)
     prov = ConstrainProvider(provider, target, policy, constraint_index, reporter)
     # Identical requirements (the same line repeated in one file or across files) are one

@@ -171,9 +171,17 @@ def explain_impossible(causes: Sequence[Any], provider: ConstrainProvider) -> Re
             f"for {target}"
         )
     unique_hints = list(dict.fromkeys(hints))
-    return ResolutionImpossible(
+    error = ResolutionImpossible(
         message, details=details, hint="; ".join(unique_hints[:2]) or None
     )
+    error.unmatched = tuple(dict.fromkeys(
+        (req.name, str(req.specifier) if req.exact is None else f"=={req.exact}",
+         str(info.parent) if info.parent is not None else str(req.origin or "command line"))
+        for info in causes
+        for req in [info.requirement]
+        if req.name != PYTHON
+    ))
+    return error
 
 
 def explain_too_deep(max_rounds: int, rejected: Counter[str], target: str) -> ResolutionImpossible:

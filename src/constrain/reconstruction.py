@@ -1,0 +1,508 @@
+"""Reconstruct the constraints an Airflow release would have published for a target Python.
+
+The release is resolved (with the user's extras) as of its own upload time, highest versions,
+the policies' bounds and the user's own constraints and requirements in force. A target newer
+than the release can meet pins that cannot be had for it: no wheel for its Python and an sdist
+that does not build, or no release of a project as of that date with a file for it. Such a
+package *moves*: to its earliest release that installs on the target (a wheel for it, or an
+sdist that builds; requires-python honoured), no later than the user's ``--exclude-newer``.
+Only what a move requires moves too (a moved release needing ``foo>=2`` moves ``foo``); the
+rest stays at the release date, and the set is re-resolved after each move. Every move is
+returned (from, to, why, the date of the release moved to) for the header and the summary.
+
+When nothing can move (the release itself excludes the target, or a project has no release
+that installs), :class:`UnsupportedTarget` says so in one line, names the Pythons the release
+supports and the command that uses one of them.
+
+What was learnt (moves, versions that do not build) is cached per release, date and target,
+so a rerun re-resolves once instead of rebuilding what failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from .constraints import airflow as af
+from .errors import BuildError, ConstrainError, ResolutionImpossible
+from .models import DistFile, InstallSet, Origin
+from .output.header import format_utc
+from .reporting import Reporter
+
+_BUCKET = "reconstructions"
+_ROUNDS = 40  # each round moves at least one package; a release has a few hundred pins
+
+
+@dataclass(frozen=True)
+class Move:
+    """A package of a reconstruction moved past the release date."""
+
+    name: str
+    from_version: Version | None  # None: no release as of the date was usable
+    to_version: Version
+    released: datetime  # upload time of the release moved to (its file for the target)
+    cutoff: datetime  # what the resolve may see of this project (all files of that release)
+    why: str
+
+    def line(self) -> str:
+        start = f"{self.name} {self.from_version}" if self.from_version is not None else self.name
+        return (f"{start} -> {self.to_version} (released {self.released.date().isoformat()}):"
+                f" {self.why}")
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "from": str(self.from_version or ""),
+                "to": str(self.to_version), "released": self.released.isoformat(),
+                "cutoff": self.cutoff.isoformat(), "why": self.why}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Move:
+        return cls(data["name"], Version(data["from"]) if data["from"] else None,
+                   Version(data["to"]), datetime.fromisoformat(data["released"]),
+                   datetime.fromisoformat(data["cutoff"]), data["why"])
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    """The reconstructed pins (as constraints), where they came from, the note for the
+    header and the moves made."""
+
+    pairs: list[tuple[Requirement, Origin]]
+    source: str
+    note: str
+    moves: tuple[Move, ...] = ()
+
+
+class UnsupportedTarget(ConstrainError):
+    """The release cannot be reconstructed for the target Python."""
+
+
+def release_time(repository, version: Version) -> datetime:
+    """When apache-airflow ``version`` was uploaded (its latest file's upload time)."""
+    files = [f for f in repository.files(NormalizedName(af.AIRFLOW)) if f.version == version]
+    if not files:
+        raise ConstrainError(f"apache-airflow {version} is not on any configured index",
+                             hint="check the version; reconstruction resolves that release")
+    times = [f.upload_time for f in files if f.upload_time is not None]
+    if not times:
+        raise ConstrainError(
+            f"the index reports no upload time for apache-airflow {version}",
+            hint="reconstruction needs PEP 700 upload times; give --exclude-newer DATE")
+    return max(times)
+
+
+def first_installable(
+    name: str,
+    files: Sequence[DistFile],
+    target,
+    *,
+    after: Version | None,
+    specifiers: Sequence[SpecifierSet],
+    limit: datetime | None,
+    skip: frozenset[Version] = frozenset(),
+) -> tuple[Version, datetime, datetime] | None:
+    """The earliest final, unyanked release of ``name`` above ``after`` that satisfies
+    ``specifiers`` and has a file for ``target`` uploaded by ``limit`` (a wheel for it, else an
+    sdist: whether that builds is for the caller to find out), ``skip`` excepted:
+    ``(version, upload time of its best file, upload time of its last file)``."""
+    from .policies.filters import FilePolicy, group_versions
+
+    for vf in reversed(group_versions(name, files, target, FilePolicy("disallow", limit))):
+        v = vf.version
+        if vf.pre or (after is not None and v <= after) or v in skip:
+            continue
+        if not all(s.contains(v, prereleases=True) for s in specifiers):
+            continue
+        usable = [f for f in vf.files if not f.is_yanked and f.upload_time is not None]
+        if usable:  # best first: a wheel for the target when there is one
+            return v, usable[0].upload_time, max(f.upload_time for f in usable)
+    return None
+
+
+def _spec_of(req: Requirement) -> Requirement | None:
+    """``req`` as a constraint (no extras, no URL); ``None`` when it limits nothing."""
+    if req.url or not str(req.specifier):
+        return None
+    marker = f"; {req.marker}" if req.marker is not None else ""
+    return Requirement(f"{req.name}{req.specifier}{marker}")
+
+
+class _Reconstructor:
+    """One reconstruction: its inputs, what it learnt, and the loop that re-resolves."""
+
+    def __init__(self, session, target, options, reporter: Reporter, req: Requirement,
+                 basis: datetime, limit: datetime | None, fixed: list, available) -> None:
+        self.session, self.target, self.options, self.reporter = session, target, options, reporter
+        self.req, self.basis, self.limit, self.fixed = req, basis, limit, fixed
+        self.available = available  # Pythons with published files, when known
+        self.moves: dict[str, Move] = {}
+        self.failed: dict[str, set[Version]] = {}  # versions whose sdist does not build
+        self.built: set[tuple[str, Version]] = set()  # sdists that built for the target
+        self.untested: tuple[str, ...] = ()  # sdist pins no build here can check
+        self.key = self._key()
+
+    # ----------------------------------------------------------------- state and cache
+    def _key(self) -> str:
+        t = self.target
+        payload = [str(self.req), self.basis.isoformat(), str(self.limit),
+                   list(t.python_version), list(t.platform_tags), sorted(t.markers.items()),
+                   [str(r) for r, _ in self.fixed],
+                   [self.session.settings.index_url, list(self.session.settings.extra_index_urls),
+                    list(self.session.settings.find_links)]]
+        text = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+    def load(self) -> None:
+        raw = self.session.cache.get(_BUCKET, self.key)
+        if raw is None:
+            return
+        try:
+            data = json.loads(raw)
+            self.moves = {m["name"]: Move.from_json(m) for m in data["moves"]}
+            self.failed = {n: {Version(v) for v in vs} for n, vs in data["failed"].items()}
+        except (ValueError, KeyError, TypeError, InvalidVersion):
+            self.moves, self.failed = {}, {}
+
+    def save(self) -> None:
+        data = {"moves": [m.to_json() for m in self.moves.values()],
+                "failed": {n: sorted(str(v) for v in vs) for n, vs in self.failed.items()}}
+        self.session.cache.put(_BUCKET, self.key, json.dumps(data, sort_keys=True).encode())
+
+    # ----------------------------------------------------------------- resolving
+    def constraints(self) -> list[tuple[Requirement, Origin]]:
+        moved = Origin("reconstruction: moved past the release date")
+        return [*self.fixed, *((Requirement(f"{m.name}=={m.to_version}"), moved)
+                               for m in self.moves.values())]
+
+    def resolve(self) -> InstallSet:
+        opts = dataclasses.replace(
+            self.options, exclude_newer=self.basis,
+            exclude_newer_package=tuple(sorted((n, m.cutoff) for n, m in self.moves.items())))
+        return self.session.resolve([(self.req, Origin("reconstruction"))], self.constraints(),
+                                    self.target, opts, self.reporter)
+
+    def run(self, builder: Callable[[DistFile], None] | None) -> InstallSet:
+        """Resolve, move what cannot be had, re-resolve, until the set installs."""
+        self.load()
+        for _ in range(_ROUNDS):
+            try:
+                install_set = self.resolve()
+            except BuildError as exc:
+                if exc.pin is None:
+                    raise
+                self.not_building(*exc.pin, exc)
+                continue
+            except ResolutionImpossible as exc:
+                if not self.widen(exc):
+                    raise
+                continue
+            broken = self.check_builds(install_set, builder)
+            if not broken:
+                self.save()
+                return install_set
+            for name, version, exc in broken:
+                self.not_building(name, version, exc)
+        raise ConstrainError(f"reconstructing {self.req} for {self.target.describe()} did not "
+                             f"settle after {_ROUNDS} rounds of moves",
+                             details=[m.line() for m in self.moves.values()],
+                             hint="pin the moved packages with -c FILE and "
+                             "--airflow-constraints reconstructed")
+
+    def check_builds(self, install_set: InstallSet, builder):
+        """Pins whose file for the target is an sdist, built for the target (cached, in
+        parallel; each version once): the ones that fail, as ``(name, version, error)``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        sdists = [p for p in install_set.pins if not p.file.is_wheel and p.name != af.AIRFLOW]
+        if builder is None:
+            self.untested = tuple(f"{p.display_name}=={p.version}" for p in sdists)
+            return []
+        self.untested = ()
+        todo = [p for p in sdists if (p.name, p.version) not in self.built]
+
+        def one(pin):
+            self.reporter.info(f"reconstruction: checking that {pin.display_name} "
+                               f"{pin.version} builds for {self.target.describe()}")
+            try:
+                builder(pin.file)
+            except BuildError as exc:
+                return pin.name, pin.version, exc
+            self.built.add((pin.name, pin.version))
+            return None
+
+        if not todo:
+            return []
+        ex = ThreadPoolExecutor(min(4, len(todo)), thread_name_prefix="constrain-recon")
+        try:
+            return [r for r in ex.map(one, todo) if r is not None]
+        finally:  # interrupted: builds not started are dropped, not waited for
+            ex.shutdown(wait=False, cancel_futures=True)
+
+    # ----------------------------------------------------------------- moving
+    def _user_specs(self, name: str) -> list[SpecifierSet]:
+        return [r.specifier for r, _ in self.fixed
+                if canonicalize_name(r.name) == name and self.target.evaluate(r.marker)]
+
+    def _files(self, name: str):
+        return self.session.repository.files(NormalizedName(name))
+
+    def not_building(self, name: str, version: Version, exc: BuildError) -> None:
+        """``name`` ``version`` has no file for the target that installs: move it on."""
+        name = canonicalize_name(name)
+        if name == af.AIRFLOW:
+            raise exc
+        self.failed.setdefault(name, set()).add(version)
+        was = self.moves.get(name)
+        origin = was.from_version if was is not None else version
+        found = first_installable(name, self._files(name), self.target, after=version,
+                                  specifiers=self._user_specs(name), limit=self.limit,
+                                  skip=frozenset(self.failed[name]))
+        tag = self.target.tags[0].interpreter if self.target.tags else self.target.python_short
+        why = f"no wheel for {tag} and the sdist does not build"
+        if found is None:
+            raise self.unsupported(f"{name} {version} has no wheel for {tag}, its sdist does not "
+                                   "build, and no later release"
+                                   + (f" up to {format_utc(self.limit)}" if self.limit else "")
+                                   + " installs on it", exc)
+        self._move(name, origin, found, why)
+
+    def widen(self, exc: ResolutionImpossible) -> bool:
+        """Move each project of ``exc`` that no release as of its date can satisfy, to its
+        earliest release that does and installs; ``False`` when there is none to move."""
+        from .policies.filters import FilePolicy, group_versions
+
+        moved = False
+        for project, spec_text, by in exc.unmatched:
+            name = canonicalize_name(project)
+            spec = SpecifierSet(spec_text)
+            specs = [spec, *self._user_specs(name)]
+            if name == af.AIRFLOW or name in self.moves:
+                continue
+            files = self._files(name)
+            seen = group_versions(name, files, self.target, FilePolicy("disallow", self.basis))
+            if any(all(s.contains(vf.version, prereleases=True) for s in specs) and vf.files
+                   for vf in seen):
+                continue  # a real conflict of versions as of the date, not a missing release
+            found = first_installable(name, files, self.target, after=None, specifiers=specs,
+                                      limit=self.limit,
+                                      skip=frozenset(self.failed.get(name, ())))
+            if found is None:
+                continue
+            before = next((vf.version for vf in seen if vf.files and not vf.pre), None)
+            parent = canonicalize_name(by.split("==", 1)[0].split("[", 1)[0])
+            if "==" not in by:
+                why = (f"{name}{spec} (from {by}) has no release as of the date with a file "
+                       f"for Python {self.target.python_short}")
+            elif parent in self.moves:
+                why = f"needed by {by}, itself moved: {name}{spec}"
+            else:
+                why = f"needed by {by}: {name}{spec} has no release as of the date"
+            self._move(name, before, found, why)
+            moved = True
+        return moved
+
+    def _move(self, name: str, before: Version | None, found, why: str) -> None:
+        version, released, cutoff = found
+        move = Move(name, before, version, released, cutoff, why)
+        self.moves[name] = move
+        self.reporter.info(f"reconstruction: moving {move.line()}")
+
+    def unsupported(self, reason: str, cause: ConstrainError | None = None) -> UnsupportedTarget:
+        return unsupported_error(self.req, self.target, reason, self.available,
+                                 self.session.request.command if self.session else "",
+                                 cause)
+
+
+def unsupported_error(req: Requirement, target, reason: str, available: Sequence[str] | None,
+                      command: str, cause: ConstrainError | None = None) -> UnsupportedTarget:
+    """The one-line refusal: why, the Pythons the release has files for, how to use one."""
+    python = target.python_short
+    if available:
+        pythons = (f"Airflow publishes constraints for the Pythons a release supports; "
+                   f"{next(iter(req.specifier)).version} has them for Python "
+                   f"{', '.join(available)}")
+        other = available[-1]
+    else:
+        pythons = "Airflow publishes constraints only for the Pythons a release supports"
+        other = None
+    if command.startswith("constrain install"):
+        way = (f"install into an environment of Python {other or 'X.Y'}: add "
+               f"--python-executable /path/to/python{other or 'X.Y'} to the command")
+    else:
+        way = f"resolve for one of them: add --python {other or 'X.Y'} to the command"
+    return UnsupportedTarget(
+        f"{req} cannot be reconstructed for Python {python}: {reason}",
+        details=(cause.message,) if cause is not None else (),
+        hint=f"{pythons}; {way}",
+    )
+
+
+def reconstruct(plan, session, target, options, reporter: Reporter, *,
+                requirements: Sequence[tuple[Requirement, Origin]] = (),
+                constraints: Sequence[tuple[Requirement, Origin]] = (),
+                available: Sequence[str] | None = None) -> Reconstruction:
+    """Rebuild the constraints the release would have had for ``target`` (see the module
+    docstring). ``requirements``/``constraints`` are the user's: they apply inside the
+    reconstruction (a requirement as a constraint on the same project). ``available``: the
+    Pythons the release has published files for, when known (for the refusal)."""
+    from .errors import UsageError
+    from .policies.bounds import bounds_for
+
+    assert plan.airflow is not None
+    version = plan.airflow.version
+    if version is None:
+        raise UsageError("reconstruction needs apache-airflow pinned with ==X.Y.Z")
+    released = release_time(session.repository, version)
+    limit = options.exclude_newer
+    if limit is not None and limit < released:
+        basis, why = limit, "the --exclude-newer cut-off"
+    else:
+        basis, why = released, "the release's upload time"
+    extras = "" if plan.settings.mode == "constraints-no-providers" else (
+        f"[{','.join(sorted(plan.airflow.requirement.extras))}]"
+        if plan.airflow.requirement.extras else "")
+    req = Requirement(f"{af.AIRFLOW}{extras}=={version}")
+    bounds, _ = bounds_for(plan.policies, {})
+    user: list[tuple[Requirement, Origin]] = []
+    for r, origin in [*requirements, *constraints]:
+        spec = _spec_of(r)
+        if spec is not None and canonicalize_name(r.name) != af.AIRFLOW:
+            user.append((spec, origin))
+    if available is None:
+        available = _classifier_pythons(session, version)
+    _check_release_python(session, version, target, req, available)
+    reporter.info(f"reconstructing Airflow constraints: {req} as of {format_utc(basis)}")
+    work = _Reconstructor(session, target, options, reporter, req, basis, limit,
+                          [*(b.constraint() for b in bounds), *user], available)
+    build, close = _builder(session, target, reporter)
+    try:
+        install_set = work.run(build)
+    except UnsupportedTarget:
+        raise
+    except ConstrainError as exc:
+        exc.details = (*exc.details, f"(while reconstructing {req} as of {format_utc(basis)} "
+                       f"for {target.describe()})",
+                       *(f"(moved: {m.line()})" for m in work.moves.values()))
+        if exc.hint and "!=" in exc.hint:  # an exclusion to add: say how it reaches here
+            exc.hint += ("; inside a reconstruction, give it as a requirement on the command "
+                         "line, or as -c FILE together with --airflow-constraints reconstructed "
+                         "(a -c file alone replaces Airflow's constraints)")
+        raise
+    finally:
+        close()
+    source = f"reconstructed {req} as of {format_utc(basis)}"
+    pairs = [
+        (Requirement(f"{p.display_name}=={p.version}"), Origin(source, n))
+        for n, p in enumerate((p for p in install_set.pins if p.name != af.AIRFLOW), start=1)
+    ]
+    later = ""
+    if limit is not None and limit > released:
+        later = (f"; the --exclude-newer cut-off {format_utc(limit)} is later than the release "
+                 "and limits only the packages moved past it")
+    note = (f"Airflow constraints reconstructed, not published: {req} resolved for "
+            f"{target.python_short} with highest versions, files uploaded after "
+            f"{format_utc(basis)} ({why}) excluded{later}"
+            + (", policies " + ", ".join(b.policy.display_name + str(b.specifier)
+                                         for b in bounds) if bounds else "")
+            + (f", your constraints applied ({', '.join(str(r) for r, _ in user)})"
+               if user else "")
+            + f"; {len(pairs)} pins"
+            + (f", {len(work.moves)} moved past the release date" if work.moves else "")
+            + (f"; not test-built (no wheel for this target, and "
+               + ("--no-build is set" if session.request.no_build else
+                  "builds here are for another Python or platform")
+               + f"): {', '.join(work.untested)}" if work.untested else ""))
+    moves = tuple(sorted(work.moves.values(), key=lambda m: m.name))
+    return Reconstruction(pairs, source, note, moves)
+
+
+def _classifier_pythons(session, version: Version) -> list[str] | None:
+    """The Pythons the release's classifiers name (Airflow publishes a constraints file for
+    each of them), read from its wheel's PEP 658 metadata; ``None`` when that cannot be read
+    (the refusal then says so less precisely)."""
+    from packaging.metadata import parse_email
+
+    from .index.metadata import metadata_url
+
+    try:
+        wheel = next((f for f in session.repository.files(NormalizedName(af.AIRFLOW))
+                      if f.version == version and f.is_wheel and f.core_metadata is not None),
+                     None)
+        if wheel is None or session.request.offline:
+            return None
+        response = session.client.get(metadata_url(wheel.url))
+        if response.status != 200:
+            return None
+        raw, _ = parse_email(response.content)
+    except (ConstrainError, ValueError):
+        return None
+    prefix = "Programming Language :: Python :: "
+    found = set()
+    for c in raw.get("classifiers", []):
+        tail = c[len(prefix):] if c.startswith(prefix) else ""
+        if tail.count(".") == 1 and all(p.isdigit() for p in tail.split(".")):
+            found.add(tail)
+    return sorted(found, key=lambda v: tuple(int(p) for p in v.split("."))) or None
+
+
+def _check_release_python(session, version: Version, target, req: Requirement,
+                          available) -> None:
+    """Refuse at once when the release itself has no file for the target Python."""
+    from .policies.filters import FilePolicy, group_versions
+
+    files = [f for f in session.repository.files(NormalizedName(af.AIRFLOW))
+             if f.version == version]
+    if files and not group_versions(af.AIRFLOW, files, target, FilePolicy("disallow")):
+        pythons = sorted({f.requires_python for f in files if f.requires_python})
+        reason = ("the release requires Python " + ", ".join(pythons) if pythons
+                  else "the release has no file for it")
+        raise unsupported_error(req, target, reason, available, session.request.command)
+
+
+def _builder(session, target, reporter: Reporter):
+    """``(build, close)``: ``build(file)`` builds an sdist of the reconstruction into a wheel
+    for ``target`` (cached; an install reuses it), raising :class:`BuildError` when it does not
+    build; ``close()`` ends its build environments. ``build`` is ``None`` when builds here
+    cannot speak for the target (another Python or platform): metadata builds are then the
+    only check."""
+    from .index.files import download, sha256_of
+
+    from .target import TargetEnvironment
+
+    install_build = session.sdist_wheel
+    envs = None
+
+    def close() -> None:
+        if envs is not None:
+            envs.close()
+
+    here = TargetEnvironment.current()
+    same = (target.python_short == here.python_short and not target.platforms
+            and target.free_threaded == here.free_threaded and here.host)
+    if session.request.no_build or (install_build is None and not same):
+        return None, close
+
+    def build(file: DistFile) -> None:
+        nonlocal envs
+        path = download(session.client, file, session.cache, reporter=reporter)
+        if install_build is not None:
+            install_build(file, path)
+            return
+        from .install.build import build_for
+        from .install.fetch import build_envs
+
+        if envs is None:
+            envs = build_envs(session.cache, session.settings, (), reporter, session.host_wheel)
+        build_for(path, file.sha256 or sha256_of(path), target, session.cache,
+                  build_index=session.settings, envs=envs, reporter=reporter,
+                  filename=file.filename)
+
+    return build, close
