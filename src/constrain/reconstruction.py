@@ -39,6 +39,7 @@ from .output.header import format_utc
 from .reporting import Reporter
 
 _BUCKET = "reconstructions"
+_RULES = 2  # bump when what a move may choose changes: learnt moves of older rules are void
 _ROUNDS = 40  # each round moves at least one package; a release has a few hundred pins
 
 
@@ -108,11 +109,12 @@ def first_installable(
     specifiers: Sequence[SpecifierSet],
     limit: datetime | None,
     skip: frozenset[Version] = frozenset(),
+    wheels_only: bool = False,
 ) -> tuple[Version, datetime, datetime] | None:
     """The earliest final, unyanked release of ``name`` above ``after`` that satisfies
-    ``specifiers`` and has a file for ``target`` uploaded by ``limit`` (a wheel for it, else an
-    sdist: whether that builds is for the caller to find out), ``skip`` excepted:
-    ``(version, upload time of its best file, upload time of its last file)``."""
+    ``specifiers`` and has a file for ``target`` uploaded by ``limit`` (a wheel for it, else --
+    unless ``wheels_only`` -- an sdist: whether that builds is for the caller to find out),
+    ``skip`` excepted: ``(version, upload time of its best file, of its last file)``."""
     from .policies.filters import FilePolicy, group_versions
 
     for vf in reversed(group_versions(name, files, target, FilePolicy("disallow", limit))):
@@ -121,10 +123,34 @@ def first_installable(
             continue
         if not all(s.contains(v, prereleases=True) for s in specifiers):
             continue
-        usable = [f for f in vf.files if not f.is_yanked and f.upload_time is not None]
+        usable = [f for f in vf.files if not f.is_yanked and f.upload_time is not None
+                  and (f.is_wheel or not wheels_only)]
         if usable:  # best first: a wheel for the target when there is one
             return v, usable[0].upload_time, max(f.upload_time for f in usable)
     return None
+
+
+def foreign_wheels(files: Sequence[DistFile], version: Version, target) -> list[str]:
+    """The interpreter tags of ``version``'s wheels when it has wheels and none fits
+    ``target`` (a compiled release made for other Pythons); ``[]`` otherwise."""
+    wheels = [f for f in files if f.version == version and f.is_wheel]
+    if not wheels or any(target.accepts(f) for f in wheels):
+        return []
+    tags = {t.interpreter for f in wheels for t in f.tags}
+    return sorted(tags, key=lambda t: (len(t), t))
+
+
+def _required_of(install_set: InstallSet, name: str, target) -> list[SpecifierSet]:
+    """The specifiers the pins of ``install_set`` put on ``name`` (a requirement under an
+    extra counts: more limits only mean fewer moves)."""
+    out = []
+    for pin in install_set.pins:
+        for r in pin.metadata.requires_dist:
+            if canonicalize_name(r.name) != name or not str(r.specifier):
+                continue
+            if r.marker is None or target.evaluate(r.marker) or "extra" in str(r.marker):
+                out.append(r.specifier)
+    return out
 
 
 def _spec_of(req: Requirement) -> Requirement | None:
@@ -146,13 +172,18 @@ class _Reconstructor:
         self.moves: dict[str, Move] = {}
         self.failed: dict[str, set[Version]] = {}  # versions whose sdist does not build
         self.built: set[tuple[str, Version]] = set()  # sdists that built for the target
+        #: what the set requires of a project (its parents' specifiers): moves must fit them
+        self.required: dict[str, list[SpecifierSet]] = {}
+        #: compiled releases to build after all (no later wheel fits what the set requires)
+        self.keep: set[tuple[str, Version]] = set()
+        self.compiled: set[tuple[str, Version]] = set()  # moved on without being built
         self.untested: tuple[str, ...] = ()  # sdist pins no build here can check
         self.key = self._key()
 
     # ----------------------------------------------------------------- state and cache
     def _key(self) -> str:
         t = self.target
-        payload = [str(self.req), self.basis.isoformat(), str(self.limit),
+        payload = [_RULES, str(self.req), self.basis.isoformat(), str(self.limit),
                    list(t.python_version), list(t.platform_tags), sorted(t.markers.items()),
                    [str(r) for r, _ in self.fixed],
                    [self.session.settings.index_url, list(self.session.settings.extra_index_urls),
@@ -168,12 +199,16 @@ class _Reconstructor:
             data = json.loads(raw)
             self.moves = {m["name"]: Move.from_json(m) for m in data["moves"]}
             self.failed = {n: {Version(v) for v in vs} for n, vs in data["failed"].items()}
+            self.compiled = {(n, Version(v)) for n, v in data["compiled"]}
+            self.keep = {(n, Version(v)) for n, v in data["keep"]}
         except (ValueError, KeyError, TypeError, InvalidVersion):
-            self.moves, self.failed = {}, {}
+            self.moves, self.failed, self.compiled, self.keep = {}, {}, set(), set()
 
     def save(self) -> None:
         data = {"moves": [m.to_json() for m in self.moves.values()],
-                "failed": {n: sorted(str(v) for v in vs) for n, vs in self.failed.items()}}
+                "failed": {n: sorted(str(v) for v in vs) for n, vs in self.failed.items()},
+                "compiled": sorted([n, str(v)] for n, v in self.compiled),
+                "keep": sorted([n, str(v)] for n, v in self.keep)}
         self.session.cache.put(_BUCKET, self.key, json.dumps(data, sort_keys=True).encode())
 
     # ----------------------------------------------------------------- resolving
@@ -222,6 +257,21 @@ class _Reconstructor:
         from concurrent.futures import ThreadPoolExecutor
 
         sdists = [p for p in install_set.pins if not p.file.is_wheel and p.name != af.AIRFLOW]
+        compiled = []
+        for pin in sdists:
+            # A compiled release made for older Pythons, with a later release that has a
+            # wheel for the target and fits what the set requires of it: that release, not a
+            # build of this one (a build from source would take long, depend on this
+            # machine's compilers and headers, and often fail); the same answer everywhere.
+            if (pin.name, pin.version) in self.keep or not foreign_wheels(
+                    self._files(pin.name), pin.version, self.target):
+                continue
+            self.required.setdefault(pin.name, []).extend(_required_of(install_set, pin.name,
+                                                                       self.target))
+            if self._later_wheel(pin.name, pin.version) is not None:
+                compiled.append((pin.name, pin.version, None))
+        if compiled:
+            return compiled
         if builder is None:
             self.untested = tuple(f"{p.display_name}=={p.version}" for p in sdists)
             return []
@@ -254,19 +304,41 @@ class _Reconstructor:
     def _files(self, name: str):
         return self.session.repository.files(NormalizedName(name))
 
-    def not_building(self, name: str, version: Version, exc: BuildError) -> None:
-        """``name`` ``version`` has no file for the target that installs: move it on."""
+    def _specs(self, name: str) -> list[SpecifierSet]:
+        return [*self._user_specs(name), *self.required.get(name, ())]
+
+    def _later_wheel(self, name: str, version: Version):
+        """The first later release with a wheel for the target in the same series (same
+        major version; same minor for 0.x): a compatible successor, not a new major line
+        (pendulum 2 -> 3 broke Airflow 2.3 at run time, which metadata does not show)."""
+        series = (SpecifierSet(f"=={version.major}.{version.minor}.*") if version.major == 0
+                  else SpecifierSet(f"=={version.major}.*"))
+        return first_installable(name, self._files(name), self.target, after=version,
+                                 specifiers=[*self._specs(name), series], limit=self.limit,
+                                 skip=frozenset(self.failed.get(name, ())), wheels_only=True)
+
+    def not_building(self, name: str, version: Version, exc: BuildError | None) -> None:
+        """``name`` ``version`` has no file for the target that installs (``exc``: its
+        build failed; ``None``: a compiled release for other Pythons): move it on."""
         name = canonicalize_name(name)
-        if name == af.AIRFLOW:
+        if name == af.AIRFLOW and exc is not None:
             raise exc
+        tag = self.target.tags[0].interpreter if self.target.tags else self.target.python_short
+        foreign = foreign_wheels(self._files(name), version, self.target)
         self.failed.setdefault(name, set()).add(version)
         was = self.moves.get(name)
         origin = was.from_version if was is not None else version
-        found = first_installable(name, self._files(name), self.target, after=version,
-                                  specifiers=self._user_specs(name), limit=self.limit,
-                                  skip=frozenset(self.failed[name]))
-        tag = self.target.tags[0].interpreter if self.target.tags else self.target.python_short
-        why = f"no wheel for {tag} and the sdist does not build"
+        found = self._later_wheel(name, version) if foreign else None
+        if found is None:
+            found = first_installable(name, self._files(name), self.target, after=version,
+                                      specifiers=self._specs(name), limit=self.limit,
+                                      skip=frozenset(self.failed[name]))
+        if exc is None:
+            self.compiled.add((name, version))
+            why = (f"no wheel for {tag} (its wheels are for {', '.join(foreign)}), and a "
+                   "compiled release is not built from source when a later one has a wheel")
+        else:
+            why = f"no wheel for {tag} and the sdist does not build"
         if found is None:
             raise self.unsupported(f"{name} {version} has no wheel for {tag}, its sdist does not "
                                    "build, and no later release"
@@ -284,6 +356,10 @@ class _Reconstructor:
             name = canonicalize_name(project)
             spec = SpecifierSet(spec_text)
             specs = [spec, *self._user_specs(name)]
+            move = self.moves.get(name)
+            if move is not None and not spec.contains(move.to_version, prereleases=True):
+                moved = self._rechoose(move, spec) or moved
+                continue
             if name == af.AIRFLOW or name in self.moves:
                 continue
             files = self._files(name)
@@ -308,6 +384,28 @@ class _Reconstructor:
             self._move(name, before, found, why)
             moved = True
         return moved
+
+    def _rechoose(self, move: Move, spec: SpecifierSet) -> bool:
+        """``move`` went where a requirement of the set (``spec``) excludes: choose again
+        within it, or -- a compiled release moved on unbuilt -- build that release after all."""
+        name = move.name
+        self.required.setdefault(name, []).append(spec)
+        tried = sorted(self.failed.get(name, ()))
+        start = tried[0] if tried else move.from_version
+        found = first_installable(name, self._files(name), self.target, after=start,
+                                  specifiers=self._specs(name), limit=self.limit,
+                                  skip=frozenset(tried))
+        if found is not None:
+            self._move(name, move.from_version, found, move.why)
+            return True
+        unbuilt = [v for v in tried if (name, v) in self.compiled]
+        if not unbuilt:
+            return False
+        del self.moves[name]
+        for v in unbuilt:
+            self.failed[name].discard(v)
+            self.keep.add((name, v))
+        return True
 
     def _move(self, name: str, before: Version | None, found, why: str) -> None:
         version, released, cutoff = found
@@ -500,7 +598,7 @@ def _builder(session, target, reporter: Reporter):
         from .install.fetch import build_envs
 
         if envs is None:
-            envs = build_envs(session.cache, session.settings, (), reporter, session.host_wheel)
+            envs = build_envs(session.cache, session.settings, reporter, session.build_source)
         build_for(path, file.sha256 or sha256_of(path), target, session.cache,
                   build_index=session.settings, envs=envs, reporter=reporter,
                   filename=file.filename)

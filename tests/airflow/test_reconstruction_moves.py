@@ -73,12 +73,15 @@ def test_an_sdist_that_does_not_build_moves_though_its_metadata_is_static(index_
         airflow(["oldlib>=1"]),
         PackageSpec("oldlib", "1.0", kinds=("sdist",), upload_time=day(5),
                     sdist_options={"fail_build": True}),
+        # the next release is an sdist that does not build either: skipped in turn
+        PackageSpec("oldlib", "1.0.1", kinds=("sdist",), upload_time=day(12),
+                    sdist_options={"fail_build": True}),
         PackageSpec("oldlib", "1.1", upload_time=day(20)),
     ])
     code, out, err = run(capsys, *resolve(server, *RECON, "apache-airflow==2.0.0"))
     assert code == 0, err
     assert pins(out)["oldlib"] == "1.1"
-    assert "oldlib 1.0 -> 1.1 (released 2021-01-20)" in out
+    assert "oldlib 1.0 -> 1.1 (released 2021-01-20): no wheel for cp311 and the sdist" in out
     # Builds here cannot speak for another Python: the header says which pins went untested.
     code, out, err = run(capsys, *resolve(server, *RECON, "--python", "3.12",
                                           "apache-airflow==2.0.0"))
@@ -86,6 +89,73 @@ def test_an_sdist_that_does_not_build_moves_though_its_metadata_is_static(index_
     assert pins(out)["oldlib"] == "1.0"
     assert ("not test-built (no wheel for this target, and builds here are for another Python "
             "or platform): oldlib==1.0") in out
+
+
+def test_a_compiled_release_for_older_pythons_moves_to_a_wheel_without_a_build(
+        index_server, capsys, tmp_path, monkeypatch):
+    # Its sdist would build here, but the answer must not depend on this machine's compilers:
+    # a later release with a wheel for the target is taken, and nothing is built.
+    log = tmp_path / "hooks.log"
+    monkeypatch.setenv("INLINE_BACKEND_LOG", str(log))
+    server = index_server([
+        airflow(["fastlib>=1"]),
+        PackageSpec("fastlib", "1.0", kinds=("wheel", "sdist"), tags=(CP310,),
+                    upload_time=day(5)),
+        PackageSpec("fastlib", "1.1", upload_time=day(20)),
+    ])
+    code, out, err = run(capsys, *resolve(server, *RECON, "apache-airflow==2.0.0"))
+    assert code == 0, err
+    assert pins(out)["fastlib"] == "1.1"
+    assert ("fastlib 1.0 -> 1.1 (released 2021-01-20): no wheel for cp311 (its wheels are for "
+            "cp310), and a compiled release is not built from source when a later one has a "
+            "wheel") in out
+    assert not log.exists() or "build_wheel" not in log.read_text()
+
+
+def test_a_compiled_release_is_built_when_no_later_wheel_fits_its_requirement(
+        index_server, capsys):
+    # Airflow caps it below the release with a wheel for the target: the cap holds, and the
+    # capped release is built here instead (its sdist builds).
+    server = index_server([
+        airflow(["fastlib>=1,<1.1"]),
+        PackageSpec("fastlib", "1.0", kinds=("wheel", "sdist"), tags=(CP310,),
+                    upload_time=day(5)),
+        PackageSpec("fastlib", "1.1", upload_time=day(20)),
+    ])
+    code, out, err = run(capsys, *resolve(server, *RECON, "apache-airflow==2.0.0"))
+    assert code == 0, err
+    assert pins(out)["fastlib"] == "1.0"
+    assert "moved past the release date" not in out
+
+
+def test_a_compiled_release_is_not_moved_to_a_new_major_version_unbuilt(index_server, capsys):
+    # Only a compatible successor replaces a build: fastlib 2.0 may break the release at run
+    # time (as pendulum 3 broke Airflow 2.3), so fastlib 1.0 is built here instead.
+    server = index_server([
+        airflow(["fastlib>=1"]),
+        PackageSpec("fastlib", "1.0", kinds=("wheel", "sdist"), tags=(CP310,),
+                    upload_time=day(5)),
+        PackageSpec("fastlib", "2.0", upload_time=day(20)),
+    ])
+    code, out, err = run(capsys, *resolve(server, *RECON, "apache-airflow==2.0.0"))
+    assert code == 0, err
+    assert pins(out)["fastlib"] == "1.0"
+    assert "moved past the release date" not in out
+
+
+def test_a_move_stays_within_what_the_release_requires(index_server, capsys):
+    # The first release with a wheel (1.2) is beyond Airflow's cap: the move goes to the
+    # first release under the cap that installs, an sdist that builds here.
+    server = index_server([
+        airflow(["oldlib>=1,<1.2"]),
+        old_only_for_310("oldlib", "1.0", 5),
+        PackageSpec("oldlib", "1.1", kinds=("sdist",), upload_time=day(15)),
+        PackageSpec("oldlib", "1.2", upload_time=day(20)),
+    ])
+    code, out, err = run(capsys, *resolve(server, *RECON, "apache-airflow==2.0.0"))
+    assert code == 0, err
+    assert pins(out)["oldlib"] == "1.1"
+    assert "oldlib 1.0 -> 1.1 (released 2021-01-15): no wheel for cp311 and the sdist" in out
 
 
 def test_a_move_moves_only_what_it_requires(index_server, capsys):
