@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -72,11 +73,14 @@ class Answers:
                 pieces = [body] if isinstance(body, bytes) else list(body)
                 self.send_header("Content-Length", str(sum(map(len, pieces))))
                 self.end_headers()
-                for piece in pieces:
-                    self.wfile.write(piece)
-                    self.wfile.flush()
-                    if len(pieces) > 1:
-                        time.sleep(answers.trickle)
+                try:
+                    for piece in pieces:
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                        if len(pieces) > 1:
+                            time.sleep(answers.trickle)
+                except (BrokenPipeError, ConnectionResetError):  # the client went away
+                    self.close_connection = True
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -230,6 +234,48 @@ def test_killed_download_shows_only_whole_files_then_resumes(make_index, tmp_pat
     assert rc == 0, err
     assert [r.range for r in server.requests_to(f"/files/{cut}")] == [f"bytes={held}-"]
     assert dist_files(dest) == {"a-1.0-py3-none-any.whl", "b-1.0-py3-none-any.whl"}
+    assert not (dest / ".partial").exists()
+
+
+def test_ctrl_c_during_downloads_leaves_only_partial_files_then_a_rerun_resumes(answers,
+                                                                               tmp_path):
+    names = "abc"
+    records = build_repository(tmp_path / "repo",
+                               [PackageSpec(n, "1.0", wheel_options=PAD) for n in names])
+    for n in names:
+        r = records[n][0]
+        answers.page(n, [(f"{answers.url}/files/{r.filename}#sha256={r.sha256}", r.filename)])
+        answers.file(r.filename, r.path.read_bytes())
+    answers.trickle = 0.05  # about a second per file: Ctrl-C lands inside the downloads
+    dest = tmp_path / "wh"
+    args = ["download", *names, "--index-url", f"{answers.url}/simple", "--dest", str(dest)]
+    run = subprocess.Popen([sys.executable, "-m", "constrain", *args], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        while not any(p.stat().st_size for p in (dest / ".partial").glob("*.part")):
+            assert run.poll() is None, run.communicate()
+            time.sleep(0.02)
+    except FileNotFoundError:  # .partial made between the glob and the stat
+        pass
+    os.killpg(run.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends
+    rc, _out, err = finish(run)
+    assert rc == 130
+    assert err.strip().startswith("interrupted:") and len(err.strip().splitlines()) == 1
+    assert dist_files(dest) == set() or all(
+        sha256(dest / n) == records[n[0]][0].sha256 for n in dist_files(dest))
+    assert not (dest / "manifest.json").exists()
+    held = {p.name.removesuffix(".part"): p.stat().st_size
+            for p in (dest / ".partial").glob("*.part")}
+    assert held
+
+    answers.log.clear()
+    rc, _out, err = finish(constrain(*args))
+    assert rc == 0, err
+    assert {n: sha256(dest / records[n][0].filename) for n in names} == {
+        n: records[n][0].sha256 for n in names}
+    asked = dict(answers.files_asked())
+    assert any(asked.get(f"/files/{name}") == f"bytes={size}-"
+               for name, size in held.items() if size)
     assert not (dest / ".partial").exists()
 
 

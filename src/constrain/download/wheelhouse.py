@@ -130,6 +130,10 @@ class FetchReport:
         return sum(f.bytes_transferred for f in self.files.values())
 
 
+class Stopped(Exception):
+    """A download ended early because the run was interrupted (its ``.part`` file stays)."""
+
+
 class KillSwitch:
     """A deterministic crash for tests of resumption: the process exits (as if killed, no
     clean-up) once ``after_bytes`` bytes have been written to partial files."""
@@ -171,6 +175,7 @@ class Wheelhouse:
         self.known = dict(known or {})
         self.workers = max(1, workers)
         self.kill = KillSwitch(kill_after_bytes)
+        self._stop = threading.Event()  # set when the run is interrupted
 
     # ------------------------------------------------------------------ checks
     def check_present(self, files: Sequence[DistFile]) -> dict[str, Fetched]:
@@ -239,10 +244,16 @@ class Wheelhouse:
             if on_file is not None:
                 on_file(got)
 
+        pool = ThreadPoolExecutor(max_workers=min(self.workers, len(missing)))
         try:
-            with ThreadPoolExecutor(max_workers=min(self.workers, len(missing))) as pool:
-                # biggest first: the long downloads start early and overlap the small ones
-                list(pool.map(one, sorted(missing, key=lambda f: -(f.size or 0))))
+            # biggest first: the long downloads start early and overlap the small ones
+            list(pool.map(one, sorted(missing, key=lambda f: -(f.size or 0))))
+        except BaseException:  # Ctrl-C: downloads under way stop at their next piece, their
+            self._stop.set()   # .part files kept for a resume; none is waited for
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        else:
+            pool.shutdown()
         finally:
             self.reporter.finish("bytes")
             self.reporter.finish("files")
@@ -292,6 +303,8 @@ class Wheelhouse:
             self.reporter.info(f"downloading {f.filename}")
 
             def progress(n: int) -> None:
+                if self._stop.is_set():
+                    raise Stopped(f"{f.filename}: stopped, {part} kept for a resume")
                 nonlocal moved
                 moved += n
                 self.reporter.advance("bytes", n)
