@@ -400,12 +400,21 @@ def test_simple_layout_keeps_data_yanked_and_pip_honours_it(make_index, tmp_path
                  str(dest), "--layout", "simple"]) == 0
     page = (dest / "simple" / "beta" / "index.html").read_text()
     assert 'data-yanked="broken build"' in page
+    # PEP 658: the wheel's METADATA beside it, announced with its sha256
+    metadata = (dest / "beta-2.0-py3-none-any.whl.metadata").read_bytes()
+    assert metadata == server.record("beta-2.0-py3-none-any.whl").metadata
+    assert f'data-core-metadata="sha256={hashlib.sha256(metadata).hexdigest()}"' in page
     manifest = json.loads((dest / "manifest.json").read_text())
     assert manifest["files"][0]["yanked"] == "broken build"
 
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(dest))
-    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    fetched: list[str] = []
+
+    class Static(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            fetched.append(self.path)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0),
+                                functools.partial(Static, directory=str(dest)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}/simple/"
     try:
@@ -415,9 +424,19 @@ def test_simple_layout_keeps_data_yanked_and_pip_honours_it(make_index, tmp_path
                                   capture_output=True, text=True, timeout=TIMEOUT)
 
         unpinned, pinned = pip("beta", "got1"), pip("beta==2.0", "got2")
+        fetched.clear()
+        uv = subprocess.run([sys.executable, "-m", "uv", "pip", "compile", "-", "--index-url",
+                             url, "--cache-dir", str(tmp_path / "uvc"), "--no-header"],
+                            input="beta==2.0\n", capture_output=True, text=True,
+                            timeout=TIMEOUT, env={**os.environ, "UV_NO_CONFIG": "1"})
     finally:
         httpd.shutdown()
         httpd.server_close()
+    # uv resolves from the mirror with the .metadata file alone, never the wheel
+    assert uv.returncode == 0, uv.stderr
+    assert "beta==2.0" in uv.stdout
+    assert "/beta-2.0-py3-none-any.whl.metadata" in fetched
+    assert not any(path.endswith(".whl") for path in fetched)
     assert unpinned.returncode != 0  # a yanked file is not taken unless pinned exactly
     assert pinned.returncode == 0, pinned.stderr
     assert "broken build" in pinned.stdout + pinned.stderr
