@@ -339,6 +339,8 @@ class _Reconstructor:
                    "compiled release is not built from source when a later one has a wheel")
         else:
             why = f"no wheel for {tag} and the sdist does not build"
+        if was is not None:  # moved before (a chain's move): both reasons count
+            why = f"{was.why}; then {name} {was.to_version}: {why}"
         if found is None:
             raise self.unsupported(f"{name} {version} has no wheel for {tag}, its sdist does not "
                                    "build, and no later release"

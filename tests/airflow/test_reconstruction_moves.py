@@ -160,12 +160,18 @@ def test_a_move_stays_within_what_the_release_requires(index_server, capsys):
 
 def test_a_move_moves_only_what_it_requires(index_server, capsys):
     server = index_server([
-        airflow(["pin-a>=1", "dep-b>=1", "steady"]),
+        airflow(["pin-a>=1", "dep-b>=1", "dep-c", "steady"]),
         old_only_for_310("pin-a", "1.0", 5),
-        PackageSpec("pin-a", "2.0", requires_dist=["dep-b>=2"], upload_time=day(20)),
+        PackageSpec("pin-a", "2.0", requires_dist=["dep-b>=2", "dep-c>=2.2"],
+                    upload_time=day(20)),
         PackageSpec("dep-b", "1.0", upload_time=day(3)),
         PackageSpec("dep-b", "2.0", upload_time=day(18)),
         PackageSpec("dep-b", "2.1", upload_time=day(22)),
+        # 2.2 is compiled for 3.10 only; 2.3 is the wheel a move of it would take
+        PackageSpec("dep-c", "1.0", upload_time=day(3)),
+        PackageSpec("dep-c", "2.2", kinds=("wheel", "sdist"), tags=(CP310,),
+                    upload_time=day(19)),
+        PackageSpec("dep-c", "2.3", upload_time=day(23)),
         PackageSpec("steady", "1.0", upload_time=day(2)),
         PackageSpec("steady", "1.1", upload_time=day(21)),
     ])
@@ -173,11 +179,14 @@ def test_a_move_moves_only_what_it_requires(index_server, capsys):
                                           "apache-airflow==2.0.0"))
     assert code == 0, err
     assert pins(out) == {"apache-airflow": "2.0.0", "pin-a": "2.0", "dep-b": "2.0",
-                         "steady": "1.0"}
+                         "dep-c": "2.3", "steady": "1.0"}
     assert "pin-a 1.0 -> 2.0 (released 2021-01-20): no wheel for cp311" in out
     assert ("dep-b 1.0 -> 2.0 (released 2021-01-18): needed by pin-a==2.0, itself moved: "
             "dep-b>=2") in out
-    assert "2 packages moved past the release date" in err
+    # dep-c moved for pin-a, then on from its compiled 2.2 to 2.3: both reasons are given
+    assert ("dep-c 1.0 -> 2.3 (released 2021-01-23): needed by pin-a==2.0, itself moved: "
+            "dep-c>=2.2; then dep-c 2.2: no wheel for cp311 (its wheels are for cp310)") in out
+    assert "3 packages moved past the release date" in err
 
 
 def test_moves_stay_within_the_users_exclude_newer(index_server, capsys):
