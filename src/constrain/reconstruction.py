@@ -5,8 +5,9 @@ the policies' bounds and the user's own constraints and requirements in force. A
 than the release can meet pins that cannot be had for it: no wheel for its Python and an sdist
 that does not build, or no release of a project as of that date with a file for it. Such a
 package *moves*: to its earliest release that installs on the target (a wheel for it, or an
-sdist that builds; requires-python honoured), no later than the user's ``--exclude-newer``.
-Only what a move requires moves too (a moved release needing ``foo>=2`` moves ``foo``); the
+sdist that builds; requires-python honoured), no later than the user's ``--exclude-newer``;
+a compiled release made for older Pythons moves unbuilt to a compatible successor with a wheel
+(:mod:`constrain.constraints.moves` decides which release and words why). Only what a move requires moves too (a moved release needing ``foo>=2`` moves ``foo``); the
 rest stays at the release date, and the set is re-resolved after each move. Every move is
 returned (from, to, why, the date of the release moved to) for the header and the summary.
 
@@ -33,6 +34,15 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .constraints import airflow as af
+from .constraints.moves import (
+    Move,
+    UnsupportedTarget,
+    first_installable,
+    foreign_wheels,
+    required_of,
+    spec_of,
+    unsupported_error,
+)
 from .errors import BuildError, ConstrainError, ResolutionImpossible
 from .models import DistFile, InstallSet, Origin
 from .output.header import format_utc
@@ -44,34 +54,6 @@ _ROUNDS = 40  # each round moves at least one package; a release has a few hundr
 
 
 @dataclass(frozen=True)
-class Move:
-    """A package of a reconstruction moved past the release date."""
-
-    name: str
-    from_version: Version | None  # None: no release as of the date was usable
-    to_version: Version
-    released: datetime  # upload time of the release moved to (its file for the target)
-    cutoff: datetime  # what the resolve may see of this project (all files of that release)
-    why: str
-
-    def line(self) -> str:
-        start = f"{self.name} {self.from_version}" if self.from_version is not None else self.name
-        return (f"{start} -> {self.to_version} (released {self.released.date().isoformat()}):"
-                f" {self.why}")
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "from": str(self.from_version or ""),
-                "to": str(self.to_version), "released": self.released.isoformat(),
-                "cutoff": self.cutoff.isoformat(), "why": self.why}
-
-    @classmethod
-    def from_json(cls, data: dict) -> Move:
-        return cls(data["name"], Version(data["from"]) if data["from"] else None,
-                   Version(data["to"]), datetime.fromisoformat(data["released"]),
-                   datetime.fromisoformat(data["cutoff"]), data["why"])
-
-
-@dataclass(frozen=True)
 class Reconstruction:
     """The reconstructed pins (as constraints), where they came from, the note for the
     header and the moves made."""
@@ -80,10 +62,6 @@ class Reconstruction:
     source: str
     note: str
     moves: tuple[Move, ...] = ()
-
-
-class UnsupportedTarget(ConstrainError):
-    """The release cannot be reconstructed for the target Python."""
 
 
 def release_time(repository, version: Version) -> datetime:
@@ -98,67 +76,6 @@ def release_time(repository, version: Version) -> datetime:
             f"the index reports no upload time for apache-airflow {version}",
             hint="reconstruction needs PEP 700 upload times; give --exclude-newer DATE")
     return max(times)
-
-
-def first_installable(
-    name: str,
-    files: Sequence[DistFile],
-    target,
-    *,
-    after: Version | None,
-    specifiers: Sequence[SpecifierSet],
-    limit: datetime | None,
-    skip: frozenset[Version] = frozenset(),
-    wheels_only: bool = False,
-) -> tuple[Version, datetime, datetime] | None:
-    """The earliest final, unyanked release of ``name`` above ``after`` that satisfies
-    ``specifiers`` and has a file for ``target`` uploaded by ``limit`` (a wheel for it, else --
-    unless ``wheels_only`` -- an sdist: whether that builds is for the caller to find out),
-    ``skip`` excepted: ``(version, upload time of its best file, of its last file)``."""
-    from .policies.filters import FilePolicy, group_versions
-
-    for vf in reversed(group_versions(name, files, target, FilePolicy("disallow", limit))):
-        v = vf.version
-        if vf.pre or (after is not None and v <= after) or v in skip:
-            continue
-        if not all(s.contains(v, prereleases=True) for s in specifiers):
-            continue
-        usable = [f for f in vf.files if not f.is_yanked and f.upload_time is not None
-                  and (f.is_wheel or not wheels_only)]
-        if usable:  # best first: a wheel for the target when there is one
-            return v, usable[0].upload_time, max(f.upload_time for f in usable)
-    return None
-
-
-def foreign_wheels(files: Sequence[DistFile], version: Version, target) -> list[str]:
-    """The interpreter tags of ``version``'s wheels when it has wheels and none fits
-    ``target`` (a compiled release made for other Pythons); ``[]`` otherwise."""
-    wheels = [f for f in files if f.version == version and f.is_wheel]
-    if not wheels or any(target.accepts(f) for f in wheels):
-        return []
-    tags = {t.interpreter for f in wheels for t in f.tags}
-    return sorted(tags, key=lambda t: (len(t), t))
-
-
-def _required_of(install_set: InstallSet, name: str, target) -> list[SpecifierSet]:
-    """The specifiers the pins of ``install_set`` put on ``name`` (a requirement under an
-    extra counts: more limits only mean fewer moves)."""
-    out = []
-    for pin in install_set.pins:
-        for r in pin.metadata.requires_dist:
-            if canonicalize_name(r.name) != name or not str(r.specifier):
-                continue
-            if r.marker is None or target.evaluate(r.marker) or "extra" in str(r.marker):
-                out.append(r.specifier)
-    return out
-
-
-def _spec_of(req: Requirement) -> Requirement | None:
-    """``req`` as a constraint (no extras, no URL); ``None`` when it limits nothing."""
-    if req.url or not str(req.specifier):
-        return None
-    marker = f"; {req.marker}" if req.marker is not None else ""
-    return Requirement(f"{req.name}{req.specifier}{marker}")
 
 
 class _Reconstructor:
@@ -266,7 +183,7 @@ class _Reconstructor:
             if (pin.name, pin.version) in self.keep or not foreign_wheels(
                     self._files(pin.name), pin.version, self.target):
                 continue
-            self.required.setdefault(pin.name, []).extend(_required_of(install_set, pin.name,
+            self.required.setdefault(pin.name, []).extend(required_of(install_set, pin.name,
                                                                        self.target))
             if self._later_wheel(pin.name, pin.version) is not None:
                 compiled.append((pin.name, pin.version, None))
@@ -421,30 +338,6 @@ class _Reconstructor:
                                  cause)
 
 
-def unsupported_error(req: Requirement, target, reason: str, available: Sequence[str] | None,
-                      command: str, cause: ConstrainError | None = None) -> UnsupportedTarget:
-    """The one-line refusal: why, the Pythons the release has files for, how to use one."""
-    python = target.python_short
-    if available:
-        pythons = (f"Airflow publishes constraints for the Pythons a release supports; "
-                   f"{next(iter(req.specifier)).version} has them for Python "
-                   f"{', '.join(available)}")
-        other = available[-1]
-    else:
-        pythons = "Airflow publishes constraints only for the Pythons a release supports"
-        other = None
-    if command.startswith("constrain install"):
-        way = (f"install into an environment of Python {other or 'X.Y'}: add "
-               f"--python-executable /path/to/python{other or 'X.Y'} to the command")
-    else:
-        way = f"resolve for one of them: add --python {other or 'X.Y'} to the command"
-    return UnsupportedTarget(
-        f"{req} cannot be reconstructed for Python {python}: {reason}",
-        details=(cause.message,) if cause is not None else (),
-        hint=f"{pythons}; {way}",
-    )
-
-
 def reconstruct(plan, session, target, options, reporter: Reporter, *,
                 requirements: Sequence[tuple[Requirement, Origin]] = (),
                 constraints: Sequence[tuple[Requirement, Origin]] = (),
@@ -473,7 +366,7 @@ def reconstruct(plan, session, target, options, reporter: Reporter, *,
     bounds, _ = bounds_for(plan.policies, {})
     user: list[tuple[Requirement, Origin]] = []
     for r, origin in [*requirements, *constraints]:
-        spec = _spec_of(r)
+        spec = spec_of(r)
         if spec is not None and canonicalize_name(r.name) != af.AIRFLOW:
             user.append((spec, origin))
     if available is None:
