@@ -311,3 +311,22 @@ def test_unreachable_published_files_the_refusal_names_the_releases_pythons(inde
     code, out, err = run(capsys, *resolve(server, "--airflow-constraints-url", dead,
                                           "--python", "3.9", "apache-airflow==2.0.0"))
     assert code == 0, err
+
+
+def test_install_refusal_names_an_environment_of_a_supported_python(index_server, capsys,
+                                                                     tmp_path):
+    import sys
+
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"  # install targets this Python
+    older = f"{sys.version_info.major}.{sys.version_info.minor - 1}"
+    server = index_server([airflow([], requires_python=f">=3.6,<{here}")])
+    server.static[f"/constraints-2.0.0/constraints-{older}.txt"] = "\n"
+    template = server.url + "/{ref}/{mode}-{python}.txt"
+    code, out, err = run(capsys, "install", "--index-url", server.index_url,
+                         "--airflow-constraints-url", template, "--venv", str(tmp_path / "V"),
+                         "--dry-run", "apache-airflow==2.0.0")
+    assert code == 1 and "Traceback" not in err
+    assert f"cannot be reconstructed for Python {here}: the release requires Python" in err
+    assert (f"install into an environment of Python {older}: make one with python{older} -m "
+            "venv DIR and give --venv DIR instead") in err
+    assert not (tmp_path / "V").exists()

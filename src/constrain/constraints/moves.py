@@ -129,8 +129,9 @@ def unsupported_error(req: Requirement, target, reason: str, available: Sequence
         pythons = "Airflow publishes constraints only for the Pythons a release supports"
         other = None
     if command.startswith("constrain install"):
-        way = (f"install into an environment of Python {other or 'X.Y'}: add "
-               f"--python-executable /path/to/python{other or 'X.Y'} to the command")
+        v = other or "X.Y"
+        way = (f"install into an environment of Python {v}: make one with python{v} -m venv "
+               f"DIR and give --venv DIR instead (or --python-executable /path/to/python{v})")
     else:
         way = f"resolve for one of them: add --python {other or 'X.Y'} to the command"
     return UnsupportedTarget(
