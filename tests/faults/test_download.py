@@ -319,6 +319,29 @@ def test_a_resume_answered_with_a_wrong_content_range_is_fetched_whole(
     assert not (dest / ".partial").exists()
 
 
+def test_a_file_of_another_size_than_the_index_lists_is_refused_without_a_hash(
+    answers, beta_wheel, tmp_path, capsys
+):
+    name, data = beta_wheel
+    # a hash-less PEP 691 page whose size no longer matches what is served (a file replaced
+    # under the same name, or a proxy's cut): the size is the one check such a file gets
+    answers.json_page("beta", [{"filename": name, "url": f"{answers.url}/files/{name}",
+                                "hashes": {}, "size": len(data) + 1000}])
+    answers.file(name, data)
+    index = ["--index-url", f"{answers.url}/simple"]
+    dest = tmp_path / "wh"
+    assert main(["download", "beta", *index, "--dest", str(dest)]) == 1
+    err = capsys.readouterr().err
+    assert f"{len(data)} bytes arrived, the index lists {len(data) + 1000}" in err
+    assert dist_files(dest) == set() and not (dest / "manifest.json").exists()
+
+    venv = tmp_path / "venv"
+    assert main(["install", "beta", *index, "--without-pip", "--venv", str(venv)]) == 1
+    err = capsys.readouterr().err
+    assert f"{len(data)} bytes arrived, the index lists {len(data) + 1000}" in err
+    assert not list(venv.glob("lib/python*/site-packages/beta*"))
+
+
 # ---------------------------------------------------------------------- hostile names, hashes
 def test_a_file_name_with_a_path_in_it_is_refused(answers, beta_wheel, tmp_path, capsys):
     name, data = beta_wheel

@@ -333,7 +333,9 @@ class Wheelhouse:
                     f"could not download {f.filename}: a bad partial answer from "
                     f"{redact_url(url)}", url=redact_url(url),
                     hint="the server mishandles range requests; try again later")
-            if f.size is not None and got != f.size:
+            if f.size is not None and got != f.size and (start or not self._checkable(f)):
+                # a resume gone wrong is fetched again whole; with a sha256 known, a whole
+                # download of the wrong size is left to the hash check (the clearer message)
                 part.unlink(missing_ok=True)
                 if attempt == 0 and start:
                     self.reporter.warning(f"{f.filename}: the resumed download is {got} bytes, "

@@ -129,4 +129,13 @@ def _fetch(client: HttpClient, url: str, dest: Path, file: DistFile) -> None:
             url=redact_url(url),
             hint="the index listed a file it cannot serve; try again later or --refresh",
         )
+    got = Path(dest).stat().st_size
+    if file.size is not None and got != file.size and not file.sha256:
+        # the one check a hash-less file gets (with a sha256, the hash check speaks)
+        raise NetworkError(
+            f"could not download {file.filename}: {got} bytes arrived, the index lists "
+            f"{file.size} (from {redact_url(url)})",
+            url=redact_url(url),
+            hint="the file or the index page changed while downloading; try again or --refresh",
+        )
     verify(file, sha256_of(dest))
