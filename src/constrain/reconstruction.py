@@ -409,7 +409,7 @@ def reconstruct(plan, session, target, options, reporter: Reporter, *,
                if user else "")
             + f"; {len(pairs)} pins"
             + (f", {len(work.moves)} moved past the release date" if work.moves else "")
-            + (f"; not test-built (no wheel for this target, and "
+            + ("; not test-built (no wheel for this target, and "
                + ("--no-build is set" if session.request.no_build else
                   "builds here are for another Python or platform")
                + f"): {', '.join(work.untested)}" if work.untested else ""))

@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from ..cache.store import Cache
 from ..errors import ConstrainError, HashMismatch, NetworkError, redact_url
 from ..index.client import HttpClient
 from ..index.files import cached_path
+from ..locks import wait_exclusive
 from ..models import DistFile
 from ..reporting import NULL_REPORTER, Reporter
 from .manifest import sha256_file
@@ -53,8 +53,6 @@ def locked(root: Path, *, timeout: float | None = None,
     """Hold the wheelhouse ``root``'s lock (created with the directory when missing). A second
     holder waits up to ``timeout`` seconds (default ``$CONSTRAIN_DOWNLOAD_LOCK_TIMEOUT`` or 600),
     telling ``on_wait`` once, then raises :class:`ConstrainError` naming the lock file."""
-    import fcntl
-
     if timeout is None:
         timeout = float(os.environ.get(LOCK_TIMEOUT_ENV, "600"))
     path = Path(root) / LOCK_NAME
@@ -65,25 +63,15 @@ def locked(root: Path, *, timeout: float | None = None,
         raise ConstrainError(f"cannot write to the wheelhouse {root}: {exc.strerror or exc}",
                              hint="check the permissions of --dest, or choose another") from None
     try:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            on_wait(f"waiting for another constrain download into {root} to finish")
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise ConstrainError(
-                            f"another constrain download into {root} is running "
-                            f"(it holds {path})",
-                            hint=f"wait for it to finish and run this command again, or give "
-                            f"--dest another directory (waited {timeout:g} s; "
-                            f"{LOCK_TIMEOUT_ENV} sets how long)",
-                        ) from None
-                    time.sleep(0.2)
+        if not wait_exclusive(fh, timeout,
+                              f"waiting for another constrain download into {root} to finish",
+                              on_wait):
+            raise ConstrainError(
+                f"another constrain download into {root} is running (it holds {path})",
+                hint=f"wait for it to finish and run this command again, or give "
+                f"--dest another directory (waited {timeout:g} s; "
+                f"{LOCK_TIMEOUT_ENV} sets how long)",
+            )
         yield
     finally:
         fh.close()

@@ -13,13 +13,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..cache.store import Cache
 from ..errors import ConstrainError, UsageError
+from ..locks import wait_exclusive
 from ..target import TargetEnvironment
 
 #: Bump when the probe below reports more or different facts.
@@ -322,8 +322,6 @@ def locked(interp: Interpreter, *, timeout: float | None = None,
     """Hold the environment's install lock: a second install into the same environment waits
     (up to ``timeout`` seconds, default ``$CONSTRAIN_INSTALL_LOCK_TIMEOUT`` or 600) and then
     fails with an error naming the environment."""
-    import fcntl
-
     if timeout is None:
         timeout = float(os.environ.get("CONSTRAIN_INSTALL_LOCK_TIMEOUT", "600"))
     state = Path(interp.prefix) / ".constrain"
@@ -334,22 +332,13 @@ def locked(interp: Interpreter, *, timeout: float | None = None,
         raise EnvironmentError_(f"cannot write to {interp.prefix}: {exc.strerror or exc}",
                                 hint="check the permissions of the environment") from None
     try:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            on_wait(f"waiting for another install into {interp.prefix} to finish")
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise EnvironmentError_(
-                            f"another constrain install into {interp.prefix} is running",
-                            hint="wait for it to finish, then run this command again",
-                        ) from None
-                    time.sleep(0.2)
+        if not wait_exclusive(fh, timeout,
+                              f"waiting for another install into {interp.prefix} to finish",
+                              on_wait):
+            raise EnvironmentError_(
+                f"another constrain install into {interp.prefix} is running",
+                hint="wait for it to finish, then run this command again",
+            )
         yield
     finally:
         fh.close()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ..app import ResolveRequest, Session, parse_exclude_newer, prepare_resolve, resolve_targets
+from ..app import Session, parse_exclude_newer, prepare_resolve, resolve_targets
 from ..errors import ConstrainError, UsageError, redact_url
 from ..models import InstallSet
 from ..output import render, write_atomic
