@@ -27,7 +27,8 @@ import shutil
 import stat
 from pathlib import Path
 
-from .link import environment_file, fault_point, link, planned_files, refuse_environment_files
+from .link import (environment_file, fault_point, link, planned_files, refuse_environment_files,
+                   temporary_of)
 from .link import _destinations
 from .unpack import InstallError, Unpacked
 from .venv import Interpreter
@@ -220,9 +221,13 @@ def _roll_back(interp: Interpreter, name: str, journal: Path, data: dict) -> Non
         # no backup: never moved (or already put back), so what is at ``path`` is old
     old = set(old_files)
     for path in new_files:
-        if path not in old and os.path.commonpath([os.path.abspath(path), prefix]) == prefix:
+        if os.path.commonpath([os.path.abspath(path), prefix]) != prefix:
+            continue
+        # a write cut short by the kill leaves its temporary beside the path (old or new)
+        doomed = (temporary_of(path),) if path in old else (path, temporary_of(path))
+        for p in doomed:
             with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                os.unlink(path)
+                os.unlink(p)
     _prune(set(new_files) - old, _stops(interp, name))
     shutil.rmtree(backup, ignore_errors=True)
     journal.unlink(missing_ok=True)

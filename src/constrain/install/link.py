@@ -105,7 +105,7 @@ def _place(src: str | Path, dst: str | Path) -> None:
     except OSError:
         linked = False
     dst = Path(dst)
-    tmp = dst.with_name(f".{dst.name}.constrain-tmp")
+    tmp = temporary_of(dst)
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
     try:
@@ -123,8 +123,15 @@ def _place(src: str | Path, dst: str | Path) -> None:
         raise
 
 
+def temporary_of(dst: str | Path) -> Path:
+    """Where a file is written before it is renamed to ``dst``: an interrupted install may
+    leave it behind, and a rollback removes it with ``dst``."""
+    dst = Path(dst)
+    return dst.with_name(f".{dst.name}.constrain-tmp")
+
+
 def _write(dst: Path, data: bytes, executable: bool) -> None:
-    tmp = dst.with_name(f".{dst.name}.constrain-tmp")
+    tmp = temporary_of(dst)
     try:
         tmp.write_bytes(data)
         if executable:
