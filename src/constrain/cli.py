@@ -239,10 +239,19 @@ def _run_resolve(args: argparse.Namespace, argv: list[str], console: _Console) -
         console.info(f"wrote {len(result.install_set.pins)} pins to {args.output}")
     else:
         console.out(result.text)
-    if not console.quiet and result.install_set.moved:
-        console._emit(moved_lines(result.install_set))
+    emit_moves(console, [result.install_set])
     write_stats(result.stats)
     return 0
+
+
+def emit_moves(console, install_sets) -> None:
+    """On stderr (unless quiet), every package a reconstruction moved past the release date,
+    per target: the summary resolve, install, download and refresh end with."""
+    if console.quiet:
+        return
+    for install_set in install_sets:
+        if install_set.moved:
+            console._emit(moved_lines(install_set))
 
 
 def moved_lines(install_set) -> list[str]:

@@ -330,3 +330,24 @@ def test_install_refusal_names_an_environment_of_a_supported_python(index_server
     assert (f"install into an environment of Python {older}: make one with python{older} -m "
             "venv DIR and give --venv DIR instead") in err
     assert not (tmp_path / "V").exists()
+
+
+@pytest.mark.parametrize("command", ["download", "refresh"])
+def test_download_and_refresh_summaries_list_the_moves(index_server, capsys, tmp_path, command):
+    server = index_server([
+        airflow(["oldlib>=1"]),
+        old_only_for_310("oldlib", "1.0", 5),
+        PackageSpec("oldlib", "1.2", upload_time=day(20)),
+    ])
+    where = ["--dest", str(tmp_path / "W")] if command == "download" else [
+        "--output-dir", str(tmp_path / "C")]
+    code, out, err = run(capsys, command, "--index-url", server.index_url, *RECON,
+                         "--python", "3.11", *where, "apache-airflow==2.0.0")
+    assert code == 0, err
+    move = ("oldlib 1.0 -> 1.2 (released 2021-01-20): no wheel for cp311 and the sdist does "
+            "not build")
+    assert "reconstruction for Python 3.11: 1 package moved past the release date" in err
+    assert f"  {move}" in err
+    written = (tmp_path / "W" / "constraints-3.11.txt" if command == "download"
+               else tmp_path / "C" / "constraints-3.11.txt").read_text()
+    assert "oldlib==1.2" in written and move in written

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
     import os
 
     from ..app import ResolveRequest, command_line
-    from ..cli import write_stats
+    from ..cli import emit_moves, write_stats
     from ..download.command import KILL_ENV, DownloadRequest, download_command
     from ..errors import UsageError
 
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
     finally:
         reporter.close()
     console.out(render_summary(result))
+    emit_moves(console, [t.install_set for t in result.targets])
     for name in result.stale:
         console.warning(f"{name} is in {result.dest} but no target needs it any more")
     write_stats(result.stats)

@@ -44,7 +44,7 @@ def register(subparsers, add_resolve_options) -> None:
 
 def run(args: argparse.Namespace, argv: list[str], console) -> int:
     from ..app import ResolveRequest
-    from ..cli import write_stats
+    from ..cli import emit_moves, write_stats
     from ..install.command import InstallRequest, install_command
 
     resolve = ResolveRequest.from_args(args, argv)  # its command is argv, "install" included
@@ -79,10 +79,7 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
             sys.stderr.write(text)
         if not console.quiet:
             console._emit([f"{where}: {result.plan.summary()}"])
-    if not console.quiet and result.install_set.moved:
-        from ..cli import moved_lines
-
-        console._emit(moved_lines(result.install_set))
+    emit_moves(console, [result.install_set])
     write_stats(result.stats)
     return 0
 

@@ -131,7 +131,7 @@ def build_request(args: argparse.Namespace, argv: list[str], environ=None):
 
 
 def run(args: argparse.Namespace, argv: list[str], console) -> int:
-    from ..cli import write_stats
+    from ..cli import emit_moves, write_stats
     from ..refresh import refresh_command
 
     request = build_request(args, argv)
@@ -139,6 +139,7 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
         console.info(f"settings from {request.config_source}")
     result = refresh_command(request, reporter=console.reporter)
     console.out(result.markdown)
+    emit_moves(console, [t.install_set for t in result.targets])
     write_stats(result.stats)
     if result.forbidden:
         console.error([f"error: {len(result.forbidden)} forbidden downgrade"
