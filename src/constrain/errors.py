@@ -8,7 +8,7 @@ prints them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 _URL_SECRETS = None
@@ -244,22 +244,3 @@ class CacheError(ConstrainError):
 class OutputError(ConstrainError):
     """An output file cannot be written, or an install set cannot be expressed in the asked
     format (a lock file entry without the hashes the format requires)."""
-
-
-@dataclass
-class Problems:
-    """Collects bad input lines so a parser can report every one of them at once."""
-
-    items: list[SourceLocation] = field(default_factory=list)
-
-    def add(self, loc: SourceLocation) -> None:
-        self.items.append(loc)
-
-    def raise_if_any(self, what: str, *, hint: str | None = None) -> None:
-        if self.items:
-            n = len(self.items)
-            raise InputError(
-                f"{n} invalid line{'s' if n != 1 else ''} in {what}",
-                locations=self.items,
-                hint=hint,
-            )

@@ -52,7 +52,8 @@ Schema (format ``constrain-wheelhouse/1``; keys sorted, two-space indent, UTF-8,
       ]
     }
 
-A reader must check each file's sha256 before trusting it (:func:`check_file` does). Unknown
+A reader must check each file's sha256 before trusting it (a rerun of download re-hashes what is
+there; install --wheelhouse checks each file it takes against it). Unknown
 keys are ignored so later versions can add fields; a different ``format`` is refused.
 """
 
@@ -64,7 +65,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import ConstrainError, HashMismatch, InputError, SourceLocation
+from ..errors import ConstrainError, InputError, SourceLocation
 
 FORMAT = "constrain-wheelhouse/1"
 MANIFEST_NAME = "manifest.json"
@@ -243,27 +244,6 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()
-
-
-def check_file(directory: Path, entry: FileEntry) -> Path:
-    """The path of ``entry`` in ``directory`` after checking its size and sha256; raises
-    :class:`HashMismatch` (altered file) or :class:`ConstrainError` (missing file)."""
-    path = Path(directory) / entry.filename
-    if not path.is_file():
-        raise ConstrainError(
-            f"{entry.filename} is listed in the manifest but missing from {directory}",
-            hint="copy the whole wheelhouse again, or rerun 'constrain download'",
-        )
-    actual = sha256_file(path)
-    if actual != entry.sha256.lower():
-        raise HashMismatch(
-            f"{path} (wheelhouse file)",
-            expected=f"sha256:{entry.sha256.lower()}",
-            actual=f"sha256:{actual}",
-            hint="the file was altered after it was downloaded and vetted; delete it and "
-            "rerun 'constrain download' to fetch the original",
-        )
-    return path
 
 
 def missing_project(directory: Path, project: str,

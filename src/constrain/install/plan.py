@@ -121,10 +121,6 @@ class Plan:
     def to_remove(self) -> list[Change]:
         return self.of("remove")
 
-    @property
-    def is_noop(self) -> bool:
-        return not self.to_install and not self.to_remove
-
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for c in self.changes:

@@ -164,9 +164,6 @@ class ConstrainProvider(AbstractProvider):
             "build (compilers, system libraries, build constraints)",
         )
 
-    def cached_metadata(self, name: str, version: Any) -> CoreMetadata | None:
-        return self._metadata.get((name, version))
-
     def invalid_extras(self, name: str, version: Any) -> frozenset[str]:
         """Extras asked of this version that its metadata does not provide (ignored)."""
         return self._invalid_extras.get((name, version), frozenset())
