@@ -118,8 +118,8 @@ from constrain.processes import spawn_pool
 pool = spawn_pool(2)
 pids = {pool.submit(os.getpid).result() for _ in range(8)}
 busy = pool.submit(time.sleep, 60)
-print(*sorted(pids), flush=True)
-try:
+try:  # the pids are printed inside: the test's SIGINT may come as soon as they are read
+    print(*sorted(pids), flush=True)
     busy.result()
 except KeyboardInterrupt:
     print("interrupted", flush=True)
