@@ -151,14 +151,20 @@ def beta_wheel(tmp_path_factory) -> tuple[str, bytes]:
 
 
 # ---------------------------------------------------------------------- parallel runs
-def test_three_parallel_downloads_into_one_dest_all_succeed(answers, tmp_path):
-    names = "abcd"
+def _serve_projects(answers, tmp_path, names: str) -> dict:
+    """One padded wheel per one-letter project in ``names``, each on its own page."""
     records = build_repository(tmp_path / "repo",
                                [PackageSpec(n, "1.0", wheel_options=PAD) for n in names])
     for n in names:
         r = records[n][0]
         answers.page(n, [(f"{answers.url}/files/{r.filename}#sha256={r.sha256}", r.filename)])
         answers.file(r.filename, r.path.read_bytes())
+    return records
+
+
+def test_three_parallel_downloads_into_one_dest_all_succeed(answers, tmp_path):
+    names = "abcd"
+    records = _serve_projects(answers, tmp_path, names)
     answers.trickle = 0.02  # whole files take a moment: the three runs overlap
     dest = tmp_path / "wh"
     runs = [constrain("download", *names, "--index-url", f"{answers.url}/simple", "--dest",
@@ -240,12 +246,7 @@ def test_killed_download_shows_only_whole_files_then_resumes(make_index, tmp_pat
 def test_ctrl_c_during_downloads_leaves_only_partial_files_then_a_rerun_resumes(answers,
                                                                                tmp_path):
     names = "abc"
-    records = build_repository(tmp_path / "repo",
-                               [PackageSpec(n, "1.0", wheel_options=PAD) for n in names])
-    for n in names:
-        r = records[n][0]
-        answers.page(n, [(f"{answers.url}/files/{r.filename}#sha256={r.sha256}", r.filename)])
-        answers.file(r.filename, r.path.read_bytes())
+    records = _serve_projects(answers, tmp_path, names)
     answers.trickle = 0.05  # about a second per file: Ctrl-C lands inside the downloads
     dest = tmp_path / "wh"
     args = ["download", *names, "--index-url", f"{answers.url}/simple", "--dest", str(dest)]
