@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from harness import report, runner, tools as toolmod  # noqa: E402
+from harness import report, runner, trash, tools as toolmod  # noqa: E402
 from harness.workloads import (  # noqa: E402
     EXCLUDE_NEWER, OLD_AIRFLOW, OLD_CONSTRAINTS_ENV, OLD_REQUIREMENT_ENV, WORKLOADS, Context)
 
@@ -32,8 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--workload", action="append", choices=[*WORKLOADS, STARTUP], metavar="NAME",
         help=f"run only this workload (repeatable): {', '.join([*WORKLOADS, STARTUP])}")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs per mode for constrain and uv; the median counts (default 3)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="runs per mode for constrain and uv; the median counts (default 5)")
     parser.add_argument("--pip-repeat", type=int, default=1,
                         help="runs per mode for pip, whose runs are the slow ones (default 1)")
     parser.add_argument("--quick", action="store_true",
@@ -52,8 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write all figures here")
     parser.add_argument("--tool", action="append", choices=toolmod.TOOLS,
                         help="run only this tool (repeatable; default: all three)")
-    parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds per run for constrain and uv (default 120)")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds per run for constrain and uv (default 300)")
     parser.add_argument("--pip-timeout", type=float, default=600.0,
                         help="seconds per run for pip (default 600)")
     parser.add_argument("--force", action="store_true",
@@ -62,6 +62,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--refresh-peers", action="store_true",
                         help="recreate the peers venv with the newest pip and uv")
     parser.add_argument("--plain", action="store_true", help="plain text tables, no rich")
+    parser.add_argument(
+        "--baseline", action="append", default=[], metavar="REF",
+        help="also run constrain as of git REF (a commit, branch or tag of this repository), "
+             "built into a venv of its own, as the tool 'constrain@REF' (repeatable): "
+             "before/after in one run")
     parser.add_argument("--work-dir", type=Path, default=HERE / ".work", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -88,16 +93,21 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupted)
     work = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    runner.empty_trash(work)  # left by an interrupted run
+    trash.empty_trash(work)  # left by an interrupted run
     env = toolmod.isolated_env()
     index_url = toolmod.default_index_url()
     peers_python = toolmod.ensure_peers(work, env, index_url, args.refresh_peers)
     toolset = toolmod.discover(work, env, peers_python)
+    for ref in args.baseline:
+        name, argv = toolmod.build_baseline(HERE, work, ref, env, index_url)
+        toolset.baselines[name] = argv
+        toolset.versions[name] = ref
     toolmod.precompile(env)
     ctx = Context(root=HERE, work=work, index_url=index_url, tools=toolset, env=env,
                   old_constraints=args.old_constraints.resolve() if args.old_constraints
                   else None, old_requirement=args.old_requirement)
-    chosen_tools = tuple(args.tool or toolmod.TOOLS)
+    chosen = set(args.tool or toolmod.TOOLS)
+    chosen_tools = tuple(t for t in toolset.names if t in chosen or t in toolset.baselines)
     names = args.workload or [*WORKLOADS, STARTUP]
     timeouts = {"constrain": args.timeout, "uv": args.timeout, "pip": args.pip_timeout}
     repeats = {"constrain": args.repeat, "uv": args.repeat, "pip": args.pip_repeat}
@@ -115,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(runner.run_workload(ctx, WORKLOADS[name], chosen_tools, repeats,
                                                    timeouts, args.force))
     finally:
-        runner.empty_trash(work)  # old caches and venvs, set aside during the runs
+        trash.empty_trash(work)  # old caches and venvs, set aside during the runs
     meta = {
         "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
@@ -127,12 +137,15 @@ def main(argv: list[str] | None = None) -> int:
         "index_url": index_url,
         "exclude_newer": EXCLUDE_NEWER,
         "repeat": repeats,
+        "baselines": {name: argv for name, argv in toolset.baselines.items()},
         "load_average": {"start": load_start, "end": _load_average()},
         "old_constraints": str(ctx.old_constraints) if ctx.old_constraints else None,
         "old_requirement": ctx.old_requirement,
         "timeouts_s": timeouts,
     }
     report.print_tables(results, plain=args.plain)
+    for line in report.summary_lines(results):
+        print(line)
     print(f"load average (1, 5, 15 min): start {load_start}, end {meta['load_average']['end']}")
     report.write_json(work.parent / "results" / "last.json", meta, results)
     if args.json:

@@ -89,6 +89,46 @@ def print_tables(results: list[WorkloadResult], plain: bool = False) -> None:
         console.print(table)
 
 
+def summary_lines(results: list[WorkloadResult]) -> list[str]:
+    """What the tables say about correctness and memory, in words: for each workload whether
+    every tool's pins equal uv's, and the peak memory of the largest workload (most distinct
+    packages: a refresh's three files of one set count once) against uv's, mode by mode."""
+    lines = []
+    largest, most = None, -1
+    for result in results:
+        uv = next((r for r in result.rows if r.tool == "uv" and r.pins is not None), None)
+        if uv is None or uv.pins is None:
+            continue
+        distinct = len({key.rpartition(":")[2] for key in uv.pins})  # "3.11:name" -> name
+        if distinct > most:
+            largest, most = result, distinct
+        words = []
+        for tool in dict.fromkeys(r.tool for r in result.rows if r.tool != "uv"):
+            differs = [r.differs_from_uv for r in result.rows
+                       if r.tool == tool and r.differs_from_uv is not None]
+            if not differs:
+                continue
+            worst = max(differs)
+            words.append(f"{tool} {'=' if worst == 0 else '!='} uv"
+                         + ("" if worst == 0 else f" ({worst} differ)"))
+        if words:
+            lines.append(f"pins, {result.name} ({uv.packages} packages): " + ", ".join(words))
+    if largest is not None:
+        peaks = []
+        uv_peak = {r.mode: r.peak_mb for r in largest.rows if r.tool == "uv" and r.peak_mb}
+        for row in largest.rows:
+            if row.tool == "uv" or not row.peak_mb:
+                continue
+            base = row.mode.split(" (")[0]
+            versus = uv_peak.get(base)
+            ratio = f" = {row.peak_mb / versus:.2f}x uv's {versus:.0f} MB" if versus else ""
+            peaks.append(f"  {row.tool} {row.mode}: {row.peak_mb:.0f} MB{ratio}")
+        if peaks:
+            lines.append(f"peak memory, largest workload ({largest.name}, {most} packages):")
+            lines += peaks
+    return lines
+
+
 def write_json(path: Path, meta: dict, results: list[WorkloadResult]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {"meta": meta, "workloads": [result.to_json() for result in results]}

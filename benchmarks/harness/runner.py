@@ -20,8 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .base import COLD, FULL_RESOLVE_OF, Command, Context, Workload
 from .measure import OK, TIMEOUT, RunResult, run_measured
-from .workloads import COLD, FULL_RESOLVE_OF, WARM, Command, Context, Workload
+from .tools import is_constrain
+from .trash import set_aside
 
 UNAVAILABLE = "unavailable"
 NOT_APPLICABLE = "n/a"
@@ -79,28 +81,6 @@ def _empty(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
 
 
-def set_aside(path: Path, work: Path) -> None:
-    """Make ``path`` a new empty directory, moving what was there into ``work/trash``, which
-    :func:`empty_trash` deletes once no run is being measured. Deleting a tool's cache (some
-    ten thousand files) just before its next cold run made that run create its files where
-    the filesystem had just freed thousands of inodes: on this machine's ext4 each new file
-    then cost several times as much, for whichever tool ran next (measured with perf: 20-30%
-    of a cold install's CPU in the kernel's inode allocator). Runs are now independent of
-    what the run before them left."""
-    if path.exists():
-        trash = work / "trash"
-        trash.mkdir(parents=True, exist_ok=True)
-        import uuid
-
-        path.rename(trash / uuid.uuid4().hex)
-    path.mkdir(parents=True, exist_ok=True)
-
-
-def empty_trash(work: Path) -> None:
-    """Delete what :func:`set_aside` moved away (after the measured runs)."""
-    shutil.rmtree(work / "trash", ignore_errors=True)
-
-
 def read_stats(path: Path) -> dict | None:
     """constrain's work counters from CONSTRAIN_STATS_FILE, or None if absent or unreadable."""
     try:
@@ -117,7 +97,7 @@ def execute(ctx: Context, tool: str, command: Command, run_dir: Path, timeout: f
         step()
     env = dict(ctx.env)
     env.update(command.env)
-    if tool == "constrain":
+    if is_constrain(tool):
         env["CONSTRAIN_STATS_FILE"] = str(run_dir / "stats.json")
     stdin_path = None
     if command.stdin_text is not None:
@@ -146,7 +126,7 @@ def run_tool(ctx: Context, workload: Workload, tool: str, repeat: int, timeout: 
     """All modes of ``workload`` for one tool."""
     tools = ctx.tools
     reason = tools.unavailable.get(tool)
-    if tool == "constrain" and reason is None:
+    if is_constrain(tool) and reason is None:
         if workload.needs_constrain_command not in tools.constrain_commands:
             reason = f"`constrain {workload.needs_constrain_command} --help` fails"
     if reason is not None:
@@ -164,11 +144,13 @@ def run_tool(ctx: Context, workload: Workload, tool: str, repeat: int, timeout: 
         row = Row(tool, mode, OK)
         rows.append(row)
         if mode != COLD and not cache_filled:
-            primer = workload.command(ctx, tool, WARM, base / "prime")
             log(f"  {workload.name}: {tool} priming the cache for {mode}")
-            result = execute(ctx, tool, primer, base / "prime", timeout)
-            if result.status != OK:
-                row.status, row.note = result.status, "priming run: " + _why(result)
+            for prime_dir, primer in workload.primers(ctx, tool, base):
+                result = execute(ctx, tool, primer, prime_dir, timeout)
+                if result.status != OK:
+                    row.status, row.note = result.status, "priming run: " + _why(result)
+                    break
+            if row.status != OK:
                 continue
         peaks = []
         for i in range(repeat):
@@ -185,7 +167,7 @@ def run_tool(ctx: Context, workload: Workload, tool: str, repeat: int, timeout: 
                 break
             row.times_s.append(result.wall_s)
             peaks.append(result.peak_rss_bytes)
-            row.stats = read_stats(run_dir / "stats.json") if tool == "constrain" else None
+            row.stats = read_stats(run_dir / "stats.json") if is_constrain(tool) else None
             try:
                 row.pins = workload.read_pins(tool, run_dir)
             except (OSError, ValueError, KeyError) as exc:
@@ -212,13 +194,15 @@ def _why(result: RunResult) -> str:
 
 
 def compare(rows: list[Row]) -> None:
-    """Fill each peer row's ratio (constrain / peer) and each row's differences from uv."""
+    """Fill each peer row's ratio (constrain / peer, same mode; a baseline ``constrain@REF``
+    is a peer too), the ratio of constrain's full-resolve rows to uv's and pip's base mode,
+    and each row's differences from uv's pins."""
     by_mode = {row.mode: row for row in rows if row.tool == "constrain"}
     uv_pins = next((row.pins for row in rows if row.tool == "uv" and row.pins is not None), None)
     peers = {(row.tool, row.mode): row for row in rows if row.tool != "constrain"}
     for row in rows:
         base = FULL_RESOLVE_OF.get(row.mode)
-        if row.tool == "constrain" and base and row.median_s is not None:
+        if is_constrain(row.tool) and base and row.median_s is not None:
             for peer in ("uv", "pip"):
                 other = peers.get((peer, base))
                 if other is not None and other.median_s:
@@ -248,10 +232,11 @@ def run_workload(ctx: Context, workload: Workload, tools: tuple[str, ...],
         log(f"{workload.title}: skipped ({result.skipped})")
         return result
     log(workload.title)
-    for tool in workload.tools:
-        if tool in tools:
-            count = repeat if isinstance(repeat, int) else repeat[tool]
-            result.rows += run_tool(ctx, workload, tool, count, timeouts[tool], log)
+    for tool in tools:
+        if workload.runs(tool):
+            kind = "constrain" if is_constrain(tool) else tool
+            count = repeat if isinstance(repeat, int) else repeat[kind]
+            result.rows += run_tool(ctx, workload, tool, count, timeouts[kind], log)
     compare(result.rows)
     return result
 

@@ -22,6 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TOOLS = ("constrain", "uv", "pip")
+#: a constrain built from another commit (``--baseline REF``) is named ``constrain@REF``
+BASELINE_PREFIX = "constrain@"
+
+
+def is_constrain(tool: str) -> bool:
+    """Is ``tool`` constrain, this checkout's or a baseline's (same commands, same counters)?"""
+    return tool == "constrain" or tool.startswith(BASELINE_PREFIX)
 
 # Settings that would make a tool look somewhere other than the one index we give it, or use a
 # cache other than the one we give it.
@@ -72,9 +79,18 @@ class Toolset:
     # constrain subcommands that answer --help
     constrain_commands: set[str] = field(default_factory=set)
     pip_has_uploaded_prior_to: bool = False
+    #: ``constrain@REF`` -> the command prefix of constrain built from REF (``--baseline``)
+    baselines: dict[str, list[str]] = field(default_factory=dict)
 
     def argv(self, tool: str) -> list[str]:
+        if tool in self.baselines:
+            return list(self.baselines[tool])
         return list(getattr(self, tool))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every tool, baselines right after this checkout's constrain."""
+        return ("constrain", *self.baselines, "uv", "pip")
 
 
 def constrain_command() -> list[str]:
@@ -147,7 +163,7 @@ def discover(work: Path, env: dict[str, str], peers_python: Path,
             tools.versions[tool] = (proc.stdout or proc.stderr).strip().splitlines()[0]
         else:
             tools.unavailable[tool] = _last_line(proc.stderr) or f"exit {proc.returncode}"
-    for command in ("resolve", "install", "download"):
+    for command in ("resolve", "install", "download", "refresh"):
         if "constrain" in tools.unavailable:
             break
         if _probe([*tools.constrain, command, "--help"], env, work).returncode == 0:
@@ -156,6 +172,34 @@ def discover(work: Path, env: dict[str, str], peers_python: Path,
         helptext = _probe([*tools.pip, "install", "--help"], env, work).stdout
         tools.pip_has_uploaded_prior_to = bool(re.search(r"--uploaded-prior-to\b", helptext))
     return tools
+
+
+def build_baseline(root: Path, work: Path, ref: str, env: dict[str, str], index_url: str
+                   ) -> tuple[str, list[str]]:
+    """``(name, argv)`` of constrain as of git ``ref``: the tree of that commit extracted
+    (``git archive``, so the shared repository gets no worktree entry) into
+    ``work/baseline/<commit>`` and installed, not editable, into a venv of its own there, made
+    once per commit. Its runs get a cache of their own like every tool."""
+    repo = root.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify",
+                                 f"{ref}^{{commit}}"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SystemExit(f"--baseline {ref}: not a commit of {repo} ({exc})") from None
+    home = work / "baseline" / commit[:12]
+    venv, marker = home / "venv", home / ".installed"
+    if not marker.exists():
+        shutil.rmtree(home, ignore_errors=True)  # never build on a half-made tree
+        (home / "tree").mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", commit],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(home / "tree")], input=archive, check=True)
+        subprocess.run([_python311(), "-m", "venv", str(venv)], check=True, env=env)
+        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                        "--index-url", index_url, str(home / "tree")], check=True, env=env)
+        marker.write_text(f"constrain at {commit} installed\n")
+    return f"{BASELINE_PREFIX}{ref}", [str(venv / "bin" / "constrain")]
 
 
 def _last_line(text: str) -> str:

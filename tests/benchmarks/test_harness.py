@@ -16,7 +16,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-from harness import measure, report, runner, tools, workloads  # noqa: E402
+from harness import measure, report, runner, tools, trash, workloads  # noqa: E402
 from harness.workloads import COLD, WARM, WARM_OFFLINE, Command, Context, Workload  # noqa: E402
 
 PY = sys.executable
@@ -414,7 +414,7 @@ def test_quick_means_one_run_and_unknown_workloads_are_refused(capsys):
     quick = bench_run.parse_args(["--quick", "--pip-repeat", "4"])
     assert (quick.repeat, quick.pip_repeat) == (1, 1)
     default = bench_run.parse_args([])
-    assert (default.repeat, default.pip_repeat) == (3, 1)
+    assert (default.repeat, default.pip_repeat) == (5, 1)
     assert bench_run.parse_args(["--pip-repeat", "2"]).pip_repeat == 2
     with pytest.raises(SystemExit):
         bench_run.parse_args(["--workload", "nonsense"])
@@ -491,11 +491,102 @@ def test_emptied_caches_are_set_aside_and_deleted_only_after_the_runs(tmp_path):
     cache = work / "cache" / "uv"
     (cache / "wheels").mkdir(parents=True)
     (cache / "wheels" / "a.whl").write_bytes(b"x")
-    runner.set_aside(cache, work)
+    trash.set_aside(cache, work)
     assert cache.is_dir() and list(cache.iterdir()) == []
     kept = list((work / "trash").rglob("a.whl"))
     assert len(kept) == 1 and kept[0].read_bytes() == b"x"
-    runner.set_aside(work / "cache" / "new", work)  # nothing there yet: just made
+    trash.set_aside(work / "cache" / "new", work)  # nothing there yet: just made
     assert (work / "cache" / "new").is_dir()
-    runner.empty_trash(work)
+    trash.empty_trash(work)
     assert not (work / "trash").exists() and cache.is_dir()
+
+
+# --- a baseline constrain, the new workloads, the summary -----------------------------------
+
+def test_a_baseline_runs_wherever_constrain_does_and_is_compared_with_it(tmp_path):
+    toolset = _toolset(tmp_path)
+    script = tmp_path / "old.py"
+    script.write_text(FAKE_TOOL)
+    toolset.baselines["constrain@old"] = [PY, str(script)]
+    ctx = _context(tmp_path, toolset)
+    wl = FakeResolve()
+    wl.PINS = {**FakeResolve.PINS, "constrain@old": "a==1,b==3"}
+    wl.tools = ("constrain", "uv")  # no pip: the baseline still runs, as constrain does
+    wl.seen = {}
+    result = runner.run_workload(ctx, wl, toolset.names, 1, {t: 30 for t in tools.TOOLS},
+                                 force=False, log=_quiet)
+    rows = {(r.tool, r.mode): r for r in result.rows}
+    assert {tool for tool, _ in rows} == {"constrain", "constrain@old", "uv"}
+    old = rows["constrain@old", COLD]
+    assert old.stats["requests"] == 42  # its work counters are read like constrain's
+    assert old.ratio == pytest.approx(rows["constrain", COLD].median_s / old.median_s)
+    assert old.differs_from_uv == 0 and rows["constrain", COLD].differs_from_uv == 1
+    lines = report.summary_lines([result])
+    assert "pins, fake (2 packages): constrain != uv (1 differ), constrain@old = uv" in lines
+
+
+def test_a_baseline_that_is_no_commit_is_refused_by_name(tmp_path):
+    with pytest.raises(SystemExit, match="--baseline no-such-ref"):
+        tools.build_baseline(BENCHMARKS, tmp_path, "no-such-ref", dict(os.environ), "x")
+
+
+def test_summary_gives_the_largest_workloads_memory_against_uvs():
+    def rows(packages, peak):
+        out = [runner.Row("constrain", COLD, measure.OK, [1.0], 1.0, peak, None, packages),
+               runner.Row("constrain", workloads.WARM_OFFLINE_FULL, measure.OK, [1.0], 1.0,
+                          peak / 2, None, packages),
+               runner.Row("uv", COLD, measure.OK, [1.0], 1.0, 100.0, None, packages),
+               runner.Row("uv", WARM_OFFLINE, measure.OK, [1.0], 1.0, 50.0, None, packages)]
+        for row in out:
+            row.pins = {str(i): "1" for i in range(packages)}
+        runner.compare(out)
+        return out
+
+    small = runner.WorkloadResult("small", "", "", rows=rows(10, 500.0))
+    large = runner.WorkloadResult("large", "", "", rows=rows(400, 300.0))
+    lines = report.summary_lines([small, large])
+    at = lines.index("peak memory, largest workload (large, 400 packages):")
+    assert lines[at + 1] == "  constrain cold: 300 MB = 3.00x uv's 100 MB"
+    assert lines[at + 2] == ("  constrain warm-offline (full resolve, CONSTRAIN_NO_REMEMBER=1): "
+                             "150 MB = 3.00x uv's 50 MB")
+
+
+def test_the_changed_request_forgets_only_its_own_remembered_answer(tmp_path):
+    ctx = _context(tmp_path, _toolset(tmp_path))
+    wl = workloads.WORKLOADS["airflow-changed"]
+    cache = ctx.cache("constrain")
+    first = cache / "resolutions-v1" / "ab" / "ab-workload-1"
+    first.parent.mkdir(parents=True)
+    first.write_text("workload 1's answer")
+    (primer_dir, w1), (own_dir, own) = wl.primers(ctx, "constrain", tmp_path / "runs")
+    assert "apache-airflow-providers-slack" not in w1.argvs[0]
+    assert "apache-airflow-providers-slack" in own.argvs[0]
+    for step in own.prepare:  # after workload 1's priming run: what is there is kept
+        step()
+    mine = cache / "resolutions-v1" / "cd" / "cd-changed"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("this request's answer")
+    measured = wl.command(ctx, "constrain", WARM_OFFLINE, tmp_path / "run")
+    assert "--offline" in measured.argvs[0]
+    for step in measured.prepare:
+        step()
+    assert first.exists() and not mine.exists()
+    # uv is measured the same way, offline, with nothing to forget
+    uv = wl.command(ctx, "uv", WARM_OFFLINE, tmp_path / "run")
+    assert "--offline" in uv.argvs[0] and not uv.prepare
+
+
+def test_refresh_runs_three_pythons_in_one_constrain_command_and_three_uv_ones(tmp_path):
+    ctx = _context(tmp_path, _toolset(tmp_path))
+    wl = workloads.WORKLOADS["refresh"]
+    (argv,) = wl.command(ctx, "constrain", COLD, tmp_path).argvs
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--python"] == ["3.10", "3.11",
+                                                                             "3.12"]
+    uv = wl.command(ctx, "uv", WARM_OFFLINE, tmp_path)
+    assert len(uv.argvs) == 3 and all("--offline" in a for a in uv.argvs)
+    out = tmp_path / "out"
+    out.mkdir()
+    for python in ("3.10", "3.11", "3.12"):
+        (out / f"constraints-{python}.txt").write_text(f"six==1.{python[-2:]}\n")
+    assert wl.read_pins("uv", tmp_path) == {"3.10:six": "1.10", "3.11:six": "1.11",
+                                            "3.12:six": "1.12"}
