@@ -56,7 +56,7 @@ class ResolveRequest:
     policy_reference: str | None = None
     overrides: tuple[str, ...] = ()
     config_dir: str | None = None  # where constrain.toml / pyproject.toml are (default: cwd)
-    # build requirements of sdists (constrain.buildtools)
+    # build requirements of sdists (constrain.build.requirements)
     build_constraints: tuple[str, ...] = ()
     build_exclude_newer_exempt: tuple[str, ...] = ()
 
@@ -158,7 +158,7 @@ class Session:
     def __init__(self, request: ResolveRequest, reporter: Reporter) -> None:
         from .cache import Cache, default_cache_dir
         from .config import pip_index_settings, with_overrides
-        from .index.client import HttpClient
+        from .index.transport.client import HttpClient
 
         environ = dict(os.environ if request.environ is None else request.environ)
         self.environ = environ
@@ -213,7 +213,7 @@ class Session:
 
     def _fetch_text(self, location: str) -> tuple[str, str]:
         if "://" not in location or location.startswith("file:"):
-            from .index.client import file_url_to_path
+            from .index.transport.client import file_url_to_path
 
             path = file_url_to_path(location) if location.startswith("file:") else Path(location)
             try:
@@ -257,7 +257,7 @@ class Session:
     @property
     def repository(self):
         if self._repository is None:
-            from .index.cached import IndexRepository
+            from .index.pages.repository import IndexRepository
 
             self._repository = IndexRepository(
                 self.settings,
@@ -278,7 +278,7 @@ class Session:
 
     def note_cutoff(self, when: datetime | None) -> None:
         """A resolve of this command applies the cut-off ``when``: builds from now on take
-        build requirements uploaded by the earliest such cut-off (``constrain.buildtools``)."""
+        build requirements uploaded by the earliest such cut-off (``constrain.build.requirements``)."""
         if when is None:
             return
         with self._cutoff_lock:
@@ -287,11 +287,11 @@ class Session:
 
     @property
     def build_source(self):
-        """The :class:`~constrain.buildtools.SessionBuildRequirements` of this command: how
+        """The :class:`~constrain.build.requirements.SessionBuildRequirements` of this command: how
         build environments get their build requirements."""
         with self._cutoff_lock:
             if self._build_source is None:
-                from .buildtools import BuildRules, SessionBuildRequirements
+                from .build.requirements import BuildRules, SessionBuildRequirements
 
                 rules = BuildRules.from_options(self.request.build_exclude_newer_exempt,
                                                 self.request.build_constraints)
@@ -347,7 +347,7 @@ class _LazyFetcher:
         if self._fetcher is None:
             with self._lock:
                 if self._fetcher is None:
-                    from .index.metadata import MetadataFetcher
+                    from .index.metadata.fetcher import MetadataFetcher
 
                     s = self._session
                     self._fetcher = MetadataFetcher(

@@ -439,7 +439,7 @@ def network_limits(
     ``timeout``/``deadline`` in ``constrain.toml`` (or ``[tool.constrain]``), then pip's
     ``timeout`` (for the timeout) or the built-in deadline. A deadline of 0 means none.
     Unusable values raise :class:`ConfigError` naming where they were set."""
-    from .index.client import DEFAULT_DEADLINE
+    from .index.transport.client import DEFAULT_DEADLINE
 
     def pick(flag: float | None, env_name: str, key: str, default: float | None
              ) -> float | None:

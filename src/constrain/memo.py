@@ -90,7 +90,7 @@ def _without_credentials(row: tuple) -> tuple:
 
 def dump(install_set: InstallSet, provenance: dict[str, list], warnings: Sequence[str]) -> bytes:
     """The cache entry for ``install_set`` (a fresh resolve's answer: no notes yet)."""
-    from .index.listing import row_of
+    from .index.pages.listing import row_of
 
     s = install_set.stats
     return json.dumps(
@@ -125,7 +125,7 @@ def dump(install_set: InstallSet, provenance: dict[str, list], warnings: Sequenc
 
 def load(data: bytes, target) -> tuple[InstallSet, dict[str, list], list[str]] | None:
     """The install set, provenance and warnings of an entry (``None`` if unreadable)."""
-    from .index.listing import file_of
+    from .index.pages.listing import file_of
 
     try:
         entry = json.loads(data)

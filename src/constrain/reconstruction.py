@@ -423,7 +423,7 @@ def _classifier_pythons(session, version: Version) -> list[str] | None:
     (the refusal then says so less precisely)."""
     from packaging.metadata import parse_email
 
-    from .index.metadata import metadata_url
+    from .index.metadata.fetcher import metadata_url
 
     try:
         wheel = next((f for f in session.repository.files(NormalizedName(af.AIRFLOW))

@@ -144,7 +144,7 @@ def test_helper_processes_print_nothing_on_ctrl_c_and_end_with_constrain(tmp_pat
 
 
 def _big_page(files: int) -> bytes:
-    """A PEP 691 page above the size parsed in the helper process (index/offload.py)."""
+    """A PEP 691 page above the size parsed in the helper process (index/pages/offload.py)."""
     entries = [{"filename": f"gamma-0.{n}-py3-none-any.whl",
                 "url": f"https://example.invalid/gamma-0.{n}-py3-none-any.whl",
                 "hashes": {"sha256": "0" * 64}, "requires-python": ">=3.8",

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from constrain.errors import NetworkError
-from constrain.index.client import HttpClient, backoff_delay, retry_after
+from constrain.index.transport.client import HttpClient, backoff_delay, retry_after
 from tests.faults.faultserver import FaultServer, free_port
 from tests.faults.runner import start
 from tests.support.builders import PackageSpec

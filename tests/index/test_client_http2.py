@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from constrain.index.client import LARGE_FRAME, HttpClient, _cheap_frame_repr
+from constrain.index.transport.client import LARGE_FRAME, HttpClient, _cheap_frame_repr
 
 BODY = bytes(range(256)) * (3 * 1024 * 1024 // 256 + 7)  # a little over 3 MiB
 
@@ -151,7 +151,7 @@ def test_urgent_requests_travel_on_a_connection_of_their_own(certificate, tmp_pa
 def test_bodies_arrive_whole_when_reading_pauses_under_tls(certificate, monkeypatch):
     # the client's buffer mark far below the body: reading the TLS stream stops and starts
     # again many times over
-    from constrain.index import netstream
+    from constrain.index.transport import netstream
 
     monkeypatch.setattr(netstream, "_HIGH_WATER", 16 * 1024)
     server = H2Server(*certificate)

@@ -11,9 +11,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from constrain.cache.store import Cache
 from constrain.cli import main
-from constrain.index.client import HttpClient
-from constrain.index.legacy import read_requirement
-from constrain.index.metadata import MetadataFetcher, parse_core_metadata
+from constrain.index.transport.client import HttpClient
+from constrain.index.metadata.legacy import read_requirement
+from constrain.index.metadata.fetcher import MetadataFetcher, parse_core_metadata
 from constrain.models import DistFile
 from constrain.reporting import CollectingReporter
 from tests.support.builders import PackageSpec, metadata_text

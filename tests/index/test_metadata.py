@@ -24,9 +24,9 @@ from constrain.errors import (
     OfflineMissing,
 )
 from constrain.index import files as files_mod
-from constrain.index import sdist as sdist_mod
-from constrain.index.client import HttpClient
-from constrain.index.metadata import (
+from constrain.build import sdist as sdist_mod
+from constrain.index.transport.client import HttpClient
+from constrain.index.metadata.fetcher import (
     MetadataFetcher,
     is_static_pkg_info,
     metadata_url,
@@ -540,7 +540,7 @@ def test_wheel_metadata_read_from_bytes_matches_builder():
     path_bytes = io.BytesIO()
     with zipfile.ZipFile(path_bytes, "w") as zf:
         zf.writestr("x-1.dist-info/METADATA", metadata_text("x", "1"))
-    from constrain.index.metadata import wheel_metadata_from_zip
+    from constrain.index.metadata.fetcher import wheel_metadata_from_zip
 
     assert wheel_metadata_from_zip(path_bytes, "x", "x-1.whl").startswith(b"Metadata-Version")
 
@@ -555,7 +555,7 @@ def test_live_range_read_of_a_real_wheel(project, max_requests):
     maturin wheel (METADATA first in the archive) two."""
     from pip._internal.models.index import PyPI
 
-    from constrain.index.parse import parse_project_page
+    from constrain.index.pages.parse import parse_project_page
 
     index = PyPI.simple_url.rstrip("/")
     page_url = f"{index}/{project}/"

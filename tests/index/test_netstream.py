@@ -9,8 +9,8 @@ import threading
 import httpcore
 import pytest
 
-from constrain.index import netstream
-from constrain.index.netstream import AsyncioBackend
+from constrain.index.transport import netstream
+from constrain.index.transport.netstream import AsyncioBackend
 
 
 class Peer:
@@ -166,7 +166,7 @@ def test_reading_pauses_while_too_much_is_buffered(monkeypatch):
 def test_a_host_name_without_an_address_is_asked_for_once(monkeypatch):
     # an unreachable GitHub (no DNS entry) must not cost every run seconds of back-off
     from constrain.errors import NetworkError
-    from constrain.index.client import HttpClient
+    from constrain.index.transport.client import HttpClient
 
     asked: list[str] = []
 

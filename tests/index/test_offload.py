@@ -9,8 +9,8 @@ import time
 import pytest
 
 from constrain.config import IndexSettings
-from constrain.index import cached
-from constrain.index.offload import Offload
+from constrain.index.pages import repository as cached
+from constrain.index.pages.offload import Offload
 from tests.index.test_repository import cache, make_repo  # noqa: F401 -- fixtures
 from tests.support.builders import PackageSpec
 

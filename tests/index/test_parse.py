@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from packaging.tags import Tag
 from packaging.version import Version
 
-from constrain.index.parse import (
+from constrain.index.pages.parse import (
     IndexPageError,
     dist_file,
     parse_find_links_page,

@@ -9,9 +9,9 @@ from packaging.version import Version
 
 from constrain.cli import main
 from constrain.errors import BuildError
-from constrain.index.client import HttpClient
-from constrain.index.metadata import MetadataFetcher
-from constrain.index.pyproject import static_metadata
+from constrain.index.transport.client import HttpClient
+from constrain.index.metadata.fetcher import MetadataFetcher
+from constrain.build.pyproject import static_metadata
 from constrain.models import DistFile
 from constrain.reporting import CollectingReporter
 from tests.support.builders import PackageSpec

@@ -13,8 +13,8 @@ from constrain.cache.keys import url_key
 from constrain.cache.store import Cache
 from constrain.config import IndexSettings
 from constrain.errors import NetworkError, OfflineMissing, ProjectNotFound
-from constrain.index.cached import IndexRepository
-from constrain.index.client import HttpClient
+from constrain.index.pages.repository import IndexRepository
+from constrain.index.transport.client import HttpClient
 from constrain.models import CoreMetadata, DistFile
 from constrain.reporting import CollectingReporter
 from tests.support.builders import PackageSpec
@@ -370,7 +370,7 @@ def test_default_index_lists_a_real_project(make_repo):
 def test_queued_jobs_run_pages_and_sdists_first_then_wheels_largest_first():
     # An install fetches exactly pinned wheels whole: the large ones then arrive, and are
     # unpacked, early rather than last. An sdist's metadata may need a build: it goes first.
-    from constrain.index.cached import PAGES, _metadata_priority, _PriorityPool
+    from constrain.index.pages.repository import PAGES, _metadata_priority, _PriorityPool
 
     def dist(filename, size):
         kind = "wheel" if filename.endswith(".whl") else "sdist"

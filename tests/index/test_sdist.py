@@ -14,7 +14,7 @@ import pytest
 
 from constrain.cache.store import Cache
 from constrain.errors import BuildError
-from constrain.index.sdist import (
+from constrain.build.sdist import (
     DEFAULT_BACKEND,
     BuildEnvs,
     build_wheel,

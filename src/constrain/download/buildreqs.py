@@ -12,7 +12,7 @@ answer is kept in the cache (per sdist hash, rules and interpreter). For an sdis
 
 Each sdist's requirements are then resolved on their own (a build environment holds one
 sdist's requirements, nothing else) for each target -- the far side's build interpreter is
-taken to be the target's Python -- by ``constrain.buildtools``: the command's cut-off (its
+taken to be the target's Python -- by ``constrain.build.requirements``: the command's cut-off (its
 ``--exclude-newer``, or a reconstruction's date) applies, wheels only. For a target that is
 this interpreter, the pins are exactly those of the environment the build here used.
 """
@@ -36,11 +36,11 @@ def sdist_build_requires(path: Path, sha256: str, session, envs) -> list[str]:
     """Every build requirement of the sdist at ``path`` (``sha256``) for a wheel build:
     ``[build-system] requires`` (pip's legacy default, :data:`LEGACY_REQUIRES`, without one)
     plus what the backend's ``get_requires_for_build_wheel`` adds, run in ``envs`` (a
-    :class:`~constrain.index.buildenv.BuildEnvs` of ``session``'s rules). When the backend
+    :class:`~constrain.build.envs.BuildEnvs` of ``session``'s rules). When the backend
     cannot be asked, a warning says so and the ``[build-system]`` requirements are all there
     is; :class:`~constrain.errors.BuildRequirementsUnavailable` when even those cannot be had."""
-    from ..index.buildenv import python_identity
-    from ..index.sdist import build_requirements, read_build_system, shown_name, unpack
+    from ..build.envs import python_identity
+    from ..build.sdist import build_requirements, read_build_system, shown_name, unpack
 
     rules = session.build_source.identity()
     key = "build-requirements-" + hashlib.sha256(json.dumps(

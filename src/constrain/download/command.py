@@ -259,7 +259,7 @@ def _build_requirements(results: list[TargetResult], union: dict[str, DistFile],
     (``[build-system]`` and what the backend adds), resolved under the command's rules for
     the Pythons that may build them on the far side (see :mod:`.buildreqs`); the sdists are
     in the wheelhouse by now."""
-    from ..index.sdist import BuildEnvs
+    from ..build.sdist import BuildEnvs
     from .buildreqs import resolve_build_requirements, sdist_build_requires
 
     sdists = sorted(name for name, f in union.items() if not f.is_wheel)

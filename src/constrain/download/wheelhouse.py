@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ..cache.store import Cache
 from ..errors import ConstrainError, HashMismatch, NetworkError, redact_url
-from ..index.client import HttpClient
+from ..index.transport.client import HttpClient
 from ..index.files import cached_path
 from ..locks import wait_exclusive
 from ..models import DistFile

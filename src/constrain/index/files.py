@@ -18,7 +18,7 @@ from ..cache.store import Cache
 from ..errors import HashMismatch, NetworkError, redact_url
 from ..models import DistFile
 from ..reporting import NULL_REPORTER, Reporter
-from .client import HttpClient, file_url_to_path
+from .transport.client import HttpClient, file_url_to_path
 
 _CHUNK = 1 << 20
 # Ask for the bytes as stored: a transparently compressed body would not match the file's hash.

@@ -1,7 +1,7 @@
 """Wheels from sdists for an install: a PEP 517 build, cached by sdist hash and target.
 
-The build runs in an isolated build environment (``index.sdist`` / ``index.buildenv``); its build
-requirements are chosen under the command's rules (``constrain.buildtools``: its cut-off, sources
+The build runs in an isolated build environment (``build.sdist`` / ``build.envs``); its build
+requirements are chosen under the command's rules (``constrain.build.requirements``: its cut-off, sources
 and ``--build-constraint`` files). The built wheel is
 kept in the cache bucket ``built`` under the sdist's sha256 and the target's identity, so the
 same sdist is built once per target.
@@ -85,7 +85,7 @@ def build_for(
     filename: str | None = None,
 ) -> Path:
     """A wheel of ``sdist`` usable by ``target``, built (once) through PEP 517."""
-    from ..index.sdist import build_wheel
+    from ..build.sdist import build_wheel
 
     found = cached_build(sdist_sha256, target, cache)
     if found is not None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..cache.store import Cache
 from ..errors import ConstrainError, OfflineMissing
-from ..index.client import HttpClient
+from ..index.transport.client import HttpClient
 from ..models import Pin
 from ..reporting import NULL_REPORTER, Reporter
 from ..target import TargetEnvironment
@@ -43,7 +43,7 @@ def _workers(n: int) -> int:
 def build_envs(cache: Cache, build_index, reporter: Reporter, source=None):
     """The build environments for an install's sdists, filled by ``source`` (the session's
     build requirements: its cut-off, sources and ``--build-constraint`` files)."""
-    from ..index.sdist import BuildEnvs
+    from ..build.sdist import BuildEnvs
 
     return BuildEnvs(cache, build_index=build_index, reporter=reporter, source=source)
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ..errors import NetworkError, OfflineMissing, redact_url
-from .h2frames import LARGE_FRAME, _ask_for_large_frames, _cheap_frame_repr, _mark_request
+from ...errors import NetworkError, OfflineMissing, redact_url
+from .patches import LARGE_FRAME, _ask_for_large_frames, _cheap_frame_repr, _mark_request
 from .retries import (
     MAX_RETRY_AFTER,
     RETRY_STATUS,

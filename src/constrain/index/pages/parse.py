@@ -29,8 +29,8 @@ from packaging.utils import (
 from packaging.tags import parse_tag
 from packaging.version import InvalidVersion
 
-from ..errors import ConstrainError, redact_url
-from ..models import DistFile
+from ...errors import ConstrainError, redact_url
+from ...models import DistFile
 
 JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_CONTENT_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"

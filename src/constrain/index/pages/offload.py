@@ -71,7 +71,7 @@ class Offload:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _make(self) -> None:
-        from ..processes import spawn_pool
+        from ...processes import spawn_pool
 
         pool = spawn_pool(1)
         if pool is None:

@@ -2,7 +2,7 @@
 
 A build environment is a ``venv`` without pip (``venv.EnvBuilder(with_pip=False)``: no
 ensurepip). Its build requirements are chosen by a :class:`BuildRequirementSource` -- the
-command's own resolver (``constrain.buildtools``): the resolve's cut-off, first index,
+command's own resolver (``constrain.build.requirements``): the resolve's cut-off, first index,
 find-links, wheelhouse and ``--offline``, for this interpreter -- and its wheels installed with
 pypa/installer (not byte-compiled: a build imports a small part of a backend). Without a
 source (a library call with only ``build_index``) the host's pip installs them through

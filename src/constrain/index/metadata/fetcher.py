@@ -5,7 +5,7 @@ forever: file identities are sha256 digests or immutable URLs), a file that is a
 (``file://`` or a whole download in the ``files`` bucket), the PEP 658/714 ``.metadata`` file
 when the index advertises one, then for wheels HTTP range reads of the zip's central directory
 and ``METADATA`` member, and for sdists a download followed by PEP 643 static ``PKG-INFO``, a
-PEP 621 static ``[project]`` table (``pyproject.py``) or a PEP 517 metadata build. Downloading
+PEP 621 static ``[project]`` table (``build/pyproject.py``) or a PEP 517 metadata build. Downloading
 a whole wheel is the last resort.
 
 The range path costs ONE request in the common case: a suffix request for the last
@@ -44,9 +44,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ..cache.keys import file_key
-from ..cache.store import Cache
-from ..errors import (
+from ...cache.keys import file_key
+from ...cache.store import Cache
+from ...errors import (
     BuildError,
     BuildForbidden,
     ConstrainError,
@@ -57,15 +57,15 @@ from ..errors import (
     SourceLocation,
     redact_url,
 )
-from ..models import CoreMetadata, DistFile, MetadataSource, UnreadableLine
-from ..reporting import NULL_REPORTER, Reporter
-from . import files as _files
-from .client import HttpClient
+from ...models import CoreMetadata, DistFile, MetadataSource, UnreadableLine
+from ...reporting import NULL_REPORTER, Reporter
+from .. import files as _files
+from ..transport.client import HttpClient
 from .legacy import marker_of, read_requirement
-from .pyproject import static_metadata
+from ...build.pyproject import static_metadata
 
 if TYPE_CHECKING:
-    from .buildenv import BuildEnvs, BuildRequirementSource
+    from ...build.envs import BuildEnvs, BuildRequirementSource
 
 DEFAULT_TAIL = 64 * 1024
 _STATIC_FIELDS = frozenset({"requires-dist", "requires-python", "provides-extra"})
@@ -473,7 +473,7 @@ class MetadataFetcher:
     reports and benchmarks; ``client.counters`` has the requests and bytes.
 
     ``build_source`` chooses and fetches build requirements under the command's rules (its
-    cut-off and sources; ``index/buildenv.py``); without one, pip installs them, pointed at
+    cut-off and sources; ``build/envs.py``); without one, pip installs them, pointed at
     ``build_index`` (``index_url``/``extra_index_urls``/``find_links`` attributes; ``None``
     leaves pip's own configuration in force). Builds share ready build environments, kept
     under the cache root, or in a temporary directory that :meth:`close` removes. Under
@@ -671,7 +671,7 @@ class MetadataFetcher:
         return self._sdist_metadata(file, path)
 
     def _sdist_metadata(self, file: DistFile, path: Path) -> CoreMetadata:
-        from . import sdist
+        from ...build import sdist
 
         top = sdist.read_top_files(path, ("PKG-INFO", "pyproject.toml"))
         pkg_info = top.get("PKG-INFO")
@@ -706,7 +706,7 @@ class MetadataFetcher:
 
     def _envs(self) -> BuildEnvs:
         """The build environments shared by this fetcher's builds (created on first use)."""
-        from .buildenv import BuildEnvs
+        from ...build.envs import BuildEnvs
 
         with self._guard:
             if self._build_envs is None:

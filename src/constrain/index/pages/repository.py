@@ -27,13 +27,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from ..cache.keys import url_key
-from ..cache.store import Cache
-from ..config import IndexSettings, find_links_locations, index_locations
-from ..errors import CacheError, NetworkError, OfflineMissing, ProjectNotFound, redact_url
-from ..models import CoreMetadata, DistFile, ProjectFiles
-from ..reporting import NULL_REPORTER, Reporter
-from .client import HttpClient, Pending, Response, file_url_to_path
+from ...cache.keys import url_key
+from ...cache.store import Cache
+from ...config import IndexSettings, find_links_locations, index_locations
+from ...errors import CacheError, NetworkError, OfflineMissing, ProjectNotFound, redact_url
+from ...models import CoreMetadata, DistFile, ProjectFiles
+from ...reporting import NULL_REPORTER, Reporter
+from ..transport.client import HttpClient, Pending, Response, file_url_to_path
 from .listing import listing_of_page, load_listing
 from .offload import Offload
 from .parse import (
@@ -48,7 +48,7 @@ T = TypeVar("T")
 
 ROOT_NAMES_TTL = 24 * 3600.0  # the root listing only feeds "did you mean": a day is fresh enough
 _NOT_HERE = frozenset({404, 410})
-#: pages at least this large are parsed in the helper process (``index/offload.py``), the
+#: pages at least this large are parsed in the helper process (``offload.py``), the
 #: first of them starting it: on Airflow's set, the 24 pages above it are 35 of the 41 MB
 OFFLOAD_MIN = 256 * 1024
 
@@ -401,7 +401,7 @@ class IndexRepository:
             )
 
         def store(served: _Page) -> bytes:
-            """Parse once and keep the compact, grouped form (``index/listing.py``); a large
+            """Parse once and keep the compact, grouped form (``listing.py``); a large
             page is parsed in the helper process, beside this one's GIL."""
             # stored without credentials: no index URL in the rows (load_listing puts it
             # back), links resolved against the page's URL without its login (the client

@@ -17,7 +17,7 @@ from urllib.parse import urldefrag, urljoin
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ..models import DistFile, ProjectFiles
+from ...models import DistFile, ProjectFiles
 from .parse import (
     _is_json,
     _json_core_metadata,

@@ -5,7 +5,7 @@ An sdist's build requirements (PEP 518 ``requires`` and what its backend's
 interpreter* (the Python running constrain, which the build environment is made from), against
 the command's repository -- so the first-index rule, find-links, ``--wheelhouse`` and
 ``--offline`` apply as they do to the resolve -- and installed from wheels with pypa/installer
-(``index/buildenv.py``). pip applies no cut-off (and the pip here predates any option for one),
+(``build/envs.py``). pip applies no cut-off (and the pip here predates any option for one),
 so it is not used for this.
 
 **The cut-off.** Files uploaded after the command's cut-off are not candidates: the earliest
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from .errors import (
+from ..errors import (
     BuildRequirementsUnavailable,
     ConstrainError,
     NetworkError,
@@ -40,12 +40,12 @@ from .errors import (
     ResolutionImpossible,
     UploadTimeMissing,
 )
-from .index.buildenv import BuildWheel
-from .models import InstallSet, Origin
+from .envs import BuildWheel
+from ..models import InstallSet, Origin
 
 if TYPE_CHECKING:
-    from .app import Session
-    from .target import TargetEnvironment
+    from ..app import Session
+    from ..target import TargetEnvironment
 
 #: ``--build-exclude-newer-exempt :all:`` exempts every build requirement from the cut-off
 ALL = ":all:"
@@ -77,7 +77,7 @@ class _AsOf:
         self.exempt = exempt
 
     def _limited(self, project: str, files: Sequence) -> Sequence:
-        from .policies.exclude_newer import check_upload_times, uploaded_by
+        from ..policies.exclude_newer import check_upload_times, uploaded_by
 
         if self.cutoff is None or self.exempt(canonicalize_name(project)):
             return files
@@ -100,7 +100,7 @@ class _AsOf:
 
 
 class SessionBuildRequirements:
-    """The :class:`~constrain.index.buildenv.BuildRequirementSource` of one command: resolves
+    """The :class:`~constrain.build.envs.BuildRequirementSource` of one command: resolves
     build requirements through the session's repository, under its cut-off and
     :class:`BuildRules`, and fetches the wheels into the cache. Thread-safe."""
 
@@ -132,8 +132,8 @@ class SessionBuildRequirements:
         return cutoff < datetime.now(UTC)
 
     def resolve(self, requirements: Sequence[str], needed_by: str) -> list[BuildWheel]:
-        from .index.files import download, sha256_of
-        from .target import TargetEnvironment
+        from ..index.files import download, sha256_of
+        from ..target import TargetEnvironment
 
         install_set = self.resolve_for(TargetEnvironment.current(), requirements, needed_by)
         out = []
@@ -157,7 +157,7 @@ class SessionBuildRequirements:
         """The build requirements of ``needed_by`` resolved for ``target`` (the build
         interpreter; ``download`` asks for each target of a wheelhouse) under this command's
         rules: wheels only, files after the cut-off left out."""
-        from .resolver import ResolveOptions, resolve
+        from ..resolver import ResolveOptions, resolve
 
         shown = _shown(needed_by)
         origin = Origin(f"build requirements of {shown}")
@@ -203,7 +203,7 @@ class SessionBuildRequirements:
                 if not self.rules.constraint_files:
                     self._constraints = []
                 else:
-                    from .constraints.sources import load_inputs
+                    from ..constraints.sources import load_inputs
 
                     inputs = load_inputs((), (), self.rules.constraint_files,
                                          fetch=self.session.fetch_text,
@@ -216,7 +216,7 @@ class SessionBuildRequirements:
                      why: ConstrainError | None = None) -> BuildRequirementsUnavailable:
         """The error for build requirements that cannot be had, with a hint for where the user
         is: offline (which file to add), under a cut-off (the exemption), else the index."""
-        from .output.header import format_utc
+        from ..output.header import format_utc
 
         request = self.session.request
         cutoff = self.session.build_cutoff

@@ -30,8 +30,8 @@ from typing import Any
 
 from ..errors import BuildError, BuildRequirementsUnavailable
 from ..reporting import NULL_REPORTER, Reporter
-from .buildenv import BuildEnv, BuildEnvs, PipFailed, pip_environ, run_captured
-from .buildlog import keep_log, meaningful_tail
+from .envs import BuildEnv, BuildEnvs, PipFailed, pip_environ, run_captured
+from .log import keep_log, meaningful_tail
 
 __all__ = [
     "BuildEnvs",
