@@ -18,6 +18,7 @@ FORBIDDEN = {
     "resolver": ("index", "install", "download", "app", "cli", "config"),
     "index": ("resolver", "install", "download", "output", "app", "cli"),
     "output": ("index", "resolver", "install", "download", "app", "cli"),
+    "review": ("resolver", "install", "app", "cli"),
 }
 NO_NETWORK = ("constraints", "policies", "resolver", "output")
 NO_HOST = ("constraints", "policies", "resolver")

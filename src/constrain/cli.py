@@ -17,7 +17,7 @@ from . import __version__
 #: Commands beyond ``resolve`` live in ``constrain/commands/<name>.py``. Each module defines
 #: ``register(subparsers, add_resolve_options)`` (argparse only: keep it light, --help imports it)
 #: and ``run(args, argv, console) -> int``; it prints only through ``console``.
-EXTRA_COMMANDS = ("install", "download", "refresh", "policy")
+EXTRA_COMMANDS = ("install", "download", "refresh", "policy", "audit")
 
 PRERELEASE_CHOICES = ("allow", "if-necessary", "disallow", "if-necessary-or-explicit")
 FORMAT_CHOICES = ("constraints", "requirements", "pylock", "json")

@@ -38,6 +38,11 @@ def register(subparsers, add_resolve_options) -> None:
                      help="refuse to add any file that --vetted does not list")
     out.add_argument("--jobs", "-j", type=int, default=8, metavar="N",
                      help="parallel downloads (default 8)")
+    out.add_argument("--audit", metavar="OSV_DB",
+                     help="then check the wheelhouse against this OSV database (directory or "
+                     "zip, read offline; see 'constrain audit'): exit 3 on findings")
+    out.add_argument("--audit-report-only", action="store_true",
+                     help="with --audit: report findings but exit 0")
     p.set_defaults(_run=run, python=None)
 
 
@@ -70,6 +75,12 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
         workers=max(1, args.jobs),
         kill_after_bytes=int(kill) if kill else None,
     )
+    osv = None
+    if args.audit:  # read (and refused when malformed) before a long download, not after
+        from ..review.osv import load_database
+        from .audit import database_path
+
+        osv = load_database(database_path(args.audit))
     reporter = _ProgressReporter(console)
     try:
         result = download_command(request, reporter)
@@ -80,6 +91,14 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
     for name in result.stale:
         console.warning(f"{name} is in {result.dest} but no target needs it any more")
     write_stats(result.stats)
+    if osv is not None:
+        from ..review.audit import FOUND_EXIT_CODE, audit, pins_from_manifest
+        from .audit import emit
+
+        found = audit(pins_from_manifest(result.manifest), osv)
+        emit(console, found, as_json=False)
+        if found.findings and not args.audit_report_only:
+            return FOUND_EXIT_CODE
     return 0
 
 

@@ -1,0 +1,123 @@
+"""The ``constrain audit`` subcommand: known vulnerabilities of a wheelhouse or constraints file.
+
+The work is :mod:`constrain.review.audit` against an offline OSV dump (:mod:`constrain.review.osv`);
+this module parses the options and renders the findings: a table when stdout is a terminal,
+one line per finding otherwise, JSON with ``--json``; a summary line on stderr. Exit code
+:data:`~constrain.review.audit.FOUND_EXIT_CODE` (3) when something is found, unless
+``--report-only``. ``render_findings`` is also what ``download --audit`` prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+DB_ENV = "CONSTRAIN_OSV_DB"
+
+
+def register(subparsers, add_resolve_options) -> None:  # noqa: ARG001 (own options)
+    p = subparsers.add_parser(
+        "audit", help="check a wheelhouse or constraints file against an offline OSV database",
+        description="Match every release of a wheelhouse (its manifest.json) or every "
+        "name==version pin of constraints files against an OSV database (a directory or zip "
+        "of OSV JSON records, as OSV publishes PyPI/all.zip). Makes no network request. "
+        f"Exits 3 when a known vulnerability is found (0 with --report-only).")
+    p.add_argument("paths", nargs="*", metavar="WHEELHOUSE_OR_FILE",
+                   help="a wheelhouse directory, its manifest.json, or a constraints file")
+    p.add_argument("-c", "--constraint", dest="constraint_files", action="append", default=[],
+                   metavar="FILE", help="a constraints or requirements file to check "
+                   "(name==version lines; repeatable)")
+    p.add_argument("--db", metavar="PATH", help=f"the OSV database: a directory or zip of OSV "
+                   f"JSON records (default: ${DB_ENV})")
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+    p.add_argument("--report-only", action="store_true",
+                   help="exit 0 even when vulnerabilities are found")
+    p.set_defaults(_run=run)
+
+
+def database_path(given: str | None) -> str:
+    """The database from ``--db`` or ``$CONSTRAIN_OSV_DB``; a usage error when neither."""
+    import os
+
+    from ..errors import UsageError
+
+    path = given or os.environ.get(DB_ENV)
+    if not path:
+        raise UsageError("no OSV database given",
+                         hint=f"give --db PATH (a directory or zip of OSV records, e.g. the "
+                         f"PyPI/all.zip OSV publishes) or set {DB_ENV}")
+    return os.path.expanduser(path)
+
+
+def run(args: argparse.Namespace, argv: list[str], console) -> int:
+    from ..review.audit import FOUND_EXIT_CODE, audit, load_targets
+    from ..review.osv import load_database
+
+    db = load_database(database_path(args.db))
+    pins, not_pinned = load_targets([*args.paths, *args.constraint_files])
+    result = audit(pins, db, not_pinned)
+    emit(console, result, as_json=args.json)
+    if result.findings and not args.report_only:
+        return FOUND_EXIT_CODE
+    return 0
+
+
+def emit(console, result, *, as_json: bool) -> None:
+    """Findings on stdout (JSON, a table on a terminal, or lines), the summary on stderr."""
+    import sys
+
+    if as_json:
+        import json
+
+        console.out(json.dumps(result.to_json(), indent=2) + "\n")
+    elif result.findings:
+        console.out(render_findings(result.findings, table=sys.stdout.isatty()))
+    for line in result.not_pinned[:5]:
+        console.warning(f"not checked (not a name==version pin): {line}")
+    if len(result.not_pinned) > 5:
+        console.warning(f"... and {len(result.not_pinned) - 5} more lines that are not pins")
+    if not console.quiet:
+        console.error([summary_line(result)])
+
+
+def summary_line(result) -> str:
+    db = result.database
+    basis = (f"{db.source}: {db.records} PyPI records"
+             + (f", newest modified {db.modified[:10]}" if db.modified else ""))
+    n = len(result.findings)
+    if not n:
+        return f"audit: no known vulnerability in {result.checked} releases ({basis})"
+    return (f"audit: {n} known vulnerabilit{'ies' if n != 1 else 'y'} in "
+            f"{result.vulnerable_packages} of {result.checked} releases ({basis})")
+
+
+def render_findings(findings, *, table: bool) -> str:
+    """The findings as a rich table (a terminal) or one plain line each (a pipe)."""
+    def fixed(f) -> str:
+        if f.fixed:
+            return ", ".join(f.fixed)
+        if f.last_affected:
+            return f"none known (last affected {', '.join(f.last_affected)})"
+        return "none known"
+
+    if not table:
+        lines = []
+        for f in findings:
+            aka = f" ({', '.join(f.aliases)})" if f.aliases else ""
+            lines.append(f"{f.id}{aka} {f.package} {f.version} fixed in: {fixed(f)} "
+                         f"[{', '.join(f.where)}]")
+        return "\n".join(lines) + "\n"
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="known vulnerabilities", title_justify="left")
+    for col in ("id", "aliases", "package", "version", "fixed in", "where"):
+        t.add_column(col)
+    for f in findings:
+        t.add_row(f.id, ", ".join(f.aliases), f.package, f.version, fixed(f), ", ".join(f.where))
+    import shutil
+
+    buf = io.StringIO()
+    Console(file=buf, width=shutil.get_terminal_size().columns, force_terminal=True).print(t)
+    return buf.getvalue()
