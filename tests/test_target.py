@@ -57,3 +57,39 @@ def test_bad_python_and_platform_are_usage_errors() -> None:
     assert info.value.hint
     with pytest.raises(UsageError):
         TargetEnvironment.from_options("3.11", ["solaris_sparc"])
+
+
+@pytest.mark.parametrize(
+    ("given", "suggested"),
+    [
+        ("linux_x86_64_typo", "linux_x86_64"),  # resolved as if it were a platform, before
+        ("manylinux_x86_64", "manylinux2014_x86_64"),  # blamed a package, before
+        ("manylinux_2_28_amd64", "manylinux_2_28_x86_64"),
+        ("win_x86_64", "win_amd64"),
+        ("macosx_11_arm64", "macosx_11_0_arm64"),
+    ],
+)
+def test_misspelt_platform_is_refused_with_the_nearest_spelling(given: str, suggested: str) -> None:
+    with pytest.raises(UsageError) as info:
+        TargetEnvironment.from_options("3.11", [given])
+    assert given in info.value.message
+    assert info.value.hint.startswith(f"did you mean {suggested}")
+
+
+@pytest.mark.parametrize(
+    "tag",
+    ["manylinux_2_28_x86_64", "manylinux2014-aarch64", "manylinux1_i686", "musllinux_1_2_armv7l",
+     "linux_s390x", "macosx_10_9_universal2", "macosx_14_0_arm64", "win32", "win_arm64"],
+)
+def test_every_platform_family_is_accepted(tag: str) -> None:
+    target = TargetEnvironment.from_options("3.11", [tag])
+    assert tag.replace("-", "_") in target.platform_tags
+
+
+def test_platform_far_from_any_family_lists_the_families_and_any_is_not_a_platform() -> None:
+    with pytest.raises(UsageError) as info:
+        TargetEnvironment.from_options("3.11", ["solaris_sparc"])
+    assert "did you mean" not in info.value.hint and "manylinux_X_Y_ARCH" in info.value.hint
+    with pytest.raises(UsageError) as info:
+        TargetEnvironment.from_options("3.11", ["any"])
+    assert "names no platform" in info.value.message

@@ -50,6 +50,81 @@ def parse_python(text: str) -> tuple[tuple[int, int, int], bool]:
     return (3, int(m.group(2)), int(m.group(3) or 0)), bool(m.group(4))
 
 
+# Architectures wheels are built for, per family (PEP 599/600/656 and the macOS binary formats).
+_LINUX_ARCHES = ("x86_64", "i686", "aarch64", "armv7l", "armv6l", "ppc64le", "ppc64", "s390x",
+                 "riscv64", "loongarch64")
+_MAC_ARCHES = ("arm64", "x86_64", "universal2", "universal", "intel", "fat", "fat3", "fat64",
+               "i386", "ppc", "ppc64")
+_WINDOWS = ("win32", "win_amd64", "win_arm64")
+#: other names of an architecture, tried before spelling suggestions (``win_x86_64``)
+_ARCH_ALIASES = (("amd64", "x86_64"), ("x64", "x86_64"), ("arm64", "aarch64"),
+                 ("aarch64", "arm64"), ("x86_64", "amd64"), ("x64", "amd64"), ("x86", "i686"))
+
+
+def _platform_vocabulary(tag: str) -> list[str]:
+    """Well-formed platform tags to suggest for a misspelt ``tag``: every family with common
+    versions, plus the family ``tag`` starts like with each known architecture."""
+    out: list[str] = list(_WINDOWS)
+    for arch in _LINUX_ARCHES:
+        out += [f"linux_{arch}", f"manylinux2014_{arch}", f"manylinux_2_17_{arch}",
+                f"manylinux_2_28_{arch}", f"musllinux_1_2_{arch}"]
+    for version in ("10_9", "10_13", "11_0", "12_0", "13_0", "14_0"):
+        out += [f"macosx_{version}_{a}" for a in ("arm64", "x86_64", "universal2")]
+    prefix = re.match(r"^((?:many|musl)linux_\d+_\d+_|manylinux(?:1|2010|2014)_|linux_|"
+                      r"macosx_\d+_\d+_)", tag)
+    if prefix:
+        arches = _MAC_ARCHES if prefix.group(1).startswith("macosx") else _LINUX_ARCHES
+        out += [prefix.group(1) + a for a in arches]
+    return list(dict.fromkeys(out))
+
+
+def _is_platform(norm: str) -> bool:
+    if norm in _WINDOWS:
+        return True
+    linux = (re.match(r"^(?:many|musl)linux_\d+_\d+_(.+)$", norm)
+             or re.match(r"^manylinux(?:1|2010|2014)_(.+)$", norm)
+             or re.match(r"^linux_(.+)$", norm))
+    if linux:
+        return linux.group(1) in _LINUX_ARCHES
+    mac = re.match(r"^macosx_\d+_\d+_(.+)$", norm)
+    return bool(mac) and mac.group(1) in _MAC_ARCHES
+
+
+def check_platform(tag: str) -> str:
+    """``tag`` in its normal spelling (``-`` and ``.`` read as ``_``) when it is a wheel
+    platform tag of a known family: ``manylinux_X_Y_<arch>``, ``manylinux1``/``2010``/``2014_
+    <arch>``, ``musllinux_X_Y_<arch>``, ``linux_<arch>`` (Linux architectures), ``macosx_X_Y_
+    <arch>`` (``arm64``, ``x86_64``, ``universal2``, ...), ``win32``, ``win_amd64``,
+    ``win_arm64``. Anything else -- ``any`` included, which names no platform -- is a
+    :class:`UsageError` whose hint gives the nearest valid spellings."""
+    norm = tag.strip().replace("-", "_").replace(".", "_")
+    if _is_platform(norm):
+        return norm
+    if norm == "any":
+        raise UsageError(
+            "--platform any names no platform: pure-Python wheels ('any') suit every target "
+            "already",
+            hint="give the platform the environment runs on, e.g. manylinux_2_28_x86_64, or "
+            "leave --platform out for this host's",
+        )
+    for alias, arch in _ARCH_ALIASES:
+        if norm.endswith("_" + alias):
+            renamed = norm[: -len(alias)] + arch
+            if renamed != norm and _is_platform(renamed):
+                raise UsageError(f"unknown platform tag {tag!r}",
+                                 hint=f"did you mean {renamed}? (wheel tags call {alias} {arch} "
+                                 "there)")
+    import difflib
+
+    # 0.75: a slip of a letter or two in a tag of ~15 characters, not another family's tag
+    near = difflib.get_close_matches(norm, _platform_vocabulary(norm), n=3, cutoff=0.75)
+    hint = (f"did you mean {' or '.join(near)}?" if near else
+            "give a wheel platform tag: manylinux_X_Y_ARCH (glibc X.Y, e.g. "
+            "manylinux_2_28_x86_64), manylinux2014_ARCH, musllinux_X_Y_ARCH, linux_ARCH, "
+            "macosx_X_Y_ARCH (e.g. macosx_11_0_arm64), win32, win_amd64 or win_arm64")
+    raise UsageError(f"unknown platform tag {tag!r}", hint=hint)
+
+
 def expand_platform(tag: str) -> list[str]:
     """Expand one pip-style platform tag into every platform tag a target with it accepts,
     most specific first (``manylinux_2_28_x86_64`` also runs ``manylinux_2_17`` wheels)."""
@@ -172,7 +247,7 @@ class TargetEnvironment:
         here = cls.current()
         plats = tuple(platforms)
         for p in plats:
-            _platform_markers(expand_platform(p)[0])  # validate early, with a hint
+            check_platform(p)  # early, with the nearest valid spelling as the hint
         if python is None and not plats:
             return here
         version, ft = (here.python_version, here.free_threaded)
