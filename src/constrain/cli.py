@@ -29,20 +29,33 @@ class _Parser(argparse.ArgumentParser):
         sys.stderr.write(f"error: {message}\nhint: run '{self.prog} --help' for the options\n")
         raise SystemExit(2)
 
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        """As argparse's, and the namespace remembers the innermost (sub)command parser that
+        read it (``_parser``), so that what none of them knows is reported with the usage of
+        the command it was given to, not the top-level one."""
+        ns, extra = super().parse_known_args(args, namespace)
+        if not hasattr(ns, "_parser"):  # a subcommand's parser finished first and set it
+            ns._parser = self
+        return ns, extra
 
-def _add_resolve_options(p: argparse.ArgumentParser) -> None:
+
+def _add_resolve_options(p: argparse.ArgumentParser, *, target: bool = True) -> None:
+    """The options of every resolve-style command. ``target=False`` (install, which resolves
+    for its environment's interpreter) keeps ``--python``/``--platform`` out of the help; they
+    are still read so that the command can refuse them with a hint."""
     p.add_argument("requirements", nargs="*", metavar="REQUIREMENT",
                    help="what to resolve, e.g. 'apache-airflow[postgres]==2.10.5'")
     p.add_argument("-r", "--requirement", dest="requirement_files", action="append", default=[],
                    metavar="FILE", help="read requirements from a file (pip format)")
     p.add_argument("-c", "--constraint", dest="constraint_files", action="append", default=[],
                    metavar="FILE_OR_URL", help="constrain versions with a constraints file or URL")
-    tgt = p.add_argument_group("target")
+    tgt = p.add_argument_group("target") if target else p
     tgt.add_argument("--python", metavar="X.Y[.Z]",
-                     help="target Python version (default: the running interpreter)")
+                     help="target Python version (default: the running interpreter)"
+                     if target else argparse.SUPPRESS)
     tgt.add_argument("--platform", dest="platforms", action="append", default=[], metavar="TAG",
                      help="target wheel platform tag, e.g. manylinux_2_28_x86_64, "
-                     "macosx_11_0_arm64, win_amd64 (repeatable)")
+                     "macosx_11_0_arm64, win_amd64 (repeatable)" if target else argparse.SUPPRESS)
     pol = p.add_argument_group("policies")
     pol.add_argument("--exclude-newer", metavar="DATE",
                      help="ignore files uploaded after DATE (YYYY-MM-DD or RFC 3339 timestamp)")
@@ -183,7 +196,9 @@ def main(argv: Sequence[str] | None = None, *, interrupts: _Interrupts | None = 
     into one line saying what was and was not done."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    args, unknown = parser.parse_known_args(args_list)
+    if unknown:
+        args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

@@ -66,16 +66,31 @@ class Reconstruction:
 
 def release_time(repository, version: Version) -> datetime:
     """When apache-airflow ``version`` was uploaded (its latest file's upload time)."""
-    files = [f for f in repository.files(NormalizedName(af.AIRFLOW)) if f.version == version]
+    every = repository.files(NormalizedName(af.AIRFLOW))
+    files = [f for f in every if f.version == version]
     if not files:
-        raise ConstrainError(f"apache-airflow {version} is not on any configured index",
-                             hint="check the version; reconstruction resolves that release")
+        near = nearest_versions({f.version for f in every}, version)
+        raise ConstrainError(
+            f"apache-airflow {version} is not on any configured index",
+            hint=(f"the nearest release{'s are' if len(near) > 1 else ' is'} "
+                  f"{', '.join(map(str, near))}; " if near else "")
+            + "check the version (reconstruction resolves a release that exists)")
     times = [f.upload_time for f in files if f.upload_time is not None]
     if not times:
         raise ConstrainError(
             f"the index reports no upload time for apache-airflow {version}",
             hint="reconstruction needs PEP 700 upload times; give --exclude-newer DATE")
     return max(times)
+
+
+def nearest_versions(versions: set[Version], wanted: Version, n: int = 5) -> list[Version]:
+    """Up to ``n`` of ``versions`` around ``wanted`` in version order, ascending: the ones
+    just below it (most of them) and just above; pre-releases only when ``wanted`` is one."""
+    known = sorted(v for v in versions if wanted.is_prerelease or not v.is_prerelease)
+    below = [v for v in known if v < wanted]
+    above = [v for v in known if v > wanted]
+    take_above = min(len(above), max(1, n - len(below)))
+    return below[max(0, len(below) - (n - take_above)):] + above[:take_above]
 
 
 class _Reconstructor:

@@ -172,3 +172,30 @@ def test_off_or_user_constraints_leave_airflow_alone(airflow_world, capsys, tmp_
     assert code == 0, err
     assert pins(out)["sqlalchemy"] == "2.0.0"
     assert not [r for r in server.requests if r.path.startswith("/constraints-")]
+
+
+def test_a_release_that_does_not_exist_lists_the_nearest_ones(airflow_world, capsys):
+    server, template = airflow_world
+    code, out, err = run(capsys, *base(server, template), "--python", "3.8",
+                         "--airflow-constraints", "reconstructed", "apache-airflow==2.0.1")
+    assert code == 1 and out == ""
+    assert "apache-airflow 2.0.1 is not on any configured index" in err
+    assert "hint: the nearest release is 2.0.0; check the version" in err
+
+
+@pytest.mark.parametrize(
+    ("wanted", "nearest"),
+    [("2.10.99", "2.10.2 2.10.3 2.10.4 2.10.5 2.11.0"),
+     ("1.0", "2.9.0 2.9.3 2.10.0 2.10.1 2.10.2"),
+     ("9.0", "2.10.4 2.10.5 2.11.0 3.0.0 3.0.1"),
+     ("3.1.0rc2", "2.10.5 2.11.0 3.0.0 3.0.1 3.1.0rc1")],
+)
+def test_nearest_releases_surround_the_version_asked_for(wanted, nearest):
+    from packaging.version import Version
+
+    from constrain.reconstruction import nearest_versions
+
+    known = {Version(v) for v in
+             "2.9.0 2.9.3 2.10.0 2.10.1 2.10.2 2.10.3 2.10.4 2.10.5 2.11.0 3.0.0 3.0.1 3.1.0rc1"
+             .split()}
+    assert " ".join(map(str, nearest_versions(known, Version(wanted)))) == nearest

@@ -183,8 +183,19 @@ def test_unreadable_files_are_reported_with_the_other_problems() -> None:
         ("top.txt", 4),
         ("absent.txt", None),
     ]
-    assert locs[0].message == "no such file: missing.txt"
-    assert locs[1].message == "HTTP 404 for https://h.invalid/gone.txt"
+    assert locs[0].message == ("no such file: missing.txt (check the -r line; its path is read "
+                               "beside the file that has it)")
+    assert locs[1].message == ("HTTP 404 for https://h.invalid/gone.txt (check the URL and the "
+                               "network, or save the file and give -c its path; a URL read once "
+                               "is cached, and that copy is used when it cannot be reached)")
+    assert info.value.hint.startswith("fix every line listed")  # bad lines among them
+
+
+def test_only_unreadable_files_get_a_hint_about_reading_them() -> None:
+    with pytest.raises(InputError) as info:
+        load_inputs([], [], ["absent.txt"], fetch=FakeFetch({}))
+    assert info.value.message == "cannot read absent.txt"
+    assert info.value.hint == "check the path given to -c"
 
 
 def test_environment_variables_expand_in_includes() -> None:

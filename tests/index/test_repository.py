@@ -237,6 +237,18 @@ def test_unknown_project_suggests_close_names(make_index, make_repo, find_links_
     assert "did you mean" in info.value.hint and "requests" in info.value.hint
 
 
+def test_a_shared_tail_is_not_a_suggestion(make_index, make_repo):
+    index = make_index([PackageSpec("cc-package-xyz-123", "1.0"), PackageSpec("six", "1.0")])
+    repo = make_repo(IndexSettings(index_url=index.index_url))
+    with pytest.raises(ProjectNotFound) as info:
+        repo.files("nosuchpkg-xyz-123")
+    assert info.value.suggestions == ()
+    assert "did you mean" not in info.value.hint
+    with pytest.raises(ProjectNotFound) as info:
+        repo.files("cc-packgae-xyz-123")  # a slip of two letters still finds it
+    assert info.value.suggestions == ("cc-package-xyz-123",)
+
+
 def test_suggestions_never_fail_the_error(make_index, make_repo, monkeypatch):
     # The project page answers 404, then the root listing fails on every retry.
     index = make_index([PackageSpec("requests", "2.0")], faults={"/simple/": [404, 500, 500, 500]})

@@ -14,7 +14,7 @@ def register(subparsers, add_resolve_options) -> None:
         description="Resolve requirements for an environment's own interpreter and install the "
         "result into it: plan first, fetch and verify everything, then link from the cache.",
     )
-    add_resolve_options(p)
+    add_resolve_options(p, target=False)  # the environment's interpreter is the target
     env = p.add_argument_group("environment")
     env.add_argument("--venv", metavar="PATH",
                      help="the virtual environment to install into (created when missing)")

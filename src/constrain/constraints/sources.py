@@ -32,7 +32,7 @@ from urllib.parse import urljoin
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from ..errors import ConstrainError, InputError, SourceLocation, redact_url
+from ..errors import ConstrainError, InputError, NetworkError, SourceLocation, redact_url
 from ..models import COMMAND_LINE, Origin
 from .model import ALL, Inputs
 from .parser import (
@@ -105,6 +105,8 @@ class _Loader:
         self.fetch = fetch
         self.environ = environ
         self.problems: list[SourceLocation] = []
+        #: files that could not be read: their problem without the hint, and the hint
+        self.read_failures: list[tuple[str, SourceLocation, SourceLocation, str]] = []
         self.requirements: list[tuple[Requirement, Origin]] = []
         self.constraints: list[tuple[Requirement, Origin]] = []
         self.sources: list[str] = []
@@ -124,7 +126,7 @@ class _Loader:
         try:
             canonical, text = self.fetch(location)
         except ConstrainError as exc:
-            self.unreadable(location, exc, via)
+            self.unreadable(location, exc, via, kind)
             return
         if canonical in chain:
             cycle = " -> ".join(
@@ -153,13 +155,27 @@ class _Loader:
                 self.option(entry, canonical)
         self.problems.extend(pending)
 
-    def unreadable(self, location: str, exc: ConstrainError, via: Include | None) -> None:
+    def unreadable(
+        self, location: str, exc: ConstrainError, via: Include | None, kind: Kind
+    ) -> None:
         shown = redact_url(location)
-        reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
-        reason = reason.replace(location, shown)  # in case the fetcher did not redact
-        if shown not in reason:
-            reason = f"cannot read {shown}: {reason}"
-        self.at(via, location, reason)
+        flag = "-c" if kind == "constraints" else "-r"
+        if isinstance(exc, NetworkError):
+            hint = (f"check the URL and the network, or save the file and give {flag} its "
+                    "path; a URL read once is cached, and that copy is used when it cannot "
+                    "be reached")
+        elif not is_url(location) and exc.message.startswith("no such file"):
+            hint = (f"check the path given to {flag}" if via is None else
+                    f"check the {flag} line; its path is read beside the file that has it")
+        else:
+            hint = exc.hint or ""
+        message = exc.message.replace(location, shown)  # in case the fetcher did not redact
+        if shown not in message:
+            message = f"cannot read {shown}: {message}"
+        self.at(via, location, message + (f" ({hint})" if hint else ""))
+        detailed = self.problems[-1]
+        self.at(via, location, message)
+        self.read_failures.append((shown, detailed, self.problems.pop(), hint))
 
     def at(self, via: Include | None, location: str, message: str) -> None:
         if via is None:
@@ -244,5 +260,12 @@ def load_inputs(
         loader.add(req, COMMAND_LINE, "requirements")
     for location in requirement_files:
         loader.load(location, "requirements", (), None)
+    if loader.problems and len(loader.problems) == len(loader.read_failures):
+        # only files that could not be read: nothing in them to fix, the hints say what to do
+        failed = list(dict.fromkeys(shown for shown, _, _, _ in loader.read_failures))
+        hints = list(dict.fromkeys(h for _, _, _, h in loader.read_failures if h))
+        raise InputError(f"cannot read {', '.join(failed)}",
+                         locations=tuple(plain for _, _, plain, _ in loader.read_failures),
+                         hint="; ".join(hints) or None)
     raise_problems(loader.problems)
     return loader.result()

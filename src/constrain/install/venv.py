@@ -294,7 +294,14 @@ def choose(
         return Chosen(Path(python_executable), False)
     active = environ.get("VIRTUAL_ENV")
     if active:
-        return Chosen(venv_python(Path(active)), False)
+        py = venv_python(Path(active))
+        if not py.exists():  # a deleted or moved environment still "active" in this shell
+            raise EnvironmentError_(
+                f"VIRTUAL_ENV={active} names no virtual environment (no {py})",
+                hint="run 'deactivate' (or unset VIRTUAL_ENV) and activate an existing "
+                "environment, or give --venv PATH (created if missing)",
+            )
+        return Chosen(py, False)
     local = cwd / ".venv"
     if venv_python(local).exists():
         return Chosen(venv_python(local), False)

@@ -624,7 +624,9 @@ class IndexRepository:
             names.discard(project)
             spread = max(2, len(project) // 3)
             near = [n for n in names if abs(len(n) - len(project)) <= spread]
-            return tuple(difflib.get_close_matches(project, near, n=3, cutoff=0.6))
+            # 0.75: a slip of a letter or two ('reqeusts' -> 'requests' is 0.875); at
+            # difflib's 0.6 a shared tail is enough ('nosuchpkg-xyz-123' -> 'cc-package-xyz-123')
+            return tuple(difflib.get_close_matches(project, near, n=3, cutoff=0.75))
         except Exception:  # noqa: BLE001
             return ()
 
