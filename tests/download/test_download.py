@@ -221,6 +221,7 @@ def test_constraint_files_used_are_copied_into_the_wheelhouse(server, tmp_path):
         "origin": f"{server.url}/c/constraints-3.12.txt",
         "path": "sources/constraints-3.12.txt",
         "sha256": hashlib.sha256(b"lib==1.0\n").hexdigest(),
+        "kind": "fetched", "basis": None, "targets": ["3.11"],
     }]
 
 

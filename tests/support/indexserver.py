@@ -13,7 +13,9 @@
   Airflow-style constraint files at ``/constraints-2.9.0/constraints-3.11.txt``).
 
 Behaviour switches are attributes, changeable while the server runs: ``json``, ``html``,
-``pep658``, ``upload_times``, ``ranges``, ``etag``, ``relative_urls``, ``require_auth`` and
+``pep658``, ``upload_times``, ``ranges``, ``etag``, ``relative_urls``, ``require_auth``,
+``provenance`` (``{filename: url}``: the PEP 740 ``provenance`` key of a file's JSON entry and
+its HTML ``data-provenance``; serve the object itself with ``static``) and
 ``faults`` (``{path_prefix: [status or DROP, ...]}``, consumed one per matching request). Every
 request is logged in :attr:`requests` for assertions.
 """
@@ -135,6 +137,7 @@ class IndexServer:
         self.require_auth = require_auth
         self.faults: dict[str, list[int | str]] = {k: list(v) for k, v in (faults or {}).items()}
         self.static: dict[str, bytes | str | Path] = dict(static or {})
+        self.provenance: dict[str, str] = {}
         self._directories: list[tuple[str, Path]] = []
         self._lock = threading.Lock()
         self._log: list[LoggedRequest] = []
@@ -358,6 +361,8 @@ class IndexServer:
                     entry["upload-time"] = _iso(r.upload_time)
                 if self.pep658 and r.metadata is not None:
                     entry["core-metadata"] = {"sha256": r.metadata_sha256}
+                if r.filename in self.provenance:
+                    entry["provenance"] = self.provenance[r.filename]
                 files.append(entry)
             versions = sorted({r.version for r in records})
             return jsonlib.dumps(
@@ -380,6 +385,8 @@ class IndexServer:
                 value = f"sha256={r.metadata_sha256}"
                 attrs.append(f'data-core-metadata="{value}"')
                 attrs.append(f'data-dist-info-metadata="{value}"')
+            if r.filename in self.provenance:
+                attrs.append(f'data-provenance="{html.escape(self.provenance[r.filename])}"')
             links.append(f"    <a {' '.join(attrs)}>{html.escape(r.filename)}</a><br/>\n")
         return _html_doc(f"Links for {project}", "".join(links))
 

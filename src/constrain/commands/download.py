@@ -144,11 +144,25 @@ def render_summary(result) -> str:
                      + (" ..." if len(result.written) > 8 else ""))
     else:
         lines.append("no output file changed")
+    lines += _review_lines(result.manifest)
     to_vet = [f for f in files if not f.vetted]
     if to_vet and len(to_vet) < len(files):
         lines.append(f"new files to review ({len(to_vet)}):")
         lines += [f"  {f.filename}  sha256:{f.sha256}" for f in to_vet]
     return "\n".join(lines) + "\n"
+
+
+def _review_lines(manifest) -> list[str]:
+    """Licences not known (each listed), files with PEP 740 attestations, the SBOM."""
+    files, unknown = manifest.files, manifest.licences_unknown
+    attested = sum(1 for f in files if f.provenance)
+    lines = [f"licences: {len(files) - len(unknown)} of {len(files)} files as SPDX, "
+             f"{len(unknown)} unknown" + (":" if unknown else "")]
+    lines += [f"  {name}  ({manifest.file(name).license_declared or 'nothing declared'})"
+              for name in unknown]
+    lines.append(f"provenance: {attested} of {len(files)} files with PEP 740 attestations "
+                 f"on the index; SBOM: {manifest.sbom} (CycloneDX 1.6)")
+    return lines
 
 
 def _size(n: int) -> str:

@@ -37,6 +37,16 @@ from .manifest import (
     read_manifest,
     vetted_digests,
 )
+from .. import __version__
+from ..review.sbom import SBOM_NAME
+from .reviewdata import (
+    created_time,
+    dependency_graph,
+    reconstructed_sources,
+    sbom_of,
+    why_chains,
+    with_why_and_licence,
+)
 from .simple import write_simple_index
 from .wheelhouse import FetchReport, Wheelhouse, locked
 
@@ -221,6 +231,7 @@ def _fill(request: DownloadRequest, dest: Path, targets, sets, vetted: frozenset
         )
         for name in sorted(union)
     )
+    entries = _review(entries, results, fetched, pins_of, serves, session, previous, reporter)
     for t in results:  # hashes learnt by downloading go into the lock and requirements
         t.install_set = _with_hashes(t.install_set, fetched)
     written: list[str] = []
@@ -235,9 +246,16 @@ def _fill(request: DownloadRequest, dest: Path, targets, sets, vetted: frozenset
         command=request.resolve.command,
         build_exclude_newer=(format_utc(session.build_cutoff)
                              if session.build_cutoff and build else None),
+        constrain_version=__version__,
+        indexes=_indexes(session),
+        sbom=SBOM_NAME,
     )
+    manifest = _dated(manifest, prepared.exclude_newer, previous)
     if request.layout == "simple":
         written += [str(p.relative_to(dest)) for p in write_simple_index(dest, entries)]
+    depends, roots = dependency_graph((t.install_set for t in results), serves)
+    if _write_if_changed(dest / SBOM_NAME, sbom_of(manifest, depends, roots)):
+        written.append(SBOM_NAME)
     if _write_if_changed(dest / MANIFEST_NAME, manifest.to_text()):
         written.append(MANIFEST_NAME)
     stale = _stale_files(dest, set(union))
@@ -250,6 +268,52 @@ def _fill(request: DownloadRequest, dest: Path, targets, sets, vetted: frozenset
         "bytes_received": session.client.counters.bytes_received,
     }
     return DownloadResult(dest, manifest, results, fetched, written, stale, stats)
+
+
+def _review(entries: tuple[FileEntry, ...], results: list[TargetResult], fetched: FetchReport,
+            pins_of: dict[str, Pin], serves: dict[str, set[str]], session: Session,
+            previous: Manifest | None, reporter: Reporter) -> tuple[FileEntry, ...]:
+    """``entries`` with why each file is there, its licence (read from the file) and its PEP
+    740 provenance (kept from ``previous`` for a file of the same sha256, else asked of the
+    index)."""
+    from ..review.provenance import lookup
+
+    why: dict[str, list[str]] = {}
+    for t in results:
+        for name, chain in why_chains(t.install_set).items():
+            why.setdefault(name, chain)
+    known = {f.filename: f for f in previous.files} if previous else {}
+    ask = [pins_of[e.filename].file for e in entries
+           if e.filename not in known or known[e.filename].sha256 != e.sha256]
+    asked = lookup(session.client, ask, warn=reporter.warning)
+    out = []
+    for e in entries:
+        got = fetched.files.get(e.filename)
+        chain = why.get(e.filename) or [f"build tool for {s}" for s in e.builds]
+        e = with_why_and_licence(e, chain, got.path if got else None,
+                                 pins_of[e.filename].metadata.license)
+        record = asked[e.filename] if e.filename in asked else known[e.filename].provenance
+        out.append(dataclasses.replace(e, provenance=record))
+    return tuple(out)
+
+
+def _indexes(session: Session) -> tuple[str, ...]:
+    """The index, extra indexes and find-links locations in force, credentials removed."""
+    from ..config import default_index_url, find_links_locations
+
+    s = session.settings
+    urls = [] if s.no_index else [s.index_url or default_index_url(), *s.extra_index_urls]
+    return tuple(strip_userinfo(u) for u in dict.fromkeys([*urls, *find_links_locations(s)]))
+
+
+def _dated(manifest: Manifest, cutoff, previous: Manifest | None) -> Manifest:
+    """``manifest`` with ``created``: the cut-off, or the previous run's time when this run
+    changed nothing else (see :func:`.reviewdata.created_time`)."""
+    unchanged = previous is not None and dataclasses.replace(
+        manifest, created=previous.created, created_from=previous.created_from
+    ).to_text() == previous.to_text()
+    created, source = created_time(cutoff, previous, unchanged)
+    return dataclasses.replace(manifest, created=created, created_from=source)
 
 
 def _build_requirements(results: list[TargetResult], union: dict[str, DistFile],
@@ -383,8 +447,20 @@ def _write_sources(dest: Path, results: list[TargetResult], session: Session,
         if _write_if_changed(dest / rel, text):
             written.append(rel)
         shown = strip_userinfo(origin) if "://" in origin else origin
+        users = tuple(t.entry.id for t in results
+                      if any(o.source == origin for _r, o in t.install_set.constraints))
         out.append(SourceEntry(origin=shown, path=rel,
-                               sha256=hashlib.sha256(text.encode("utf-8")).hexdigest()))
+                               sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                               targets=users))
+    sets = {t.entry.id: t.install_set for t in results}
+    for tid, origin, basis, name, text in reconstructed_sources(sets):
+        rel = f"{SOURCES_DIR}/{_source_name(name, taken)}"
+        (dest / SOURCES_DIR).mkdir(parents=True, exist_ok=True)
+        if _write_if_changed(dest / rel, text):
+            written.append(rel)
+        out.append(SourceEntry(origin=origin, path=rel, kind="reconstructed", basis=basis,
+                               sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                               targets=(tid,)))
     return tuple(out)
 
 

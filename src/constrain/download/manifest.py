@@ -5,6 +5,13 @@ Schema (format ``constrain-wheelhouse/1``; keys sorted, two-space indent, UTF-8,
 
     {
       "format": "constrain-wheelhouse/1",
+      "constrain_version": "0.1.0",                 # the constrain that wrote it
+      "created": "2026-11-01T23:59:59Z",            # the resolve's cut-off when one applied
+      "created_from": "cut-off",                    # (reruns are then byte-identical), else
+                                                    # "clock": the first run that wrote this
+                                                    # content (a rerun changing nothing keeps it)
+      "indexes": ["https://.../simple/"],           # index, extra indexes, find-links used
+                                                    # (credentials and queries removed)
       "command": "constrain download ...",          # the reproducing command (credentials out)
       "requirements": ["apache-airflow[postgres]==2.10.5"],
       "build_exclude_newer": "2021-05-25T12:34:56Z",  # build tools uploaded by then (the
@@ -24,8 +31,15 @@ Schema (format ``constrain-wheelhouse/1``; keys sorted, two-space indent, UTF-8,
       ],
       "sources": [                                  # constraint files the resolve used, copied
         {"origin": "https://.../constraints-3.11.txt", "path": "sources/constraints-3.11.txt",
-         "sha256": "..."}
+         "sha256": "...", "kind": "fetched", "basis": null, "targets": ["3.11", ...]},
+        {"origin": "reconstructed apache-airflow==2.10.5 as of 2025-02-10T10:11:12Z",
+         "path": "sources/reconstructed-apache-airflow-2.10.5-3.11.txt", "sha256": "...",
+         "kind": "reconstructed",                   # Airflow's set rebuilt as of its release
+         "basis": "2025-02-10T10:11:12Z",           # the date it was reconstructed as of
+         "targets": ["3.11"]}                       # (one per target: they differ)
       ],
+      "licences_unknown": ["x-1.0-py3-none-any.whl"], # files whose licence is null
+      "sbom": "sbom.cdx.json",                      # the CycloneDX SBOM beside it
       "files": [                                    # sorted by filename; each file once
         {
           "filename": "apache_airflow-2.10.5-py3-none-any.whl",   # its name in the wheelhouse
@@ -37,7 +51,19 @@ Schema (format ``constrain-wheelhouse/1``; keys sorted, two-space indent, UTF-8,
           "size": 13702612,                         # bytes
           "upload_time": "2025-02-10T10:11:12Z",    # null when the index gave none
           "url": "https://.../apache_airflow-...whl", # origin, credentials removed
-          "license": "Apache-2.0",                  # from core metadata; null when unknown
+          "license": "Apache-2.0",                  # SPDX expression; null when unknown
+          "license_source": "classifier",           # License-Expression, classifier, License,
+                                                    # License text, licence file; null: unknown
+          "license_declared": "Apache Software License", # first line of what the metadata
+                                                    # declared (100 chars at most), or null
+          "why": ["apache-airflow[postgres]==2.10.5 (command line)",
+                  "apache-airflow-providers-postgres==6.0.0", "psycopg2-binary==2.9.10"],
+                                                    # a requirement chain from a root, or
+                                                    # ["build tool for x-1.0.tar.gz", ...]
+          "provenance": {"url": "https://.../provenance", "publishers": [
+              {"kind": "GitHub", "repository": "org/repo", "workflow": "release.yml"}]},
+                                                    # PEP 740 attestations the index serves;
+                                                    # null: none served (or not asked: offline)
           "requires_python": ">=3.8",               # null when none
           "yanked": null,                           # PEP 592: null, or the reason ("" = none
                                                     # given) when the index marks it yanked
@@ -86,6 +112,10 @@ class FileEntry:
     upload_time: str | None = None
     url: str = ""
     license: str | None = None
+    license_source: str | None = None
+    license_declared: str | None = None
+    why: tuple[str, ...] = ()
+    provenance: Mapping | None = None
     requires_python: str | None = None
     yanked: str | None = None
     targets: tuple[str, ...] = ()
@@ -98,6 +128,8 @@ class FileEntry:
         data = asdict(self)
         data["targets"] = list(self.targets)
         data["builds"] = list(self.builds)
+        data["why"] = list(self.why)
+        data["provenance"] = dict(self.provenance) if self.provenance is not None else None
         return data
 
     @classmethod
@@ -106,6 +138,7 @@ class FileEntry:
         kw = {k: v for k, v in data.items() if k in known}
         kw["targets"] = tuple(kw.get("targets", ()))
         kw["builds"] = tuple(kw.get("builds", ()))
+        kw["why"] = tuple(kw.get("why", ()))
         return cls(**kw)
 
 
@@ -142,11 +175,25 @@ class TargetEntry:
 
 @dataclass(frozen=True)
 class SourceEntry:
-    """A constraint file the resolve read, copied into the wheelhouse at ``path``."""
+    """A constraint file the resolve read, copied into the wheelhouse at ``path``; or, with
+    ``kind`` ``reconstructed``, Airflow's constraints rebuilt as of ``basis`` for ``targets``."""
 
     origin: str
     path: str
     sha256: str
+    kind: str = "fetched"
+    basis: str | None = None
+    targets: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "targets": list(self.targets)}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> SourceEntry:
+        known = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in data.items() if k in known}
+        kw["targets"] = tuple(kw.get("targets", ()))
+        return cls(**kw)
 
 
 @dataclass(frozen=True)
@@ -159,6 +206,11 @@ class Manifest:
     requirements: tuple[str, ...] = ()
     command: str = ""
     build_exclude_newer: str | None = None
+    constrain_version: str = ""
+    created: str | None = None
+    created_from: str | None = None
+    indexes: tuple[str, ...] = ()
+    sbom: str | None = None
     format: str = FORMAT
     _by_name: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -172,14 +224,25 @@ class Manifest:
         """Every sha256 listed (what ``--vetted`` compares against)."""
         return frozenset(f.sha256.lower() for f in self.files)
 
+    @property
+    def licences_unknown(self) -> list[str]:
+        """The files whose licence could not be told (``license`` null), sorted."""
+        return sorted(f.filename for f in self.files if f.license is None)
+
     def to_text(self) -> str:
         data = {
             "format": self.format,
+            "constrain_version": self.constrain_version,
+            "created": self.created,
+            "created_from": self.created_from,
+            "indexes": list(self.indexes),
+            "licences_unknown": self.licences_unknown,
+            "sbom": self.sbom,
             "command": self.command,
             "requirements": list(self.requirements),
             "build_exclude_newer": self.build_exclude_newer,
             "targets": [t.to_json() for t in self.targets],
-            "sources": [asdict(s) for s in self.sources],
+            "sources": [s.to_json() for s in self.sources],
             "files": [f.to_json() for f in sorted(self.files, key=lambda f: f.filename)],
         }
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -207,10 +270,15 @@ class Manifest:
             return cls(
                 files=tuple(FileEntry.from_json(f) for f in data.get("files", ())),
                 targets=tuple(TargetEntry.from_json(t) for t in data.get("targets", ())),
-                sources=tuple(SourceEntry(**s) for s in data.get("sources", ())),
+                sources=tuple(SourceEntry.from_json(s) for s in data.get("sources", ())),
                 requirements=tuple(data.get("requirements", ())),
                 command=data.get("command", ""),
                 build_exclude_newer=data.get("build_exclude_newer"),
+                constrain_version=data.get("constrain_version", ""),
+                created=data.get("created"),
+                created_from=data.get("created_from"),
+                indexes=tuple(data.get("indexes", ())),
+                sbom=data.get("sbom"),
             )
         except (TypeError, KeyError, AttributeError) as exc:
             raise InputError(
