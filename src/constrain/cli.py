@@ -17,7 +17,7 @@ from . import __version__
 #: Commands beyond ``resolve`` live in ``constrain/commands/<name>.py``. Each module defines
 #: ``register(subparsers, add_resolve_options)`` (argparse only: keep it light, --help imports it)
 #: and ``run(args, argv, console) -> int``; it prints only through ``console``.
-EXTRA_COMMANDS = ("install", "download", "refresh", "policy", "audit")
+EXTRA_COMMANDS = ("install", "download", "refresh", "policy", "audit", "cache")
 
 PRERELEASE_CHOICES = ("allow", "if-necessary", "disallow", "if-necessary-or-explicit")
 FORMAT_CHOICES = ("constraints", "requirements", "pylock", "json")
@@ -419,6 +419,9 @@ def interrupted_line(args: argparse.Namespace | None, reporter: object) -> str:
     if command == "refresh":
         return ("interrupted: no constraints file was half-written; files not yet written "
                 "were left as they were")
+    if command == "cache":
+        return ("interrupted: each cache entry removed so far went whole, the others stay; "
+                "a rerun goes on")
     output = getattr(args, "output", None)
     if command == "resolve":
         written = f"{output} was not written" if output else "no pins were printed"

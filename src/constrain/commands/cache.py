@@ -1,0 +1,142 @@
+"""The ``constrain cache`` subcommand: ``info`` (where the cache is, what it holds) and ``prune``.
+
+The work is :mod:`constrain.cache.usage` (what is there) and :mod:`constrain.cache.prune` (what
+goes, and removing it safely beside running commands); this module parses the options and
+prints a table of kinds, or what a prune removed (``--dry-run``: would remove).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def register(subparsers, add_resolve_options) -> None:  # noqa: ARG001 (own options)
+    p = subparsers.add_parser("cache", help="show or shrink constrain's cache",
+                              description="Show where constrain's cache is and what it holds "
+                              "(info), or remove what was not used for a while (prune).")
+    actions = p.add_subparsers(dest="cache_action", metavar="ACTION")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--cache-dir", metavar="DIR", type=os.path.expanduser,
+                        help="the cache (default: $CONSTRAIN_CACHE_DIR or the user cache)")
+    common.add_argument("--json", action="store_true", help="print the figures as JSON")
+    info = actions.add_parser(
+        "info", parents=[common], help="the cache's location and size per kind",
+        description="Print the cache's location, and per kind of entry (index pages, "
+        "metadata, downloaded files, unpacked wheels, builds, build environments, remembered "
+        "resolutions, reconstructions ...) how many entries and bytes it holds.")
+    info.set_defaults(_run=run_info)
+    prune = actions.add_parser(
+        "prune", parents=[common], help="remove entries unused for a while, or down to a size",
+        description="Remove cache entries last used longer ago than --older-than, then the "
+        "least recently used until the cache is no larger than --max-size. Old cache formats "
+        "and leftovers of interrupted runs always go; entries used in the last day, and "
+        "entries a running constrain is writing, never do.")
+    prune.add_argument("--older-than", metavar="AGE",
+                       help="remove entries unused for this long: 30d, 12h, 2w")
+    prune.add_argument("--max-size", metavar="SIZE",
+                       help="then remove the least recently used until at most this: 2G, 500M")
+    prune.add_argument("--dry-run", action="store_true",
+                       help="say what would be removed; remove nothing")
+    prune.set_defaults(_run=run_prune)
+    p.set_defaults(_run=_no_action(p))
+
+
+def _no_action(parser: argparse.ArgumentParser):
+    def run(args, argv, console) -> int:
+        from ..errors import UsageError
+
+        raise UsageError("name an action: 'constrain cache info' or 'constrain cache prune'",
+                         hint="run 'constrain cache --help' for both")
+
+    return run
+
+
+def _root(args) -> str:
+    from ..cache import default_cache_dir
+
+    return os.path.abspath(args.cache_dir or default_cache_dir())
+
+
+def run_info(args, argv, console) -> int:
+    from ..cache.usage import scan
+
+    usage = scan(_root(args))
+    kinds = usage.by_kind()
+    if args.json:
+        import json
+
+        console.out(json.dumps({
+            "location": str(usage.root), "exists": usage.root.is_dir(), "size": usage.size,
+            "kinds": {k: {"entries": n, "size": size} for k, (n, size) in kinds.items()},
+        }, indent=2) + "\n")
+        return 0
+    lines = [f"cache: {usage.root}" + ("" if usage.root.is_dir() else " (does not exist yet)")]
+    for kind, (n, size) in kinds.items():
+        noun = "files" if kind == "other" else "entries"
+        lines.append(f"  {kind:<16} {n:>8} {noun:<7} {size_text(size):>10}")
+    lines.append(f"  {'total':<16} {'':>8} {'':<7} {size_text(usage.size):>10}")
+    console.out("\n".join(lines) + "\n")
+    return 0
+
+
+def run_prune(args, argv, console) -> int:
+    from ..cache.prune import parse_age, parse_size, plan, remove
+    from ..cache.usage import scan
+    from ..errors import UsageError
+
+    if args.older_than is None and args.max_size is None:
+        raise UsageError("say what to prune: --older-than AGE, --max-size SIZE, or both",
+                         hint="e.g. constrain cache prune --older-than 30d --max-size 2G "
+                         "(add --dry-run to see what would go)")
+    older = parse_age(args.older_than) if args.older_than is not None else None
+    limit = parse_size(args.max_size) if args.max_size is not None else None
+    root = _root(args)
+    chosen = plan(scan(root), older_than=older, max_size=limit)
+    if args.dry_run:
+        removed, busy = chosen.remove, ()
+    else:
+        outcome = remove(root, chosen.remove)
+        removed, busy = outcome.removed, outcome.busy
+    freed = sum(e.size for e in removed)
+    verb = "would remove" if args.dry_run else "removed"
+    after = chosen.size_before - freed
+    if args.json:
+        import json
+
+        console.out(json.dumps({
+            "location": root, "dry_run": args.dry_run, "size_before": chosen.size_before,
+            "size_after": after, "freed": freed, "removed": _per_kind(removed),
+            "busy": len(busy), "kept_recent": chosen.kept_recent}, indent=2) + "\n")
+        return 0
+    kinds = ", ".join(f"{k} {n} ({size_text(s)})" for k, (n, s) in _per_kind(removed).items())
+    lines = [f"{verb} {len(removed)} entries, {size_text(freed)}"
+             + (f": {kinds}" if kinds else ""),
+             f"cache {root}: {size_text(chosen.size_before)} -> {size_text(after)}"]
+    if chosen.kept_recent:
+        lines.append(f"kept {chosen.kept_recent} entries used in the last day (a run under "
+                     "way may be reading them)")
+    if busy:
+        lines.append(f"skipped {len(busy)} entries a running constrain is writing or began to "
+                     "use during the prune")
+    if limit is not None and after > limit:
+        lines.append(f"the cache is still above --max-size {args.max_size}: what is left was "
+                     "used in the last day or is being written")
+    console.out("\n".join(lines) + "\n")
+    return 0
+
+
+def _per_kind(entries) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    for e in entries:
+        n, s = out.get(e.kind, (0, 0))
+        out[e.kind] = (n + 1, s + e.size)
+    return out
+
+
+def size_text(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)  # pragma: no cover

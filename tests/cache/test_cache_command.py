@@ -1,0 +1,219 @@
+"""``constrain cache info`` and ``constrain cache prune`` on a cache filled by real commands
+against a local index (resolve, install into a real venv), aged with ``os.utime``."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from constrain.cli import main
+from tests.support.builders import PackageSpec
+
+DAY = 86400.0
+SPECS = [
+    PackageSpec("alpha", "1.0", requires_dist=["beta>=1"],
+                wheel_options={"files": {"alpha/__init__.py": "A = 1\n"}}),
+    PackageSpec("beta", "1.0", wheel_options={"files": {"beta/__init__.py": "B = 1\n",
+                                                        "beta/big.py": "#" * 200_000}}),
+]
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def info(capsys, cache: Path) -> dict:
+    code, out, _ = cli(capsys, "cache", "info", "--cache-dir", str(cache), "--json")
+    assert code == 0
+    return json.loads(out)
+
+
+def age(paths, days: float) -> None:
+    """Last used ``days`` ago: access and modification times of every file set back."""
+    when = time.time() - days * DAY
+    for top in paths:
+        for p in [top, *top.rglob("*")] if top.is_dir() else [top]:
+            os.utime(p, (when, when), follow_symlinks=False)
+
+
+def files_of(cache: Path) -> set[str]:
+    return {str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def filled(make_index, tmp_path, capsys):
+    """A cache filled by a resolve and an install (pages, listings, metadata, a remembered
+    resolution, downloaded wheels, unpacked trees), and the command that refills it."""
+    server = make_index(SPECS, pep658=True)
+    cache = tmp_path / "cache"
+    venv = tmp_path / "V"
+    resolve = ["resolve", "alpha", "--index-url", server.index_url, "--cache-dir", str(cache)]
+    install = ["install", "alpha", "--index-url", server.index_url, "--cache-dir", str(cache),
+               "--venv", str(venv)]
+    assert cli(capsys, *resolve)[0] == 0
+    code, _, err = cli(capsys, *install)
+    assert code == 0, err
+    return cache, resolve, install, venv
+
+
+def test_info_lists_every_kind_a_real_run_fills(filled, capsys):
+    cache, *_ = filled
+    (cache / "metadata-v1" / "ab").mkdir(parents=True)  # a bucket of an older format
+    (cache / "metadata-v1" / "ab" / "abc").write_bytes(b"x" * 5000)
+    report = info(capsys, cache)
+    kinds = report["kinds"]
+    assert report["location"] == str(cache) and report["exists"] is True
+    for kind in ("pages", "metadata", "files", "unpacked", "memos"):
+        assert kinds[kind]["entries"] >= 1, kind
+    trees = list((cache / "unpacked-v1").glob("*/*"))  # alpha, beta, and the venv's pip
+    assert kinds["files"]["entries"] == 2 and kinds["unpacked"]["entries"] == len(trees) >= 2
+    assert kinds["old formats"]["entries"] == 1
+    assert report["size"] == sum(k["size"] for k in kinds.values())
+    # what du counts: every file's blocks, once per inode (the unpacked files are linked
+    # into the venv too)
+    seen, blocks = set(), 0
+    for p in cache.rglob("*"):
+        st = p.lstat()
+        if p.is_file() and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            blocks += st.st_blocks * 512
+    assert report["size"] == blocks
+
+    code, out, _ = cli(capsys, "cache", "info", "--cache-dir", str(cache))
+    assert code == 0 and out.startswith(f"cache: {cache}\n")
+    assert any(line.split()[:2] == ["unpacked", str(len(trees))] for line in out.splitlines())
+    code, out, _ = cli(capsys, "cache", "info", "--cache-dir", str(cache / "none"))
+    assert code == 0 and "(does not exist yet)" in out
+
+
+def test_prune_older_than_removes_what_was_not_used_and_the_rerun_refills_it(filled, capsys):
+    cache, resolve, install, venv = filled
+    unpacked = sorted((cache / "unpacked-v1").glob("*/*"))
+    pages = sorted((cache / "pages-v1").glob("*/*")) + sorted((cache / "listings-v1").glob("*/*"))
+    age(unpacked, 40)
+    age(pages, 40)
+    before = files_of(cache)
+
+    code, out, _ = cli(capsys, "cache", "prune", "--older-than", "30d", "--dry-run",
+                       "--cache-dir", str(cache))
+    assert code == 0 and out.startswith("would remove ")
+    assert files_of(cache) == before  # a dry run removes nothing
+
+    code, out, _ = cli(capsys, "cache", "prune", "--older-than", "30d", "--cache-dir", str(cache))
+    assert code == 0, out
+    assert f"unpacked {len(unpacked)} " in out and "pages " in out
+    assert not any((cache / "unpacked-v1").glob("*/*"))
+    assert not any((cache / "listings-v1").glob("*/*"))
+    assert info(capsys, cache)["kinds"]["files"]["entries"] == 2  # used today: kept
+    # nothing half-removed: no sidecar without its body, no trash left
+    left = files_of(cache)
+    assert all(f[: -len(".meta")] in left for f in left if f.endswith(".meta"))
+    assert not [f for f in left if ".trash-" in f]
+
+    # the venv does not depend on the cache's trees; a rerun fetches and unpacks again
+    assert subprocess.run([str(venv / "bin/python"), "-c", "import beta.big"]).returncode == 0
+    assert cli(capsys, *resolve)[0] == 0
+    code, _, err = cli(capsys, *install)
+    assert code == 0, err
+
+
+def test_prune_max_size_removes_least_recently_used_first_and_keeps_recent(filled, capsys):
+    cache, resolve, *_ = filled
+    trees = sorted((cache / "unpacked-v1").glob("*/*"))
+    files = sorted((cache / "files-v1").glob("*/*"))
+    everything = [p for p in cache.iterdir() if p.name != "locks"]
+    age(everything, 10)
+    age(files, 20)  # the downloaded wheels are the least recently used
+    total = info(capsys, cache)["size"]
+    files_size = info(capsys, cache)["kinds"]["files"]["size"]
+
+    code, out, _ = cli(capsys, "cache", "prune", "--max-size", str(total - files_size // 2),
+                       "--cache-dir", str(cache))
+    assert code == 0
+    assert out.startswith("removed 1 entries") or out.startswith("removed 2 entries"), out
+    assert "files " in out and "unpacked" not in out
+    assert len(list((cache / "files-v1").glob("*/*"))) < 2
+    assert all(t.is_dir() for t in trees)
+
+    # used within the last day: kept whatever the size asked
+    age(everything, 0)
+    code, out, _ = cli(capsys, "cache", "prune", "--max-size", "0", "--cache-dir", str(cache))
+    assert code == 0 and out.startswith("removed 0 entries")
+    assert "kept " in out and "still above --max-size 0" in out
+    assert cli(capsys, *resolve, "--offline")[0] == 0
+
+
+def test_prune_skips_an_entry_a_running_constrain_is_writing_and_old_formats_go(filled, capsys):
+    cache, *_ = filled
+    tree = sorted((cache / "unpacked-v1").glob("*/*"))[0]
+    old = cache / "build-envs-v1" / "envs" / "x"
+    old.mkdir(parents=True)
+    (old / "f").write_text("old")
+    (cache / "stranger.txt").write_text("not ours")
+    shard = next((cache / "listings-v1").iterdir())
+    (shard / ".tmp-abc123").write_bytes(b"half a page")  # a killed writer's temporary
+    age([p for p in cache.iterdir() if p.name != "locks"], 3)
+    lock = cache / "locks" / f"unpack-{tree.name[:40]}.lock"
+    with open(lock, "a+b") as fh:  # what Cache.lock holds while unpacking that wheel
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        code, out, _ = cli(capsys, "cache", "prune", "--older-than", "1d",
+                           "--cache-dir", str(cache))
+    assert code == 0
+    assert "skipped 1 entries a running constrain is writing or began to use" in out
+    assert tree.is_dir() and (tree / "manifest.json").is_file()
+    assert not (cache / "build-envs-v1").exists()
+    assert (cache / "stranger.txt").is_file() and lock.is_file()
+    assert not (shard / ".tmp-abc123").exists()
+
+
+def test_an_entry_a_run_reads_after_the_scan_stays(filled):
+    from constrain.cache.prune import plan, remove
+    from constrain.cache.usage import scan
+
+    cache, *_ = filled
+    age([p for p in cache.iterdir() if p.name != "locks"], 3)
+    chosen = plan(scan(cache), older_than=DAY)
+    tree = next(e for e in chosen.remove if e.kind == "unpacked").paths[-1]
+    (tree / "manifest.json").read_bytes()  # what an install does first with a cached tree
+    if time.time() - (tree / "manifest.json").stat().st_atime > DAY:
+        pytest.skip("this file system does not record reads (noatime)")
+    outcome = remove(cache, chosen.remove)
+    assert [e.paths[-1] for e in outcome.busy] == [tree] and tree.is_dir()
+    assert len(outcome.removed) == len(chosen.remove) - 1
+
+
+def test_every_directory_constrain_writes_has_a_kind():
+    from constrain.build.envs import ENVS_DIR
+    from constrain.build.log import LOGS_DIR
+    from constrain.cache.store import BUCKETS
+    from constrain.cache.usage import BUILD_ENVS, BUILD_LOGS, KINDS
+
+    assert (BUILD_ENVS, BUILD_LOGS) == (ENVS_DIR, LOGS_DIR)
+    named = {d for dirs in KINDS.values() for d in dirs}
+    assert set(BUCKETS) | {ENVS_DIR, LOGS_DIR} <= named
+
+
+def test_prune_options_are_checked(tmp_path, capsys):
+    code, _, err = cli(capsys, "cache", "prune", "--cache-dir", str(tmp_path))
+    assert code == 2 and "--older-than AGE, --max-size SIZE" in err
+    code, _, err = cli(capsys, "cache", "prune", "--older-than", "soon", "--cache-dir",
+                       str(tmp_path))
+    assert code == 2 and "'soon' is not an age" in err and "30d" in err
+    code, _, err = cli(capsys, "cache", "prune", "--max-size", "2X", "--cache-dir",
+                       str(tmp_path))
+    assert code == 2 and "not a size" in err
+    code, _, err = cli(capsys, "cache")
+    assert code == 2 and "cache info" in err
+    proc = subprocess.run([sys.executable, "-m", "constrain", "cache", "prune", "--older-than",
+                           "30d", "--cache-dir", str(tmp_path / "empty")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("removed 0 entries, 0 B")
