@@ -113,9 +113,10 @@ def render_findings(findings, *, table: bool) -> str:
 
     t = Table(title="known vulnerabilities", title_justify="left")
     for col in ("id", "aliases", "package", "version", "fixed in", "where"):
-        t.add_column(col)
+        # ids, names and versions whole (what a reader searches for); the rest folds
+        t.add_column(col, no_wrap=col in ("id", "aliases", "package", "version"), overflow="fold")
     for f in findings:
-        t.add_row(f.id, ", ".join(f.aliases), f.package, f.version, fixed(f), ", ".join(f.where))
+        t.add_row(f.id, "\n".join(f.aliases), f.package, f.version, fixed(f), "\n".join(f.where))
     import shutil
 
     buf = io.StringIO()
