@@ -80,6 +80,11 @@ def test_install_creates_venv_links_scripts_and_rerun_changes_nothing(server, tm
     assert "2 unchanged" in err and "install" not in err.split(":")[-1]
     after = {p: p.stat().st_mtime_ns for p in (venv / SITE).rglob("*") if p.is_file()}
     assert after == before
+    code, out, err = install(capsys, "alpha", "-c", str(tmp_path / "c.txt"),
+                             "--index-url", server.index_url, "--venv", str(venv), "--dry-run")
+    assert code == 0 and out == ""
+    assert f"nothing would change in {venv}: 2 unchanged (dry run)" in err
+    assert "would change" not in err.replace("nothing would change", "")
 
 
 def test_upgrade_removes_old_files_and_exact_removes_strays(server, tmp_path, capsys):

@@ -86,7 +86,9 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
         result = download_command(request, reporter)
     finally:
         reporter.close()
-    console.out(render_summary(result))
+    import sys
+
+    console.out(render_summary(result, table=sys.stdout.isatty()))
     emit_moves(console, [t.install_set for t in result.targets])
     for name in result.stale:
         console.warning(f"{name} is in {result.dest} but no target needs it any more")
@@ -102,36 +104,21 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
     return 0
 
 
-def render_summary(result) -> str:
-    """The summary table (per target: files, size, new and unvetted, sdists to build) and the
-    list of files to review, as plain text."""
-    import io
-
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"wheelhouse {result.dest}", title_justify="left")
-    for col in ("target", "files", "size", "downloaded now", "to vet", "sdists to build"):
-        table.add_column(col, justify="left" if col == "target" else "right")
+def render_summary(result, *, table: bool = True) -> str:
+    """The summary (per target: files, size, new and unvetted, sdists to build) and the list of
+    files to review, as plain text: a table for a terminal (``table``), else one line per
+    target (a pipe or a CI log gets no box drawing)."""
     by_name = {f.filename: f for f in result.manifest.files}
     new_now = set(result.downloaded)
+    files = result.manifest.files
+    rows = []
     for t in result.targets:
         entries = [by_name[n] for n in dict.fromkeys(t.entry.files + t.entry.build_files)]
-        table.add_row(
-            t.entry.id,
-            str(len(entries)),
-            _size(sum(e.size for e in entries)),
-            str(sum(1 for e in entries if e.filename in new_now)),
-            str(sum(1 for e in entries if not e.vetted)),
-            str(sum(1 for e in entries if e.needs_build)),
-        )
-    files = result.manifest.files
-    table.add_row("all targets", str(len(files)), _size(sum(f.size for f in files)),
-                  str(len(new_now)), str(sum(1 for f in files if not f.vetted)),
-                  str(sum(1 for f in files if f.needs_build)), style="bold")
-    buf = io.StringIO()
-    Console(file=buf, width=110, color_system=None, force_terminal=False).print(table)
-    lines = [buf.getvalue().rstrip("\n")]
+        # the id names the platform when one was given; otherwise say it is this host's
+        shown = t.entry.id if t.entry.platforms else f"{t.entry.id} ({t.entry.description})"
+        rows.append((shown, entries))
+    lines = (_summary_table(result, rows, new_now) if table
+             else _summary_lines(result, rows, new_now))
     if not new_now:
         lines.append(f"nothing new: all {len(files)} files were already in {result.dest} "
                      "(every sha256 checked); nothing downloaded")
@@ -163,6 +150,42 @@ def _review_lines(manifest) -> list[str]:
     lines.append(f"provenance: {attested} of {len(files)} files with PEP 740 attestations "
                  f"on the index; SBOM: {manifest.sbom} (CycloneDX 1.6)")
     return lines
+
+
+_COLUMNS = ("files", "size", "downloaded now", "to vet", "sdists to build")
+
+
+def _counts(entries, new_now: set[str]) -> tuple[str, ...]:
+    return (str(len(entries)), _size(sum(e.size for e in entries)),
+            str(sum(1 for e in entries if e.filename in new_now)),
+            str(sum(1 for e in entries if not e.vetted)),
+            str(sum(1 for e in entries if e.needs_build)))
+
+
+def _summary_lines(result, rows, new_now: set[str]) -> list[str]:
+    lines = [f"wheelhouse {result.dest}:"]
+    for shown, entries in [*rows, ("all targets", result.manifest.files)]:
+        n, size, now, vet, build = _counts(entries, new_now)
+        lines.append(f"  {shown}: {n} files ({size}), {now} downloaded now, {vet} to vet, "
+                     f"{build} sdists to build")
+    return lines
+
+
+def _summary_table(result, rows, new_now: set[str]) -> list[str]:
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"wheelhouse {result.dest}", title_justify="left")
+    for col in ("target", *_COLUMNS):
+        table.add_column(col, justify="left" if col == "target" else "right")
+    for shown, entries in rows:
+        table.add_row(shown, *_counts(entries, new_now))
+    table.add_row("all targets", *_counts(result.manifest.files, new_now), style="bold")
+    buf = io.StringIO()
+    Console(file=buf, width=110, color_system=None, force_terminal=False).print(table)
+    return [buf.getvalue().rstrip("\n")]
 
 
 def _size(n: int) -> str:

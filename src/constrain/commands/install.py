@@ -72,7 +72,10 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
         console.warning(f"{name}: an interrupted install was rolled back")
     if args.dry_run:
         console.out(result.plan.render())
-        console.info(f"would change {where}: {result.plan.summary()} (dry run)")
+        if result.plan.to_install or result.plan.to_remove:
+            console.info(f"would change {where}: {result.plan.summary()} (dry run)")
+        else:
+            console.info(f"nothing would change in {where}: {result.plan.summary()} (dry run)")
     else:
         text = result.plan.render()
         if text and not console.quiet:

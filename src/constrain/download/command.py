@@ -118,13 +118,13 @@ def make_targets(
     pythons: Sequence[str], platforms: Sequence[str]
 ) -> list[tuple[str, TargetEnvironment]]:
     """Every (python, platform) pair as ``(id, target)``; the id names the output files:
-    ``3.11`` when at most one platform is given, ``3.11-manylinux_2_28_x86_64`` otherwise."""
-    several = len(platforms) > 1
+    ``3.11-manylinux_2_28_x86_64`` when a platform is given (one too: the files and the
+    summary say which platform they are for), ``3.11`` for this host's platform."""
     out: dict[str, TargetEnvironment] = {}
     for py in pythons or [None]:
         for plat in platforms or [None]:
             target = TargetEnvironment.from_options(py, (plat,) if plat else ())
-            tid = target.python_short + (f"-{plat}" if several else "")
+            tid = target.python_short + (f"-{plat}" if plat else "")
             out.setdefault(tid, target)
     return list(out.items())
 

@@ -213,7 +213,7 @@ class Wheelhouse:
             self.remove_partials()
             return report
         self.partial.mkdir(exist_ok=True)
-        total = sum(f.size or 0 for f in missing)
+        total = sum(self._expected_size(f) for f in missing)
         self.reporter.start("files", total=len(missing), unit="files")
         self.reporter.start("bytes", total=total or None, unit="bytes")
         errors: list[BaseException] = []
@@ -252,6 +252,17 @@ class Wheelhouse:
         self.remove_partials()  # all needed files are whole: leftovers are of unneeded ones
         return report
 
+    def _expected_size(self, f: DistFile) -> int:
+        """The bytes ``f`` will add to the progress: the index's size, else a local copy's
+        (a find-links file lists none), else 0 (unknown until it arrives)."""
+        if f.size is not None:
+            return f.size
+        local = cached_path(f, self.cache)
+        try:
+            return local.stat().st_size if local is not None else 0
+        except OSError:
+            return 0
+
     def _fetch_one(self, f: DistFile) -> Fetched:
         final = self.root / f.filename
         part = self.partial / (f.filename + ".part")
@@ -261,7 +272,9 @@ class Wheelhouse:
             actual = sha256_file(part)
             if self._matches(f, actual):
                 os.replace(part, final)
-                return Fetched(f, final, actual, final.stat().st_size, "cache")
+                size = final.stat().st_size
+                self.reporter.advance("bytes", size)  # counted in the bar's total too
+                return Fetched(f, final, actual, size, "cache")
             part.unlink(missing_ok=True)  # a bad cached copy: fetch from the index instead
         url = f.url.split("#", 1)[0]
         how = "downloaded"
@@ -278,6 +291,7 @@ class Wheelhouse:
                 # complete but never moved into place (killed just then), or too long
                 actual = sha256_file(part)
                 if start == f.size and self._matches(f, actual):
+                    self.reporter.advance("bytes", start)
                     break
                 part.unlink(missing_ok=True)
                 start = 0
