@@ -104,7 +104,7 @@ def test_refresh_writes_reruns_untouched_and_reports_what_moved(server, policy, 
     # lib is held below 2 by the policy and by app's own requirement: the report says both
     assert "| lib | 1.1 | <2 (major of 1.0) | 2.0 | lib 2 renames everything | " in md
     assert "| app 1.1 requires lib<2,>=1 |" in md
-    assert "policies.toml:1 | — (the policy) |" in md
+    assert "policies.toml:1 | the policy |" in md
     data = json.loads(report.read_text())
     entry = data["files"][0]
     assert entry["file"] == "constraints-3.11.txt" and entry["status"] == "updated"

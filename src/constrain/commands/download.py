@@ -36,6 +36,11 @@ def register(subparsers, add_resolve_options) -> None:
                      "vetted (repeatable)")
     out.add_argument("--only-vetted", action="store_true",
                      help="refuse to add any file that --vetted does not list")
+    out.add_argument("--fail-on-inconsistency", action="store_true",
+                     help="a package needed by some targets and not others, or pinned "
+                     "differently, with no reason found (a marker, requires-python, no file "
+                     "for that target, a requirement) is an error, before anything is "
+                     "downloaded")
     out.add_argument("--jobs", "-j", type=int, default=8, metavar="N",
                      help="parallel downloads (default 8)")
     out.add_argument("--audit", metavar="OSV_DB",
@@ -74,6 +79,7 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
         only_vetted=args.only_vetted,
         workers=max(1, args.jobs),
         kill_after_bytes=int(kill) if kill else None,
+        fail_on_inconsistency=args.fail_on_inconsistency,
     )
     osv = None
     if args.audit:  # read (and refused when malformed) before a long download, not after
@@ -132,6 +138,8 @@ def render_summary(result, *, table: bool = True) -> str:
     else:
         lines.append("no output file changed")
     lines += _review_lines(result.manifest)
+    if result.consistency is not None and len(result.consistency.targets) > 1:
+        lines += result.consistency.lines()
     to_vet = [f for f in files if not f.vetted]
     if to_vet and len(to_vet) < len(files):
         lines.append(f"new files to review ({len(to_vet)}):")

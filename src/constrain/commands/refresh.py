@@ -40,6 +40,11 @@ def register(subparsers, add_resolve_options) -> None:
                    default=[], metavar="PKG_GLOB", help="a downgrade of a matching package "
                    "(e.g. 'apache-airflow-providers-*') is an error; repeatable or "
                    "comma-separated")
+    r.add_argument("--fail-on-inconsistency", dest="fail_on_inconsistency",
+                   action="store_true", default=None,
+                   help="a package installed for some Pythons and not others, or pinned "
+                   "differently, with no reason found (a marker, requires-python, no file for "
+                   "that Python, a requirement) is an error: exit 1, nothing written")
     r.add_argument("--report", metavar="FILE", help="also write the markdown report here")
     r.add_argument("--json-report", metavar="FILE", help="write the JSON report here")
     p.set_defaults(_run=run, python=None)
@@ -99,6 +104,9 @@ def build_request(args: argparse.Namespace, argv: list[str], environ=None):
     prerelease = args.prerelease
     if prerelease == "if-necessary-or-explicit" and one("prerelease"):
         prerelease = one("prerelease")
+    fail_inconsistent = table.get("fail-on-inconsistency", False)
+    if not isinstance(fail_inconsistent, bool):
+        raise ConfigError(f"fail-on-inconsistency in {where} must be true or false")
     globs = [g.strip() for raw in (args.fail_on_downgrade or strings("fail-on-downgrade"))
              for g in raw.split(",") if g.strip()]
     resolve = dataclasses.replace(
@@ -123,6 +131,7 @@ def build_request(args: argparse.Namespace, argv: list[str], environ=None):
         platforms=tuple(args.platforms) or strings("platforms"),
         check=args.check,
         fail_on_downgrade=tuple(globs),
+        fail_on_inconsistency=bool(args.fail_on_inconsistency or fail_inconsistent),
         report=args.report or one("report"),
         json_report=args.json_report or one("json-report"),
         config_source=where,
@@ -147,6 +156,17 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
                       + [f"  {t.file}: {c.name} {c.old} -> {c.new}" for t, c in result.forbidden]
                       + ["hint: find what pulls the package down in the report, or drop the "
                          "package from --fail-on-downgrade"])
+        return 1
+    if request.fail_on_inconsistency and result.unexplained:
+        n = len(result.unexplained)
+        differ = "packages differ" if n != 1 else "package differs"
+        console.error([(f"error: --fail-on-inconsistency: {n} {differ} across Pythons with "
+                        "no reason found; nothing was written")]
+                      + [f"  {m}: {f.name}: {f.versions_text()} -- {f.why_text()}"
+                         for m, f in result.unexplained]
+                      + [("hint: make the inputs agree (a constraint or committed file that "
+                          "pins one Python differently), give the difference a marker, or drop "
+                          "--fail-on-inconsistency to see it reported only")])
         return 1
     if request.check and result.changed:
         console.error([f"error: --check: {len(result.changed)} of {len(result.targets)} "

@@ -27,6 +27,7 @@ from ..output import render, write_atomic
 from ..output.header import format_utc
 from ..output.pylock import strip_userinfo
 from ..reporting import NULL_REPORTER, Reporter
+from ..review.consistency import Consistency, check_consistency
 from ..target import TargetEnvironment
 from .manifest import (
     MANIFEST_NAME,
@@ -70,6 +71,7 @@ class DownloadRequest:
     only_vetted: bool = False
     workers: int = 8
     kill_after_bytes: int | None = None
+    fail_on_inconsistency: bool = False
 
 
 @dataclass
@@ -96,6 +98,8 @@ class DownloadResult:
     written: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+    #: packages that differ across the targets, with the reasons found
+    consistency: Consistency | None = None
 
     @property
     def new_files(self) -> list[FileEntry]:
@@ -166,12 +170,32 @@ def download_command(
     try:
         prepared = prepare_resolve(request.resolve, session)
         sets = resolve_targets([(prepared, t) for _tid, t in targets], session, reporter)
+        consistency = check_consistency(
+            [(tid, s) for (tid, _t), s in zip(targets, sets, strict=True)],
+            files_of=session.repository.files)
+        if request.fail_on_inconsistency and consistency.unexplained:
+            raise _inconsistent(consistency)
         # Resolves run side by side; filling the directory is one run at a time (a second
         # run then finds the first one's files present and hash-checks them).
         with locked(dest, on_wait=reporter.warning):
-            return _fill(request, dest, targets, sets, vetted, session, prepared, reporter)
+            result = _fill(request, dest, targets, sets, vetted, session, prepared, reporter)
+        result.consistency = consistency
+        return result
     finally:
         session.close()
+
+
+def _inconsistent(consistency: Consistency) -> ConstrainError:
+    n = len(consistency.unexplained)
+    differ = "packages differ" if n != 1 else "package differs"
+    return ConstrainError(
+        f"--fail-on-inconsistency: {n} {differ} across the targets with no reason found; "
+        "nothing was downloaded",
+        details=[f"{f.name}: {f.versions_text()} -- {f.why_text()}"
+                 for f in consistency.unexplained],
+        hint="make the inputs agree (a constraint file that pins one target differently), give "
+        "the difference a marker, or drop --fail-on-inconsistency to see it in the summary only",
+    )
 
 
 def _fill(request: DownloadRequest, dest: Path, targets, sets, vetted: frozenset[str],

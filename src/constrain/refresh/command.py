@@ -26,8 +26,10 @@ from ..models import InstallSet
 from ..output import render, write_atomic
 from ..output.header import format_utc
 from ..reporting import NULL_REPORTER, Reporter
+from ..review.consistency import Consistency, Finding, check_consistency
 from ..target import TargetEnvironment
 from .diff import Change, PinDiff, diff_pins, install_set_pins, matches_any, read_pins
+from .held import held_back_by
 from .settings import DEFAULT_MODE, Mode, RefreshRequest
 
 
@@ -49,6 +51,9 @@ class TargetOutcome:
     forbidden: tuple[Change, ...] = ()
     as_of: datetime | None = None
     as_of_why: str = ""
+    #: per held-back package, what besides its policy excludes the newest release (empty:
+    #: the policy alone); see :mod:`.held`
+    held_by: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def python(self) -> str:
@@ -76,6 +81,10 @@ class RefreshResult:
     markdown: str = ""
     json: str = ""
     stats: dict = field(default_factory=dict)
+    #: per mode, the differences across its Pythons (see :mod:`constrain.review.consistency`)
+    consistency: dict[str, Consistency] = field(default_factory=dict)
+    #: ``--fail-on-inconsistency`` was given (unexplained differences then stop the writing)
+    fail_on_inconsistency: bool = False
 
     @property
     def changed(self) -> list[TargetOutcome]:
@@ -85,13 +94,25 @@ class RefreshResult:
     def forbidden(self) -> list[tuple[TargetOutcome, Change]]:
         return [(t, c) for t in self.targets for c in t.forbidden]
 
+    @property
+    def unexplained(self) -> list[tuple[str, Finding]]:
+        """``(mode, finding)`` for every difference across Pythons with no reason."""
+        return [(m, f) for m, c in self.consistency.items() for f in c.unexplained]
+
+    @property
+    def blocked(self) -> bool:
+        """Nothing is written: a forbidden downgrade, or an unexplained difference under
+        ``--fail-on-inconsistency``."""
+        return bool(self.forbidden) or (self.fail_on_inconsistency and bool(self.unexplained))
+
 
 def refresh_command(request: RefreshRequest, reporter: Reporter = NULL_REPORTER) -> RefreshResult:
     """Refresh every target of ``request`` (see the module docstring).
 
     Raises :class:`UsageError` for bad options, :class:`InputError` for unreadable committed
-    files, and the resolver's errors naming the target. ``--check`` and forbidden downgrades
-    do not raise: the result says so (``changed``, ``forbidden``) and nothing is written."""
+    files, and the resolver's errors naming the target. ``--check``, forbidden downgrades and
+    (under ``--fail-on-inconsistency``) unexplained differences across Pythons do not raise:
+    the result says so (``changed``, ``forbidden``, ``unexplained``) and nothing is written."""
     from .report import render_json, render_markdown
 
     if not request.modes:
@@ -139,9 +160,16 @@ def refresh_command(request: RefreshRequest, reporter: Reporter = NULL_REPORTER)
             as_of, why = _as_of(install_set, exclude_newer)
             outcomes.append(TargetOutcome(mode.name, name, out_dir / name, target, install_set,
                                           diff, existed=old is not None, forbidden=forbidden,
-                                          as_of=as_of, as_of_why=why))
+                                          as_of=as_of, as_of_why=why,
+                                          held_by=held_back_by(install_set, session.repository)))
+        consistency = {
+            mode.name: check_consistency(
+                [(t.file, t.install_set) for t in outcomes if t.mode == mode.name],
+                files_of=session.repository.files)
+            for mode in request.modes}
         written: list[str] = []
-        blocked = any(t.forbidden for t in outcomes)
+        blocked = any(t.forbidden for t in outcomes) or (
+            request.fail_on_inconsistency and any(c.unexplained for c in consistency.values()))
         for t in outcomes:
             if not t.changed:
                 t.status = "unchanged"
@@ -153,7 +181,9 @@ def refresh_command(request: RefreshRequest, reporter: Reporter = NULL_REPORTER)
                                             notes=header_notes(t)))
                 t.status = "created" if not t.existed else "updated"
                 written.append(t.file)
-        result = RefreshResult(out_dir, outcomes, request.check, exclude_newer, written)
+        result = RefreshResult(out_dir, outcomes, request.check, exclude_newer, written,
+                               consistency=consistency,
+                               fail_on_inconsistency=request.fail_on_inconsistency)
         result.stats = {
             "targets": len(outcomes),
             "changed": len(result.changed),

@@ -15,6 +15,7 @@ from ..output.header import format_utc
 from .diff import requirement_limits
 
 if TYPE_CHECKING:
+    from ..review.consistency import Consistency
     from .command import RefreshResult, TargetOutcome
     from .diff import Change
 
@@ -41,7 +42,8 @@ def _held_rows(t: TargetOutcome) -> list[dict]:
             "remove_when": p.remove_when,
             "policy": str(p.origin),
             # requirements that exclude the newest release too: the policy is not binding
-            "also_limited_by": requirement_limits(t.install_set, h.name, h.newest),
+            "also_limited_by": t.held_by[h.name] if h.name in t.held_by
+            else requirement_limits(t.install_set, h.name, h.newest),
         })
     return sorted(rows, key=lambda r: r["package"].lower())
 
@@ -76,6 +78,7 @@ def to_data(result: RefreshResult) -> dict:
         "changed": bool(result.changed),
         "written": list(result.written),
         "files": files,
+        "consistency": {mode: c.to_data() for mode, c in result.consistency.items()},
     }
 
 
@@ -103,6 +106,10 @@ def render_markdown(result: RefreshResult) -> str:
     if forbidden:
         out += ["", "**Forbidden downgrades** (nothing was written):", ""]
         out += [f"- `{t.file}`: {c.name} {c.old} → {c.new}" for t, c in forbidden]
+    if result.fail_on_inconsistency and result.unexplained:
+        out += ["", ("**--fail-on-inconsistency: packages differ across Pythons with no "
+                     "reason found** (nothing was written):"), ""]
+        out += [f"- mode `{m}`: {f.name} ({f.versions_text()})" for m, f in result.unexplained]
     for t in result.targets:
         counts = ", ".join(f"{len(t.diff.of_kind(k))} {k}" for k in _KINDS)
         out += ["", f"### `{t.file}` — {t.status}", "",
@@ -121,12 +128,36 @@ def render_markdown(result: RefreshResult) -> str:
                 out += ["", "</details>"]
         held = _held_rows(t)
         if held:
-            out += ["", "Held back by policy:", "",
-                    "| package | pinned | bound | newest | reason | policy | also limited by |",
+            out += ["", "Held back (by a policy's bound; by requirements too, when they "
+                    "exclude the newest release anyway):", "",
+                    "| package | pinned | bound | newest | reason | policy | held back by |",
                     "|---|---|---|---|---|---|---|"]
             for r in held:
                 out.append(f"| {_cell(r['package'])} | {r['pinned'] or ''} | "
                            f"{_cell(r['bound'])} | {r['newest']} | "
                            f"{_cell(r['reason'] or 'no reason given')} | {_cell(r['policy'])} | "
-                           f"{_cell('; '.join(r['also_limited_by'])) or '— (the policy)'} |")
+                           f"{_cell('; '.join(r['also_limited_by'])) or 'the policy'} |")
+    for mode, c in result.consistency.items():
+        out += _consistency_section(mode, c, several=len(result.consistency) > 1)
     return "\n".join(out) + "\n"
+
+
+def _consistency_section(mode: str, c: Consistency, *, several: bool) -> list[str]:
+    """Every package that differs across the Pythons of ``mode``: its version per file and
+    why (unexplained ones flagged)."""
+    if len(c.targets) < 2:
+        return []
+    title = "Consistency across Pythons" + (f" (mode `{mode}`)" if several else "")
+    headline = c.headline()
+    out = ["", f"### {title}", "", headline[0].upper() + headline[1:] + "."]
+    if not c.findings:
+        return out
+    out += ["", "| package | " + " | ".join(f"`{t}`" for t in c.targets) + " | why |",
+            "|---|" + "---|" * len(c.targets) + "---|"]
+    for f in c.findings:
+        versions = dict(f.versions)
+        cells = [str(versions[t]) if versions.get(t) is not None else "—" for t in c.targets]
+        flag = "" if f.explained else "**unexplained** — "
+        out.append(f"| {_cell(f.name)} | " + " | ".join(cells) + f" | {flag}"
+                   f"{_cell(f.why_text())} |")
+    return out

@@ -45,6 +45,8 @@ CONFIG_KEYS = {
     "prerelease": "allow, if-necessary, disallow or if-necessary-or-explicit",
     "only-binary": "true to never use sdists",
     "fail-on-downgrade": "list of package globs whose downgrades are errors",
+    "fail-on-inconsistency": "true: a package that differs across Pythons for no reason found "
+                             "is an error",
     "report": "file for the markdown report",
     "json-report": "file for the JSON report",
     "airflow-constraints": "auto, published, reconstructed or off (default for refresh: off)",
@@ -80,6 +82,7 @@ class RefreshRequest:
     platforms: tuple[str, ...] = ()
     check: bool = False
     fail_on_downgrade: tuple[str, ...] = ()
+    fail_on_inconsistency: bool = False
     report: str | None = None
     json_report: str | None = None
     config_source: str | None = None

@@ -1,0 +1,135 @@
+"""What really holds back a package an upper-bound policy held back: the policy, or requirements.
+
+A policy's bound keeps a package below its newest release, but often the newest release could not
+be had anyway: a requirement of the set excludes it (``apache-airflow 2.10.5 requires
+flask<2.3``), or the newest release requires something the set cannot give it (``alembic 1.20.0
+requires SQLAlchemy>=2.0``, which ``apache-airflow 2.10.5 requires SQLAlchemy<2.0`` excludes).
+Then the report names that chain, and says "the policy" only when nothing else is in the way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from ..errors import ConstrainError
+from ..models import CoreMetadata, DistFile, InstallSet
+from ..policies.bounds import HeldBack
+from .diff import requirement_limits
+
+
+class Releases(Protocol):
+    """The two questions asked of the index (the session's repository answers them)."""
+
+    def files(self, project: str) -> Sequence[DistFile]: ...
+
+    def metadata(self, file: DistFile) -> CoreMetadata: ...
+
+
+def held_back_by(install_set: InstallSet, releases: Releases | None) -> dict[str, list[str]]:
+    """For each package of ``install_set.held_back`` (display name), what besides its policy
+    keeps it below the bound: the requirements of the set that exclude its newest release, or
+    the newest release's own requirements the set cannot meet, each with what stands in the
+    way -- but only when every release between the bound and the newest one is out of reach
+    too. An empty list: the policy is what holds it back. ``releases`` ``None``: the set's
+    requirements on the package only."""
+    out: dict[str, list[str]] = {}
+    for h in install_set.held_back:
+        if not isinstance(h, HeldBack):
+            continue
+        name, newest, bound = h.name, h.newest, h.bound
+        limits = _excluded(install_set, name, newest, releases)
+        if limits and releases is not None:
+            above = sorted({f.version for f in _candidates(releases, name, install_set)
+                            if not f.version.is_prerelease and f.version < newest
+                            and not bound.specifier.contains(f.version, prereleases=True)},
+                           reverse=True)
+            for v in above[:_WALK]:
+                if not _excluded(install_set, name, v, releases):
+                    limits = []  # the policy keeps back a release the set could take
+                    break
+        out[name] = limits
+    return out
+
+
+#: releases between the bound and the newest one looked at (each costs a metadata read)
+_WALK = 20
+
+
+def _excluded(install_set: InstallSet, name: str, version: Version,
+              releases: Releases | None) -> list[str]:
+    """Why the set could not take ``name`` ``version`` whatever the policy says."""
+    limits = requirement_limits(install_set, name, version)
+    if not limits and releases is not None:
+        limits = _newest_needs(install_set, name, version, releases)
+    return limits
+
+
+def _newest_needs(install_set: InstallSet, name: str, newest: Version,
+                  releases: Releases) -> list[str]:
+    """``alembic 1.20.0 requires SQLAlchemy>=2.0; apache-airflow 2.10.5 requires
+    SQLAlchemy<2.0,>=1.4.36``: each requirement of ``name`` ``newest`` (for the target and the
+    extras the set asks of it) that the set's pin does not meet, and what keeps the pin there."""
+    target = install_set.target
+    meta = _metadata(releases, name, newest, install_set)
+    if meta is None:
+        return []
+    pin = install_set.pin(name)
+    extras = set(pin.extras) if pin is not None else set()
+    out: list[str] = []
+    for req in meta.requires_dist:
+        if not target.evaluate(req.marker, extras):
+            continue
+        there = install_set.pin(req.name)
+        if there is None or req.specifier.contains(there.version, prereleases=True):
+            continue
+        chain = f"{meta.name} {newest} requires {req}"
+        wanted = _highest_within(releases, req.name, req.specifier, install_set)
+        keeps = requirement_limits(install_set, req.name, wanted) if wanted else []
+        keeps += [f"the policy bound {b.describe()} on {b.policy.display_name} "
+                  f"({b.policy.origin})"
+                  for b in (h.bound for h in install_set.held_back if isinstance(h, HeldBack))
+                  if wanted and b.policy.name == canonicalize_name(req.name)
+                  and not b.specifier.contains(wanted, prereleases=True)]
+        shown = there.display_name or there.metadata.name
+        if keeps:
+            out.append(f"{chain}; " + "; ".join(keeps))
+        else:
+            out.append(f"{chain}, and {shown} is pinned to {there.version}")
+    return out
+
+
+def _candidates(releases: Releases, name: str, install_set: InstallSet) -> list[DistFile]:
+    try:
+        files = releases.files(canonicalize_name(name))
+    except ConstrainError:
+        return []
+    target, cutoff = install_set.target, install_set.exclude_newer
+    return [f for f in files if target.accepts(f) and not f.is_yanked
+            and (cutoff is None or f.upload_time is None or f.upload_time <= cutoff)]
+
+
+def _metadata(releases: Releases, name: str, version: Version, install_set: InstallSet
+              ) -> CoreMetadata | None:
+    """The metadata of ``name`` ``version`` from its best file for the target."""
+    from ..policies.filters import file_order
+
+    files = [f for f in _candidates(releases, name, install_set) if f.version == version]
+    for f in file_order(files, install_set.target):
+        try:
+            return releases.metadata(f)
+        except ConstrainError:  # an sdist that cannot be built here, say: try the next file
+            continue
+    return None
+
+
+def _highest_within(releases: Releases, name: str, specifier, install_set: InstallSet
+                    ) -> Version | None:
+    """The highest final release of ``name`` for the target inside ``specifier``."""
+    versions = {f.version for f in _candidates(releases, name, install_set)}
+    inside = [v for v in versions if not v.is_prerelease and specifier.contains(v)]
+    return max(inside) if inside else None
+

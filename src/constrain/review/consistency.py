@@ -1,0 +1,336 @@
+"""Consistency across the targets of one run: what is installed for some targets and not others,
+and what is pinned differently, each with the reason when the inputs give one.
+
+Airflow's per-Python constraint files drift apart silently (a provider in one Python's file and
+not another's, a pin that differs for no reason). Given the install sets of one run's targets
+(same requirements, different Pythons or platforms), :func:`check_consistency` finds
+
+* *presence* differences: a package some targets install and others do not. Explained when every
+  requirement that brings it in where it is installed does not apply where it is not: an
+  environment marker that is false there (the marker and the requirement carrying it are named),
+  a requiring package that is not installed there, or a requiring release there that no longer
+  asks for it;
+* *version* differences: a package pinned to different versions. Each target below the highest
+  version needs a reason why that version was not taken there: its ``requires-python``, no file
+  for the target (only wheels for other platforms or Pythons), a requirement there that excludes
+  it (``foo 1.0 requires bar<2``), or its own requirements conflicting with what the target pins
+  (``bar 2.0 requires baz>=3; the target pins baz 2.1``).
+
+A difference with no such reason is *unexplained*. A constraint or an upper-bound policy that
+pins one target differently is not a reason (it is how files drift): it is named, and the
+difference stays unexplained. The files of a release, when the caller can list them
+(``files_of``), are used for the "no file for the target" reason; without them that reason is
+never given. Nothing here does I/O or prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from ..errors import ConstrainError
+from ..models import DistFile, InstallSet, Pin
+from ..policies.bounds import HeldBack
+
+FORMAT = "constrain-consistency/1"
+#: lists the files of a project (every version); may raise, which counts as "unknown"
+FilesOf = Callable[[NormalizedName], Sequence[DistFile]]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why one target differs (``explained``), or what was found without explaining it (a
+    constraint or policy pinning that target: ``explained`` is False)."""
+
+    target: str
+    text: str
+    explained: bool = True
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One package that is not the same across targets. ``versions``: target label -> version
+    (``None``: not installed there). ``unexplained``: the labels of the targets that differ
+    with no reason."""
+
+    name: str
+    kind: str  # "presence" or "version"
+    versions: tuple[tuple[str, Version | None], ...]
+    reasons: tuple[Reason, ...]
+    unexplained: tuple[str, ...]
+
+    @property
+    def explained(self) -> bool:
+        return not self.unexplained
+
+    def versions_text(self) -> str:
+        """``1.0 on 3.10; 2.0 on 3.11, 3.12; absent on 3.13``."""
+        groups: dict[str, list[str]] = {}
+        for label, v in self.versions:
+            groups.setdefault(str(v) if v is not None else "absent", []).append(label)
+        return "; ".join(f"{v} on {', '.join(labels)}" for v, labels in groups.items())
+
+    def why_text(self) -> str:
+        """Each reason once, after the targets it is given for: ``3.11, 3.12: marker ...``."""
+        by_text: dict[str, list[str]] = {}
+        for r in self.reasons:
+            by_text.setdefault(r.text, []).append(r.target)
+        for t in self.unexplained:
+            if not any(r.target == t for r in self.reasons):
+                by_text.setdefault("no reason found", []).append(t)
+        return "; ".join(f"{', '.join(targets)}: {text}" for text, targets in by_text.items())
+
+    def to_data(self) -> dict:
+        return {
+            "package": self.name,
+            "kind": self.kind,
+            "versions": {label: (str(v) if v is not None else None) for label, v in self.versions},
+            "reasons": [{"target": r.target, "reason": r.text, "explains": r.explained}
+                        for r in self.reasons],
+            "unexplained": list(self.unexplained),
+        }
+
+
+@dataclass(frozen=True)
+class Consistency:
+    """Every difference across ``targets`` (labels, in the run's order), by package name."""
+
+    targets: tuple[str, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def unexplained(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if not f.explained)
+
+    def headline(self) -> str:
+        """``3 packages differ across 3 targets (1 unexplained)``."""
+        n, u = len(self.findings), len(self.unexplained)
+        if not n:
+            return f"every package is the same across the {len(self.targets)} targets"
+        return (f"{n} package{'s' if n != 1 else ''} differ{'s' if n == 1 else ''} across "
+                f"{len(self.targets)} targets ({u} unexplained)")
+
+    def lines(self) -> list[str]:
+        """Plain lines for a terminal or a log: the headline, then one line per finding."""
+        out = [f"consistency: {self.headline()}"]
+        for f in self.findings:
+            flag = "UNEXPLAINED " if not f.explained else ""
+            out.append(f"  {flag}{f.name}: {f.versions_text()} -- {f.why_text()}")
+        return out
+
+    def to_data(self) -> dict:
+        return {"format": FORMAT, "targets": list(self.targets),
+                "findings": [f.to_data() for f in self.findings],
+                "unexplained": [f.name for f in self.unexplained]}
+
+
+def check_consistency(
+    targets: Sequence[tuple[str, InstallSet]], files_of: FilesOf | None = None
+) -> Consistency:
+    """Compare the install sets of one run's targets (``(label, install set)``, labels unique);
+    see the module docstring. Fewer than two targets: nothing to compare."""
+    labels = tuple(label for label, _s in targets)
+    if len(targets) < 2:
+        return Consistency(labels, ())
+    names: dict[NormalizedName, str] = {}
+    for _label, s in targets:
+        for p in s.pins:
+            names.setdefault(p.name, p.display_name or p.metadata.name)
+    findings = []
+    for key in sorted(names):
+        pins = [(label, s, s.pin(key)) for label, s in targets]
+        versions = tuple((label, p.version if p is not None else None) for label, _s, p in pins)
+        present = [(label, s, p) for label, s, p in pins if p is not None]
+        if len(present) < len(pins):
+            finding = _presence(names[key], key, pins, present, versions)
+        elif len({p.version for _l, _s, p in present}) > 1:
+            finding = _version(names[key], key, present, versions, files_of)
+        else:
+            continue
+        findings.append(finding)
+    return Consistency(labels, tuple(findings))
+
+
+# ---------------------------------------------------------------------------- presence
+
+
+def _presence(name: str, key: NormalizedName, pins, present, versions) -> Finding:
+    reasons: list[Reason] = []
+    unexplained: list[str] = []
+    for label, s, p in pins:
+        if p is not None:
+            continue
+        found: list[Reason] = []
+        ok = True
+        for _pl, ps, _pp in present:
+            for requirer, req in _requirers(ps, key):
+                why = _absent_because(s, requirer, req, key)
+                if why is None:
+                    ok = False
+                elif all(r.text != why for r in found):
+                    found.append(Reason(label, why))
+        reasons += found
+        if not ok or not found:
+            unexplained.append(label)
+    return Finding(name, "presence", versions, tuple(reasons), tuple(unexplained))
+
+
+def _requirers(s: InstallSet, key: NormalizedName) -> list[tuple[Pin | None, Requirement]]:
+    """What brings ``key`` into ``s``: ``(pin, requirement)`` for each installed release whose
+    applying requirement names it, ``(None, requirement)`` for a top-level requirement."""
+    out: list[tuple[Pin | None, Requirement]] = []
+    for pin in s.pins:
+        for req in pin.metadata.requires_dist:
+            if _key(req) == key and s.target.evaluate(req.marker, _extras(pin)):
+                out.append((pin, req))
+    for req, _origin in s.requirements:
+        if _key(req) == key and s.target.evaluate(req.marker):
+            out.append((None, req))
+    return out
+
+
+def _absent_because(s: InstallSet, requirer: Pin | None, req: Requirement,
+                    key: NormalizedName) -> str | None:
+    """Why ``requirer``'s requirement ``req`` does not bring ``key`` into ``s``; ``None`` when
+    it should have."""
+    if requirer is None:
+        for mine, origin in s.requirements:
+            if _key(mine) == key and mine.marker is not None and \
+                    not s.target.evaluate(mine.marker):
+                return f"marker `{mine.marker}` of the requirement `{mine}` ({origin})"
+        return None
+    there = s.pin(requirer.name)
+    shown = requirer.display_name or requirer.metadata.name
+    if there is None:
+        return f"needed by {shown}, which is not installed there"
+    asks = [r for r in there.metadata.requires_dist if _key(r) == key]
+    if not asks:
+        return f"{shown} {there.version} there does not require it"
+    off = [r for r in asks if not s.target.evaluate(r.marker, _extras(there))]
+    if len(off) < len(asks):
+        return None
+    r = off[0]
+    return f"marker `{r.marker}` on `{shown} {there.version} requires {r}`"
+
+
+# ---------------------------------------------------------------------------- versions
+
+
+def _version(name: str, key: NormalizedName, present, versions,
+             files_of: FilesOf | None) -> Finding:
+    top = max((p for _l, _s, p in present), key=lambda p: p.version)
+    reasons: list[Reason] = []
+    unexplained: list[str] = []
+    release_files: list[DistFile] | None = None
+    for label, s, p in present:
+        if p.version == top.version:
+            continue
+        if release_files is None and files_of is not None:
+            release_files = _release_files(files_of, key, top.version)
+        found = _below_because(s, top, release_files)
+        if found:
+            reasons.append(Reason(label, found))
+            continue
+        unexplained.append(label)
+        reasons += [Reason(label, note, explained=False) for note in _pinned_by(s, key, top)]
+    return Finding(name, "version", versions, tuple(reasons), tuple(unexplained))
+
+
+def _release_files(files_of: FilesOf, key: NormalizedName, version: Version
+                   ) -> list[DistFile] | None:
+    try:
+        return [f for f in files_of(key) if f.version == version]
+    except ConstrainError:  # an unreachable listing only means this reason is not offered
+        return None
+
+
+def _below_because(s: InstallSet, top: Pin, release_files: list[DistFile] | None) -> str | None:
+    """Why ``s`` does not install ``top``'s version (the highest of the run); ``None`` when
+    nothing in the inputs says."""
+    shown = f"{top.display_name or top.metadata.name} {top.version}"
+    target = s.target
+    rp = top.metadata.requires_python
+    if rp is not None and not target.python_matches(rp):
+        return f"{shown} requires Python {rp}"
+    if release_files is not None:
+        fits = [f for f in release_files if target.accepts(f)]
+        if not fits:
+            pythons = sorted({f.requires_python for f in release_files if f.requires_python})
+            if pythons and not any(target.python_matches(rp) for rp in pythons):
+                return f"{shown} requires Python {' or '.join(pythons)}"
+            return f"{shown} has no file for {target.describe()}"
+    limits = _excluded_by(s, top)
+    if limits:
+        return "; ".join(limits)
+    conflicts = _conflicts(s, top)
+    if conflicts:
+        return "; ".join(conflicts)
+    return None
+
+
+def _excluded_by(s: InstallSet, top: Pin) -> list[str]:
+    """Requirements of ``s`` (of its installed releases, or top-level) that exclude ``top``'s
+    version; a marker on one is named, as it is what makes the targets differ."""
+    out: list[str] = []
+    for pin in s.pins:
+        for req in pin.metadata.requires_dist:
+            if _key(req) == top.name and s.target.evaluate(req.marker, _extras(pin)) and \
+                    not req.specifier.contains(top.version, prereleases=True):
+                out.append(f"{pin.display_name or pin.metadata.name} {pin.version} requires "
+                           f"{req}")
+    for req, origin in s.requirements:
+        if _key(req) == top.name and s.target.evaluate(req.marker) and \
+                not req.specifier.contains(top.version, prereleases=True):
+            out.append(f"the requirement `{req}` ({origin})")
+    for req, origin in s.constraints:  # only a constraint under a marker chooses per target
+        if _key(req) == top.name and req.marker is not None and \
+                s.target.evaluate(req.marker) and \
+                not req.specifier.contains(top.version, prereleases=True):
+            out.append(f"marker `{req.marker}` of the constraint `{req}` ({origin})")
+    return out
+
+
+def _conflicts(s: InstallSet, top: Pin) -> list[str]:
+    """``top``'s own requirements that what ``s`` pins does not satisfy."""
+    out: list[str] = []
+    for req in top.metadata.requires_dist:
+        if not s.target.evaluate(req.marker, _extras(top)):
+            continue
+        there = s.pin(req.name)
+        if there is not None and not req.specifier.contains(there.version, prereleases=True):
+            out.append(f"{top.display_name or top.metadata.name} {top.version} requires {req}, "
+                       f"and {there.display_name or there.metadata.name} is pinned to "
+                       f"{there.version} there")
+    return out
+
+
+def _pinned_by(s: InstallSet, key: NormalizedName, top: Pin) -> list[str]:
+    """Constraints and policy bounds of ``s`` that exclude ``top``'s version: named, but no
+    reason (they are where per-target files drift)."""
+    out: list[str] = []
+    bounds = [h.bound for h in s.held_back if isinstance(h, HeldBack)]
+    for bound in bounds:
+        if bound.policy.name == key and \
+                not bound.specifier.contains(top.version, prereleases=True):
+            out.append(f"held below {top.version} by the policy bound {bound.describe()} "
+                       f"({bound.policy.origin})")
+    policy_origins = {b.policy.origin for b in bounds}
+    for req, origin in s.constraints:
+        if _key(req) == key and origin not in policy_origins and \
+                not req.specifier.contains(top.version, prereleases=True):
+            out.append(f"the constraint `{req}` ({origin}) holds it there")
+    return out
+
+
+def _key(req: Requirement) -> NormalizedName:
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(req.name)
+
+
+def _extras(pin: Pin) -> frozenset[str]:
+    return frozenset(pin.extras) | {""}
