@@ -166,3 +166,25 @@ def test_a_marker_on_a_requirement_and_a_newer_release_needing_what_a_target_lac
                                 'only312; python_version >= "3.12"`')]
     assert why("helper") == ["needed by only312, which is not installed there"]
     assert all(f["unexplained"] == [] for f in found.values())
+
+
+def test_a_package_absent_for_one_target_and_pinned_differently_by_the_others_explains_both(
+        make_index, tmp_path, capsys):
+    server = make_index([
+        PackageSpec("app", "1.0", requires_dist=["backport; python_version < '3.12'"]),
+        PackageSpec("backport", "1.0"), PackageSpec("backport", "2.0", requires_python=">=3.11"),
+    ], pep658=True)
+    report = tmp_path / "report.json"
+    assert main(["refresh", "app", "--python", "3.10", "--python", "3.11", "--python", "3.12",
+                 "--output-dir", str(tmp_path / "c"), "--index-url", server.index_url,
+                 "--json-report", str(report)]) == 0
+    capsys.readouterr()
+    (finding,) = json.loads(report.read_text())["consistency"]["constraints"]["findings"]
+    assert finding["versions"] == {"constraints-3.10.txt": "1.0", "constraints-3.11.txt": "2.0",
+                                   "constraints-3.12.txt": None}
+    assert [(r["target"], r["reason"]) for r in finding["reasons"]] == [
+        ("constraints-3.12.txt",
+         ('marker `python_version < "3.12"` on `app 1.0 requires backport; '
+          'python_version < "3.12"`')),
+        ("constraints-3.10.txt", "backport 2.0 requires Python >=3.11")]
+    assert finding["unexplained"] == []

@@ -25,6 +25,7 @@ never given. Nothing here does I/O or prints.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -145,9 +146,15 @@ def check_consistency(
         pins = [(label, s, s.pin(key)) for label, s in targets]
         versions = tuple((label, p.version if p is not None else None) for label, _s, p in pins)
         present = [(label, s, p) for label, s, p in pins if p is not None]
+        differ = len({p.version for _l, _s, p in present}) > 1
         if len(present) < len(pins):
             finding = _presence(names[key], key, pins, present, versions)
-        elif len({p.version for _l, _s, p in present}) > 1:
+            if differ:  # and pinned differently where it is installed: both need reasons
+                other = _version(names[key], key, present, versions, files_of)
+                finding = dataclasses.replace(
+                    finding, reasons=finding.reasons + other.reasons,
+                    unexplained=finding.unexplained + other.unexplained)
+        elif differ:
             finding = _version(names[key], key, present, versions, files_of)
         else:
             continue
