@@ -37,6 +37,8 @@ def held_back_by(install_set: InstallSet, releases: Releases | None) -> dict[str
     too. An empty list: the policy is what holds it back. ``releases`` ``None``: the set's
     requirements on the package only."""
     out: dict[str, list[str]] = {}
+    if releases is not None:
+        releases = _Listed(releases)
     for h in install_set.held_back:
         if not isinstance(h, HeldBack):
             continue
@@ -53,6 +55,22 @@ def held_back_by(install_set: InstallSet, releases: Releases | None) -> dict[str
                     break
         out[name] = limits
     return out
+
+
+class _Listed:
+    """``releases`` with each project's listing kept (the walk asks for it per release)."""
+
+    def __init__(self, releases: Releases) -> None:
+        self._releases = releases
+        self._files: dict[str, Sequence[DistFile]] = {}
+
+    def files(self, project: str) -> Sequence[DistFile]:
+        if project not in self._files:
+            self._files[project] = list(self._releases.files(project))
+        return self._files[project]
+
+    def metadata(self, file: DistFile) -> CoreMetadata:
+        return self._releases.metadata(file)
 
 
 #: releases between the bound and the newest one looked at (each costs a metadata read)
@@ -103,6 +121,7 @@ def _newest_needs(install_set: InstallSet, name: str, newest: Version,
 
 
 def _candidates(releases: Releases, name: str, install_set: InstallSet) -> list[DistFile]:
+    """The files of ``name`` the target could install as of the set's cut-off."""
     try:
         files = releases.files(canonicalize_name(name))
     except ConstrainError:
