@@ -54,6 +54,7 @@ def register(subparsers, add_resolve_options) -> None:
 def run(args: argparse.Namespace, argv: list[str], console) -> int:
     import dataclasses
     import os
+    import sys
 
     from ..app import ResolveRequest, command_line
     from ..cli import emit_moves, write_stats
@@ -92,8 +93,6 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
         result = download_command(request, reporter)
     finally:
         reporter.close()
-    import sys
-
     console.out(render_summary(result, table=sys.stdout.isatty()))
     emit_moves(console, [t.install_set for t in result.targets])
     for name in result.stale:
