@@ -96,7 +96,7 @@ def _newest_needs(install_set: InstallSet, name: str, newest: Version,
     if meta is None:
         return []
     pin = install_set.pin(name)
-    extras = set(pin.extras) if pin is not None else set()
+    extras: set[str] = set(pin.extras) if pin is not None else set()
     out: list[str] = []
     for req in meta.requires_dist:
         if not target.evaluate(req.marker, extras):

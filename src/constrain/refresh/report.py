@@ -137,8 +137,8 @@ def render_markdown(result: RefreshResult) -> str:
                            f"{_cell(r['bound'])} | {r['newest']} | "
                            f"{_cell(r['reason'] or 'no reason given')} | {_cell(r['policy'])} | "
                            f"{_cell('; '.join(r['also_limited_by'])) or 'the policy'} |")
-    for mode, c in result.consistency.items():
-        out += _consistency_section(mode, c, several=len(result.consistency) > 1)
+    for mode, found in result.consistency.items():
+        out += _consistency_section(mode, found, several=len(result.consistency) > 1)
     return "\n".join(out) + "\n"
 
 
