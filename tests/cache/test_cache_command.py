@@ -120,7 +120,8 @@ def test_prune_older_than_removes_what_was_not_used_and_the_rerun_refills_it(fil
     assert not [f for f in left if ".trash-" in f]
 
     # the venv does not depend on the cache's trees; a rerun fetches and unpacks again
-    assert subprocess.run([str(venv / "bin/python"), "-c", "import beta.big"]).returncode == 0
+    assert subprocess.run([str(venv / "bin/python"), "-c", "import beta.big"],
+                          check=False).returncode == 0
     assert cli(capsys, *resolve)[0] == 0
     code, _, err = cli(capsys, *install)
     assert code == 0, err
@@ -139,7 +140,7 @@ def test_prune_max_size_removes_least_recently_used_first_and_keeps_recent(fille
     code, out, _ = cli(capsys, "cache", "prune", "--max-size", str(total - files_size // 2),
                        "--cache-dir", str(cache))
     assert code == 0
-    assert out.startswith("removed 1 entries") or out.startswith("removed 2 entries"), out
+    assert out.startswith(("removed 1 entries", "removed 2 entries")), out
     assert "files " in out and "unpacked" not in out
     assert len(list((cache / "files-v1").glob("*/*"))) < 2
     assert all(t.is_dir() for t in trees)
@@ -154,7 +155,7 @@ def test_prune_max_size_removes_least_recently_used_first_and_keeps_recent(fille
 
 def test_prune_skips_an_entry_a_running_constrain_is_writing_and_old_formats_go(filled, capsys):
     cache, *_ = filled
-    tree = sorted((cache / "unpacked-v1").glob("*/*"))[0]
+    tree = min((cache / "unpacked-v1").glob("*/*"))
     old = cache / "build-envs-v1" / "envs" / "x"
     old.mkdir(parents=True)
     (old / "f").write_text("old")
@@ -215,5 +216,5 @@ def test_prune_options_are_checked(tmp_path, capsys):
     assert code == 2 and "cache info" in err
     proc = subprocess.run([sys.executable, "-m", "constrain", "cache", "prune", "--older-than",
                            "30d", "--cache-dir", str(tmp_path / "empty")],
-                          capture_output=True, text=True, timeout=60)
+                          check=False, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("removed 0 entries, 0 B")

@@ -12,8 +12,9 @@ prune never removes what a concurrent run is making.
 
 *Last used* is the newest of the access and modification times of the entry's files: reads
 move the access time (within a day under ``relatime`` mounts; with ``noatime``, last used is
-last written). An unpacked tree's ``manifest.json`` is read each time an install uses it. The ``locks/``
-directory and anything not made by constrain are counted as ``other`` and never removed.
+last written). An unpacked tree's ``manifest.json`` is read each time an install uses it.
+The ``locks/`` directory and anything not made by constrain are counted as ``other`` and never
+removed.
 """
 
 from __future__ import annotations
@@ -135,8 +136,7 @@ def _bucket(bucket_dir: Path, bucket: str, kind: str) -> Iterator[Entry]:
 def _key_of(name: str, bucket: str) -> str:
     """The key an entry file belongs to: ``K`` for ``K``, ``K.meta``; in ``built`` also
     ``K.name`` and ``K_<wheel name>``."""
-    if name.endswith(".meta"):
-        name = name[: -len(".meta")]
+    name = name.removesuffix(".meta")
     if bucket == "built":
         name = re.split(r"[._]", name, maxsplit=1)[0]
     return name

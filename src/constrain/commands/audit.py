@@ -14,13 +14,13 @@ import argparse
 DB_ENV = "CONSTRAIN_OSV_DB"
 
 
-def register(subparsers, add_resolve_options) -> None:  # noqa: ARG001 (own options)
+def register(subparsers, add_resolve_options) -> None:  # own options, not the resolve ones
     p = subparsers.add_parser(
         "audit", help="check a wheelhouse or constraints file against an offline OSV database",
         description="Match every release of a wheelhouse (its manifest.json) or every "
         "name==version pin of constraints files against an OSV database (a directory or zip "
         "of OSV JSON records, as OSV publishes PyPI/all.zip). Makes no network request. "
-        f"Exits 3 when a known vulnerability is found (0 with --report-only).")
+        "Exits 3 when a known vulnerability is found (0 with --report-only).")
     p.add_argument("paths", nargs="*", metavar="WHEELHOUSE_OR_FILE",
                    help="a wheelhouse directory, its manifest.json, or a constraints file")
     p.add_argument("-c", "--constraint", dest="constraint_files", action="append", default=[],

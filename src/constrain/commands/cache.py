@@ -11,7 +11,7 @@ import argparse
 import os
 
 
-def register(subparsers, add_resolve_options) -> None:  # noqa: ARG001 (own options)
+def register(subparsers, add_resolve_options) -> None:  # own options, not the resolve ones
     p = subparsers.add_parser("cache", help="show or shrink constrain's cache",
                               description="Show where constrain's cache is and what it holds "
                               "(info), or remove what was not used for a while (prune).")
@@ -82,7 +82,7 @@ def run_info(args, argv, console) -> int:
 
 def run_prune(args, argv, console) -> int:
     from ..cache.prune import parse_age, parse_size, plan, remove
-    from ..cache.usage import scan
+    from ..cache.usage import Entry, scan
     from ..errors import UsageError
 
     if args.older_than is None and args.max_size is None:
@@ -93,8 +93,9 @@ def run_prune(args, argv, console) -> int:
     limit = parse_size(args.max_size) if args.max_size is not None else None
     root = _root(args)
     chosen = plan(scan(root), older_than=older, max_size=limit)
+    busy: tuple[Entry, ...] = ()
     if args.dry_run:
-        removed, busy = chosen.remove, ()
+        removed = chosen.remove
     else:
         outcome = remove(root, chosen.remove)
         removed, busy = outcome.removed, outcome.busy

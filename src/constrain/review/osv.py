@@ -58,9 +58,7 @@ class _Range:
         for at, kind in self.events:
             if kind == "introduced" and version >= at:
                 affected = True
-            elif kind == "fixed" and version >= at:
-                affected = False
-            elif kind == "last_affected" and version > at:
+            elif (kind == "fixed" and version >= at) or (kind == "last_affected" and version > at):
                 affected = False
         limits = [at for at, kind in self.events if kind == "limit"]
         return affected and not any(version >= at for at in limits)
