@@ -70,7 +70,8 @@ def test_refresh_reports_each_difference_and_why(server, tmp_path, capsys):
     assert row(section, "lib") == (
         "| lib | 1.0 | 2.0 | 2.0 | constraints-3.10.txt: lib 2.0 requires Python >=3.11 |")
     assert row(section, "native").endswith(
-        f"constraints-3.10.txt: native 2.0 has no file for CPython 3.10 on {X86} |")
+        f"constraints-3.10.txt: native 2.0 has no file for CPython 3.10 on {X86} (wheels for "
+        f"cp311, cp312 on {X86}; no sdist) |")
     assert row(section, "oldpy") == (
         "| oldpy | 1.0 | — | — | constraints-3.11.txt, constraints-3.12.txt: marker "
         "`python_version < \"3.11\"` on `app 1.0 requires oldpy; python_version < \"3.11\"` |")
@@ -188,3 +189,28 @@ def test_a_package_absent_for_one_target_and_pinned_differently_by_the_others_ex
           'python_version < "3.12"`')),
         ("constraints-3.10.txt", "backport 2.0 requires Python >=3.11")]
     assert finding["unexplained"] == []
+
+
+def test_fail_on_inconsistency_from_the_refresh_configuration(server, tmp_path, monkeypatch,
+                                                              capsys):
+    template = published(server, drift_311="1.0")
+    project = tmp_path / "project"
+    project.mkdir()
+    config = project / "pyproject.toml"
+    config.write_text(f"""\
+[tool.constrain.refresh]
+requirements = ["{REQ}"]
+python = {list(PYTHONS)!r}
+platforms = ["{X86}"]
+output-dir = "constraints"
+airflow-constraints = "published"
+fail-on-inconsistency = "yes"
+""")
+    monkeypatch.chdir(project)
+    args = ["refresh", "--index-url", server.index_url, "--airflow-constraints-url", template]
+    assert main(args) == 1
+    assert "fail-on-inconsistency in [tool.constrain.refresh]" in capsys.readouterr().err
+    config.write_text(config.read_text().replace('"yes"', "true"))
+    assert main(args) == 1
+    assert "--fail-on-inconsistency: 1 package differs" in capsys.readouterr().err
+    assert not (project / "constraints").exists()

@@ -269,7 +269,7 @@ def _below_because(s: InstallSet, top: Pin, release_files: list[DistFile] | None
             pythons = sorted({f.requires_python for f in release_files if f.requires_python})
             if pythons and not any(target.python_matches(rp) for rp in pythons):
                 return f"{shown} requires Python {' or '.join(pythons)}"
-            return f"{shown} has no file for {target.describe()}"
+            return f"{shown} has no file for {target.describe()} ({_offered(release_files)})"
     limits = _excluded_by(s, top)
     if limits:
         return "; ".join(limits)
@@ -277,6 +277,25 @@ def _below_because(s: InstallSet, top: Pin, release_files: list[DistFile] | None
     if conflicts:
         return "; ".join(conflicts)
     return None
+
+
+def _offered(files: list[DistFile]) -> str:
+    """``wheels for cp311, cp312 on manylinux_2_28_x86_64; no sdist``: what a release has."""
+    wheels = [f for f in files if f.is_wheel]
+
+    def listed(values: set[str]) -> str:
+        shown = sorted(values)
+        return ", ".join(shown[:4]) + (f" and {len(shown) - 4} more" if len(shown) > 4 else "")
+
+    parts = []
+    if wheels:
+        interpreters = {t.interpreter for f in wheels for t in f.tags}
+        platforms = {t.platform for f in wheels for t in f.tags}
+        parts.append(f"wheels for {listed(interpreters)} on {listed(platforms)}")
+    else:
+        parts.append("no wheel")
+    parts.append("an sdist" if any(not f.is_wheel for f in files) else "no sdist")
+    return "; ".join(parts)
 
 
 def _excluded_by(s: InstallSet, top: Pin) -> list[str]:
