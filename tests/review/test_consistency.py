@@ -214,3 +214,29 @@ fail-on-inconsistency = "yes"
     assert main(args) == 1
     assert "--fail-on-inconsistency: 1 package differs" in capsys.readouterr().err
     assert not (project / "constraints").exists()
+
+
+def test_a_reconstruction_move_for_one_python_explains_the_difference(index_server, tmp_path,
+                                                                      capsys):
+    from tests.airflow.conftest import day
+
+    cp310 = "cp310-cp310-manylinux_2_17_x86_64"
+    server = index_server([
+        PackageSpec("apache-airflow", "2.0.0", requires_dist=["oldlib>=1"], upload_time=day(10)),
+        # 1.0: a wheel for 3.10 only and an sdist that does not build; 1.2: for any Python
+        PackageSpec("oldlib", "1.0", kinds=("wheel", "sdist"), tags=(cp310,), upload_time=day(5),
+                    sdist_options={"fail_build": True, "metadata_version": "2.1"}),
+        PackageSpec("oldlib", "1.2", upload_time=day(20)),
+    ])
+    report = tmp_path / "report.json"
+    assert main(["refresh", "apache-airflow==2.0.0", "--index-url", server.index_url,
+                 "--airflow-constraints", "reconstructed", "--python", "3.10", "--python",
+                 "3.11", "--platform", "manylinux_2_17_x86_64", "--output-dir",
+                 str(tmp_path / "c"), "--json-report", str(report),
+                 "--fail-on-inconsistency"]) == 0
+    capsys.readouterr()
+    (finding,) = json.loads(report.read_text())["consistency"]["constraints"]["findings"]
+    assert finding["versions"] == {"constraints-3.10.txt": "1.0", "constraints-3.11.txt": "1.2"}
+    assert [r["reason"] for r in finding["reasons"]] == [
+        "constraints-3.11.txt moved it past the release date: oldlib 1.0 -> 1.2 (released "
+        "2021-01-20): no wheel for cp311 and the sdist does not build"]

@@ -28,9 +28,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from packaging.requirements import Requirement
-from packaging.utils import NormalizedName
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from ..errors import ConstrainError
@@ -40,6 +41,17 @@ from ..policies.bounds import HeldBack
 FORMAT = "constrain-consistency/1"
 #: lists the files of a project (every version); may raise, which counts as "unknown"
 FilesOf = Callable[[NormalizedName], Sequence[DistFile]]
+
+
+@runtime_checkable
+class _Moved(Protocol):
+    """What is read of a reconstruction's move (``InstallSet.moved``): a package of Airflow's
+    reconstructed set moved past the release date for one target."""
+
+    name: str
+    to_version: Version
+
+    def line(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -233,12 +245,16 @@ def _version(name: str, key: NormalizedName, present, versions,
     reasons: list[Reason] = []
     unexplained: list[str] = []
     release_files: list[DistFile] | None = None
+    moved = [f"{label} moved it past the release date: {m.line()}"
+             for label, s, p in present if p.version == top.version
+             for m in s.moved if isinstance(m, _Moved)
+             and canonicalize_name(m.name) == key and m.to_version == top.version]
     for label, s, p in present:
         if p.version == top.version:
             continue
         if release_files is None and files_of is not None:
             release_files = _release_files(files_of, key, top.version)
-        found = _below_because(s, top, release_files)
+        found = _below_because(s, top, release_files) or "; ".join(moved)
         if found:
             reasons.append(Reason(label, found))
             continue
@@ -353,8 +369,6 @@ def _pinned_by(s: InstallSet, key: NormalizedName, top: Pin) -> list[str]:
 
 
 def _key(req: Requirement) -> NormalizedName:
-    from packaging.utils import canonicalize_name
-
     return canonicalize_name(req.name)
 
 
