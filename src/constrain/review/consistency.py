@@ -13,8 +13,9 @@ not another's, a pin that differs for no reason). Given the install sets of one 
 * *version* differences: a package pinned to different versions. Each target below the highest
   version needs a reason why that version was not taken there: its ``requires-python``, no file
   for the target (only wheels for other platforms or Pythons), a requirement there that excludes
-  it (``foo 1.0 requires bar<2``), or its own requirements conflicting with what the target pins
-  (``bar 2.0 requires baz>=3; the target pins baz 2.1``).
+  it (``foo 1.0 requires bar<2``), its own requirements conflicting with what the target pins
+  (``bar 2.0 requires baz>=3; the target pins baz 2.1``), or a reconstruction of Airflow's
+  constraints that moved it past the release date where it is higher (``InstallSet.moved``).
 
 A difference with no such reason is *unexplained*. A constraint or an upper-bound policy that
 pins one target differently is not a reason (it is how files drift): it is named, and the
