@@ -248,15 +248,27 @@ def _run_resolve(args: argparse.Namespace, argv: list[str], console: _Console) -
 
         raise UsageError("nothing to resolve",
                          hint="name requirements, e.g. constrain resolve 'flask>=3', or use -r FILE")
+    console.reporter.show_status("resolving")
     result = app.resolve_command(app.ResolveRequest.from_args(args, argv),
                                  reporter=console.reporter)
+    console.reporter.close()  # the progress line goes before anything else is printed
     if args.output:
-        console.info(f"wrote {len(result.install_set.pins)} pins to {args.output}")
+        console.summary(written_line(result.install_set, args.output))
     else:
         console.out(result.text)
     emit_moves(console, [result.install_set])
     write_stats(result.stats)
     return 0
+
+
+def written_line(install_set, where: str) -> str:
+    """The one line a command ends with after writing a file: how many pins, where, for which
+    target, and which Airflow constraints (for a reconstruction: as of which date, and why)."""
+    n = len(install_set.pins)
+    line = f"wrote {n} pin{'s' if n != 1 else ''} to {where} for {install_set.target.describe()}"
+    if install_set.airflow:
+        line += f"; Airflow's constraints: {install_set.airflow}"
+    return line
 
 
 def emit_moves(console, install_sets) -> None:
@@ -457,6 +469,11 @@ class _Console:
         if self.verbose or (not self.quiet and not sys.stderr.isatty()):
             self._emit([message])
 
+    def summary(self, message: str) -> None:
+        """The line a command ends with, on a terminal too (not with -q)."""
+        if not self.quiet:
+            self._emit([message])
+
     def close(self) -> None:
         self.reporter.close()
 
@@ -478,6 +495,30 @@ class _CliReporter(_make_reporter_base()):  # type: ignore[misc]
         self._lock = threading.Lock()
         #: task -> (done, total) of every countable task begun (for the interrupted line)
         self.tasks: dict[str, tuple[int, int | None]] = {}
+        self._status = None  # rich's transient status line, while one is shown
+
+    def show_status(self, doing: str) -> None:
+        """On a terminal (not with -q), one transient line on stderr until :meth:`close`:
+        ``doing`` and the index pages and metadata files fetched and the pins chosen so far.
+        Nothing in a pipe. Lines printed meanwhile (warnings) appear above it."""
+        if self.console.quiet or not sys.stderr.isatty():
+            return
+        from rich.console import Console
+        from rich.status import Status
+
+        reporter = self
+
+        class _Counts:  # rendered at each refresh, so counting stays a dict update
+            def __rich__(self) -> str:
+                def n(task: str, noun: str) -> str:
+                    count = reporter.tasks.get(task, (0, None))[0]
+                    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+                return (f"{doing}: {n('pages', 'index page')}, "
+                        f"{n('metadata', 'metadata file')}, {n('resolve', 'pin')}")
+
+        self._status = Status(_Counts(), console=Console(file=sys.stderr), spinner="dots")
+        self._status.start()
 
     def start(self, task: str, total: int | None = None, unit: str = "") -> None:
         with self._lock:
@@ -498,7 +539,9 @@ class _CliReporter(_make_reporter_base()):  # type: ignore[misc]
             self.console._emit([message])
 
     def close(self) -> None:
-        pass
+        status, self._status = self._status, None
+        if status is not None:
+            status.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +40,7 @@ from .policies.bounds import (
     held_back,
     parse_policies,
 )
+from .output.header import format_utc
 from .reporting import Reporter
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 Pairs = Sequence[tuple[Requirement, Origin]]
 _BUCKET = "constraints"  # the bucket Session.fetch_text caches URLs in: --offline finds both
+_ANNOUNCED = "reconstructions"  # beside what a reconstruction learnt: cleared with it
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ class Layered:
     notes: tuple[str, ...] = ()
     #: ``reconstruction.Move`` values: packages a reconstruction moved past the release date
     moves: tuple[object, ...] = ()
+    #: Airflow's constraints in force, for the summary line (published URL, or reconstructed
+    #: as of which date and why); empty when none
+    airflow: str = ""
 
 
 def plan_layers(request: ResolveRequest, session: Session, inputs, reporter: Reporter,
@@ -174,8 +179,9 @@ def layer_constraints(
     airflow_pairs: list[tuple[Requirement, Origin]] = []
     airflow_source = None
     moves: tuple = ()
+    airflow = ""
     if plan.use is not None:
-        airflow_pairs, airflow_source, note, moves = airflow_constraints(
+        airflow_pairs, airflow_source, note, moves, airflow = airflow_constraints(
             plan, session, target, options, reporter, requirements, constraints)
         if note:
             notes.append(note)
@@ -213,7 +219,7 @@ def layer_constraints(
                           "pin" + (f" in {plan.reference_source}" if plan.reference_source
                                    else " in the constraints"))
         pairs.extend(b.constraint() for b in bounds)
-    return Layered(tuple(pairs), tuple(bounds), tuple(notes), tuple(moves))
+    return Layered(tuple(pairs), tuple(bounds), tuple(notes), tuple(moves), airflow)
 
 
 def finish_install_set(
@@ -233,7 +239,8 @@ def finish_install_set(
     notes = (*install_set.notes, *layered.notes, *(h.line() for h in held))
     return dataclasses.replace(install_set, notes=notes,
                                held_back=(*install_set.held_back, *held),
-                               moved=(*install_set.moved, *layered.moves))
+                               moved=(*install_set.moved, *layered.moves),
+                               airflow=layered.airflow or install_set.airflow)
 
 
 def newest_release(repository, name: str, target: TargetEnvironment, options) -> Version | None:
@@ -294,8 +301,9 @@ def _same_path(a: str, b: str) -> bool:
 def airflow_constraints(
     plan: LayerPlan, session: Session, target: TargetEnvironment, options, reporter: Reporter,
     requirements: Pairs = (), constraints: Pairs = (),
-) -> tuple[list[tuple[Requirement, Origin]], str, str | None, tuple]:
-    """Airflow's constraints for ``target``: ``(pairs, source, note, moves)``. Published when
+) -> tuple[list[tuple[Requirement, Origin]], str, str | None, tuple, str]:
+    """Airflow's constraints for ``target``: ``(pairs, source, note, moves, summary)``
+    (``summary``: for the command's summary line). Published when
     asked (or, for ``auto``, when reachable or cached); otherwise reconstructed with a warning,
     the user's ``requirements`` and ``constraints`` applying inside the reconstruction."""
     from .reconstruction import reconstruct
@@ -305,9 +313,10 @@ def airflow_constraints(
     assert ref is not None
     python = target.python_short
     available = None
+    fallback: list[str] = []  # why auto does not use the published file (said once, below)
     if plan.use in ("auto", "published"):
         try:
-            found = fetch_published(plan, session, ref, python, reporter)
+            found = fetch_published(plan, session, ref, python, reporter, fallback.append)
         except af.NoConstraintsForPython as exc:
             if plan.use == "published" or not exc.available:
                 raise
@@ -322,19 +331,46 @@ def airflow_constraints(
             inputs = load_inputs(
                 (), (), [source],
                 fetch=lambda loc: (loc, text) if loc == source else session.fetch_text(loc))
-            return list(inputs.constraints), source, None, ()
+            return list(inputs.constraints), source, None, (), f"published {redact_url(source)}"
     done = reconstruct(plan, session, target, options, reporter, requirements=requirements,
                        constraints=constraints, available=available)
-    return done.pairs, done.source, done.note, done.moves
+    if fallback:
+        _say_once(session, reporter, done.key,
+                  f"{fallback[0]}; using constraints reconstructed as of "
+                  f"{format_utc(done.basis) if done.basis else '?'} ({done.why}) instead")
+    return done.pairs, done.source, done.note, done.moves, done.summary
+
+
+def _say_once(session: Session, reporter: Reporter, key: str, message: str) -> None:
+    """A warning the first time a reconstruction stands in for the published file; on the
+    runs that reuse it (same release, date, target and inputs) only ``-v`` shows it, so an
+    unreachable file does not repeat on every command. A cache that cannot be written keeps
+    the warning."""
+    marker = f"{key}-announced"
+    if key and session.cache.get(_ANNOUNCED, marker) is not None:
+        reporter.info(message)
+        return
+    reporter.warning(message)
+    if key:
+        try:
+            session.cache.put(_ANNOUNCED, marker, b"1", meta={"fetched": time.time()})
+        except ConstrainError:
+            pass
 
 
 def fetch_published(
-    plan: LayerPlan, session: Session, ref: str, python: str, reporter: Reporter
+    plan: LayerPlan, session: Session, ref: str, python: str, reporter: Reporter,
+    fallback: Callable[[str], None] | None = None,
 ) -> tuple[str, str] | None:
     """``(url, text)`` of the published file, from the network or the cache; ``None`` when
-    ``auto`` should reconstruct instead. A missing file raises
+    ``auto`` should reconstruct instead, after telling ``fallback`` why (a warning when none
+    is given). A missing file raises
     :class:`~constrain.constraints.airflow.NoConstraintsForPython` naming the Pythons the
     release has."""
+    if fallback is None:
+        def fallback(why: str) -> None:
+            reporter.warning(f"{why}; using reconstructed constraints instead")
+
     from .cache.keys import url_key
 
     url = plan.settings.url(ref, python)
@@ -353,8 +389,7 @@ def fetch_published(
             return url, text
         if strict:
             raise OfflineMissing(shown)
-        reporter.warning(f"--offline: Airflow's constraints {shown} are not cached; using "
-                         "reconstructed constraints instead")
+        fallback(f"--offline: Airflow's constraints {shown} are not cached")
         return None
     try:
         response = session.client.get(url)
@@ -366,8 +401,7 @@ def fetch_published(
             return url, text
         if strict:
             raise
-        reporter.warning(f"Airflow's constraints {shown} are unreachable and not cached; "
-                         "using reconstructed constraints instead")
+        fallback(f"Airflow's constraints {shown} are unreachable and not cached")
         return None
     if response.status == 404:
         def exists(candidate: str) -> bool:
@@ -382,8 +416,7 @@ def fetch_published(
         if strict:
             raise ConstrainError(f"{shown} answered HTTP {response.status}",
                                  hint="check --airflow-constraints-url and the ref")
-        reporter.warning(f"{shown} answered HTTP {response.status}; using reconstructed "
-                         "constraints instead")
+        fallback(f"Airflow's constraints {shown} answered HTTP {response.status}")
         return None
     text = response.content.decode("utf-8")
     if not url.startswith("file:"):

@@ -367,6 +367,9 @@ class InstallSet:
     #: ``reconstruction.Move`` values: packages a reconstruction of Airflow's constraints moved
     #: past the release date (from, to, why, when)
     moved: tuple[object, ...] = ()
+    #: Airflow's constraints in force, for summaries: ``published <url>``, or ``reconstructed
+    #: ... as of <date> (<why that date>)``; empty when none
+    airflow: str = ""
 
     def pin(self, name: str) -> Pin | None:
         key = canonicalize_name(name)

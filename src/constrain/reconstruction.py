@@ -62,6 +62,20 @@ class Reconstruction:
     source: str
     note: str
     moves: tuple[Move, ...] = ()
+    #: the date the set is as of, and why that date ("the release's upload time", ...)
+    basis: datetime | None = None
+    why: str = ""
+    #: identifies this reconstruction (release, date, target, inputs) in the cache
+    key: str = ""
+    #: the user's --exclude-newer, when given
+    limit: datetime | None = None
+
+    @property
+    def summary(self) -> str:
+        """For the command's summary line: as of which date, and why that one."""
+        later = (f"; --exclude-newer {format_utc(self.limit)} limits only the packages moved "
+                 "past it" if self.limit and self.basis and self.limit > self.basis else "")
+        return f"{self.source} ({self.why}{later})" if self.why else self.source
 
 
 def release_time(repository, version: Version) -> datetime:
@@ -429,7 +443,8 @@ def reconstruct(plan, session, target, options, reporter: Reporter, *,
                   "builds here are for another Python or platform")
                + f"): {', '.join(work.untested)}" if work.untested else ""))
     moves = tuple(sorted(work.moves.values(), key=lambda m: m.name))
-    return Reconstruction(pairs, source, note, moves)
+    return Reconstruction(pairs, source, note, moves, basis=basis, why=why, key=work.key,
+                          limit=limit)
 
 
 def _classifier_pythons(session, version: Version) -> list[str] | None:

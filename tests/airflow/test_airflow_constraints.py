@@ -104,8 +104,25 @@ def test_unreachable_auto_falls_back_to_reconstruction_with_a_warning(airflow_wo
     dead = "http://127.0.0.1:9/{ref}/{mode}-{python}.txt"  # discard port: nothing listens
     code, out, err = run(capsys, *base(server, dead), "--python", "3.8", REQ)
     assert code == 0, err
-    assert "unreachable and not cached; using reconstructed constraints instead" in err
+    assert ("unreachable and not cached; using constraints reconstructed as of "
+            "2021-01-10T12:00:00Z (the release's upload time) instead") in err
     assert "# Note: Airflow constraints reconstructed, not published" in out
+
+
+def test_the_fallback_warning_is_said_once_per_reconstruction(airflow_world, capsys):
+    server, _ = airflow_world
+    dead = "http://127.0.0.1:9/{ref}/{mode}-{python}.txt"
+    args = [*base(server, dead), "--python", "3.8", REQ]
+    code, first, err = run(capsys, *args)
+    assert code == 0 and "unreachable and not cached" in err
+    code, again, err = run(capsys, *args)
+    assert code == 0, err
+    assert "unreachable" not in err  # the same reconstruction, reused: not said again
+    assert again == first  # the header still says the constraints are reconstructed
+    code, _, err = run(capsys, *args, "-v")
+    assert code == 0 and "unreachable and not cached" in err  # -v still shows it
+    code, _, err = run(capsys, *base(server, dead), "--python", "3.9", REQ)
+    assert code == 0 and "unreachable and not cached" in err  # another target: said once more
 
 
 def test_reconstruction_excludes_everything_after_the_release(airflow_world, capsys):
@@ -199,3 +216,21 @@ def test_nearest_releases_surround_the_version_asked_for(wanted, nearest):
              "2.9.0 2.9.3 2.10.0 2.10.1 2.10.2 2.10.3 2.10.4 2.10.5 2.11.0 3.0.0 3.0.1 3.1.0rc1"
              .split()}
     assert " ".join(map(str, nearest_versions(known, Version(wanted)))) == nearest
+
+
+def test_the_summary_says_which_cut_off_the_reconstruction_is_as_of(airflow_world, capsys,
+                                                                    tmp_path):
+    server, template = airflow_world
+    out = tmp_path / "pins.txt"
+    code, _, err = run(capsys, *base(server, template), "--python", "3.8", "-o", str(out),
+                       "--airflow-constraints", "reconstructed", "--exclude-newer", "2021-01-30",
+                       REQ)
+    assert code == 0, err
+    assert (f"wrote 4 pins to {out} for CPython 3.8 on this host's platform") in err
+    assert ("Airflow's constraints: reconstructed apache-airflow[postgres]==2.0.0 as of "
+            "2021-01-10T12:00:00Z (the release's upload time; --exclude-newer "
+            "2021-01-31T00:00:00Z limits only the packages moved past it)") in err
+    code, _, err = run(capsys, *base(server, template), "--python", "3.8", "-o", str(out), REQ)
+    assert code == 0, err
+    assert (f"Airflow's constraints: published {server.url}/constraints-2.0.0/constraints-3.8.txt"
+            in err)

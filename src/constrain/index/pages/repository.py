@@ -609,6 +609,7 @@ class IndexRepository:
     def _count_page(self) -> None:
         with self._lock:
             self.pages_fetched += 1
+        self.reporter.advance("pages")  # the progress line on a terminal
 
     # ------------------------------------------------------------------ suggestions
     def _suggestions(self, project: NormalizedName) -> tuple[str, ...]:
@@ -656,6 +657,7 @@ class IndexRepository:
     def _fetch_metadata(self, file: DistFile) -> CoreMetadata:
         with self._lock:
             self.metadata_fetched += 1
+        self.reporter.advance("metadata")
         return self.metadata_fetcher(file)
 
     def _submit(self, priority: tuple, fn: Callable[..., object], *args: object) -> None:
