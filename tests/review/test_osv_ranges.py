@@ -52,3 +52,11 @@ def test_two_ranges_are_their_union(tmp_path_factory, points, probe):
     assert bool(hits) == expected
     if hits:  # the entry lists every fix; audit offers only those above the pin
         assert set(hits[0].fixed) == {str(Version(b)), str(Version(d))}
+
+
+def test_a_range_with_a_version_packaging_cannot_read_is_set_aside(tmp_path_factory):
+    db = entry_for(tmp_path_factory, [[{"introduced": "0"}, {"fixed": "1.0 final"}],
+                                      [{"introduced": "2.0"}, {"fixed": "2.1"}]])
+    assert db.lookup("pkg", "0.5") == []  # the unreadable range is not used...
+    assert [a.fixed for a in db.lookup("pkg", "2.0.1")] == [("2.1",)]  # ...the other is
+    assert db.unreadable == 1

@@ -103,20 +103,31 @@ class OsvDatabase:
 
     ``records`` counts the records read with a PyPI entry; ``withdrawn`` those skipped as
     withdrawn; ``other`` those of other ecosystems only; ``unreadable`` the ranges set aside
-    for a version packaging cannot read; ``modified`` is the newest ``modified`` time seen
-    (how current the dump is)."""
+    for a version packaging cannot read (of the projects looked up so far); ``modified`` is
+    the newest ``modified`` time seen (how current the dump is). Every record's shape is
+    checked when the dump is read; its versions are parsed when its project is first looked
+    up (a dump holds tens of thousands of records and hundreds of thousands of versions, of
+    which an audit needs a few)."""
 
     source: str
-    by_project: dict[NormalizedName, list[Affected]] = field(default_factory=dict)
+    raw: dict[NormalizedName, list[tuple[Advisory, dict]]] = field(default_factory=dict)
+    parsed: dict[NormalizedName, list[Affected]] = field(default_factory=dict)
     records: int = 0
     withdrawn: int = 0
     other: int = 0
     unreadable: int = 0
     modified: str | None = None
 
+    def entries(self, name: str) -> list[Affected]:
+        """Every PyPI ``affected`` entry naming the project ``name``."""
+        key = canonicalize_name(name)
+        if key not in self.parsed:
+            self.parsed[key] = [_parse(self, adv, item) for adv, item in self.raw.get(key, ())]
+        return self.parsed[key]
+
     def lookup(self, name: str, version: str) -> list[Affected]:
         """The entries that say ``name`` ``version`` is affected, in advisory-id order."""
-        hits = [a for a in self.by_project.get(canonicalize_name(name), ()) if a.includes(version)]
+        hits = [a for a in self.entries(name) if a.includes(version)]
         return sorted(hits, key=lambda a: a.advisory.id)
 
 
@@ -215,35 +226,28 @@ def _add_record(db: OsvDatabase, where: str, raw: bytes) -> None:
         name = package.get("name")
         if not isinstance(name, str) or not name:
             raise _Malformed(f"{rid}: a PyPI 'affected' entry has no package name")
-        entries.append((canonicalize_name(name), _affected(db, advisory, item)))
+        _check(item, rid)
+        entries.append((canonicalize_name(name), item))
     if not entries:
         db.other += 1
         return
     db.records += 1
     if modified and (db.modified is None or modified > db.modified):
         db.modified = modified
-    for name, entry in entries:
-        db.by_project.setdefault(name, []).append(entry)
+    for name, item in entries:
+        db.raw.setdefault(name, []).append((advisory, item))
 
 
-def _affected(db: OsvDatabase, advisory: Advisory, item: dict) -> Affected:
-    rid = advisory.id
-    versions: set[Version | str] = set()
+def _check(item: dict, rid: str) -> None:
+    """Raise :class:`_Malformed` unless ``item``'s versions and ranges have the schema's shape."""
     for text in _typed(item, "versions", list, [], rid):
         if not isinstance(text, str):
             raise _Malformed(f"{rid}: 'versions' holds {text!r}, not a string")
-        try:
-            versions.add(Version(text))
-        except InvalidVersion:
-            versions.add(text)
-    ranges = []
     for rng in _typed(item, "ranges", list, [], rid):
         if not isinstance(rng, dict) or not isinstance(rng.get("events"), list):
             raise _Malformed(f"{rid}: a range without an 'events' list")
         if rng.get("type") != "ECOSYSTEM":
             continue  # GIT and SEMVER ranges do not speak of PyPI versions
-        events = []
-        readable = True
         for event in rng["events"]:
             if not isinstance(event, dict) or len(event) != 1 \
                     or next(iter(event)) not in _EVENT_KINDS:
@@ -252,6 +256,24 @@ def _affected(db: OsvDatabase, advisory: Advisory, item: dict) -> Affected:
             kind, text = next(iter(event.items()))
             if not isinstance(text, str):
                 raise _Malformed(f"{rid}: event {kind} holds {text!r}, not a version string")
+
+
+def _parse(db: OsvDatabase, advisory: Advisory, item: dict) -> Affected:
+    """The :class:`Affected` of an entry :func:`_check` accepted."""
+    versions: set[Version | str] = set()
+    for text in item.get("versions") or ():
+        try:
+            versions.add(Version(text))
+        except InvalidVersion:
+            versions.add(text)
+    ranges = []
+    for rng in item.get("ranges") or ():
+        if rng.get("type") != "ECOSYSTEM":
+            continue
+        events = []
+        readable = True
+        for event in rng["events"]:
+            kind, text = next(iter(event.items()))
             try:
                 events.append((Version(text), kind))
             except InvalidVersion:
