@@ -218,3 +218,42 @@ def test_prune_options_are_checked(tmp_path, capsys):
                            "30d", "--cache-dir", str(tmp_path / "empty")],
                           check=False, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("removed 0 entries, 0 B")
+
+
+def test_a_prune_killed_anywhere_leaves_only_whole_entries(tmp_path):
+    """SIGKILL at different moments of a prune of 400 entries: after each, every entry still
+    under its name is whole (a page with its body, a tree with all its files), and the next
+    prune finishes the job, leaving no trash."""
+    from constrain.cache import Cache
+
+    cache = Cache(tmp_path / "cache")
+    for i in range(200):
+        cache.put("pages", f"{i:040d}", b"page %d" % i, {"etag": f"e{i}", "fetched": 0})
+        tree = cache.path("unpacked", f"{i:064x}-l2")
+        (tree / "purelib" / "pkg").mkdir(parents=True)
+        for n in range(20):
+            (tree / "purelib" / "pkg" / f"m{n}.py").write_text("x = 1\n" * 50)
+        (tree / "manifest.json").write_text("{}")
+    age([p for p in cache.root.iterdir()], 40)
+
+    def whole() -> None:
+        for shard in (cache.root / "pages-v1").iterdir():
+            names = {p.name for p in shard.iterdir()}
+            assert all(n[: -len(".meta")] in names for n in names if n.endswith(".meta"))
+        for tree in (cache.root / "unpacked-v1").glob("*/*"):
+            if not tree.name.startswith("."):
+                assert (tree / "manifest.json").is_file()
+                assert len(list((tree / "purelib" / "pkg").iterdir())) == 20
+
+    cmd = [sys.executable, "-m", "constrain", "cache", "prune", "--older-than", "30d",
+           "--cache-dir", str(cache.root)]
+    for round_ in range(8):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.3 + round_ * 0.1)  # somewhere in the prune, or after it
+        proc.kill()
+        proc.wait(timeout=60)
+        whole()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert not list((cache.root / "unpacked-v1").glob("*/*"))
+    assert not [p for p in cache.root.rglob("*") if p.name.startswith((".trash-", ".gone-"))]
