@@ -355,3 +355,22 @@ def test_install_leaves_no_worker_process_behind(server, tmp_path, capsys):
     assert installed(tmp_path / "V")["beta"] == "2.0"
     assert list((tmp_path / "c").glob("unpacked-v*/*/*"))  # the trees the worker made
     assert multiprocessing.active_children() == []
+
+
+def test_the_check_after_an_install_names_what_a_stray_distribution_lacks(make_index, tmp_path,
+                                                                          capsys):
+    gamma = PackageSpec("gamma", "1.0", requires_dist=["beta>=2"])
+    server = make_index([ALPHA, BETA1, BETA2, gamma])
+    venv = tmp_path / "V"
+    code, _, err = install(capsys, "gamma", "--index-url", server.index_url, "--venv", str(venv))
+    assert code == 0, err
+    (tmp_path / "c.txt").write_text("beta<2\n")
+    code, _, err = install(capsys, "alpha", "-c", str(tmp_path / "c.txt"),
+                           "--index-url", server.index_url, "--venv", str(venv))
+    # the install happened (alpha and beta 1.0 are there); gamma, which it does not cover, is
+    # named with what it lacks; alpha, linked by this install, needs beta>=1 and has it
+    assert code != 0
+    assert installed(venv)["beta"] == "1.0" and installed(venv)["alpha"] == "1.0"
+    assert "inconsistent after the install" in err
+    assert "gamma 1.0 has requirement beta>=2, but you have beta 1.0." in err
+    assert "alpha" not in err.split("inconsistent after the install")[1].split("hint:")[0]

@@ -257,7 +257,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
             if pending is not None:
                 mark_complete(Path(interp.prefix))
         stats["link_seconds"] = round(time.perf_counter() - clock, 3)
-        problems = _check(interp)
+        problems = _check(interp, plan, by_name)
         stats.update(installed=len(plan.to_install), removed=len(plan.to_remove),
                      unchanged=len(plan.of("unchanged")), requests=session.client.counters.requests)
         result = InstallResult(interp, plan, install_set, chosen.created, recovered,
@@ -303,10 +303,24 @@ def _trusted(ready, session, target, request: InstallRequest, resolve_req, repor
     return ready
 
 
-def _check(interp: Interpreter) -> list[str]:
+def _check(interp: Interpreter, plan: Plan, ready: dict) -> list[str]:
+    """``pip check`` of the environment. The wheels this install linked, whose METADATA was
+    compared with the resolve's before linking (``trust.check_metadata``: not wheels built
+    here), are taken as the resolve read them: their METADATA is not parsed again."""
+    from .plan import Installed
     from .verify import check
 
-    return check(interp)
+    linked = {}
+    for c in plan.to_install:
+        pin, r = c.pin, ready.get(c.name)
+        if pin is None or r is None or r.built or not pin.file.is_wheel \
+                or pin.metadata.source == "built":
+            continue
+        raw = r.unpacked.dist_info[: -len(".dist-info")].rpartition("-")[2]
+        dist = Installed(pin.name, pin.display_name, pin.version, raw, Path(r.unpacked.dist_info),
+                         "constrain")
+        linked[r.unpacked.dist_info] = (dist, pin.metadata.requires_dist)
+    return check(interp, linked)
 
 
 def _reinstall(request: InstallRequest, install_set: InstallSet) -> frozenset:

@@ -133,6 +133,22 @@ def _is_file(path: str) -> bool:
         return False
 
 
+def _existing(paths) -> list[str]:
+    """The absolute, normalised ``paths`` where a file (or a symlink) is, in order: a path
+    whose directory is not there has none, so a new distribution's files cost one look per
+    directory rather than one ``lstat`` per file."""
+    there: dict[str, bool] = {}
+    out = []
+    for path in paths:
+        directory = path[: path.rfind(os.sep)] or os.sep
+        found = there.get(directory)
+        if found is None:
+            found = there[directory] = os.path.isdir(directory)
+        if found and _is_file(path):
+            out.append(path)
+    return out
+
+
 def replace(
     interp: Interpreter,
     name: str,
@@ -158,7 +174,7 @@ def replace(
         refuse_environment_files(interp, new, new_files)
     # Everything that will be moved aside: the old version's files that exist, and any other
     # file the new version overwrites (so a rollback puts it back too).
-    old_files = [p for p in dict.fromkeys([*recorded, *new_files]) if _is_file(p)]
+    old_files = _existing(dict.fromkeys([*recorded, *new_files]))
     if backup.exists():
         shutil.rmtree(backup)
     # Made durable (fsync) only when old files are about to be moved aside: then a journal lost
@@ -236,7 +252,7 @@ def _roll_back(interp: Interpreter, name: str, journal: Path, data: dict) -> Non
 def _write_json(path: Path, data: dict, *, durable: bool = True) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
+        fh.write(json.dumps(data))  # dumps: the C encoder (dump encodes piece by piece)
         if durable:
             fh.flush()
             os.fsync(fh.fileno())

@@ -52,18 +52,21 @@ _LAYOUTS: dict[tuple, tuple[str, str, frozenset[str]]] = {}
 
 
 def environment_file(interp: Interpreter, path: str,
-                     own_dist_info: str | None = None) -> str | None:
+                     own_dist_info: str | None = None, *, normalized: bool = False
+                     ) -> str | None:
     """Why the absolute ``path`` belongs to the environment itself (and no distribution may
     write or remove it), or ``None``: the interpreter launchers and activation scripts, its
     ``pyvenv.cfg``, constrain's ``.constrain/`` state, a directory of its layout, and files of
-    a ``.dist-info`` directory other than ``own_dist_info`` (a name)."""
+    a ``.dist-info`` directory other than ``own_dist_info`` (a name). ``normalized``: the
+    caller made ``path`` absolute and normalised already (it runs once per file)."""
     prefix, scripts, dirs = _layout(interp)
-    full = os.path.abspath(path)
+    full = path if normalized else os.path.abspath(path)
     if full in dirs:
         return "a directory of the environment's layout"
-    parent, base = os.path.split(full)
-    if parent == scripts and reserved_script(base):
-        return "one of the environment's own launchers or activation scripts"
+    if full.startswith(scripts) and full[len(scripts):len(scripts) + 1] == os.sep:
+        parent, base = os.path.split(full)
+        if parent == scripts and reserved_script(base):
+            return "one of the environment's own launchers or activation scripts"
     if not full.startswith(prefix + os.sep):
         return None
     rel = full[len(prefix) + 1:]
@@ -123,6 +126,18 @@ def _place(src: str | Path, dst: str | Path) -> None:
         raise
 
 
+def _make_dir(path: str) -> None:
+    """``os.makedirs(path, exist_ok=True)`` in one ``mkdir`` when the parent exists (the usual
+    case while linking: a tree's directories come parent first)."""
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+    except FileNotFoundError:
+        os.makedirs(path, exist_ok=True)
+
+
 def temporary_of(dst: str | Path) -> Path:
     """Where a file is written before it is renamed to ``dst``: an interrupted install may
     leave it behind, and a rollback removes it with ``dst``."""
@@ -131,15 +146,22 @@ def temporary_of(dst: str | Path) -> Path:
 
 
 def _write(dst: Path, data: bytes, executable: bool) -> None:
-    tmp = temporary_of(dst)
+    tmp = os.fspath(temporary_of(dst))
     try:
-        tmp.write_bytes(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                     0o777 if executable else 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
         if executable:
             os.chmod(tmp, 0o755)
         os.replace(tmp, dst)
     except BaseException:
         with contextlib.suppress(OSError):
-            tmp.unlink()
+            os.unlink(tmp)
         raise
 
 
@@ -172,16 +194,16 @@ def _destinations(interp: Interpreter, unpacked: Unpacked, name: str) -> list[st
 
 def planned_files(interp: Interpreter, unpacked: Unpacked, name: str,
                   destinations: list[str] | None = None) -> list[str]:
-    """Every absolute path installing ``unpacked`` will create (for the journal);
-    ``destinations`` is :func:`_destinations` when already known."""
+    """Every absolute, normalised path installing ``unpacked`` will create (for the
+    journal); ``destinations`` is :func:`_destinations` when already known."""
     scheme = interp.scheme(name)
     out = list(destinations if destinations is not None
                else _destinations(interp, unpacked, name))
     scripts = scheme["scripts"]
     out += [_inside(os.path.join(scripts, ep[0]), scripts) for ep in unpacked.manifest["entry_points"]]
-    root = scheme[unpacked.manifest["root"]]
+    root = os.path.abspath(scheme[unpacked.manifest["root"]])
     di = unpacked.dist_info
-    out += [os.path.join(root, di, n) for n in ("INSTALLER", "REQUESTED", "RECORD")]
+    out += [_inside(os.path.join(root, di, n), root) for n in ("INSTALLER", "REQUESTED", "RECORD")]
     return out
 
 
@@ -190,8 +212,9 @@ def refuse_environment_files(interp: Interpreter, unpacked: Unpacked,
     """:class:`UnsafeWheel` when installing ``unpacked`` would write one of the environment's
     own files (:func:`environment_file`), e.g. an entry point named ``python`` or a
     ``.data/data/pyvenv.cfg``; checked before anything of the environment changes."""
-    for path in planned:
-        why = environment_file(interp, path, unpacked.dist_info)
+    own = unpacked.dist_info
+    for path in planned:  # planned_files' paths are absolute and normalised
+        why = environment_file(interp, path, own, normalized=True)
         if why is not None:
             raise UnsafeWheel(
                 f"{unpacked.manifest['wheel']} would overwrite {path}, {why}",
@@ -221,9 +244,9 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
     tree = str(unpacked.root)
     test_hook = fault_point if os.environ.get("CONSTRAIN_TEST_EXIT_AFTER_FILES") else None
     for (s, rel, digest, size, executable), dst in zip(manifest["files"], destinations):
-        parent = os.path.dirname(dst)
+        parent = dst[: dst.rfind("/")]  # destinations are absolute and normalised
         if parent not in made:
-            os.makedirs(parent, exist_ok=True)
+            _make_dir(parent)
             made.add(parent)
         src = f"{tree}/{s}/{rel}"
         if s == "scripts":

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import email.parser
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -34,6 +35,9 @@ class Installed:
     raw_version: str
     dist_info: Path
     installer: str = ""
+    #: its METADATA's Requires-Dist lines as written (read with the rest: the check after an
+    #: install needs them and should not parse METADATA a second time)
+    requires_dist: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
 def metadata_headers(dist_info: Path, parser: email.parser.BytesHeaderParser | None = None):
@@ -48,8 +52,13 @@ def metadata_headers(dist_info: Path, parser: email.parser.BytesHeaderParser | N
     return (parser or email.parser.BytesHeaderParser()).parsebytes(data)
 
 
-def read_installed(interp: Interpreter) -> dict[NormalizedName, Installed]:
-    """Every distribution in the environment's site directories, by canonical name."""
+def read_installed(interp: Interpreter, known: Mapping[str, Installed] | None = None
+                   ) -> dict[NormalizedName, Installed]:
+    """Every distribution in the environment's site directories, by canonical name.
+
+    ``known`` maps ``.dist-info`` directory names whose METADATA need not be read (this
+    install linked them and checked their METADATA first) to what they hold; their
+    ``dist_info`` is set to where they were found."""
     out: dict[NormalizedName, Installed] = {}
     parser = email.parser.BytesHeaderParser()
     for site in interp.site_dirs:
@@ -61,6 +70,10 @@ def read_installed(interp: Interpreter) -> dict[NormalizedName, Installed]:
             if not entry.name.endswith(".dist-info") or not entry.is_dir():
                 continue
             path = Path(entry.path)
+            mine = known.get(entry.name) if known else None
+            if mine is not None:
+                out[mine.name] = replace(mine, dist_info=path)
+                continue
             try:
                 headers = metadata_headers(path, parser)
             except OSError:
@@ -76,7 +89,8 @@ def read_installed(interp: Interpreter) -> dict[NormalizedName, Installed]:
             except OSError:
                 installer = ""
             key = canonicalize_name(display)
-            out[key] = Installed(key, display, version, raw, path, installer)
+            out[key] = Installed(key, display, version, raw, path, installer,
+                                 tuple(headers.get_all("Requires-Dist") or ()))
     return out
 
 

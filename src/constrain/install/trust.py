@@ -49,11 +49,18 @@ def check_metadata(ready) -> None:
         if pin is None or r.built or not pin.file.is_wheel or pin.metadata.source == "built":
             continue
         manifest = r.unpacked.manifest
-        try:  # the header block only: a long description can be most of the file
-            headers = metadata_headers(r.unpacked.root / manifest["root"] / manifest["dist_info"])
-        except OSError:
-            continue
-        raw = headers.get_all("Requires-Dist") or []
+        recorded = manifest.get("metadata")
+        if isinstance(recorded, dict):  # read from METADATA at unpack (the tree is intact)
+            raw = list(recorded.get("requires_dist") or ())
+            rp_text = recorded.get("requires_python")
+        else:  # a tree unpacked before the manifest kept them
+            try:  # the header block only: a long description can be most of the file
+                headers = metadata_headers(r.unpacked.root / manifest["root"]
+                                           / manifest["dist_info"])
+            except OSError:
+                continue
+            raw = headers.get_all("Requires-Dist") or []
+            rp_text = headers.get("Requires-Python")
         used_by_text = {_text_key(str(q)): q for q in pin.metadata.requires_dist}
         raw_by_text = {_text_key(line): line for line in raw}
         lines = []
@@ -76,7 +83,6 @@ def check_metadata(ready) -> None:
                       "declare" for k in sorted(used.keys() - has.keys())]
             lines += [f"the wheel declares Requires-Dist: {has[k]}, which the resolve did not "
                       "see" for k in sorted(has.keys() - used.keys())]
-        rp_text = headers.get("Requires-Python")
         try:
             own_rp = SpecifierSet(rp_text) if rp_text else None
         except InvalidSpecifier:

@@ -367,6 +367,7 @@ def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
                 install(source, dest, {})
             _check_contents(source, dest, tree, name)
             dist_info = source.dist_info_dir
+            fields = _dependency_fields(tree / dest.root_scheme / dist_info)
     except ConstrainError:
         raise
     except (InstallerError, ValueError, KeyError, OSError) as exc:
@@ -382,4 +383,18 @@ def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
         "root": dest.root_scheme,
         "files": dest.files,
         "entry_points": dest.entry_points,
+        "metadata": fields,
     }
+
+
+def _dependency_fields(dist_info: Path) -> dict:
+    """The Requires-Dist lines (as written) and Requires-Python of an unpacked METADATA, kept
+    in the manifest: the check before every link compares them with the resolve's metadata
+    (``trust.check_metadata``), and the tree's own check (:func:`intact`) already vouches
+    that METADATA has not changed since, so it need not be parsed again each install."""
+    from .plan import metadata_headers
+
+    headers = metadata_headers(dist_info)
+    rp = headers.get("Requires-Python")
+    return {"requires_dist": [str(line) for line in headers.get_all("Requires-Dist") or ()],
+            "requires_python": str(rp) if rp is not None else None}

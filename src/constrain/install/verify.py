@@ -6,35 +6,43 @@ Each distribution's ``Requires-Dist`` lines are evaluated with the environment's
 
 from __future__ import annotations
 
-import email.parser
+from collections.abc import Mapping, Sequence
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from .plan import metadata_headers, read_installed
+from .plan import Installed, read_installed
 from .venv import Interpreter
 
+#: a ``.dist-info`` directory name -> what is installed there and its parsed requirements
+Linked = Mapping[str, tuple[Installed, Sequence[Requirement]]]
 
-def check(interp: Interpreter) -> list[str]:
-    """Problems in the environment, one line each in pip's wording; empty when it is sound."""
-    installed = read_installed(interp)
+
+def check(interp: Interpreter, linked: Linked | None = None) -> list[str]:
+    """Problems in the environment, one line each in pip's wording; empty when it is sound.
+
+    ``linked`` names the distributions this install has just linked, by ``.dist-info``
+    directory: their METADATA was compared with the metadata the resolve read before linking
+    (``trust.check_metadata``), so what they are and what they require is taken from there
+    instead of parsing each METADATA again. Every other distribution is read from disk."""
+    linked = linked or {}
+    installed = read_installed(interp, {d: dist for d, (dist, _) in linked.items()})
     env = dict(interp.markers)
     env["extra"] = ""
-    parser = email.parser.BytesHeaderParser()
+    holds: dict[str, bool] = {}  # marker text -> its value here (markers repeat a lot)
     problems: list[str] = []
     for name in sorted(installed):
         dist = installed[name]
-        try:
-            headers = metadata_headers(dist.dist_info, parser)
-        except OSError:
-            continue
-        for line in headers.get_all("Requires-Dist") or ():
-            try:
-                req = Requirement(line)
-            except InvalidRequirement:
-                continue
-            if req.marker is not None and not req.marker.evaluate(env):
-                continue
+        mine = linked.get(dist.dist_info.name)
+        requirements = mine[1] if mine is not None else _parsed(dist.requires_dist)
+        for req in requirements:
+            if req.marker is not None:
+                text = str(req.marker)
+                value = holds.get(text)
+                if value is None:
+                    value = holds[text] = req.marker.evaluate(env)
+                if not value:
+                    continue
             dep = installed.get(canonicalize_name(req.name))
             who = f"{dist.display_name} {dist.raw_version}"
             if dep is None:
@@ -45,3 +53,14 @@ def check(interp: Interpreter) -> list[str]:
                 problems.append(f"{who} has requirement {req}, but you have "
                                 f"{dep.display_name} {dep.raw_version}.")
     return problems
+
+
+def _parsed(lines: Sequence[str]) -> list[Requirement]:
+    """The lines that parse (an unreadable one is skipped, as pip's check skips it)."""
+    out = []
+    for line in lines:
+        try:
+            out.append(Requirement(line))
+        except InvalidRequirement:
+            continue
+    return out
