@@ -32,6 +32,10 @@ NO_REMEMBER = {"CONSTRAIN_NO_REMEMBER": "1"}
 AIRFLOW = "apache-airflow[postgres]==2.10.5"
 # uv's own Airflow benchmark (its scripts/requirements/airflow.in): several hundred packages
 AIRFLOW_LARGE = ("apache-airflow[all]==2.9.3", "apache-airflow-providers-apache-beam>3.0.0")
+# ibm-cloud-sdk-core 3.20.3 (an sdist the large set needs) imports pkg_resources in its setup.py,
+# which the setuptools of the cut-off no longer has: uv and constrain both fail to build it
+# with the newest setuptools, so both get the same build constraint.
+LARGE_BUILD_CONSTRAINTS = ("setuptools<81",)
 # workload 1 with one requirement more: what a resolve can reuse from the one before it
 CHANGED_REQUIREMENT = "apache-airflow-providers-slack"
 REFRESH_PYTHONS = ("3.10", "3.11", "3.12")

@@ -134,10 +134,11 @@ def run_measured(
         threads = [threading.Thread(target=kill_on_timeout, daemon=True)]
         if sample:
             threads.append(threading.Thread(target=sampler, daemon=True))
-        for thread in threads:
-            thread.start()
-        # wait4 rather than Popen.wait: it hands back this child's own rusage.
+        # From here on an interrupt (even one arriving while the threads start) ends the tree.
         try:
+            for thread in threads:
+                thread.start()
+            # wait4 rather than Popen.wait: it hands back this child's own rusage.
             _, wait_status, rusage = os.wait4(proc.pid, 0)
         except BaseException:  # interrupted (Ctrl-C, SIGTERM): leave no tree running behind
             done.set()

@@ -32,6 +32,9 @@ class Resolve(Workload):
     def constraint_file(self, ctx: Context) -> Path | None:
         return None
 
+    def build_constraint_file(self, ctx: Context) -> Path | None:
+        return None
+
     def requirements(self, ctx: Context) -> list[str]:
         return [self.requirement]
 
@@ -39,6 +42,7 @@ class Resolve(Workload):
         t = ctx.tools
         cache, index = str(ctx.cache(tool)), ctx.index_url
         constraints = self.constraint_file(ctx)
+        build_constraints = self.build_constraint_file(ctx)
         requirements = self.requirements(ctx)
         if mode in FULL_RESOLVE_OF:
             if not is_constrain(tool):
@@ -55,6 +59,8 @@ class Resolve(Workload):
                     "-o", str(run_dir / "out.txt")]
             if constraints:
                 argv += ["-c", str(constraints)]
+            if build_constraints:
+                argv += ["--build-constraint", str(build_constraints)]
             return Command([argv + (["--offline"] if offline else [])])
         if tool == "uv":
             argv = [*t.uv, "pip", "compile", "-", "--python-version", self.python,
@@ -62,6 +68,8 @@ class Resolve(Workload):
                     "--quiet", "-o", str(run_dir / "out.txt")]
             if constraints:
                 argv += ["-c", str(constraints)]
+            if build_constraints:
+                argv += ["--build-constraints", str(build_constraints)]
             return Command([argv + (["--offline"] if offline else [])],
                            stdin_text="".join(r + "\n" for r in requirements))
         if tool == "pip":
@@ -95,12 +103,23 @@ class ResolveMany(Resolve):
     tools = ("constrain", "uv")
 
     def __init__(self, name: str, title: str, requirements: tuple[str, ...], python: str,
-                 modes: tuple[str, ...], description: str) -> None:
+                 modes: tuple[str, ...], description: str,
+                 build_constraints: tuple[str, ...] = ()) -> None:
         super().__init__(name, title, requirements[0], python, modes, description)
         self._requirements = list(requirements)
+        self._build_constraints = build_constraints
 
     def requirements(self, ctx: Context) -> list[str]:
         return list(self._requirements)
+
+    def build_constraint_file(self, ctx: Context) -> Path | None:
+        """A file of ``build_constraints`` for both tools' sdist builds (None without)."""
+        if not self._build_constraints:
+            return None
+        path = ctx.work / "inputs" / f"{self.name}-build-constraints.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(line + "\n" for line in self._build_constraints))
+        return path
 
 
 def _resolution_entries(cache: Path) -> set[Path]:
