@@ -292,9 +292,7 @@ class ConstrainProvider(AbstractProvider):
         reqs = list(requirements.get(identifier, ()))
         if identifier != name:
             reqs += list(requirements.get(name, ()))
-        specs = [
-            SpecifierSet(f"==={r.exact}") if r.exact is not None else r.specifier for r in reqs
-        ]
+        specs = [_exactly(r.exact) if r.exact is not None else r.specifier for r in reqs]
         return specs + self.constraints.specifiers(name)
 
     def find_matches(
@@ -556,6 +554,19 @@ def _uploaded(candidate: Candidate) -> str:
     """``; the sdist was uploaded on DAY``: the date whose build tools it was made with."""
     when = candidate.best_file.upload_time
     return f"; the sdist was uploaded on {when.date().isoformat()}" if when else ""
+
+
+_EXACTLY: dict[Version, SpecifierSet] = {}
+
+
+def _exactly(version: Version) -> SpecifierSet:
+    """``SpecifierSet("===<version>")``, made once per version: an extras candidate's
+    requirement on its base project is asked for in every round that touches it (the large
+    Airflow resolve built 300,000 of them: 15% of its time)."""
+    found = _EXACTLY.get(version)
+    if found is None:
+        found = _EXACTLY[version] = SpecifierSet(f"==={version}")
+    return found
 
 
 _MARKERS: dict[str, Marker] = {}
