@@ -34,6 +34,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"run only this workload (repeatable): {', '.join([*WORKLOADS, STARTUP])}")
     parser.add_argument("--repeat", type=int, default=5,
                         help="runs per mode for constrain and uv; the median counts (default 5)")
+    parser.add_argument("--cold-repeat", type=int, default=None, metavar="N",
+                        help="runs of each cold mode (the long, network-bound ones); default: "
+                             "--repeat")
     parser.add_argument("--pip-repeat", type=int, default=1,
                         help="runs per mode for pip, whose runs are the slow ones (default 1)")
     parser.add_argument("--quick", action="store_true",
@@ -71,8 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.repeat = args.pip_repeat = 1
-    if args.repeat < 1 or args.pip_repeat < 1:
-        parser.error("--repeat and --pip-repeat must be at least 1")
+    if args.repeat < 1 or args.pip_repeat < 1 or (args.cold_repeat or 1) < 1:
+        parser.error("--repeat, --cold-repeat and --pip-repeat must be at least 1")
     return args
 
 
@@ -123,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(runner.startup(ctx, chosen_tools, 3 if args.quick else 10))
             else:
                 results.append(runner.run_workload(ctx, WORKLOADS[name], chosen_tools, repeats,
-                                                   timeouts, args.force))
+                                                   timeouts, args.force,
+                                                   cold_repeat=args.cold_repeat))
     finally:
         trash.empty_trash(work)  # old caches and venvs, set aside during the runs
     meta = {
@@ -137,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "index_url": index_url,
         "exclude_newer": EXCLUDE_NEWER,
         "repeat": repeats,
+        "cold_repeat": args.cold_repeat,
         "baselines": {name: argv for name, argv in toolset.baselines.items()},
         "load_average": {"start": load_start, "end": _load_average()},
         "old_constraints": str(ctx.old_constraints) if ctx.old_constraints else None,

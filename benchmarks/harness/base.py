@@ -36,6 +36,12 @@ AIRFLOW_LARGE = ("apache-airflow[all]==2.9.3", "apache-airflow-providers-apache-
 # which the setuptools of the cut-off no longer has: uv and constrain both fail to build it
 # with the newest setuptools, so both get the same build constraint.
 LARGE_BUILD_CONSTRAINTS = ("setuptools<81",)
+# ... and gssapi (for the kerberos extra) has Linux sdists only, whose build needs the MIT
+# Kerberos headers (krb5-config): constrain builds its metadata and fails without them, uv
+# takes the metadata of a wheel for another platform. Resolved for macOS on Apple silicon,
+# where gssapi has wheels, both tools read the same metadata and build nothing that needs
+# system libraries. (constrain's --platform tag, uv's --python-platform)
+LARGE_PLATFORM = ("macosx_11_0_arm64", "aarch64-apple-darwin")
 # workload 1 with one requirement more: what a resolve can reuse from the one before it
 CHANGED_REQUIREMENT = "apache-airflow-providers-slack"
 REFRESH_PYTHONS = ("3.10", "3.11", "3.12")

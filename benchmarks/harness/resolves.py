@@ -35,6 +35,9 @@ class Resolve(Workload):
     def build_constraint_file(self, ctx: Context) -> Path | None:
         return None
 
+    #: (constrain's --platform tag, uv's --python-platform) or None: the host's platform
+    platform: tuple[str, str] | None = None
+
     def requirements(self, ctx: Context) -> list[str]:
         return [self.requirement]
 
@@ -61,6 +64,8 @@ class Resolve(Workload):
                 argv += ["-c", str(constraints)]
             if build_constraints:
                 argv += ["--build-constraint", str(build_constraints)]
+            if self.platform:
+                argv += ["--platform", self.platform[0]]
             return Command([argv + (["--offline"] if offline else [])])
         if tool == "uv":
             argv = [*t.uv, "pip", "compile", "-", "--python-version", self.python,
@@ -70,6 +75,8 @@ class Resolve(Workload):
                 argv += ["-c", str(constraints)]
             if build_constraints:
                 argv += ["--build-constraints", str(build_constraints)]
+            if self.platform:
+                argv += ["--python-platform", self.platform[1]]
             return Command([argv + (["--offline"] if offline else [])],
                            stdin_text="".join(r + "\n" for r in requirements))
         if tool == "pip":
@@ -104,10 +111,12 @@ class ResolveMany(Resolve):
 
     def __init__(self, name: str, title: str, requirements: tuple[str, ...], python: str,
                  modes: tuple[str, ...], description: str,
-                 build_constraints: tuple[str, ...] = ()) -> None:
+                 build_constraints: tuple[str, ...] = (),
+                 platform: tuple[str, str] | None = None) -> None:
         super().__init__(name, title, requirements[0], python, modes, description)
         self._requirements = list(requirements)
         self._build_constraints = build_constraints
+        self.platform = platform
 
     def requirements(self, ctx: Context) -> list[str]:
         return list(self._requirements)

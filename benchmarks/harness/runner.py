@@ -122,8 +122,9 @@ def execute(ctx: Context, tool: str, command: Command, run_dir: Path, timeout: f
 
 
 def run_tool(ctx: Context, workload: Workload, tool: str, repeat: int, timeout: float,
-             log: Log = _stderr_log) -> list[Row]:
-    """All modes of ``workload`` for one tool."""
+             log: Log = _stderr_log, cold_repeat: int | None = None) -> list[Row]:
+    """All modes of ``workload`` for one tool; ``cold_repeat`` runs of the cold mode when
+    given (cold runs are the long, network-bound ones), else ``repeat``."""
     tools = ctx.tools
     reason = tools.unavailable.get(tool)
     if is_constrain(tool) and reason is None:
@@ -153,14 +154,15 @@ def run_tool(ctx: Context, workload: Workload, tool: str, repeat: int, timeout: 
             if row.status != OK:
                 continue
         peaks = []
-        for i in range(repeat):
+        runs = cold_repeat if mode == COLD and cold_repeat is not None else repeat
+        for i in range(runs):
             run_dir = base / f"{_dirname(mode)}-{i}"
             if mode == COLD:
                 set_aside(cache, ctx.work)
             command = workload.command(ctx, tool, mode, run_dir)
             row.argvs = command.argvs
             result = execute(ctx, tool, command, run_dir, timeout)
-            log(f"  {workload.name}: {tool} {mode} run {i + 1}/{repeat}: "
+            log(f"  {workload.name}: {tool} {mode} run {i + 1}/{runs}: "
                 f"{result.wall_s:.2f}s {result.status}")
             if result.status != OK:
                 row.status, row.note = result.status, _why(result)
@@ -223,9 +225,10 @@ def compare(rows: list[Row]) -> None:
 
 def run_workload(ctx: Context, workload: Workload, tools: tuple[str, ...],
                  repeat: int | dict[str, int], timeouts: dict[str, float], force: bool,
-                 log: Log = _stderr_log) -> WorkloadResult:
+                 log: Log = _stderr_log, cold_repeat: int | None = None) -> WorkloadResult:
     """Every tool of ``tools`` through every mode of ``workload``; ``repeat`` is one count for
-    all tools or a count per tool."""
+    all tools or a count per tool; ``cold_repeat``, when given, replaces it for cold runs
+    (pip's own count stays: it is already the smaller)."""
     result = WorkloadResult(workload.name, workload.title, workload.description)
     result.skipped = workload.skip_reason(ctx, force)
     if result.skipped:
@@ -236,7 +239,8 @@ def run_workload(ctx: Context, workload: Workload, tools: tuple[str, ...],
         if workload.runs(tool):
             kind = "constrain" if is_constrain(tool) else tool
             count = repeat if isinstance(repeat, int) else repeat[kind]
-            result.rows += run_tool(ctx, workload, tool, count, timeouts[kind], log)
+            cold = min(cold_repeat, count) if cold_repeat is not None else None
+            result.rows += run_tool(ctx, workload, tool, count, timeouts[kind], log, cold)
     compare(result.rows)
     return result
 

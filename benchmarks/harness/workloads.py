@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from .base import (  # noqa: F401 -- the names the runner, run.py and the tests use
-    AIRFLOW, AIRFLOW_LARGE, LARGE_BUILD_CONSTRAINTS, AIRFLOW_PROVIDERS, CHANGED_REQUIREMENT, COLD, EXCLUDE_NEWER,
+    AIRFLOW, AIRFLOW_LARGE, LARGE_BUILD_CONSTRAINTS, LARGE_PLATFORM, AIRFLOW_PROVIDERS, CHANGED_REQUIREMENT, COLD, EXCLUDE_NEWER,
     FULL_RESOLVE_OF, NO_REMEMBER, OLD_AIRFLOW, OLD_CONSTRAINTS_ENV, OLD_PYTHON,
     OLD_REQUIREMENT_ENV, PROVIDER_EXTRAS, WARM, WARM_FULL, WARM_OFFLINE, WARM_OFFLINE_FULL,
     Command, Context, Workload, pins_from_pip_report, pins_from_requirements_text,
@@ -26,11 +26,14 @@ WORKLOADS: dict[str, Workload] = {
         WORKLOAD_1,
         ResolveMany(
             "airflow-large", "1b. resolve uv's Airflow benchmark (airflow[all]==2.9.3 + beam, "
-            "Python 3.11)", AIRFLOW_LARGE, "3.11", (COLD, WARM_OFFLINE, WARM_OFFLINE_FULL),
+            "Python 3.11, macOS arm64)", AIRFLOW_LARGE, "3.11",
+            (COLD, WARM_OFFLINE, WARM_OFFLINE_FULL),
             "uv's own Airflow benchmark: apache-airflow[all]==2.9.3 and "
             "apache-airflow-providers-apache-beam>3.0.0, several hundred packages (pip: left "
-            "out, it needs minutes and builds); both tools build sdists with setuptools<81.",
-            build_constraints=LARGE_BUILD_CONSTRAINTS),
+            "out, it needs minutes and builds); for macOS on Apple silicon (gssapi has no "
+            "Linux wheel and its build needs Kerberos headers), sdists built with "
+            "setuptools<81.",
+            build_constraints=LARGE_BUILD_CONSTRAINTS, platform=LARGE_PLATFORM),
         ResolveChanged(
             WORKLOAD_1, "airflow-changed", f"1c. workload 1 + {CHANGED_REQUIREMENT}, after workload 1 "
             "(Python 3.11)", (AIRFLOW, CHANGED_REQUIREMENT), "3.11",

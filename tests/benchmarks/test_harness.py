@@ -590,3 +590,20 @@ def test_refresh_runs_three_pythons_in_one_constrain_command_and_three_uv_ones(t
         (out / f"constraints-{python}.txt").write_text(f"six==1.{python[-2:]}\n")
     assert wl.read_pins("uv", tmp_path) == {"3.10:six": "1.10", "3.11:six": "1.11",
                                             "3.12:six": "1.12"}
+
+
+def test_cold_runs_may_be_fewer_than_the_others(tmp_path):
+    ctx = _context(tmp_path, _toolset(tmp_path))
+    wl = FakeResolve()
+    wl.seen = {}
+    result = runner.run_workload(ctx, wl, ("constrain", "uv", "pip"),
+                                 {"constrain": 3, "uv": 3, "pip": 1},
+                                 {t: 30 for t in tools.TOOLS}, force=False, log=_quiet,
+                                 cold_repeat=2)
+    runs = {(r.tool, r.mode): len(r.times_s) for r in result.rows}
+    assert runs[("constrain", COLD)] == runs[("uv", COLD)] == 2
+    assert runs[("constrain", WARM)] == runs[("uv", WARM)] == 3
+    assert runs[("pip", COLD)] == 1
+    import run as bench_run
+
+    assert bench_run.parse_args(["--cold-repeat", "1"]).cold_repeat == 1
