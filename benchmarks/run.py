@@ -19,9 +19,16 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from harness import report, runner, trash, tools as toolmod  # noqa: E402
-from harness.workloads import (  # noqa: E402
-    EXCLUDE_NEWER, OLD_AIRFLOW, OLD_CONSTRAINTS_ENV, OLD_REQUIREMENT_ENV, WORKLOADS, Context)
+from harness import report, runner, trash
+from harness import tools as toolmod
+from harness.workloads import (
+    EXCLUDE_NEWER,
+    OLD_AIRFLOW,
+    OLD_CONSTRAINTS_ENV,
+    OLD_REQUIREMENT_ENV,
+    WORKLOADS,
+    Context,
+)
 
 STARTUP = "startup"
 
@@ -131,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         trash.empty_trash(work)  # old caches and venvs, set aside during the runs
     meta = {
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "python": platform.python_version()},
         "versions": toolset.versions,

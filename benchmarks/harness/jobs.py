@@ -4,16 +4,28 @@ refresh constraints files for several Pythons."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from .base import (
-    AIRFLOW, COLD, DOWNLOAD_PLATFORMS, DOWNLOAD_PYTHONS, EXCLUDE_NEWER, FULL_RESOLVE_OF,
-    NO_REMEMBER, REFRESH_PYTHONS, WARM, WARM_OFFLINE, WARM_OFFLINE_FULL, Command, Context,
-    Workload, pins_from_requirements_text,
+    AIRFLOW,
+    COLD,
+    DOWNLOAD_PLATFORMS,
+    DOWNLOAD_PYTHONS,
+    EXCLUDE_NEWER,
+    FULL_RESOLVE_OF,
+    NO_REMEMBER,
+    REFRESH_PYTHONS,
+    WARM,
+    WARM_OFFLINE,
+    WARM_OFFLINE_FULL,
+    Command,
+    Context,
+    Workload,
+    pins_from_requirements_text,
 )
 from .tools import is_constrain
 from .trash import set_aside

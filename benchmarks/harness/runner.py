@@ -16,9 +16,9 @@ import json
 import shutil
 import statistics
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .base import COLD, FULL_RESOLVE_OF, Command, Context, Workload
 from .measure import OK, TIMEOUT, RunResult, run_measured

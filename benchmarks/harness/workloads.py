@@ -4,13 +4,33 @@
 from __future__ import annotations
 
 from .base import (  # noqa: F401 -- the names the runner, run.py and the tests use
-    AIRFLOW, AIRFLOW_LARGE, LARGE_BUILD_CONSTRAINTS, LARGE_PLATFORM, AIRFLOW_PROVIDERS, CHANGED_REQUIREMENT, COLD, EXCLUDE_NEWER,
-    FULL_RESOLVE_OF, NO_REMEMBER, OLD_AIRFLOW, OLD_CONSTRAINTS_ENV, OLD_PYTHON,
-    OLD_REQUIREMENT_ENV, PROVIDER_EXTRAS, WARM, WARM_FULL, WARM_OFFLINE, WARM_OFFLINE_FULL,
-    Command, Context, Workload, pins_from_pip_report, pins_from_requirements_text,
+    AIRFLOW,
+    AIRFLOW_LARGE,
+    AIRFLOW_PROVIDERS,
+    CHANGED_REQUIREMENT,
+    COLD,
+    EXCLUDE_NEWER,
+    FULL_RESOLVE_OF,
+    LARGE_BUILD_CONSTRAINTS,
+    LARGE_PLATFORM,
+    NO_REMEMBER,
+    OLD_AIRFLOW,
+    OLD_CONSTRAINTS_ENV,
+    OLD_PYTHON,
+    OLD_REQUIREMENT_ENV,
+    PROVIDER_EXTRAS,
+    WARM,
+    WARM_FULL,
+    WARM_OFFLINE,
+    WARM_OFFLINE_FULL,
+    Command,
+    Context,
+    Workload,
+    pins_from_pip_report,
+    pins_from_requirements_text,
 )
 from .jobs import Download, Install, Refresh, downloaded_pins, installed_pins, workload1_pins  # noqa: F401
-from .resolves import Resolve, ResolveChanged, ResolveMany, ResolveWithConstraints  # noqa: F401
+from .resolves import Resolve, ResolveChanged, ResolveMany, ResolveWithConstraints
 
 WORKLOAD_1 = Resolve(
     "airflow", "1. resolve apache-airflow[postgres]==2.10.5 for Python 3.11", AIRFLOW,

@@ -16,8 +16,8 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-from harness import measure, report, runner, tools, trash, workloads  # noqa: E402
-from harness.workloads import COLD, WARM, WARM_OFFLINE, Command, Context, Workload  # noqa: E402
+from harness import measure, report, runner, tools, trash, workloads
+from harness.workloads import COLD, WARM, WARM_OFFLINE, Command, Context, Workload
 
 PY = sys.executable
 
@@ -558,7 +558,7 @@ def test_the_changed_request_forgets_only_its_own_remembered_answer(tmp_path):
     first = cache / "resolutions-v1" / "ab" / "ab-workload-1"
     first.parent.mkdir(parents=True)
     first.write_text("workload 1's answer")
-    (primer_dir, w1), (own_dir, own) = wl.primers(ctx, "constrain", tmp_path / "runs")
+    (_, w1), (_, own) = wl.primers(ctx, "constrain", tmp_path / "runs")
     assert "apache-airflow-providers-slack" not in w1.argvs[0]
     assert "apache-airflow-providers-slack" in own.argvs[0]
     for step in own.prepare:  # after workload 1's priming run: what is there is kept
