@@ -120,6 +120,13 @@ def test_json_report_and_a_constraints_file(wheelhouse, tmp_path, capsys):
     assert "not checked (not a name==version pin)" in out.err
 
     assert main(["audit", "--db", str(zipped), str(wheelhouse / "manifest.json")]) == 3
+    capsys.readouterr()
+    lock = next(wheelhouse.glob("pylock.*.toml"))  # a PEP 751 lock: every package with a version
+    assert main(["audit", "--db", str(zipped), str(lock), "--json"]) == 3
+    from_lock = json.loads(capsys.readouterr().out)
+    assert [(f["package"], f["version"]) for f in from_lock["findings"]] == [
+        ("flaky-lib", "1.4.2"), ("old", "0.9")]
+    assert from_lock["checked"] == 4
     clean = tmp_path / "clean.txt"
     clean.write_text("safe==2.0\nold==0.9.1\n", encoding="utf-8")
     assert main(["audit", "--db", str(zipped), str(clean)]) == 0

@@ -22,7 +22,8 @@ def register(subparsers, add_resolve_options) -> None:  # own options, not the r
         "of OSV JSON records, as OSV publishes PyPI/all.zip). Makes no network request. "
         "Exits 3 when a known vulnerability is found (0 with --report-only).")
     p.add_argument("paths", nargs="*", metavar="WHEELHOUSE_OR_FILE",
-                   help="a wheelhouse directory, its manifest.json, or a constraints file")
+                   help="a wheelhouse directory, its manifest.json, a pylock.toml, or a "
+                   "constraints file")
     p.add_argument("-c", "--constraint", dest="constraint_files", action="append", default=[],
                    metavar="FILE", help="a constraints or requirements file to check "
                    "(name==version lines; repeatable)")

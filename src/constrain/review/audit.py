@@ -1,7 +1,7 @@
 """Which pinned releases of a wheelhouse or a constraints file have known vulnerabilities.
 
-The releases come from a wheelhouse's ``manifest.json`` (every file, build tools included) or
-from local constraints/requirements files (every ``name==version`` or ``name===version`` line;
+The releases come from a wheelhouse's ``manifest.json`` (every file, build tools included), a
+PEP 751 ``pylock*.toml`` (every package with a version), or local constraints/requirements files (every ``name==version`` or ``name===version`` line;
 nested ``-c``/``-r`` files are followed; other lines are counted as not checked). They are
 matched against an :class:`~constrain.review.osv.OsvDatabase`. Everything is local: a URL
 given as a constraints file is refused rather than fetched.
@@ -132,6 +132,37 @@ def pins_from_files(paths: Sequence[str]) -> tuple[list[Pinned], list[str]]:
     return [Pinned(names[k], k[1], tuple(v)) for k, v in sorted(where.items())], not_pinned
 
 
+def pins_from_pylock(path: str) -> list[Pinned]:
+    """Every package with a version of a PEP 751 lock file (``[[packages]]`` name, version)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConstrainError(f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{path} is not a readable pylock.toml: {exc}",
+                         hint="give a lock file written by constrain, pip or uv (PEP 751)") \
+            from None
+    packages = data.get("packages")
+    if not isinstance(packages, list):
+        raise InputError(f"{path} has no [[packages]] table (not a PEP 751 lock file)",
+                         hint="give a lock file written by constrain, pip or uv (PEP 751)")
+    pins = []
+    for i, pkg in enumerate(packages, start=1):
+        if isinstance(pkg, dict) and isinstance(pkg.get("name"), str) \
+                and isinstance(pkg.get("version"), str):
+            pins.append(Pinned(pkg["name"], pkg["version"],
+                               (f"{path} (packages #{i})",)))
+    return pins
+
+
+def is_pylock(path: str) -> bool:
+    """Whether ``path`` names a PEP 751 lock file (``pylock.toml``, ``pylock.NAME.toml``)."""
+    name = Path(path).name
+    return name.startswith("pylock.") and name.endswith(".toml")
+
+
 def is_wheelhouse(path: str) -> bool:
     """Whether ``path`` names a wheelhouse (a directory, or a ``.json`` manifest) rather
     than a constraints file."""
@@ -161,10 +192,12 @@ def load_targets(paths: Sequence[str]) -> tuple[list[Pinned], list[str]]:
                          hint="give a wheelhouse directory (or its manifest.json) or a "
                          "constraints file, e.g. constrain audit --db all.zip wheelhouse/")
     pins: list[Pinned] = []
-    files = [p for p in paths if not is_wheelhouse(p)]
+    files = [p for p in paths if not is_wheelhouse(p) and not is_pylock(p)]
     for path in paths:
         if is_wheelhouse(path):
             pins += pins_from_manifest(read_manifest(path))
+        elif is_pylock(path):
+            pins += pins_from_pylock(path)
     not_pinned: list[str] = []
     if files:
         more, not_pinned = pins_from_files(files)
@@ -208,5 +241,6 @@ def _finding(pin: Pinned, group: list[Affected]) -> Finding:
                    where=pin.where, records=tuple(sorted({a.advisory.source for a in group})))
 
 
-__all__ = ["FOUND_EXIT_CODE", "AuditResult", "Finding", "Pinned", "audit", "is_wheelhouse",
-           "load_targets", "pins_from_files", "pins_from_manifest"]
+__all__ = ["FOUND_EXIT_CODE", "AuditResult", "Finding", "Pinned", "audit", "is_pylock",
+           "is_wheelhouse", "load_targets", "pins_from_files", "pins_from_manifest",
+           "pins_from_pylock"]
