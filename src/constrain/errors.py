@@ -2,7 +2,7 @@
 
 Each error says what went wrong (``message``), where (``locations``: file:line with the offending
 text and a caret, a URL, or a chain of packages) and how to get out (``hint``). Third-party
-exceptions are translated into these at exactly one boundary each; nothing outside ``cli.py``
+exceptions are translated into these at exactly one boundary each; nothing outside ``cli``
 prints them.
 """
 

@@ -1,6 +1,6 @@
 """Reporter objects: how core code tells the user what is happening without ever printing.
 
-Core modules accept a :class:`Reporter` and call it; ``cli.py`` supplies one that draws rich
+Core modules accept a :class:`Reporter` and call it; ``cli`` supplies one that draws rich
 progress bars on a terminal and plain lines in CI. Tests use :class:`CollectingReporter`.
 """
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from constrain.cli import main
-from constrain.layers import load_policy_file
+from constrain.airflow.layers import load_policy_file
 from constrain.policies.bounds import bounds_for
 from constrain.refresh.diff import read_pins
 

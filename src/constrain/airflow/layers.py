@@ -5,8 +5,8 @@ files, overrides and upper-bound policies, and report what each layer did.
 policy and reference files) and :func:`layer_constraints` once per target (Airflow's file
 depends on the target Python). After the resolve, :func:`finish_install_set` adds what the
 policies held back and the notes every output header carries. This module fetches through the
-:class:`~constrain.app.Session`; the decisions themselves live in the pure modules
-:mod:`constrain.constraints.airflow` and :mod:`constrain.policies.bounds`.
+session the command passes in (:class:`.ports.Resolving`); the decisions themselves live in the pure modules
+:mod:`.published` and :mod:`constrain.policies.bounds`.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from .constraints import airflow as af
-from .errors import (
+from . import published as af
+from ..errors import (
     ConstrainError,
     NetworkError,
     OfflineMissing,
     UsageError,
     redact_url,
 )
-from .models import InstallSet, Origin
-from .policies.bounds import (
+from ..models import InstallSet, Origin
+from ..policies.bounds import (
     DEFAULT_POLICIES,
     Bound,
     BoundPolicy,
@@ -40,12 +40,12 @@ from .policies.bounds import (
     held_back,
     parse_policies,
 )
-from .output.header import format_utc
-from .reporting import Reporter
+from ..output.header import format_utc
+from ..reporting import Reporter
 
 if TYPE_CHECKING:
-    from .app import ResolveRequest, Session
-    from .target import TargetEnvironment
+    from .ports import LayerOptions, Resolving
+    from ..target import TargetEnvironment
 
 Pairs = Sequence[tuple[Requirement, Origin]]
 _BUCKET = "constraints"  # the bucket Session.fetch_text caches URLs in: --offline finds both
@@ -81,10 +81,10 @@ class Layered:
     airflow: str = ""
 
 
-def plan_layers(request: ResolveRequest, session: Session, inputs, reporter: Reporter,
+def plan_layers(request: LayerOptions, session: Resolving, inputs, reporter: Reporter,
                 environ: Mapping[str, str]) -> LayerPlan:
     """Read the settings, policy files and reference file of ``request``."""
-    from .config import constrain_config
+    from ..config import constrain_config
 
     config, config_source = constrain_config(request.config_dir)
     settings = af.airflow_settings(
@@ -114,7 +114,7 @@ def plan_layers(request: ResolveRequest, session: Session, inputs, reporter: Rep
 
     reference = None
     if request.policy_reference:
-        from .constraints.sources import load_inputs
+        from ..constraints.sources import load_inputs
 
         ref_inputs = load_inputs((), (), [request.policy_reference], fetch=session.fetch_text)
         reference = exact_pins(ref_inputs.constraints)
@@ -123,7 +123,7 @@ def plan_layers(request: ResolveRequest, session: Session, inputs, reporter: Rep
                      request.policy_reference, overrides)
 
 
-def load_policy_file(location: str, session: Session | None):
+def load_policy_file(location: str, session: Resolving | None):
     """The policy file at ``location`` (``airflow``: the packaged default)."""
     if location == DEFAULT_POLICIES:
         source, text = default_policy_text()
@@ -166,14 +166,14 @@ def layer_constraints(
     requirements: Pairs,
     constraints: Pairs,
     options,
-    session: Session,
+    session: Resolving,
     target: TargetEnvironment,
     reporter: Reporter,
 ) -> Layered:
     """The constraints for ``target``: Airflow's (first), then the user's, conflicts checked
     (overrides applied and reported), contradictions of the requirements dropped (reported),
     then the policies' bounds relative to the reference."""
-    from .constraints.model import ConstraintSet
+    from ..constraints.model import ConstraintSet
 
     notes: list[str] = []
     airflow_pairs: list[tuple[Requirement, Origin]] = []
@@ -223,7 +223,7 @@ def layer_constraints(
 
 
 def finish_install_set(
-    layered: Layered, install_set: InstallSet, session: Session, target: TargetEnvironment,
+    layered: Layered, install_set: InstallSet, session: Resolving, target: TargetEnvironment,
     options, reporter: Reporter,
 ) -> InstallSet:
     """``install_set`` with the layers' notes and what the bounds held back (package, bound,
@@ -246,7 +246,7 @@ def finish_install_set(
 def newest_release(repository, name: str, target: TargetEnvironment, options) -> Version | None:
     """The highest final, unyanked release of ``name`` with a file for ``target`` under the
     file policies (exclude-newer, only-binary)."""
-    from .policies.filters import FilePolicy, group_versions, iter_choices
+    from ..policies.filters import FilePolicy, group_versions, iter_choices
 
     policy = FilePolicy("disallow", options.exclude_newer, options.only_binary)
     try:
@@ -299,7 +299,7 @@ def _same_path(a: str, b: str) -> bool:
 
 
 def airflow_constraints(
-    plan: LayerPlan, session: Session, target: TargetEnvironment, options, reporter: Reporter,
+    plan: LayerPlan, session: Resolving, target: TargetEnvironment, options, reporter: Reporter,
     requirements: Pairs = (), constraints: Pairs = (),
 ) -> tuple[list[tuple[Requirement, Origin]], str, str | None, tuple, str]:
     """Airflow's constraints for ``target``: ``(pairs, source, note, moves, summary)``
@@ -326,7 +326,7 @@ def airflow_constraints(
             found = None
         if found is not None:
             source, text = found
-            from .constraints.sources import load_inputs
+            from ..constraints.sources import load_inputs
 
             inputs = load_inputs(
                 (), (), [source],
@@ -341,7 +341,7 @@ def airflow_constraints(
     return done.pairs, done.source, done.note, done.moves, done.summary
 
 
-def _say_once(session: Session, reporter: Reporter, key: str, message: str) -> None:
+def _say_once(session: Resolving, reporter: Reporter, key: str, message: str) -> None:
     """A warning the first time a reconstruction stands in for the published file; on the
     runs that reuse it (same release, date, target and inputs) only ``-v`` shows it, so an
     unreachable file does not repeat on every command. A cache that cannot be written keeps
@@ -359,19 +359,19 @@ def _say_once(session: Session, reporter: Reporter, key: str, message: str) -> N
 
 
 def fetch_published(
-    plan: LayerPlan, session: Session, ref: str, python: str, reporter: Reporter,
+    plan: LayerPlan, session: Resolving, ref: str, python: str, reporter: Reporter,
     fallback: Callable[[str], None] | None = None,
 ) -> tuple[str, str] | None:
     """``(url, text)`` of the published file, from the network or the cache; ``None`` when
     ``auto`` should reconstruct instead, after telling ``fallback`` why (a warning when none
     is given). A missing file raises
-    :class:`~constrain.constraints.airflow.NoConstraintsForPython` naming the Pythons the
+    :class:`~.published.NoConstraintsForPython` naming the Pythons the
     release has."""
     if fallback is None:
         def fallback(why: str) -> None:
             reporter.warning(f"{why}; using reconstructed constraints instead")
 
-    from .cache.keys import url_key
+    from ..cache.keys import url_key
 
     url = plan.settings.url(ref, python)
     shown = redact_url(url)

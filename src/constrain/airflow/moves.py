@@ -1,7 +1,7 @@
 """Moves of a reconstruction: which later release a package of an Airflow release's set moves
 to on a target Python that the release predates, and how that is said.
 
-Pure: the caller (:mod:`constrain.reconstruction`) lists files, resolves and builds; this
+Pure: the caller (:mod:`.reconstruction`) lists files, resolves and builds; this
 module decides from the files and the install set, and words the moves and the refusal.
 """
 

@@ -7,7 +7,7 @@ that does not build, or no release of a project as of that date with a file for 
 package *moves*: to its earliest release that installs on the target (a wheel for it, or an
 sdist that builds; requires-python honoured), no later than the user's ``--exclude-newer``;
 a compiled release made for older Pythons moves unbuilt to a compatible successor with a wheel
-(:mod:`constrain.constraints.moves` decides which release and words why). Only what a move requires moves too (a moved release needing ``foo>=2`` moves ``foo``); the
+(:mod:`.moves` decides which release and words why). Only what a move requires moves too (a moved release needing ``foo>=2`` moves ``foo``); the
 rest stays at the release date, and the set is re-resolved after each move. Every move is
 returned (from, to, why, the date of the release moved to) for the header and the summary.
 
@@ -33,8 +33,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .constraints import airflow as af
-from .constraints.moves import (
+from . import published as af
+from .moves import (
     Move,
     UnsupportedTarget,
     first_installable,
@@ -43,10 +43,10 @@ from .constraints.moves import (
     spec_of,
     unsupported_error,
 )
-from .errors import BuildError, ConstrainError, ResolutionImpossible
-from .models import DistFile, InstallSet, Origin
-from .output.header import format_utc
-from .reporting import Reporter
+from ..errors import BuildError, ConstrainError, ResolutionImpossible
+from ..models import DistFile, InstallSet, Origin
+from ..output.header import format_utc
+from ..reporting import Reporter
 
 _BUCKET = "reconstructions"
 _RULES = 2  # bump when what a move may choose changes: learnt moves of older rules are void
@@ -297,7 +297,7 @@ class _Reconstructor:
     def widen(self, exc: ResolutionImpossible) -> bool:
         """Move each project of ``exc`` that no release as of its date can satisfy, to its
         earliest release that does and installs; ``False`` when there is none to move."""
-        from .policies.filters import FilePolicy, group_versions
+        from ..policies.filters import FilePolicy, group_versions
 
         moved = False
         for project, spec_text, by in exc.unmatched:
@@ -375,8 +375,8 @@ def reconstruct(plan, session, target, options, reporter: Reporter, *,
     docstring). ``requirements``/``constraints`` are the user's: they apply inside the
     reconstruction (a requirement as a constraint on the same project). ``available``: the
     Pythons the release has published files for, when known (for the refusal)."""
-    from .errors import UsageError
-    from .policies.bounds import bounds_for
+    from ..errors import UsageError
+    from ..policies.bounds import bounds_for
 
     assert plan.airflow is not None
     version = plan.airflow.version
@@ -453,7 +453,7 @@ def _classifier_pythons(session, version: Version) -> list[str] | None:
     (the refusal then says so less precisely)."""
     from packaging.metadata import parse_email
 
-    from .index.metadata.fetcher import metadata_url
+    from ..index.metadata.fetcher import metadata_url
 
     try:
         wheel = next((f for f in session.repository.files(NormalizedName(af.AIRFLOW))
@@ -479,7 +479,7 @@ def _classifier_pythons(session, version: Version) -> list[str] | None:
 def _check_release_python(session, version: Version, target, req: Requirement,
                           available) -> None:
     """Refuse at once when the release itself has no file for the target Python."""
-    from .policies.filters import FilePolicy, group_versions
+    from ..policies.filters import FilePolicy, group_versions
 
     files = [f for f in session.repository.files(NormalizedName(af.AIRFLOW))
              if f.version == version]
@@ -496,9 +496,9 @@ def _builder(session, target, reporter: Reporter):
     build; ``close()`` ends its build environments. ``build`` is ``None`` when builds here
     cannot speak for the target (another Python or platform): metadata builds are then the
     only check."""
-    from .index.files import download, sha256_of
+    from ..index.files import download, sha256_of
 
-    from .target import TargetEnvironment
+    from ..target import TargetEnvironment
 
     install_build = session.sdist_wheel
     envs = None
@@ -519,8 +519,8 @@ def _builder(session, target, reporter: Reporter):
         if install_build is not None:
             install_build(file, path)
             return
-        from .install.build import build_for
-        from .install.fetch import build_envs
+        from ..install.build import build_for
+        from ..install.fetch import build_envs
 
         if envs is None:
             envs = build_envs(session.cache, session.settings, reporter, session.build_source)

@@ -1,6 +1,6 @@
 """``constrain download``: resolve every (python, platform) target and fill one vetted wheelhouse.
 
-The targets are resolved in parallel, in threads sharing one :class:`~constrain.app.Session`
+The targets are resolved in parallel, in threads sharing one :class:`~constrain.app.session.Session`
 (cache, HTTP client, index repository). The union of the files they install is fetched into the
 wheelhouse (:mod:`.wheelhouse`: each file once, resumable, hash-checked), then each target gets
 its constraints file, requirements with hashes and ``pylock`` file, the constraint files the
@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-from ..app import ResolveRequest, Session, prepare_resolve, resolve_targets
+from .requests import ResolveRequest
+from .resolve import prepare_resolve, resolve_targets
+from .session import Session
 from ..errors import ConstrainError, UsageError
 from ..models import DistFile, InstallSet, Pin
 from ..output import render, write_atomic
@@ -29,7 +31,7 @@ from ..output.pylock import strip_userinfo
 from ..reporting import NULL_REPORTER, Reporter
 from ..review.consistency import Consistency, check_consistency
 from ..target import TargetEnvironment
-from .manifest import (
+from ..download.manifest import (
     MANIFEST_NAME,
     FileEntry,
     Manifest,
@@ -39,8 +41,7 @@ from .manifest import (
     vetted_digests,
 )
 from .. import __version__
-from ..review.sbom import SBOM_NAME
-from .reviewdata import (
+from ..download.reviewdata import (
     created_time,
     dependency_graph,
     reconstructed_sources,
@@ -48,8 +49,9 @@ from .reviewdata import (
     why_chains,
     with_why_and_licence,
 )
-from .simple import write_simple_index
-from .wheelhouse import FetchReport, Wheelhouse, locked
+from ..download.simple import write_simple_index
+from ..download.wheelhouse import FetchReport, Wheelhouse, locked
+from ..review.sbom import SBOM_NAME
 
 LAYOUTS = ("flat", "simple")
 SOURCES_DIR = "sources"
@@ -348,7 +350,7 @@ def _build_requirements(results: list[TargetResult], union: dict[str, DistFile],
     the Pythons that may build them on the far side (see :mod:`.buildreqs`); the sdists are
     in the wheelhouse by now."""
     from ..build.sdist import BuildEnvs
-    from .buildreqs import resolve_build_requirements, sdist_build_requires
+    from ..download.buildreqs import resolve_build_requirements, sdist_build_requires
 
     sdists = sorted(name for name, f in union.items() if not f.is_wheel)
     if not sdists:

@@ -17,15 +17,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..app import ResolveRequest, Session, prepare_resolve, resolve_target
 from ..errors import BuildError, ConstrainError, ProjectNotFound, UsageError
+from ..index.files import sha256_of
+from ..install.plan import Plan, make_plan, read_installed
+from ..install.venv import (
+    Interpreter,
+    choose,
+    incomplete,
+    inspect,
+    locked,
+    mark_complete,
+    refuse_system,
+    remove_venv,
+)
 from ..models import InstallSet
 from ..reporting import NULL_REPORTER, Reporter
-from ..index.files import sha256_of
-from .early import EarlyDownloads, early_build, exact_pins
-from .plan import Plan, make_plan, read_installed
-from .venv import (Interpreter, choose, incomplete, inspect, locked, mark_complete,
-                   refuse_system, remove_venv)
+from .install_early import EarlyDownloads, early_build, exact_pins
+from .requests import ResolveRequest
+from .resolve import prepare_resolve, resolve_target
+from .session import Session
 
 
 @dataclass(frozen=True)
@@ -187,7 +197,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
                                          on_pin=early.submit)
         except BuildError as exc:
             early.finish(wait=False)
-            from .build import explain_build_failure
+            from ..install.build import explain_build_failure
 
             raise explain_build_failure(exc, target) from None
         except ProjectNotFound as exc:
@@ -217,7 +227,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
         # Everything the install set could need is made ready before the env is touched.
         plan = make_plan(install_set, read_installed(interp), exact=request.exact,
                          reinstall=_reinstall(request, install_set))
-        from .fetch import prepare
+        from ..install.fetch import prepare
 
         wanted = [c.pin for c in plan.to_install if c.pin is not None]
         ready = prepare(wanted, client=session.client, cache=session.cache, target=target,
@@ -232,7 +242,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
         clock = time.perf_counter()
 
         with locked(interp, on_wait=reporter.warning):
-            from .journal import recover
+            from ..install.journal import recover
 
             recovered = recover(interp)
             pending = incomplete(Path(interp.prefix))
@@ -278,11 +288,11 @@ def _trusted(ready, session, target, request: InstallRequest, resolve_req, repor
     """``ready`` once what it was built on is checked: with ``--verify`` each cached tree is
     re-hashed (a changed one is unpacked again from its wheel, whose hash is checked), and
     every wheel's METADATA must agree with what the resolve used."""
-    from .trust import check_metadata
+    from ..install.trust import check_metadata
 
     if request.verify:
-        from .fetch import prepare
-        from .unpack import discard, intact
+        from ..install.fetch import prepare
+        from ..install.unpack import discard, intact
 
         bad = []
         for r in ready:
@@ -307,8 +317,8 @@ def _check(interp: Interpreter, plan: Plan, ready: dict) -> list[str]:
     """``pip check`` of the environment. The wheels this install linked, whose METADATA was
     compared with the resolve's before linking (``trust.check_metadata``: not wheels built
     here), are taken as the resolve read them: their METADATA is not parsed again."""
-    from .plan import Installed
-    from .verify import check
+    from ..install.plan import Installed
+    from ..install.verify import check
 
     linked = {}
     for c in plan.to_install:
@@ -349,8 +359,8 @@ def _seed_pip(interp: Interpreter, cache, install_set: InstallSet) -> None:
     if install_set.pin("pip") is not None:
         return
     from ..index.files import sha256_of
-    from .journal import replace
-    from .unpack import unpack
+    from ..install.journal import replace
+    from ..install.unpack import unpack
 
     if "pip" in read_installed(interp):
         return
@@ -363,8 +373,8 @@ def _seed_pip(interp: Interpreter, cache, install_set: InstallSet) -> None:
 
 def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter) -> None:
     """Replace each changed distribution under its journal, several at a time."""
-    from .fetch import _workers
-    from .journal import owners, replace
+    from ..install.fetch import _workers
+    from ..install.journal import owners, replace
 
     jobs = []
     for change in plan.to_remove:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ..app import Session
+from .session import Session
 from ..reporting import Reporter
 
 
@@ -22,8 +22,8 @@ def early_build(session: Session, target, reporter: Reporter):
 
     def build(sdist, sha256, filename):
         nonlocal envs
-        from .build import build_for
-        from .fetch import build_envs
+        from ..install.build import build_for
+        from ..install.fetch import build_envs
 
         if envs is None:
             envs = build_envs(session.cache, session.settings, reporter, session.build_source)
@@ -104,7 +104,7 @@ class EarlyDownloads:
 
     def _download(self, file) -> None:
         from ..index.files import download, sha256_of
-        from .unpack import unpack
+        from ..install.unpack import unpack
 
         try:
             path = download(self.session.client, file, self.session.cache)
@@ -114,7 +114,7 @@ class EarlyDownloads:
                 digest, name = sha256_of(path), Path(path).name.split("_", 1)[1]
             workers = self._workers()
             if workers is not None:  # queued, not waited for: this thread takes the next file
-                from .unpack import unpack_in_worker
+                from ..install.unpack import unpack_in_worker
 
                 workers.submit(unpack_in_worker, str(path), digest,
                                str(self.session.cache.root), name)
@@ -129,7 +129,7 @@ class EarlyDownloads:
         with self._workers_lock:
             if self.workers is None:
                 from ..processes import spawn_pool
-                from .unpack import background_worker
+                from ..install.unpack import background_worker
 
                 self.workers = spawn_pool(2, background_worker) or False
             return self.workers or None

@@ -23,10 +23,10 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from . import __version__
-from .errors import CacheError
-from .models import CoreMetadata, InstallSet, Origin, Pin, ResolveStats
-from .reporting import Reporter
+from .. import __version__
+from ..errors import CacheError
+from ..models import CoreMetadata, InstallSet, Origin, Pin, ResolveStats
+from ..reporting import Reporter
 
 #: Part of the key: bump it when the entry's shape changes AND when a resolving rule changes (the
 #: same inputs would now resolve differently; a development install keeps its version number).
@@ -79,7 +79,7 @@ def _without_credentials(row: tuple) -> tuple:
     cache never holds them (the HTTP client gives an index's host its login again)."""
     from urllib.parse import urlsplit, urlunsplit
 
-    from .output.pylock import strip_userinfo
+    from ..output.pylock import strip_userinfo
 
     filename, url, *middle, index = row
     parts = urlsplit(url)
@@ -90,7 +90,7 @@ def _without_credentials(row: tuple) -> tuple:
 
 def dump(install_set: InstallSet, provenance: dict[str, list], warnings: Sequence[str]) -> bytes:
     """The cache entry for ``install_set`` (a fresh resolve's answer: no notes yet)."""
-    from .index.pages.listing import row_of
+    from ..index.pages.listing import row_of
 
     s = install_set.stats
     return json.dumps(
@@ -125,7 +125,7 @@ def dump(install_set: InstallSet, provenance: dict[str, list], warnings: Sequenc
 
 def load(data: bytes, target) -> tuple[InstallSet, dict[str, list], list[str]] | None:
     """The install set, provenance and warnings of an entry (``None`` if unreadable)."""
-    from .index.pages.listing import file_of
+    from ..index.pages.listing import file_of
 
     try:
         entry = json.loads(data)
@@ -210,7 +210,7 @@ def resolve_remembered(
 ) -> tuple[InstallSet, bool]:
     """``resolver.resolve`` through the memo: ``(install_set, remembered)``. ``use=False``
     (``--refresh``) skips the lookup but still stores the fresh answer."""
-    from .resolver import resolve
+    from ..resolver import resolve
 
     locations = list(getattr(repository, "indexes", ())) + list(
         getattr(repository, "find_links", ())

@@ -20,90 +20,40 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ..app import Session, parse_exclude_newer, prepare_resolve, resolve_targets
 from ..errors import ConstrainError, UsageError, redact_url
 from ..models import InstallSet
 from ..output import render, write_atomic
 from ..output.header import format_utc
+from ..refresh.diff import diff_pins, install_set_pins, matches_any, read_pins
+from ..refresh.held import held_back_by
+from ..refresh.outcome import RefreshResult, TargetOutcome
+from ..refresh.settings import DEFAULT_MODE, Mode
 from ..reporting import NULL_REPORTER, Reporter
-from ..review.consistency import Consistency, Finding, check_consistency
+from ..review.consistency import check_consistency
 from ..target import TargetEnvironment
-from .diff import Change, PinDiff, diff_pins, install_set_pins, matches_any, read_pins
-from .held import held_back_by
-from .settings import DEFAULT_MODE, Mode, RefreshRequest
+from .requests import ResolveRequest, parse_exclude_newer
+from .resolve import prepare_resolve, resolve_targets
+from .session import Session
 
 
-@dataclass
-class TargetOutcome:
-    """One refreshed file: its target, the new set, what moved, and what happened on disk.
+@dataclass(frozen=True)
+class RefreshRequest:
+    """Everything ``constrain refresh`` takes. ``resolve`` carries the options every target
+    shares (its requirements, python and platforms are ignored: ``modes`` x ``pythons`` make
+    the targets, each with every one of ``platforms``)."""
 
-    ``status``: ``created``, ``updated``, ``unchanged``; under ``--check`` or when a forbidden
-    downgrade stopped the writing, ``would create`` / ``would update``."""
-
-    mode: str
-    file: str
-    path: Path
-    target: TargetEnvironment
-    install_set: InstallSet
-    diff: PinDiff
-    status: str = "unchanged"
-    existed: bool = True
-    forbidden: tuple[Change, ...] = ()
-    as_of: datetime | None = None
-    as_of_why: str = ""
-    #: per held-back package, what besides its policy excludes the newest release (empty:
-    #: the policy alone); see :mod:`.held`
-    held_by: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def python(self) -> str:
-        return self.target.python_short
-
-    @property
-    def held_back(self) -> tuple:
-        """:class:`~constrain.policies.bounds.HeldBack` entries for this target."""
-        return tuple(self.install_set.held_back)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.diff) or not self.existed
-
-
-@dataclass
-class RefreshResult:
-    """What a refresh found and did; ``markdown`` / ``json`` are the reports."""
-
-    output_dir: Path
-    targets: list[TargetOutcome]
-    check: bool
-    exclude_newer: datetime | None
-    written: list[str] = field(default_factory=list)
-    markdown: str = ""
-    json: str = ""
-    stats: dict = field(default_factory=dict)
-    #: per mode, the differences across its Pythons (see :mod:`constrain.review.consistency`)
-    consistency: dict[str, Consistency] = field(default_factory=dict)
-    #: ``--fail-on-inconsistency`` was given (unexplained differences then stop the writing)
+    resolve: ResolveRequest
+    output_dir: str
+    modes: tuple[Mode, ...]
+    pythons: tuple[str | None, ...] = (None,)
+    platforms: tuple[str, ...] = ()
+    check: bool = False
+    fail_on_downgrade: tuple[str, ...] = ()
     fail_on_inconsistency: bool = False
-
-    @property
-    def changed(self) -> list[TargetOutcome]:
-        return [t for t in self.targets if t.changed]
-
-    @property
-    def forbidden(self) -> list[tuple[TargetOutcome, Change]]:
-        return [(t, c) for t in self.targets for c in t.forbidden]
-
-    @property
-    def unexplained(self) -> list[tuple[str, Finding]]:
-        """``(mode, finding)`` for every difference across Pythons with no reason."""
-        return [(m, f) for m, c in self.consistency.items() for f in c.unexplained]
-
-    @property
-    def blocked(self) -> bool:
-        """Nothing is written: a forbidden downgrade, or an unexplained difference under
-        ``--fail-on-inconsistency``."""
-        return bool(self.forbidden) or (self.fail_on_inconsistency and bool(self.unexplained))
+    report: str | None = None
+    json_report: str | None = None
+    config_source: str | None = None
+    environ: Mapping[str, str] | None = field(default=None, compare=False)
 
 
 def refresh_command(request: RefreshRequest, reporter: Reporter = NULL_REPORTER) -> RefreshResult:
@@ -113,7 +63,7 @@ def refresh_command(request: RefreshRequest, reporter: Reporter = NULL_REPORTER)
     files, and the resolver's errors naming the target. ``--check``, forbidden downgrades and
     (under ``--fail-on-inconsistency``) unexplained differences across Pythons do not raise:
     the result says so (``changed``, ``forbidden``, ``unexplained``) and nothing is written."""
-    from .report import render_json, render_markdown
+    from ..refresh.report import render_json, render_markdown
 
     if not request.modes:
         raise UsageError("nothing to refresh",

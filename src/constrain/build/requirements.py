@@ -44,7 +44,7 @@ from .envs import BuildWheel
 from ..models import InstallSet, Origin
 
 if TYPE_CHECKING:
-    from ..app import Session
+    from ..app.session import Session
     from ..target import TargetEnvironment
 
 #: ``--build-exclude-newer-exempt :all:`` exempts every build requirement from the cut-off

@@ -1,7 +1,7 @@
 """The ``constrain download`` subcommand: its options, a progress bar, and the summary table.
 
-The work is :func:`constrain.download.command.download_command`; this module turns argv into a
-:class:`~constrain.download.command.DownloadRequest` and renders the result (rich progress on a
+The work is :func:`constrain.app.download.download_command`; this module turns argv into a
+:class:`~constrain.app.download.DownloadRequest` and renders the result (rich progress on a
 terminal, plain lines otherwise; the summary table on stdout).
 """
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 
 from ..reporting import Reporter
+from .common import Console, add_resolve_options, emit_moves, resolve_request, write_stats
 
 
-def register(subparsers, add_resolve_options) -> None:
+def register(subparsers) -> None:
     p = subparsers.add_parser(
         "download",
         help="download a vetted wheelhouse for one or more targets (air-gapped installs)",
@@ -51,14 +52,13 @@ def register(subparsers, add_resolve_options) -> None:
     p.set_defaults(_run=run, python=None)
 
 
-def run(args: argparse.Namespace, argv: list[str], console) -> int:
+def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
     import dataclasses
     import os
     import sys
 
-    from ..app import ResolveRequest, command_line
-    from ..cli import emit_moves, write_stats
-    from ..download.command import KILL_ENV, DownloadRequest, download_command
+    from ..app.download import KILL_ENV, DownloadRequest, download_command
+    from ..app.requests import command_line
     from ..errors import UsageError
 
     if not args.requirements and not args.requirement_files:
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
                          hint="name requirements, e.g. constrain download 'flask>=3' --dest "
                          "wheelhouse, or use -r FILE")
     resolve = dataclasses.replace(
-        ResolveRequest.from_args(args, argv), python=None, platforms=(),
+        resolve_request(args, argv), python=None, platforms=(),
         command=command_line(argv),
     )
     kill = os.environ.get(KILL_ENV)

@@ -6,8 +6,10 @@ import argparse
 import sys
 import threading
 
+from .common import Console, add_resolve_options, emit_moves, resolve_request, write_stats
 
-def register(subparsers, add_resolve_options) -> None:
+
+def register(subparsers) -> None:
     p = subparsers.add_parser(
         "install",
         help="resolve and install into a virtual environment",
@@ -42,12 +44,10 @@ def register(subparsers, add_resolve_options) -> None:
     p.set_defaults(_run=run)
 
 
-def run(args: argparse.Namespace, argv: list[str], console) -> int:
-    from ..app import ResolveRequest
-    from ..cli import emit_moves, write_stats
-    from ..install.command import InstallRequest, install_command
+def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
+    from ..app.install import InstallRequest, install_command
 
-    resolve = ResolveRequest.from_args(args, argv)  # its command is argv, "install" included
+    resolve = resolve_request(args, argv)  # its command is argv, "install" included
     request = InstallRequest(
         resolve=resolve,
         venv=args.venv,

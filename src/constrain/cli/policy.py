@@ -1,18 +1,17 @@
-"""``constrain policy check [FILE]``: vet an upper-bound policy file against the index.
+"""The ``constrain policy check [FILE]`` subcommand: its options, one line per bound on stdout.
 
-Fails (exit 2) on entries without a reason or removal condition and on packages no configured
-index knows, every one listed with file:line; reports for each bound what it holds back
-(the newest release beyond it) or that it no longer holds anything back. Bounds are computed
-relative to ``--reference FILE`` (a constraints file); ``minor``/``major`` bounds without a
-reference pin are only checked for their package's existence.
+The check itself is :func:`constrain.app.policy.policy_check`. Exit 2 when it finds problems
+(listed with file:line).
 """
 
 from __future__ import annotations
 
 import argparse
 
+from .common import Console
 
-def register(subparsers, add_resolve_options) -> None:  # noqa: ARG001 (own options)
+
+def register(subparsers) -> None:
     p = subparsers.add_parser("policy", help="check upper-bound policy files",
                               description="Work with upper-bound policy files (TOML).")
     actions = p.add_subparsers(dest="policy_action", metavar="ACTION")
@@ -42,7 +41,7 @@ def register(subparsers, add_resolve_options) -> None:  # noqa: ARG001 (own opti
 
 
 def _no_action(parser: argparse.ArgumentParser):
-    def run(args, argv, console) -> int:
+    def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
         if getattr(args, "policy_action", None) is None:
             parser.print_usage()
             console.error(["error: name an action, e.g. 'constrain policy check'"])
@@ -52,66 +51,20 @@ def _no_action(parser: argparse.ArgumentParser):
     return run
 
 
-def run(args, argv, console) -> int:
-    from ..app import ResolveRequest, Session, parse_exclude_newer
-    from ..errors import InputError, ProjectNotFound, SourceLocation
-    from ..layers import exact_pins, load_policy_file, newest_release
-    from ..resolver import ResolveOptions
-    from ..target import TargetEnvironment
+def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
+    from ..app.policy import PolicyCheckRequest, policy_check
 
-    request = ResolveRequest(
+    request = PolicyCheckRequest(
+        file=args.file, reference=args.reference, lookup=not args.no_lookup,
         python=args.python, exclude_newer=args.exclude_newer, index_url=args.index_url,
         extra_index_urls=tuple(args.extra_index_urls) if args.extra_index_urls else None,
         find_links=tuple(args.find_links) if args.find_links else None,
         no_index=args.no_index, offline=args.offline, cache_dir=args.cache_dir,
     )
-    target = TargetEnvironment.from_options(args.python, ())
-    options = ResolveOptions(exclude_newer=parse_exclude_newer(args.exclude_newer))
-    session = Session(request, console.reporter)
-    try:
-        pf = load_policy_file(args.file, session)
-        problems: list[SourceLocation] = list(pf.lint())
-        reference = {}
-        if args.reference:
-            from ..constraints.sources import load_inputs
-
-            ref_inputs = load_inputs((), (), [args.reference], fetch=session.fetch_text)
-            reference = exact_pins(ref_inputs.constraints)
-        lines: list[str] = []
-        for policy in pf.policies:
-            if args.no_lookup:
-                continue
-            try:
-                session.repository.files(policy.name)
-            except ProjectNotFound:
-                problems.append(SourceLocation(
-                    policy.origin.source, policy.origin.line, policy.origin.text, None,
-                    f"unknown package {policy.display_name}: no configured index has it"))
-                continue
-            newest = newest_release(session.repository, policy.name, target, options)
-            ref = reference.get(policy.name)
-            spec = policy.specifier(ref)
-            label = f"{policy.display_name} ({policy.bound}" + (f" of {ref})" if ref else ")")
-            if spec is None:
-                lines.append(f"{label}: no reference pin; newest release {newest}")
-            elif newest is None:
-                lines.append(f"{label}: no release for {target.describe()}")
-            elif spec.contains(newest, prereleases=True):
-                lines.append(f"{label}: bound {spec} no longer holds anything back "
-                             f"(newest release {newest} is within it) - consider removing it")
-            else:
-                lines.append(f"{label}: bound {spec} holds back {newest}")
-        if lines:
-            console.out("\n".join(lines) + "\n")
-        if problems:
-            n = len(problems)
-            raise InputError(
-                f"{n} problem{'s' if n != 1 else ''} in policy file {pf.source}",
-                locations=sorted(problems, key=lambda p: p.line or 0),
-                hint="every entry needs bound, reason and remove-when, for a package the "
-                "index has",
-            )
-        console.info(f"{pf.source}: {len(pf.policies)} policies OK")
-        return 0
-    finally:
-        session.close()
+    result = policy_check(request, console.reporter)
+    if result.lines:
+        console.out("\n".join(result.lines) + "\n")
+    if result.problems:
+        raise result.error()
+    console.info(f"{result.source}: {result.policies} policies OK")
+    return 0

@@ -1,6 +1,6 @@
 """The ``constrain refresh`` subcommand: options, merged over ``[tool.constrain.refresh]``.
 
-The work is :func:`constrain.refresh.refresh_command`. The markdown report goes to stdout;
+The work is :func:`constrain.app.refresh.refresh_command`. The markdown report goes to stdout;
 exit 0 when done (files written or already current), 1 when ``--check`` finds the committed
 files out of date or a ``--fail-on-downgrade`` package would move down (nothing written then).
 """
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 
+from .common import Console, add_resolve_options, emit_moves, resolve_request, write_stats
 
-def register(subparsers, add_resolve_options) -> None:
+
+def register(subparsers) -> None:
     p = subparsers.add_parser(
         "refresh",
         help="regenerate constraint files per mode and Python, with a reviewable diff",
@@ -51,18 +53,18 @@ def register(subparsers, add_resolve_options) -> None:
 
 
 def build_request(args: argparse.Namespace, argv: list[str], environ=None):
-    """The :class:`~constrain.refresh.RefreshRequest` of ``args`` over the configuration of
+    """The :class:`~constrain.app.refresh.RefreshRequest` of ``args`` over the configuration of
     the working directory."""
     import dataclasses
     import os
 
-    from ..app import ResolveRequest, command_line
+    from ..app.refresh import RefreshRequest
+    from ..app.requests import command_line
     from ..config import constrain_config
     from ..errors import ConfigError, UsageError
     from ..refresh.settings import (
         DEFAULT_MODE,
         Mode,
-        RefreshRequest,
         config_modes,
         config_strings,
         parse_mode,
@@ -110,7 +112,7 @@ def build_request(args: argparse.Namespace, argv: list[str], environ=None):
     globs = [g.strip() for raw in (args.fail_on_downgrade or strings("fail-on-downgrade"))
              for g in raw.split(",") if g.strip()]
     resolve = dataclasses.replace(
-        ResolveRequest.from_args(args, argv),
+        resolve_request(args, argv),
         requirements=(), requirement_files=(), python=None, platforms=(),
         constraint_files=tuple(args.constraint_files) or strings("constraints"),
         policies=tuple(args.policies or ()) or strings("policies"),
@@ -139,9 +141,8 @@ def build_request(args: argparse.Namespace, argv: list[str], environ=None):
     )
 
 
-def run(args: argparse.Namespace, argv: list[str], console) -> int:
-    from ..cli import emit_moves, write_stats
-    from ..refresh import refresh_command
+def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
+    from ..app.refresh import refresh_command
 
     request = build_request(args, argv)
     if request.config_source:

@@ -1,12 +1,7 @@
-"""``constrain refresh``: re-resolve constraint files per (mode, Python) and report the diff.
+"""The mechanics of ``constrain refresh``: settings, pin diffs and the report.
 
 :mod:`.settings` merges the command line with ``[tool.constrain.refresh]``; :mod:`.diff` reads
-the committed files and compares pins; :mod:`.report` renders the diff as markdown and JSON;
-:mod:`.command` runs the targets in parallel over one session and writes what changed.
+the committed files and compares pins; :mod:`.report` renders the diff as markdown and JSON.
+The command itself (targets resolved in parallel over one session, files written) is
+:func:`constrain.app.refresh.refresh_command`.
 """
-
-from .command import RefreshResult, TargetOutcome, refresh_command
-from .settings import Mode, RefreshRequest, parse_mode
-
-__all__ = ["Mode", "RefreshRequest", "RefreshResult", "TargetOutcome", "parse_mode",
-           "refresh_command"]

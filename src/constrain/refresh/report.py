@@ -16,8 +16,8 @@ from .diff import requirement_limits
 
 if TYPE_CHECKING:
     from ..review.consistency import Consistency
-    from .command import RefreshResult, TargetOutcome
     from .diff import Change
+    from .outcome import RefreshResult, TargetOutcome
 
 FORMAT = "constrain-refresh-report/1"
 _KINDS = ("upgraded", "downgraded", "added", "removed")

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..app import ResolveRequest
 from ..errors import ConfigError, UsageError
 
 DEFAULT_MODE = "constraints"
@@ -67,26 +66,6 @@ class Mode:
         for f in self.requirement_files:
             tokens += ["-r", f]
         return f"{self.name}={shlex.join(tokens)}"
-
-
-@dataclass(frozen=True)
-class RefreshRequest:
-    """Everything ``constrain refresh`` takes. ``resolve`` carries the options every target
-    shares (its requirements, python and platforms are ignored: ``modes`` x ``pythons`` make
-    the targets, each with every one of ``platforms``)."""
-
-    resolve: ResolveRequest
-    output_dir: str
-    modes: tuple[Mode, ...]
-    pythons: tuple[str | None, ...] = (None,)
-    platforms: tuple[str, ...] = ()
-    check: bool = False
-    fail_on_downgrade: tuple[str, ...] = ()
-    fail_on_inconsistency: bool = False
-    report: str | None = None
-    json_report: str | None = None
-    config_source: str | None = None
-    environ: Mapping[str, str] | None = field(default=None, compare=False)
 
 
 def parse_mode(text: str, where: str = "--mode") -> Mode:

@@ -11,7 +11,7 @@ import argparse
 import os
 
 
-def register(subparsers, add_resolve_options) -> None:  # own options, not the resolve ones
+def register(subparsers) -> None:
     p = subparsers.add_parser("cache", help="show or shrink constrain's cache",
                               description="Show where constrain's cache is and what it holds "
                               "(info), or remove what was not used for a while (prune).")

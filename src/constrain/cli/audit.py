@@ -14,7 +14,7 @@ import argparse
 DB_ENV = "CONSTRAIN_OSV_DB"
 
 
-def register(subparsers, add_resolve_options) -> None:  # own options, not the resolve ones
+def register(subparsers) -> None:
     p = subparsers.add_parser(
         "audit", help="check a wheelhouse or constraints file against an offline OSV database",
         description="Match every release of a wheelhouse (its manifest.json) or every "

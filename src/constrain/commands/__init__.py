@@ -1,1 +1,0 @@
-"""Subcommands beyond resolve: each module registers its arguments and runs one command."""
