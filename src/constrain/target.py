@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Protocol
 
 from packaging import tags as ptags
 from packaging.markers import Marker
@@ -18,7 +19,19 @@ from packaging.tags import Tag
 from packaging.version import InvalidVersion, Version
 
 from .errors import UsageError
-from .models import DistFile
+
+
+class FileFacts(Protocol):
+    """What the target reads of a file to judge it (:class:`constrain.models.DistFile` has
+    these); a Protocol so that ``target`` needs nothing of ``models``."""
+
+    @property
+    def is_wheel(self) -> bool: ...
+    @property
+    def tags(self) -> frozenset[Tag]: ...
+    @property
+    def requires_python(self) -> str | None: ...
+
 
 _PYTHON_RE = re.compile(r"^(?:cp|python|py)?(3)\.(\d+)(?:\.(\d+))?(t?)$")
 
@@ -388,7 +401,7 @@ class TargetEnvironment:
     def _python_ok(self) -> dict[str, bool]:
         return {}
 
-    def wheel_rank(self, file: DistFile) -> int | None:
+    def wheel_rank(self, file: FileFacts) -> int | None:
         """Preference rank of a wheel for this target (0 is best); ``None`` when it cannot be
         installed here. sdists have no rank."""
         if not file.is_wheel:
@@ -427,7 +440,7 @@ class TargetEnvironment:
             )
         return known
 
-    def accepts(self, file: DistFile) -> bool:
+    def accepts(self, file: FileFacts) -> bool:
         """Can ``file`` serve this target: a compatible wheel, or an sdist, whose
         ``requires-python`` admits the target Python."""
         if file.is_wheel and self.wheel_rank(file) is None:

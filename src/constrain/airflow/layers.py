@@ -22,7 +22,6 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from . import published as af
 from ..errors import (
     ConstrainError,
     NetworkError,
@@ -42,10 +41,13 @@ from ..policies.bounds import (
 )
 from ..output.header import format_utc
 from ..reporting import Reporter
+from . import published as af
 
 if TYPE_CHECKING:
-    from .ports import LayerOptions, Resolving
+    from ..constraints.model import Inputs
+    from ..resolver import ResolveOptions
     from ..target import TargetEnvironment
+    from .ports import LayerOptions, Resolving
 
 Pairs = Sequence[tuple[Requirement, Origin]]
 _BUCKET = "constraints"  # the bucket Session.fetch_text caches URLs in: --offline finds both
@@ -81,7 +83,7 @@ class Layered:
     airflow: str = ""
 
 
-def plan_layers(request: LayerOptions, session: Resolving, inputs, reporter: Reporter,
+def plan_layers(request: LayerOptions, session: Resolving, inputs: Inputs, reporter: Reporter,
                 environ: Mapping[str, str]) -> LayerPlan:
     """Read the settings, policy files and reference file of ``request``."""
     from ..config import constrain_config
@@ -165,7 +167,7 @@ def layer_constraints(
     plan: LayerPlan,
     requirements: Pairs,
     constraints: Pairs,
-    options,
+    options: ResolveOptions,
     session: Resolving,
     target: TargetEnvironment,
     reporter: Reporter,
@@ -224,7 +226,7 @@ def layer_constraints(
 
 def finish_install_set(
     layered: Layered, install_set: InstallSet, session: Resolving, target: TargetEnvironment,
-    options, reporter: Reporter,
+    options: ResolveOptions, reporter: Reporter,
 ) -> InstallSet:
     """``install_set`` with the layers' notes and what the bounds held back (package, bound,
     newest release available for the target, reason)."""
@@ -243,7 +245,7 @@ def finish_install_set(
                                airflow=layered.airflow or install_set.airflow)
 
 
-def newest_release(repository, name: str, target: TargetEnvironment, options) -> Version | None:
+def newest_release(repository, name: str, target: TargetEnvironment, options: ResolveOptions) -> Version | None:
     """The highest final, unyanked release of ``name`` with a file for ``target`` under the
     file policies (exclude-newer, only-binary)."""
     from ..policies.filters import FilePolicy, group_versions, iter_choices
@@ -299,7 +301,8 @@ def _same_path(a: str, b: str) -> bool:
 
 
 def airflow_constraints(
-    plan: LayerPlan, session: Resolving, target: TargetEnvironment, options, reporter: Reporter,
+    plan: LayerPlan, session: Resolving, target: TargetEnvironment, options: ResolveOptions,
+    reporter: Reporter,
     requirements: Pairs = (), constraints: Pairs = (),
 ) -> tuple[list[tuple[Requirement, Origin]], str, str | None, tuple, str]:
     """Airflow's constraints for ``target``: ``(pairs, source, note, moves, summary)``

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
+    from ..cache import Cache
     from ..config import IndexSettings
     from ..index.transport.client import HttpClient
     from ..models import InstallSet, MetadataProvider, Origin
@@ -56,13 +57,6 @@ class CommandFacts(Protocol):
     def no_build(self) -> bool: ...
     @property
     def command(self) -> str: ...
-
-
-class Cache(Protocol):
-    """The byte store the layers keep fetched and reconstructed files in."""
-
-    def get(self, bucket: str, key: str) -> bytes | None: ...
-    def put(self, bucket: str, key: str, data: bytes, meta: dict | None = None) -> Path: ...
 
 
 class Resolving(Protocol):

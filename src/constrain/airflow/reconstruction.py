@@ -27,12 +27,17 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from ..errors import BuildError, ConstrainError, ResolutionImpossible
+from ..models import DistFile, InstallSet, Origin
+from ..output.header import format_utc
+from ..reporting import Reporter
 from . import published as af
 from .moves import (
     Move,
@@ -43,10 +48,12 @@ from .moves import (
     spec_of,
     unsupported_error,
 )
-from ..errors import BuildError, ConstrainError, ResolutionImpossible
-from ..models import DistFile, InstallSet, Origin
-from ..output.header import format_utc
-from ..reporting import Reporter
+
+if TYPE_CHECKING:
+    from ..resolver import ResolveOptions
+    from ..target import TargetEnvironment
+    from .layers import LayerPlan
+    from .ports import Resolving
 
 _BUCKET = "reconstructions"
 _RULES = 2  # bump when what a move may choose changes: learnt moves of older rules are void
@@ -110,7 +117,8 @@ def nearest_versions(versions: set[Version], wanted: Version, n: int = 5) -> lis
 class _Reconstructor:
     """One reconstruction: its inputs, what it learnt, and the loop that re-resolves."""
 
-    def __init__(self, session, target, options, reporter: Reporter, req: Requirement,
+    def __init__(self, session: Resolving, target: TargetEnvironment, options: ResolveOptions,
+                 reporter: Reporter, req: Requirement,
                  basis: datetime, limit: datetime | None, fixed: list, available) -> None:
         self.session, self.target, self.options, self.reporter = session, target, options, reporter
         self.req, self.basis, self.limit, self.fixed = req, basis, limit, fixed
@@ -367,7 +375,8 @@ class _Reconstructor:
                                  cause)
 
 
-def reconstruct(plan, session, target, options, reporter: Reporter, *,
+def reconstruct(plan: LayerPlan, session: Resolving, target: TargetEnvironment,
+                options: ResolveOptions, reporter: Reporter, *,
                 requirements: Sequence[tuple[Requirement, Origin]] = (),
                 constraints: Sequence[tuple[Requirement, Origin]] = (),
                 available: Sequence[str] | None = None) -> Reconstruction:
@@ -447,7 +456,7 @@ def reconstruct(plan, session, target, options, reporter: Reporter, *,
                           limit=limit)
 
 
-def _classifier_pythons(session, version: Version) -> list[str] | None:
+def _classifier_pythons(session: Resolving, version: Version) -> list[str] | None:
     """The Pythons the release's classifiers name (Airflow publishes a constraints file for
     each of them), read from its wheel's PEP 658 metadata; ``None`` when that cannot be read
     (the refusal then says so less precisely)."""
@@ -476,7 +485,8 @@ def _classifier_pythons(session, version: Version) -> list[str] | None:
     return sorted(found, key=lambda v: tuple(int(p) for p in v.split("."))) or None
 
 
-def _check_release_python(session, version: Version, target, req: Requirement,
+def _check_release_python(session: Resolving, version: Version, target: TargetEnvironment,
+                          req: Requirement,
                           available) -> None:
     """Refuse at once when the release itself has no file for the target Python."""
     from ..policies.filters import FilePolicy, group_versions
@@ -490,7 +500,7 @@ def _check_release_python(session, version: Version, target, req: Requirement,
         raise unsupported_error(req, target, reason, available, session.request.command)
 
 
-def _builder(session, target, reporter: Reporter):
+def _builder(session: Resolving, target: TargetEnvironment, reporter: Reporter):
     """``(build, close)``: ``build(file)`` builds an sdist of the reconstruction into a wheel
     for ``target`` (cached; an install reuses it), raising :class:`BuildError` when it does not
     build; ``close()`` ends its build environments. ``build`` is ``None`` when builds here

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from .requests import ResolveRequest
 from .resolve import prepare_resolve, resolve_targets
-from .session import Session
+from .session import Session, build_session
 from ..errors import ConstrainError, UsageError
 from ..models import DistFile, InstallSet, Pin
 from ..output import render, write_atomic
@@ -168,7 +168,7 @@ def download_command(
         raise UsageError(f"--dest {dest} exists and is not a directory")
     targets = make_targets(request.pythons, request.platforms)
     vetted = vetted_digests(read_manifest(p) for p in request.vetted)
-    session = Session(request.resolve, reporter)
+    session = build_session(request.resolve, reporter)
     try:
         prepared = prepare_resolve(request.resolve, session)
         sets = resolve_targets([(prepared, t) for _tid, t in targets], session, reporter)

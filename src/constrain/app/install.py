@@ -35,7 +35,7 @@ from ..reporting import NULL_REPORTER, Reporter
 from .install_early import EarlyDownloads, early_build, exact_pins
 from .requests import ResolveRequest
 from .resolve import prepare_resolve, resolve_target
-from .session import Session
+from .session import WholeFiles, build_session
 
 
 @dataclass(frozen=True)
@@ -180,18 +180,20 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
     if request.wheelhouse:
         resolve_req = _with_wheelhouse(resolve_req, request.wheelhouse, target)
 
-    session = Session(resolve_req, reporter)
+    whole = WholeFiles()  # bound below: its builder and downloads need the session
+    session = build_session(resolve_req, reporter, whole=whole)
     try:
         clock = time.perf_counter()
         prepared = prepare_resolve(resolve_req, session)
-        session.whole_wheels = exact_pins(prepared)
         build = early_build(session, target, reporter)
-        session.sdist_wheel = lambda file, path: build(path, file.sha256 or sha256_of(path),
-                                                       file.filename)
         reporter.info(f"resolving for {target.describe()} ({interp.executable})")
         early = EarlyDownloads(session, {} if chosen.missing else read_installed(interp),
                                 build=build)
-        session.fetched_whole = early.submit  # exact pins: unpacked as soon as they are here
+        whole.bind(
+            wanted=exact_pins(prepared),
+            build=lambda file, path: build(path, file.sha256 or sha256_of(path), file.filename),
+            fetched=early.submit,  # exact pins: unpacked as soon as they are here
+        )
         try:
             install_set = resolve_target(prepared, session, target, reporter,
                                          on_pin=early.submit)

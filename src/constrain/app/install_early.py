@@ -56,7 +56,7 @@ class EarlyDownloads:
     fetching overlaps resolving (a cold install is otherwise resolve time plus download time);
     a pinned sdist is built into a wheel then too (``build(sdist, sha256, filename)``). Exact
     pins come earlier still: the resolve reads their metadata from the whole file (built, for
-    an sdist) and hands each on as soon as it is in the cache (``Session.fetched_whole``), so
+    an sdist) and hands each on as soon as it is in the cache (:meth:`.session.WholeFiles.fetched`), so
     unpacking runs beside the whole resolve, not after its first pins. Each
     download, built wheel and unpacked tree lands in the cache, hash-checked, where the fetch
     step finds them; failures are left for that step to report. Versions already installed are

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..errors import InputError, ProjectNotFound, SourceLocation
 from ..reporting import Reporter
 from .requests import ResolveRequest, parse_exclude_newer
-from .session import Session
+from .session import build_session
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def policy_check(request: PolicyCheckRequest, reporter: Reporter) -> PolicyCheck
     )
     target = TargetEnvironment.from_options(request.python, ())
     options = ResolveOptions(exclude_newer=parse_exclude_newer(request.exclude_newer))
-    session = Session(session_request, reporter)
+    session = build_session(session_request, reporter, inputs_of=())
     try:
         pf = load_policy_file(request.file, session)
         result = PolicyCheckResult(pf.source, len(pf.policies), problems=list(pf.lint()))

@@ -33,7 +33,7 @@ from ..review.consistency import check_consistency
 from ..target import TargetEnvironment
 from .requests import ResolveRequest, parse_exclude_newer
 from .resolve import prepare_resolve, resolve_targets
-from .session import Session
+from .session import build_session
 
 
 @dataclass(frozen=True)
@@ -80,13 +80,13 @@ def refresh_command(request: RefreshRequest, reporter: Reporter = NULL_REPORTER)
     planned = _plan_targets(request)
     current = {name: _read_current(out_dir / name) for _m, name, _t in planned}
 
-    session = Session(request.resolve, reporter)
+    mode_requests = {mode.name: dataclasses.replace(
+        request.resolve, requirements=mode.requirements, requirement_files=mode.requirement_files)
+        for mode in request.modes}
+    session = build_session(request.resolve, reporter, inputs_of=mode_requests.values())
     try:
-        prepared_by_mode = {}
-        for mode in request.modes:
-            req = dataclasses.replace(request.resolve, requirements=mode.requirements,
-                                      requirement_files=mode.requirement_files)
-            prepared_by_mode[mode.name] = prepare_resolve(req, session)
+        prepared_by_mode = {name: prepare_resolve(req, session)
+                            for name, req in mode_requests.items()}
         jobs = []
         for mode, name, target in planned:
             prepared = dataclasses.replace(
@@ -96,9 +96,9 @@ def refresh_command(request: RefreshRequest, reporter: Reporter = NULL_REPORTER)
             if layers is not None and request.resolve.policy_reference is None:
                 pins = current[name]
                 reference = {k: v.version for k, v in (pins or {}).items()}
-                prepared.layers = dataclasses.replace(
+                prepared = dataclasses.replace(prepared, layers=dataclasses.replace(
                     layers, reference=reference,
-                    reference_source=str(out_dir / name) if pins is not None else None)
+                    reference_source=str(out_dir / name) if pins is not None else None))
             jobs.append((prepared, target))
         sets = resolve_targets(jobs, session, reporter, doing="refreshing")
         outcomes = []

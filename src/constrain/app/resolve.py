@@ -8,17 +8,27 @@ argv nor prints (``cli`` does both).
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from typing import TYPE_CHECKING
 
 from ..errors import ConstrainError, UsageError
 from ..models import InstallSet
 from ..reporting import NULL_REPORTER, Reporter
 from .requests import ResolveRequest, parse_exclude_newer
-from .session import Session
+from .session import Session, build_session, inputs_key
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+    from ..airflow.layers import LayerPlan
+    from ..constraints.model import Inputs
+    from ..models import Origin
+    from ..resolver import ResolveOptions
+    from ..target import TargetEnvironment
 
 
 @dataclass
@@ -28,71 +38,51 @@ class ResolveResult:
     stats: dict
 
 
-
-@dataclass
+@dataclass(frozen=True)
 class PreparedResolve:
     """What every target of one command shares: the inputs as read (requirements, constraints
-    and the files or URLs they came from) and the resolve options. Built once by
-    :func:`prepare_resolve`; :func:`resolve_target` then resolves any number of targets with
-    it, from several threads at once when they share one :class:`Session`."""
+    and the files or URLs they came from), the resolve options and the constraint layers.
+    Built once by :func:`prepare_resolve`; :func:`resolve_target` then resolves any number of
+    targets with it, from several threads at once when they share one :class:`Session`."""
 
-    inputs: object  # constraints.model.Inputs
-    requirements: tuple
-    constraints: tuple
-    options: object  # resolver.ResolveOptions
+    inputs: Inputs
+    requirements: tuple[tuple[Requirement, Origin], ...]
+    constraints: tuple[tuple[Requirement, Origin], ...]
+    options: ResolveOptions
     exclude_newer: datetime | None
     command: str = ""
-    layers: object = None  # layers.LayerPlan: Airflow constraints, policies, overrides
+    #: Airflow's constraints, policies, overrides (``None``: no layers)
+    layers: LayerPlan | None = None
 
     @property
     def sources(self) -> tuple[str, ...]:
         """Every file or URL read for requirements or constraints, in reading order."""
-        return tuple(self.inputs.sources)  # type: ignore[attr-defined]
+        return tuple(self.inputs.sources)
 
 
 def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolve:
-    """Read the inputs of ``request`` (through ``session``, so URLs are cached), apply index
-    options found in requirement files to ``session.settings``, and fix the resolve options."""
-    from ..config import with_overrides
+    """The inputs of ``request`` (read when ``session`` was built, or now through it when it
+    was built for other inputs), the resolve options, and the constraint layers (settings,
+    policy and reference files read through ``session``)."""
+    from ..airflow.layers import plan_layers
     from ..constraints.sources import load_inputs
     from ..resolver import ResolveOptions
 
     exclude_newer = parse_exclude_newer(request.exclude_newer)
     session.note_cutoff(exclude_newer)
-    inputs = load_inputs(
-        request.requirements,
-        request.requirement_files,
-        request.constraint_files,
-        fetch=session.fetch_text,
-        environ=dict(os.environ if request.environ is None else request.environ),
-    )
-    # Index options inside requirement files apply unless the command line set them.
-    if inputs.index_url and request.index_url is None:
-        session.settings = with_overrides(session.settings, index_url=inputs.index_url)
-    if inputs.extra_index_urls and request.extra_index_urls is None:
-        session.settings = with_overrides(
-            session.settings,
-            extra_index_urls=tuple(session.settings.extra_index_urls)
-            + tuple(u for u in inputs.extra_index_urls
-                    if u not in session.settings.extra_index_urls),
-        )
-    if inputs.find_links and request.find_links is None:
-        session.settings = with_overrides(
-            session.settings,
-            find_links=tuple(session.settings.find_links)
-            + tuple(u for u in inputs.find_links if u not in session.settings.find_links),
-        )
+    inputs = session.inputs.get(inputs_key(request))
+    if inputs is None:  # index options in these files cannot change the built session
+        inputs = load_inputs(request.requirements, request.requirement_files,
+                             request.constraint_files, fetch=session.fetch_text,
+                             environ=session.environ)
     prerelease = request.prerelease
     if inputs.pre and prerelease == "if-necessary-or-explicit":
         prerelease = "allow"
     options = ResolveOptions(
-        prerelease=prerelease,
+        prerelease=prerelease,  # type: ignore[arg-type]  # one of PRERELEASE_CHOICES
         exclude_newer=exclude_newer,
         only_binary=request.only_binary,
     )
-    from ..airflow.layers import plan_layers
-
-    environ = dict(os.environ if request.environ is None else request.environ)
     return PreparedResolve(
         inputs=inputs,
         requirements=tuple(inputs.requirements),
@@ -100,16 +90,16 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
         options=options,
         exclude_newer=exclude_newer,
         command=request.command,
-        layers=plan_layers(request, session, inputs, session.reporter, environ),
+        layers=plan_layers(request, session, inputs, session.reporter, session.environ),
     )
 
 
 def resolve_target(
     prepared: PreparedResolve,
     session: Session,
-    target,
+    target: TargetEnvironment,
     reporter: Reporter = NULL_REPORTER,
-    on_pin=None,
+    on_pin: Callable[..., object] | None = None,
 ) -> InstallSet:
     """Resolve ``prepared`` for one ``target`` (a :class:`~constrain.target.TargetEnvironment`)
     through ``session``'s repository; thread-safe for several targets on one session."""
@@ -135,7 +125,7 @@ def resolve_target(
 
 
 def resolve_targets(
-    jobs: Sequence[tuple[PreparedResolve, object]],
+    jobs: Sequence[tuple[PreparedResolve, TargetEnvironment]],
     session: Session,
     reporter: Reporter = NULL_REPORTER,
     *,
@@ -154,7 +144,7 @@ def resolve_targets(
 
     def one(i: int) -> None:
         prepared, target = jobs[i]
-        reporter.info(f"{doing} for {target.describe()}")  # type: ignore[attr-defined]
+        reporter.info(f"{doing} for {target.describe()}")
         try:
             result = resolve_target(prepared, session, target, reporter)
         except BaseException as exc:  # re-raised below, in job order
@@ -175,7 +165,7 @@ def resolve_targets(
         i = min(errors)
         exc = errors[i]
         if isinstance(exc, ConstrainError):
-            where = jobs[i][1].describe()  # type: ignore[attr-defined]
+            where = jobs[i][1].describe()
             exc.details = (*exc.details, f"(while {doing} for {where})")
         raise exc
     return [sets[i] for i in range(len(jobs))]
@@ -189,12 +179,11 @@ def resolve_command(request: ResolveRequest, reporter: Reporter = NULL_REPORTER)
     if request.format not in ("constraints", "requirements", "pylock", "json"):
         raise UsageError(f"unknown format {request.format!r}")
     target = TargetEnvironment.from_options(request.python, request.platforms)
-    parse_exclude_newer(request.exclude_newer)  # a bad date fails before any network
-    session = Session(request, reporter)
+    session = build_session(request, reporter)  # a bad date fails before any network
     try:
         prepared = prepare_resolve(request, session)
         install_set = resolve_target(prepared, session, target, reporter)
-        stats = _stats(install_set, session)
+        stats = resolve_stats(install_set, session)
         text = render(install_set, request.format, annotate=request.annotate)
         if request.output:
             write_atomic(Path(request.output), text)
@@ -203,11 +192,10 @@ def resolve_command(request: ResolveRequest, reporter: Reporter = NULL_REPORTER)
         session.close()
 
 
-def _stats(install_set: InstallSet, session: Session) -> dict:
+def resolve_stats(install_set: InstallSet, session: Session) -> dict:
+    """The work counters of a one-target command (``CONSTRAIN_STATS_FILE``)."""
     s = install_set.stats
-    repo_stats = {}
-    if session._repository is not None and hasattr(session._repository, "stats"):
-        repo_stats = dict(session._repository.stats())
+    repo_stats = session.repository_stats()
     return {
         "pins": len(install_set.pins),
         "remembered_resolutions": session.remembered,

@@ -1,77 +1,93 @@
 """The long-lived parts of one command: settings, cache, HTTP client, index repository.
 
-A :class:`Session` is built once per command from its :class:`~.requests.ResolveRequest` and
-closed at its end; every resolve of the command (several targets, a reconstruction's helper
-resolves, build requirements) goes through it, so they share one cache, one connection pool and
-one repository.
+:func:`build_session` builds a :class:`Session` once per command, with everything it needs: the
+index settings (pip's configuration, the command line, then index options found in the
+command's requirement files, which are read here for that reason), the cache, the HTTP client,
+and for ``install`` the :class:`WholeFiles` hooks. A session is immutable; what changes while
+the command runs (the repository and metadata fetcher made on first use, the build cut-off,
+the count of remembered resolutions, the texts read) is held in explicit state objects. Every
+resolve of the command (several targets, a reconstruction's helper resolves, build
+requirements) goes through it, so they share one cache, one connection pool, one repository.
+Close it with :meth:`Session.close`.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConstrainError, NetworkError, redact_url
 from ..reporting import Reporter
-from .requests import ResolveRequest
+from .requests import ResolveRequest, parse_exclude_newer
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+    from ..cache import Cache
+    from ..config import IndexSettings
+    from ..constraints.model import Inputs
+    from ..index.transport.client import HttpClient
+    from ..models import DistFile, InstallSet, Origin
+    from ..resolver import ResolveOptions
+    from ..target import TargetEnvironment
+
+#: the cache bucket of requirement/constraint files read from URLs (``--offline`` reads it)
+TEXT_BUCKET = "constraints"
 
 
-class Session:
-    """The long-lived parts of one command: cache, HTTP client, index repository."""
+class WholeFiles:
+    """(install) The files the command downloads whole anyway (exact pins), so the resolve reads
+    their metadata from the whole file rather than with range requests first; an sdist among
+    them is built into the wheel to install and its metadata read from that wheel; each whole
+    file is handed on as it lands in the cache.
 
-    def __init__(self, request: ResolveRequest, reporter: Reporter) -> None:
-        from ..cache import Cache, default_cache_dir
-        from ..config import pip_index_settings, with_overrides
-        from ..index.transport.client import HttpClient
+    Made before the session and given to :func:`build_session`; bound once with
+    :meth:`bind` when the install's early downloads exist (they need the session), before the
+    first resolve. Unbound, it wants nothing."""
 
-        environ = dict(os.environ if request.environ is None else request.environ)
-        self.environ = environ
-        self.reporter = reporter
-        self.request = request
-        settings = pip_index_settings(environ, warn=reporter.warning)
-        self.settings = with_overrides(
-            settings,
-            index_url=request.index_url,
-            extra_index_urls=request.extra_index_urls,
-            find_links=request.find_links,
-            no_index=request.no_index or None,
-        )
-        cache_dir = Path(request.cache_dir) if request.cache_dir else default_cache_dir(environ)
-        cache_dir = cache_dir.expanduser().absolute()  # build envs and subprocesses use it too
-        self.cache = Cache(cache_dir)
-        from ..config import constrain_config, network_limits
+    def __init__(self) -> None:
+        self._wanted: Callable[[DistFile], bool] | None = None
+        self._build: Callable[[DistFile, Path], Path] | None = None
+        self._fetched: Callable[[DistFile], object] | None = None
 
-        config, config_source = constrain_config(request.config_dir)
-        timeout, deadline = network_limits(
-            timeout=request.timeout, deadline=request.deadline,
-            settings_timeout=self.settings.timeout, environ=environ, config=config,
-            config_source=config_source)
-        self.client = HttpClient(
-            offline=request.offline, cert=self.settings.cert, timeout=timeout, deadline=deadline
-        )
-        self._repository = None
-        #: which wheels the command will download anyway (install: exact pins), so that their
-        #: metadata is read from the whole file rather than with range requests first
-        self.whole_wheels = None
-        #: (install) ``builder(sdist file, path) -> wheel``: an sdist among the whole wheels is
-        #: built into the wheel to install, and its metadata read from that wheel
-        self.sdist_wheel = None
-        #: (install) told of each whole file in the cache as the resolve reads its metadata
-        self.fetched_whole = None
-        self.remembered = 0  # resolutions answered from the memo
-        self._build_cutoff: datetime | None = None
-        self._build_source = None
-        import threading
+    def bind(self, *, wanted: Callable[[DistFile], bool], build: Callable[[DistFile, Path], Path],
+             fetched: Callable[[DistFile], object]) -> None:
+        if self._wanted is not None:
+            raise RuntimeError("WholeFiles is bound once")
+        self._build, self._fetched, self._wanted = build, fetched, wanted
 
-        self._cutoff_lock = threading.Lock()
-        #: every requirement/constraint text read, by the location ``fetch_text`` returned
-        #: (``download`` copies the constraint sources into the wheelhouse)
+    def wanted(self, file: DistFile) -> bool:
+        """Will the command download ``file`` whole?"""
+        return self._wanted is not None and self._wanted(file)
+
+    def build(self, file: DistFile, path: Path) -> Path:
+        """The wheel built from the sdist ``file`` (downloaded at ``path``) for the target."""
+        if self._build is None:
+            raise RuntimeError("WholeFiles.build before bind")
+        return self._build(file, path)
+
+    def fetched(self, file: DistFile) -> object:
+        """``file`` is whole in the cache."""
+        return None if self._fetched is None else self._fetched(file)
+
+
+class TextSource:
+    """Reads requirement and constraint files from paths and URLs (URLs cached for
+    ``--offline`` and for an unreachable host), remembering each text by the location it
+    returns (:attr:`fetched`: ``download`` copies the constraint sources into the wheelhouse)."""
+
+    def __init__(self, client: HttpClient, cache: Cache, *, offline: bool,
+                 reporter: Reporter) -> None:
+        self.client, self.cache, self.offline, self.reporter = client, cache, offline, reporter
         self.fetched: dict[str, str] = {}
 
     def fetch_text(self, location: str) -> tuple[str, str]:
-        """Read a requirement/constraint file from a path or URL (URLs cached for --offline);
-        remembered in :attr:`fetched`."""
+        """``(where, text)`` of the file or URL ``location``."""
         where, text = self._fetch_text(location)
         self.fetched[where] = text
         return where, text
@@ -93,8 +109,8 @@ class Session:
         from ..cache.keys import url_key
 
         key = url_key(location)
-        if self.request.offline:
-            cached = self.cache.get("constraints", key)
+        if self.offline:
+            cached = self.cache.get(TEXT_BUCKET, key)
             if cached is None:
                 from ..errors import OfflineMissing
 
@@ -103,7 +119,7 @@ class Session:
         try:
             response = self.client.get(location)
         except NetworkError:
-            cached = self.cache.get("constraints", key)
+            cached = self.cache.get(TEXT_BUCKET, key)
             if cached is None:
                 raise
             self.reporter.warning(f"{redact_url(location)} unreachable; using the cached copy")
@@ -115,61 +131,162 @@ class Session:
             )
         import time
 
-        self.cache.put("constraints", key, response.content,
+        self.cache.put(TEXT_BUCKET, key, response.content,
                        meta={"url": redact_url(location), "fetched": time.time()})
         return location, response.content.decode("utf-8")
 
+
+class _State:
+    """What changes while a session runs, behind one lock: the objects made on first use,
+    the build cut-off, the count of remembered resolutions."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.fetcher_lock = threading.Lock()  # held while the fetcher's imports run
+        self.repository: Any = None
+        self.fetcher: Any = None
+        self.build_source: Any = None
+        self.build_cutoff: datetime | None = None
+        self.remembered = 0
+
+
+@dataclass(frozen=True)
+class Session:
+    """The parts one command shares (see the module docstring); build it with
+    :func:`build_session`."""
+
+    request: ResolveRequest
+    reporter: Reporter
+    environ: Mapping[str, str]
+    settings: IndexSettings
+    cache: Cache
+    client: HttpClient
+    texts: TextSource
+    #: the inputs read while building the session, by :func:`inputs_key`
+    inputs: Mapping[tuple, Inputs] = field(default_factory=dict)
+    whole: WholeFiles | None = None
+    _state: _State = field(default_factory=_State, repr=False, compare=False)
+
+    # ------------------------------------------------------------------ texts
     @property
-    def repository(self):
-        if self._repository is None:
-            from ..index.pages.repository import IndexRepository
+    def fetched(self) -> dict[str, str]:
+        """Every requirement/constraint text read, by the location :meth:`fetch_text` gave."""
+        return self.texts.fetched
 
-            self._repository = IndexRepository(
-                self.settings,
-                self.client,
-                self.cache,
-                _LazyFetcher(self),
-                refresh=self.request.refresh,
-                offline=self.request.offline,
-                reporter=self.reporter,
-            )
-        return self._repository
+    def fetch_text(self, location: str) -> tuple[str, str]:
+        """Read a requirement/constraint file from a path or URL; see :class:`TextSource`."""
+        return self.texts.fetch_text(location)
 
+    # ------------------------------------------------------------------ install hooks
+    @property
+    def sdist_wheel(self) -> Callable[[DistFile, Path], Path] | None:
+        """(install) ``builder(sdist file, path) -> wheel``; ``None`` for other commands."""
+        return None if self.whole is None else self.whole.build
+
+    # ------------------------------------------------------------------ made on first use
+    @property
+    def repository(self) -> Any:
+        """The index repository (an :class:`~constrain.models.MetadataProvider`)."""
+        state = self._state
+        if state.repository is not None:
+            return state.repository
+        with state.lock:
+            if state.repository is None:
+                from ..index.pages.repository import IndexRepository
+
+                state.repository = IndexRepository(
+                    self.settings,
+                    self.client,
+                    self.cache,
+                    self._metadata,
+                    refresh=self.request.refresh,
+                    offline=self.request.offline,
+                    reporter=self.reporter,
+                )
+            return state.repository
+
+    def _metadata(self, file: DistFile) -> Any:
+        """The repository's metadata fetcher, made (and its heavier imports done) on first
+        use: a remembered resolution never needs one."""
+        state = self._state
+        fetcher = state.fetcher
+        if fetcher is None:
+            source = self.build_source
+            with state.fetcher_lock:
+                if state.fetcher is None:
+                    from ..index.metadata.fetcher import MetadataFetcher
+
+                    whole = self.whole
+                    state.fetcher = MetadataFetcher(
+                        self.client,
+                        self.cache,
+                        allow_build=not self.request.no_build,
+                        offline=self.request.offline,
+                        refresh=self.request.refresh,
+                        build_index=self.settings,
+                        reporter=self.reporter,
+                        build_source=source,
+                        whole_wheel=None if whole is None else whole.wanted,
+                        sdist_wheel=None if whole is None else whole.build,
+                        fetched_whole=None if whole is None else whole.fetched,
+                    )
+                fetcher = state.fetcher
+        return fetcher(file)
+
+    @property
+    def build_source(self) -> Any:
+        """The :class:`~constrain.build.requirements.SessionBuildRequirements` of this command: how
+        build environments get their build requirements."""
+        state = self._state
+        if state.build_source is not None:
+            return state.build_source
+        with state.lock:
+            if state.build_source is None:
+                from ..build.requirements import BuildRules, SessionBuildRequirements
+
+                rules = BuildRules.from_options(self.request.build_exclude_newer_exempt,
+                                                self.request.build_constraints)
+                state.build_source = SessionBuildRequirements(self, rules)
+            return state.build_source
+
+    # ------------------------------------------------------------------ running state
     @property
     def build_cutoff(self) -> datetime | None:
         """The cut-off for build requirements: the earliest ``exclude_newer`` of this
         command's resolves so far (a reconstruction's date included), ``None`` for none."""
-        return self._build_cutoff
+        return self._state.build_cutoff
 
     def note_cutoff(self, when: datetime | None) -> None:
         """A resolve of this command applies the cut-off ``when``: builds from now on take
         build requirements uploaded by the earliest such cut-off (``constrain.build.requirements``)."""
         if when is None:
             return
-        with self._cutoff_lock:
-            if self._build_cutoff is None or when < self._build_cutoff:
-                self._build_cutoff = when
+        state = self._state
+        with state.lock:
+            if state.build_cutoff is None or when < state.build_cutoff:
+                state.build_cutoff = when
 
     @property
-    def build_source(self):
-        """The :class:`~constrain.build.requirements.SessionBuildRequirements` of this command: how
-        build environments get their build requirements."""
-        with self._cutoff_lock:
-            if self._build_source is None:
-                from ..build.requirements import BuildRules, SessionBuildRequirements
+    def remembered(self) -> int:
+        """How many of this command's resolutions were answered from the memo."""
+        return self._state.remembered
 
-                rules = BuildRules.from_options(self.request.build_exclude_newer_exempt,
-                                                self.request.build_constraints)
-                self._build_source = SessionBuildRequirements(self, rules)
-            return self._build_source
+    def repository_stats(self) -> dict:
+        """The repository's work counters; empty when no repository was made."""
+        repository = self._state.repository
+        if repository is None or not hasattr(repository, "stats"):
+            return {}
+        return dict(repository.stats())
 
-    def resolve(self, requirements, constraints, target, options, reporter: Reporter,
-                on_pin=None):
+    def resolve(self, requirements: Sequence[tuple[Requirement, Origin]],
+                constraints: Sequence[tuple[Requirement, Origin]], target: TargetEnvironment,
+                options: ResolveOptions, reporter: Reporter, on_pin: Any = None,
+                ) -> InstallSet:
         """``resolver.resolve`` on this session's repository, answered from a remembered
         resolution when its inputs and the listings it read are unchanged (:mod:`.memo`)."""
         from .memo import resolve_remembered
 
-        self.note_cutoff(getattr(options, "exclude_newer", None))
+        self.note_cutoff(options.exclude_newer)
         install_set, remembered = resolve_remembered(
             requirements,
             constraints,
@@ -185,52 +302,94 @@ class Session:
             on_miss=self.client.warm_up,  # HTTP set-up overlaps the resolve's first steps
         )
         if remembered:
-            self.remembered += 1
+            with self._state.lock:
+                self._state.remembered += 1
         return install_set
 
     def close(self) -> None:
-        if self._repository is not None:
-            self._repository.close()
-            fetcher = getattr(self._repository, "metadata_fetcher", None)
-            if hasattr(fetcher, "close"):
-                fetcher.close()
+        """End the repository's and the fetcher's work and close the HTTP client."""
+        state = self._state
+        if state.repository is not None:
+            state.repository.close()
+        if state.fetcher is not None and hasattr(state.fetcher, "close"):
+            state.fetcher.close()
         self.client.close()
 
 
-class _LazyFetcher:
-    """The session's MetadataFetcher, built (and its heavier imports done) on first use: a
-    remembered resolution never needs one."""
+def inputs_key(request: ResolveRequest) -> tuple:
+    """What identifies the inputs of ``request`` (its requirements and files)."""
+    return (request.requirements, request.requirement_files, request.constraint_files)
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        self._fetcher = None
-        import threading
 
-        self._lock = threading.Lock()
+def build_session(request: ResolveRequest, reporter: Reporter, *,
+                  inputs_of: Iterable[ResolveRequest] | None = None,
+                  whole: WholeFiles | None = None) -> Session:
+    """The session of one command run with ``request``.
 
-    def __call__(self, file):
-        if self._fetcher is None:
-            with self._lock:
-                if self._fetcher is None:
-                    from ..index.metadata.fetcher import MetadataFetcher
+    The inputs of each request in ``inputs_of`` (default: ``request`` itself; refresh passes
+    one per mode, ``policy check`` none) are read now, so that index options inside requirement
+    files (``-i``, ``--extra-index-url``, ``--find-links``) are part of the settings from the
+    start; they apply unless the command line set them. A bad ``--exclude-newer`` fails before
+    any file is read. On failure nothing stays open."""
+    from ..cache import Cache, default_cache_dir
+    from ..config import constrain_config, network_limits, pip_index_settings, with_overrides
+    from ..constraints.sources import load_inputs
+    from ..index.transport.client import HttpClient
 
-                    s = self._session
-                    self._fetcher = MetadataFetcher(
-                        s.client,
-                        s.cache,
-                        allow_build=not s.request.no_build,
-                        offline=s.request.offline,
-                        refresh=s.request.refresh,
-                        build_index=s.settings,
-                        reporter=s.reporter,
-                        build_source=s.build_source,
-                        whole_wheel=s.whole_wheels,
-                        sdist_wheel=s.sdist_wheel,
-                        fetched_whole=s.fetched_whole,
-                    )
-        return self._fetcher(file)
+    parse_exclude_newer(request.exclude_newer)
+    environ = dict(os.environ if request.environ is None else request.environ)
+    settings = with_overrides(
+        pip_index_settings(environ, warn=reporter.warning),
+        index_url=request.index_url,
+        extra_index_urls=request.extra_index_urls,
+        find_links=request.find_links,
+        no_index=request.no_index or None,
+    )
+    cache_dir = Path(request.cache_dir) if request.cache_dir else default_cache_dir(environ)
+    cache = Cache(cache_dir.expanduser().absolute())  # build envs and subprocesses use it too
+    config, config_source = constrain_config(request.config_dir)
+    timeout, deadline = network_limits(
+        timeout=request.timeout, deadline=request.deadline,
+        settings_timeout=settings.timeout, environ=environ, config=config,
+        config_source=config_source)
+    client = HttpClient(offline=request.offline, cert=settings.cert, timeout=timeout,
+                        deadline=deadline)
+    texts = TextSource(client, cache, offline=request.offline, reporter=reporter)
+    inputs: dict[tuple, Inputs] = {}
+    try:
+        for each in (request,) if inputs_of is None else inputs_of:
+            key = inputs_key(each)
+            if key in inputs:
+                continue
+            inputs[key] = read = load_inputs(each.requirements, each.requirement_files,
+                                             each.constraint_files, fetch=texts.fetch_text,
+                                             environ=environ)
+            settings = settings_with_inputs(settings, request, read)
+    except BaseException:
+        client.close()
+        raise
+    return Session(request, reporter, environ, settings, cache, client, texts, inputs, whole)
 
-    def close(self) -> None:
-        if self._fetcher is not None and hasattr(self._fetcher, "close"):
-            self._fetcher.close()
 
+def settings_with_inputs(settings: IndexSettings, request: ResolveRequest,
+                         inputs: Inputs) -> IndexSettings:
+    """``settings`` with the index options found in requirement files, for those the command
+    line (``request``) did not set: ``-i`` replaces the index, further indexes and find-links
+    locations are appended."""
+    from ..config import with_overrides
+
+    if inputs.index_url and request.index_url is None:
+        settings = with_overrides(settings, index_url=inputs.index_url)
+    if inputs.extra_index_urls and request.extra_index_urls is None:
+        settings = with_overrides(
+            settings,
+            extra_index_urls=tuple(settings.extra_index_urls)
+            + tuple(u for u in inputs.extra_index_urls if u not in settings.extra_index_urls),
+        )
+    if inputs.find_links and request.find_links is None:
+        settings = with_overrides(
+            settings,
+            find_links=tuple(settings.find_links)
+            + tuple(u for u in inputs.find_links if u not in settings.find_links),
+        )
+    return settings
