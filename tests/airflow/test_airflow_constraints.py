@@ -210,7 +210,7 @@ def test_a_release_that_does_not_exist_lists_the_nearest_ones(airflow_world, cap
 def test_nearest_releases_surround_the_version_asked_for(wanted, nearest):
     from packaging.version import Version
 
-    from constrain.reconstruction import nearest_versions
+    from constrain.airflow.probes import nearest_versions
 
     known = {Version(v) for v in
              "2.9.0 2.9.3 2.10.0 2.10.1 2.10.2 2.10.3 2.10.4 2.10.5 2.11.0 3.0.0 3.0.1 3.1.0rc1"

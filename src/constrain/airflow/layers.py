@@ -335,7 +335,8 @@ def airflow_constraints(
                 (), (), [source],
                 fetch=lambda loc: (loc, text) if loc == source else session.fetch_text(loc))
             return list(inputs.constraints), source, None, (), f"published {redact_url(source)}"
-    done = reconstruct(plan, session, target, options, reporter, requirements=requirements,
+    done = reconstruct(plan.airflow, plan.settings.mode, plan.policies, session, target,
+                       options, reporter, requirements=requirements,
                        constraints=constraints, available=available)
     if fallback:
         _say_once(session, reporter, done.key,

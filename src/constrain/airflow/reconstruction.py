@@ -39,6 +39,7 @@ from ..models import DistFile, InstallSet, Origin
 from ..output.header import format_utc
 from ..reporting import Reporter
 from . import published as af
+from .probes import check_release_python, classifier_pythons, release_time, sdist_builder
 from .moves import (
     Move,
     UnsupportedTarget,
@@ -52,7 +53,7 @@ from .moves import (
 if TYPE_CHECKING:
     from ..resolver import ResolveOptions
     from ..target import TargetEnvironment
-    from .layers import LayerPlan
+    from ..policies.bounds import BoundPolicy
     from .ports import Resolving
 
 _BUCKET = "reconstructions"
@@ -83,35 +84,6 @@ class Reconstruction:
         later = (f"; --exclude-newer {format_utc(self.limit)} limits only the packages moved "
                  "past it" if self.limit and self.basis and self.limit > self.basis else "")
         return f"{self.source} ({self.why}{later})" if self.why else self.source
-
-
-def release_time(repository, version: Version) -> datetime:
-    """When apache-airflow ``version`` was uploaded (its latest file's upload time)."""
-    every = repository.files(NormalizedName(af.AIRFLOW))
-    files = [f for f in every if f.version == version]
-    if not files:
-        near = nearest_versions({f.version for f in every}, version)
-        raise ConstrainError(
-            f"apache-airflow {version} is not on any configured index",
-            hint=(f"the nearest release{'s are' if len(near) > 1 else ' is'} "
-                  f"{', '.join(map(str, near))}; " if near else "")
-            + "check the version (reconstruction resolves a release that exists)")
-    times = [f.upload_time for f in files if f.upload_time is not None]
-    if not times:
-        raise ConstrainError(
-            f"the index reports no upload time for apache-airflow {version}",
-            hint="reconstruction needs PEP 700 upload times; give --exclude-newer DATE")
-    return max(times)
-
-
-def nearest_versions(versions: set[Version], wanted: Version, n: int = 5) -> list[Version]:
-    """Up to ``n`` of ``versions`` around ``wanted`` in version order, ascending: the ones
-    just below it (most of them) and just above; pre-releases only when ``wanted`` is one."""
-    known = sorted(v for v in versions if wanted.is_prerelease or not v.is_prerelease)
-    below = [v for v in known if v < wanted]
-    above = [v for v in known if v > wanted]
-    take_above = min(len(above), max(1, n - len(below)))
-    return below[max(0, len(below) - (n - take_above)):] + above[:take_above]
 
 
 class _Reconstructor:
@@ -375,20 +347,21 @@ class _Reconstructor:
                                  cause)
 
 
-def reconstruct(plan: LayerPlan, session: Resolving, target: TargetEnvironment,
+def reconstruct(airflow: af.AirflowRequirement, mode: str, policies: Sequence[BoundPolicy],
+                session: Resolving, target: TargetEnvironment,
                 options: ResolveOptions, reporter: Reporter, *,
                 requirements: Sequence[tuple[Requirement, Origin]] = (),
                 constraints: Sequence[tuple[Requirement, Origin]] = (),
                 available: Sequence[str] | None = None) -> Reconstruction:
     """Rebuild the constraints the release would have had for ``target`` (see the module
-    docstring). ``requirements``/``constraints`` are the user's: they apply inside the
+    docstring): ``airflow`` is the requirement pinning the release, ``mode`` the constraints
+    mode, ``policies`` the bounds in force. ``requirements``/``constraints`` are the user's: they apply inside the
     reconstruction (a requirement as a constraint on the same project). ``available``: the
     Pythons the release has published files for, when known (for the refusal)."""
     from ..errors import UsageError
     from ..policies.bounds import bounds_for
 
-    assert plan.airflow is not None
-    version = plan.airflow.version
+    version = airflow.version
     if version is None:
         raise UsageError("reconstruction needs apache-airflow pinned with ==X.Y.Z")
     released = release_time(session.repository, version)
@@ -397,23 +370,23 @@ def reconstruct(plan: LayerPlan, session: Resolving, target: TargetEnvironment,
         basis, why = limit, "the --exclude-newer cut-off"
     else:
         basis, why = released, "the release's upload time"
-    extras = "" if plan.settings.mode == "constraints-no-providers" else (
-        f"[{','.join(sorted(plan.airflow.requirement.extras))}]"
-        if plan.airflow.requirement.extras else "")
+    extras = "" if mode == "constraints-no-providers" else (
+        f"[{','.join(sorted(airflow.requirement.extras))}]"
+        if airflow.requirement.extras else "")
     req = Requirement(f"{af.AIRFLOW}{extras}=={version}")
-    bounds, _ = bounds_for(plan.policies, {})
+    bounds, _ = bounds_for(policies, {})
     user: list[tuple[Requirement, Origin]] = []
     for r, origin in [*requirements, *constraints]:
         spec = spec_of(r)
         if spec is not None and canonicalize_name(r.name) != af.AIRFLOW:
             user.append((spec, origin))
     if available is None:
-        available = _classifier_pythons(session, version)
-    _check_release_python(session, version, target, req, available)
+        available = classifier_pythons(session, version)
+    check_release_python(session, version, target, req, available)
     reporter.info(f"reconstructing Airflow constraints: {req} as of {format_utc(basis)}")
     work = _Reconstructor(session, target, options, reporter, req, basis, limit,
                           [*(b.constraint() for b in bounds), *user], available)
-    build, close = _builder(session, target, reporter)
+    build, close = sdist_builder(session, target, reporter)
     try:
         install_set = work.run(build)
     except UnsupportedTarget:
@@ -454,88 +427,3 @@ def reconstruct(plan: LayerPlan, session: Resolving, target: TargetEnvironment,
     moves = tuple(sorted(work.moves.values(), key=lambda m: m.name))
     return Reconstruction(pairs, source, note, moves, basis=basis, why=why, key=work.key,
                           limit=limit)
-
-
-def _classifier_pythons(session: Resolving, version: Version) -> list[str] | None:
-    """The Pythons the release's classifiers name (Airflow publishes a constraints file for
-    each of them), read from its wheel's PEP 658 metadata; ``None`` when that cannot be read
-    (the refusal then says so less precisely)."""
-    from packaging.metadata import parse_email
-
-    from ..index.metadata.fetcher import metadata_url
-
-    try:
-        wheel = next((f for f in session.repository.files(NormalizedName(af.AIRFLOW))
-                      if f.version == version and f.is_wheel and f.core_metadata is not None),
-                     None)
-        if wheel is None or session.request.offline:
-            return None
-        response = session.client.get(metadata_url(wheel.url))
-        if response.status != 200:
-            return None
-        raw, _ = parse_email(response.content)
-    except (ConstrainError, ValueError):
-        return None
-    prefix = "Programming Language :: Python :: "
-    found = set()
-    for c in raw.get("classifiers", []):
-        tail = c[len(prefix):] if c.startswith(prefix) else ""
-        if tail.count(".") == 1 and all(p.isdigit() for p in tail.split(".")):
-            found.add(tail)
-    return sorted(found, key=lambda v: tuple(int(p) for p in v.split("."))) or None
-
-
-def _check_release_python(session: Resolving, version: Version, target: TargetEnvironment,
-                          req: Requirement,
-                          available) -> None:
-    """Refuse at once when the release itself has no file for the target Python."""
-    from ..policies.filters import FilePolicy, group_versions
-
-    files = [f for f in session.repository.files(NormalizedName(af.AIRFLOW))
-             if f.version == version]
-    if files and not group_versions(af.AIRFLOW, files, target, FilePolicy("disallow")):
-        pythons = sorted({f.requires_python for f in files if f.requires_python})
-        reason = ("the release requires Python " + ", ".join(pythons) if pythons
-                  else "the release has no file for it")
-        raise unsupported_error(req, target, reason, available, session.request.command)
-
-
-def _builder(session: Resolving, target: TargetEnvironment, reporter: Reporter):
-    """``(build, close)``: ``build(file)`` builds an sdist of the reconstruction into a wheel
-    for ``target`` (cached; an install reuses it), raising :class:`BuildError` when it does not
-    build; ``close()`` ends its build environments. ``build`` is ``None`` when builds here
-    cannot speak for the target (another Python or platform): metadata builds are then the
-    only check."""
-    from ..index.files import download, sha256_of
-
-    from ..target import TargetEnvironment
-
-    install_build = session.sdist_wheel
-    envs = None
-
-    def close() -> None:
-        if envs is not None:
-            envs.close()
-
-    here = TargetEnvironment.current()
-    same = (target.python_short == here.python_short and not target.platforms
-            and target.free_threaded == here.free_threaded and here.host)
-    if session.request.no_build or (install_build is None and not same):
-        return None, close
-
-    def build(file: DistFile) -> None:
-        nonlocal envs
-        path = download(session.client, file, session.cache, reporter=reporter)
-        if install_build is not None:
-            install_build(file, path)
-            return
-        from ..install.build import build_for
-        from ..install.fetch import build_envs
-
-        if envs is None:
-            envs = build_envs(session.cache, session.settings, reporter, session.build_source)
-        build_for(path, file.sha256 or sha256_of(path), target, session.cache,
-                  build_index=session.settings, envs=envs, reporter=reporter,
-                  filename=file.filename)
-
-    return build, close

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -44,8 +44,38 @@ from .envs import BuildWheel
 from ..models import InstallSet, Origin
 
 if TYPE_CHECKING:
-    from ..app.session import Session
+    from collections.abc import Mapping
+
+    from ..cache import Cache
+    from ..config import IndexSettings
+    from ..index.transport.client import HttpClient
+    from ..reporting import Reporter
     from ..target import TargetEnvironment
+
+
+class BuildSession(Protocol):
+    """What build requirements need of the command's session (``app.session.Session`` has
+    it): its cut-off, settings, cache, client, repository and text reader; a Protocol so that
+    ``build`` does not import ``app``."""
+
+    @property
+    def request(self) -> Any: ...
+    @property
+    def build_cutoff(self) -> datetime | None: ...
+    @property
+    def settings(self) -> IndexSettings: ...
+    @property
+    def cache(self) -> Cache: ...
+    @property
+    def client(self) -> HttpClient: ...
+    @property
+    def reporter(self) -> Reporter: ...
+    @property
+    def repository(self) -> Any: ...
+    @property
+    def environ(self) -> Mapping[str, str]: ...
+
+    def fetch_text(self, location: str) -> tuple[str, str]: ...
 
 #: ``--build-exclude-newer-exempt :all:`` exempts every build requirement from the cut-off
 ALL = ":all:"
@@ -104,7 +134,7 @@ class SessionBuildRequirements:
     build requirements through the session's repository, under its cut-off and
     :class:`BuildRules`, and fetches the wheels into the cache. Thread-safe."""
 
-    def __init__(self, session: Session, rules: BuildRules) -> None:
+    def __init__(self, session: BuildSession, rules: BuildRules) -> None:
         self.session = session
         self.rules = rules
         self._constraints: list[tuple[Requirement, Origin]] | None = None
