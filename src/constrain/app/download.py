@@ -7,6 +7,10 @@ its constraints file, requirements with hashes and ``pylock`` file, the constrai
 resolve read are copied under ``sources/``, ``--layout simple`` adds a PEP 503 tree, and
 ``manifest.json`` lists every file. Outputs are only rewritten when their content changes, so a
 rerun with nothing new touches nothing. Nothing here prints: results are data for ``cli``.
+
+Over 400 lines because the wheelhouse's outputs (per-target files, ``sources/``, the manifest
+entries) are written here beside the pipeline that decides them; they move to ``download/``
+once the provenance work on ``sources/`` settles.
 """
 
 from __future__ import annotations
