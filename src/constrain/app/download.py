@@ -7,29 +7,23 @@ its constraints file, requirements with hashes and ``pylock`` file, the constrai
 resolve read are copied under ``sources/``, ``--layout simple`` adds a PEP 503 tree, and
 ``manifest.json`` lists every file. Outputs are only rewritten when their content changes, so a
 rerun with nothing new touches nothing. Nothing here prints: results are data for ``cli``.
-
-Over 400 lines because the wheelhouse's outputs (per-target files, ``sources/``, the manifest
-entries) are written here beside the pipeline that decides them; they move to ``download/``
-once the provenance work on ``sources/`` settles.
+Over 400 lines: the pipeline has many steps (resolve, vet, fetch, build requirements, review
+data, consistency, outputs), each a short function here; what they write is in
+:mod:`constrain.download.outputs`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from urllib.parse import urlsplit
+from pathlib import Path
 
 from .requests import ResolveRequest
 from .resolve import prepare_resolve, resolve_targets
 from .session import Session, build_session
 from ..errors import ConstrainError, UsageError
 from ..models import DistFile, InstallSet, Pin
-from ..output import render, write_atomic
 from ..output.header import format_utc
 from ..output.pylock import strip_userinfo
 from ..reporting import NULL_REPORTER, Reporter
@@ -39,7 +33,6 @@ from ..download.manifest import (
     MANIFEST_NAME,
     FileEntry,
     Manifest,
-    SourceEntry,
     TargetEntry,
     read_manifest,
     vetted_digests,
@@ -48,17 +41,23 @@ from .. import __version__
 from ..download.reviewdata import (
     created_time,
     dependency_graph,
-    reconstructed_sources,
     sbom_of,
     why_chains,
     with_why_and_licence,
+)
+from ..download.outputs import (
+    file_entry,
+    previous_manifest,
+    stale_files,
+    write_if_changed,
+    write_sources,
+    write_target_outputs,
 )
 from ..download.simple import write_simple_index
 from ..download.wheelhouse import FetchReport, Wheelhouse, locked
 from ..review.sbom import SBOM_NAME
 
 LAYOUTS = ("flat", "simple")
-SOURCES_DIR = "sources"
 #: test hook: the process exits (no clean-up, like a kill) after this many bytes were written
 KILL_ENV = "CONSTRAIN_TEST_KILL_AFTER_BYTES"
 
@@ -208,7 +207,7 @@ def _fill(request: DownloadRequest, dest: Path, targets, sets, vetted: frozenset
           session: Session, prepared, reporter: Reporter) -> DownloadResult:
     """Fetch the union of the targets' files into ``dest`` and write every output (the
     caller holds the wheelhouse's lock)."""
-    previous = _previous_manifest(dest, reporter)
+    previous = previous_manifest(dest, reporter)
     results = []
     union: dict[str, DistFile] = {}
     pins_of: dict[str, Pin] = {}
@@ -254,7 +253,7 @@ def _fill(request: DownloadRequest, dest: Path, targets, sets, vetted: frozenset
         fetched.files.update(more.files)
     entries = tuple(
         dataclasses.replace(
-            _file_entry(union[name], pins_of[name], fetched.files[name].sha256,
+            file_entry(union[name], pins_of[name], fetched.files[name].sha256,
                         fetched.files[name].size, needed_by[name], vetted),
             for_build=name in for_build,
             builds=tuple(sorted(serves.get(name, ()))),
@@ -266,8 +265,9 @@ def _fill(request: DownloadRequest, dest: Path, targets, sets, vetted: frozenset
         t.install_set = _with_hashes(t.install_set, fetched)
     written: list[str] = []
     for t in results:
-        written += _write_target_outputs(dest, t)
-    sources = _write_sources(dest, results, session, written)
+        written += write_target_outputs(dest, t.entry, t.install_set)
+    sources = write_sources(dest, {t.entry.id: t.install_set for t in results},
+                            session.fetched, written)
     manifest = Manifest(
         files=entries,
         targets=tuple(t.entry for t in results),
@@ -284,11 +284,11 @@ def _fill(request: DownloadRequest, dest: Path, targets, sets, vetted: frozenset
     if request.layout == "simple":
         written += [str(p.relative_to(dest)) for p in write_simple_index(dest, entries)]
     depends, roots = dependency_graph((t.install_set for t in results), serves)
-    if _write_if_changed(dest / SBOM_NAME, sbom_of(manifest, depends, roots)):
+    if write_if_changed(dest / SBOM_NAME, sbom_of(manifest, depends, roots)):
         written.append(SBOM_NAME)
-    if _write_if_changed(dest / MANIFEST_NAME, manifest.to_text()):
+    if write_if_changed(dest / MANIFEST_NAME, manifest.to_text()):
         written.append(MANIFEST_NAME)
-    stale = _stale_files(dest, set(union))
+    stale = stale_files(dest, set(union))
     stats = {
         "targets": len(results),
         "files": len(entries),
@@ -406,118 +406,3 @@ def _refuse_unvetted(union: dict[str, DistFile], known: dict[str, str],
             hint="have these files vetted (drop --only-vetted to download them for review), "
             "or pin the versions the vetted manifest lists with -c",
         )
-
-
-def _file_entry(f: DistFile, pin: Pin, sha256: str, size: int, targets: list[str],
-                vetted: frozenset[str]) -> FileEntry:
-    return FileEntry(
-        filename=f.filename,
-        name=pin.display_name or pin.metadata.name,
-        project=str(pin.name),
-        version=str(f.version),
-        kind=f.kind,
-        sha256=sha256,
-        size=size,
-        upload_time=format_utc(f.upload_time) if f.upload_time else None,
-        url=strip_userinfo(f.url),
-        license=pin.metadata.license,
-        requires_python=f.requires_python,
-        yanked=f.yanked,
-        targets=tuple(targets),
-        needs_build=not f.is_wheel,
-        vetted=sha256.lower() in vetted,
-    )
-
-
-def _install_note(t: TargetResult) -> str:
-    return (f"install offline: pip install --no-index --find-links . "
-            f"-c {t.entry.constraints} REQUIREMENT")
-
-
-def _write_target_outputs(dest: Path, t: TargetResult) -> list[str]:
-    written = []
-    note = [_install_note(t)]
-    install_set = dataclasses.replace(t.install_set)
-    for name, fmt in ((t.entry.constraints, "constraints"),
-                      (t.entry.requirements, "requirements"),
-                      (t.entry.pylock, "pylock")):
-        text = render(install_set, fmt, notes=note if fmt != "pylock" else ())
-        if _write_if_changed(dest / name, text):
-            written.append(name)
-    return written
-
-
-def _source_name(origin: str, taken: set[str]) -> str:
-    path = urlsplit(origin).path if "://" in origin else origin
-    base = re.sub(r"[^A-Za-z0-9._-]", "_", PurePosixPath(path.replace(os.sep, "/")).name
-                  or "constraints.txt")
-    name, n = base, 1
-    while name in taken:
-        n += 1
-        name = f"{n}-{base}"
-    taken.add(name)
-    return name
-
-
-def _write_sources(dest: Path, results: list[TargetResult], session: Session,
-                   written: list[str]) -> tuple[SourceEntry, ...]:
-    """Copy every constraint file the resolves used into ``sources/`` (the far side then has
-    the Airflow constraints, found automatically per target Python, and any others, byte for
-    byte)."""
-    used = list(dict.fromkeys(o.source for t in results for _r, o in t.install_set.constraints))
-    taken: set[str] = set()
-    out = []
-    for origin in used:
-        text = session.fetched.get(origin)
-        if text is None:
-            continue
-        name = _source_name(origin, taken)
-        rel = f"{SOURCES_DIR}/{name}"
-        (dest / SOURCES_DIR).mkdir(parents=True, exist_ok=True)
-        if _write_if_changed(dest / rel, text):
-            written.append(rel)
-        shown = strip_userinfo(origin) if "://" in origin else origin
-        users = tuple(t.entry.id for t in results
-                      if any(o.source == origin for _r, o in t.install_set.constraints))
-        out.append(SourceEntry(origin=shown, path=rel,
-                               sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                               targets=users))
-    sets = {t.entry.id: t.install_set for t in results}
-    for tid, origin, basis, name, text in reconstructed_sources(sets):
-        rel = f"{SOURCES_DIR}/{_source_name(name, taken)}"
-        (dest / SOURCES_DIR).mkdir(parents=True, exist_ok=True)
-        if _write_if_changed(dest / rel, text):
-            written.append(rel)
-        out.append(SourceEntry(origin=origin, path=rel, kind="reconstructed", basis=basis,
-                               sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                               targets=(tid,)))
-    return tuple(out)
-
-
-def _write_if_changed(path: Path, text: str) -> bool:
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-    except (OSError, UnicodeDecodeError):
-        pass
-    write_atomic(path, text)
-    return True
-
-
-def _previous_manifest(dest: Path, reporter: Reporter) -> Manifest | None:
-    if not (dest / MANIFEST_NAME).is_file():
-        return None
-    try:
-        return read_manifest(dest)
-    except ConstrainError as exc:
-        reporter.warning(f"ignoring the existing {dest / MANIFEST_NAME}: {exc.message}")
-        return None
-
-
-def _stale_files(dest: Path, needed: set[str]) -> list[str]:
-    """Distribution files in the wheelhouse that this run does not list."""
-    out = []
-    for p in dest.iterdir():
-        if p.is_file() and p.name not in needed and p.name.endswith((".whl", ".tar.gz", ".zip")):
-            out.append(p.name)
-    return sorted(out)
