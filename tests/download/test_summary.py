@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from constrain.app import ResolveRequest
-from constrain.download.command import DownloadRequest, download_command
+from constrain.app.requests import ResolveRequest
+from constrain.app.download import DownloadRequest, download_command
 from constrain.reporting import Reporter
 from tests.support.builders import PackageSpec, build_repository
 
