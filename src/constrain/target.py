@@ -100,7 +100,7 @@ def _is_platform(norm: str) -> bool:
     if linux:
         return linux.group(1) in _LINUX_ARCHES
     mac = re.match(r"^macosx_\d+_\d+_(.+)$", norm)
-    return bool(mac) and mac.group(1) in _MAC_ARCHES
+    return mac is not None and mac.group(1) in _MAC_ARCHES
 
 
 def check_platform(tag: str) -> str:

@@ -212,9 +212,8 @@ def test_nearest_releases_surround_the_version_asked_for(wanted, nearest):
 
     from constrain.airflow.probes import nearest_versions
 
-    known = {Version(v) for v in
-             "2.9.0 2.9.3 2.10.0 2.10.1 2.10.2 2.10.3 2.10.4 2.10.5 2.11.0 3.0.0 3.0.1 3.1.0rc1"
-             .split()}
+    known = {Version(v) for v in ("2.9.0", "2.9.3", "2.10.0", "2.10.1", "2.10.2", "2.10.3",
+                                  "2.10.4", "2.10.5", "2.11.0", "3.0.0", "3.0.1", "3.1.0rc1")}
     assert " ".join(map(str, nearest_versions(known, Version(wanted)))) == nearest
 
 

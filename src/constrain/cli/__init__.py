@@ -31,11 +31,11 @@ class _Parser(argparse.ArgumentParser):
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         """As argparse's, and the namespace remembers the innermost (sub)command parser that
-        read it (``_parser``), so that what none of them knows is reported with the usage of
-        the command it was given to, not the top-level one."""
+        read it (``command_parser``), so that what none of them knows is reported with the
+        usage of the command it was given to, not the top-level one."""
         ns, extra = super().parse_known_args(args, namespace)
-        if not hasattr(ns, "_parser"):  # a subcommand's parser finished first and set it
-            ns._parser = self
+        if not hasattr(ns, "command_parser"):  # a subcommand's parser finished first
+            ns.command_parser = self
         return ns, extra
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None, *, interrupts: _Interrupts | None = 
     parser = build_parser()
     args, unknown = parser.parse_known_args(args_list)
     if unknown:
-        args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from ..reporting import Reporter
 
 if TYPE_CHECKING:
+    from rich.status import Status
+
     from ..app.requests import ResolveRequest
 
 PRERELEASE_CHOICES = ("allow", "if-necessary", "disallow", "if-necessary-or-explicit")
@@ -237,7 +239,7 @@ class CliReporter(Reporter):
         self._lock = threading.Lock()
         #: task -> (done, total) of every countable task begun (for the interrupted line)
         self.tasks: dict[str, tuple[int, int | None]] = {}
-        self._status = None  # rich's transient status line, while one is shown
+        self._status: Status | None = None  # rich's transient status line, while one is shown
 
     def show_status(self, doing: str) -> None:
         """On a terminal (not with -q), one transient line on stderr until :meth:`close`:
