@@ -16,7 +16,9 @@ that installs), :class:`UnsupportedTarget` says so in one line, names the Python
 supports and the command that uses one of them.
 
 What was learnt (moves, versions that do not build) is cached per release, date and target,
-so a rerun re-resolves once instead of rebuilding what failed.
+so a rerun re-resolves once instead of rebuilding what failed. Over 400 lines: the loop and
+the state it learns are one class; the pure decisions are in :mod:`.moves`, the reads of the
+release in :mod:`.probes`.
 """
 
 from __future__ import annotations

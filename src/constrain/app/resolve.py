@@ -24,7 +24,7 @@ from .session import Session, build_session, inputs_key
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-    from ..airflow.layers import LayerPlan
+    from ..airflow.plan import LayerPlan
     from ..constraints.model import Inputs
     from ..models import Origin
     from ..resolver import ResolveOptions
