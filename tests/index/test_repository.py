@@ -382,7 +382,7 @@ def test_default_index_lists_a_real_project(make_repo):
 def test_queued_jobs_run_pages_and_sdists_first_then_wheels_largest_first():
     # An install fetches exactly pinned wheels whole: the large ones then arrive, and are
     # unpacked, early rather than last. An sdist's metadata may need a build: it goes first.
-    from constrain.index.pages.repository import PAGES, _metadata_priority, _PriorityPool
+    from constrain.index.pages.prefetch import PAGES, PriorityPool, metadata_priority
 
     def dist(filename, size):
         kind = "wheel" if filename.endswith(".whl") else "sdist"
@@ -391,13 +391,13 @@ def test_queued_jobs_run_pages_and_sdists_first_then_wheels_largest_first():
 
     ran: list[str] = []
     gate, done = threading.Event(), threading.Event()
-    pool = _PriorityPool(1, "test-pool")
+    pool = PriorityPool(1, "test-pool")
     pool.submit((PAGES, 0), gate.wait, 10)  # holds the only thread while the rest queue
     for f in (dist("p-1-py3-none-any.whl", 10), dist("q-1-py3-none-any.whl", 5000),
               dist("r-1.tar.gz", 1), dist("s-1-py3-none-any.whl", 300)):
-        pool.submit(_metadata_priority(f), ran.append, f.filename)
+        pool.submit(metadata_priority(f), ran.append, f.filename)
     pool.submit((PAGES, 0), ran.append, "page")
-    pool.submit(_metadata_priority(dist("z-1-py3-none-any.whl", 0)), done.set)
+    pool.submit(metadata_priority(dist("z-1-py3-none-any.whl", 0)), done.set)
     gate.set()
     assert done.wait(10)
     pool.close()

@@ -1,0 +1,41 @@
+"""Find-links locations: every distribution file a directory, a file or an HTML page offers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ...errors import redact_url
+from ...models import DistFile
+from ..transport.client import file_url_to_path
+from .pagecache import NOT_HERE, PageCache
+from .parse import dist_file, parse_find_links_page
+
+
+def find_links_files(location: str, pages: PageCache, warn: Callable[[str], None]
+                     ) -> list[DistFile]:
+    """Every distribution file at one find-links ``location`` (of any project): a local
+    directory's files, one local file, or the links of a local or remote page (remote pages
+    through ``pages``). A location that does not exist is warned about and gives nothing."""
+    shown = redact_url(location)
+    if location.startswith("file:"):
+        path = file_url_to_path(location)
+        if path.is_dir():
+            return [
+                f
+                for child in sorted(path.iterdir())
+                if child.is_file()
+                and (f := dist_file(child.name, child.as_uri(), index=location)) is not None
+            ]
+        if path.is_file() and path.suffix.lower() not in (".html", ".htm"):
+            f = dist_file(path.name, location, index=location)
+            return [f] if f is not None else []
+        if not path.exists():
+            warn(f"find-links location {shown} does not exist; skipped")
+            return []
+        page = pages.read_local(location)
+    else:
+        page = pages.get(location, f"the find-links page {shown}")
+    if page.status in NOT_HERE:
+        warn(f"find-links location {shown} does not exist (HTTP {page.status}); skipped")
+        return []
+    return parse_find_links_page(page.body, page.content_type, page.url, location)
