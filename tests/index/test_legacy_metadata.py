@@ -13,7 +13,8 @@ from constrain.cache.store import Cache
 from constrain.cli import main
 from constrain.index.transport.client import HttpClient
 from constrain.index.metadata.legacy import read_requirement
-from constrain.index.metadata.fetcher import MetadataFetcher, parse_core_metadata
+from constrain.index.metadata.fetcher import MetadataFetcher
+from constrain.index.metadata.parse import parse_core_metadata
 from constrain.models import DistFile
 from constrain.reporting import CollectingReporter
 from tests.support.builders import PackageSpec, metadata_text

@@ -26,13 +26,9 @@ from constrain.errors import (
 from constrain.index import files as files_mod
 from constrain.build import sdist as sdist_mod
 from constrain.index.transport.client import HttpClient
-from constrain.index.metadata.fetcher import (
-    MetadataFetcher,
-    is_static_pkg_info,
-    metadata_url,
-    parse_core_metadata,
-    select_metadata_member,
-)
+from constrain.index.metadata.fetcher import MetadataFetcher, metadata_url
+from constrain.index.metadata.parse import is_static_pkg_info, parse_core_metadata
+from constrain.index.metadata.wheel import select_metadata_member
 from constrain.models import DistFile
 from constrain.reporting import CollectingReporter
 from tests.support.builders import FileRecord, PackageSpec, make_wheel, metadata_text
@@ -540,7 +536,7 @@ def test_wheel_metadata_read_from_bytes_matches_builder():
     path_bytes = io.BytesIO()
     with zipfile.ZipFile(path_bytes, "w") as zf:
         zf.writestr("x-1.dist-info/METADATA", metadata_text("x", "1"))
-    from constrain.index.metadata.fetcher import wheel_metadata_from_zip
+    from constrain.index.metadata.wheel import wheel_metadata_from_zip
 
     assert wheel_metadata_from_zip(path_bytes, "x", "x-1.whl").startswith(b"Metadata-Version")
 

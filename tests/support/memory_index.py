@@ -38,7 +38,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from constrain.errors import MetadataError, ProjectNotFound
-from constrain.index.metadata.fetcher import parse_core_metadata
+from constrain.index.metadata.parse import parse_core_metadata
 from constrain.models import CoreMetadata, DistFile
 from tests.support.builders import metadata_text
 

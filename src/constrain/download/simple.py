@@ -94,7 +94,7 @@ def _metadata_file(root: Path, entry: FileEntry, changed: list[Path]) -> str | N
     if entry.kind != "wheel":
         return None
     from ..errors import MetadataError
-    from ..index.metadata.fetcher import wheel_metadata_from_zip
+    from ..index.metadata.wheel import wheel_metadata_from_zip
 
     try:
         data = wheel_metadata_from_zip(root / entry.filename, entry.project, entry.filename)

@@ -3,18 +3,11 @@
 :class:`MetadataFetcher` tries, in order: the parsed-metadata cache (bucket ``metadata``, kept
 forever: file identities are sha256 digests or immutable URLs), a file that is already local
 (``file://`` or a whole download in the ``files`` bucket), the PEP 658/714 ``.metadata`` file
-when the index advertises one, then for wheels HTTP range reads of the zip's central directory
-and ``METADATA`` member, and for sdists a download followed by PEP 643 static ``PKG-INFO``, a
-PEP 621 static ``[project]`` table (``build/pyproject.py``) or a PEP 517 metadata build. Downloading
-a whole wheel is the last resort.
-
-The range path costs ONE request in the common case: a suffix request for the last
-``tail_bytes`` (64 KiB). Builders (setuptools, hatchling, flit, poetry) write ``*.dist-info`` last,
-so the central directory, ``RECORD`` and ``METADATA`` sit at the end of the file and together
-take ~140 bytes per archive member plus ``METADATA`` itself: 64 KiB covers wheels of up to
-~300 members, which is most of a large project's dependencies (measured on a sample of Airflow
-dependencies: 5-50 KiB). Wheels with thousands of members (cloud SDKs) or with ``METADATA``
-first (maturin) take one more request, sized from the central directory, never more than three.
+when the index advertises one, then for wheels HTTP range reads (``wheel.py``: usually one
+request), and for sdists a download followed by PEP 643 static ``PKG-INFO``, a PEP 621 static
+``[project]`` table (``build/pyproject.py``) or a PEP 517 metadata build. Downloading a whole
+wheel is the last resort. Bytes become :class:`~constrain.models.CoreMetadata` in
+``parse.py``.
 """
 
 from __future__ import annotations
@@ -22,28 +15,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import re
-import struct
 import sys
 import sysconfig
 import tempfile
 import threading
 import time
-import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from packaging.metadata import parse_email
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.requirements import InvalidRequirement
+from packaging.specifiers import InvalidSpecifier
+from packaging.utils import NormalizedName
 
+from ...build.pyproject import static_metadata
 from ...cache.keys import file_key
 from ...cache.store import Cache
 from ...errors import (
@@ -52,404 +39,25 @@ from ...errors import (
     ConstrainError,
     HashMismatch,
     MetadataError,
-    NetworkError,
     OfflineMissing,
-    SourceLocation,
     redact_url,
 )
-from ...models import CoreMetadata, DistFile, MetadataSource, UnreadableLine
+from ...models import CoreMetadata, DistFile, MetadataSource
 from ...reporting import NULL_REPORTER, Reporter
 from .. import files as _files
 from ..transport.client import HttpClient
-from .legacy import marker_of, read_requirement
-from ...build.pyproject import static_metadata
+from .parse import is_static_pkg_info, parse_core_metadata
+from .wheel import (
+    DEFAULT_TAIL,
+    NoRanges,
+    RangeFile,
+    ZipFormatError,
+    remote_wheel_metadata,
+    wheel_metadata_from_zip,
+)
 
 if TYPE_CHECKING:
     from ...build.envs import BuildEnvs, BuildRequirementSource
-
-DEFAULT_TAIL = 64 * 1024
-_STATIC_FIELDS = frozenset({"requires-dist", "requires-python", "provides-extra"})
-
-
-# ====================================================================== parsing metadata bytes
-
-
-def parse_core_metadata(
-    data: bytes | str,
-    *,
-    source: MetadataSource,
-    where: str = "METADATA",
-    expect_name: str | None = None,
-    expect_version: Version | str | None = None,
-    reporter: Reporter = NULL_REPORTER,
-) -> CoreMetadata:
-    """Parse ``METADATA`` / ``PKG-INFO`` bytes into :class:`CoreMetadata`.
-
-    ``where`` names the input in messages (e.g. ``"foo-1.0-py3-none-any.whl (METADATA)"``).
-    Raises :class:`MetadataError` when Name or Version is missing or invalid, and when they
-    disagree with ``expect_name``/``expect_version`` (the file's own name).
-
-    Requires-Dist lines are read as :func:`.legacy.read_requirement` does: legacy forms that
-    the tools of their day accepted are rewritten (reported with ``reporter.info``). A line
-    that still cannot be read is kept in ``unreadable`` when it has a valid marker (the
-    resolver then rejects the release only where that marker holds: an extra that was asked
-    for, a matching platform); a line without one applies everywhere, and the release cannot
-    be used: :class:`MetadataError` lists every such line. Dropping a dependency would
-    silently produce a broken install set. An invalid Requires-Python is ignored with a
-    warning (pip does the same: the index's ``data-requires-python`` is what filters files
-    anyway).
-    """
-    raw, unparsed = parse_email(data)
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    name = raw.get("name")
-    version_text = raw.get("version")
-    if not name or not version_text:
-        missing = "Name" if not name else "Version"
-        why = "repeated or undecodable" if missing.lower() in unparsed else "missing"
-        raise MetadataError(f"the {missing} field of {where} is {why}")
-    try:
-        version = Version(version_text)
-    except InvalidVersion:
-        raise MetadataError(
-            f"{where} has an invalid version {version_text!r}",
-            locations=[_locate(text, where, "Version", version_text)],
-        ) from None
-    if expect_name is not None and canonicalize_name(name) != canonicalize_name(expect_name):
-        raise MetadataError(
-            f"{where} is for project {name!r}, but the file belongs to {expect_name!r}",
-            hint="the index serves a mislabelled file; exclude this version or report it",
-        )
-    if expect_version is not None and version != Version(str(expect_version)):
-        raise MetadataError(
-            f"{where} says version {version}, but the file is version {expect_version}",
-            hint="the index serves a mislabelled file; exclude this version or report it",
-        )
-
-    requires: list[Requirement] = []
-    bad: list[SourceLocation] = []
-    unreadable: list[UnreadableLine] = []
-    for line in raw.get("requires_dist", []) + unparsed.get("requires-dist", []):
-        try:
-            req, fixed = read_requirement(line)
-        except InvalidRequirement as exc:
-            loc = _locate(text, where, "Requires-Dist", line)
-            marker = marker_of(line)
-            if marker is not None:
-                error = str(exc).splitlines()[0]  # a one-line warning when it does not apply
-                unreadable.append(UnreadableLine(where, loc.line, line, error, str(marker)))
-            else:
-                bad.append(SourceLocation(loc.source, loc.line, loc.text, None, str(exc)))
-            continue
-        if fixed is not None:
-            reporter.info(f"{where}: read the legacy Requires-Dist {line!r} as '{req}' ({fixed})")
-        requires.append(req)
-    if bad:
-        raise MetadataError(
-            f"{len(bad)} invalid Requires-Dist line{'s' if len(bad) > 1 else ''} in {where} "
-            f"({name} {version})",
-            locations=bad,
-            hint=f"this version of {name} cannot be used; exclude it (e.g. {name}!={version})",
-        )
-
-    requires_python = None
-    rp_text = raw.get("requires_python")
-    if rp_text:
-        try:
-            requires_python = SpecifierSet(rp_text)
-        except InvalidSpecifier:
-            reporter.warning(f"{where}: ignoring invalid Requires-Python {rp_text!r}")
-    extras = frozenset(canonicalize_name(e) for e in raw.get("provides_extra", ()))
-    return CoreMetadata(
-        name=name,
-        version=version,
-        requires_dist=tuple(requires),
-        requires_python=requires_python,
-        provides_extra=extras,
-        license=raw.get("license_expression") or raw.get("license"),
-        source=source,
-        unreadable=tuple(unreadable),
-    )
-
-
-def is_static_pkg_info(data: bytes | str) -> bool:
-    """PEP 643: ``PKG-INFO`` of Metadata-Version 2.2+ whose dependency fields are not Dynamic
-    can be trusted without building the sdist."""
-    raw, _ = parse_email(data)
-    try:
-        mv = Version(raw.get("metadata_version", "0"))
-    except InvalidVersion:
-        return False
-    dynamic = {d.strip().lower() for d in raw.get("dynamic", ())}
-    return mv >= Version("2.2") and not (dynamic & (_STATIC_FIELDS | {"name", "version"}))
-
-
-def _locate(text: str, where: str, field: str, value: str) -> SourceLocation:
-    """The ``field: value`` header line of ``text`` as a location (line number when found)."""
-    prefix = field.lower() + ":"
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            break  # end of headers: the body is the long description
-        if line.lower().startswith(prefix) and line[len(prefix) :].strip() == value.strip():
-            return SourceLocation(where, n, line, len(prefix) + 1)
-    return SourceLocation(where, None, f"{field}: {value}")
-
-
-# ====================================================================== zip reading
-
-
-class _ZipFormatError(Exception):
-    """The bytes at hand do not form the zip structure expected (caller falls back)."""
-
-
-class _NoRanges(Exception):
-    """The server does not answer range requests usefully (caller downloads the whole file)."""
-
-
-@dataclass(frozen=True)
-class _Member:
-    name: str
-    flags: int
-    method: int
-    crc: int
-    csize: int
-    usize: int
-    offset: int
-
-
-_EOCD = struct.Struct("<4sHHHHIIH")
-_ZIP64_LOCATOR = struct.Struct("<4sIQI")
-_ZIP64_EOCD = struct.Struct("<4sQHHIIQQQQ")
-_CDH = struct.Struct("<4sHHHHHHIIIHHHHHII")
-_LFH = struct.Struct("<4sHHHHHIIIHH")
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
-
-
-class _RemoteZip:
-    """The bytes of one remote file fetched so far, fetching missing spans with range requests.
-
-    Spans are kept merged; a server that answers 200 to a range request hands over the whole
-    file, which is then kept as the single span."""
-
-    def __init__(self, client: HttpClient, url: str, size: int | None) -> None:
-        self.client = client
-        self.url = url
-        self.size = size
-        self.spans: list[tuple[int, bytes]] = []
-        self.whole: bytes | None = None
-        self.requests = 0
-
-    def fetch_tail(self, n: int) -> None:
-        self._accept(self.client.get_range(self.url, None, n), suffix=n)
-
-    def read(self, start: int, end: int, *, before: int = 0) -> bytes:
-        """Bytes ``[start, end)``; when not all held, fetch them with one request that also
-        takes ``before`` bytes ahead of ``start`` (and stops where held bytes begin)."""
-        got = self._slice(start, end)
-        if got is not None:
-            return got
-        lo = max(0, start - before)
-        hi = end
-        for s, data in self.spans:  # stop where held bytes reaching past ``end`` begin
-            if lo < s < hi and s + len(data) >= end:
-                hi = s
-        self._accept(self.client.get_range(self.url, lo, hi - 1))
-        got = self._slice(start, end)
-        if got is None:
-            raise _ZipFormatError(f"the server did not send bytes {start}-{end - 1}")
-        return got
-
-    def held_from_end(self) -> int:
-        """Offset from which everything up to the end of the file is held."""
-        assert self.size is not None
-        for s, data in self.spans:
-            if s + len(data) >= self.size:
-                return s
-        return self.size
-
-    def _slice(self, start: int, end: int) -> bytes | None:
-        for s, data in self.spans:
-            if s <= start and end <= s + len(data):
-                return data[start - s : end - s]
-        return None
-
-    def _accept(self, r: Any, suffix: int | None = None) -> None:
-        self.requests += 1
-        if r.status == 200:
-            self.whole = r.content
-            self.size = len(r.content)
-            self.spans = [(0, r.content)]
-            return
-        if r.status in (404, 410):
-            raise NetworkError(
-                f"{redact_url(self.url)} is gone (HTTP {r.status})",
-                url=redact_url(self.url),
-                hint="the index lists a file it no longer serves; try --refresh",
-            )
-        if r.status != 206:
-            raise _NoRanges(f"HTTP {r.status}")
-        m = _CONTENT_RANGE.match(r.headers.get("content-range", ""))
-        if m:
-            start, last = int(m[1]), int(m[2])
-            if m[3] != "*":
-                self.size = int(m[3])
-        elif suffix is not None and self.size is not None:
-            start, last = self.size - len(r.content), self.size - 1
-        else:
-            raise _NoRanges("206 without Content-Range")
-        if last - start + 1 != len(r.content) or self.size is None:
-            raise _NoRanges("inconsistent partial response")
-        self._add(start, r.content)
-
-    def _add(self, start: int, data: bytes) -> None:
-        spans = sorted([*self.spans, (start, data)], key=lambda s: s[0])
-        merged: list[tuple[int, bytes]] = []
-        for s, d in spans:
-            if merged and s <= merged[-1][0] + len(merged[-1][1]):
-                ms, md = merged[-1]
-                overlap = ms + len(md) - s
-                merged[-1] = (ms, md + d[overlap:]) if overlap < len(d) else (ms, md)
-            else:
-                merged.append((s, d))
-        self.spans = merged
-
-
-def _eocd_at(buf: bytes, base: int, size: int) -> int | None:
-    """Position in ``buf`` (which starts at file offset ``base``) of the End of Central
-    Directory record whose comment runs to the end of the file."""
-    pos = len(buf)
-    while (pos := buf.rfind(b"PK\x05\x06", 0, pos)) >= 0:
-        if pos + _EOCD.size <= len(buf):
-            comment_len = _EOCD.unpack_from(buf, pos)[7]
-            if base + pos + _EOCD.size + comment_len <= size:
-                return pos
-    return None
-
-
-def _find_eocd(view: _RemoteZip) -> tuple[int, int, int]:
-    """``(cd_offset, cd_size, entries)`` from the End of Central Directory (zip64 aware)."""
-    size = view.size
-    assert size is not None
-    lo = view.held_from_end()
-    floor = max(0, size - _EOCD.size - 0xFFFF)  # the archive comment is at most 64 KiB
-    while (pos := _eocd_at(view.read(lo, size), lo, size)) is None:
-        if lo <= floor:
-            raise _ZipFormatError("no end of central directory record")
-        lo = floor
-    eocd = lo + pos
-    _sig, _d, _cd, _nd, entries, cd_size, cd_offset, _clen = _EOCD.unpack(
-        view.read(eocd, eocd + _EOCD.size)
-    )
-    if eocd >= _ZIP64_LOCATOR.size:
-        loc = view.read(eocd - _ZIP64_LOCATOR.size, eocd)
-        sig, _disk, z64_offset, _disks = _ZIP64_LOCATOR.unpack(loc)
-        if sig == b"PK\x06\x07":
-            rec = view.read(z64_offset, z64_offset + _ZIP64_EOCD.size, before=4096)
-            fields = _ZIP64_EOCD.unpack(rec)
-            if fields[0] != b"PK\x06\x06":
-                raise _ZipFormatError("bad zip64 end of central directory")
-            entries, cd_size, cd_offset = fields[7], fields[8], fields[9]
-    if cd_offset + cd_size > eocd:
-        raise _ZipFormatError("central directory beyond its end record")
-    return cd_offset, cd_size, entries
-
-
-def _parse_central_directory(cd: bytes, entries: int) -> list[_Member]:
-    members: list[_Member] = []
-    pos = 0
-    for _ in range(entries):
-        if pos + _CDH.size > len(cd):
-            raise _ZipFormatError("truncated central directory")
-        f = _CDH.unpack_from(cd, pos)
-        if f[0] != b"PK\x01\x02":
-            raise _ZipFormatError("bad central directory entry")
-        flags, method, crc, csize, usize = f[3], f[4], f[7], f[8], f[9]
-        nlen, elen, clen, offset = f[10], f[11], f[12], f[16]
-        raw_name = cd[pos + 46 : pos + 46 + nlen]
-        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
-        extra = cd[pos + 46 + nlen : pos + 46 + nlen + elen]
-        if 0xFFFFFFFF in (csize, usize, offset):
-            usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
-        members.append(_Member(name, flags, method, crc, csize, usize, offset))
-        pos += 46 + nlen + elen + clen
-    return members
-
-
-def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
-    i = 0
-    while i + 4 <= len(extra):
-        hid, hlen = struct.unpack_from("<HH", extra, i)
-        if hid == 1:
-            vals = iter(struct.unpack_from(f"<{hlen // 8}Q", extra, i + 4))
-            if usize == 0xFFFFFFFF:
-                usize = next(vals)
-            if csize == 0xFFFFFFFF:
-                csize = next(vals)
-            if offset == 0xFFFFFFFF:
-                offset = next(vals)
-            return usize, csize, offset
-        i += 4 + hlen
-    raise _ZipFormatError("zip64 sizes without a zip64 extra field")
-
-
-def select_metadata_member(names: list[str], project: str) -> str:
-    """The ``<name>-<ver>.dist-info/METADATA`` member of a wheel's ``names``, tolerating case
-    and name-normalisation differences; when several dist-info directories exist, the one
-    whose name matches ``project``. Raises :class:`MetadataError` when there is none."""
-    found = [n for n in names if re.fullmatch(r"[^/]+\.dist-info/METADATA", n, re.IGNORECASE)]
-    if len(found) > 1:
-        want = canonicalize_name(project)
-        found = [n for n in found if canonicalize_name(n.split("/")[0][:-10].split("-")[0]) == want]
-    if len(found) != 1:
-        what = "no" if not found else "more than one"
-        raise MetadataError(f"the wheel has {what} .dist-info/METADATA for {project}")
-    return found[0]
-
-
-def _member_bytes(blob: bytes, member: _Member) -> bytes:
-    """Decompress ``member`` from ``blob``, which starts at its local file header."""
-    if len(blob) < _LFH.size or blob[:4] != b"PK\x03\x04":
-        raise _ZipFormatError("bad local file header")
-    f = _LFH.unpack_from(blob)
-    start = _LFH.size + f[9] + f[10]
-    data = blob[start : start + member.csize]
-    if len(data) != member.csize or member.flags & 1:
-        raise _ZipFormatError("truncated or encrypted member")
-    if member.method == zipfile.ZIP_STORED:
-        out = data
-    elif member.method == zipfile.ZIP_DEFLATED:
-        d = zlib.decompressobj(-15)
-        out = d.decompress(data) + d.flush()
-    else:  # bzip2/lzma: rare in wheels; zipfile handles them on the whole-file path
-        raise _ZipFormatError(f"compression method {member.method}")
-    if len(out) != member.usize or zlib.crc32(out) != member.crc:
-        raise _ZipFormatError("METADATA fails its CRC check")
-    return out
-
-
-def _remote_wheel_metadata(view: _RemoteZip, project: str) -> bytes:
-    """Read ``METADATA`` out of a remote wheel whose tail ``view`` already holds."""
-    cd_offset, cd_size, entries = _find_eocd(view)
-    # When the central directory is not all held, fetch it together with what usually sits
-    # just before it: RECORD (~60 bytes per member, compressed) and METADATA (< 32 KiB).
-    cd = view.read(cd_offset, cd_offset + cd_size, before=entries * 64 + 32 * 1024)
-    members = _parse_central_directory(cd, entries)
-    chosen = select_metadata_member([m.name for m in members], project)
-    member = next(m for m in members if m.name == chosen)
-    later = [m.offset for m in members if m.offset > member.offset]
-    end = min(later) if later else cd_offset
-    return _member_bytes(view.read(member.offset, end), member)
-
-
-def wheel_metadata_from_zip(source: str | Path | io.BytesIO, project: str, what: str) -> bytes:
-    """``METADATA`` from a whole wheel (a path or bytes); :class:`MetadataError` if unusable."""
-    try:
-        with zipfile.ZipFile(source) as zf:
-            return zf.read(select_metadata_member(zf.namelist(), project))
-    except (zipfile.BadZipFile, OSError, NotImplementedError, zlib.error) as exc:
-        raise MetadataError(f"{what} is not a readable wheel: {exc}") from None
-
-
-# ====================================================================== the fetcher
 
 
 def _host_tag() -> str:
@@ -646,13 +254,12 @@ class MetadataFetcher:
 
     def _via_range(self, file: DistFile) -> CoreMetadata:
         url = file.url.split("#", 1)[0]
-        view = _RemoteZip(self.client, url, file.size)
         try:
-            view.fetch_tail(self.tail_bytes)
+            view = RangeFile(self.client, url, file.size, self.tail_bytes)
             if view.whole is None:
-                data = _remote_wheel_metadata(view, file.project)
+                data = remote_wheel_metadata(view, file.project)
                 return self._parse(data, file, "range", "METADATA")
-        except (_NoRanges, _ZipFormatError) as exc:
+        except (NoRanges, ZipFormatError) as exc:
             self.reporter.info(f"{file.filename}: range reads failed ({exc}); downloading it")
             path = _files.download(
                 self.client, file, self.cache, dest_dir=self._tmpdir(), reporter=self.reporter
