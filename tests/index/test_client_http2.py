@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from constrain.index.transport.client import LARGE_FRAME, HttpClient, _cheap_frame_repr
+from constrain.index.transport.client import HttpClient
+from constrain.index.transport.patches import LARGE_FRAME, _cheap_frame_repr
 
 BODY = bytes(range(256)) * (3 * 1024 * 1024 // 256 + 7)  # a little over 3 MiB
 

@@ -4,9 +4,11 @@ Every byte constrain reads from an index, a find-links page or a constraint URL 
 :class:`HttpClient`, which counts requests and bytes (for benchmarks and reports), refuses the
 network under ``--offline``, and turns transport failures into :class:`NetworkError` naming the
 URL with credentials removed. It is safe to use from many threads at once. httpcore runs on
-asyncio's own transports (``netstream.py``) with the frame tweaks of ``h2frames.py``; failures
-are retried as ``retries.py`` says; requests made inside :meth:`HttpClient.urgent` use a pool
-of their own.
+asyncio's own transports (``netstream.py``) with larger HTTP/2 frames, both through
+``patches.py`` (the one place that reaches into the libraries' internals, switchable off);
+failures are retried as ``retries.py`` says; requests made inside :meth:`HttpClient.urgent` use
+a pool of their own. One module past 400 lines: one class, so that every request (network or
+``file:``, whole or streamed) keeps the same counters, ``--offline`` rule, retries and errors.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ...errors import NetworkError, OfflineMissing, redact_url
-from .patches import LARGE_FRAME, _ask_for_large_frames, _cheap_frame_repr, _mark_request
+from . import patches
+from .loop import EventLoop, Pending
 from .retries import (
     MAX_RETRY_AFTER,
     RETRY_STATUS,
@@ -29,7 +32,7 @@ from .retries import (
     retry_after,
 )
 
-__all__ = ["LARGE_FRAME", "HttpClient", "Pending", "Response", "backoff_delay", "retry_after"]
+__all__ = ["HttpClient", "Pending", "Response", "backoff_delay", "retry_after"]
 
 #: seconds one request may take in all, retries included (``--deadline``): long enough for a
 #: large wheel on a slow link, short enough that a trickling server cannot hold a run for hours
@@ -71,23 +74,6 @@ def file_url_to_path(url: str) -> Path:
     return Path(unquote(parts.path))
 
 
-class Pending:
-    """A request begun by :meth:`HttpClient.start_get`."""
-
-    def __init__(self, loop: _EventLoop, future) -> None:
-        self._loop = loop
-        self._future = future
-
-    def result(self) -> Response:
-        """The response (waiting for it); raises as :meth:`HttpClient.get` would."""
-        return self._loop.wait(self._future)
-
-    def when_done(self, callback: Callable[[], object]) -> None:
-        """Call ``callback()`` once the request has ended, however it ended (at once if it
-        has; otherwise on the HTTP thread, so it must be quick)."""
-        self._future.add_done_callback(lambda _future: callback())
-
-
 class HttpClient:
     """Fetches URLs over HTTP/2 (falling back to HTTP/1.1) or from ``file://`` paths.
 
@@ -95,8 +81,10 @@ class HttpClient:
     5xx), waiting about ``backoff * 2**attempt`` seconds between them (jittered), or what the
     server's ``Retry-After`` asks. ``timeout`` bounds connecting and each wait for more of an
     answer (a stalled server); ``deadline`` bounds one request as a whole, retries and
-    back-off included (a server trickling bytes), ``None`` for no bound. Once :meth:`close`
-    has been called every request raises :class:`NetworkError`.
+    back-off included (a server trickling bytes), ``None`` for no bound. ``patches`` applies
+    ``patches.py``'s changes to httpx/httpcore/h2/hyperframe (``None``: unless
+    ``CONSTRAIN_HTTP_PATCHES=0``); off, the libraries work as shipped, with more CPU per byte.
+    Once :meth:`close` has been called every request raises :class:`NetworkError`.
     """
 
     def __init__(
@@ -109,6 +97,7 @@ class HttpClient:
         deadline: float | None = DEFAULT_DEADLINE,
         cert: str | None = None,
         max_connections: int = 64,
+        patches: bool | None = None,
     ) -> None:
         self.offline = offline
         self.retries = retries
@@ -117,6 +106,7 @@ class HttpClient:
         self.deadline = deadline
         self.cert = cert
         self.max_connections = max_connections
+        self.patches = patches
         self.counters = Counters()
         self._client = None
         self._closed = False
@@ -125,7 +115,7 @@ class HttpClient:
         self._credentials: dict[tuple[str, str, int | None], str] = {}
 
     # ------------------------------------------------------------------ plumbing
-    def _loop(self) -> _EventLoop:
+    def _loop(self) -> EventLoop:
         """The event loop thread owning the async HTTP/2 client, started on first use.
 
         All network I/O runs on that one thread: httpx's synchronous HTTP/2 connections are not
@@ -138,15 +128,16 @@ class HttpClient:
                 if self._closed:  # a late request (a prefetch job) must not revive it
                     raise NetworkError("the HTTP client was closed", url="")
                 if self._client is None:
-                    self._client = _EventLoop(self._make_client)
+                    self._client = EventLoop(self._make_client)
                 client = self._client
         return client
 
     def _make_client(self):
         import httpx
 
-        _ask_for_large_frames()
-        _cheap_frame_repr()
+        patched = patches.wanted() if self.patches is None else self.patches
+        if patched:
+            patches.install_patches(True)
 
         verify: object = True
         if self.cert:
@@ -161,10 +152,10 @@ class HttpClient:
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 15.0)),
             follow_redirects=True,
             limits=limits,
-            transport=_asyncio_transport(verify, limits),
+            transport=patches.asyncio_transport(verify, limits) if patched else None,
             headers={"User-Agent": USER_AGENT},
-            # marks this client's connections for _ask_for_large_frames
-            event_hooks={"request": [_mark_request]},
+            # marks this client's connections for the large-frames patch
+            event_hooks={"request": [patches.mark_request] if patched else []},
         )
 
     def warm_up(self) -> None:
@@ -444,35 +435,6 @@ class HttpClient:
         return Response(url, status, {"content-type": ctype}, data)
 
 
-def _asyncio_transport(verify: object, limits):
-    """httpx's transport for direct connections, with httpcore on :mod:`.netstream` instead of
-    anyio (reads take everything that has arrived, not one TLS record each). Proxied
-    connections keep httpx's own transports. ``None`` (httpx's default) when httpx's
-    transport is not built the way this expects."""
-    import httpcore
-    import httpx
-
-    from .netstream import AsyncioBackend
-
-    transport = httpx.AsyncHTTPTransport(http2=True, verify=verify, limits=limits)
-    pool = getattr(transport, "_pool", None)
-    if not isinstance(pool, httpcore.AsyncConnectionPool):
-        return None
-    try:
-        transport._pool = httpcore.AsyncConnectionPool(  # noqa: SLF001 -- the one way in
-            ssl_context=pool._ssl_context,  # noqa: SLF001
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=True,
-            http2=True,
-            network_backend=AsyncioBackend(),
-        )
-    except (AttributeError, TypeError):
-        return None
-    return transport
-
-
 def _seconds(value: float | None) -> str:
     return f"{value:g} s" if value is not None else "none"
 
@@ -484,90 +446,3 @@ def _origin(parts) -> tuple[str, str, int | None]:
         port = None
     default = {"http": 80, "https": 443}.get(parts.scheme)
     return (parts.scheme, (parts.hostname or "").lower(), port or default)
-
-
-class _EventLoop:
-    """An asyncio loop on a daemon thread and the async client that lives on it."""
-
-    def __init__(self, make_client: Callable[[], object]) -> None:
-        import asyncio
-
-        self._asyncio = asyncio
-        self._make_client = make_client
-        self._urgent = None  # the urgent lane's client, made on first use
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="constrain-http", daemon=True
-        )
-        self.thread.start()
-
-        async def create():
-            return make_client()
-
-        self.client = self.run(create())
-
-    def client_for(self, urgent: bool):
-        """The client of a lane (on the loop thread): ``urgent`` requests have connections of
-        their own (``HttpClient.urgent``)."""
-        if not urgent:
-            return self.client
-        if self._urgent is None:
-            self._urgent = self._make_client()
-        return self._urgent
-
-    def run(self, coro):
-        """Run ``coro`` on the loop and wait for its result (from any other thread)."""
-        return self.wait(self.submit(coro))
-
-    def submit(self, coro):
-        """Start ``coro`` on the loop; its :class:`concurrent.futures.Future`."""
-        try:
-            return self._asyncio.run_coroutine_threadsafe(coro, self.loop)
-        except RuntimeError:  # the loop is closed
-            coro.close()
-            raise NetworkError("the HTTP client was closed", url="") from None
-
-    def wait(self, future):
-        """The result of a :meth:`submit` future. A caller racing :meth:`close` (a prefetch
-        job still running when the command ends) gets a :class:`NetworkError` instead of
-        waiting forever on a loop that has stopped."""
-        from concurrent.futures import CancelledError
-
-        while True:
-            try:
-                return future.result(timeout=1.0)
-            except CancelledError:
-                raise NetworkError("the HTTP client was closed", url="") from None
-            except TimeoutError:
-                if not self.thread.is_alive() or not self.loop.is_running():
-                    future.cancel()
-                    raise NetworkError("the HTTP client was closed", url="") from None
-
-    async def _shutdown(self) -> None:
-        """Cancel every request still in flight (their callers get NetworkError), then close
-        the client's connections -- so nothing is left pending when the loop stops."""
-        asyncio = self._asyncio
-        current = asyncio.current_task()
-        pending = [t for t in asyncio.all_tasks() if t is not current]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        for client in (self.client, self._urgent):
-            try:
-                if client is not None:
-                    await client.aclose()
-            except Exception:  # noqa: BLE001 -- closing must not mask the command's outcome
-                pass
-        for _ in range(3):  # closed transports finish closing (their connection_lost runs)
-            await asyncio.sleep(0)
-
-    def close(self) -> None:
-        self.loop.set_exception_handler(lambda loop, context: None)  # quiet at shutdown
-        try:
-            self._asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(timeout=10)
-        except Exception:  # noqa: BLE001 -- closing must not mask the command's outcome
-            pass
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-        if not self.thread.is_alive():
-            self.loop.close()
