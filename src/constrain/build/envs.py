@@ -32,7 +32,8 @@ it does not satisfy select the environment of the whole set instead. Builds run 
 
 Without a cache the environments live in a temporary directory removed by :meth:`close`.
 All pip output is captured into the caller's output list (for :class:`BuildError` tails);
-nothing is printed.
+nothing is printed. One module past 400 lines: the cache layout above (markers, pins, remembered
+resolutions) is one contract, kept where it is written and read.
 """
 
 from __future__ import annotations

@@ -278,9 +278,9 @@ class MetadataFetcher:
         return self._sdist_metadata(file, path)
 
     def _sdist_metadata(self, file: DistFile, path: Path) -> CoreMetadata:
-        from ...build import sdist
+        from ...build import archive, sdist
 
-        top = sdist.read_top_files(path, ("PKG-INFO", "pyproject.toml"))
+        top = archive.read_top_files(path, ("PKG-INFO", "pyproject.toml"))
         pkg_info = top.get("PKG-INFO")
         if pkg_info is not None and is_static_pkg_info(pkg_info):
             return self._parse(pkg_info, file, "pkg-info", "PKG-INFO")
