@@ -50,7 +50,7 @@ def _publishers(obj: object) -> list[dict]:
 def lookup(client, files: Iterable[DistFile], *, warn: Callable[[str], None],
            workers: int = 8) -> dict[str, Mapping | None]:
     """For each of ``files`` (by file name): its provenance record, or ``None``. ``client``
-    is the command's :class:`~constrain.index.client.HttpClient`; under ``--offline`` nothing
+    is the command's :class:`~constrain.index.transport.client.HttpClient`; under ``--offline`` nothing
     is asked and every file is ``None``."""
     files = list(files)
     out: dict[str, Mapping | None] = {f.filename: None for f in files}
