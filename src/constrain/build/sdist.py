@@ -180,7 +180,7 @@ class _Session:
     def keep_log(self, *, drop: bool = False) -> Path | None:
         """The whole output, kept under the cache's ``build-logs/`` (``None`` without a
         cache); ``drop`` removes an old one instead."""
-        if self.envs._tmp is not None:
+        if self.envs._tmp is not None:  # noqa: SLF001 -- a throwaway cache: nothing kept
             return None
         return keep_log(self.envs.cache.root, self.what, self.output, drop=drop)
 

@@ -44,7 +44,8 @@ def root_names(index: str, pages: PageCache) -> list[str]:
     if not response.ok:
         return []
     ctype = response.headers.get("content-type", "")
-    names = sorted({canonicalize_name(n) for n in parse_root_index(response.content, ctype)})
+    names: list[str] = sorted(
+        {canonicalize_name(n) for n in parse_root_index(response.content, ctype)})
     listing = json.dumps(names).encode()
     pages.write(lambda c: c.put("misc", key, listing, {"fetched": time.time()}))
     return names

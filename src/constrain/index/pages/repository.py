@@ -16,6 +16,7 @@ from (for remembered resolutions). A project no location has gets close names (`
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
@@ -153,7 +154,7 @@ class IndexRepository:
     # ------------------------------------------------------------------ provenance
     def consulted(self) -> list[str]:
         """Every project whose files were asked for so far (by the resolver or a prefetch)."""
-        return [str(k) for k in self._projects.keys()]
+        return [str(k) for k in self._projects.started()]
 
     def provenance(self, project: str) -> list | None:
         """Tokens naming the state of every source :meth:`files` consults for ``project``: the
@@ -246,7 +247,10 @@ class IndexRepository:
             return owned
         out = list(owned or ())
         seen = {f.filename for f in out}
-        out.extend(f for f in linked if f.filename not in seen and not seen.add(f.filename))
+        for f in linked:
+            if f.filename not in seen:
+                seen.add(f.filename)
+                out.append(f)
         return ProjectFiles.from_files(project, out)
 
     def _index_files(self, index: str, project: NormalizedName) -> ProjectFiles | None:
@@ -292,7 +296,7 @@ class IndexRepository:
         out: list[DistFile] = []
         for location in self.find_links:
             out.extend(self._locations.get(("find-links", location),
-                                           lambda loc=location: self._find_links_files(loc)))
+                                           functools.partial(self._find_links_files, location)))
         return out
 
     def _find_links_files(self, location: str) -> list[DistFile]:
@@ -317,7 +321,7 @@ class IndexRepository:
             for index in self.indexes:
                 try:
                     names.update(self._locations.get(("root", index),
-                                                     lambda i=index: self._root_names(i)))
+                                                     functools.partial(self._root_names, index)))
                 except Exception:  # noqa: BLE001 -- a hint must never fail the error
                     continue
             return close_names(project, names)

@@ -33,7 +33,7 @@ class SingleFlight:
             if owner:
                 try:
                     future.set_result(compute())
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 -- every waiter gets it
                     future.set_exception(exc)
                 except BaseException as exc:
                     with self._lock:
@@ -54,7 +54,7 @@ class SingleFlight:
         with self._lock:
             return key in self._futures
 
-    def keys(self) -> list[Hashable]:
+    def started(self) -> list[Hashable]:
         """Every key begun or computed so far, in the order first asked."""
         with self._lock:
             return list(self._futures)

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from ...errors import NetworkError, OfflineMissing, redact_url
 from . import patches
-from .loop import EventLoop, Pending
+from .loop import EventLoop, Pending, Response
 from .retries import (
     MAX_RETRY_AFTER,
     RETRY_STATUS,
@@ -38,20 +38,6 @@ __all__ = ["HttpClient", "Pending", "Response", "backoff_delay", "retry_after"]
 #: large wheel on a slow link, short enough that a trickling server cannot hold a run for hours
 DEFAULT_DEADLINE = 1800.0
 USER_AGENT = "constrain/0.1 (+resolver)"
-
-
-@dataclass
-class Response:
-    """What a fetch returned: final URL, status, headers (lower-case keys) and the body."""
-
-    url: str
-    status: int
-    headers: Mapping[str, str]
-    content: bytes
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
 
 
 @dataclass
@@ -108,7 +94,7 @@ class HttpClient:
         self.max_connections = max_connections
         self.patches = patches
         self.counters = Counters()
-        self._client = None
+        self._client: EventLoop | None = None
         self._closed = False
         self._client_lock = threading.Lock()
         self._lane = threading.local()
@@ -139,10 +125,10 @@ class HttpClient:
         if patched:
             patches.install_patches(True)
 
-        verify: object = True
-        if self.cert:
-            import ssl
+        import ssl
 
+        verify: ssl.SSLContext | bool = True
+        if self.cert:
             verify = ssl.create_default_context(cafile=self.cert)
         limits = httpx.Limits(max_connections=self.max_connections,
                               max_keepalive_connections=self.max_connections)

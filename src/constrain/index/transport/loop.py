@@ -1,21 +1,34 @@
-"""The HTTP client's event loop: an asyncio loop on a thread of its own, and waiting for it.
+"""The HTTP client's event loop: an asyncio loop on a thread of its own, and waiting for answers.
 
 httpx's synchronous HTTP/2 connections are not safe to share between threads (the HPACK header
 table is encoded without a lock), while one asyncio loop multiplexes any number of concurrent
 requests over one connection. So every request runs on :class:`EventLoop`'s thread, and callers
-on any thread submit coroutines and wait for their results (:class:`Pending`).
+on any thread submit coroutines and wait for their results (:class:`Pending`), each a
+:class:`Response`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from ...errors import NetworkError
 
-if TYPE_CHECKING:
-    from .client import Response
+
+@dataclass
+class Response:
+    """What a fetch returned: final URL, status, headers (lower-case keys) and the body."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
 
 
 class Pending:
@@ -43,7 +56,7 @@ class EventLoop:
 
         self._asyncio = asyncio
         self._make_client = make_client
-        self._urgent = None  # the urgent lane's client, made on first use
+        self._urgent: Any = None  # the urgent lane's client, made on first use
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(
             target=self.loop.run_forever, name="constrain-http", daemon=True

@@ -27,7 +27,10 @@ from __future__ import annotations
 import inspect
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ssl
 
 #: the largest HTTP/2 DATA frame constrain asks servers for (RFC 9113 allows up to 16 MiB - 1)
 LARGE_FRAME = 1 << 20
@@ -96,6 +99,7 @@ def _ask_for_large_frames() -> None:
             self.READ_NUM_BYTES = LARGE_FRAME  # and read them in pieces that large
             await write(request)
 
+        # the patch itself: a method of httpcore's replaced
         _replace("large_frames", AsyncHTTP2Connection, "_send_connection_init",
                  send_connection_init)
 
@@ -121,7 +125,7 @@ def _cheap_frame_repr() -> None:
         _replace("frame_repr", frame_module, "_raw_data_repr", raw_data_repr)
 
 
-def asyncio_transport(verify: object, limits: Any) -> Any:
+def asyncio_transport(verify: ssl.SSLContext | bool, limits: Any) -> Any:
     """httpx's transport for direct connections, with httpcore on :mod:`.netstream` instead of
     anyio (reads take everything that has arrived, not one TLS record each). Proxied
     connections keep httpx's own transports. ``None`` (httpx's default) when httpx's
@@ -136,8 +140,9 @@ def asyncio_transport(verify: object, limits: Any) -> Any:
         pool = getattr(transport, "_pool", None)
         if not isinstance(pool, httpcore.AsyncConnectionPool):
             return None
-        transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=pool._ssl_context,
+        # the patch itself: httpx takes no network backend, so its pool is replaced
+        transport._pool = httpcore.AsyncConnectionPool(  # noqa: SLF001
+            ssl_context=pool._ssl_context,  # noqa: SLF001
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
