@@ -1,1 +1,1 @@
-"""Index access: pages (PEP 691/503), find-links, metadata (PEP 658, range reads, sdists)."""
+"""Index access: transport/ (HTTP/2), pages/ (listings, find-links), metadata/, whole files."""
