@@ -282,6 +282,27 @@ def test_zip64_and_stored_metadata(make_index, tmp_path, client, monkeypatch, me
     assert len(server.requests) == 1
 
 
+def test_range_reads_take_archive_comments_and_other_compressions(make_index, tmp_path,
+                                                                   client):
+    # zipfile reads what the wheel holds: an archive comment after the end record, METADATA
+    # compressed with bzip2 or lzma (read by range too, not downloaded whole), within three
+    # requests
+    blob = random.Random(3).randbytes(200_000)
+    for n, method in enumerate((zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)):
+        path = tmp_path / f"far_away-2.{n}-py3-none-any.whl"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr(zipfile.ZipInfo("far_away/blob.bin", (1980, 1, 1, 0, 0, 0)), blob)
+            info = zipfile.ZipInfo(f"far_away-2.{n}.dist-info/METADATA", (1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            zf.writestr(info, META.replace(b"Version: 2.0", f"Version: 2.{n}".encode()))
+            zf.comment = b"a comment after the end record " * 100
+        record = custom_wheel_record(path, "far-away", f"2.{n}")
+        server = make_index(repository={"far-away": [record]})
+        md = MetadataFetcher(client, None)(dist_file(server, record))
+        assert md.requires_dist[0] == Requirement("attrs>=22") and md.source == "range"
+        assert 1 <= len(server.range_requests()) <= 3 and server.full_downloads() == []
+
+
 def test_corrupt_metadata_member_falls_back_then_fails_cleanly(make_index, tmp_path, client):
     path = write_zip(tmp_path / "far_away-2.0-py3-none-any.whl", [
         ("far_away-2.0.dist-info/METADATA", META, zipfile.ZIP_STORED),

@@ -10,7 +10,8 @@ project's dependencies (measured on a sample of Airflow's: 5-50 KiB). A wheel wi
 members (cloud SDKs) takes one more request: a read the held bytes do not cover also takes what
 sits just before it (RECORD and METADATA precede the central directory). A wheel with
 ``METADATA`` first (maturin) takes one more, for exactly that member's span. Never more than
-three in all.
+three in all. Whatever :mod:`zipfile` reads (zip64, archive comments, bzip2 or lzma members)
+is read this way too, with its CRC check.
 """
 
 from __future__ import annotations
