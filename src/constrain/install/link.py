@@ -14,27 +14,12 @@ import contextlib
 import csv
 import io
 import os
-import re
 import shutil
 import threading
 from pathlib import Path
 
-from .unpack import Unpacked, UnsafeWheel, record_hash
+from .unpack import Unpacked, UnsafeWheel, record_hash, reserved_script
 from .venv import Interpreter
-
-#: Script names a virtual environment's own launchers and activation scripts use. uv refuses
-#: entry points named like its launchers (python, python3, python3.X, pythonw...); constrain
-#: refuses the activation scripts too. ``pip`` is not reserved: pip's own wheel declares it.
-_RESERVED_SCRIPT = re.compile(
-    r"(pythonw?(\d+(\.\d+)?t?)?|activate(\..+)?|activate_this\.py|deactivate(\..+)?)"
-    r"(\.exe)?", re.IGNORECASE)
-
-
-def reserved_script(name: str) -> bool:
-    """Is ``name`` (a file in the scripts directory) one of the environment's own launchers
-    or activation scripts?"""
-    return _RESERVED_SCRIPT.fullmatch(name) is not None
-
 
 def _layout(interp: Interpreter) -> tuple[str, str, frozenset[str]]:
     """``(prefix, scripts directory, layout directories)`` of ``interp``, absolute (computed

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 import warnings
@@ -59,9 +60,21 @@ def _safe_relpath(path: str, what: str, wheel: str) -> str:
     return norm
 
 
-def _refuse_reserved(name: str, what: str, wheel: str) -> None:
-    from .link import reserved_script
+#: Script names a virtual environment's own launchers and activation scripts use. uv refuses
+#: entry points named like its launchers (python, python3, python3.X, pythonw...); constrain
+#: refuses the activation scripts too. ``pip`` is not reserved: pip's own wheel declares it.
+_RESERVED_SCRIPT = re.compile(
+    r"(pythonw?(\d+(\.\d+)?t?)?|activate(\..+)?|activate_this\.py|deactivate(\..+)?)"
+    r"(\.exe)?", re.IGNORECASE)
 
+
+def reserved_script(name: str) -> bool:
+    """Is ``name`` (a file in the scripts directory) one of the environment's own launchers
+    or activation scripts?"""
+    return _RESERVED_SCRIPT.fullmatch(name) is not None
+
+
+def _refuse_reserved(name: str, what: str, wheel: str) -> None:
     if reserved_script(name.rsplit("/", 1)[-1]):
         raise UnsafeWheel(
             f"{wheel} {what}, which would replace the environment's own launcher or "
