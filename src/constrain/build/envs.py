@@ -402,7 +402,12 @@ def _install_wheel(path: Path, filename: str, env: BuildEnv) -> None:
 
     names = sysconfig.get_scheme_names()
     scheme = "venv" if "venv" in names else ("nt" if os.name == "nt" else "posix_prefix")
-    paths = sysconfig.get_paths(scheme, vars={"base": str(env.path), "platbase": str(env.path)})
+    # installed_base too: the include (headers) path is made from it, and without it a wheel
+    # with headers (greenlet) wrote them into the running interpreter's own include directory
+    base = str(env.path)
+    paths = sysconfig.get_paths(scheme, vars={"base": base, "platbase": base,
+                                              "installed_base": base,
+                                              "installed_platbase": base})
     destination = SchemeDictionaryDestination(
         {key: paths[key] for key in ("purelib", "platlib", "scripts", "data")}
         | {"headers": paths.get("include", str(env.path / "include"))},
