@@ -174,3 +174,36 @@ def test_crawl_does_not_walk_ahead_without_an_exact_pin() -> None:
     result = resolve([req("airflow>=2"), req("prov")], [], index, LINUX)
     assert str(result.pin("prov").version) == "3.0"
     assert not [entry for entry in index.log if entry[0] == "prefetch_files"]
+
+
+def test_preference_facts_are_kept_per_resolvelib_criterion() -> None:
+    # resolvelib asks for the preference of every open identifier in every round; what it
+    # depends on is kept per criterion, which resolvelib hands over behind its mapping. If a
+    # resolvelib release stops doing so, preferences are computed afresh (same pins, slower):
+    # this test says so.
+    import resolvelib
+
+    from constrain.policies.filters import FilePolicy
+    from constrain.reporting import NULL_REPORTER
+    from constrain.resolver import provider as provider_module
+    from constrain.resolver.candidates import ConstraintIndex, Req
+
+    index = MemoryIndex([pkg("app", "1.0", "a>=1", "b"), pkg("a", "1.0"), pkg("a", "2.0", "b<2"),
+                         pkg("b", "1.0"), pkg("b", "2.0")])
+    found: list[object] = []
+
+    class Recording(provider_module.ConstrainProvider):
+        def get_preference(self, identifier, resolutions, candidates, information,
+                           backtrack_causes):
+            found.append(provider_module._criterion_of(candidates, identifier))
+            return super().get_preference(identifier, resolutions, candidates, information,
+                                          backtrack_causes)
+
+    prov = Recording(index, LINUX, FilePolicy(), ConstraintIndex.build([], LINUX), NULL_REPORTER)
+    roots = [Req.from_requirement(Requirement("app"))]
+    prov.add_roots(roots)
+    result = resolvelib.Resolver(prov, resolvelib.BaseReporter()).resolve(roots)
+    assert {k: str(c.version) for k, c in result.mapping.items()} == {
+        "app": "1.0", "a": "2.0", "b": "1.0"}
+    assert found and all(c is not None for c in found)
+    assert all(isinstance(c, resolvelib.resolvers.criterion.Criterion) for c in found)

@@ -31,19 +31,27 @@ def backtrack_keys(causes: Sequence[Any]) -> set[str]:
     return out
 
 
+def criterion_facts(requirements: Iterable[Req], candidates: Iterator[Candidate]
+                    ) -> tuple[bool, int]:
+    """What the sort key needs from one resolvelib criterion (its requirements and
+    candidates), which never changes: does a requirement pin exactly, and how many
+    candidates are left (counted up to :data:`COUNT_CAP`)."""
+    pinned = any(r.pinned for r in requirements)
+    return pinned, sum(1 for _ in islice(candidates, COUNT_CAP))
+
+
 def preference(
     key: str,
-    requirements: Iterable[Req],
-    candidates: Iterator[Candidate],
+    facts: tuple[bool, int],
     *,
     constraint_pinned: bool,
     user_named: bool,
     in_backtrack: bool,
 ) -> Preference:
-    """The sort key for identifier ``key`` (lower is resolved first)."""
-    reqs = list(requirements)
-    pinned = constraint_pinned or any(r.pinned for r in reqs)
-    count = sum(1 for _ in islice(candidates, COUNT_CAP))
+    """The sort key for identifier ``key`` (lower is resolved first), given its criterion's
+    :func:`criterion_facts`."""
+    pinned_by_requirement, count = facts
+    pinned = constraint_pinned or pinned_by_requirement
     return (key != PYTHON, not pinned, not user_named, not in_backtrack, count, key)
 
 

@@ -15,6 +15,7 @@ specifier, which only the target's Python can satisfy, so resolvelib backtracks 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -50,7 +51,7 @@ from ..policies.filters import (
 from ..reporting import Reporter
 from ..target import TargetEnvironment
 from .candidates import PYTHON, Candidate, ConstraintIndex, Req, python_candidate
-from .preference import backtrack_keys, narrow, preference
+from .preference import backtrack_keys, criterion_facts, narrow, preference
 
 
 #: Releases fetched ahead when the crawl sees a version that a top-level pin rules out.
@@ -92,6 +93,11 @@ class ConstrainProvider(AbstractProvider):
         self._tried: dict[str, int] = {}  # project -> candidates whose dependencies were asked
         self._version_index: dict[str, dict] = {}
         self._root_pins: dict[str, list[Req]] = {}  # exact top-level pins, for the crawl
+        #: resolvelib criterion -> (pinned by a requirement, candidates counted): a criterion
+        #: is immutable, and resolvelib asks for the preference of every open identifier in
+        #: every round (the large Airflow resolve: 40,000 asks for 2,000 criteria)
+        self._facts: weakref.WeakKeyDictionary[Any, tuple[bool, int]] = (
+            weakref.WeakKeyDictionary())
         self._causes_seen: Any = None
         self._causes_len = 0
         self._causes_keys: set[str] = set()
@@ -263,10 +269,16 @@ class ConstrainProvider(AbstractProvider):
         backtrack_causes: Sequence[Any],
     ):
         name = identifier.split("[", 1)[0]
+        criterion = _criterion_of(candidates, identifier)
+        facts = self._facts.get(criterion) if criterion is not None else None
+        if facts is None:
+            facts = criterion_facts(
+                (info.requirement for info in information[identifier]), candidates[identifier])
+            if criterion is not None:
+                self._facts[criterion] = facts
         return preference(
             identifier,
-            (info.requirement for info in information[identifier]),
-            candidates[identifier],
+            facts,
             constraint_pinned=self._constraint_pinned(name),
             user_named=name in self.user_named,
             in_backtrack=identifier in self._backtrack_keys(backtrack_causes),
@@ -554,6 +566,15 @@ def _uploaded(candidate: Candidate) -> str:
     """``; the sdist was uploaded on DAY``: the date whose build tools it was made with."""
     when = candidate.best_file.upload_time
     return f"; the sdist was uploaded on {when.date().isoformat()}" if when else ""
+
+
+def _criterion_of(candidates: Any, identifier: str) -> Any:
+    """resolvelib's criterion for ``identifier`` behind the ``candidates`` mapping it hands
+    to ``get_preference`` (a view over its criteria), or ``None`` when this resolvelib does
+    not expose it that way: the preference is then computed afresh each time (same answer).
+    tests/resolver/test_provider.py fails if the criterion stops being found."""
+    criteria = getattr(candidates, "_mapping", None)
+    return criteria.get(identifier) if isinstance(criteria, dict) else None
 
 
 _EXACTLY: dict[str, SpecifierSet] = {}
