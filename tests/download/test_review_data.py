@@ -5,6 +5,7 @@ there, licences as SPDX (unknowns listed), the CycloneDX SBOM (schema-valid, off
 from __future__ import annotations
 
 import json
+
 import pytest
 
 import constrain
@@ -162,3 +163,22 @@ def test_offline_records_no_provenance_and_does_not_fail(server, tmp_path, capsy
     assert files["lib-1.0-py3-none-any.whl"]["provenance"] is None
     assert files["lib-1.0-py3-none-any.whl"]["license"] == "Apache-2.0 OR MIT"
     assert "provenance: 0 of 2 files" in capsys.readouterr().out
+
+
+def test_a_provenance_the_index_cannot_serve_is_a_warning_not_an_error(make_index, tmp_path,
+                                                                        capsys):
+    srv = make_index(SPECS[1:3], pep658=True)
+    srv.provenance["lib-1.0-py3-none-any.whl"] = "/integrity/lib/gone"  # answers 404
+    srv.provenance[f"native-1.0-cp311-cp311-{X86}.whl"] = "/integrity/native/garbled"
+    srv.static["/integrity/native/garbled"] = "{not json"
+    dest = tmp_path / "wh"
+    assert main(["download", "lib", "--index-url", srv.index_url, "--dest", str(dest),
+                 "--cache-dir", str(tmp_path / "cache"), "--python", "3.11",
+                 "--platform", X86]) == 0
+    err = capsys.readouterr().err
+    assert "provenance of lib-1.0-py3-none-any.whl:" in err and "HTTP 404" in err
+    assert f"provenance of native-1.0-cp311-cp311-{X86}.whl: cannot read" in err
+    files = {f["filename"]: f for f in
+             json.loads((dest / "manifest.json").read_text())["files"]}
+    assert files["lib-1.0-py3-none-any.whl"]["provenance"] == {
+        "url": f"{srv.url}/integrity/lib/gone", "publishers": []}

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from constrain.review.licences import Declared, normalise, read_declared
-from tests.support.builders import make_wheel, metadata_text
+from tests.support.builders import make_sdist, make_wheel, metadata_text
 
 MIT_TEXT = """MIT License
 
@@ -109,3 +109,5 @@ def test_read_from_a_wheel_and_an_sdist(tmp_path: Path):
     assert normalise(got).spdx is None
     assert normalise(got).declared == "OSI Approved :: Apache Software License"
     assert read_declared(tmp_path / "nothing.whl") is None
+    sdist = make_sdist(tmp_path, "other", "2.0", license="MIT License")
+    assert normalise(read_declared(sdist)).spdx == "MIT"

@@ -76,13 +76,13 @@ def dependency_graph(sets: Iterable[InstallSet], builds: Mapping[str, Iterable[s
     depends: dict[str, set[str]] = {}
     roots: set[str] = set()
     for install_set in sets:
-        files = {p.name: p.file.filename for p in install_set.pins}
+        files: dict[str, str] = {p.name: p.file.filename for p in install_set.pins}
         for pin in install_set.pins:
             if pin.requested:
                 roots.add(pin.file.filename)
             for via in pin.required_by:
                 parent = _parent_name(via)
-                if parent in files and parent != pin.name:
+                if parent is not None and parent in files and parent != pin.name:
                     depends.setdefault(files[parent], set()).add(pin.file.filename)
     for tool, sdists in builds.items():
         for sdist in sdists:
@@ -118,15 +118,15 @@ def reconstructed_sources(sets: Mapping[str, InstallSet]
             m = _RECONSTRUCTED.match(source)
             assert m is not None
             try:
-                asked = Requirement(m["req"])
-                spec = next(iter(asked.specifier), None)
-                req = asked.name + (f"-{spec.version}" if spec is not None else "")
+                root = Requirement(m["req"])
+                spec = next(iter(root.specifier), None)
+                slug = root.name + (f"-{spec.version}" if spec is not None else "")
             except InvalidRequirement:
-                req = re.sub(r"[^A-Za-z0-9._-]+", "-", m["req"]).strip("-")
+                slug = re.sub(r"[^A-Za-z0-9._-]+", "-", m["req"]).strip("-")
             notes = [n for n in install_set.notes if n.startswith("Airflow constraints")]
             head = "".join(f"# {n}\n" for n in [source, *notes])
             text = head + "".join(f"{line}\n" for _n, line in sorted(pins))
-            out.append((tid, source, m["basis"], f"reconstructed-{req}-{tid}.txt", text))
+            out.append((tid, source, m["basis"], f"reconstructed-{slug}-{tid}.txt", text))
     return out
 
 

@@ -33,8 +33,8 @@ from pathlib import Path
 
 from ..cache.store import Cache
 from ..errors import ConstrainError, HashMismatch, NetworkError, redact_url
-from ..index.transport.client import HttpClient
 from ..index.files import cached_path
+from ..index.transport.client import HttpClient
 from ..locks import wait_exclusive
 from ..models import DistFile
 from ..reporting import NULL_REPORTER, Reporter

@@ -228,10 +228,10 @@ def _metadata_and_files(path: Path) -> tuple[bytes, list[str]] | None:
                 return (zf.read(member), []) if member else None
         if name.endswith((".tar.gz", ".tgz", ".tar.bz2", ".tar")):
             with tarfile.open(path) as tf:
-                for info in tf:
-                    if _pkg_info([info.name]) and info.isfile():
-                        fh = tf.extractfile(info)
-                        return (fh.read(), []) if fh else None
+                for entry in tf:
+                    if _pkg_info([entry.name]) and entry.isfile():
+                        got = tf.extractfile(entry)
+                        return (got.read(), []) if got else None
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, tarfile.TarError,
             UnicodeDecodeError):
         return None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urljoin
 
 from packaging.utils import canonicalize_name
@@ -47,8 +46,40 @@ def _publishers(obj: object) -> list[dict]:
     return out
 
 
-def lookup(client, files: Iterable[DistFile], *, warn: Callable[[str], None],
-           workers: int = 8) -> dict[str, Mapping | None]:
+def _served(pending, url: str, wanted: set[str], warn: Callable[[str], None]
+            ) -> list[tuple[str, str]]:
+    """``(file name, provenance href)`` of the ``wanted`` files on the page ``url``."""
+    try:
+        response = pending.result() if pending is not None else None
+        if response is None or response.status != 200 \
+                or _JSON not in response.headers.get("content-type", ""):
+            return []
+        entries = json.loads(response.content).get("files", [])
+    except (ConstrainError, ValueError, AttributeError) as exc:
+        warn(f"provenance: cannot read {redact_url(url)}: {exc}")
+        return []
+    return [(e["filename"], e["provenance"]) for e in entries
+            if isinstance(e, dict) and e.get("filename") in wanted
+            and isinstance(e.get("provenance"), str)]
+
+
+def _record(filename: str, url: str, pending, warn: Callable[[str], None]) -> Mapping:
+    """The provenance record of ``filename`` from the answer for its object at ``url``."""
+    shown = strip_userinfo(url)
+    try:
+        response = pending.result() if pending is not None else None
+        if response is None or response.status != 200:
+            status = f"HTTP {response.status}" if response is not None else "no answer"
+            warn(f"provenance of {filename}: {redact_url(url)} answered {status}")
+            return {"url": shown, "publishers": []}
+        return {"url": shown, "publishers": _publishers(json.loads(response.content))}
+    except (ConstrainError, ValueError) as exc:
+        warn(f"provenance of {filename}: cannot read {redact_url(url)}: {exc}")
+        return {"url": shown, "publishers": []}
+
+
+def lookup(client, files: Iterable[DistFile], *, warn: Callable[[str], None]
+           ) -> dict[str, Mapping | None]:
     """For each of ``files`` (by file name): its provenance record, or ``None``. ``client``
     is the command's :class:`~constrain.index.transport.client.HttpClient`; under ``--offline`` nothing
     is asked and every file is ``None``."""
@@ -62,36 +93,15 @@ def lookup(client, files: Iterable[DistFile], *, warn: Callable[[str], None],
         if url is not None:
             pages.setdefault(url, []).append(f)
 
-    def one_page(url: str) -> list[tuple[str, str]]:
-        try:
-            response = client.get(url, headers={"Accept": _JSON})
-            if response.status != 200 or _JSON not in response.headers.get("content-type", ""):
-                return []
-            entries = json.loads(response.content).get("files", [])
-        except (ConstrainError, ValueError, AttributeError) as exc:
-            warn(f"provenance: cannot read {redact_url(url)}: {exc}")
-            return []
+    # Every request goes out at once on the client's HTTP/2 connections (no threads of our
+    # own: Ctrl-C while waiting ends the command at once, and closing the client ends them).
+    started = {url: client.start_get(url, headers={"Accept": _JSON}) for url in sorted(pages)}
+    served: list[tuple[str, str]] = []
+    for url, pending in started.items():
         wanted = {f.filename for f in pages[url]}
-        return [(e["filename"], urljoin(url, e["provenance"])) for e in entries
-                if isinstance(e, dict) and e.get("filename") in wanted
-                and isinstance(e.get("provenance"), str)]
-
-    def one_object(item: tuple[str, str]) -> tuple[str, Mapping | None]:
-        filename, url = item
-        try:
-            response = client.get(url, headers={"Accept": "application/json"})
-            if response.status != 200:
-                warn(f"provenance of {filename}: {redact_url(url)} answered HTTP "
-                     f"{response.status}")
-                return filename, {"url": strip_userinfo(url), "publishers": []}
-            publishers = _publishers(json.loads(response.content))
-        except (ConstrainError, ValueError) as exc:
-            warn(f"provenance of {filename}: cannot read {redact_url(url)}: {exc}")
-            return filename, {"url": strip_userinfo(url), "publishers": []}
-        return filename, {"url": strip_userinfo(url), "publishers": publishers}
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        served = [item for found in pool.map(one_page, sorted(pages)) for item in found]
-        for filename, record in pool.map(one_object, served):
-            out[filename] = record
+        served += [(name, urljoin(url, href)) for name, href in _served(pending, url, wanted, warn)]
+    objects = {name: (url, client.start_get(url, headers={"Accept": "application/json"}))
+               for name, url in served}
+    for name, (url, pending) in objects.items():
+        out[name] = _record(name, url, pending, warn)
     return out
