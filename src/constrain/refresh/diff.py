@@ -11,6 +11,7 @@ import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -128,28 +129,43 @@ def _canonical_glob(glob: str) -> str:
     return re.sub(r"[-_.]+", "-", glob.strip()).lower()
 
 
-def requirement_limits(install_set: InstallSet, name: str, version: Version) -> list[str]:
-    """The dependency requirements in ``install_set`` that by themselves exclude ``version`` of
-    ``name`` (``apache-airflow 2.10.5 requires flask<2.3``): when a policy holds a package back
-    and a requirement does too, the policy is not what stops it."""
-    key = canonicalize_name(name)
+#: per required name, the applying requirements of a set: (what to show, specifier)
+RequirementIndex = dict[NormalizedName, list[tuple[str, SpecifierSet]]]
+
+
+def requirement_index(install_set: InstallSet) -> RequirementIndex:
+    """Every requirement of ``install_set`` that applies on its target (of its pins, with
+    their extras, and top-level), by the name it requires: built once, asked per version."""
     env = install_set.target.markers
-    out: list[str] = []
+    out: RequirementIndex = {}
     for pin in install_set.pins:
         for req in pin.metadata.requires_dist:
-            if canonicalize_name(req.name) != key:
+            if not req.specifier:
                 continue
             if req.marker is not None and not any(
                     req.marker.evaluate({**env, "extra": e})
                     for e in (sorted(pin.extras) or [""])):
                 continue
-            if req.specifier and not req.specifier.contains(version, prereleases=True):
-                shown = f"{pin.display_name or pin.metadata.name} {pin.version} requires " \
-                        f"{req.name}{req.specifier}"
-                if shown not in out:
-                    out.append(shown)
+            shown = f"{pin.display_name or pin.metadata.name} {pin.version} requires " \
+                    f"{req.name}{req.specifier}"
+            out.setdefault(canonicalize_name(req.name), []).append((shown, req.specifier))
     for req, origin in install_set.requirements:
-        if canonicalize_name(req.name) == key and req.specifier and \
-                not req.specifier.contains(version, prereleases=True):
-            out.append(f"the requirement {req} ({origin})")
+        if req.specifier:
+            out.setdefault(canonicalize_name(req.name), []).append(
+                (f"the requirement {req} ({origin})", req.specifier))
+    return out
+
+
+def requirement_limits(install_set: InstallSet, name: str, version: Version,
+                       index: RequirementIndex | None = None) -> list[str]:
+    """The dependency requirements in ``install_set`` that by themselves exclude ``version`` of
+    ``name`` (``apache-airflow 2.10.5 requires flask<2.3``): when a policy holds a package back
+    and a requirement does too, the policy is not what stops it. ``index``: the set's
+    :func:`requirement_index`, when asking about many versions."""
+    if index is None:
+        index = requirement_index(install_set)
+    out: list[str] = []
+    for shown, specifier in index.get(canonicalize_name(name), ()):
+        if not specifier.contains(version, prereleases=True) and shown not in out:
+            out.append(shown)
     return out

@@ -18,7 +18,8 @@ from packaging.version import Version
 from ..errors import ConstrainError
 from ..models import CoreMetadata, DistFile, InstallSet
 from ..policies.bounds import HeldBack
-from .diff import requirement_limits
+from ..review.consistency import listed_versions, version_files
+from .diff import RequirementIndex, requirement_index, requirement_limits
 
 
 class Releases(Protocol):
@@ -39,18 +40,18 @@ def held_back_by(install_set: InstallSet, releases: Releases | None) -> dict[str
     out: dict[str, list[str]] = {}
     if releases is not None:
         releases = _Listed(releases)
+    index = requirement_index(install_set)
     for h in install_set.held_back:
         if not isinstance(h, HeldBack):
             continue
         name, newest, bound = h.name, h.newest, h.bound
-        limits = _excluded(install_set, name, newest, releases)
+        limits = _excluded(install_set, name, newest, releases, index)
         if limits and releases is not None:
-            above = sorted({f.version for f in _candidates(releases, name, install_set)
-                            if not f.version.is_prerelease and f.version < newest
-                            and not bound.specifier.contains(f.version, prereleases=True)},
-                           reverse=True)
+            above = [v for v in _versions(releases, name)
+                     if not v.is_prerelease and v < newest
+                     and not bound.specifier.contains(v, prereleases=True)]
             for v in above[:_WALK]:
-                if not _excluded(install_set, name, v, releases):
+                if not _excluded(install_set, name, v, releases, index):
                     limits = []  # the policy keeps back a release the set could take
                     break
         out[name] = limits
@@ -65,8 +66,8 @@ class _Listed:
         self._files: dict[str, Sequence[DistFile]] = {}
 
     def files(self, project: str) -> Sequence[DistFile]:
-        if project not in self._files:
-            self._files[project] = list(self._releases.files(project))
+        if project not in self._files:  # a ProjectFiles builds a version's files when asked
+            self._files[project] = self._releases.files(project)
         return self._files[project]
 
     def metadata(self, file: DistFile) -> CoreMetadata:
@@ -78,16 +79,18 @@ _WALK = 20
 
 
 def _excluded(install_set: InstallSet, name: str, version: Version,
-              releases: Releases | None) -> list[str]:
+              releases: Releases | None, index: RequirementIndex) -> list[str]:
     """Why the set could not take ``name`` ``version`` whatever the policy says."""
-    limits = requirement_limits(install_set, name, version)
+    limits = requirement_limits(install_set, name, version, index)
     if not limits and releases is not None:
-        limits = _newest_needs(install_set, name, version, releases)
+        if not _fitting(releases, name, version, install_set):
+            return [f"{name} {version} has no file for {install_set.target.describe()}"]
+        limits = _newest_needs(install_set, name, version, releases, index)
     return limits
 
 
 def _newest_needs(install_set: InstallSet, name: str, newest: Version,
-                  releases: Releases) -> list[str]:
+                  releases: Releases, index: RequirementIndex) -> list[str]:
     """``alembic 1.20.0 requires SQLAlchemy>=2.0; apache-airflow 2.10.5 requires
     SQLAlchemy<2.0,>=1.4.36``: each requirement of ``name`` ``newest`` (for the target and the
     extras the set asks of it) that the set's pin does not meet, and what keeps the pin there."""
@@ -106,7 +109,7 @@ def _newest_needs(install_set: InstallSet, name: str, newest: Version,
             continue
         chain = f"{meta.name} {newest} requires {req}"
         wanted = _highest_within(releases, req.name, req.specifier, install_set)
-        keeps = requirement_limits(install_set, req.name, wanted) if wanted else []
+        keeps = requirement_limits(install_set, req.name, wanted, index) if wanted else []
         keeps += [f"the policy bound {b.describe()} on {b.policy.display_name} "
                   f"({b.policy.origin})"
                   for b in (h.bound for h in install_set.held_back if isinstance(h, HeldBack))
@@ -120,10 +123,19 @@ def _newest_needs(install_set: InstallSet, name: str, newest: Version,
     return out
 
 
-def _candidates(releases: Releases, name: str, install_set: InstallSet) -> list[DistFile]:
-    """The files of ``name`` the target could install as of the set's cut-off."""
+def _versions(releases: Releases, name: str) -> list[Version]:
+    """The versions ``name``'s listing offers, highest first (no file is built for this)."""
     try:
-        files = releases.files(canonicalize_name(name))
+        return listed_versions(releases.files(canonicalize_name(name)))
+    except ConstrainError:
+        return []
+
+
+def _fitting(releases: Releases, name: str, version: Version, install_set: InstallSet
+             ) -> list[DistFile]:
+    """The files of ``name`` ``version`` the target could install as of the set's cut-off."""
+    try:
+        files = version_files(releases.files(canonicalize_name(name)), version)
     except ConstrainError:
         return []
     target, cutoff = install_set.target, install_set.exclude_newer
@@ -136,8 +148,7 @@ def _metadata(releases: Releases, name: str, version: Version, install_set: Inst
     """The metadata of ``name`` ``version`` from its best file for the target."""
     from ..policies.filters import file_order
 
-    files = [f for f in _candidates(releases, name, install_set) if f.version == version]
-    for f in file_order(files, install_set.target):
+    for f in file_order(_fitting(releases, name, version, install_set), install_set.target):
         try:
             return releases.metadata(f)
         except ConstrainError:  # an sdist that cannot be built here, say: try the next file
@@ -148,7 +159,9 @@ def _metadata(releases: Releases, name: str, version: Version, install_set: Inst
 def _highest_within(releases: Releases, name: str, specifier, install_set: InstallSet
                     ) -> Version | None:
     """The highest final release of ``name`` for the target inside ``specifier``."""
-    versions = {f.version for f in _candidates(releases, name, install_set)}
-    inside = [v for v in versions if not v.is_prerelease and specifier.contains(v)]
-    return max(inside) if inside else None
+    for v in _versions(releases, name):
+        if not v.is_prerelease and specifier.contains(v) and \
+                _fitting(releases, name, v, install_set):
+            return v
+    return None
 

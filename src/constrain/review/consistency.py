@@ -36,7 +36,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from ..errors import ConstrainError
-from ..models import DistFile, InstallSet, Pin
+from ..models import DistFile, InstallSet, Pin, ProjectFiles
 from ..policies.bounds import HeldBack
 
 FORMAT = "constrain-consistency/1"
@@ -267,9 +267,28 @@ def _version(name: str, key: NormalizedName, present, versions,
 def _release_files(files_of: FilesOf, key: NormalizedName, version: Version
                    ) -> list[DistFile] | None:
     try:
-        return [f for f in files_of(key) if f.version == version]
+        return version_files(files_of(key), version)
     except ConstrainError:  # an unreachable listing only means this reason is not offered
         return None
+
+
+def version_files(listing: Sequence[DistFile], version: Version) -> list[DistFile]:
+    """The files of one version of a project's listing; of a :class:`ProjectFiles`, only that
+    version's files are built (a listing of thousands of files stays unread)."""
+    if isinstance(listing, ProjectFiles):
+        try:
+            return list(listing.files_of(listing.versions.index(version)))
+        except ValueError:
+            return []
+    return [f for f in listing if f.version == version]
+
+
+def listed_versions(listing: Sequence[DistFile]) -> list[Version]:
+    """The versions of a project's listing, highest first (of a :class:`ProjectFiles`, without
+    building a file)."""
+    if isinstance(listing, ProjectFiles):
+        return list(listing.versions)
+    return sorted({f.version for f in listing}, reverse=True)
 
 
 def _below_because(s: InstallSet, top: Pin, release_files: list[DistFile] | None) -> str | None:
