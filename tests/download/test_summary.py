@@ -79,3 +79,23 @@ def test_progress_reaches_its_total_with_files_from_a_find_links_directory(make_
                                          f"native-1.0-cp312-cp312-{X86}.whl"]
     size = sum(p.stat().st_size for p in Path(result.dest).glob("*.whl"))
     assert reporter.totals == [size] and reporter.done == [size]
+
+
+def test_a_terminal_gets_the_table_and_a_pipe_the_lines_of_the_same_figures(make_index,
+                                                                            tmp_path):
+    from constrain.cli.download import render_summary
+
+    server = make_index(SPECS, pep658=True)
+    request = DownloadRequest(
+        resolve=ResolveRequest(requirements=("app",), index_url=server.index_url,
+                               cache_dir=str(tmp_path / "cache")),
+        dest=str(tmp_path / "wh"), pythons=("3.11",), platforms=(X86,))
+    result = download_command(request)
+    table, lines = render_summary(result, table=True), render_summary(result, table=False)
+    assert BOX & set(table) and not BOX & set(lines)
+    row = next(ln for ln in table.splitlines() if f"3.11-{X86}" in ln)
+    assert [c.strip() for c in row.strip("│ ").split("│")][1:] == [
+        "2", lines.split("2 files (", 1)[1].split(")", 1)[0], "2", "2", "0"]
+    assert f"  3.11-{X86}: 2 files (" in lines
+    # one target: nothing to compare, no consistency line
+    assert "consistency" not in table and "consistency" not in lines
