@@ -140,7 +140,7 @@ def test_prune_max_size_removes_least_recently_used_first_and_keeps_recent(fille
     code, out, _ = cli(capsys, "cache", "prune", "--max-size", str(total - files_size // 2),
                        "--cache-dir", str(cache))
     assert code == 0
-    assert out.startswith(("removed 1 entries", "removed 2 entries")), out
+    assert out.startswith(("removed 1 entry,", "removed 2 entries,")), out
     assert "files " in out and "unpacked" not in out
     assert len(list((cache / "files-v1").glob("*/*"))) < 2
     assert all(t.is_dir() for t in trees)
@@ -169,7 +169,7 @@ def test_prune_skips_an_entry_a_running_constrain_is_writing_and_old_formats_go(
         code, out, _ = cli(capsys, "cache", "prune", "--older-than", "1d",
                            "--cache-dir", str(cache))
     assert code == 0
-    assert "skipped 1 entries a running constrain is writing or began to use" in out
+    assert "skipped 1 entry a running constrain is writing or began to use" in out
     assert tree.is_dir() and (tree / "manifest.json").is_file()
     assert not (cache / "build-envs-v1").exists()
     assert (cache / "stranger.txt").is_file() and lock.is_file()

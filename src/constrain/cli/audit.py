@@ -1,7 +1,7 @@
 """The ``constrain audit`` subcommand: known vulnerabilities of a wheelhouse or constraints file.
 
-The work is :mod:`constrain.review.audit` against an offline OSV dump (:mod:`constrain.review.osv`);
-this module parses the options and renders the findings: a table when stdout is a terminal,
+The work is :mod:`constrain.app.audit` (an offline OSV dump against what the paths pin); this
+module parses the options and renders the findings: a table when stdout is a terminal,
 one line per finding otherwise, JSON with ``--json``; a summary line on stderr. Exit code
 :data:`~constrain.review.audit.FOUND_EXIT_CODE` (3) when something is found, unless
 ``--report-only``. ``render_findings`` is also what ``download --audit`` prints.
@@ -10,8 +10,6 @@ one line per finding otherwise, JSON with ``--json``; a summary line on stderr. 
 from __future__ import annotations
 
 import argparse
-
-DB_ENV = "CONSTRAIN_OSV_DB"
 
 
 def register(subparsers) -> None:
@@ -27,35 +25,19 @@ def register(subparsers) -> None:
     p.add_argument("-c", "--constraint", dest="constraint_files", action="append", default=[],
                    metavar="FILE", help="a constraints or requirements file to check "
                    "(name==version lines; repeatable)")
-    p.add_argument("--db", metavar="PATH", help=f"the OSV database: a directory or zip of OSV "
-                   f"JSON records (default: ${DB_ENV})")
+    p.add_argument("--db", metavar="PATH", help="the OSV database: a directory or zip of OSV "
+                   "JSON records (default: $CONSTRAIN_OSV_DB)")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.add_argument("--report-only", action="store_true",
                    help="exit 0 even when vulnerabilities are found")
     p.set_defaults(_run=run)
 
 
-def database_path(given: str | None) -> str:
-    """The database from ``--db`` or ``$CONSTRAIN_OSV_DB``; a usage error when neither."""
-    import os
-
-    from ..errors import UsageError
-
-    path = given or os.environ.get(DB_ENV)
-    if not path:
-        raise UsageError("no OSV database given",
-                         hint=f"give --db PATH (a directory or zip of OSV records, e.g. the "
-                         f"PyPI/all.zip OSV publishes) or set {DB_ENV}")
-    return os.path.expanduser(path)
-
-
 def run(args: argparse.Namespace, argv: list[str], console) -> int:
-    from ..review.audit import FOUND_EXIT_CODE, audit, load_targets
-    from ..review.osv import load_database
+    from ..app.audit import AuditRequest, audit_command
+    from ..review.audit import FOUND_EXIT_CODE
 
-    db = load_database(database_path(args.db))
-    pins, not_pinned = load_targets([*args.paths, *args.constraint_files])
-    result = audit(pins, db, not_pinned)
+    result = audit_command(AuditRequest(args.db, (*args.paths, *args.constraint_files)))
     emit(console, result, as_json=args.json)
     if result.findings and not args.report_only:
         return FOUND_EXIT_CODE

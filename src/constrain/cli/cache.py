@@ -52,16 +52,10 @@ def _no_action(parser: argparse.ArgumentParser):
     return run
 
 
-def _root(args) -> str:
-    from ..cache import default_cache_dir
-
-    return os.path.abspath(args.cache_dir or default_cache_dir())
-
-
 def run_info(args, argv, console) -> int:
-    from ..cache.usage import scan
+    from ..app.cache import cache_info
 
-    usage = scan(_root(args))
+    usage = cache_info(args.cache_dir)
     kinds = usage.by_kind()
     if args.json:
         import json
@@ -81,58 +75,39 @@ def run_info(args, argv, console) -> int:
 
 
 def run_prune(args, argv, console) -> int:
-    from ..cache.prune import parse_age, parse_size, plan, remove
-    from ..cache.usage import Entry, scan
-    from ..errors import UsageError
+    from ..app.cache import PruneRequest, cache_prune
 
-    if args.older_than is None and args.max_size is None:
-        raise UsageError("say what to prune: --older-than AGE, --max-size SIZE, or both",
-                         hint="e.g. constrain cache prune --older-than 30d --max-size 2G "
-                         "(add --dry-run to see what would go)")
-    older = parse_age(args.older_than) if args.older_than is not None else None
-    limit = parse_size(args.max_size) if args.max_size is not None else None
-    root = _root(args)
-    chosen = plan(scan(root), older_than=older, max_size=limit)
-    busy: tuple[Entry, ...] = ()
-    if args.dry_run:
-        removed = chosen.remove
-    else:
-        outcome = remove(root, chosen.remove)
-        removed, busy = outcome.removed, outcome.busy
-    freed = sum(e.size for e in removed)
-    verb = "would remove" if args.dry_run else "removed"
-    after = chosen.size_before - freed
+    result = cache_prune(PruneRequest(cache_dir=args.cache_dir, older_than=args.older_than,
+                                      max_size=args.max_size, dry_run=args.dry_run))
     if args.json:
         import json
 
         console.out(json.dumps({
-            "location": root, "dry_run": args.dry_run, "size_before": chosen.size_before,
-            "size_after": after, "freed": freed, "removed": _per_kind(removed),
-            "busy": len(busy), "kept_recent": chosen.kept_recent}, indent=2) + "\n")
+            "location": str(result.root), "dry_run": result.dry_run,
+            "size_before": result.size_before, "size_after": result.size_after,
+            "freed": result.freed, "removed": result.per_kind(), "busy": len(result.busy),
+            "kept_recent": result.kept_recent}, indent=2) + "\n")
         return 0
-    kinds = ", ".join(f"{k} {n} ({size_text(s)})" for k, (n, s) in _per_kind(removed).items())
-    lines = [f"{verb} {len(removed)} entries, {size_text(freed)}"
-             + (f": {kinds}" if kinds else ""),
-             f"cache {root}: {size_text(chosen.size_before)} -> {size_text(after)}"]
-    if chosen.kept_recent:
-        lines.append(f"kept {chosen.kept_recent} entries used in the last day (a run under "
+    kinds = ", ".join(f"{k} {n} ({size_text(s)})" for k, (n, s) in result.per_kind().items())
+    verb = "would remove" if result.dry_run else "removed"
+    head = f"{verb} {entries(len(result.removed))}, {size_text(result.freed)}"
+    sizes = f"{size_text(result.size_before)} -> {size_text(result.size_after)}"
+    lines = [head + (f": {kinds}" if kinds else ""), f"cache {result.root}: {sizes}"]
+    if result.kept_recent:
+        lines.append(f"kept {entries(result.kept_recent)} used in the last day (a run under "
                      "way may be reading them)")
-    if busy:
-        lines.append(f"skipped {len(busy)} entries a running constrain is writing or began to "
-                     "use during the prune")
-    if limit is not None and after > limit:
+    if result.busy:
+        lines.append(f"skipped {entries(len(result.busy))} a running constrain is writing or "
+                     "began to use during the prune")
+    if result.max_size is not None and result.size_after > result.max_size:
         lines.append(f"the cache is still above --max-size {args.max_size}: what is left was "
                      "used in the last day or is being written")
     console.out("\n".join(lines) + "\n")
     return 0
 
 
-def _per_kind(entries) -> dict[str, tuple[int, int]]:
-    out: dict[str, tuple[int, int]] = {}
-    for e in entries:
-        n, s = out.get(e.kind, (0, 0))
-        out[e.kind] = (n + 1, s + e.size)
-    return out
+def entries(n: int) -> str:
+    return f"{n} entr{'y' if n == 1 else 'ies'}"
 
 
 def size_text(n: float) -> str:

@@ -84,10 +84,9 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
     )
     osv = None
     if args.audit:  # read (and refused when malformed) before a long download, not after
-        from ..review.osv import load_database
-        from .audit import database_path
+        from ..app.audit import open_database
 
-        osv = load_database(database_path(args.audit))
+        osv = open_database(args.audit)
     reporter = _ProgressReporter(console)
     try:
         result = download_command(request, reporter)
@@ -99,10 +98,11 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
         console.warning(f"{name} is in {result.dest} but no target needs it any more")
     write_stats(result.stats)
     if osv is not None:
-        from ..review.audit import FOUND_EXIT_CODE, audit, pins_from_manifest
+        from ..app.audit import audit_manifest
+        from ..review.audit import FOUND_EXIT_CODE
         from .audit import emit
 
-        found = audit(pins_from_manifest(result.manifest), osv)
+        found = audit_manifest(osv, result.manifest)
         emit(console, found, as_json=False)
         if found.findings and not args.audit_report_only:
             return FOUND_EXIT_CODE
