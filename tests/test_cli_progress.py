@@ -12,8 +12,11 @@ from tests.support.builders import PackageSpec
 
 
 def _resolve(index_url: str, out: str, *, stderr_tty: bool) -> tuple[int, str]:
-    argv = [sys.executable, "-m", "constrain", "resolve", "alpha", "--index-url", index_url,
-            "-o", out]
+    return _run(["resolve", "alpha", "--index-url", index_url, "-o", out], stderr_tty=stderr_tty)
+
+
+def _run(args: list[str], *, stderr_tty: bool) -> tuple[int, str]:
+    argv = [sys.executable, "-m", "constrain", *args]
     env = {**os.environ, "TERM": "xterm", "COLUMNS": "120"}
     if not stderr_tty:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
@@ -55,3 +58,15 @@ def test_a_pipe_gets_only_the_summary(make_index, tmp_path):
     assert err.splitlines() == [f"wrote 1 pin to {out} for CPython "
                                 f"{sys.version_info[0]}.{sys.version_info[1]}."
                                 f"{sys.version_info[2]} on this host"]
+
+
+def test_a_refresh_on_a_terminal_shows_the_progress_line_too(make_index, tmp_path):
+    index = make_index([PackageSpec("alpha", "1.0")])
+    args = ["refresh", "alpha", "--python", "3.11", "--output-dir", str(tmp_path / "out"),
+            "--index-url", index.index_url]
+    code, err = _run(args, stderr_tty=True)
+    assert code == 0, err
+    assert "refreshing: " in err and "1 pin" in err
+    code, err = _run(args, stderr_tty=False)
+    assert code == 0, err
+    assert "refreshing" not in err

@@ -147,7 +147,9 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
     request = build_request(args, argv)
     if request.config_source:
         console.info(f"settings from {request.config_source}")
+    console.reporter.show_status("refreshing")
     result = refresh_command(request, reporter=console.reporter)
+    console.reporter.close()  # the progress line goes before the report is printed
     console.out(result.markdown)
     emit_moves(console, [t.install_set for t in result.targets])
     write_stats(result.stats)
