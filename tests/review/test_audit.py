@@ -44,7 +44,9 @@ RECORDS = [
                    ("fixed", "1.5.0")]),
     record("GHSA-ffff-llll-aaaa", "Flaky.Lib", aliases=["CVE-2026-0101", "PYSEC-2026-101"],
            events=[("introduced", "1.0"), ("fixed", "1.5.0")]),
-    record("PYSEC-2026-102", "safe", events=[("introduced", "0"), ("fixed", "2.0")]),
+    record("PYSEC-2026-102", "safe", events=[("introduced", "0"), ("fixed", "2.0")],
+           severity=[{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"},
+                     {"type": 7}]),
     record("PYSEC-2026-103", "old", events=[("introduced", "0.5"), ("last_affected", "0.9")]),
     record("PYSEC-2026-104", "safe", events=[("introduced", "0")],
            withdrawn="2026-11-02T00:00:00Z"),
@@ -113,6 +115,8 @@ def test_json_report_and_a_constraints_file(wheelhouse, tmp_path, capsys):
     # 0.8 is inside [0.5, 0.9]; 0.4 is before the range was introduced; safe 1.9 < 2.0
     assert set(found) == {("PYSEC-2026-103", "0.8"), ("PYSEC-2026-102", "1.9")}
     assert found[("PYSEC-2026-102", "1.9")]["fixed"] == ["2.0"]
+    assert found[("PYSEC-2026-102", "1.9")]["severity"] == [
+        "CVSS_V3 CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"]  # the malformed score left out
     assert found[("PYSEC-2026-103", "0.8")]["where"] == [f"{pins}:2"]
     assert report["checked"] == 3
     assert report["not_pinned"] == [f"{pins}:4: flaky-lib>=1"]

@@ -47,6 +47,7 @@ class Finding:
     fixed: tuple[str, ...]
     last_affected: tuple[str, ...]
     summary: str
+    severity: tuple[str, ...]
     where: tuple[str, ...]
     records: tuple[str, ...]  # the files of the database it was read from
 
@@ -54,6 +55,7 @@ class Finding:
         return {"id": self.id, "aliases": list(self.aliases), "package": self.package,
                 "version": self.version, "fixed": list(self.fixed),
                 "last_affected": list(self.last_affected), "summary": self.summary,
+                "severity": list(self.severity),
                 "where": list(self.where), "records": list(self.records)}
 
 
@@ -238,6 +240,7 @@ def _finding(pin: Pinned, group: list[Affected]) -> Finding:
                     if a.advisory.summary), "")
     return Finding(id=ids[0], aliases=tuple(aliases), package=pin.name, version=pin.version,
                    fixed=tuple(fixed), last_affected=tuple(last), summary=summary,
+                   severity=tuple(sorted({s for a in group for s in a.advisory.severity})),
                    where=pin.where, records=tuple(sorted({a.advisory.source for a in group})))
 
 

@@ -37,12 +37,14 @@ _MAX_SHOWN = 20  # malformed records listed in one error
 
 @dataclass(frozen=True)
 class Advisory:
-    """One OSV record: its id, aliases (CVE, GHSA ...), summary, last modification and the
-    file it was read from."""
+    """One OSV record: its id, aliases (CVE, GHSA ...), summary, severity scores as
+    ``TYPE SCORE`` (``CVSS_V3 CVSS:3.1/AV:N/...``), last modification and the file it was
+    read from."""
 
     id: str
     aliases: tuple[str, ...] = ()
     summary: str = ""
+    severity: tuple[str, ...] = ()
     modified: str | None = None
     source: str = ""
 
@@ -215,6 +217,7 @@ def _add_record(db: OsvDatabase, where: str, raw: bytes) -> None:
     modified = _typed(data, "modified", str, None, rid)
     advisory = Advisory(id=rid, aliases=tuple(str(a) for a in aliases),
                         summary=str(data.get("summary") or "").strip(), modified=modified,
+                        severity=_severity(data.get("severity")),
                         source=where)
     entries = []
     for item in affected:
@@ -284,6 +287,16 @@ def _parse(db: OsvDatabase, advisory: Advisory, item: dict) -> Affected:
         events.sort(key=lambda e: (e[0], _EVENT_ORDER[e[1]]))
         ranges.append(_Range(tuple(events)))
     return Affected(advisory, frozenset(versions), tuple(ranges))
+
+
+def _severity(value) -> tuple[str, ...]:
+    """``severity`` entries as ``TYPE SCORE``; anything not shaped so is left out (a score
+    is information for the reader, never a reason to refuse the dump)."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(f"{s['type']} {s['score']}" for s in value
+                 if isinstance(s, dict) and isinstance(s.get("type"), str)
+                 and isinstance(s.get("score"), str))
 
 
 def _typed(data: dict, key: str, kind: type, default, rid: str):
