@@ -161,8 +161,16 @@ def test_offline_records_no_provenance_and_does_not_fail(server, tmp_path, capsy
     manifest = json.loads((dest / "manifest.json").read_text())
     files = {f["filename"]: f for f in manifest["files"]}
     assert files["lib-1.0-py3-none-any.whl"]["provenance"] is None
+    assert files["lib-1.0-py3-none-any.whl"]["provenance_checked"] is False
     assert files["lib-1.0-py3-none-any.whl"]["license"] == "Apache-2.0 OR MIT"
     assert "provenance: 0 of 2 files" in capsys.readouterr().out
+    # the next run with the network asks what --offline could not
+    assert main(args) == 0
+    files = {f["filename"]: f for f in
+             json.loads((dest / "manifest.json").read_text())["files"]}
+    assert files["lib-1.0-py3-none-any.whl"]["provenance"]["publishers"][0]["repository"] \
+        == "example/lib"
+    assert files["lib-1.0-py3-none-any.whl"]["provenance_checked"] is True
 
 
 def test_a_provenance_the_index_cannot_serve_is_a_warning_not_an_error(make_index, tmp_path,

@@ -313,8 +313,9 @@ def _review(entries: tuple[FileEntry, ...], results: list[TargetResult], fetched
         for name, chain in why_chains(t.install_set).items():
             why.setdefault(name, chain)
     known = {f.filename: f for f in previous.files} if previous else {}
+    kept = {n: f for n, f in known.items() if f.provenance_checked}
     ask = [pins_of[e.filename].file for e in entries
-           if e.filename not in known or known[e.filename].sha256 != e.sha256]
+           if e.filename not in kept or kept[e.filename].sha256 != e.sha256]
     asked = lookup(session.client, ask, warn=reporter.warning)
     out = []
     for e in entries:
@@ -322,8 +323,13 @@ def _review(entries: tuple[FileEntry, ...], results: list[TargetResult], fetched
         chain = why.get(e.filename) or [f"build tool for {s}" for s in e.builds]
         e = with_why_and_licence(e, chain, got.path if got else None,
                                  pins_of[e.filename].metadata.license)
-        record = asked[e.filename] if e.filename in asked else known[e.filename].provenance
-        out.append(dataclasses.replace(e, provenance=record))
+        if e.filename in asked:
+            e = dataclasses.replace(e, provenance=asked[e.filename])
+        elif e.filename in kept and kept[e.filename].sha256 == e.sha256:
+            e = dataclasses.replace(e, provenance=kept[e.filename].provenance)
+        else:  # not asked (--offline): the next run with the network asks
+            e = dataclasses.replace(e, provenance=None, provenance_checked=False)
+        out.append(e)
     return tuple(out)
 
 

@@ -63,7 +63,9 @@ Schema (format ``constrain-wheelhouse/1``; keys sorted, two-space indent, UTF-8,
           "provenance": {"url": "https://.../provenance", "publishers": [
               {"kind": "GitHub", "repository": "org/repo", "workflow": "release.yml"}]},
                                                     # PEP 740 attestations the index serves;
-                                                    # null: none served (or not asked: offline)
+                                                    # null: none served, or not asked:
+          "provenance_checked": true,               # false when not asked (--offline); the
+                                                    # next run with the network asks
           "requires_python": ">=3.8",               # null when none
           "yanked": null,                           # PEP 592: null, or the reason ("" = none
                                                     # given) when the index marks it yanked
@@ -116,6 +118,7 @@ class FileEntry:
     license_declared: str | None = None
     why: tuple[str, ...] = ()
     provenance: Mapping | None = None
+    provenance_checked: bool = True
     requires_python: str | None = None
     yanked: str | None = None
     targets: tuple[str, ...] = ()
@@ -139,6 +142,8 @@ class FileEntry:
         kw["targets"] = tuple(kw.get("targets", ()))
         kw["builds"] = tuple(kw.get("builds", ()))
         kw["why"] = tuple(kw.get("why", ()))
+        # written before provenance was recorded: not checked yet
+        kw.setdefault("provenance_checked", "provenance" in data)
         return cls(**kw)
 
 

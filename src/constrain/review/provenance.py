@@ -80,13 +80,14 @@ def _record(filename: str, url: str, pending, warn: Callable[[str], None]) -> Ma
 
 def lookup(client, files: Iterable[DistFile], *, warn: Callable[[str], None]
            ) -> dict[str, Mapping | None]:
-    """For each of ``files`` (by file name): its provenance record, or ``None``. ``client``
-    is the command's :class:`~constrain.index.transport.client.HttpClient`; under ``--offline`` nothing
-    is asked and every file is ``None``."""
+    """For each of ``files`` that could be checked (by file name): its provenance record, or
+    ``None`` when the index serves none (a find-links location serves none). ``client`` is the
+    command's :class:`~constrain.index.transport.client.HttpClient`; under ``--offline``
+    nothing is asked and nothing is returned."""
     files = list(files)
-    out: dict[str, Mapping | None] = {f.filename: None for f in files}
     if getattr(client, "offline", False):
-        return out
+        return {}
+    out: dict[str, Mapping | None] = {f.filename: None for f in files}
     pages: dict[str, list[DistFile]] = {}
     for f in files:
         url = _page_url(f)
