@@ -70,3 +70,16 @@ def test_a_refresh_on_a_terminal_shows_the_progress_line_too(make_index, tmp_pat
     code, err = _run(args, stderr_tty=False)
     assert code == 0, err
     assert "refreshing" not in err
+
+
+def test_download_and_install_show_it_until_their_own_bars(make_index, tmp_path):
+    index = make_index([PackageSpec("alpha", "1.0")])
+    code, err = _run(["download", "alpha", "--index-url", index.index_url, "--dest",
+                      str(tmp_path / "wh")], stderr_tty=True)
+    assert code == 0, err
+    assert "resolving: " in err and "1 pin" in err
+    assert list((tmp_path / "wh").glob("alpha-1.0-*.whl"))
+    code, err = _run(["install", "alpha", "--index-url", index.index_url, "--venv",
+                      str(tmp_path / "venv"), "--dry-run"], stderr_tty=True)
+    assert code == 0, err
+    assert "resolving: " in err  # the download's resolve is remembered: no pages, no pins

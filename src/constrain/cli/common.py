@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ..reporting import Reporter
 
 if TYPE_CHECKING:
-    from rich.status import Status
+    from rich.live import Live
 
     from ..app.requests import ResolveRequest
 
@@ -239,16 +239,18 @@ class CliReporter(Reporter):
         self._lock = threading.Lock()
         #: task -> (done, total) of every countable task begun (for the interrupted line)
         self.tasks: dict[str, tuple[int, int | None]] = {}
-        self._status: Status | None = None  # rich's transient status line, while one is shown
+        self._status: Live | None = None  # rich's transient status line, while one is shown
 
     def show_status(self, doing: str) -> None:
         """On a terminal (not with -q), one transient line on stderr until :meth:`close`:
         ``doing`` and the index pages and metadata files fetched and the pins chosen so far.
-        Nothing in a pipe. Lines printed meanwhile (warnings) appear above it."""
-        if self.console.quiet or not sys.stderr.isatty():
+        Nothing in a pipe. Lines printed on stderr meanwhile (warnings) appear above it;
+        stdout is left alone (data written there never goes through the display)."""
+        if self.console.quiet or not sys.stderr.isatty() or self._status is not None:
             return
         from rich.console import Console
-        from rich.status import Status
+        from rich.live import Live
+        from rich.spinner import Spinner
 
         reporter = self
 
@@ -261,7 +263,9 @@ class CliReporter(Reporter):
                 return (f"{doing}: {n('pages', 'index page')}, "
                         f"{n('metadata', 'metadata file')}, {n('resolve', 'pin')}")
 
-        self._status = Status(_Counts(), console=Console(file=sys.stderr), spinner="dots")
+        self._status = Live(Spinner("dots", text=_Counts(), style="green"),
+                            console=Console(file=sys.stderr), transient=True,
+                            redirect_stdout=False, refresh_per_second=12.5)
         self._status.start()
 
     def start(self, task: str, total: int | None = None, unit: str = "") -> None:

@@ -88,10 +88,12 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
 
         osv = open_database(args.audit)
     reporter = _ProgressReporter(console)
+    console.reporter.show_status("resolving")  # until the download's bar
     try:
         result = download_command(request, reporter)
     finally:
         reporter.close()
+        console.reporter.close()
     console.out(render_summary(result, table=sys.stdout.isatty()))
     emit_moves(console, [t.install_set for t in result.targets])
     for name in result.stale:
@@ -244,6 +246,7 @@ class _ProgressReporter(Reporter):
                     TransferSpeedColumn,
                 )
 
+                self.base.close()  # the resolve's progress line: one live display at a time
                 self._progress = Progress(
                     TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                     TransferSpeedColumn(), transient=True,

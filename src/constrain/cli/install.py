@@ -61,10 +61,12 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
         verify=args.verify,
     )
     reporter = _Progress(console)
+    console.reporter.show_status("resolving")  # until the first bar
     try:
         result = install_command(request, reporter)
     finally:
         reporter.close()
+        console.reporter.close()
     where = result.location or result.interpreter.prefix
     if result.created:
         console.info(f"created a virtual environment at {where}")
@@ -114,6 +116,7 @@ class _Progress:
                     from rich.console import Console
                     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+                    self.base.close()  # the resolve's progress line: one live display at a time
                     self._progress = Progress(
                         TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(),
                         console=Console(file=sys.stderr), transient=True)
