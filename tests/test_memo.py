@@ -52,7 +52,7 @@ def test_a_changed_listing_is_resolved_again(index_server, capsys, monkeypatch, 
 def test_changed_inputs_miss(index_server, capsys, monkeypatch, tmp_path):
     server = index_server(SPECS)
     _run(capsys, monkeypatch, tmp_path, server)
-    pins, stats, _ = _run(capsys, monkeypatch, tmp_path, server, "--python", "3.12")
+    _pins, stats, _ = _run(capsys, monkeypatch, tmp_path, server, "--python", "3.12")
     assert stats["remembered_resolutions"] == 0
     constraints = tmp_path / "c.txt"
     constraints.write_text("lib<1.1\n")

@@ -102,9 +102,10 @@ def run_measured(
     stdout and stderr go to the given files (or nowhere). A command that cannot start (missing
     executable) is reported as FAILED with returncode None rather than raising.
     """
-    out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
-    err = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL
-    inp = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    # closed in the finally below, after the process ends
+    out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL  # noqa: SIM115
+    err = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL  # noqa: SIM115
+    inp = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115
     try:
         start = time.perf_counter()
         try:

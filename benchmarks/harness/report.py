@@ -53,11 +53,11 @@ def plain_table(result: WorkloadResult) -> str:
     """The workload as plain aligned text (what CI logs and the README hold)."""
     lines = [result.title]
     if result.skipped:
-        return "\n".join(lines + [f"  skipped: {result.skipped}"])
+        return "\n".join([*lines, f"  skipped: {result.skipped}"])
     table = [list(COLUMNS)] + [cells(row) for row in result.rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS))]
     for r in table:
-        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     return "\n".join(lines)
 
 

@@ -2,7 +2,7 @@
 
 pip's configuration is the default source of index settings: Airflow users already keep their
 private indexes in ``pip.conf`` and ``PIP_*`` variables. This module reads the same files in the
-same order and precedence as pip (without importing pip's 200 ms configuration machinery), and
+same order and precedence as pip (without importing pip's configuration machinery, slow to import), and
 command-line flags then replace what the configuration says (:func:`with_overrides`).
 
 Precedence, lowest first, as pip documents it:

@@ -9,6 +9,10 @@ prints them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from packaging.version import Version
 
 
 _URL_SECRETS = None
@@ -207,7 +211,7 @@ class BuildError(ConstrainError):
     """A PEP 517 build (metadata or wheel) of an sdist failed. ``pin`` is ``(project,
     version)`` of the candidate that needed it, when a resolve met it."""
 
-    def __init__(self, message: str, *, pin: tuple[str, object] | None = None, **kw) -> None:
+    def __init__(self, message: str, *, pin: tuple[str, Version] | None = None, **kw) -> None:
         super().__init__(message, **kw)
         self.pin = pin
 

@@ -218,7 +218,7 @@ def _requirement(text: str) -> Requirement:
 class _LazyRequirements(Sequence[Requirement]):
     """Requirements kept as pre-split parts until first used, then built once."""
 
-    __slots__ = ("_parts", "_built")
+    __slots__ = ("_built", "_parts")
 
     def __init__(self, parts: list) -> None:
         self._parts = parts
@@ -232,7 +232,7 @@ class _LazyRequirements(Sequence[Requirement]):
     def __len__(self) -> int:
         return len(self._parts)
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index):
         return self._all()[index]
 
     def __iter__(self):
@@ -394,8 +394,8 @@ class ProjectFiles(Sequence[DistFile]):
     tests).
     """
 
-    __slots__ = ("project", "versions", "has_upload_time", "indexes", "_raw", "_build", "_built",
-                 "_count")
+    __slots__ = ("_build", "_built", "_count", "_raw", "has_upload_time", "indexes", "project",
+                 "versions")
 
     def __init__(
         self,
@@ -461,7 +461,7 @@ class ProjectFiles(Sequence[DistFile]):
         for i in range(len(self.versions)):
             yield from self.files_of(i)
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index):
         return list(self)[index]
 
     def __bool__(self) -> bool:

@@ -181,7 +181,8 @@ class WorkerPool:
         finally:
             for pipe in (proc.stdin, proc.stdout):
                 with contextlib.suppress(OSError):
-                    pipe.close()
+                    if pipe is not None:
+                        pipe.close()
             with contextlib.suppress(subprocess.TimeoutExpired, OSError):
                 proc.wait(timeout=5)  # it exits on end-of-file of its jobs
             if proc.poll() is None:
@@ -252,7 +253,7 @@ def _start(initializer: bytes) -> subprocess.Popen:
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = (f"import sys; sys.path.insert(0, {here!r}); "
             "from constrain.processes import _worker_main; _worker_main()")
-    proc = subprocess.Popen(  # noqa: S603 -- this interpreter, a fixed program
+    proc = subprocess.Popen(  # this interpreter, a fixed program
         [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, close_fds=True, process_group=0)
     try:

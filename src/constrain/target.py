@@ -249,7 +249,7 @@ class TargetEnvironment:
             free_threaded=bool(getattr(sys, "_is_gil_enabled", lambda: True)() is False),
             host=sys.implementation.name == "cpython",
             host_platforms=tuple(ptags.platform_tags()),
-            host_markers=tuple(sorted(default_environment().items())),
+            host_markers=tuple(sorted((k, str(v)) for k, v in default_environment().items())),
         )
 
     @classmethod

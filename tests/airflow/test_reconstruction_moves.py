@@ -233,7 +233,7 @@ def test_a_later_exclude_newer_does_not_move_the_basis(airflow_world, capsys):
 
 @pytest.mark.parametrize("how", ["constraint file", "requirement"])
 def test_user_constraints_apply_inside_the_reconstruction(airflow_world, capsys, tmp_path, how):
-    server, template = airflow_world
+    server, _template = airflow_world
     if how == "constraint file":
         (tmp_path / "c.txt").write_text("SQLAlchemy!=1.3.24\n")
         more = [*RECON, "-c", str(tmp_path / "c.txt")]
@@ -322,7 +322,7 @@ def test_install_refusal_names_an_environment_of_a_supported_python(index_server
     server = index_server([airflow([], requires_python=f">=3.6,<{here}")])
     server.static[f"/constraints-2.0.0/constraints-{older}.txt"] = "\n"
     template = server.url + "/{ref}/{mode}-{python}.txt"
-    code, out, err = run(capsys, "install", "--index-url", server.index_url,
+    code, _out, err = run(capsys, "install", "--index-url", server.index_url,
                          "--airflow-constraints-url", template, "--venv", str(tmp_path / "V"),
                          "--dry-run", "apache-airflow==2.0.0")
     assert code == 1 and "Traceback" not in err
@@ -341,7 +341,7 @@ def test_download_and_refresh_summaries_list_the_moves(index_server, capsys, tmp
     ])
     where = ["--dest", str(tmp_path / "W")] if command == "download" else [
         "--output-dir", str(tmp_path / "C")]
-    code, out, err = run(capsys, command, "--index-url", server.index_url, *RECON,
+    code, _out, err = run(capsys, command, "--index-url", server.index_url, *RECON,
                          "--python", "3.11", *where, "apache-airflow==2.0.0")
     assert code == 0, err
     move = ("oldlib 1.0 -> 1.2 (released 2021-01-20): no wheel for cp311 and the sdist does "

@@ -40,8 +40,8 @@ def sdist_with_build_requires(directory: Path, name: str, version: str, requires
     """A minimal sdist (static PKG-INFO) whose pyproject.toml asks for ``requires``."""
     members = {
         "PKG-INFO": metadata_text(name, version, metadata_version="2.2"),
-        "pyproject.toml": "[build-system]\nrequires = [%s]\n" % ", ".join(
-            f'"{r}"' for r in requires),
+        "pyproject.toml": "[build-system]\nrequires = [{}]\n".format(", ".join(
+            f'"{r}"' for r in requires)),
     }
     path = directory / f"{name}-{version}.tar.gz"
     with tarfile.open(path, "w:gz") as tf:
@@ -117,7 +117,7 @@ def test_four_targets_one_wheelhouse_and_a_rerun_that_touches_nothing(server, tm
         pins = [ln for ln in (dest / f"constraints-{tid}.txt").read_text().splitlines()
                 if ln and not ln.startswith("#")]
         expected = ["app==1.0", "lib==1.0", "native==1.0"]
-        assert pins == (expected + ["tool==1.0"] if tid.startswith("3.11") else expected)
+        assert pins == ([*expected, "tool==1.0"] if tid.startswith("3.11") else expected)
         assert "--hash=sha256:" in (dest / f"requirements-{tid}.txt").read_text()
     assert (dest / f"pylock.cp312-{ARM}.toml").is_file()
     assert "sdists to build" in out and "downloaded 8 files" in out

@@ -85,7 +85,7 @@ def _handler(front: FaultServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         timeout = 60
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
             action = front._take(self.path)
             with front._lock:

@@ -62,7 +62,7 @@ class Answers:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 answers.log.append((self.path, headers.get("range")))
                 route = answers.routes.get(self.path)
@@ -363,7 +363,7 @@ def test_a_file_name_with_a_path_in_it_is_refused(answers, beta_wheel, tmp_path,
 
 def test_a_link_named_for_another_project_is_never_fetched(answers, beta_wheel, tmp_path,
                                                             capsys):
-    name, data = beta_wheel
+    _name, _data = beta_wheel
     records = build_repository(tmp_path / "alpha", [PackageSpec("alpha", "1.0")])
     alpha = records["alpha"][0]
     answers.page("beta", [(f"{answers.url}/files/{alpha.filename}", alpha.filename)])

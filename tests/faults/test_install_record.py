@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.installing import install, installed, rewrite_wheel
+from tests.faults.installing import install, rewrite_wheel
 from tests.support.builders import make_wheel
 
 FILES = {"gamma/__init__.py": "V = 1\n", "gamma/extra.py": "E = 1\n"}

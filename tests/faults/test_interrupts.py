@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from typing import ClassVar
 
 import pytest
 
@@ -47,7 +48,7 @@ def _stalled_resolve(front, tmp_path, *extra):
 def test_ctrl_c_while_the_index_stalls_ends_the_resolve_with_130(front, tmp_path):
     run = _stalled_resolve(front, tmp_path)
     run.signal(signal.SIGINT)
-    code, out, err = run.finish()
+    code, _out, err = run.finish()
     assert code == 130
     line = _one_interrupted_line(err)
     assert "out.txt was not written" in line
@@ -182,7 +183,7 @@ def test_the_interrupted_line_says_what_an_install_did():
     from constrain.cli import build_parser, interrupted_line
 
     class Reporter:
-        tasks = {"install": (3, 7)}
+        tasks: ClassVar[dict[str, tuple[int, int]]] = {"install": (3, 7)}
 
     args = build_parser().parse_args(["install", "alpha"])
     assert interrupted_line(args, Reporter()) == (

@@ -117,7 +117,7 @@ def test_parse_name_mismatch_names_the_file():
 
 
 def test_parse_version_mismatch():
-    with pytest.raises(MetadataError, match="says version 2.0, but the file is version 2.1"):
+    with pytest.raises(MetadataError, match=r"says version 2\.0, but the file is version 2\.1"):
         parse_core_metadata(META, source="range", expect_version="2.1")
 
 
@@ -167,7 +167,7 @@ def test_select_metadata_member_tolerates_case_and_picks_the_project():
                                   "foo-bar") == "Foo.Bar-1.0.dist-info/metadata"  # fmt: skip
     names = ["vendored-2.0.dist-info/METADATA", "foo_bar-1.0.dist-info/METADATA"]
     assert select_metadata_member(names, "Foo-Bar") == "foo_bar-1.0.dist-info/METADATA"
-    with pytest.raises(MetadataError, match="no .dist-info/METADATA"):
+    with pytest.raises(MetadataError, match=r"no \.dist-info/METADATA"):
         select_metadata_member(["foo/__init__.py"], "foo")
 
 

@@ -175,8 +175,8 @@ def test_a_host_name_without_an_address_is_asked_for_once(monkeypatch):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_address)
-    with HttpClient(retries=3, backoff=30) as client:  # a retry would wait 30 s
-        with pytest.raises(NetworkError) as err:
-            client.get("https://raw.example.invalid/constraints-3.11.txt")
+    with (HttpClient(retries=3, backoff=30) as client,  # a retry would wait 30 s
+          pytest.raises(NetworkError) as err):
+        client.get("https://raw.example.invalid/constraints-3.11.txt")
     assert asked == ["raw.example.invalid"]
     assert "after 1 attempt" in err.value.message and "Name or service" in err.value.message

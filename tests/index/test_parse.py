@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -317,6 +317,6 @@ def test_upload_time_offsets_normalised_to_utc():
         ]
     )
     a, b = parse_project_page(page, JSON_TYPE, PAGE, "foo-bar", INDEX)
-    assert a.upload_time == datetime(2024, 1, 1, 5, tzinfo=timezone.utc)
+    assert a.upload_time == datetime(2024, 1, 1, 5, tzinfo=UTC)
     assert a.upload_time.tzinfo is not None
     assert b.upload_time is None

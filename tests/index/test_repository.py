@@ -421,8 +421,8 @@ def test_prefetched_pages_are_all_requested_at_once_and_each_once(make_index, ma
 
     repo.prefetch("aa", hold)
     assert held.wait(10)
-    repo.prefetch("bb", lambda files: list(files))
-    repo.prefetch("cc", lambda files: list(files))
+    repo.prefetch("bb", list)
+    repo.prefetch("cc", list)
     deadline = time.monotonic() + 10
     while len(index.requests_to("/simple/")) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -54,8 +54,8 @@ def server(make_index):
 def test_install_creates_venv_links_scripts_and_rerun_changes_nothing(server, tmp_path, capsys):
     venv = tmp_path / "V"
     (tmp_path / "c.txt").write_text("beta<2\n")
-    code, out, err = install(capsys, "alpha", "-c", str(tmp_path / "c.txt"),
-                             "--index-url", server.index_url, "--venv", str(venv))
+    code, _out, err = install(capsys, "alpha", "-c", str(tmp_path / "c.txt"),
+                              "--index-url", server.index_url, "--venv", str(venv))
     assert code == 0, err
     assert installed(venv) == {"alpha": "1.0", "beta": "1.0", "pip": installed(venv)["pip"]}
     assert "2 install" in err
@@ -74,7 +74,7 @@ def test_install_creates_venv_links_scripts_and_rerun_changes_nothing(server, tm
     assert (venv / SITE / "beta" / "one.py").stat().st_nlink >= 2
 
     before = {p: p.stat().st_mtime_ns for p in (venv / SITE).rglob("*") if p.is_file()}
-    code, out, err = install(capsys, "alpha", "-c", str(tmp_path / "c.txt"),
+    code, _out, err = install(capsys, "alpha", "-c", str(tmp_path / "c.txt"),
                              "--index-url", server.index_url, "--venv", str(venv))
     assert code == 0
     assert "2 unchanged" in err and "install" not in err.split(":")[-1]
@@ -109,7 +109,7 @@ def test_upgrade_removes_old_files_and_exact_removes_strays(server, tmp_path, ca
 
 def test_dry_run_does_not_create_the_venv(server, tmp_path, capsys):
     venv = tmp_path / "never"
-    code, out, err = install(capsys, "alpha", "--index-url", server.index_url,
+    code, out, _err = install(capsys, "alpha", "--index-url", server.index_url,
                              "--venv", str(venv), "--dry-run")
     assert code == 0
     assert "+ alpha==1.0" in out and "+ beta==2.0" in out
@@ -328,7 +328,7 @@ def test_exact_pins_are_downloaded_once_whole_without_range_reads(server, tmp_pa
     # An install will download every wheel it pins: for exact pins, the metadata is read from
     # that one whole download instead of ranges of the file first.
     (tmp_path / "c.txt").write_text("beta==1.0\n")
-    code, out, err = install(capsys, "alpha==1.0", "-c", str(tmp_path / "c.txt"),
+    code, _out, err = install(capsys, "alpha==1.0", "-c", str(tmp_path / "c.txt"),
                              "--index-url", server.index_url, "--venv", str(tmp_path / "V"),
                              "--cache-dir", str(tmp_path / "cache"))
     assert code == 0, err
@@ -339,7 +339,7 @@ def test_exact_pins_are_downloaded_once_whole_without_range_reads(server, tmp_pa
 
 
 def test_open_requirements_still_read_metadata_with_ranges(server, tmp_path, capsys):
-    code, out, err = install(capsys, "alpha", "--index-url", server.index_url,
+    code, _out, err = install(capsys, "alpha", "--index-url", server.index_url,
                              "--venv", str(tmp_path / "V"), "--cache-dir", str(tmp_path / "cache"))
     assert code == 0, err
     assert server.range_requests()  # no exact pin: the version is not certain beforehand
@@ -349,7 +349,7 @@ def test_install_leaves_no_worker_process_behind(server, tmp_path, capsys):
     # wheels are unpacked in a worker process while the resolve runs; it ends with the command
     import multiprocessing
 
-    code, out, err = install(capsys, "alpha", "--index-url", server.index_url,
+    code, _out, err = install(capsys, "alpha", "--index-url", server.index_url,
                              "--venv", str(tmp_path / "V"), "--cache-dir", str(tmp_path / "c"))
     assert code == 0, err
     assert installed(tmp_path / "V")["beta"] == "2.0"

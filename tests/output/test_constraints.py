@@ -49,7 +49,7 @@ def test_header_says_what_produced_it_for_what_and_from_what(synthetic_set):
     assert "#   SQLAlchemy==1.4.52" in header
     # the header comes first: every line before the first pin is a comment or blank
     first_pin = text.splitlines().index("apache-airflow==2.10.5")
-    assert all(not l or l.startswith("#") for l in text.splitlines()[:first_pin])
+    assert all(not ln or ln.startswith("#") for ln in text.splitlines()[:first_pin])
 
 
 def test_no_host_built_block_when_the_target_is_the_host(synthetic_set):

@@ -30,7 +30,7 @@ def test_lock_is_valid_pep751_with_every_pin(synthetic_set):
 
 
 def test_files_hashes_sizes_and_upload_times_are_recorded(synthetic_set):
-    data, lock = load(render(synthetic_set, "pylock"))
+    _data, lock = load(render(synthetic_set, "pylock"))
     sqla = next(p for p in lock.packages if p.name == "sqlalchemy")
     pin = synthetic_set.pin("sqlalchemy")
     wheel = next(f for f in pin.files if f.is_wheel)
@@ -102,4 +102,4 @@ def test_header_is_toml_comments(synthetic_set):
     text = render(synthetic_set, "pylock", notes=["hello"])
     head = text.split("lock-version")[0]
     assert "# Note: hello" in head
-    assert all(not l or l.startswith("#") for l in head.splitlines())
+    assert all(not ln or ln.startswith("#") for ln in head.splitlines())

@@ -111,7 +111,7 @@ def test_policy_check_fails_on_a_missing_reason_with_file_and_line(index_server,
                       '[SQLAlchemy]\nbound = "minor"\nremove-when = "tested"\n\n'
                       '[no-such-package]\nbound = "<2"\nreason = "r"\nremove-when = "w"\n')
     code = main(["policy", "check", str(policy), "--index-url", server.index_url])
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     assert code == 2
     assert f"{policy}:6: SQLAlchemy: no reason" in err
     assert f"{policy}:10: unknown package no-such-package" in err

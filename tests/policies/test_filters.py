@@ -159,5 +159,5 @@ def test_choose_versions_obeys_specifiers_and_prerelease_mode(versions, specs, m
     pre_chosen = [v for v in chosen if v.is_prerelease]
     if mode == "disallow" or (mode == "if-necessary" and finals):
         assert not pre_chosen
-    if mode == "allow" or not finals and mode != "disallow":
+    if mode == "allow" or (not finals and mode != "disallow"):
         assert chosen == fitting

@@ -77,7 +77,7 @@ def test_resolutions_are_sound_and_complete(world) -> None:
         )
     except ResolutionImpossible:
         for combo in itertools.product(*[[None, *available[n]] for n in names]):
-            assert not _valid(dict(zip(names, combo)), deps, top, cons), f"missed {combo}"
+            assert not _valid(dict(zip(names, combo, strict=True)), deps, top, cons), f"missed {combo}"
         return
     assign = {n: None for n in names}
     assign.update({p.name: p.version for p in result.pins})

@@ -428,21 +428,21 @@ def make_sdist(
     path = directory / sdist_filename(name, ver)
     raw = io.BytesIO()
     # gzip header mtime fixed too, so the archive is byte-for-byte reproducible.
-    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=_TAR_MTIME) as gz:
-        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tf:
-            for dirname in sorted({base, f"{base}/{pkg}", f"{base}/_backend"}):
-                info = tarfile.TarInfo(dirname)
-                info.type = tarfile.DIRTYPE
-                info.mode = 0o755
-                info.mtime = _TAR_MTIME
-                tf.addfile(info)
-            for member, text in members.items():
-                data = text.encode("utf-8")
-                info = tarfile.TarInfo(f"{base}/{member}")
-                info.size = len(data)
-                info.mode = 0o644
-                info.mtime = _TAR_MTIME
-                tf.addfile(info, io.BytesIO(data))
+    with (gzip.GzipFile(fileobj=raw, mode="wb", mtime=_TAR_MTIME) as gz,
+          tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tf):
+        for dirname in sorted({base, f"{base}/{pkg}", f"{base}/_backend"}):
+            info = tarfile.TarInfo(dirname)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o755
+            info.mtime = _TAR_MTIME
+            tf.addfile(info)
+        for member, text in members.items():
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(f"{base}/{member}")
+            info.size = len(data)
+            info.mode = 0o644
+            info.mtime = _TAR_MTIME
+            tf.addfile(info, io.BytesIO(data))
     path.write_bytes(raw.getvalue())
     return path
 

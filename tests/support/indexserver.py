@@ -42,7 +42,7 @@ from packaging.utils import canonicalize_name
 
 from .builders import FileRecord, PackageSpec, build_repository
 
-__all__ = ["DROP", "JSON_V1", "HTML_V1", "IndexServer", "LoggedRequest"]
+__all__ = ["DROP", "HTML_V1", "JSON_V1", "IndexServer", "LoggedRequest"]
 
 DROP = "drop"  # a fault that closes the connection without any answer
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
@@ -556,10 +556,10 @@ def _make_handler(server: IndexServer) -> type[BaseHTTPRequestHandler]:
             if send_body and result.body:
                 self.wfile.write(result.body)
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:  # http.server's naming
             self._handle(send_body=True)
 
-        def do_HEAD(self) -> None:  # noqa: N802
+        def do_HEAD(self) -> None:
             self._handle(send_body=False)
 
         def log_message(self, format: str, *args: object) -> None:  # quiet

@@ -47,7 +47,7 @@ def test_wheel_is_valid_and_record_verifies(tmp_path: Path) -> None:
         license="MIT",
     )
     assert path.name == "foo_bar-1.0-py3-none-any.whl"
-    name, version, _build, tags = parse_wheel_filename(path.name)
+    name, version, _build, _tags = parse_wheel_filename(path.name)
     assert (name, version) == ("foo-bar", Version("1.0"))
     with WheelFile.open(path) as wheel:
         wheel.validate_record()
@@ -200,9 +200,8 @@ def test_pep517_backend_failure_is_clear(tmp_path: Path) -> None:
         messages.append(proc.stderr)
         proc.check_returncode()
 
-    with pytest.raises(subprocess.CalledProcessError):
-        with hooks.subprocess_runner(runner):
-            hooks.build_wheel(str(tmp_path / "out"))
+    with pytest.raises(subprocess.CalledProcessError), hooks.subprocess_runner(runner):
+        hooks.build_wheel(str(tmp_path / "out"))
     assert "build_wheel failed on purpose for broken 1.0" in messages[0]
     assert not list((tmp_path / "out").iterdir())
 

@@ -195,7 +195,7 @@ def finish_install_set(
 ) -> InstallSet:
     """``install_set`` with the layers' notes and what the bounds held back (package, bound,
     newest release available for the target, reason)."""
-    chosen = {p.name: p.version for p in install_set.pins}
+    chosen: dict[str, Version] = {p.name: p.version for p in install_set.pins}
 
     def newest(name: str) -> Version | None:
         return newest_release(session.repository, name, target, options)

@@ -79,8 +79,9 @@ def first_installable(
             continue
         usable = [f for f in vf.files if not f.is_yanked and f.upload_time is not None
                   and (f.is_wheel or not wheels_only)]
-        if usable:  # best first: a wheel for the target when there is one
-            return v, usable[0].upload_time, max(f.upload_time for f in usable)
+        times = [f.upload_time for f in usable if f.upload_time is not None]
+        if times:  # best first: a wheel for the target when there is one
+            return v, times[0], max(times)
     return None
 
 

@@ -171,8 +171,8 @@ class _Reconstructor:
             if not broken:
                 self.save()
                 return install_set
-            for name, version, exc in broken:
-                self.not_building(name, version, exc)
+            for name, version, err in broken:
+                self.not_building(name, version, err)
         raise ConstrainError(f"reconstructing {self.req} for {self.target.describe()} did not "
                              f"settle after {_ROUNDS} rounds of moves",
                              details=[m.line() for m in self.moves.values()],

@@ -130,8 +130,10 @@ def make_targets(
     ``3.11-manylinux_2_28_x86_64`` when a platform is given (one too: the files and the
     summary say which platform they are for), ``3.11`` for this host's platform."""
     out: dict[str, TargetEnvironment] = {}
-    for py in pythons or [None]:
-        for plat in platforms or [None]:
+    py_choices: Sequence[str | None] = pythons or [None]
+    plat_choices: Sequence[str | None] = platforms or [None]
+    for py in py_choices:
+        for plat in plat_choices:
             target = TargetEnvironment.from_options(py, (plat,) if plat else ())
             tid = target.python_short + (f"-{plat}" if plat else "")
             out.setdefault(tid, target)

@@ -224,7 +224,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
             plan = make_plan(install_set, installed, exact=request.exact,
                              reinstall=_reinstall(request, install_set))
             return InstallResult(interp, plan, install_set, chosen.created, stats=stats,
-                                 location=request.venv if chosen.missing else interp.prefix)
+                                 location=(request.venv or "") if chosen.missing else interp.prefix)
 
         # Everything the install set could need is made ready before the env is touched.
         plan = make_plan(install_set, read_installed(interp), exact=request.exact,

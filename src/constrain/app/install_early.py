@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from .session import Session
 from ..reporting import Reporter
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..processes import WorkerPool
 
 
 def early_build(session: Session, target, reporter: Reporter):
@@ -62,11 +68,10 @@ class EarlyDownloads:
     step finds them; failures are left for that step to report. Versions already installed are
     not fetched.
 
-    Unpacking (installer's checks, hashing and writing every file) runs in two worker
-    processes: the resolve beside it keeps this process's GIL busy (cold install ~1 s faster
-    with one worker in 5 of 7 A/B pairs, ~0.8 s more with two in 3 of 3). A download thread
-    queues its wheel for them and goes on to the next file: waiting for each unpack held the
-    eight threads, so a wheel that had arrived waited for a thread before it was queued.
+    Unpacking (installer's checks, hashing and writing every file) runs in worker processes,
+    because the resolve beside it keeps this process's GIL busy (figures in
+    benchmarks/README.md). A download thread queues its wheel for them and goes on to the next
+    file, so a wheel that has arrived never waits for a thread before it is queued.
     Unpacked trees are published atomically, so a worker stopped halfway leaves nothing the
     fetch step would use."""
 
@@ -74,8 +79,8 @@ class EarlyDownloads:
         self.session = session
         self.installed = {name: str(dist.version) for name, dist in installed.items()}
         self.build = build
-        self.pool = None
-        self.workers = None
+        self.pool: ThreadPoolExecutor | None = None
+        self.workers: WorkerPool | Literal[False] | None = None  # False: none, none to start
         self._workers_lock = threading.Lock()  # the download threads ask for it at once
         self.seen: set[str] = set()
         self._finished = False

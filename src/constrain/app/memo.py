@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -154,11 +155,14 @@ def load(data: bytes, target) -> tuple[InstallSet, dict[str, list], list[str]] |
         install_set = InstallSet(
             target=target,
             pins=tuple(pins),
+            # written from an InstallSet, whose requirements and constraints all have an origin
             requirements=tuple(
-                (Requirement(r[0]), _from_origin(r[1:])) for r in entry["requirements"]
+                (Requirement(r[0]), cast("Origin", _from_origin(r[1:])))
+                for r in entry["requirements"]
             ),
             constraints=tuple(
-                (Requirement(r[0]), _from_origin(r[1:])) for r in entry["constraints"]
+                (Requirement(r[0]), cast("Origin", _from_origin(r[1:])))
+                for r in entry["constraints"]
             ),
             exclude_newer=datetime.fromisoformat(entry["exclude_newer"])
             if entry["exclude_newer"]

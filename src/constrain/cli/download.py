@@ -8,9 +8,13 @@ terminal, plain lines otherwise; the summary table on stdout).
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from ..reporting import Reporter
 from .common import Console, add_resolve_options, emit_moves, resolve_request, write_stats
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 def register(subparsers) -> None:
@@ -197,7 +201,7 @@ def _summary_table(result, rows, new_now: set[str]) -> list[str]:
     return [buf.getvalue().rstrip("\n")]
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -216,8 +220,8 @@ class _ProgressReporter(Reporter):
 
         self.base = console.reporter
         self._lock = threading.Lock()
-        self._progress = None
-        self._task = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
         self._files = [0, 0]
         self._live = sys.stderr.isatty() and not console.quiet
 
@@ -256,7 +260,7 @@ class _ProgressReporter(Reporter):
 
     def advance(self, task: str, amount: int = 1) -> None:
         self.base.advance(task, amount)
-        if self._progress is None:
+        if self._progress is None or self._task is None:
             return
         with self._lock:
             if task == "files":

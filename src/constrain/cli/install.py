@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+from ..reporting import Reporter
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 from .common import Console, add_resolve_options, emit_moves, resolve_request, write_stats
 
@@ -83,13 +89,13 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
         if text and not console.quiet:
             sys.stderr.write(text)
         if not console.quiet:
-            console._emit([f"{where}: {result.plan.summary()}"])
+            console._emit([f"{where}: {result.plan.summary()}"])  # noqa: SLF001 -- cli's
     emit_moves(console, [result.install_set])
     write_stats(result.stats)
     return 0
 
 
-class _Progress:
+class _Progress(Reporter):
     """Download and install bars on a terminal (rich), one quiet line per task in CI."""
 
     def __init__(self, console) -> None:
@@ -98,8 +104,8 @@ class _Progress:
         self.tty = sys.stderr.isatty() and not console.quiet
         self._lock = threading.Lock()
         self._totals: dict[str, tuple[int | None, int]] = {}
-        self._progress = None
-        self._ids: dict[str, int] = {}
+        self._progress: Progress | None = None
+        self._ids: dict[str, TaskID] = {}
 
     def warning(self, message: str) -> None:
         self.base.warning(message)

@@ -273,7 +273,7 @@ class _FileParser:
         if args:
             req = self.parse_requirement(number, line, args)
             if req is not None and options is not None:
-                hashes = tuple(v for name, v, _ in options if name == "hash")
+                hashes = tuple(v for name, v, _ in options if name == "hash" and v is not None)
                 self.entries.append(RequirementLine(req, origin, hashes))
             return
         for name, value, col in options or ():
@@ -328,7 +328,7 @@ class _FileParser:
             value: str | None = None
             if _TAKES_VALUE[name]:
                 if attached is not None:
-                    value, value_col = attached, value_col
+                    value = attached
                 elif i < len(words) and not words[i][1].startswith("-"):
                     value_col, value = words[i]
                     i += 1
@@ -408,7 +408,7 @@ def _split_option(word: str, col: int) -> tuple[str | None, str | None, int]:
     "file", ...); an unknown option gives a ``None`` name."""
     if word.startswith("--"):
         key, eq, value = word.partition("=")
-        name = _LONG_ALIASES.get(key, key[2:])
+        name: str | None = _LONG_ALIASES.get(key, key[2:])
         if name not in _TAKES_VALUE:
             return None, None, col
         return name, (value if eq else None), col + len(key) + 1

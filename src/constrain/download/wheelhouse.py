@@ -176,7 +176,7 @@ class Wheelhouse:
             digests = list(pool.map(lambda f: sha256_file(self.root / f.filename), present))
         for f, actual in zip(present, digests, strict=True):
             expected = {d.lower() for d in (f.sha256, self.known.get(f.filename)) if d}
-            if expected and actual not in expected or len(expected) > 1:
+            if (expected and actual not in expected) or len(expected) > 1:
                 bad.append(
                     f"{f.filename}: expected sha256:{sorted(expected)[0]}, found sha256:{actual}"
                 )
@@ -222,7 +222,7 @@ class Wheelhouse:
         def one(f: DistFile) -> None:
             try:
                 got = self._fetch_one(f)
-            except BaseException as exc:  # collected; raised once all threads are done
+            except BaseException as exc:  # noqa: BLE001 -- raised once all threads are done
                 with lock:
                     errors.append(exc)
                 return

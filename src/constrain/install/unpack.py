@@ -245,7 +245,7 @@ def intact(unpacked: Unpacked, *, rehash: bool = False) -> str | None:
     if not isinstance(stats, list) or len(stats) != len(manifest["files"]):
         return "manifest.json"
     tree = str(unpacked.root)
-    for (scheme, rel, digest, size, _x), (ino, mtime) in zip(manifest["files"], stats):
+    for (scheme, rel, digest, size, _x), (ino, mtime) in zip(manifest["files"], stats, strict=True):
         path = f"{tree}/{scheme}/{rel}"
         try:
             st = os.stat(path)
@@ -322,7 +322,7 @@ def _check_contents(source, dest: _CacheDestination, tree: Path, wheel: str) -> 
             raise _not_matching(wheel, f"{arc} has no hash in RECORD")
         expected = entry[1]
         if not expected.startswith("sha256="):
-            algo, _, value = expected.partition("=")
+            algo, _, _value = expected.partition("=")
             try:
                 h = hashlib.new(algo, (tree / scheme / rel).read_bytes()).digest()
             except ValueError:
@@ -377,7 +377,7 @@ def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
                          lambda detail: _not_matching(name, detail))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                install(source, dest, {})
+                install(source, dest, {})  # type: ignore[arg-type] # duck-typed destination
             _check_contents(source, dest, tree, name)
             dist_info = source.dist_info_dir
             fields = _dependency_fields(tree / dest.root_scheme / dist_info)

@@ -52,7 +52,7 @@ print(json.dumps({
 """
 
 
-class EnvironmentError_(ConstrainError):  # noqa: N801 -- avoid the builtin's name
+class EnvironmentError_(ConstrainError):  # trailing _: avoids the builtin's name
     """The environment to install into cannot be found, created, used or locked."""
 
 
@@ -118,7 +118,7 @@ class Interpreter:
     def from_dict(cls, data: dict) -> Interpreter:
         return cls(
             executable=data["executable"],
-            version=tuple(data["version"]),  # type: ignore[arg-type]
+            version=tuple(data["version"]),
             implementation=data["implementation"],
             free_threaded=bool(data.get("free_threaded")),
             prefix=data["prefix"],

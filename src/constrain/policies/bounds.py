@@ -71,7 +71,7 @@ class BoundPolicy:
             return SpecifierSet(self.bound)
         if reference is None:
             return None
-        release = tuple(reference.release) + (0,)
+        release = (*tuple(reference.release), 0)
         if self.bound == "major":
             return SpecifierSet(f"<{release[0] + 1}")
         return SpecifierSet(f"<{release[0]}.{release[1] + 1}")

@@ -50,7 +50,7 @@ class VersionFiles:
     ``files`` may be given, or computed on first use by ``load`` -- so that a project with
     thousands of versions costs only the versions a resolve actually looks at."""
 
-    __slots__ = ("version", "pre", "_files", "_load")
+    __slots__ = ("_files", "_load", "pre", "version")
 
     def __init__(
         self,

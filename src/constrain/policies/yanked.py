@@ -17,11 +17,10 @@ def pins_exactly(specifiers: Iterable[SpecifierSet], version: Version) -> bool:
     """
     for spec_set in specifiers:
         for spec in spec_set:
-            if spec.operator == "===" or (
+            if (spec.operator == "===" or (
                 spec.operator == "==" and not spec.version.endswith(".*")
-            ):
-                if spec.contains(version, prereleases=True):
-                    return True
+            )) and spec.contains(version, prereleases=True):
+                return True
     return False
 
 

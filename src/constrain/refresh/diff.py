@@ -144,7 +144,7 @@ def requirement_index(install_set: InstallSet) -> RequirementIndex:
                 continue
             if req.marker is not None and not any(
                     req.marker.evaluate({**env, "extra": e})
-                    for e in (sorted(pin.extras) or [""])):
+                    for e in (tuple(sorted(pin.extras)) or ("",))):
                 continue
             shown = f"{pin.display_name or pin.metadata.name} {pin.version} requires " \
                     f"{req.name}{req.specifier}"

@@ -11,7 +11,7 @@ pre-releases, uploaded after the cut-off) -- plus one hint. Never resolvelib's o
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ..errors import ResolutionImpossible
@@ -134,7 +134,7 @@ def _project_lines(
     return lines
 
 
-def explain_impossible(causes: Sequence[Any], provider: ConstrainProvider) -> ResolutionImpossible:
+def explain_impossible(causes: Collection[Any], provider: ConstrainProvider) -> ResolutionImpossible:
     """The error for resolvelib's ``ResolutionImpossible(causes)``."""
     target = provider.target.describe()
     details: list[str] = []

@@ -240,7 +240,7 @@ class ConstrainProvider(AbstractProvider):
         """The resolver will reject ``version`` and walk down ``name``'s releases, fetching
         each one's metadata in turn; fetch the next ones now, while the crawl runs, instead
         of one round trip per release when the resolver gets there."""
-        ahead = []
+        ahead: list[DistFile] = []
         for vf in self.versions(name):
             if len(ahead) >= WALK_AHEAD:
                 break
@@ -333,7 +333,7 @@ class ConstrainProvider(AbstractProvider):
         memos = [self._matching.setdefault((name, k), {}) for k in spec_keys]
 
         def fits(version) -> bool:
-            for spec, memo in zip(specs, memos):
+            for spec, memo in zip(specs, memos, strict=True):
                 ok = memo.get(version)
                 if ok is None:
                     ok = memo[version] = spec.contains(version, prereleases=True)
@@ -360,6 +360,7 @@ class ConstrainProvider(AbstractProvider):
         md = self.metadata(candidate)
         if md.unreadable:
             self._check_unreadable(candidate, md)
+        deps: list[Req | None]
         if candidate.extras:
             deps = [Req(candidate.name, exact=candidate.version)]
             deps += self._extra_dependencies(candidate, md)
@@ -374,12 +375,12 @@ class ConstrainProvider(AbstractProvider):
                 for r in md.requires_dist
                 if self.target.evaluate(r.marker)
             ]
-        deps = [d for d in deps if d is not None]
-        for dep in deps:
+        found = [d for d in deps if d is not None]
+        for dep in found:
             self.asked.setdefault(dep.key, []).append((dep, candidate))
-        for dep in deps:
+        for dep in found:
             self.prefetch(dep)
-        return deps
+        return found
 
     def _look_ahead(self, candidate: Candidate) -> None:
         """When the resolver walks down a project's versions (each rejected version costs a
@@ -400,7 +401,7 @@ class ConstrainProvider(AbstractProvider):
         if start is None:
             return
         want = min(16, 2**tried)
-        ahead = []
+        ahead: list[DistFile] = []
         for vf in versions[start + 1 :]:
             if len(ahead) >= want:
                 break
@@ -505,13 +506,13 @@ class ConstrainProvider(AbstractProvider):
                 continue
             if parent.name == candidate.name:
                 return self.chain(parent, seen)
-            return self.chain(parent, seen) + [str(candidate)]
+            return [*self.chain(parent, seen), str(candidate)]
         return [str(candidate)]
 
     def requirement_chain(self, req: Req, parent: Candidate | None) -> str:
         """``command line -> a==1.0 -> c<2`` for one requirement of a conflict."""
         head = self.chain(parent) if parent is not None else [str(req.origin or COMMAND_LINE)]
-        return " -> ".join(head + [str(req)])
+        return " -> ".join([*head, str(req)])
 
 
 class _LazyMatches:
@@ -519,7 +520,7 @@ class _LazyMatches:
     produced on demand and remembered, so each version's files are examined at most once and
     only as far as the resolver looks (resolvelib calls a callable result to iterate)."""
 
-    __slots__ = ("_source", "_seen", "_done")
+    __slots__ = ("_done", "_seen", "_source")
 
     def __init__(self, source: Iterator[Candidate]) -> None:
         self._source = source

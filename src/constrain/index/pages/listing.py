@@ -13,6 +13,7 @@ from __future__ import annotations
 import marshal
 from collections.abc import Iterable, Sequence
 from urllib.parse import urldefrag, urljoin
+from typing import Any
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -96,10 +97,7 @@ def json_rows(content: bytes, page_url: str, project: NormalizedName, index: str
         if requires_python is not None:
             requires_python = _str_or_none(requires_python)
         yanked = entry.get("yanked")
-        if yanked is not None and yanked is not False:
-            yanked = _json_yanked(yanked)
-        else:
-            yanked = None
+        yanked = _json_yanked(yanked) if yanked is not None and yanked is not False else None
         size = entry.get("size")
         upload = entry.get("upload-time")
         core = entry.get("core-metadata", entry.get("dist-info-metadata"))
@@ -222,7 +220,7 @@ def _project_files(
     index: str = "",
 ) -> ProjectFiles:
     def build(group: object, keep) -> tuple[DistFile, ...]:
-        rows = marshal.loads(group) if packed else group  # type: ignore[arg-type]
+        rows: Any = marshal.loads(group) if packed else group  # type: ignore[arg-type]
         if keep is not None:
             rows = [row for row in rows if keep(row[0])]
         return tuple(f for row in rows if (f := file_of(row, project, index)) is not None)

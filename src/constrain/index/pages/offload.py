@@ -16,7 +16,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from ...processes import WorkerPool
 
 T = TypeVar("T")
 
@@ -34,8 +39,8 @@ class Offload:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pool = None  # None: not started; False: unavailable or closed
-        self._ready = None  # the future of the helper's first job
+        self._pool: WorkerPool | Literal[False] | None = None  # False: unavailable or closed
+        self._ready: Future[Any] | None = None  # the future of the helper's first job
         self._closed = False
         self.offloaded = 0
 

@@ -29,8 +29,8 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.tags import parse_tag
-from packaging.version import InvalidVersion
+from packaging.tags import Tag, parse_tag
+from packaging.version import InvalidVersion, Version
 
 from ...errors import ConstrainError, redact_url
 from ...models import DistFile
@@ -151,8 +151,8 @@ def dist_file(
     )
 
 
-_TAGS: dict[str, frozenset] = {}
-_VERSIONS: dict[str, object] = {}
+_TAGS: dict[str, frozenset[Tag]] = {}
+_VERSIONS: dict[str, Version] = {}
 _NAMES: dict[str, NormalizedName] = {}
 
 
@@ -165,18 +165,18 @@ def _parse_wheel_filename(filename: str):
         name, version, _build, tags = parse_wheel_filename(filename)
         return name, version, tags
     raw_name, raw_version = parts[0], parts[1]
-    name = _NAMES.get(raw_name)
-    version = _VERSIONS.get(raw_version)
-    if name is None or version is None:  # first sight: let packaging validate the whole name
+    known_name = _NAMES.get(raw_name)
+    known_version = _VERSIONS.get(raw_version)
+    if known_name is None or known_version is None:  # first sight: packaging validates it all
         name, version, _build, tags = parse_wheel_filename(filename)
         _NAMES[raw_name], _VERSIONS[raw_version] = name, version
         _TAGS.setdefault("-".join(parts[2:]), frozenset(tags))
         return name, version, tags
     triple = "-".join(parts[2:])
-    tags = _TAGS.get(triple)
-    if tags is None:
-        tags = _TAGS[triple] = frozenset(parse_tag(triple))
-    return name, version, tags
+    known_tags = _TAGS.get(triple)
+    if known_tags is None:
+        known_tags = _TAGS[triple] = frozenset(parse_tag(triple))
+    return known_name, known_version, known_tags
 
 
 # ---------------------------------------------------------------------------- JSON (PEP 691)
@@ -340,7 +340,7 @@ class _AnchorParser(HTMLParser):
 
 
 class _Link:
-    __slots__ = ("url", "filename", "hashes", "attrs")
+    __slots__ = ("attrs", "filename", "hashes", "url")
 
     def __init__(self, url: str, filename: str, hashes: list[tuple[str, str]], attrs) -> None:
         self.url = url

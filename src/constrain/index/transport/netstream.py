@@ -2,8 +2,8 @@
 
 httpcore's default asyncio backend goes through anyio, whose TLS stream decrypts one TLS record
 (at most 16 KiB) per read. Every such read then passes through anyio's cancel scopes, httpcore's
-locks and h2's parser. On Airflow's install set (about 105 MB of pages and wheels) that one
-thread held the GIL for 3.8 s, more than anything else in the process. asyncio's own TLS
+locks and h2's parser, which made that one thread the process's largest holder of the GIL on
+a large install (figures in benchmarks/README.md). asyncio's own TLS
 transport decrypts everything that has arrived at once and hands it over in one piece, so
 :class:`AsyncioStream` serves reads from that buffer, each as large as httpcore asks for.
 
@@ -166,7 +166,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             transport = await loop.start_tls(
                 self._transport, self._protocol, ssl_context, server_side=False,
                 server_hostname=server_hostname, ssl_handshake_timeout=timeout)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             self._transport.close()
             raise httpcore.ConnectTimeout("timed out in the TLS handshake") from None
         except (OSError, ssl.SSLError, ConnectionError) as exc:
@@ -176,8 +176,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.ConnectError("the connection closed during the TLS handshake")
         # back-pressure now pauses the TLS transport, which stops its own reading (pausing the
         # TCP transport under it would fight the TLS layer's control of it)
-        self._protocol.transport = transport  # type: ignore[assignment]
-        return AsyncioStream(transport, self._protocol)  # type: ignore[arg-type]
+        self._protocol.transport = transport
+        return AsyncioStream(transport, self._protocol)
 
     def get_extra_info(self, info: str) -> Any:
         t = self._transport
@@ -219,7 +219,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         if sock is not None:
             for option in socket_options or ():
                 sock.setsockopt(*option)
-        return AsyncioStream(transport, protocol)  # type: ignore[arg-type]
+        return AsyncioStream(transport, protocol)
 
     async def connect_unix_socket(
         self,
@@ -235,7 +235,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectTimeout(f"timed out connecting to {path}") from None
         except OSError as exc:
             raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        return AsyncioStream(transport, protocol)  # type: ignore[arg-type]
+        return AsyncioStream(transport, protocol)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -18,7 +18,7 @@ def backoff_delay(backoff: float, tries: int) -> float:
     not retry together."""
     import random
 
-    return backoff * (2 ** (tries - 1)) * (0.5 + random.random() / 2)  # noqa: S311
+    return backoff * (2 ** (tries - 1)) * (0.5 + random.random() / 2)  # jitter, not secrecy
 
 
 def retry_after(value: str | None) -> float | None:
