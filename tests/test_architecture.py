@@ -35,31 +35,30 @@ CONTRACTS: dict[str, frozenset[str]] = {
     "processes": frozenset(),
     "locks": frozenset(),
     "models": frozenset({"errors"}),
-    "target": frozenset({"errors", "models"}),
+    "target": frozenset({"errors"}),
     "config": frozenset({"errors", "index"}),  # index: the client's default deadline
-    # domain packages
+    # domain packages: never the orchestration (app) or the CLI
     "cache": frozenset({"errors"}),
     "policies": BASE,
-    "constraints": BASE | {"policies"},
+    "constraints": BASE,
     "resolver": BASE | {"policies"},
     "output": BASE | {"__init__"},
     "index": BASE | {"build", "cache", "config", "processes"},
     "build": BASE | {"cache", "constraints", "index", "output", "policies", "resolver"},
-    "install": BASE | {"app", "build", "cache", "download", "index", "locks", "processes"},
-    "download": BASE | {"__init__", "app", "build", "cache", "config", "index", "locks",
-                        "output", "review"},
-    "refresh": BASE | {"app", "constraints", "output", "policies", "review"},
+    "install": BASE | {"build", "cache", "index", "locks"},
+    "download": BASE | {"__init__", "build", "cache", "index", "locks", "output", "review"},
+    "refresh": BASE | {"constraints", "output", "policies", "review"},
     # licences, SBOM, provenance, OSV audit, consistency across targets
     "review": BASE | {"constraints", "download", "output", "policies"},
-    # orchestration (app, memo, layers, reconstruction) and the CLI (cli, commands)
-    "memo": BASE | {"__init__", "index", "output", "resolver"},
-    "reconstruction": BASE | {"constraints", "index", "install", "output", "policies"},
-    "layers": BASE | {"cache", "config", "constraints", "policies", "reconstruction"},
-    "app": BASE | {"build", "cache", "config", "constraints", "index", "layers", "memo",
-                   "output", "resolver"},
-    "commands": BASE | {"app", "cache", "cli", "config", "constraints", "download", "install",
-                        "layers", "refresh", "resolver", "review"},
-    "cli": BASE | {"__init__", "app", "processes"},
+    # Airflow's published files, reconstruction, layering: through a Protocol, not app's Session
+    "airflow": BASE | {"cache", "config", "constraints", "index", "install", "output",
+                       "policies"},
+    # orchestration: one pipeline per command over the domain packages
+    "app": BASE | {"__init__", "airflow", "build", "cache", "config", "constraints",
+                   "download", "index", "install", "output", "processes", "refresh", "resolver",
+                   "review"},
+    # parsing and printing
+    "cli": BASE | {"__init__", "app", "cache", "config", "processes", "refresh", "review"},
 }
 
 # Import cycles today, each the set of modules that import one another (a strongly connected
@@ -67,21 +66,12 @@ CONTRACTS: dict[str, frozenset[str]] = {
 # other's types are still tangled. The test fails on a cycle not listed AND on a listed one
 # that is gone or changed: this set only shrinks (engineers "orch" and "perf" empty it).
 KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"constrain.app", "constrain.build.requirements", "constrain.layers"}),
-    frozenset({"constrain.models", "constrain.target"}),
-    frozenset({"constrain.refresh.command", "constrain.refresh.report"}),
     frozenset({"constrain.install.link", "constrain.install.unpack"}),
-    frozenset({"constrain.cli", "constrain.commands.download", "constrain.commands.install",
-               "constrain.commands.refresh"}),
 }
 
 # Modules over MAX_LINES today; the entry must go once the module is split (only shrinks).
 MAX_LINES = 500
 TOO_LONG_TODAY = {
-    "app.py",
-    "cli.py",
-    "download/command.py",
-    "reconstruction.py",
     "index/metadata/fetcher.py",
     "index/pages/repository.py",
     "index/transport/client.py",
@@ -98,9 +88,7 @@ HTTP_INTERNALS_HOME = {"index/transport/client.py", "index/transport/netstream.p
 # package data (importlib.resources) and distribution metadata (importlib.metadata) do not.
 IMPORTLIB_ALLOWED = ("importlib.resources", "importlib.metadata")
 # module -> what it loads by name today (edges for the cycle check); only shrinks
-DYNAMIC_IMPORT_TODAY = {
-    "cli.py": {f"constrain.commands.{c}" for c in ("install", "download", "refresh", "policy")},
-}
+DYNAMIC_IMPORT_TODAY: dict[str, set[str]] = {}
 
 NO_NETWORK = ("constraints", "policies", "resolver", "output", "cache")
 NETWORK_MODULES = ("httpx", "httpcore", "h2", "hyperframe", "socket", "http", "urllib.request",

@@ -211,7 +211,7 @@ class Download(Workload):
                             "--index-url", ctx.index_url, "--cache-dir", cache]
                     if t.pip_has_uploaded_prior_to:
                         argv += ["--uploaded-prior-to", EXCLUDE_NEWER]
-                    argvs.append(argv + [AIRFLOW])
+                    argvs.append([*argv, AIRFLOW])
             return Command(argvs)
         return None
 

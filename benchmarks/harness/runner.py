@@ -127,9 +127,9 @@ def run_tool(ctx: Context, workload: Workload, tool: str, repeat: int, timeout: 
     given (cold runs are the long, network-bound ones), else ``repeat``."""
     tools = ctx.tools
     reason = tools.unavailable.get(tool)
-    if is_constrain(tool) and reason is None:
-        if workload.needs_constrain_command not in tools.constrain_commands:
-            reason = f"`constrain {workload.needs_constrain_command} --help` fails"
+    if (is_constrain(tool) and reason is None
+            and workload.needs_constrain_command not in tools.constrain_commands):
+        reason = f"`constrain {workload.needs_constrain_command} --help` fails"
     if reason is not None:
         return [Row(tool, mode, UNAVAILABLE, note=reason) for mode in workload.modes]
     rows: list[Row] = []

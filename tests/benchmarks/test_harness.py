@@ -9,6 +9,7 @@ import os
 import sys
 import textwrap
 import urllib.parse
+from typing import ClassVar
 from pathlib import Path
 
 import pytest
@@ -194,7 +195,7 @@ class FakeResolve(Workload):
     name = "fake"
     title = "fake resolve"
     modes = (COLD, WARM, WARM_OFFLINE)
-    PINS = {"constrain": "a==1,b==2", "uv": "a==1,b==3", "pip": "a==1,b==3,c==1"}
+    PINS: ClassVar[dict[str, str]] = {"constrain": "a==1,b==2", "uv": "a==1,b==3", "pip": "a==1,b==3,c==1"}
 
     def command(self, ctx, tool, mode, run_dir):
         if tool == "pip" and mode == WARM_OFFLINE:

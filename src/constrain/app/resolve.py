@@ -147,7 +147,7 @@ def resolve_targets(
         reporter.info(f"{doing} for {target.describe()}")
         try:
             result = resolve_target(prepared, session, target, reporter)
-        except BaseException as exc:  # re-raised below, in job order
+        except BaseException as exc:  # noqa: BLE001 -- re-raised below, in job order
             with lock:
                 errors[i] = exc
             return

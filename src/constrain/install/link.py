@@ -228,7 +228,7 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
 
     tree = str(unpacked.root)
     test_hook = fault_point if os.environ.get("CONSTRAIN_TEST_EXIT_AFTER_FILES") else None
-    for (s, rel, digest, size, executable), dst in zip(manifest["files"], destinations):
+    for (s, rel, digest, size, executable), dst in zip(manifest["files"], destinations, strict=True):
         parent = dst[: dst.rfind("/")]  # destinations are absolute and normalised
         if parent not in made:
             _make_dir(parent)
