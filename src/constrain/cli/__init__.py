@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from .. import __version__
 
@@ -24,12 +24,12 @@ if TYPE_CHECKING:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # usage errors: exit 2 with a hint, like other errors
+    def error(self, message: str) -> NoReturn:  # usage errors: exit 2 with a hint, like other errors
         self.print_usage(sys.stderr)
         sys.stderr.write(f"error: {message}\nhint: run '{self.prog} --help' for the options\n")
         raise SystemExit(2)
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_known_args(self, args=None, namespace=None):
         """As argparse's, and the namespace remembers the innermost (sub)command parser that
         read it (``command_parser``), so that what none of them knows is reported with the
         usage of the command it was given to, not the top-level one."""
@@ -72,8 +72,7 @@ def entry() -> None:
     """The ``constrain`` command (console script and ``python -m constrain``): :func:`main`,
     then a quick exit. Exit handlers run (``atexit``: temporary directories, worker pools)
     and the standard streams are flushed, but the interpreter does not tear down every
-    object a large resolve left behind one by one (0.15-0.25 s after a cold Airflow install,
-    for nothing). SIGINT and SIGTERM are handled as :class:`_Interrupts` says."""
+    object a large resolve left behind one by one (a measurable pause, for nothing). SIGINT and SIGTERM are handled as :class:`_Interrupts` says."""
     import atexit
 
     interrupts = _Interrupts()

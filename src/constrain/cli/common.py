@@ -168,7 +168,7 @@ def emit_moves(console, install_sets) -> None:
         return
     for install_set in install_sets:
         if install_set.moved:
-            console._emit(moved_lines(install_set))
+            console._emit(moved_lines(install_set))  # noqa: SLF001 -- the CLI's own
 
 
 def moved_lines(install_set) -> list[str]:
@@ -284,7 +284,7 @@ class CliReporter(Reporter):
 
     def info(self, message: str) -> None:
         if self.console.verbose:
-            self.console._emit([message])
+            self.console._emit([message])  # noqa: SLF001 -- the CLI's own
 
     def close(self) -> None:
         status, self._status = self._status, None

@@ -6,7 +6,7 @@ starts with ONE suffix request for the last ``tail`` bytes (64 KiB by default): 
 (setuptools, hatchling, flit, poetry) write ``*.dist-info`` last, so the central directory,
 ``RECORD`` and ``METADATA`` sit at the end of the file and together take ~140 bytes per archive
 member plus ``METADATA`` itself -- 64 KiB covers wheels of up to ~300 members, most of a large
-project's dependencies (measured on a sample of Airflow's: 5-50 KiB). A wheel with thousands of
+project's dependencies (figures in benchmarks/README.md). A wheel with thousands of
 members (cloud SDKs) takes one more request: a read the held bytes do not cover also takes what
 sits just before it (RECORD and METADATA precede the central directory). A wheel with
 ``METADATA`` first (maturin) takes one more, for exactly that member's span. Never more than
