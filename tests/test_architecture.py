@@ -392,6 +392,19 @@ def test_modules_stay_small() -> None:
     assert not fixed, f"no longer over {MAX_LINES} lines, drop from TOO_LONG_TODAY: {fixed}"
 
 
+def test_no_test_hooks_in_src() -> None:
+    """Tests reach faults from outside (a kill at an observed point, a stalled server, a
+    read-only directory): nothing in src reads a ``CONSTRAIN_TEST*`` variable."""
+    bad = [
+        f"{m.rel}:{node.lineno}"
+        for m in src_modules().values()
+        for node in ast.walk(_tree(m.path))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        and "CONSTRAIN_TEST" in node.value
+    ]
+    assert not bad, "test hooks in src: " + ", ".join(bad)
+
+
 def test_only_cli_prints() -> None:
     bad = []
     for m in src_modules().values():

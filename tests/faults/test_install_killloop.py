@@ -1,9 +1,8 @@
 """Kill -9 at random points of upgrades and downgrades: each rerun leaves a consistent venv.
 
-Each round kills one or two installs (towards a random one of two versions) at a random file
-operation -- a file moved aside, linked, written, or put back by a recovery -- with
-``CONSTRAIN_TEST_EXIT_AFTER_FILES`` (``os._exit``, as abrupt as kill -9 and placed without
-timing), then reruns the install towards a random version and checks what a user would: ``pip
+Each round kills one or two installs (towards a random one of two versions) with SIGKILL at a
+random file operation in the venv -- a file moved aside, linked, written, or put back by a
+recovery -- chosen by count, not timing (``tests.support.killpoint``), then reruns the install towards a random version and checks what a user would: ``pip
 check`` is clean, every file every RECORD lists is there, ``pip list`` shows exactly the
 rerun's versions (nothing of the killed runs), the code imports at that version, no journal is
 left.
@@ -13,9 +12,9 @@ from __future__ import annotations
 
 import random
 
-from tests.faults.installing import (install, install_proc, missing_record_files, pip,
-                                     pip_list, pyrun)
+from tests.faults.installing import install, missing_record_files, pip, pip_list, pyrun
 from tests.support.builders import PackageSpec
+from tests.support.killpoint import KILLED, run_killed_at
 
 ROUNDS = 12
 
@@ -52,10 +51,9 @@ def test_kill_loop_leaves_each_rerun_consistent(make_index, tmp_path, capsys):
             target = ("2.0" if have == "1.0" else "1.0") if n == 0 else rng.choice(("1.0", "2.0"))
             # ~30 files of pkga and pkgb moved aside, ~35 linked, then recoveries
             at = rng.randint(1, 70)
-            proc = install_proc(f"pkga=={target}", *args,
-                                env={"CONSTRAIN_TEST_EXIT_AFTER_FILES": str(at)})
-            assert proc.returncode in (0, 17), proc.stderr
-            kills += proc.returncode == 17
+            proc = run_killed_at(at, venv, "install", f"pkga=={target}", *args)
+            assert proc.returncode in (0, KILLED), proc.stderr
+            kills += proc.returncode == KILLED
         have = want = rng.choice(("1.0", "2.0"))
         code, _, err = install(capsys, f"pkga=={want}", *args)
         assert code == 0, f"round {round_}: {err}"

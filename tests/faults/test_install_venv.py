@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.installing import install, install_proc, installed, pip, pip_list
+from tests.faults.installing import SITE, install, installed, pip, pip_list
 from tests.support.builders import PackageSpec
+from tests.support.killpoint import KILLED, run_killed_at
 
 BETA = PackageSpec("beta", "1.0", wheel_options={"files": {"beta/__init__.py": "V = 1\n"}})
 GAMMA = PackageSpec("gamma", "1.0", requires_dist=["beta"])
@@ -28,11 +29,10 @@ def test_failed_first_install_removes_the_new_venv(server, tmp_path, capsys):
 
 def test_killed_first_install_gets_pip_on_the_next_install(server, tmp_path, capsys):
     venv = tmp_path / "V"
-    # killed at the third file placed: while pip is being put into the new venv
-    proc = install_proc("gamma", "--index-url", server.index_url, "--venv", str(venv),
-                        env={"CONSTRAIN_TEST_EXIT_AFTER_FILES": "3",
-                             "CONSTRAIN_INSTALL_WORKERS": "1"})
-    assert proc.returncode == 17, proc.stderr
+    # killed at the fourth file placed in site-packages: while pip is being put into the venv
+    proc = run_killed_at(4, venv / SITE, "install", "gamma", "--index-url", server.index_url,
+                         "--venv", str(venv), env={"CONSTRAIN_INSTALL_WORKERS": "1"})
+    assert proc.returncode == KILLED, proc.stderr
     assert (venv / ".constrain" / "incomplete").is_file()  # ours, not finished
     assert "pip" not in installed(venv)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from constrain.cli import main
 from tests.support.builders import PackageSpec, make_wheel
+from tests.support.killpoint import KILLED, run_killed_at
 
 SITE = f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
 
@@ -151,23 +151,15 @@ def test_wheel_writing_outside_the_env_is_refused(make_index, tmp_path, capsys, 
     assert "evil" not in installed(venv)
 
 
-KILL_SCRIPT = """
-import sys
-from constrain.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
 def test_killed_install_is_repaired_by_the_rerun(server, tmp_path, capsys):
     venv = tmp_path / "V"
     assert install(capsys, "beta==1.0", "--index-url", server.index_url,
                    "--venv", str(venv))[0] == 0
-    env = dict(os.environ, CONSTRAIN_TEST_EXIT_AFTER_FILES="3", CONSTRAIN_INSTALL_WORKERS="1")
-    proc = subprocess.run(
-        [sys.executable, "-c", KILL_SCRIPT, "install", "beta==2.0", "--index-url",
-         server.index_url, "--venv", str(venv)],
-        env=env, capture_output=True, text=True, cwd=Path(__file__).parents[2])
-    assert proc.returncode == 17, proc.stderr  # died after linking 3 files of beta 2.0
+    # SIGKILL at the fourth file operation in site-packages: 3 of beta 1.0's files moved aside
+    proc = run_killed_at(4, venv / SITE, "install", "beta==2.0", "--index-url",
+                         server.index_url, "--venv", str(venv),
+                         env={"CONSTRAIN_INSTALL_WORKERS": "1"})
+    assert proc.returncode == KILLED, proc.stderr
     assert list((venv / ".constrain" / "txn").glob("beta.json"))  # the journal survived
 
     code, _, err = install(capsys, "beta==2.0", "--index-url", server.index_url,
@@ -189,12 +181,11 @@ def test_killed_install_rolls_back_to_wholly_old(server, tmp_path, capsys):
     venv = tmp_path / "V"
     assert install(capsys, "beta==1.0", "--index-url", server.index_url,
                    "--venv", str(venv))[0] == 0
-    env = dict(os.environ, CONSTRAIN_TEST_EXIT_AFTER_FILES="2", CONSTRAIN_INSTALL_WORKERS="1")
-    proc = subprocess.run(
-        [sys.executable, "-c", KILL_SCRIPT, "install", "beta==2.0", "--index-url",
-         server.index_url, "--venv", str(venv)],
-        env=env, capture_output=True, text=True, cwd=Path(__file__).parents[2])
-    assert proc.returncode == 17
+    # SIGKILL at the third file operation in site-packages: 2 of beta 1.0's files moved aside
+    proc = run_killed_at(3, venv / SITE, "install", "beta==2.0", "--index-url",
+                         server.index_url, "--venv", str(venv),
+                         env={"CONSTRAIN_INSTALL_WORKERS": "1"})
+    assert proc.returncode == KILLED, proc.stderr
     assert recover(inspect(venv / "bin/python")) == ["beta"]
     assert installed(venv)["beta"] == "1.0"
     pkg = venv / SITE / "beta"
@@ -212,12 +203,11 @@ def test_killed_first_install_rolls_back_to_absent(server, tmp_path, capsys):
 
     venv = tmp_path / "V"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    env = dict(os.environ, CONSTRAIN_TEST_EXIT_AFTER_FILES="3", CONSTRAIN_INSTALL_WORKERS="1")
-    proc = subprocess.run(
-        [sys.executable, "-c", KILL_SCRIPT, "install", "beta==2.0", "--index-url",
-         server.index_url, "--venv", str(venv)],
-        env=env, capture_output=True, text=True, cwd=Path(__file__).parents[2])
-    assert proc.returncode == 17, proc.stderr
+    # SIGKILL at the fourth file operation in site-packages: 3 of beta 2.0's files linked
+    proc = run_killed_at(4, venv / SITE, "install", "beta==2.0", "--index-url",
+                         server.index_url, "--venv", str(venv),
+                         env={"CONSTRAIN_INSTALL_WORKERS": "1"})
+    assert proc.returncode == KILLED, proc.stderr
     assert (venv / SITE / "beta").is_dir()  # some of beta 2.0 was linked
     assert recover(inspect(venv / "bin/python")) == ["beta"]
     assert "beta" not in installed(venv)

@@ -16,8 +16,10 @@ Behaviour switches are attributes, changeable while the server runs: ``json``, `
 ``pep658``, ``upload_times``, ``ranges``, ``etag``, ``relative_urls``, ``require_auth``,
 ``provenance`` (``{filename: url}``: the PEP 740 ``provenance`` key of a file's JSON entry and
 its HTML ``data-provenance``; serve the object itself with ``static``) and
-``faults`` (``{path_prefix: [status or DROP, ...]}``, consumed one per matching request). Every
-request is logged in :attr:`requests` for assertions.
+``faults`` (``{path_prefix: [status or DROP, ...]}``, consumed one per matching request).
+:meth:`stall` makes the next GET of a path send only the first bytes of its body and then hold
+the connection until the server closes (a download stopped at a known byte, for kill tests).
+Every request is logged in :attr:`requests` for assertions.
 """
 
 from __future__ import annotations
@@ -138,6 +140,8 @@ class IndexServer:
         self.faults: dict[str, list[int | str]] = {k: list(v) for k, v in (faults or {}).items()}
         self.static: dict[str, bytes | str | Path] = dict(static or {})
         self.provenance: dict[str, str] = {}
+        self._stalls: dict[str, int] = {}
+        self._released = threading.Event()
         self._directories: list[tuple[str, Path]] = []
         self._lock = threading.Lock()
         self._log: list[LoggedRequest] = []
@@ -221,6 +225,20 @@ class IndexServer:
         with self._lock:
             self.faults.setdefault(path_prefix, []).extend(answers)
 
+    def stall(self, path_prefix: str, after_bytes: int) -> None:
+        """The next GET under ``path_prefix`` whose body is longer than ``after_bytes`` (not a
+        small range read of metadata) gets its status, headers and the first ``after_bytes``
+        bytes of its body, then nothing more until :meth:`close`."""
+        with self._lock:
+            self._stalls[path_prefix] = after_bytes
+
+    def _take_stall(self, path: str, size: int) -> int | None:
+        with self._lock:
+            for prefix in sorted(self._stalls, key=len, reverse=True):
+                if path.startswith(prefix) and self._stalls[prefix] < size:
+                    return self._stalls.pop(prefix)
+        return None
+
     @property
     def requests(self) -> list[LoggedRequest]:
         """A snapshot of the requests received so far, in arrival order."""
@@ -254,6 +272,7 @@ class IndexServer:
         if self._closed:
             return
         self._closed = True
+        self._released.set()  # stalled answers end
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=10)
@@ -553,6 +572,13 @@ def _make_handler(server: IndexServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(result.body)))
             self.end_headers()
+            stall = server._take_stall(self.path, len(result.body)) if send_body else None
+            if stall is not None:
+                self.wfile.write(result.body[:stall])
+                self.wfile.flush()
+                server._released.wait()
+                self.close_connection = True
+                return
             if send_body and result.body:
                 self.wfile.write(result.body)
 

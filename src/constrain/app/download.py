@@ -58,8 +58,6 @@ from ..download.wheelhouse import FetchReport, Wheelhouse, locked
 from ..review.sbom import SBOM_NAME
 
 LAYOUTS = ("flat", "simple")
-#: test hook: the process exits (no clean-up, like a kill) after this many bytes were written
-KILL_ENV = "CONSTRAIN_TEST_KILL_AFTER_BYTES"
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,6 @@ class DownloadRequest:
     vetted: tuple[str, ...] = ()
     only_vetted: bool = False
     workers: int = 8
-    kill_after_bytes: int | None = None
     fail_on_inconsistency: bool = False
 
 
@@ -227,7 +224,7 @@ def _fill(request: DownloadRequest, dest: Path, targets, sets, vetted: frozenset
         _refuse_unvetted(union, known, vetted)
     house = Wheelhouse(
         dest, session.client, session.cache, reporter=reporter, known=known,
-        workers=request.workers, kill_after_bytes=request.kill_after_bytes,
+        workers=request.workers,
     )
     fetched = house.fetch(sorted(union.values(), key=lambda f: f.filename))
     build = _build_requirements(results, union, fetched, session, reporter)

@@ -58,10 +58,9 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
     import dataclasses
-    import os
     import sys
 
-    from ..app.download import KILL_ENV, DownloadRequest, download_command
+    from ..app.download import DownloadRequest, download_command
     from ..app.requests import command_line
     from ..errors import UsageError
 
@@ -73,7 +72,6 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
         resolve_request(args, argv), python=None, platforms=(),
         command=command_line(argv),
     )
-    kill = os.environ.get(KILL_ENV)
     request = DownloadRequest(
         resolve=resolve,
         dest=args.dest,
@@ -83,7 +81,6 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
         vetted=tuple(args.vetted),
         only_vetted=args.only_vetted,
         workers=max(1, args.jobs),
-        kill_after_bytes=int(kill) if kill else None,
         fail_on_inconsistency=args.fail_on_inconsistency,
     )
     osv = None

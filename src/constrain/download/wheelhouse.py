@@ -122,24 +122,6 @@ class Stopped(Exception):
     """A download ended early because the run was interrupted (its ``.part`` file stays)."""
 
 
-class KillSwitch:
-    """A deterministic crash for tests of resumption: the process exits (as if killed, no
-    clean-up) once ``after_bytes`` bytes have been written to partial files."""
-
-    def __init__(self, after_bytes: int | None) -> None:
-        self.after_bytes = after_bytes
-        self._written = 0
-        self._lock = threading.Lock()
-
-    def wrote(self, n: int) -> None:
-        if self.after_bytes is None:
-            return
-        with self._lock:
-            self._written += n
-            if self._written >= self.after_bytes:
-                os._exit(137)
-
-
 class Wheelhouse:
     """The files of one wheelhouse directory ``root``. ``known`` maps filenames to the sha256
     a previous manifest recorded (tamper checks for files the index gives no hash for)."""
@@ -153,7 +135,6 @@ class Wheelhouse:
         reporter: Reporter = NULL_REPORTER,
         known: Mapping[str, str] | None = None,
         workers: int = 8,
-        kill_after_bytes: int | None = None,
     ) -> None:
         self.root = Path(root)
         self.partial = self.root / PARTIAL_DIR
@@ -162,7 +143,6 @@ class Wheelhouse:
         self.reporter = reporter
         self.known = dict(known or {})
         self.workers = max(1, workers)
-        self.kill = KillSwitch(kill_after_bytes)
         self._stop = threading.Event()  # set when the run is interrupted
 
     # ------------------------------------------------------------------ checks
@@ -310,7 +290,6 @@ class Wheelhouse:
                 nonlocal moved
                 moved += n
                 self.reporter.advance("bytes", n)
-                self.kill.wrote(n)
 
             r = self.client.stream_to(url, part, headers, append=bool(start), progress=progress)
             if r.status == 416 and start:  # the range starts at or past the end: refetch

@@ -27,7 +27,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from .link import (environment_file, fault_point, link, planned_files, refuse_environment_files,
+from .link import (environment_file, link, planned_files, refuse_environment_files,
                    temporary_of)
 from .link import _destinations
 from .unpack import InstallError, Unpacked
@@ -188,7 +188,6 @@ def replace(
             for i, path in enumerate(old_files):
                 with contextlib.suppress(FileNotFoundError):
                     os.rename(path, backup / str(i))
-                fault_point()
         if new is not None:
             link(interp, new, name, requested=requested, destinations=destinations)
     except BaseException as exc:
@@ -233,7 +232,6 @@ def _roll_back(interp: Interpreter, name: str, journal: Path, data: dict) -> Non
         if os.path.lexists(src):  # moved aside: it goes back over the new file, if any
             os.makedirs(os.path.dirname(path), exist_ok=True)
             os.replace(src, path)
-            fault_point()
         # no backup: never moved (or already put back), so what is at ``path`` is old
     old = set(old_files)
     for path in new_files:

@@ -15,7 +15,6 @@ import csv
 import io
 import os
 import shutil
-import threading
 from pathlib import Path
 
 from .unpack import Unpacked, UnsafeWheel, record_hash, reserved_script
@@ -64,22 +63,6 @@ def environment_file(interp: Interpreter, path: str,
             if part.endswith(".dist-info") and part != own_dist_info:
                 return f"a file of another distribution's metadata ({part})"
     return None
-
-
-_test_counter = [0]
-_test_lock = threading.Lock()
-
-
-def fault_point() -> None:
-    """``CONSTRAIN_TEST_EXIT_AFTER_FILES=N``: exit abruptly (as a kill would) at the N-th file
-    moved aside, linked or written; the kill-loop tests use it instead of timing."""
-    limit = os.environ.get("CONSTRAIN_TEST_EXIT_AFTER_FILES")
-    if not limit:
-        return
-    with _test_lock:
-        _test_counter[0] += 1
-        if _test_counter[0] >= int(limit):
-            os._exit(17)
 
 
 def _place(src: str | Path, dst: str | Path) -> None:
@@ -227,7 +210,6 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
         return rel.replace(os.sep, "/")
 
     tree = str(unpacked.root)
-    test_hook = fault_point if os.environ.get("CONSTRAIN_TEST_EXIT_AFTER_FILES") else None
     for (s, rel, digest, size, executable), dst in zip(manifest["files"], destinations, strict=True):
         parent = dst[: dst.rfind("/")]  # destinations are absolute and normalised
         if parent not in made:
@@ -243,8 +225,6 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
             _place(src, dst)
             # a file of the root scheme is recorded by its path in the wheel
             records.append((rel if s == root_scheme else rec_path(s, dst), digest, str(size)))
-        if test_hook is not None:
-            test_hook()
     scripts_dir = scheme["scripts"]
     for ep_name, module, attr, section in manifest["entry_points"]:
         script_name, data = Script(ep_name, module, attr, section).generate(
@@ -253,7 +233,6 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
         os.makedirs(scripts_dir, exist_ok=True)
         _write(Path(dst), data, True)
         records.append((rec_path("scripts", dst), record_hash(data), str(len(data))))
-        fault_point()
     di = os.path.join(root_dir, unpacked.dist_info)
     extra = {"INSTALLER": b"constrain\n"}
     if requested:
