@@ -187,6 +187,7 @@ def test_preference_facts_are_kept_per_resolvelib_criterion() -> None:
     from constrain.reporting import NULL_REPORTER
     from constrain.resolver import provider as provider_module
     from constrain.resolver.candidates import ConstraintIndex, Req
+    from constrain.resolver.matches import criterion_of
 
     index = MemoryIndex([pkg("app", "1.0", "a>=1", "b"), pkg("a", "1.0"), pkg("a", "2.0", "b<2"),
                          pkg("b", "1.0"), pkg("b", "2.0")])
@@ -195,7 +196,7 @@ def test_preference_facts_are_kept_per_resolvelib_criterion() -> None:
     class Recording(provider_module.ConstrainProvider):
         def get_preference(self, identifier, resolutions, candidates, information,
                            backtrack_causes):
-            found.append(provider_module._criterion_of(candidates, identifier))
+            found.append(criterion_of(candidates, identifier))
             return super().get_preference(identifier, resolutions, candidates, information,
                                           backtrack_causes)
 

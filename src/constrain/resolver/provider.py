@@ -19,20 +19,16 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
 from resolvelib import AbstractProvider
 
 from ..errors import (
     BuildError,
     BuildRequirementsUnavailable,
     ConstrainError,
-    MetadataError,
     ProjectNotFound,
-    SourceLocation,
 )
 from ..models import (
     COMMAND_LINE,
@@ -51,6 +47,8 @@ from ..policies.filters import (
 from ..reporting import Reporter
 from ..target import TargetEnvironment
 from .candidates import PYTHON, Candidate, ConstraintIndex, Req, python_candidate
+from .dependencies import dependency, extra_dependencies, unreadable_applying, unreadable_error
+from .matches import LazyMatches, criterion_of, exactly, pinned_versions
 from .preference import backtrack_keys, criterion_facts, narrow, preference
 
 
@@ -88,7 +86,7 @@ class ConstrainProvider(AbstractProvider):
         self.user_named: set[str] = set()
         self._pinned: dict[str, bool] = {}
         self._matching: dict[tuple[str, str], dict] = {}  # (project, spec) -> version -> fits
-        self._matches: dict[tuple, _LazyMatches] = {}
+        self._matches: dict[tuple, LazyMatches] = {}
         self.requirements_matched = 0  # work counter (ResolveStats.requirements_matched)
         self._tried: dict[str, int] = {}  # project -> candidates whose dependencies were asked
         self._version_index: dict[str, dict] = {}
@@ -229,7 +227,7 @@ class ConstrainProvider(AbstractProvider):
         pins = [*self._root_pins.get(name, ()),
                 *(Req(name, c.specifier) for c in self.constraints.on(name))]
         for pin in pins:
-            versions = _pinned_versions(pin)
+            versions = pinned_versions(pin)
             if versions and not any(
                 requirement.specifier.contains(v, prereleases=True) for v in versions
             ):
@@ -269,7 +267,7 @@ class ConstrainProvider(AbstractProvider):
         backtrack_causes: Sequence[Any],
     ):
         name = identifier.split("[", 1)[0]
-        criterion = _criterion_of(candidates, identifier)
+        criterion = criterion_of(candidates, identifier)
         facts = self._facts.get(criterion) if criterion is not None else None
         if facts is None:
             facts = criterion_facts(
@@ -304,7 +302,7 @@ class ConstrainProvider(AbstractProvider):
         reqs = list(requirements.get(identifier, ()))
         if identifier != name:
             reqs += list(requirements.get(name, ()))
-        specs = [_exactly(r.exact) if r.exact is not None else r.specifier for r in reqs]
+        specs = [exactly(r.exact) if r.exact is not None else r.specifier for r in reqs]
         return specs + self.constraints.specifiers(name)
 
     def find_matches(
@@ -342,7 +340,7 @@ class ConstrainProvider(AbstractProvider):
             return True
 
         choices = iter_choices(versions, specs, self.policy.prerelease, fits)
-        matches = self._matches[key] = _LazyMatches(
+        matches = self._matches[key] = LazyMatches(
             Candidate(name, c.version, extras, c.files, c.yanked)
             for c in choices
             if c.version not in bad
@@ -413,81 +411,34 @@ class ConstrainProvider(AbstractProvider):
 
     # ------------------------------------------------------------------ helpers
     def _dependency(self, req: Requirement, parent: Candidate) -> Req | None:
-        """A dependency of ``parent`` as a resolver requirement. A project requiring itself
-        (``foo[all]`` needing ``foo[a,b]``) gets exactly the parent's version; without new
-        extras such a self-requirement adds nothing."""
-        dep = Req.from_requirement(req)
-        if dep.name == parent.name:
-            if not dep.extras - parent.extras:
-                return None
-            return Req(dep.name, extras=dep.extras, exact=parent.version)
-        return dep
+        return dependency(req, parent)
 
     def unreadable_applying(
         self, md: CoreMetadata, extras: frozenset[str] = frozenset()
     ) -> list[UnreadableLine]:
-        """The unreadable Requires-Dist lines of ``md`` whose marker holds on the target for
-        ``extras`` (none: the project itself) -- lines that would have been dependencies."""
-        return [
-            u for u in md.unreadable
-            if self.target.evaluate(_marker(u.marker), extras)
-            and (not extras or not self.target.evaluate(_marker(u.marker)))
-        ]
+        """The unreadable Requires-Dist lines of ``md`` that apply on the target for
+        ``extras`` (see :func:`~constrain.resolver.dependencies.unreadable_applying`)."""
+        return unreadable_applying(self.target, md, extras)
 
     def _check_unreadable(self, candidate: Candidate, md: CoreMetadata) -> None:
         """Reject the candidate when a Requires-Dist line that applies to it cannot be read:
         dropping it would give a broken install set. Lines under extras nobody asked for (or
         under markers false on the target) are left; the install set warns about them."""
         applying = self.unreadable_applying(md, candidate.extras)
-        if not applying:
-            return
-        what, hint = f"{md.name} {md.version}", "exclude this version"
-        if candidate.extras:
-            named = sorted({canonicalize_name(e) for u in applying for e in u.extras}
-                           & set(candidate.extras))
-            extras = ", ".join(repr(e) for e in named or sorted(candidate.extras))
-            what += f" with the extra{'s' if len(named) > 1 else ''} {extras}"
-            hint = f"do not ask for {extras}, or exclude this version"
-        base = Candidate(candidate.name, candidate.version, frozenset(), candidate.files,
-                         candidate.yanked)
-        chain = " -> ".join(self.chain(candidate) or self.chain(base))
-        n = len(applying)
-        raise MetadataError(
-            f"{what} needs {n} Requires-Dist line{'s' if n > 1 else ''} that cannot be read",
-            locations=[SourceLocation(u.where, u.line, f"Requires-Dist: {u.text}", None,
-                                      u.error) for u in applying],
-            details=(f"needed by {chain}",) if chain else (),
-            hint=f"{hint} (e.g. {candidate.name}!={candidate.version})",
-        )
+        if applying:
+            base = Candidate(candidate.name, candidate.version, frozenset(), candidate.files,
+                             candidate.yanked)
+            chain = " -> ".join(self.chain(candidate) or self.chain(base))
+            raise unreadable_error(candidate, md, applying, chain)
 
     def _extra_dependencies(self, candidate: Candidate, md: CoreMetadata) -> list[Req | None]:
-        """Requirements the candidate's extras bring beyond the base project's own."""
-        provided = set(md.provides_extra) | {
-            canonicalize_name(e) for u in md.unreadable for e in u.extras
-        }
-        valid = frozenset(
-            e
-            for e in candidate.extras
-            if e in provided
-            or any(
-                self.target.evaluate(r.marker, {e}) != self.target.evaluate(r.marker)
-                for r in md.requires_dist
-                if r.marker is not None
-            )
-        )
-        invalid = candidate.extras - valid
+        """Requirements the candidate's extras bring beyond the base project's own; extras the
+        release does not have are remembered for :meth:`invalid_extras`."""
+        deps, invalid = extra_dependencies(self.target, candidate, md)
         if invalid:
             key = (candidate.name, candidate.version)
             self._invalid_extras[key] = self._invalid_extras.get(key, frozenset()) | invalid
-        if not valid:
-            return []
-        return [
-            self._dependency(r, candidate)
-            for r in md.requires_dist
-            if r.marker is not None
-            and self.target.evaluate(r.marker, valid)
-            and not self.target.evaluate(r.marker)
-        ]
+        return deps
 
     # ------------------------------------------------------------------ explanations
     def chain(self, candidate: Candidate | None, _seen: frozenset[str] = frozenset()) -> list[str]:
@@ -515,91 +466,7 @@ class ConstrainProvider(AbstractProvider):
         return " -> ".join([*head, str(req)])
 
 
-class _LazyMatches:
-    """find_matches' answer for resolvelib: a factory of iterators over candidates that are
-    produced on demand and remembered, so each version's files are examined at most once and
-    only as far as the resolver looks (resolvelib calls a callable result to iterate)."""
-
-    __slots__ = ("_done", "_seen", "_source")
-
-    def __init__(self, source: Iterator[Candidate]) -> None:
-        self._source = source
-        self._seen: list[Candidate] = []
-        self._done = False
-
-    def __call__(self) -> Iterator[Candidate]:
-        if self._done:
-            return iter(self._seen)
-        return self._iterate()
-
-    def _iterate(self, start: int = 0) -> Iterator[Candidate]:
-        i = start
-        while True:
-            if i < len(self._seen):
-                yield self._seen[i]
-                i += 1
-                continue
-            if self._done:
-                return
-            try:
-                self._seen.append(next(self._source))
-            except StopIteration:
-                self._done = True
-                return
-
-
-def _pinned_versions(pin: Req) -> list[Version]:
-    """The versions an exact pin allows (``==`` without wildcard, ``===``); ``[]`` if it is
-    not one."""
-    if pin.exact is not None:
-        return [pin.exact]
-    out = []
-    for spec in pin.specifier:
-        if spec.operator in ("==", "===") and not spec.version.endswith(".*"):
-            try:
-                out.append(Version(spec.version))
-            except ValueError:
-                return []
-    return out
-
-
 def _uploaded(candidate: Candidate) -> str:
     """``; the sdist was uploaded on DAY``: the date whose build tools it was made with."""
     when = candidate.best_file.upload_time
     return f"; the sdist was uploaded on {when.date().isoformat()}" if when else ""
-
-
-def _criterion_of(candidates: Any, identifier: str) -> Any:
-    """resolvelib's criterion for ``identifier`` behind the ``candidates`` mapping it hands
-    to ``get_preference`` (a view over its criteria), or ``None`` when this resolvelib does
-    not expose it that way: the preference is then computed afresh each time (same answer).
-    tests/resolver/test_provider.py fails if the criterion stops being found."""
-    criteria = getattr(candidates, "_mapping", None)
-    return criteria.get(identifier) if isinstance(criteria, dict) else None
-
-
-_EXACTLY: dict[str, SpecifierSet] = {}
-
-
-def _exactly(version: Version) -> SpecifierSet:
-    """``SpecifierSet("===<version>")``, made once per version: an extras candidate's
-    requirement on its base project is asked for in every round that touches it (the large
-    Airflow resolve built 300,000 of them: 15% of its time). Keyed by the version's text, not
-    the Version: 2.0 and 2.0.0 are equal Versions but ``===`` compares the text."""
-    text = str(version)
-    found = _EXACTLY.get(text)
-    if found is None:
-        found = _EXACTLY[text] = SpecifierSet(f"==={text}")
-    return found
-
-
-_MARKERS: dict[str, Marker] = {}
-
-
-def _marker(text: str) -> Marker:
-    """``Marker(text)``, parsed once per text (the parser checked it when the metadata was
-    read)."""
-    found = _MARKERS.get(text)
-    if found is None:
-        found = _MARKERS[text] = Marker(text)
-    return found

@@ -1,0 +1,104 @@
+"""What a candidate depends on, read from its core metadata for one target.
+
+Pure functions of the metadata, the candidate and the :class:`~constrain.target.TargetEnvironment`
+(no I/O, no resolver state): the provider asks them and keeps what it learns.
+"""
+
+from __future__ import annotations
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from ..errors import MetadataError, SourceLocation
+from ..models import CoreMetadata, UnreadableLine
+from ..target import TargetEnvironment
+from .candidates import Candidate, Req
+
+
+def dependency(req: Requirement, parent: Candidate) -> Req | None:
+    """A dependency of ``parent`` as a resolver requirement. A project requiring itself
+    (``foo[all]`` needing ``foo[a,b]``) gets exactly the parent's version; without new
+    extras such a self-requirement adds nothing."""
+    dep = Req.from_requirement(req)
+    if dep.name == parent.name:
+        if not dep.extras - parent.extras:
+            return None
+        return Req(dep.name, extras=dep.extras, exact=parent.version)
+    return dep
+
+
+def unreadable_applying(
+    target: TargetEnvironment, md: CoreMetadata, extras: frozenset[str] = frozenset()
+) -> list[UnreadableLine]:
+    """The unreadable Requires-Dist lines of ``md`` whose marker holds on the target for
+    ``extras`` (none: the project itself) -- lines that would have been dependencies."""
+    return [
+        u for u in md.unreadable
+        if target.evaluate(_marker(u.marker), extras)
+        and (not extras or not target.evaluate(_marker(u.marker)))
+    ]
+
+
+def unreadable_error(
+    candidate: Candidate, md: CoreMetadata, applying: list[UnreadableLine], chain: str
+) -> MetadataError:
+    """The error for a candidate that needs Requires-Dist lines that cannot be read: each
+    line with its place, the chain that asked for the candidate, and a way around it."""
+    what, hint = f"{md.name} {md.version}", "exclude this version"
+    if candidate.extras:
+        named = sorted({canonicalize_name(e) for u in applying for e in u.extras}
+                       & set(candidate.extras))
+        extras = ", ".join(repr(e) for e in named or sorted(candidate.extras))
+        what += f" with the extra{'s' if len(named) > 1 else ''} {extras}"
+        hint = f"do not ask for {extras}, or exclude this version"
+    n = len(applying)
+    return MetadataError(
+        f"{what} needs {n} Requires-Dist line{'s' if n > 1 else ''} that cannot be read",
+        locations=[SourceLocation(u.where, u.line, f"Requires-Dist: {u.text}", None,
+                                  u.error) for u in applying],
+        details=(f"needed by {chain}",) if chain else (),
+        hint=f"{hint} (e.g. {candidate.name}!={candidate.version})",
+    )
+
+
+def extra_dependencies(
+    target: TargetEnvironment, candidate: Candidate, md: CoreMetadata
+) -> tuple[list[Req | None], frozenset[str]]:
+    """Requirements the candidate's extras bring beyond the base project's own, and the
+    extras the release does not have (neither provided nor changing any marker)."""
+    provided = set(md.provides_extra) | {
+        canonicalize_name(e) for u in md.unreadable for e in u.extras
+    }
+    valid = frozenset(
+        e
+        for e in candidate.extras
+        if e in provided
+        or any(
+            target.evaluate(r.marker, {e}) != target.evaluate(r.marker)
+            for r in md.requires_dist
+            if r.marker is not None
+        )
+    )
+    invalid = frozenset(candidate.extras - valid)
+    if not valid:
+        return [], invalid
+    return [
+        dependency(r, candidate)
+        for r in md.requires_dist
+        if r.marker is not None
+        and target.evaluate(r.marker, valid)
+        and not target.evaluate(r.marker)
+    ], invalid
+
+
+_MARKERS: dict[str, Marker] = {}
+
+
+def _marker(text: str) -> Marker:
+    """``Marker(text)``, parsed once per text (the parser checked it when the metadata was
+    read)."""
+    found = _MARKERS.get(text)
+    if found is None:
+        found = _MARKERS[text] = Marker(text)
+    return found
