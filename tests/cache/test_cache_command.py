@@ -91,6 +91,8 @@ def test_info_lists_every_kind_a_real_run_fills(filled, capsys):
     code, out, _ = cli(capsys, "cache", "info", "--cache-dir", str(cache))
     assert code == 0 and out.startswith(f"cache: {cache}\n")
     assert any(line.split()[:2] == ["unpacked", str(len(trees))] for line in out.splitlines())
+    # one entry of an older format: the count reads as English
+    assert any(line.split()[:4] == ["old", "formats", "1", "entry"] for line in out.splitlines())
     code, out, _ = cli(capsys, "cache", "info", "--cache-dir", str(cache / "none"))
     assert code == 0 and "(does not exist yet)" in out
 

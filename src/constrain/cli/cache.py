@@ -67,7 +67,8 @@ def run_info(args, argv, console) -> int:
         return 0
     lines = [f"cache: {usage.root}" + ("" if usage.root.is_dir() else " (does not exist yet)")]
     for kind, (n, size) in kinds.items():
-        noun = "files" if kind == "other" else "entries"
+        noun = ("file" if n == 1 else "files") if kind == "other" else (
+            "entry" if n == 1 else "entries")
         lines.append(f"  {kind:<16} {n:>8} {noun:<7} {size_text(size):>10}")
     lines.append(f"  {'total':<16} {'':>8} {'':<7} {size_text(usage.size):>10}")
     console.out("\n".join(lines) + "\n")
