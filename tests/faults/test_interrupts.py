@@ -114,7 +114,10 @@ def test_ctrl_c_during_an_install_ends_it_and_leaves_no_process(front, tmp_path)
 
 
 HELPERS = """
-import os, sys, time
+import os, signal, sys, time
+# Python keeps SIGINT ignored when it starts with it ignored (a test run started in the
+# background by a non-interactive shell): Ctrl-C's KeyboardInterrupt is what is tested here
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from constrain.processes import spawn_pool
 pool = spawn_pool(2)
 pids = {pool.submit(os.getpid).result() for _ in range(8)}
