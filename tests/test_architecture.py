@@ -169,6 +169,8 @@ class Module:
 def _collect(root: Path, prefix: str) -> dict[str, Module]:
     mods = {}
     for path in sorted(root.rglob("*.py")):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue  # benchmarks/.work: the harness's venvs and caches, not its code
         name = _module_name(path, root, prefix)
         parts = tuple(name.split("."))
         package = parts if path.name == "__init__.py" else parts[:-1]

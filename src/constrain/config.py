@@ -19,6 +19,9 @@ Precedence, lowest first, as pip documents it:
 Within that, pip ranks *sections* above files: a key of a command section (``[install]``,
 ``[download]``) in any file beats the same key of ``[global]`` in any file, and environment
 variables beat both. Empty values are ignored, as pip ignores them.
+
+Over 400 lines: pip's whole order of precedence (files, environment, flags) is one contract,
+read in one place so no other module second-guesses pip.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 A resolve is always *for* a target, which need not be the running interpreter. Everything that
 depends on the target -- wheel compatibility, environment markers, ``requires-python`` -- asks a
 :class:`TargetEnvironment`; only :meth:`TargetEnvironment.current` looks at the host.
+
+Over 400 lines: tags, markers and the check of platform names (the tag families and their
+nearest spellings) belong to the one target type.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ What was learnt (moves, versions that do not build) is cached per release, date 
 so a rerun re-resolves once instead of rebuilding what failed. Over 400 lines: the loop and
 the state it learns are one class; the pure decisions are in :mod:`.moves`, the reads of the
 release in :mod:`.probes`.
+
+Over 400 lines: the reconstruction and its moves are one algorithm; release probes live in
+probes.py and the choice of a move in moves.py.
 """
 
 from __future__ import annotations

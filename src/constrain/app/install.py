@@ -5,6 +5,9 @@ needed wheel fetched, hash-checked and unpacked *before* the environment is lock
 Under the lock, distributions an interrupted earlier run left half-done are rolled back, the plan
 is made against what is really installed, and each distribution is replaced under its journal.
 Afterwards the environment is checked the way ``pip check`` checks it.
+
+Over 400 lines: one pipeline whose order is the safety argument above; its mechanics live in
+install/.
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ Decisions where pip is loose:
 * ``--hash`` must be ``sha256``/``sha384``/``sha512`` with a hex digest of the right length.
 * ``-e``/``--editable`` is reported as not supported yet; ``--use-feature`` is accepted and
   ignored.
+
+Over 400 lines: pip's file format (continuations, options, variables, URLs, hashes) with exact
+error positions is one grammar.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ Extras follow pip: the candidate ``foo[a]==1.0`` depends on ``foo==1.0`` plus th
 that only the extra brings in. A version whose metadata Requires-Python excludes the target
 depends on the synthetic :data:`~constrain.resolver.candidates.PYTHON` project with that
 specifier, which only the target's Python can satisfy, so resolvelib backtracks over it.
+
+Over 400 lines: one class answering resolvelib's questions and prefetching ahead of them; its
+pure helpers are in dependencies.py and matches.py.
 """
 
 from __future__ import annotations
