@@ -58,7 +58,7 @@ CONTRACTS: dict[str, frozenset[str]] = {
                    "download", "index", "install", "output", "processes", "refresh", "resolver",
                    "review"},
     # parsing and printing
-    "cli": BASE | {"__init__", "app", "cache", "config", "processes", "refresh", "review"},
+    "cli": BASE | {"__init__", "app", "config", "processes", "refresh", "review"},
 }
 
 # Import cycles allowed, each the set of modules that import one another (a strongly connected
