@@ -220,29 +220,12 @@ def problems() -> list[str]:
 
 def _versions() -> dict[str, str]:
     """The installed versions of the patched libraries, by distribution name."""
+    from importlib.metadata import PackageNotFoundError, version
+
     out: dict[str, str] = {}
-    try:
-        import httpx
-
-        out["httpx"] = httpx.__version__
-    except ImportError:
-        pass
-    try:
-        import httpcore
-
-        out["httpcore"] = httpcore.__version__
-    except ImportError:
-        pass
-    try:
-        import h2
-
-        out["h2"] = h2.__version__
-    except ImportError:
-        pass
-    try:
-        import hyperframe
-
-        out["hyperframe"] = hyperframe.__version__
-    except ImportError:
-        pass
+    for name in ("httpx", "httpcore", "h2", "hyperframe"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
     return out
