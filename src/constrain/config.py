@@ -392,28 +392,16 @@ def constrain_config(directory: str | os.PathLike[str] | None = None) -> tuple[d
     """constrain's own settings for a project: ``constrain.toml`` (top-level keys) in
     ``directory`` (default: the working directory), else ``[tool.constrain]`` of its
     ``pyproject.toml``. Returns ``(settings, source)``; ``({}, None)`` when neither exists.
-    A file that is not valid TOML raises :class:`ConfigError` naming file:line."""
-    import tomllib
+    A file that is not valid TOML raises :class:`ConfigError` naming file:line.
 
+    A command asks more than once (the session, then the constraint layers): a file whose
+    text is the one already parsed in this process is not parsed again."""
     base = Path(directory) if directory is not None else Path.cwd()
     for name, table in (("constrain.toml", ()), ("pyproject.toml", ("tool", "constrain"))):
         path = base / name
         if not path.is_file():
             continue
-        text = path.read_text(encoding="utf-8")
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            import re
-
-            m = re.search(r"at line (\d+), column (\d+)", str(exc))
-            n = int(m.group(1)) if m else None
-            raise ConfigError(
-                f"cannot parse {path}",
-                locations=[SourceLocation(str(path), n, _line(text, n),
-                                          int(m.group(2)) - 1 if m else None,
-                                          str(exc).split(" (at ")[0])],
-            ) from None
+        data = _read_toml(path)
         for key in table:
             data = data.get(key, {})
             if not isinstance(data, dict):
@@ -423,6 +411,37 @@ def constrain_config(directory: str | os.PathLike[str] | None = None) -> tuple[d
         where = str(path) if not table else f"[tool.constrain] of {path}"
         return dict(data), where
     return {}, None
+
+
+#: path -> (its text, its TOML): the last configuration file :func:`_read_toml` parsed
+_TOML_READ: dict[Path, tuple[str, dict]] = {}
+
+
+def _read_toml(path: Path) -> dict:
+    """The TOML of ``path`` (a copy of its own: callers may change it)."""
+    import copy
+
+    text = path.read_text(encoding="utf-8")
+    known = _TOML_READ.get(path)
+    if known is not None and known[0] == text:
+        return copy.deepcopy(known[1])
+    import tomllib  # here: most commands run where no configuration file is
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        import re
+
+        m = re.search(r"at line (\d+), column (\d+)", str(exc))
+        n = int(m.group(1)) if m else None
+        raise ConfigError(
+            f"cannot parse {path}",
+            locations=[SourceLocation(str(path), n, _line(text, n),
+                                      int(m.group(2)) - 1 if m else None,
+                                      str(exc).split(" (at ")[0])],
+        ) from None
+    _TOML_READ[path] = (text, copy.deepcopy(data))
+    return data
 
 
 # ---------------------------------------------------------------------------- network limits

@@ -22,15 +22,19 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import pickle
-import queue
 import struct
 import subprocess
 import sys
 import threading
 import weakref
 from collections.abc import Callable
-from concurrent.futures import Future
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+# pickle, queue and concurrent.futures are imported where a pool is made or used: every
+# command imports this module at its end (kill_descendants), most never start a pool
 
 _HEADER = struct.Struct("!Q")
 _LIVE: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
@@ -62,6 +66,9 @@ class WorkerPool:
     fails with :class:`BrokenWorker` (callers then do the work themselves)."""
 
     def __init__(self, workers: int, initializer: Callable[[], object] | None = None) -> None:
+        import pickle
+        import queue
+
         self._init = pickle.dumps(initializer)
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -80,6 +87,8 @@ class WorkerPool:
             thread.start()
 
     def submit(self, fn: Callable[..., object], *args: object) -> Future:
+        from concurrent.futures import Future
+
         future: Future = Future()
         with self._lock:
             if self._closed:
@@ -122,6 +131,8 @@ class WorkerPool:
 
     # ------------------------------------------------------------------ internals
     def _drain(self, *, cancel: bool) -> None:
+        import queue
+
         while True:
             try:
                 job = self._jobs.get_nowait()
@@ -143,6 +154,8 @@ class WorkerPool:
 
     def _serve(self) -> None:
         """One worker: start its process, then feed it jobs until the pool shuts down."""
+        import pickle
+
         try:
             proc = _start(self._init)
         except OSError as exc:
@@ -283,6 +296,7 @@ def _receive(pipe) -> bytes:
 def _worker_main() -> None:
     """The worker's side: run jobs from stdin, answer on stdout, exit at end-of-file. Any
     output a job makes goes to ``/dev/null`` (stdout carries the answers)."""
+    import pickle
     import signal
 
     with contextlib.suppress(ValueError, OSError):

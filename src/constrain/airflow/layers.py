@@ -27,22 +27,12 @@ from ..errors import (
     redact_url,
 )
 from ..models import InstallSet, Origin
-from ..policies.bounds import (
-    DEFAULT_POLICIES,
-    Bound,
-    BoundPolicy,
-    bounds_for,
-    default_policy_text,
-    held_back,
-    parse_policies,
-)
 from ..reporting import Reporter
 from . import published as af
-
-from .files import airflow_constraints
 from .plan import LayerPlan, Layered, Pairs
 
 if TYPE_CHECKING:
+    from ..policies.bounds import Bound, BoundPolicy, HeldBack
     from ..constraints.model import Inputs
     from ..resolver import ResolveOptions
     from ..target import TargetEnvironment
@@ -92,6 +82,8 @@ def plan_layers(request: LayerOptions, session: Resolving, inputs: Inputs, repor
 
 def load_policy_file(location: str, session: Resolving | None):
     """The policy file at ``location`` (``airflow``: the packaged default)."""
+    from ..policies.bounds import DEFAULT_POLICIES, default_policy_text, parse_policies
+
     if location == DEFAULT_POLICIES:
         source, text = default_policy_text()
     else:
@@ -148,6 +140,8 @@ def layer_constraints(
     moves: tuple = ()
     airflow = ""
     if plan.use is not None:
+        from .files import airflow_constraints  # here: most resolves layer no Airflow file
+
         airflow_pairs, airflow_source, note, moves, airflow = airflow_constraints(
             plan, session, target, options, reporter, requirements, constraints)
         if note:
@@ -177,7 +171,9 @@ def layer_constraints(
     pairs = [(r, o) for r, o in pairs if (canonicalize_name(r.name), o) not in dropped]
 
     bounds: list[Bound] = []
-    if plan.policies:
+    if plan.policies:  # (policies.bounds is imported only where a resolve has policies)
+        from ..policies.bounds import bounds_for
+
         reference = plan.reference if plan.reference is not None else exact_pins(
             [(r, o) for r, o in pairs if target.evaluate(r.marker)])
         bounds, unused = bounds_for(plan.policies, reference)
@@ -200,7 +196,11 @@ def finish_install_set(
     def newest(name: str) -> Version | None:
         return newest_release(session.repository, name, target, options)
 
-    held = held_back(layered.bounds, chosen, newest)
+    held: Sequence[HeldBack] = ()
+    if layered.bounds:
+        from ..policies.bounds import held_back
+
+        held = held_back(layered.bounds, chosen, newest)
     for h in held:
         reporter.info(h.line())
     notes = (*install_set.notes, *layered.notes, *(h.line() for h in held))

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from ..models import Origin
-from ..policies.bounds import Bound, BoundPolicy
 from . import published as af
+
+if TYPE_CHECKING:
+    from ..policies.bounds import Bound, BoundPolicy
 
 Pairs = Sequence[tuple[Requirement, Origin]]
 

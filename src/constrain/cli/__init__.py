@@ -38,7 +38,25 @@ class _Parser(argparse.ArgumentParser):
             ns.command_parser = self
         return ns, extra
 
-def build_parser() -> argparse.ArgumentParser:
+#: the commands, in ``constrain --help`` order (each a module here)
+COMMANDS = ("resolve", "install", "download", "refresh", "policy", "audit", "cache")
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names (its first word after the top-level flags), or ``None``
+    (none, ``--help``/``--version`` first, or a word that is no command)."""
+    for word in argv:
+        if word in ("-q", "--quiet", "-v", "--verbose"):
+            continue
+        return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``only`` (a command the argv names), that command gets its
+    options and the others only their name and help line: they will not parse anything, and
+    registering every command's options costs more than the rest of a remembered resolve's
+    argument handling."""
     parser = _Parser(
         prog="constrain",
         description="Resolve, install and download dependency sets fast, under constraints "
@@ -51,13 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import audit, cache, download, install, policy, refresh, resolve
 
-    resolve.register(sub)
-    install.register(sub)
-    download.register(sub)
-    refresh.register(sub)
-    policy.register(sub)
-    audit.register(sub)
-    cache.register(sub)
+    modules = (resolve, install, download, refresh, policy, audit, cache)
+    for name, module in zip(COMMANDS, modules, strict=True):
+        if only is None or name == only:
+            module.register(sub)
+        else:
+            sub.add_parser(name, help=module.HELP)
     for command_parser in sub.choices.values():  # -q/-v also after the command name
         for flags, dest in ((("-q", "--quiet"), "quiet"), (("-v", "--verbose"), "verbose")):
             try:
@@ -97,7 +114,7 @@ def main(argv: Sequence[str] | None = None, *, interrupts: _Interrupts | None = 
     """Run one command; its exit code. ``interrupts`` (from :func:`entry`) turns a Ctrl-C
     into one line saying what was and was not done."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(only=command_named(args_list))
     args, unknown = parser.parse_known_args(args_list)
     if unknown:
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")

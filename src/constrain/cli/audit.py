@@ -12,9 +12,13 @@ from __future__ import annotations
 import argparse
 
 
+#: the one line ``constrain --help`` shows for this command
+HELP = "check a wheelhouse or constraints file against an offline OSV database"
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "audit", help="check a wheelhouse or constraints file against an offline OSV database",
+        "audit", help=HELP,
         description="Match every release of a wheelhouse (its manifest.json) or every "
         "name==version pin of constraints files against an OSV database (a directory or zip "
         "of OSV JSON records, as OSV publishes PyPI/all.zip). Makes no network request. "

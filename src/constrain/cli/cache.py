@@ -11,8 +11,12 @@ import argparse
 import os
 
 
+#: the one line ``constrain --help`` shows for this command
+HELP = "show or shrink constrain's cache"
+
+
 def register(subparsers) -> None:
-    p = subparsers.add_parser("cache", help="show or shrink constrain's cache",
+    p = subparsers.add_parser("cache", help=HELP,
                               description="Show where constrain's cache is and what it holds "
                               "(info), or remove what was not used for a while (prune).")
     actions = p.add_subparsers(dest="cache_action", metavar="ACTION")

@@ -17,10 +17,14 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
 
+#: the one line ``constrain --help`` shows for this command
+HELP = "download a vetted wheelhouse for one or more targets (air-gapped installs)"
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "download",
-        help="download a vetted wheelhouse for one or more targets (air-gapped installs)",
+        help=HELP,
         description="Resolve every --python x --platform target in parallel and download the "
         "union of the files they need into one directory, with a constraints file, "
         "requirements with hashes and a pylock file per target, and manifest.json. "

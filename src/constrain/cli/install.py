@@ -15,10 +15,14 @@ if TYPE_CHECKING:
 from .common import Console, add_resolve_options, emit_moves, resolve_request, write_stats
 
 
+#: the one line ``constrain --help`` shows for this command
+HELP = "resolve and install into a virtual environment"
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "install",
-        help="resolve and install into a virtual environment",
+        help=HELP,
         description="Resolve requirements for an environment's own interpreter and install the "
         "result into it: plan first, fetch and verify everything, then link from the cache.",
     )

@@ -11,8 +11,12 @@ import argparse
 from .common import Console
 
 
+#: the one line ``constrain --help`` shows for this command
+HELP = "check upper-bound policy files"
+
+
 def register(subparsers) -> None:
-    p = subparsers.add_parser("policy", help="check upper-bound policy files",
+    p = subparsers.add_parser("policy", help=HELP,
                               description="Work with upper-bound policy files (TOML).")
     actions = p.add_subparsers(dest="policy_action", metavar="ACTION")
     c = actions.add_parser(

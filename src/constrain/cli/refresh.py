@@ -12,10 +12,14 @@ import argparse
 from .common import Console, add_resolve_options, emit_moves, resolve_request, write_stats
 
 
+#: the one line ``constrain --help`` shows for this command
+HELP = "regenerate constraint files per mode and Python, with a reviewable diff"
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "refresh",
-        help="regenerate constraint files per mode and Python, with a reviewable diff",
+        help=HELP,
         description="Resolve highest versions within the upper-bound policies for every mode x "
         "Python, using each committed <mode>-<python>.txt as the reference of the policies' "
         "bounds, rewrite the files whose pins moved, and report what moved and what the "

@@ -14,9 +14,13 @@ from .common import (
 )
 
 
+#: the one line ``constrain --help`` shows for this command
+HELP = "resolve requirements to pinned versions for a target"
+
+
 def register(subparsers) -> None:
     res = subparsers.add_parser(
-        "resolve", help="resolve requirements to pinned versions for a target",
+        "resolve", help=HELP,
         description="Resolve requirements to one version of every needed project, for a "
         "target Python and platform, and write the result.")
     add_resolve_options(res)

@@ -9,7 +9,6 @@ of the file it replaces, or the usual ``0o666`` minus umask when it is new.
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -40,7 +39,7 @@ def write_atomic(path: Path, text: str) -> None:
             raise OutputError(f"cannot write {shown}: {exc.strerror or exc}") from exc
         return
     directory = path.parent
-    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    tmp = directory / f".{path.name}.{os.urandom(6).hex()}.tmp"
     try:
         try:
             mode = stat.S_IMODE(os.stat(path).st_mode)

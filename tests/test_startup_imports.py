@@ -1,0 +1,77 @@
+"""What a command imports before its real work: a remembered ``resolve --offline`` and
+``--help`` load no HTTP stack, no progress display, no resolver and no metadata parser.
+
+Each of these is a fixed cost paid on every run (imports are most of a remembered resolve's
+time); a module-level import added in the wrong place fails here, not in a benchmark. The
+process is the real command (``python -X importtime -m constrain``), so what it reports is
+every module that process loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.builders import PackageSpec
+
+#: never needed by a remembered resolve read offline, nor by --help
+HEAVY = (
+    "httpx", "httpcore", "h2", "anyio", "rich", "resolvelib", "email", "zipfile",
+    "packaging.metadata", "packaging.pylock", "installer", "platformdirs", "pickle", "secrets",
+    "tomllib",  # no constrain.toml or pyproject.toml where the command runs
+    "constrain.resolver.provider", "constrain.index.metadata", "constrain.output.pylock",
+    "constrain.policies.bounds", "constrain.airflow.files", "constrain.airflow.reconstruction",
+    "constrain.install", "constrain.download", "constrain.build", "constrain.review",
+    "constrain.refresh",
+)
+
+
+def _imported(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[set[str], str]:
+    """The modules ``constrain argv`` imported, and its stderr without the import lines."""
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "constrain", *argv],
+                       capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    modules, rest = set(), []
+    for line in r.stderr.splitlines():
+        if line.startswith("import time:"):
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "imported package":
+                modules.add(name)
+        else:
+            rest.append(line)
+    return modules, "\n".join(rest)
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules
+                  if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+def test_a_remembered_offline_resolve_imports_nothing_heavy(index_server, tmp_path):
+    server = index_server([PackageSpec("app", "1.0", requires_dist=["lib>=1"]),
+                           PackageSpec("lib", "1.0")])
+    work = tmp_path / "work"
+    work.mkdir()
+    stats = tmp_path / "stats.json"
+    env = {**os.environ, "CONSTRAIN_STATS_FILE": str(stats)}
+    argv = ["resolve", "app", "--index-url", server.index_url, "--python", "3.11",
+            "--platform", "manylinux_2_28_x86_64", "--airflow-constraints", "off",
+            "-o", str(tmp_path / "pins.txt"), "--quiet"]
+    first, _ = _imported(argv, work, env)  # fills the cache and remembers the answer
+    assert json.loads(stats.read_text())["remembered_resolutions"] == 0
+    assert "resolvelib" in first  # the check below can tell a heavy module when it sees one
+
+    modules, _ = _imported([*argv, "--offline"], work, env)
+    assert json.loads(stats.read_text())["remembered_resolutions"] == 1
+    assert (tmp_path / "pins.txt").read_text().count("==1.0") == 2
+    assert _heavy(modules) == []
+
+
+def test_help_imports_no_pipeline(tmp_path):
+    for argv in (["--help"], ["resolve", "--help"], ["install", "--help"]):
+        modules, _ = _imported(argv, tmp_path, dict(os.environ))
+        assert _heavy(modules) == [], argv
+        assert not {"packaging", "constrain.app", "constrain.models", "json"} & modules, argv
