@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from constrain.cache.store import BUCKETS
 from constrain.cli import main
 from tests.support.builders import PackageSpec
+
+LISTINGS = f"listings-v{BUCKETS['listings']}"
 
 DAY = 86400.0
 SPECS = [
@@ -100,7 +103,7 @@ def test_info_lists_every_kind_a_real_run_fills(filled, capsys):
 def test_prune_older_than_removes_what_was_not_used_and_the_rerun_refills_it(filled, capsys):
     cache, resolve, install, venv = filled
     unpacked = sorted((cache / "unpacked-v1").glob("*/*"))
-    pages = sorted((cache / "pages-v1").glob("*/*")) + sorted((cache / "listings-v1").glob("*/*"))
+    pages = sorted((cache / "pages-v1").glob("*/*")) + sorted((cache / LISTINGS).glob("*/*"))
     age(unpacked, 40)
     age(pages, 40)
     before = files_of(cache)
@@ -114,7 +117,7 @@ def test_prune_older_than_removes_what_was_not_used_and_the_rerun_refills_it(fil
     assert code == 0, out
     assert f"unpacked {len(unpacked)} " in out and "pages " in out
     assert not any((cache / "unpacked-v1").glob("*/*"))
-    assert not any((cache / "listings-v1").glob("*/*"))
+    assert not any((cache / LISTINGS).glob("*/*"))
     assert info(capsys, cache)["kinds"]["files"]["entries"] == 2  # used today: kept
     # nothing half-removed: no sidecar without its body, no trash left
     left = files_of(cache)
@@ -162,7 +165,7 @@ def test_prune_skips_an_entry_a_running_constrain_is_writing_and_old_formats_go(
     old.mkdir(parents=True)
     (old / "f").write_text("old")
     (cache / "stranger.txt").write_text("not ours")
-    shard = next((cache / "listings-v1").iterdir())
+    shard = next((cache / LISTINGS).iterdir())
     (shard / ".tmp-abc123").write_bytes(b"half a page")  # a killed writer's temporary
     age([p for p in cache.iterdir() if p.name != "locks"], 3)
     lock = cache / "locks" / f"unpack-{tree.name[:40]}.lock"

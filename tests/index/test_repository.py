@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from constrain.cache.keys import url_key
 from constrain.cache.store import Cache
 from constrain.config import IndexSettings
 from constrain.errors import NetworkError, OfflineMissing, ProjectNotFound
+from constrain.index.pages.parse import ACCEPT, parse_project_page
 from constrain.index.pages.repository import IndexRepository
 from constrain.index.transport.client import HttpClient
 from constrain.models import CoreMetadata, DistFile
@@ -139,6 +141,60 @@ def test_refresh_revalidates_with_304(make_index, make_repo, cache):
     (request,) = index.requests_to("/simple/foo/")
     assert request.headers.get("if-none-match")
     assert cache.get_meta("listings", key)["fetched"] > old_fetched  # touched after the 304
+
+
+@pytest.mark.parametrize("json", [True, False])
+def test_a_cached_listing_gives_the_files_the_page_lists(make_index, make_repo, json):
+    """The stored, grouped form read back (a warm run) gives exactly the files parsed from the
+    page as served: versions, tags, hashes, yanked, requires-python, upload times; 1.0 and
+    1.0.0 are one version but each file keeps its own spelling."""
+    specs = [
+        PackageSpec("foo", "1.0", kinds=("sdist",), requires_python=">=3.8"),
+        PackageSpec("foo", "1.0.0", tags=("cp311-cp311-manylinux_2_17_x86_64", "py3-none-any")),
+        PackageSpec("foo", "2.0rc1", yanked="broken", kinds=("wheel", "sdist")),
+    ]
+    index = make_index(specs, json=json)
+    settings = IndexSettings(index_url=index.index_url)
+    cold = make_repo(settings)
+    fetched = cold.files("foo")  # parsed and stored
+    page = cold.client.get(index.index_url + "/foo/", {"Accept": ACCEPT})
+    served = parse_project_page(page.content, page.headers.get("content-type", ""),
+                                index.index_url + "/foo/", "foo", index.index_url)
+    warm = make_repo(settings, offline=True).files("foo")
+    assert list(warm.versions) == [Version("2.0rc1"), Version("1.0")]  # 1.0 == 1.0.0: one
+
+    def facts(files):
+        return sorted((f.filename, str(f.version), f.kind, f.tags, f.hashes, f.requires_python,
+                       f.yanked, f.upload_time, f.size, f.core_metadata, f.url, f.index)
+                      for f in files)
+
+    assert facts(warm) == facts(served) == facts(fetched)
+    assert {str(f.version) for f in warm.files_of(1)} == {"1.0", "1.0.0"}
+    assert len(warm) == len(served) == 5
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x00\x01garbage", "cut", "foreign"])
+def test_a_damaged_cached_listing_is_fetched_again(make_index, make_repo, cache, damage):
+    """A cached listing that is cut short, garbage, or of another format is a miss: the page
+    is fetched again and stored afresh; offline, that is said, never a crash."""
+    index = make_index([PackageSpec("foo", "1.0"), PackageSpec("foo", "1.1")])
+    settings = IndexSettings(index_url=index.index_url)
+    make_repo(settings).files("foo")
+    key = url_key(index.index_url + "/foo/")
+    body = cache.get("listings", key)
+    assert body is not None
+    if damage == "cut":
+        damage = body[:-3]
+    elif damage == "foreign":  # the format before this one: one marshal tuple
+        damage = marshal.dumps((1, ["1.1", "1.0"], [b"", b""], True, 2, []))
+    cache.put("listings", key, damage, cache.get_meta("listings", key))
+    with pytest.raises(OfflineMissing):
+        make_repo(settings, offline=True).files("foo")
+    index.reset_log()
+    assert _versions(make_repo(settings).files("foo")) == {"1.0", "1.1"}
+    assert len(index.requests_to("/simple/foo/")) == 1
+    assert cache.get("listings", key) == body  # stored afresh
+    assert _versions(make_repo(settings, offline=True).files("foo")) == {"1.0", "1.1"}
 
 
 def test_stale_page_is_revalidated_and_changes_are_seen(make_index, make_repo):

@@ -31,7 +31,9 @@ BUCKETS = {
     "unpacked": 1,  # unpacked wheels ready to link into environments
     "built": 1,  # wheels built from sdists, keyed by sdist hash + target
     "constraints": 1,  # fetched constraint files (e.g. Airflow's), keyed by URL
-    "listings": 1,  # parsed index pages: files grouped by version (index/pages/listing.py format)
+    # parsed index pages: files grouped by version (index/pages/listing.py format); v2: a
+    # header read alone, versions in their pickle state, rows carrying their parsed names
+    "listings": 2,
     "resolutions": 1,  # whole resolutions (memo.py), valid while their inputs are unchanged
     "reconstructions": 1,  # what a reconstruction learnt: moves, sdists that do not build
     "misc": 1,

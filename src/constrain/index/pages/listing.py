@@ -4,23 +4,36 @@ form, and lazy :class:`~constrain.models.ProjectFiles` built from them. Pure: no
 A project page of a popular project lists tens of thousands of files (all platforms, all
 releases) while a resolve for one target looks at a few versions. So a page is parsed once into
 plain tuples (a *row* per file), grouped by version and sorted highest first, and stored in the
-cache in :mod:`marshal` form with one blob per version; a warm run unmarshals only the versions
-the resolver actually visits, and builds :class:`DistFile` values only for those.
+cache as a small header followed by one :mod:`marshal` blob per version. A warm run unmarshals
+the header alone (the versions come back from packaging's pickle state, without parsing), then
+the blobs of the versions the resolver actually visits, sliced out of the entry without a copy,
+and builds :class:`DistFile` values only for those -- from rows that carry their parsed names,
+so no file name is parsed again.
 """
 
 from __future__ import annotations
 
 import marshal
+import struct
 from collections.abc import Iterable, Sequence
 from urllib.parse import urldefrag, urljoin
 from typing import Any
 
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.tags import Tag, parse_tag
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+)
 from packaging.version import InvalidVersion, Version
 
 from ...models import DistFile, ProjectFiles
 from .parse import (
     _is_json,
+    _parse_wheel_filename,
+    _refuse_path_name,
     _json_core_metadata,
     _json_yanked,
     _str_or_none,
@@ -30,7 +43,8 @@ from .parse import (
     parse_project_page,
 )
 
-FORMAT = 1
+FORMAT = 2
+_LENGTH = struct.Struct("<I")  # the header's length, before it
 
 # (filename, url, hashes, requires_python, yanked, upload_time ISO, size, core_metadata, index)
 Row = tuple
@@ -124,7 +138,7 @@ def listing_of_page(body: bytes, content_type: str, page_url: str, project: Norm
     else:
         rows = [row_of(f) for f in parse_project_page(body, content_type, page_url, project,
                                                        index)]
-    return dump_listing(*group_rows(rows))
+    return dump_listing(*group_rows(rows, project))
 
 
 def row_of(f: DistFile) -> Row:
@@ -160,70 +174,157 @@ def file_of(row: Row, project: NormalizedName, index_of_page: str = "") -> DistF
     )
 
 
-def group_rows(rows: Iterable[Row]) -> tuple[list[str], list[list[Row]]]:
-    """Rows grouped by version, highest version first; rows whose version does not parse are
-    dropped. Versions are returned as their normalised strings."""
-    parsed: dict[str, Version | None] = {}
-    groups: dict[Version, list[Row]] = {}
+def group_rows(rows: Iterable[Row], project: NormalizedName | None = None
+               ) -> tuple[list[Version], list[list[tuple]]]:
+    """Rows grouped by version, highest version first, in their stored form: the :data:`Row`
+    fields, then whether the file is a wheel, then its version's string when it differs from
+    its group's (``1.0`` beside ``1.0.0``; else ``None``). Names are read by packaging here,
+    once (as :func:`.parse.dist_file` reads them), so that loading a version's files parses no
+    file name; rows whose name does not parse as a wheel or sdist of ``project`` (when
+    given) are dropped, as :func:`file_of` would drop them."""
+    groups: dict[Version, list[tuple]] = {}
     for row in rows:
-        vstr = _version_of(row[0])
-        if vstr is None:
+        filename = row[0]
+        try:
+            if filename.endswith(".whl"):
+                name, version, _tags = _parse_wheel_filename(filename)
+            elif filename.endswith((".tar.gz", ".zip")):
+                name, version = parse_sdist_filename(filename)
+            else:
+                continue
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion, ValueError):
             continue
-        if vstr not in parsed:
-            try:
-                parsed[vstr] = Version(vstr)
-            except InvalidVersion:
-                parsed[vstr] = None
-        version = parsed[vstr]
-        if version is not None:
-            groups.setdefault(version, []).append(row)
+        if project is not None and name != project:
+            continue
+        groups.setdefault(version, []).append((version, row))
     order = sorted(groups, reverse=True)
-    return [str(v) for v in order], [groups[v] for v in order]
+    out = []
+    for key in order:
+        text = str(key)
+        out.append([(row[0], row[1], tuple(sorted(row[2])), *row[3:9], row[0].endswith(".whl"),
+                     None if str(version) == text else str(version))
+                    for version, row in groups[key]])
+    return order, out
 
 
-def dump_listing(versions: Sequence[str], groups: Sequence[Sequence[Row]]) -> bytes:
-    """The cache form: versions, one marshal blob per version, and summary facts."""
+def dump_listing(versions: Sequence[Version], groups: Sequence[Sequence[tuple]]) -> bytes:
+    """The cache form: the header's length, the header (the versions in packaging's own pickle
+    state and as strings, where each version's rows end, summary facts), then one marshal blob
+    of rows per version: a load unmarshals the header alone, and a version's rows when that
+    version is first visited."""
     has_upload = any(row[5] is not None for group in groups for row in group)
     count = sum(len(g) for g in groups)
     indexes = sorted({row[8] for group in groups for row in group if row[8]})
-    return marshal.dumps(
-        (FORMAT, list(versions), [marshal.dumps(list(g)) for g in groups], has_upload, count,
-         indexes)
-    )
+    blobs = [marshal.dumps(list(g)) for g in groups]
+    ends, end = [], 0
+    for blob in blobs:
+        end += len(blob)
+        ends.append(end)
+    header = marshal.dumps((FORMAT, [v.__getstate__() for v in versions],
+                            [str(v) for v in versions], ends, has_upload, count, indexes))
+    return b"".join([_LENGTH.pack(len(header)), header, *blobs])
 
 
 def load_listing(project: NormalizedName, data: bytes, index: str = "") -> ProjectFiles | None:
-    """A lazy :class:`ProjectFiles` from :func:`dump_listing` output (``None`` if foreign).
-    Rows stored without an index (``listing_of_page(..., index="")``: the stored form then
-    holds no index URL, nor the credentials in it) are of ``index``."""
+    """A lazy :class:`ProjectFiles` from :func:`dump_listing` output (``None`` if foreign or
+    damaged). Rows stored without an index (``listing_of_page(..., index="")``: the stored
+    form then holds no index URL, nor the credentials in it) are of ``index``."""
     try:
-        fmt, versions, blobs, has_upload, count, indexes = marshal.loads(data)
-    except (ValueError, EOFError, TypeError):
+        (size,) = _LENGTH.unpack_from(data)
+        fmt, states, texts, ends, has_upload, count, indexes = marshal.loads(
+            memoryview(data)[_LENGTH.size:_LENGTH.size + size])
+        if fmt != FORMAT or len(states) != len(texts) or len(ends) != len(texts):
+            return None
+    except (ValueError, EOFError, TypeError, struct.error):
         return None
-    if fmt != FORMAT:
-        return None
+    start = _LENGTH.size + size
+    if start + (ends[-1] if ends else 0) != len(data):
+        return None  # cut short or padded: not what dump_listing wrote
     if index and not indexes:
         indexes = [index]
-    return _project_files(project, [Version(v) for v in versions], blobs, has_upload, count,
-                          tuple(indexes), packed=True, index=index)
+    versions = _versions(states, texts)
+    if versions is None:
+        return None
+    starts = [start, *(start + end for end in ends[:-1])]
+    return _project_files(project, versions, starts, [start + end for end in ends], has_upload,
+                          count, tuple(indexes), memoryview(data), index=index)
+
+
+def _versions(states: list, texts: list[str]) -> list[Version] | None:
+    """The stored versions, rebuilt from packaging's pickle state (its stable format: no
+    regular expression runs); the strings when that state is not understood (another
+    packaging release), ``None`` when neither reads back to the stored text."""
+    new = Version.__new__
+    try:
+        versions = []
+        for state in states:
+            v = new(Version)
+            v.__setstate__(state)
+            versions.append(v)
+        if versions and str(versions[0]) != texts[0]:
+            raise ValueError("a state that means something else here")
+        return versions
+    except (TypeError, ValueError, AttributeError):
+        try:
+            return [Version(t) for t in texts]
+        except InvalidVersion:
+            return None
 
 
 def _project_files(
     project: NormalizedName,
     versions: list[Version],
-    raw: Sequence[object],
+    starts: list[int],
+    ends: list[int],
     has_upload: bool,
     count: int,
     indexes: tuple[str, ...],
+    view: memoryview,
     *,
-    packed: bool,
     index: str = "",
 ) -> ProjectFiles:
-    def build(group: object, keep) -> tuple[DistFile, ...]:
-        rows: Any = marshal.loads(group) if packed else group  # type: ignore[arg-type]
+    # a version is named by its position (a range: no object per version for the garbage
+    # collector to walk on every full collection)
+    def build(position: Any, keep) -> tuple[DistFile, ...]:
+        rows: Any = marshal.loads(view[starts[position]:ends[position]])
         if keep is not None:
             rows = [row for row in rows if keep(row[0])]
-        return tuple(f for row in rows if (f := file_of(row, project, index)) is not None)
+        version = versions[position]
+        return tuple(_stored_file(row, project, index, version) for row in rows)
 
-    return ProjectFiles(project, versions, raw, build, has_upload_time=has_upload, count=count,
-                        indexes=indexes)
+    return ProjectFiles(project, versions, range(len(versions)), build,
+                        has_upload_time=has_upload, count=count, indexes=indexes)
+
+
+_TRIPLE_TAGS: dict[str, frozenset[Tag]] = {}
+
+
+def _stored_file(row: tuple, project: NormalizedName, index_of_page: str,
+                 version: Version) -> DistFile:
+    """The :class:`DistFile` of a stored row of ``version`` (its name was read when it was
+    stored: :func:`group_rows`)."""
+    filename, url, hashes, rp, yanked, upload, size, core, index, wheel, vstr = row
+    _refuse_path_name(filename, url, index or index_of_page)
+    tags: frozenset[Tag] = frozenset()
+    if wheel:
+        _, py, abi, platform = filename[:-4].rsplit("-", 3)
+        triple = f"{py}-{abi}-{platform}"
+        known = _TRIPLE_TAGS.get(triple)
+        if known is None:
+            known = _TRIPLE_TAGS[triple] = frozenset(parse_tag(triple))
+        tags = known
+    return DistFile(
+        project=project,
+        filename=filename,
+        url=url,
+        version=version if vstr is None else Version(vstr),  # 1.0 beside 1.0.0: kept apart
+        kind="wheel" if wheel else "sdist",
+        hashes=hashes,
+        requires_python=rp or None,
+        yanked=yanked,
+        upload_time=_upload_time(upload),
+        size=size,
+        core_metadata=tuple(map(tuple, core)) if core is not None else None,
+        tags=tags,
+        index=index or index_of_page,
+    )
