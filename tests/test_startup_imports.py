@@ -70,6 +70,35 @@ def test_a_remembered_offline_resolve_imports_nothing_heavy(index_server, tmp_pa
     assert _heavy(modules) == []
 
 
+#: never needed by a full resolve whose pages and metadata are all in the cache, offline
+HEAVY_FULL = (
+    "httpx", "httpcore", "h2", "anyio", "rich", "email", "zipfile", "packaging.metadata",
+    "packaging.pylock", "installer", "pickle", "secrets", "tomllib", "constrain.output.pylock",
+    "constrain.policies.bounds", "constrain.airflow.files", "constrain.build",
+    "constrain.install", "constrain.download", "constrain.review", "constrain.refresh",
+)
+
+
+def test_a_full_offline_resolve_from_the_cache_imports_no_fetching_or_building(index_server,
+                                                                                tmp_path):
+    server = index_server([PackageSpec("app", "1.0", requires_dist=["lib>=1"]),
+                           PackageSpec("lib", "1.0")])
+    work = tmp_path / "work"
+    work.mkdir()
+    stats = tmp_path / "stats.json"
+    env = {**os.environ, "CONSTRAIN_STATS_FILE": str(stats), "CONSTRAIN_NO_REMEMBER": "1"}
+    argv = ["resolve", "app", "--index-url", server.index_url, "--python", "3.11",
+            "--platform", "manylinux_2_28_x86_64", "--airflow-constraints", "off", "--quiet"]
+    first, _ = _imported(argv, work, env)  # reads the metadata from the files: fills the cache
+    assert "packaging.metadata" in first
+
+    modules, _ = _imported([*argv, "--offline"], work, env)
+    assert json.loads(stats.read_text())["remembered_resolutions"] == 0
+    assert "resolvelib" in modules  # it did resolve
+    assert sorted(m for m in modules
+                  if any(m == h or m.startswith(h + ".") for h in HEAVY_FULL)) == []
+
+
 def test_help_imports_no_pipeline(tmp_path):
     for argv in (["--help"], ["resolve", "--help"], ["install", "--help"]):
         modules, _ = _imported(argv, tmp_path, dict(os.environ))

@@ -7,7 +7,6 @@ progress bars on a terminal and plain lines in CI. Tests use :class:`CollectingR
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 
 
 class Reporter:
@@ -32,13 +31,17 @@ class Reporter:
 NULL_REPORTER = Reporter()
 
 
-@dataclass
 class CollectingReporter(Reporter):
-    """Keeps every message; for tests and for summaries printed at the end."""
+    """Keeps every message; for tests and for summaries printed at the end. (A plain class:
+    every command imports this module, and a dataclass costs its creation on each run.)"""
 
-    warnings: list[str] = field(default_factory=list)
-    infos: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    def __init__(self, warnings: list[str] | None = None, infos: list[str] | None = None) -> None:
+        self.warnings: list[str] = [] if warnings is None else warnings
+        self.infos: list[str] = [] if infos is None else infos
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"CollectingReporter(warnings={self.warnings!r}, infos={self.infos!r})"
 
     def warning(self, message: str) -> None:
         with self._lock:

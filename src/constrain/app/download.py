@@ -25,7 +25,7 @@ from .session import Session, build_session
 from ..errors import ConstrainError, UsageError
 from ..models import DistFile, InstallSet, Pin
 from ..output.header import format_utc
-from ..output.pylock import strip_userinfo
+from ..output.urls import strip_userinfo
 from ..reporting import NULL_REPORTER, Reporter
 from ..review.consistency import Consistency, check_consistency
 from ..target import TargetEnvironment

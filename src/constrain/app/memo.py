@@ -80,7 +80,7 @@ def _without_credentials(row: tuple) -> tuple:
     cache never holds them (the HTTP client gives an index's host its login again)."""
     from urllib.parse import urlsplit, urlunsplit
 
-    from ..output.pylock import strip_userinfo
+    from ..output.urls import strip_userinfo
 
     filename, url, *middle, index = row
     parts = urlsplit(url)

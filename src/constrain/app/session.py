@@ -136,6 +136,24 @@ class TextSource:
         return location, response.content.decode("utf-8")
 
 
+class _BuildSourceOnDemand:
+    """The session's :attr:`Session.build_source`, made when a build first asks for build
+    requirements: a resolve that reads every metadata from the cache builds nothing, and the
+    build machinery's imports would cost it all the same."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def identity(self) -> Any:
+        return self._session.build_source.identity()
+
+    def stable(self) -> bool:
+        return self._session.build_source.stable()
+
+    def resolve(self, requirements: Sequence[str], needed_by: str) -> list:
+        return self._session.build_source.resolve(requirements, needed_by)
+
+
 class _State:
     """What changes while a session runs, behind one lock: the objects made on first use,
     the build cut-off, the count of remembered resolutions."""
@@ -211,7 +229,7 @@ class Session:
         state = self._state
         fetcher = state.fetcher
         if fetcher is None:
-            source = self.build_source
+            source = _BuildSourceOnDemand(self)
             with state.fetcher_lock:
                 if state.fetcher is None:
                     from ..index.metadata.fetcher import MetadataFetcher

@@ -49,7 +49,6 @@ import sysconfig
 import tempfile
 import threading
 import time
-import venv
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -311,6 +310,8 @@ class BuildEnvs:
         under its pins -- or, when an environment of the same pins appeared meanwhile (the
         same set written another way, or a re-resolution after the TTL that changed nothing),
         discard the new one and return that."""
+        import venv  # here: most commands that import this module create no environment
+
         envs_dir = self.root / "envs"
         envs_dir.mkdir(parents=True, exist_ok=True)
         path = Path(tempfile.mkdtemp(prefix="env-", dir=envs_dir))

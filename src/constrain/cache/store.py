@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +128,8 @@ class Cache:
         moved into place; on an exception it is removed. For large files written in streams."""
         dest = self.path(bucket, key)
         self._ensure_dir(dest.parent)
+        import tempfile  # here: a command that writes no cache entry does without it
+
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=dest.parent)
         os.close(fd)
         tmp_path = Path(tmp)
@@ -160,6 +161,8 @@ class Cache:
 
     # ------------------------------------------------------------------ internals
     def _atomic_write(self, dest: Path, data: bytes) -> None:
+        import tempfile
+
         try:
             self._ensure_dir(dest.parent)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=dest.parent)

@@ -31,7 +31,6 @@ error positions is one grammar.
 
 from __future__ import annotations
 
-import difflib
 import re
 import shlex
 from collections.abc import Mapping
@@ -427,6 +426,8 @@ def _split_option(word: str, col: int) -> tuple[str | None, str | None, int]:
 def _unknown_option(word: str) -> str:
     key = word.partition("=")[0]
     known = [f"--{n}" for n in _TAKES_VALUE] + list(_SHORT)
+    import difflib  # here: only a misspelt option needs it
+
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"; did you mean {close[0]}?" if close else ""
     return f"unknown option {key}{hint}"

@@ -17,7 +17,7 @@ from ..errors import ConstrainError
 from ..models import DistFile, InstallSet, Pin
 from ..output import render, write_atomic
 from ..output.header import format_utc
-from ..output.pylock import strip_userinfo
+from ..output.urls import strip_userinfo
 from ..reporting import Reporter
 from .manifest import MANIFEST_NAME, FileEntry, Manifest, SourceEntry, TargetEntry, read_manifest
 from .reviewdata import reconstructed_sources

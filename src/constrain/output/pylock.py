@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
 
 import tomli_w
 from packaging.markers import Marker
@@ -39,20 +38,10 @@ from ..models import DistFile, InstallSet, Pin
 from ..target import TargetEnvironment
 from .constraints import pin_line, sorted_pins
 from .header import header_lines
+from .urls import strip_userinfo
 
 LOCK_VERSION = "1.0"
 CREATED_BY = "constrain"
-
-
-def strip_userinfo(url: str) -> str:
-    """``url`` without ``user:password@``, without a query (where tokens travel) and without a
-    fragment: safe to store in a lock."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=netloc, query="", fragment=""))
 
 
 def _is_http(url: str) -> bool:

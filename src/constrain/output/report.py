@@ -35,7 +35,7 @@ from .. import __version__
 from ..models import InstallSet, Pin
 from .constraints import sorted_pins
 from .header import format_utc
-from .pylock import strip_userinfo
+from .urls import strip_userinfo
 
 REPORT_VERSION = "1"
 

@@ -20,7 +20,7 @@ from packaging.utils import canonicalize_name
 
 from ..errors import ConstrainError, redact_url
 from ..models import DistFile
-from ..output.pylock import strip_userinfo
+from ..output.urls import strip_userinfo
 
 _JSON = "application/vnd.pypi.simple.v1+json"
 _PUBLISHER_KEYS = ("kind", "repository", "workflow", "environment")

@@ -30,7 +30,6 @@ from packaging.requirements import InvalidRequirement
 from packaging.specifiers import InvalidSpecifier
 from packaging.utils import NormalizedName
 
-from ...build.pyproject import static_metadata
 from ...cache.keys import file_key
 from ...cache.store import Cache
 from ...errors import (
@@ -46,15 +45,9 @@ from ...models import CoreMetadata, DistFile, MetadataSource
 from ...reporting import NULL_REPORTER, Reporter
 from .. import files as _files
 from ..transport.client import HttpClient
-from .parse import is_static_pkg_info, parse_core_metadata
-from .wheel import (
-    DEFAULT_TAIL,
-    NoRanges,
-    RangeFile,
-    ZipFormatError,
-    remote_wheel_metadata,
-    wheel_metadata_from_zip,
-)
+
+# .parse (packaging.metadata, email), .wheel (zipfile) and build.pyproject (tomllib) are
+# imported where metadata is read from a file: a warm resolve finds it all in the cache
 
 if TYPE_CHECKING:
     from ...build.envs import BuildEnvs, BuildRequirementSource
@@ -105,7 +98,7 @@ class MetadataFetcher:
         refresh: bool = False,
         build_index: Any = None,
         reporter: Reporter = NULL_REPORTER,
-        tail_bytes: int = DEFAULT_TAIL,
+        tail_bytes: int | None = None,
         max_builds: int = 2,
         build_source: BuildRequirementSource | None = None,
         whole_wheel: Callable[[DistFile], bool] | None = None,
@@ -214,6 +207,8 @@ class MetadataFetcher:
         return md
 
     def _parse(self, data: bytes, file: DistFile, source: MetadataSource, what: str) -> CoreMetadata:
+        from .parse import parse_core_metadata
+
         return parse_core_metadata(
             data,
             source=source,
@@ -224,6 +219,8 @@ class MetadataFetcher:
         )
 
     def _from_path(self, file: DistFile, path: Path) -> CoreMetadata:
+        from .wheel import wheel_metadata_from_zip
+
         if file.is_wheel:
             data = wheel_metadata_from_zip(path, file.project, file.filename)
             return self._parse(data, file, "wheel", "METADATA")
@@ -248,14 +245,26 @@ class MetadataFetcher:
                     expected=f"{algo}:{hashes[algo].lower()}",
                     actual=f"{algo}:{actual}",
                 )
+        from .parse import is_static_pkg_info
+
         if not file.is_wheel and not is_static_pkg_info(r.content):
             return None  # an sdist's dynamic PKG-INFO: only a build can tell
         return self._parse(r.content, file, "pep658", "metadata file")
 
     def _via_range(self, file: DistFile) -> CoreMetadata:
+        from .wheel import (
+            DEFAULT_TAIL,
+            NoRanges,
+            RangeFile,
+            ZipFormatError,
+            remote_wheel_metadata,
+            wheel_metadata_from_zip,
+        )
+
         url = file.url.split("#", 1)[0]
+        tail = DEFAULT_TAIL if self.tail_bytes is None else self.tail_bytes
         try:
-            view = RangeFile(self.client, url, file.size, self.tail_bytes)
+            view = RangeFile(self.client, url, file.size, tail)
             if view.whole is None:
                 data = remote_wheel_metadata(view, file.project)
                 return self._parse(data, file, "range", "METADATA")
@@ -279,6 +288,9 @@ class MetadataFetcher:
 
     def _sdist_metadata(self, file: DistFile, path: Path) -> CoreMetadata:
         from ...build import archive, sdist
+        from ...build.pyproject import static_metadata
+        from .parse import is_static_pkg_info
+        from .wheel import wheel_metadata_from_zip
 
         top = archive.read_top_files(path, ("PKG-INFO", "pyproject.toml"))
         pkg_info = top.get("PKG-INFO")

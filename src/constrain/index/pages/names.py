@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import time
 from collections.abc import Iterable
@@ -19,6 +18,8 @@ ROOT_NAMES_TTL = 24 * 3600.0  # the root listing only feeds "did you mean": a da
 
 def close_names(project: NormalizedName, names: Iterable[str]) -> tuple[str, ...]:
     """Up to three of ``names`` close to ``project`` (not ``project`` itself)."""
+    import difflib  # here: only a project no index has needs it
+
     spread = max(2, len(project) // 3)
     near = [n for n in set(names) if n != project and abs(len(n) - len(project)) <= spread]
     # 0.75: a slip of a letter or two ('reqeusts' -> 'requests' is 0.875); at difflib's 0.6 a

@@ -18,7 +18,6 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from packaging.utils import (
@@ -98,7 +97,9 @@ def parse_root_index(content: bytes, content_type: str) -> list[str]:
             return [str(p["name"]) for p in data.get("projects", ()) if p.get("name")]
         except (ValueError, TypeError, AttributeError, KeyError):
             return []
-    parser = _AnchorParser(collect_text=True)
+    from .anchors import AnchorParser
+
+    parser = AnchorParser(collect_text=True)
     parser.feed_safely(_decode(content, content_type))
     return [text.strip() for _href, _attrs, text in parser.anchors if text.strip()]
 
@@ -287,58 +288,6 @@ def _str_or_none(value: object) -> str | None:
 # ---------------------------------------------------------------------------- HTML (PEP 503)
 
 
-class _AnchorParser(HTMLParser):
-    """Collects ``<a>`` tags (href, attributes, text), ``<base href>`` and the
-    ``pypi:repository-version`` meta tag. Attribute values arrive unescaped."""
-
-    def __init__(self, *, collect_text: bool = False) -> None:
-        super().__init__(convert_charrefs=True)
-        self.anchors: list[tuple[str, dict[str, str | None], str]] = []
-        self.base: str | None = None
-        self.api_version: str | None = None
-        self._collect_text = collect_text
-        self._open: tuple[str, dict[str, str | None], list[str]] | None = None
-
-    def feed_safely(self, text: str) -> None:
-        try:
-            self.feed(text)
-            self.close()
-        except Exception:  # noqa: BLE001 -- html.parser can trip on pathological input
-            pass
-        self._flush()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        if tag == "a":
-            self._flush()
-            href = attributes.get("href")
-            if href is not None:
-                self._open = (href.strip(), attributes, [])
-        elif tag == "base" and self.base is None and attributes.get("href"):
-            self.base = (attributes["href"] or "").strip()
-        elif tag == "meta" and attributes.get("name") == "pypi:repository-version":
-            self.api_version = attributes.get("content")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag == "a":
-            self._flush()
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a":
-            self._flush()
-
-    def handle_data(self, data: str) -> None:
-        if self._open is not None and self._collect_text:
-            self._open[2].append(data)
-
-    def _flush(self) -> None:
-        if self._open is not None:
-            href, attrs, text = self._open
-            self.anchors.append((href, attrs, "".join(text)))
-            self._open = None
-
-
 class _Link:
     __slots__ = ("attrs", "filename", "hashes", "url")
 
@@ -362,7 +311,9 @@ def _decode(content: bytes, content_type: str) -> str:
 
 
 def _html_links(content: bytes, content_type: str, page_url: str) -> list[_Link]:
-    parser = _AnchorParser()
+    from .anchors import AnchorParser  # html.parser: only for HTML pages (most are JSON)
+
+    parser = AnchorParser()
     parser.feed_safely(_decode(content, content_type))
     _check_api_version(parser.api_version, page_url)
     base = urljoin(page_url, parser.base) if parser.base else page_url

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import queue
 import threading
 from collections.abc import Callable
 
@@ -29,6 +28,8 @@ class PriorityPool:
     not raise. :meth:`close` drops the jobs not started; running ones finish on their own."""
 
     def __init__(self, workers: int, name: str) -> None:
+        import queue  # here: a remembered or offline resolve never makes a pool
+
         self._queue: queue.PriorityQueue = queue.PriorityQueue()
         self._order = itertools.count()
         self._workers = workers
@@ -64,6 +65,8 @@ class PriorityPool:
 
     def close(self) -> None:
         """Drop the jobs not started and let every thread end after its current job."""
+        import queue
+
         with self._lock:
             self._closed = True
             threads = self._threads
