@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -216,6 +217,27 @@ def test_killed_first_install_rolls_back_to_absent(server, tmp_path, capsys):
     assert install(capsys, "beta==2.0", "--index-url", server.index_url,
                    "--venv", str(venv))[0] == 0
     assert pyrun(venv, "import beta; print(beta.V)") == "2"
+
+
+def test_journal_cut_short_while_written_is_dropped(server, tmp_path, capsys):
+    """A distribution with nothing old has its journal written in place, not renamed: a kill
+    during that write leaves it torn, before any of its files was linked. The next install
+    drops it and installs the distribution; nothing of the torn journal remains."""
+    venv = tmp_path / "V"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    txn = venv / ".constrain" / "txn"
+    txn.mkdir(parents=True)
+    whole = json.dumps({"state": "started", "old": [], "new": [str(venv / SITE / "beta" / "__init__.py")],
+                        "backup": str(txn / "beta.old")})
+    (txn / "beta.json").write_text(whole[: len(whole) // 2])  # what the kill left
+    code, _, err = install(capsys, "beta==2.0", "--index-url", server.index_url,
+                           "--python-executable", str(venv / "bin/python"))
+    assert code == 0, err
+    assert installed(venv) == {"beta": "2.0"}
+    assert pyrun(venv, "import beta; print(beta.V)") == "2"
+    assert not list(txn.iterdir())
+
+
 def test_offline_wheelhouse_install_makes_no_request(find_links_dir, make_index, tmp_path,
                                                      capsys, monkeypatch):
     house = find_links_dir([ALPHA, BETA1])

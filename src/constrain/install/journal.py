@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .link import (environment_file, link, planned_files, refuse_environment_files,
                    temporary_of)
-from .link import _destinations
+from .link import _destinations, _layout
 from .unpack import InstallError, Unpacked
 from .venv import Interpreter
 
@@ -133,18 +133,28 @@ def _is_file(path: str) -> bool:
         return False
 
 
-def _existing(paths) -> list[str]:
+def _existing(paths, top: str) -> list[str]:
     """The absolute, normalised ``paths`` where a file (or a symlink) is, in order: a path
-    whose directory is not there has none, so a new distribution's files cost one look per
-    directory rather than one ``lstat`` per file."""
+    whose directory is not there has none, and a directory below ``top`` (the environment's
+    prefix) whose parent is not there is not there either, so a new distribution's files
+    cost one look per directory that exists, plus one for each new top directory, rather
+    than one ``lstat`` per file."""
     there: dict[str, bool] = {}
-    out = []
-    for path in paths:
-        directory = path[: path.rfind(os.sep)] or os.sep
+
+    def is_dir(directory: str) -> bool:
         found = there.get(directory)
         if found is None:
-            found = there[directory] = os.path.isdir(directory)
-        if found and _is_file(path):
+            parent = directory[: directory.rfind(os.sep)]
+            if len(parent) > len(top) and not is_dir(parent):
+                found = False
+            else:
+                found = os.path.isdir(directory or os.sep)
+            there[directory] = found
+        return found
+
+    out = []
+    for path in paths:
+        if is_dir(path[: path.rfind(os.sep)]) and _is_file(path):
             out.append(path)
     return out
 
@@ -163,8 +173,7 @@ def replace(
 ``owned`` by other distributions too are kept, see :func:`record_files`). A
     failure here (a full disk, a wheel that would overwrite the environment's own files) rolls
     it back at once and raises :class:`InstallError`."""
-    txn = _txn_dir(interp)
-    txn.mkdir(parents=True, exist_ok=True)
+    txn = _txn_dir(interp)  # made by the first journal written (_write_json)
     journal = txn / f"{name}.json"
     backup = txn / f"{name}.old"
     recorded = record_files(interp, old, owned) if old is not None else []
@@ -174,12 +183,13 @@ def replace(
         refuse_environment_files(interp, new, new_files)
     # Everything that will be moved aside: the old version's files that exist, and any other
     # file the new version overwrites (so a rollback puts it back too).
-    old_files = _existing(dict.fromkeys([*recorded, *new_files]))
-    if backup.exists():
+    old_files = _existing(dict.fromkeys([*recorded, *new_files]), _layout(interp)[0])
+    if old_files and backup.exists():  # a stale backup must not be taken for this one's
         shutil.rmtree(backup)
-    # Made durable (fsync) only when old files are about to be moved aside: then a journal lost
-    # to a power cut would strand them. With nothing old, a journal still covers any
-    # interruption of this process, and committing is just removing it.
+    # Made durable (fsync) and atomic only when old files are about to be moved aside: then a
+    # journal lost to a power cut would strand them. With nothing old, a journal still covers
+    # any interruption of this process: written in place (a torn one was cut short before
+    # anything was linked, and recover() drops it), and committing is just removing it.
     entry = {"state": "started", "old": old_files, "new": new_files, "backup": str(backup)}
     _write_json(journal, entry, durable=bool(old_files))
     try:
@@ -216,9 +226,10 @@ def _os_error(exc: OSError, name: str) -> InstallError:
 
 
 def _finish(interp, name, journal: Path, backup: Path, old_files, new_files) -> None:
-    shutil.rmtree(backup, ignore_errors=True)
-    gone = set(old_files) - set(new_files)
-    _prune(gone, _stops(interp, name))
+    if old_files:  # else nothing was moved aside: replace() made no backup directory
+        shutil.rmtree(backup, ignore_errors=True)
+        gone = set(old_files) - set(new_files)
+        _prune(gone, _stops(interp, name))
     journal.unlink(missing_ok=True)
 
 
@@ -248,13 +259,28 @@ def _roll_back(interp: Interpreter, name: str, journal: Path, data: dict) -> Non
 
 
 def _write_json(path: Path, data: dict, *, durable: bool = True) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(data))  # dumps: the C encoder (dump encodes piece by piece)
-        if durable:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write a journal: ``durable``, fsynced through a temporary renamed over ``path``; else
+    in place (removed again when the write fails). Makes the journal directory if needed."""
+    text = json.dumps(data)  # dumps: the C encoder (dump encodes piece by piece)
+    target = path.with_name(path.name + ".tmp") if durable else path
+    try:
+        fh = open(target, "w", encoding="utf-8")  # noqa: SIM115 -- closed below
+    except FileNotFoundError:  # the first journal of this environment
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(target, "w", encoding="utf-8")  # noqa: SIM115 -- closed below
+    try:
+        with fh:
+            fh.write(text)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException:
+        if not durable:
+            with contextlib.suppress(OSError):
+                os.unlink(target)
+        raise
+    if durable:
+        os.replace(target, path)
 
 
 def recover(interp: Interpreter) -> list[str]:

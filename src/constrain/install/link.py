@@ -133,6 +133,32 @@ def _write(dst: Path, data: bytes, executable: bool) -> None:
         raise
 
 
+def _create(dst: str, data: bytes, executable: bool) -> None:
+    """Write a file the journal lists as new straight to ``dst``: nothing is there (the
+    journal moved any old file aside first), and a rollback removes a partial one, so no
+    temporary and rename are needed. Should a file have appeared there meanwhile, it is
+    replaced atomically (:func:`_write`)."""
+    try:
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                     0o777 if executable else 0o666)
+    except FileExistsError:
+        _write(Path(dst), data, executable)
+        return
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if executable:
+                os.fchmod(fd, 0o755)
+        finally:
+            os.close(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(dst)
+        raise
+
+
 def _inside(path: str, root: str) -> str:
     """``path`` made absolute and normalised; :class:`UnsafeWheel` unless under ``root``."""
     full = os.path.abspath(path)
@@ -142,22 +168,22 @@ def _inside(path: str, root: str) -> str:
     return full
 
 
-def _under(base: str, rel: str) -> str:
-    """``base/rel`` for a manifest path; :class:`UnsafeWheel` if it would leave ``base``.
-    Manifest paths were normalised and checked when the wheel was unpacked, so the plain
-    join is the common case; anything else (a cache entry changed since) gets the full
-    check."""
-    if rel and "\\" not in rel and rel[0] != "/":
-        parts = rel.split("/")
-        if ".." not in parts and "." not in parts and "" not in parts:
-            return base + "/" + rel
-    return _inside(os.path.join(base, rel), base)
-
-
 def _destinations(interp: Interpreter, unpacked: Unpacked, name: str) -> list[str]:
-    """The absolute path of each manifest file of ``unpacked`` in the environment."""
+    """The absolute path of each manifest file of ``unpacked`` in the environment;
+    :class:`UnsafeWheel` if one would leave its scheme directory. Manifest paths were
+    normalised and checked when the wheel was unpacked, so the plain join is the common case;
+    anything else (a cache entry changed since) gets the full check (:func:`_inside`)."""
     scheme = {k: os.path.abspath(v) for k, v in interp.scheme(name).items()}
-    return [_under(scheme[s], p) for s, p, *_ in unpacked.manifest["files"]]
+    out = []
+    for s, p, *_ in unpacked.manifest["files"]:
+        base = scheme[s]
+        # a part "", "." or ".." shows as "//", "/./" or "/../" once "/" is put around p
+        w = "/" + p + "/"
+        if "\\" in p or "//" in w or "/./" in w or "/../" in w:
+            out.append(_inside(os.path.join(base, p), base))
+        else:
+            out.append(base + w[:-1])
+    return out
 
 
 def planned_files(interp: Interpreter, unpacked: Unpacked, name: str,
@@ -181,7 +207,16 @@ def refuse_environment_files(interp: Interpreter, unpacked: Unpacked,
     own files (:func:`environment_file`), e.g. an entry point named ``python`` or a
     ``.data/data/pyvenv.cfg``; checked before anything of the environment changes."""
     own = unpacked.dist_info
+    prefix, scripts, dirs = _layout(interp)
+    under_prefix, under_scripts = prefix + os.sep, scripts + os.sep
+    own_state, config = os.path.join(prefix, ".constrain", ""), os.path.join(prefix, "pyvenv.cfg")
     for path in planned:  # planned_files' paths are absolute and normalised
+        # Only a path passing this cheap test can be one (see environment_file's cases):
+        # most of a wheel's files are under the prefix with no ".dist-info" in their path.
+        if not (path in dirs or path.startswith(under_scripts) or (
+                path.startswith(under_prefix) and (".dist-info" in path or path == config
+                                                   or path.startswith(own_state)))):
+            continue
         why = environment_file(interp, path, own, normalized=True)
         if why is not None:
             raise UnsafeWheel(
@@ -210,7 +245,7 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
         return rel.replace(os.sep, "/")
 
     tree = str(unpacked.root)
-    for (s, rel, digest, size, executable), dst in zip(manifest["files"], destinations, strict=True):
+    for (s, rel, digest, size, _x), dst in zip(manifest["files"], destinations, strict=True):
         parent = dst[: dst.rfind("/")]  # destinations are absolute and normalised
         if parent not in made:
             _make_dir(parent)
@@ -219,7 +254,7 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
         if s == "scripts":
             with open(src, "rb") as fh, fix_shebang(fh, interp.executable) as fixed:
                 data = fixed.read()
-            _write(Path(dst), data, executable or True)
+            _create(dst, data, True)
             records.append((rec_path(s, dst), record_hash(data), str(len(data))))
         else:
             _place(src, dst)
@@ -231,20 +266,20 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
             interp.executable, "posix")
         dst = _inside(os.path.join(scripts_dir, script_name), scripts_dir)
         os.makedirs(scripts_dir, exist_ok=True)
-        _write(Path(dst), data, True)
+        _create(dst, data, True)
         records.append((rec_path("scripts", dst), record_hash(data), str(len(data))))
     di = os.path.join(root_dir, unpacked.dist_info)
     extra = {"INSTALLER": b"constrain\n"}
     if requested:
         extra["REQUESTED"] = b""
     for fname, data in extra.items():
-        _write(Path(di, fname), data, False)
+        _create(os.path.join(di, fname), data, False)
         records.append((f"{unpacked.dist_info}/{fname}", record_hash(data), str(len(data))))
     records.append((f"{unpacked.dist_info}/RECORD", "", ""))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerows(records)
-    _write(Path(di, "RECORD"), buf.getvalue().encode(), False)
+    _create(os.path.join(di, "RECORD"), buf.getvalue().encode(), False)
     return len(records)
 
 
