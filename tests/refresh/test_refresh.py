@@ -4,6 +4,7 @@ downgrades, configuration-driven runs and the CI step summary."""
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from constrain.cli import main
+from constrain.cli.refresh import GEN0_THRESHOLD, fewer_collections
 from constrain.refresh.diff import diff_pins, matches_any, read_pins
 from constrain.refresh.settings import parse_mode
 from tests.support.builders import PackageSpec
@@ -118,6 +120,30 @@ def test_refresh_writes_reruns_untouched_and_reports_what_moved(server, policy, 
     assert held["policy"].endswith("policies.toml:1")
     assert "Held back" in (out / "constraints-3.11.txt").read_text() or \
         "held back: SQLAlchemy" in (out / "constraints-3.11.txt").read_text()
+
+
+def test_refresh_leaves_the_garbage_collector_as_it_found_it(server, tmp_path, capsys):
+    # the command collects garbage less often while it runs (cli/refresh.py): a program that
+    # calls it in-process gets its own thresholds back, after a failure too, and a collector
+    # switched off (threshold 0) is not switched on
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(1234, 7, 9)
+        assert refresh(server, tmp_path / "a", "--exclude-newer", EARLY) == 0
+        assert gc.get_threshold() == (1234, 7, 9)
+        assert main(["refresh", "no-such-project", "--python", "3.11", "--index-url",
+                     server.index_url, "--output-dir", str(tmp_path / "b")]) != 0
+        assert "no-such-project" in capsys.readouterr().err
+        assert gc.get_threshold() == (1234, 7, 9)
+        gc.set_threshold(0, 7, 9)  # automatic collection off: it stays off
+        with fewer_collections():
+            assert gc.get_threshold() == (0, 7, 9)
+        gc.set_threshold(700, 7, 9)
+        with fewer_collections():
+            assert gc.get_threshold() == (GEN0_THRESHOLD, 7, 9)
+        assert gc.get_threshold() == (700, 7, 9)
+    finally:
+        gc.set_threshold(*before)
 
 
 def test_check_exits_nonzero_only_when_pins_differ_and_writes_nothing(server, tmp_path, capsys):
