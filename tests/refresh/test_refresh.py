@@ -146,6 +146,23 @@ def test_refresh_leaves_the_garbage_collector_as_it_found_it(server, tmp_path, c
         gc.set_threshold(*before)
 
 
+def test_work_counters_say_which_targets_were_resolved_and_which_remembered(
+        server, tmp_path, monkeypatch):
+    stats_file = tmp_path / "stats.json"
+    monkeypatch.setenv("CONSTRAIN_STATS_FILE", str(stats_file))
+    assert refresh(server, tmp_path / "a", "--exclude-newer", EARLY) == 0
+    first = json.loads(stats_file.read_text())
+    assert first["targets"] == 2 and first["remembered_resolutions"] == 0
+    assert first["rounds"] >= 2 * 3  # app, lib, SQLAlchemy pinned for each Python
+    assert refresh(server, tmp_path / "b", "--exclude-newer", EARLY) == 0
+    again = json.loads(stats_file.read_text())
+    assert again["remembered_resolutions"] == 2
+    assert again["rounds"] == first["rounds"]  # what the remembered resolves took
+    monkeypatch.setenv("CONSTRAIN_NO_REMEMBER", "1")
+    assert refresh(server, tmp_path / "c", "--exclude-newer", EARLY) == 0
+    assert json.loads(stats_file.read_text())["remembered_resolutions"] == 0
+
+
 def test_check_exits_nonzero_only_when_pins_differ_and_writes_nothing(server, tmp_path, capsys):
     out = tmp_path / "c"
     assert refresh(server, out, "--exclude-newer", EARLY) == 0

@@ -139,6 +139,11 @@ def refresh_command(request: RefreshRequest, reporter: Reporter = NULL_REPORTER)
             "changed": len(result.changed),
             "written": len(written),
             "pins": sum(len(t.install_set.pins) for t in outcomes),
+            # summed over the targets (a remembered target counts the rounds it was found in)
+            "remembered_resolutions": session.remembered,
+            "rounds": sum(t.install_set.stats.rounds for t in outcomes),
+            "candidates_visited": sum(t.install_set.stats.candidates_visited for t in outcomes),
+            "backtracks": sum(t.install_set.stats.backtracks for t in outcomes),
             "requests": session.client.counters.requests,
             "bytes_received": session.client.counters.bytes_received,
         }
