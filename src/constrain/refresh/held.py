@@ -38,12 +38,13 @@ def held_back_by(install_set: InstallSet, releases: Releases | None) -> dict[str
     too. An empty list: the policy is what holds it back. ``releases`` ``None``: the set's
     requirements on the package only."""
     out: dict[str, list[str]] = {}
+    held = [h for h in install_set.held_back if isinstance(h, HeldBack)]
+    if not held:  # the usual case without policies: no index to build
+        return out
     if releases is not None:
         releases = _Listed(releases)
     index = requirement_index(install_set)
-    for h in install_set.held_back:
-        if not isinstance(h, HeldBack):
-            continue
+    for h in held:
         name, newest, bound = h.name, h.newest, h.bound
         limits = _excluded(install_set, name, newest, releases, index)
         if limits and releases is not None:

@@ -20,8 +20,9 @@ not another's, a pin that differs for no reason). Given the install sets of one 
 A difference with no such reason is *unexplained*. A constraint or an upper-bound policy that
 pins one target differently is not a reason (it is how files drift): it is named, and the
 difference stays unexplained. The files of a release, when the caller can list them
-(``files_of``), are used for the "no file for the target" reason; without them that reason is
-never given. Nothing here does I/O or prints.
+(``files_of``), are used for the "no file for the target" reason (listed only when
+``requires-python`` does not already say); without them that reason is never given. Nothing here
+does I/O or prints. Past 400 lines: the two kinds of finding and their reasons read as one.
 """
 
 from __future__ import annotations
@@ -155,20 +156,21 @@ def check_consistency(
         for p in s.pins:
             names.setdefault(p.name, p.display_name or p.metadata.name)
     findings = []
+    index: dict[int, _Index] = {}  # per set, by id: the sets outlive the check
     for key in sorted(names):
         pins = [(label, s, s.pin(key)) for label, s in targets]
         versions = tuple((label, p.version if p is not None else None) for label, _s, p in pins)
         present = [(label, s, p) for label, s, p in pins if p is not None]
         differ = len({p.version for _l, _s, p in present}) > 1
         if len(present) < len(pins):
-            finding = _presence(names[key], key, pins, present, versions)
+            finding = _presence(names[key], key, pins, present, versions, index)
             if differ:  # and pinned differently where it is installed: both need reasons
-                other = _version(names[key], key, present, versions, files_of)
+                other = _version(names[key], key, present, versions, files_of, index)
                 finding = dataclasses.replace(
                     finding, reasons=finding.reasons + other.reasons,
                     unexplained=finding.unexplained + other.unexplained)
         elif differ:
-            finding = _version(names[key], key, present, versions, files_of)
+            finding = _version(names[key], key, present, versions, files_of, index)
         else:
             continue
         findings.append(finding)
@@ -178,7 +180,8 @@ def check_consistency(
 # ---------------------------------------------------------------------------- presence
 
 
-def _presence(name: str, key: NormalizedName, pins, present, versions) -> Finding:
+def _presence(name: str, key: NormalizedName, pins, present, versions,
+              index: dict[int, _Index]) -> Finding:
     reasons: list[Reason] = []
     unexplained: list[str] = []
     for label, s, p in pins:
@@ -187,7 +190,7 @@ def _presence(name: str, key: NormalizedName, pins, present, versions) -> Findin
         found: list[Reason] = []
         ok = True
         for _pl, ps, _pp in present:
-            for requirer, req in _requirers(ps, key):
+            for requirer, req in _requirers(ps, key, index):
                 why = _absent_because(s, requirer, req, key)
                 if why is None:
                     ok = False
@@ -199,18 +202,30 @@ def _presence(name: str, key: NormalizedName, pins, present, versions) -> Findin
     return Finding(name, "presence", versions, tuple(reasons), tuple(unexplained))
 
 
-def _requirers(s: InstallSet, key: NormalizedName) -> list[tuple[Pin | None, Requirement]]:
+def _requirers(s: InstallSet, key: NormalizedName, index: dict[int, _Index]
+               ) -> list[tuple[Pin | None, Requirement]]:
     """What brings ``key`` into ``s``: ``(pin, requirement)`` for each installed release whose
     applying requirement names it, ``(None, requirement)`` for a top-level requirement."""
-    out: list[tuple[Pin | None, Requirement]] = []
-    for pin in s.pins:
-        for req in pin.metadata.requires_dist:
-            if _key(req) == key and s.target.evaluate(req.marker, _extras(pin)):
-                out.append((pin, req))
-    for req, _origin in s.requirements:
-        if _key(req) == key and s.target.evaluate(req.marker):
-            out.append((None, req))
-    return out
+    return [(pin, req) for pin, req in _requirements_of(s, index).get(key, ())
+            if s.target.evaluate(req.marker, _extras(pin) if pin is not None else frozenset())]
+
+
+_Index = dict[NormalizedName, list[tuple[Pin | None, Requirement]]]
+
+
+def _requirements_of(s: InstallSet, memo: dict[int, _Index]) -> _Index:
+    """``s``'s requirements by the name they require, markers not yet evaluated: its releases'
+    in pin order, then its top-level ones (pin ``None``). Built once per set (``memo``, one
+    check's): walking every requirement per finding was most of the check's time."""
+    found = memo.get(id(s))
+    if found is None:
+        found = memo[id(s)] = {}
+        for pin in s.pins:
+            for req in pin.metadata.requires_dist:
+                found.setdefault(_key(req), []).append((pin, req))
+        for req, _origin in s.requirements:
+            found.setdefault(_key(req), []).append((None, req))
+    return found
 
 
 def _absent_because(s: InstallSet, requirer: Pin | None, req: Requirement,
@@ -241,11 +256,17 @@ def _absent_because(s: InstallSet, requirer: Pin | None, req: Requirement,
 
 
 def _version(name: str, key: NormalizedName, present, versions,
-             files_of: FilesOf | None) -> Finding:
+             files_of: FilesOf | None, index: dict[int, _Index]) -> Finding:
     top = max((p for _l, _s, p in present), key=lambda p: p.version)
     reasons: list[Reason] = []
     unexplained: list[str] = []
-    release_files: list[DistFile] | None = None
+    listed: list[list[DistFile] | None] = []
+
+    def release_files() -> list[DistFile] | None:  # read once, and only when asked
+        if not listed:
+            listed.append(_release_files(files_of, key, top.version) if files_of else None)
+        return listed[0]
+
     moved = [f"{label} moved it past the release date: {m.line()}"
              for label, s, p in present if p.version == top.version
              for m in s.moved if isinstance(m, _Moved)
@@ -253,9 +274,7 @@ def _version(name: str, key: NormalizedName, present, versions,
     for label, s, p in present:
         if p.version == top.version:
             continue
-        if release_files is None and files_of is not None:
-            release_files = _release_files(files_of, key, top.version)
-        found = _below_because(s, top, release_files) or "; ".join(moved)
+        found = _below_because(s, top, release_files, index) or "; ".join(moved)
         if found:
             reasons.append(Reason(label, found))
             continue
@@ -291,22 +310,26 @@ def listed_versions(listing: Sequence[DistFile]) -> list[Version]:
     return sorted({f.version for f in listing}, reverse=True)
 
 
-def _below_because(s: InstallSet, top: Pin, release_files: list[DistFile] | None) -> str | None:
+def _below_because(s: InstallSet, top: Pin,
+                   release_files: Callable[[], list[DistFile] | None],
+                   index: dict[int, _Index]) -> str | None:
     """Why ``s`` does not install ``top``'s version (the highest of the run); ``None`` when
-    nothing in the inputs says."""
+    nothing in the inputs says. ``release_files()``: the files of ``top``'s version, when they
+    can be listed (a listing is read only when ``requires-python`` does not already say)."""
     shown = f"{top.display_name or top.metadata.name} {top.version}"
     target = s.target
     rp = top.metadata.requires_python
     if rp is not None and not target.python_matches(rp):
         return f"{shown} requires Python {rp}"
-    if release_files is not None:
-        fits = [f for f in release_files if target.accepts(f)]
+    files = release_files()
+    if files is not None:
+        fits = [f for f in files if target.accepts(f)]
         if not fits:
-            pythons = sorted({f.requires_python for f in release_files if f.requires_python})
+            pythons = sorted({f.requires_python for f in files if f.requires_python})
             if pythons and not any(target.python_matches(rp) for rp in pythons):
                 return f"{shown} requires Python {' or '.join(pythons)}"
-            return f"{shown} has no file for {target.describe()} ({_offered(release_files)})"
-    limits = _excluded_by(s, top)
+            return f"{shown} has no file for {target.describe()} ({_offered(files)})"
+    limits = _excluded_by(s, top, index)
     if limits:
         return "; ".join(limits)
     conflicts = _conflicts(s, top)
@@ -334,16 +357,15 @@ def _offered(files: list[DistFile]) -> str:
     return "; ".join(parts)
 
 
-def _excluded_by(s: InstallSet, top: Pin) -> list[str]:
+def _excluded_by(s: InstallSet, top: Pin, index: dict[int, _Index]) -> list[str]:
     """Requirements of ``s`` (of its installed releases, or top-level) that exclude ``top``'s
     version; a marker on one is named, as it is what makes the targets differ."""
     out: list[str] = []
-    for pin in s.pins:
-        for req in pin.metadata.requires_dist:
-            if _key(req) == top.name and s.target.evaluate(req.marker, _extras(pin)) and \
-                    not req.specifier.contains(top.version, prereleases=True):
-                out.append(f"{pin.display_name or pin.metadata.name} {pin.version} requires "
-                           f"{req}")
+    for pin, req in _requirements_of(s, index).get(top.name, ()):
+        if pin is not None and s.target.evaluate(req.marker, _extras(pin)) and \
+                not req.specifier.contains(top.version, prereleases=True):
+            out.append(f"{pin.display_name or pin.metadata.name} {pin.version} requires "
+                       f"{req}")
     for req, origin in s.requirements:
         if _key(req) == top.name and s.target.evaluate(req.marker) and \
                 not req.specifier.contains(top.version, prereleases=True):
