@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from constrain.errors import ResolutionImpossible
+from constrain.errors import ConstrainError, ResolutionImpossible
 from constrain.models import COMMAND_LINE, Origin
 from constrain.resolver import resolve
 from constrain.target import TargetEnvironment
@@ -86,3 +86,70 @@ def test_resolutions_are_sound_and_complete(world) -> None:
         r.name for p in result.pins for r in deps[p.name, p.version]
     }
     assert {p.name for p in result.pins} <= needed
+
+
+def _mapping_or_error(resolver_type, provider_type, packages, top, cons):
+    """Pins (identifier -> version) of one resolvelib run, or the failure's class name."""
+    import resolvelib
+
+    from constrain.policies.filters import FilePolicy
+    from constrain.reporting import NULL_REPORTER
+    from constrain.resolver.candidates import ConstraintIndex, Req
+
+    constraints = ConstraintIndex.build(
+        [(c, Origin("c.txt", i)) for i, c in enumerate(cons, 1)], TARGET)
+    prov = provider_type(MemoryIndex(packages), TARGET, FilePolicy(), constraints, NULL_REPORTER)
+    roots = [Req.from_requirement(r, COMMAND_LINE) for r in top]
+    prov.add_roots(roots)
+    try:
+        result = resolver_type(prov, resolvelib.BaseReporter()).resolve(roots, max_rounds=500)
+    except (resolvelib.ResolutionError, ConstrainError) as exc:
+        return type(exc).__name__
+    return {k: str(c.version) for k, c in result.mapping.items()}
+
+
+@st.composite
+def tangled_worlds(draw):
+    """Worlds where the order of choices changes the answer: up to 6 projects with up to 5
+    releases, each depending on any other project (cycles included)."""
+    names = [f"p{i}" for i in range(draw(st.integers(2, 6)))]
+    specs = st.sampled_from(["", ">=2", "<2", "<3", ">=3", "!=4", "<4", ">=4", "==1"])
+    packages = []
+    for name in names:
+        versions = draw(st.lists(st.sampled_from(("1", "2", "3", "4", "5")), min_size=1,
+                                 max_size=5, unique=True))
+        others = [n for n in names if n != name]
+        for v in versions:
+            deps = draw(st.lists(st.tuples(st.sampled_from(others), specs), max_size=3,
+                                 unique_by=lambda d: d[0]))
+            packages.append({"name": name, "version": v, "requires": [f"{d}{s}" for d, s in deps]})
+    top = draw(st.lists(st.tuples(st.sampled_from(names), specs), min_size=1, max_size=3,
+                        unique_by=lambda d: d[0]))
+    cons = draw(st.lists(st.tuples(st.sampled_from(names), specs), max_size=2))
+    return names, packages, [f"{n}{s}" for n, s in top], [f"{n}{s}" for n, s in cons]
+
+
+@settings(max_examples=60, deadline=None)
+@given(tangled_worlds())
+def test_the_fast_loop_chooses_as_resolvelib_and_get_preference_do(world) -> None:
+    # The provider picks the next identifier itself (narrow_requirement_selection, sort keys
+    # kept per criterion) and the resolution remembers its pin checks (resolver/loop.py):
+    # the same pins, or the same failure, as resolvelib's own loop asking get_preference of
+    # every open identifier in every round.
+    import resolvelib
+
+    from constrain.resolver.loop import resolver_class
+    from constrain.resolver.preference import narrow
+    from constrain.resolver.provider import ConstrainProvider
+
+    class AskingEveryRound(ConstrainProvider):
+        def narrow_requirement_selection(self, identifiers, resolutions, candidates,
+                                         information, backtrack_causes):
+            return narrow(identifiers, resolutions)
+
+    _, packages, top_text, cons_text = world
+    top = [Requirement(t) for t in top_text]
+    cons = [Requirement(c) for c in cons_text]
+    fast = _mapping_or_error(resolver_class(), ConstrainProvider, packages, top, cons)
+    plain = _mapping_or_error(resolvelib.Resolver, AskingEveryRound, packages, top, cons)
+    assert fast == plain

@@ -177,34 +177,113 @@ def test_crawl_does_not_walk_ahead_without_an_exact_pin() -> None:
 
 
 def test_preference_facts_are_kept_per_resolvelib_criterion() -> None:
-    # resolvelib asks for the preference of every open identifier in every round; what it
-    # depends on is kept per criterion, which resolvelib hands over behind its mapping. If a
-    # resolvelib release stops doing so, preferences are computed afresh (same pins, slower):
-    # this test says so.
+    # resolvelib asks which open identifier to work on next in every round; the provider
+    # answers in narrow_requirement_selection with the sort key kept per criterion, which
+    # resolvelib hands over behind its mapping. If a resolvelib release stops doing so,
+    # preferences are computed afresh through get_preference (same pins, slower): this test
+    # says so.
     import resolvelib
 
     from constrain.policies.filters import FilePolicy
     from constrain.reporting import NULL_REPORTER
     from constrain.resolver import provider as provider_module
     from constrain.resolver.candidates import ConstraintIndex, Req
-    from constrain.resolver.matches import criterion_of
+    from constrain.resolver.preference import Chooser
 
     index = MemoryIndex([pkg("app", "1.0", "a>=1", "b"), pkg("a", "1.0"), pkg("a", "2.0", "b<2"),
                          pkg("b", "1.0"), pkg("b", "2.0")])
     found: list[object] = []
+    asked: list[str] = []
+
+    class RecordingChooser(Chooser):
+        def sort_keys(self, identifier, criterion):
+            found.append(criterion)
+            return super().sort_keys(identifier, criterion)
 
     class Recording(provider_module.ConstrainProvider):
         def get_preference(self, identifier, resolutions, candidates, information,
                            backtrack_causes):
-            found.append(criterion_of(candidates, identifier))
+            asked.append(identifier)
             return super().get_preference(identifier, resolutions, candidates, information,
                                           backtrack_causes)
 
     prov = Recording(index, LINUX, FilePolicy(), ConstraintIndex.build([], LINUX), NULL_REPORTER)
+    prov.chooser = RecordingChooser(prov.constraints, prov.user_named)
     roots = [Req.from_requirement(Requirement("app"))]
     prov.add_roots(roots)
     result = resolvelib.Resolver(prov, resolvelib.BaseReporter()).resolve(roots)
     assert {k: str(c.version) for k, c in result.mapping.items()} == {
         "app": "1.0", "a": "2.0", "b": "1.0"}
-    assert found and all(c is not None for c in found)
-    assert all(isinstance(c, resolvelib.resolvers.criterion.Criterion) for c in found)
+    assert found and all(isinstance(c, resolvelib.resolvers.criterion.Criterion) for c in found)
+    assert asked == []  # every choice made in one pass by narrow_requirement_selection
+
+
+def test_the_resolution_checks_each_pin_against_a_criterion_once() -> None:
+    # resolvelib re-checks every pin against every requirement on it in every round; the
+    # resolution constrain runs (resolver/loop.py) asks again only when the criterion or the
+    # pin changed. If a resolvelib release drops the hook, resolver_class() falls back to
+    # resolvelib's own loop (same pins, more checks): this test says so.
+    import resolvelib
+
+    from constrain.policies.filters import FilePolicy
+    from constrain.reporting import NULL_REPORTER
+    from constrain.resolver import loop
+    from constrain.resolver.candidates import ConstraintIndex, Req
+    from constrain.resolver.provider import ConstrainProvider
+
+    assert loop.resolver_class() is loop.Resolver
+    packages = [pkg("app", "1.0", *(f"d{i}" for i in range(30)))]
+    packages += [pkg(f"d{i}", "1.0", "shared>=1") for i in range(30)]
+    packages += [pkg("shared", "1.0"), pkg("shared", "2.0")]
+    pins, checks = [], []
+
+    class Counting(ConstrainProvider):
+        checked = 0
+
+        def is_satisfied_by(self, requirement, candidate):
+            self.checked += 1
+            return super().is_satisfied_by(requirement, candidate)
+
+    for resolver_type in (resolvelib.Resolver, loop.Resolver):
+        prov = Counting(MemoryIndex(packages), LINUX, FilePolicy(),
+                        ConstraintIndex.build([], LINUX), NULL_REPORTER)
+        roots = [Req.from_requirement(Requirement("app"))]
+        prov.add_roots(roots)
+        result = resolver_type(prov, resolvelib.BaseReporter()).resolve(roots, max_rounds=200)
+        pins.append({k: str(c.version) for k, c in result.mapping.items()})
+        checks.append(prov.checked)
+    assert pins[0] == pins[1] and pins[1]["shared"] == "2.0"
+    assert checks[1] * 5 < checks[0], checks
+
+
+def test_a_resolve_collects_garbage_less_often_and_restores_the_thresholds() -> None:
+    import gc
+    import threading
+
+    from constrain.resolver.collection import FIRST_THRESHOLD, fewer_collections
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, ...]] = []
+    index = MemoryIndex([pkg("app", "1.0", "lib"), pkg("lib", "1.0")])
+    resolve([req("app")], [], index, LINUX, on_pin=lambda f: seen.append(gc.get_threshold()))
+    assert seen and all(t[0] >= FIRST_THRESHOLD for t in seen)
+    assert gc.get_threshold() == before
+    with pytest.raises(ResolutionImpossible):
+        resolve([req("app>=2")], [], index, LINUX)
+    assert gc.get_threshold() == before
+    # overlapping resolves (threads) restore the thresholds found before the first
+    inner_started, outer_done = threading.Event(), threading.Event()
+
+    def inner() -> None:
+        with fewer_collections():
+            inner_started.set()
+            outer_done.wait(10)
+
+    thread = threading.Thread(target=inner)
+    with fewer_collections():
+        thread.start()
+        inner_started.wait(10)
+    assert gc.get_threshold()[0] >= FIRST_THRESHOLD  # the inner one still runs
+    outer_done.set()
+    thread.join(10)
+    assert gc.get_threshold() == before

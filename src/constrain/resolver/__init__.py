@@ -89,7 +89,9 @@ def resolve(
 
     from ..policies.filters import FilePolicy
     from .candidates import ConstraintIndex, Req
+    from .collection import fewer_collections
     from .explain import explain_impossible, explain_too_deep
+    from .loop import resolver_class
     from .provider import ConstrainProvider
     from .result import StatsReporter, build_install_set
 
@@ -109,21 +111,23 @@ def resolve(
     roots = list(unique.values())
     prov.add_roots(roots)
     counter = StatsReporter(reporter, on_pin)
-    resolver = resolvelib.Resolver(prov, counter)
-    try:
-        result = resolver.resolve(roots, max_rounds=options.max_rounds)
-    except resolvelib.ResolutionImpossible as exc:
-        raise explain_impossible(exc.causes, prov) from None
-    except resolvelib.ResolutionTooDeep:
-        raise explain_too_deep(options.max_rounds, counter.rejected, target.describe()) from None
-    stats = dataclasses.replace(counter.stats(), requirements_matched=prov.requirements_matched)
-    return build_install_set(
-        result,
-        prov,
-        target,
-        requirements,
-        constraints,
-        options.exclude_newer,
-        stats,
-        reporter,
-    )
+    resolver = resolver_class()(prov, counter)
+    with fewer_collections():
+        try:
+            result = resolver.resolve(roots, max_rounds=options.max_rounds)
+        except resolvelib.ResolutionImpossible as exc:
+            raise explain_impossible(exc.causes, prov) from None
+        except resolvelib.ResolutionTooDeep:
+            raise explain_too_deep(
+                options.max_rounds, counter.rejected, target.describe()) from None
+        stats = dataclasses.replace(counter.stats(), requirements_matched=prov.requirements_matched)
+        return build_install_set(
+            result,
+            prov,
+            target,
+            requirements,
+            constraints,
+            options.exclude_newer,
+            stats,
+            reporter,
+        )

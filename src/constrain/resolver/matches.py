@@ -1,5 +1,5 @@
 """How the provider hands candidates to resolvelib cheaply: lazy match lists, exact pins,
-specifier and criterion look-ups made once.
+and the criterion behind resolvelib's mappings.
 
 Pure helpers of :mod:`constrain.resolver.provider`, kept apart so the provider reads as
 resolvelib's questions and answers.
@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from .candidates import Candidate, Req
@@ -71,18 +70,3 @@ def criterion_of(candidates: Any, identifier: str) -> Any:
     tests/resolver/test_provider.py fails if the criterion stops being found."""
     criteria = getattr(candidates, "_mapping", None)
     return criteria.get(identifier) if isinstance(criteria, dict) else None
-
-
-_EXACTLY: dict[str, SpecifierSet] = {}
-
-
-def exactly(version: Version) -> SpecifierSet:
-    """``SpecifierSet("===<version>")``, made once per version: an extras candidate's
-    requirement on its base project is asked for in every round that touches it (the large
-    Airflow resolve built 300,000 of them: 15% of its time). Keyed by the version's text, not
-    the Version: 2.0 and 2.0.0 are equal Versions but ``===`` compares the text."""
-    text = str(version)
-    found = _EXACTLY.get(text)
-    if found is None:
-        found = _EXACTLY[text] = SpecifierSet(f"==={text}")
-    return found

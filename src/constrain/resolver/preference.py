@@ -8,11 +8,12 @@ themselves are always tried highest version first (see ``provider.find_matches``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any
 
-from .candidates import PYTHON, Candidate, Req
+from .candidates import PYTHON, Candidate, ConstraintIndex, Req
 
 Preference = tuple[bool, bool, bool, bool, int, str]
 
@@ -60,3 +61,102 @@ def narrow(identifiers: Iterable[str], resolutions: Mapping[str, Candidate]) -> 
     at once whether a candidate's Requires-Python admits the target."""
     ids = list(identifiers)
     return [PYTHON] if PYTHON in ids else ids
+
+
+class Chooser:
+    """The sort keys of one resolve, kept where they cannot change.
+
+    resolvelib asks for the preference of every open identifier in every round (the large
+    Airflow resolve: 120,000 asks for 1,400 criteria). A criterion is immutable, and all of
+    an identifier's key but "in the last backtrack" follows from its criterion: both keys
+    (in and out of the backtrack's causes) are computed once per criterion.
+    :meth:`choose` then picks the first identifier in one pass.
+    """
+
+    def __init__(self, constraints: ConstraintIndex, user_named: set[str]) -> None:
+        self.constraints = constraints
+        self.user_named = user_named  # the provider's set, filled as roots are added
+        self._pinned: dict[str, bool] = {}
+        #: criterion -> (pinned by a requirement, candidates counted)
+        self._facts: weakref.WeakKeyDictionary[Any, tuple[bool, int]] = (
+            weakref.WeakKeyDictionary())
+        #: criterion -> its sort keys out of and in the backtrack's causes
+        self._keys: weakref.WeakKeyDictionary[Any, tuple[Preference, Preference]] = (
+            weakref.WeakKeyDictionary())
+        self._causes_seen: Any = None
+        self._causes_len = 0
+        self._causes_keys: set[str] = set()
+
+    def backtrack_keys(self, causes: Sequence[Any]) -> set[str]:
+        """The identifiers in ``causes``, computed once per round (same list object)."""
+        if self._causes_seen is not causes or self._causes_len != len(causes):
+            self._causes_seen, self._causes_len = causes, len(causes)
+            self._causes_keys = backtrack_keys(causes)
+        return self._causes_keys
+
+    def constraint_pinned(self, name: str) -> bool:
+        found = self._pinned.get(name)
+        if found is None:
+            found = self._pinned[name] = self.constraints.pins(name)
+        return found
+
+    def preference(self, identifier: str, criterion: Any, requirements: Iterable[Req],
+                   candidates: Iterator[Candidate], causes: Sequence[Any]) -> Preference:
+        """The sort key of ``identifier`` (``criterion`` None: not kept, computed afresh)."""
+        name = identifier.split("[", 1)[0]
+        facts = self._facts.get(criterion) if criterion is not None else None
+        if facts is None:
+            facts = criterion_facts(requirements, candidates)
+            if criterion is not None:
+                self._facts[criterion] = facts
+        return preference(identifier, facts,
+                          constraint_pinned=self.constraint_pinned(name),
+                          user_named=name in self.user_named,
+                          in_backtrack=identifier in self.backtrack_keys(causes))
+
+    def sort_keys(self, identifier: str, criterion: Any) -> tuple[Preference, Preference]:
+        """The sort key of ``identifier`` under ``criterion`` out of and in the last
+        backtrack's causes."""
+        name = identifier.split("[", 1)[0]
+        facts = self._facts.get(criterion)
+        if facts is None:
+            facts = self._facts[criterion] = criterion_facts(
+                (info.requirement for info in criterion.information), criterion.candidates)
+        pinned, named = self.constraint_pinned(name), name in self.user_named
+        out = preference(identifier, facts, constraint_pinned=pinned, user_named=named,
+                         in_backtrack=False)
+        into = preference(identifier, facts, constraint_pinned=pinned, user_named=named,
+                          in_backtrack=True)
+        return out, into
+
+    def choose(self, identifiers: Sequence[str], criteria: Mapping[str, Any],
+               causes: Sequence[Any]) -> str:
+        """The identifier with the lowest sort key (resolvelib's ``min`` over
+        ``get_preference``, in one pass)."""
+        in_backtrack = self.backtrack_keys(causes)
+        keys = self._keys
+        best, best_key = identifiers[0], None
+        for identifier in identifiers:
+            criterion = criteria[identifier]
+            pair = keys.get(criterion)
+            if pair is None:
+                pair = keys[criterion] = self.sort_keys(identifier, criterion)
+            key = pair[identifier in in_backtrack]
+            if best_key is None or key < best_key:
+                best, best_key = identifier, key
+        return best
+
+
+def choose_first(chooser: Chooser, identifiers: Iterable[str],
+                 resolutions: Mapping[str, Candidate], candidates: Any,
+                 causes: Sequence[Any], ask: Callable[[str], Preference]) -> list[str]:
+    """``narrow_requirement_selection``'s answer: :func:`narrow`, then the one identifier
+    ranked first (resolvelib asks no preference of a lone identifier). ``ask(identifier)``
+    is the provider's ``get_preference``, used when this resolvelib hides its criteria."""
+    ids = narrow(identifiers, resolutions)
+    if len(ids) == 1:
+        return ids
+    criteria = getattr(candidates, "_mapping", None)
+    if not isinstance(criteria, dict):
+        return [min(ids, key=ask)]
+    return [chooser.choose(ids, criteria, causes)]

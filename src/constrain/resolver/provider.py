@@ -18,7 +18,6 @@ pure helpers are in dependencies.py and matches.py.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -50,9 +49,15 @@ from ..policies.filters import (
 from ..reporting import Reporter
 from ..target import TargetEnvironment
 from .candidates import PYTHON, Candidate, ConstraintIndex, Req, python_candidate
-from .dependencies import dependency, extra_dependencies, unreadable_applying, unreadable_error
-from .matches import LazyMatches, criterion_of, exactly, pinned_versions
-from .preference import backtrack_keys, criterion_facts, narrow, preference
+from .dependencies import (
+    MarkerMemo,
+    dependency,
+    extra_dependencies,
+    unreadable_applying,
+    unreadable_error,
+)
+from .matches import LazyMatches, criterion_of, pinned_versions
+from .preference import Chooser, choose_first
 
 
 #: Releases fetched ahead when the crawl sees a version that a top-level pin rules out.
@@ -77,6 +82,7 @@ class ConstrainProvider(AbstractProvider):
         self.policy = policy
         self.constraints = constraints
         self.reporter = reporter
+        self._markers = MarkerMemo(target)  # the resolver thread's: prefetch threads ask target
         self._files: dict[str, Sequence[DistFile]] = {}
         self._versions: dict[str, tuple[VersionFiles, ...]] = {}
         self._metadata: dict[tuple[str, Any], CoreMetadata] = {}
@@ -87,21 +93,14 @@ class ConstrainProvider(AbstractProvider):
         #: identifier -> every (requirement, parent) seen, in order; parent None = top level
         self.asked: dict[str, list[tuple[Req, Candidate | None]]] = {}
         self.user_named: set[str] = set()
-        self._pinned: dict[str, bool] = {}
         self._matching: dict[tuple[str, str], dict] = {}  # (project, spec) -> version -> fits
         self._matches: dict[tuple, LazyMatches] = {}
+        self._constraint_texts: dict[str, list[tuple[str, SpecifierSet]]] = {}
         self.requirements_matched = 0  # work counter (ResolveStats.requirements_matched)
         self._tried: dict[str, int] = {}  # project -> candidates whose dependencies were asked
         self._version_index: dict[str, dict] = {}
         self._root_pins: dict[str, list[Req]] = {}  # exact top-level pins, for the crawl
-        #: resolvelib criterion -> (pinned by a requirement, candidates counted): a criterion
-        #: is immutable, and resolvelib asks for the preference of every open identifier in
-        #: every round (the large Airflow resolve: 40,000 asks for 2,000 criteria)
-        self._facts: weakref.WeakKeyDictionary[Any, tuple[bool, int]] = (
-            weakref.WeakKeyDictionary())
-        self._causes_seen: Any = None
-        self._causes_len = 0
-        self._causes_keys: set[str] = set()
+        self.chooser = Chooser(constraints, self.user_named)
 
     # ------------------------------------------------------------------ the world, cached
     def files(self, project: str) -> Sequence[DistFile]:
@@ -259,7 +258,13 @@ class ConstrainProvider(AbstractProvider):
     def narrow_requirement_selection(
         self, identifiers, resolutions, candidates, information, backtrack_causes
     ) -> Iterable[str]:
-        return narrow(identifiers, resolutions)
+        """The one identifier :meth:`get_preference` ranks first: the same choice as
+        resolvelib's ``min`` over it, made in one pass with each criterion's sort keys kept
+        (see :class:`~constrain.resolver.preference.Chooser`)."""
+        return choose_first(
+            self.chooser, identifiers, resolutions, candidates, backtrack_causes,
+            lambda i: self.get_preference(i, resolutions, candidates, information,
+                                          backtrack_causes))
 
     def get_preference(
         self,
@@ -269,44 +274,39 @@ class ConstrainProvider(AbstractProvider):
         information: Mapping[str, Iterator[Any]],
         backtrack_causes: Sequence[Any],
     ):
-        name = identifier.split("[", 1)[0]
-        criterion = criterion_of(candidates, identifier)
-        facts = self._facts.get(criterion) if criterion is not None else None
-        if facts is None:
-            facts = criterion_facts(
-                (info.requirement for info in information[identifier]), candidates[identifier])
-            if criterion is not None:
-                self._facts[criterion] = facts
-        return preference(
-            identifier,
-            facts,
-            constraint_pinned=self._constraint_pinned(name),
-            user_named=name in self.user_named,
-            in_backtrack=identifier in self._backtrack_keys(backtrack_causes),
-        )
+        return self.chooser.preference(
+            identifier, criterion_of(candidates, identifier),
+            (info.requirement for info in information[identifier]), candidates[identifier],
+            backtrack_causes)
 
-    def _constraint_pinned(self, name: str) -> bool:
-        if name not in self._pinned:
-            self._pinned[name] = self.constraints.pins(name)
-        return self._pinned[name]
-
-    def _backtrack_keys(self, causes: Sequence[Any]) -> set[str]:
-        """The identifiers in ``causes``, computed once per round (same list object)."""
-        if self._causes_seen is not causes or self._causes_len != len(causes):
-            self._causes_seen, self._causes_len = causes, len(causes)
-            self._causes_keys = backtrack_keys(causes)
-        return self._causes_keys
+    def limits(
+        self, identifier: str, name: str, requirements: Mapping[str, Iterator[Req]]
+    ) -> dict[str, SpecifierSet]:
+        """Every specifier that limits ``identifier`` -- its requirements, the requirements
+        on the base project (for an extras identifier) and the constraints -- by text, each
+        distinct one once (the large Airflow resolve hands ``apache-airflow`` ~100
+        requirements, most of them alike; a limit given twice limits once)."""
+        reqs = requirements.get(identifier, ())
+        found = {r.limit[0]: r.limit[1] for r in reqs}
+        if identifier != name:
+            for r in requirements.get(name, ()):
+                found.setdefault(*r.limit)
+        for text, spec in self._constraint_limits(name):
+            found.setdefault(text, spec)
+        return found
 
     def specifiers_for(
         self, identifier: str, name: str, requirements: Mapping[str, Iterator[Req]]
     ) -> list[SpecifierSet]:
-        """Every specifier that limits ``identifier``: its requirements, the requirements on
-        the base project (for an extras identifier) and the constraints."""
-        reqs = list(requirements.get(identifier, ()))
-        if identifier != name:
-            reqs += list(requirements.get(name, ()))
-        specs = [exactly(r.exact) if r.exact is not None else r.specifier for r in reqs]
-        return specs + self.constraints.specifiers(name)
+        """The distinct specifiers that limit ``identifier`` (see :meth:`limits`)."""
+        return list(self.limits(identifier, name, requirements).values())
+
+    def _constraint_limits(self, name: str) -> list[tuple[str, SpecifierSet]]:
+        found = self._constraint_texts.get(name)
+        if found is None:
+            found = self._constraint_texts[name] = [
+                (str(s), s) for s in self.constraints.specifiers(name)]
+        return found
 
     def find_matches(
         self,
@@ -321,17 +321,17 @@ class ConstrainProvider(AbstractProvider):
         reqs = list(requirements[identifier])
         self.requirements_matched += len(reqs)
         name, extras = reqs[0].name, reqs[0].extras
-        bad = {c.version for c in incompatibilities.get(identifier, ())}
-        specs = self.specifiers_for(identifier, name, requirements)
-        spec_keys = [str(spec) for spec in specs]
+        bad = frozenset(c.version for c in incompatibilities.get(identifier, ()))
+        limits = self.limits(identifier, name, requirements)
         # resolvelib asks again whenever a criterion changes; the same limits give the same
         # (lazily produced, replayable) answer.
-        key = (identifier, tuple(sorted(spec_keys)), frozenset(bad))
+        key = (identifier, frozenset(limits), bad)
         known = self._matches.get(key)
         if known is not None:
             return known
         versions = self.versions(name)
-        memos = [self._matching.setdefault((name, k), {}) for k in spec_keys]
+        specs = list(limits.values())
+        memos = [self._matching.setdefault((name, k), {}) for k in limits]
 
         def fits(version) -> bool:
             for spec, memo in zip(specs, memos, strict=True):
@@ -374,7 +374,7 @@ class ConstrainProvider(AbstractProvider):
             deps = [
                 self._dependency(r, candidate)
                 for r in md.requires_dist
-                if self.target.evaluate(r.marker)
+                if self._markers.evaluate(r.marker)
             ]
         found = [d for d in deps if d is not None]
         for dep in found:
@@ -421,7 +421,7 @@ class ConstrainProvider(AbstractProvider):
     ) -> list[UnreadableLine]:
         """The unreadable Requires-Dist lines of ``md`` that apply on the target for
         ``extras`` (see :func:`~constrain.resolver.dependencies.unreadable_applying`)."""
-        return unreadable_applying(self.target, md, extras)
+        return unreadable_applying(self._markers, md, extras)
 
     def _check_unreadable(self, candidate: Candidate, md: CoreMetadata) -> None:
         """Reject the candidate when a Requires-Dist line that applies to it cannot be read:
@@ -437,7 +437,7 @@ class ConstrainProvider(AbstractProvider):
     def _extra_dependencies(self, candidate: Candidate, md: CoreMetadata) -> list[Req | None]:
         """Requirements the candidate's extras bring beyond the base project's own; extras the
         release does not have are remembered for :meth:`invalid_extras`."""
-        deps, invalid = extra_dependencies(self.target, candidate, md)
+        deps, invalid = extra_dependencies(self._markers, candidate, md)
         if invalid:
             key = (candidate.name, candidate.version)
             self._invalid_extras[key] = self._invalid_extras.get(key, frozenset()) | invalid
