@@ -85,11 +85,11 @@ def build_for(
     filename: str | None = None,
 ) -> Path:
     """A wheel of ``sdist`` usable by ``target``, built (once) through PEP 517."""
-    from ..build.sdist import build_wheel
-
     found = cached_build(sdist_sha256, target, cache)
     if found is not None:
         return found
+    from ..build.sdist import build_wheel  # only when building: it imports the build tools
+
     shown = filename or sdist.name
     key = built_key(sdist_sha256, target)
     with cache.lock("build-" + key[:40]):

@@ -9,6 +9,7 @@ raises before a single file of the environment has changed.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,16 @@ def prepare(
     from ..index.files import cached_path, download, sha256_of
 
     envs = None
-    if any(not p.file.is_wheel for p in pins):
-        envs = build_envs(cache, build_index, reporter, build_source)
+    envs_lock = threading.Lock()
+
+    def shared_envs():
+        """The build environments, made by the first build (a wheel built earlier from a
+        pinned sdist needs none: the build tools are not even imported)."""
+        nonlocal envs
+        with envs_lock:
+            if envs is None:
+                envs = build_envs(cache, build_index, reporter, build_source)
+            return envs
 
     def one(pin: Pin) -> Ready:
         file = pin.file
@@ -76,10 +85,11 @@ def prepare(
         name = file.filename
         built = False
         if not file.is_wheel:
-            from .build import build_for
+            from .build import build_for, cached_build
 
-            path = build_for(path, digest, target, cache, build_index=build_index, envs=envs,
-                             reporter=reporter, filename=file.filename)
+            path = cached_build(digest, target, cache) or build_for(
+                path, digest, target, cache, build_index=build_index, envs=shared_envs(),
+                reporter=reporter, filename=file.filename)
             digest = sha256_of(path)
             name = Path(path).name.split("_", 1)[1]
             built = True

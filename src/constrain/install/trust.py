@@ -66,23 +66,28 @@ def check_metadata(ready) -> None:
         lines = []
         if used_by_text.keys() != raw_by_text.keys():
             # Some lines differ as text: compare what those mean (PEP 508 allows many
-            # spellings of one requirement). Parsing only these keeps a large install fast.
-            used = {_key(q): q for q in pin.metadata.requires_dist}
+            # spellings of one requirement). Only these are parsed and keyed by meaning
+            # (keeps a large install fast); the lines both sides spell alike are keyed only
+            # when some meaning is left unmatched (one of them may spell it too).
+            used = {_key(q): q for k, q in used_by_text.items() if k not in raw_by_text}
             has = {}
             for k, line in raw_by_text.items():
-                if k in used_by_text:  # the same text: the same meaning
-                    q = used_by_text[k]
-                else:
-                    try:
-                        q = Requirement(line)
-                    except ValueError:
-                        lines.append(f"the wheel declares an invalid Requires-Dist: {line}")
-                        continue
+                if k in used_by_text:
+                    continue
+                try:
+                    q = Requirement(line)
+                except ValueError:
+                    lines.append(f"the wheel declares an invalid Requires-Dist: {line}")
+                    continue
                 has[_key(q)] = q
+            missing, extra = used.keys() - has.keys(), has.keys() - used.keys()
+            if missing or extra:
+                alike = {_key(q) for k, q in used_by_text.items() if k in raw_by_text}
+                missing, extra = missing - alike, extra - alike
             lines += [f"the resolve used Requires-Dist: {used[k]}, which the wheel does not "
-                      "declare" for k in sorted(used.keys() - has.keys())]
+                      "declare" for k in sorted(missing)]
             lines += [f"the wheel declares Requires-Dist: {has[k]}, which the resolve did not "
-                      "see" for k in sorted(has.keys() - used.keys())]
+                      "see" for k in sorted(extra)]
         try:
             own_rp = SpecifierSet(rp_text) if rp_text else None
         except InvalidSpecifier:
