@@ -169,8 +169,23 @@ def test_a_cached_listing_gives_the_files_the_page_lists(make_index, make_repo, 
                       for f in files)
 
     assert facts(warm) == facts(served) == facts(fetched)
+    assert set(warm) == set(served)  # equal and hashed alike: the same values
     assert {str(f.version) for f in warm.files_of(1)} == {"1.0", "1.0.0"}
     assert len(warm) == len(served) == 5
+
+
+def test_a_release_yanked_after_it_was_cached_is_seen_yanked_once_revalidated(
+        make_index, make_repo):
+    index = make_index([PackageSpec("foo", "1.0"), PackageSpec("foo", "1.1")])
+    settings = IndexSettings(index_url=index.index_url)
+    assert not any(f.is_yanked for f in make_repo(settings).files("foo"))
+    index.add([PackageSpec("foo", "1.1", yanked="broken")])
+    assert not any(f.is_yanked for f in make_repo(settings).files("foo"))  # still fresh
+    again = make_repo(settings, page_ttl=0).files("foo")
+    assert {str(f.version): f.yanked for f in again} == {"1.0": None, "1.1": "broken"}
+    # and the stored form read back offline says so too
+    offline = make_repo(settings, offline=True).files("foo")
+    assert {str(f.version): f.yanked for f in offline} == {"1.0": None, "1.1": "broken"}
 
 
 @pytest.mark.parametrize("damage", [b"", b"\x00\x01garbage", "cut", "foreign"])
