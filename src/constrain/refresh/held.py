@@ -17,7 +17,6 @@ from packaging.version import Version
 
 from ..errors import ConstrainError
 from ..models import CoreMetadata, DistFile, InstallSet
-from ..policies.bounds import HeldBack
 from ..review.consistency import listed_versions, version_files
 from .diff import RequirementIndex, requirement_index, requirement_limits
 
@@ -38,7 +37,7 @@ def held_back_by(install_set: InstallSet, releases: Releases | None) -> dict[str
     too. An empty list: the policy is what holds it back. ``releases`` ``None``: the set's
     requirements on the package only."""
     out: dict[str, list[str]] = {}
-    held = [h for h in install_set.held_back if isinstance(h, HeldBack)]
+    held = _held(install_set)
     if not held:  # the usual case without policies: no index to build
         return out
     if releases is not None:
@@ -57,6 +56,16 @@ def held_back_by(install_set: InstallSet, releases: Releases | None) -> dict[str
                     break
         out[name] = limits
     return out
+
+
+def _held(install_set: InstallSet) -> list:
+    """The :class:`~constrain.policies.bounds.HeldBack` entries of the set (policies' module
+    imported only when something was held back: a refresh without policies never loads it)."""
+    if not install_set.held_back:
+        return []
+    from ..policies.bounds import HeldBack
+
+    return [h for h in install_set.held_back if isinstance(h, HeldBack)]
 
 
 class _Listed:
@@ -113,7 +122,7 @@ def _newest_needs(install_set: InstallSet, name: str, newest: Version,
         keeps = requirement_limits(install_set, req.name, wanted, index) if wanted else []
         keeps += [f"the policy bound {b.describe()} on {b.policy.display_name} "
                   f"({b.policy.origin})"
-                  for b in (h.bound for h in install_set.held_back if isinstance(h, HeldBack))
+                  for b in (h.bound for h in _held(install_set))
                   if wanted and b.policy.name == canonicalize_name(req.name)
                   and not b.specifier.contains(wanted, prereleases=True)]
         shown = there.display_name or there.metadata.name

@@ -38,7 +38,6 @@ from packaging.version import Version
 
 from ..errors import ConstrainError
 from ..models import DistFile, InstallSet, Pin, ProjectFiles
-from ..policies.bounds import HeldBack
 
 FORMAT = "constrain-consistency/1"
 #: lists the files of a project (every version); may raise, which counts as "unknown"
@@ -396,7 +395,11 @@ def _pinned_by(s: InstallSet, key: NormalizedName, top: Pin) -> list[str]:
     """Constraints and policy bounds of ``s`` that exclude ``top``'s version: named, but no
     reason (they are where per-target files drift)."""
     out: list[str] = []
-    bounds = [h.bound for h in s.held_back if isinstance(h, HeldBack)]
+    bounds = []
+    if s.held_back:  # the policies' module is loaded by whatever held something back
+        from ..policies.bounds import HeldBack
+
+        bounds = [h.bound for h in s.held_back if isinstance(h, HeldBack)]
     for bound in bounds:
         if bound.policy.name == key and \
                 not bound.specifier.contains(top.version, prereleases=True):
