@@ -7,9 +7,10 @@ resolvelib's questions and answers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from .candidates import Candidate, Req
@@ -61,6 +62,47 @@ def pinned_versions(pin: Req) -> list[Version]:
             except ValueError:
                 return []
     return out
+
+
+def public(version: Version) -> Version:
+    """``version`` without its local label (``1.0+cpu`` -> ``1.0``)."""
+    return Version(version.public) if version.local is not None else version
+
+
+def by_public_version(versions: Iterable[Any]) -> dict[Version, list[Any]]:
+    """``versions`` (VersionFiles, highest first) grouped by public version, each group in
+    order."""
+    out: dict[Version, list[Any]] = {}
+    for vf in versions:
+        out.setdefault(public(vf.version), []).append(vf)
+    return out
+
+
+def exact_public(spec: SpecifierSet) -> Version | None:
+    """The public version every version satisfying ``spec`` has, when ``spec`` pins exactly
+    (``==1.0`` admits ``1.0``, ``1.0.0`` and ``1.0+cpu``; ``==1.0+cpu`` and ``===1.0`` one
+    of them); ``None`` when it does not pin (or pins a text no version spells)."""
+    for s in spec:
+        if s.operator in ("==", "===") and not s.version.endswith(".*"):
+            try:
+                return public(Version(s.version))
+            except ValueError:
+                return None
+    return None
+
+
+def pin_of(limits: Mapping[str, SpecifierSet], known: dict[str, Version | None]
+           ) -> Version | None:
+    """The public version an exact limit among ``limits`` (text -> specifier) pins (see
+    :func:`exact_public`), or ``None``; ``known`` remembers the answer per text."""
+    for text, spec in limits.items():
+        if text in known:
+            pin = known[text]
+        else:
+            pin = known[text] = exact_public(spec)
+        if pin is not None:
+            return pin
+    return None
 
 
 def criterion_of(candidates: Any, identifier: str) -> Any:
