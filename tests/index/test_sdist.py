@@ -401,3 +401,100 @@ def test_metadata_hook_runs_beside_get_requires(tmp_path):
     })  # fmt: skip
     data = prepare_metadata(sdist)
     assert b"Summary: yes" in data
+
+
+# Each hook marks itself running in a shared directory, stays a second, and records the most
+# hooks it saw running beside it meanwhile.
+_CROWD_BACKEND = '''
+import os, time
+DIR = {crowd!r}
+NAME = {name!r}
+def _run(hook):
+    me = NAME + "-" + hook
+    open(os.path.join(DIR, me), "w").close()
+    most = 0
+    deadline = time.monotonic() + 1
+    while time.monotonic() < deadline:
+        most = max(most, len([n for n in os.listdir(DIR) if not n.startswith("seen-")]) - 1)
+        time.sleep(0.01)
+    os.remove(os.path.join(DIR, me))
+    with open(os.path.join(DIR, "seen-" + me), "w") as fh:
+        fh.write(str(most))
+def get_requires_for_build_wheel(config_settings=None):
+    _run("requires")
+    return []
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    _run("metadata")
+    d = os.path.join(metadata_directory, NAME + "-1.0.dist-info")
+    os.makedirs(d)
+    with open(os.path.join(d, "METADATA"), "w") as fh:
+        fh.write("Metadata-Version: 2.1\\nName: " + NAME + "\\nVersion: 1.0\\n\\n")
+    return NAME + "-1.0.dist-info"
+'''
+
+
+def test_concurrent_builds_run_two_hooks_at_most(tmp_path):
+    # Each hook is an interpreter running the sdist's setup code. Two builds at once, each
+    # running its metadata hook beside get_requires, used to run four at once; the hooks a
+    # build needs take turns, and one early hook may run beside them.
+    crowd = tmp_path / "running"
+    crowd.mkdir()
+    sdists = []
+    for name in ("crowd-a", "crowd-b"):
+        mod = name.replace("-", "_")
+        sdists.append(_tar(tmp_path / f"{mod}-1.0.tar.gz", {
+            f"{mod}-1.0/pyproject.toml": _PYPROJECT,
+            f"{mod}-1.0/be.py": _CROWD_BACKEND.format(crowd=str(crowd), name=mod),
+        }))  # fmt: skip
+    envs = BuildEnvs(Cache(tmp_path / "cache"))
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda p: prepare_metadata(p, envs=envs), sdists))
+    assert [b"Name: crowd_a" in results[0], b"Name: crowd_b" in results[1]] == [True, True]
+    seen = {p.name: int(p.read_text()) for p in crowd.iterdir()}
+    assert sorted(seen) == [f"seen-crowd_{x}-{h}" for x in "ab" for h in ("metadata", "requires")]
+    assert max(seen.values()) <= 1
+
+
+# Every hook grows to 150 MB resident (a setup.py that compiles as it is imported) and counts
+# its starts and ends in a log; the first metadata hook then stays (half a minute at most).
+_HEAVY_BACKEND = '''
+import os, time
+LOG = {log!r}
+def _grow(hook):
+    with open(LOG, "a") as fh:
+        fh.write("start " + hook + "\\n")
+    ballast = b"x" * (150 * 1024 * 1024)
+    with open(LOG) as fh:
+        first = fh.read().count("start " + hook) == 1
+    if first and hook == "metadata":  # the early run: held until ended (at most 30 s)
+        time.sleep(30)
+    with open(LOG, "a") as fh:
+        fh.write("end " + hook + "\\n")
+    return len(ballast)
+def get_requires_for_build_wheel(config_settings=None):
+    _grow("requires")
+    return []
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    _grow("metadata")
+    d = os.path.join(metadata_directory, "heavy-1.0.dist-info")
+    os.makedirs(d)
+    with open(os.path.join(d, "METADATA"), "w") as fh:
+        fh.write("Metadata-Version: 2.1\\nName: heavy\\nVersion: 1.0\\n\\n")
+    return "heavy-1.0.dist-info"
+'''
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_a_large_early_hook_gives_way_and_runs_again_after(tmp_path):
+    # the early metadata hook is ended once it passes 100 MB resident (so two large hooks are
+    # never in memory together), and runs again after get_requires: the build still succeeds
+    log = tmp_path / "hooks.log"
+    sdist = _tar(tmp_path / "heavy-1.0.tar.gz", {
+        "heavy-1.0/pyproject.toml": _PYPROJECT,
+        "heavy-1.0/be.py": _HEAVY_BACKEND.format(log=str(log)),
+    })  # fmt: skip
+    data = prepare_metadata(sdist)
+    assert b"Name: heavy" in data
+    lines = log.read_text().splitlines()
+    assert lines.count("start metadata") == 2 and lines.count("end metadata") == 1
+    assert lines.count("start requires") == 1 and lines.count("end requires") == 1

@@ -28,8 +28,9 @@ from typing import Any
 from ..errors import BuildError, BuildRequirementsUnavailable
 from ..reporting import NULL_REPORTER, Reporter
 from .archive import read_pkg_info, read_top_files, unpack
-from .envs import BuildEnv, BuildEnvs, PipFailed, pip_environ, run_captured
+from .envs import BuildEnv, BuildEnvs, PipFailed, pip_environ
 from .log import keep_log, meaningful_tail
+from .slots import SPECULATIVE, GaveWay, run_in_slot, run_speculative
 
 __all__ = [
     "BuildEnvs",
@@ -124,10 +125,22 @@ class _Session:
         )
 
     def run(self, cmd: Sequence[str], cwd: str | None = None, extra_environ: Any = None) -> None:
-        """The ``pyproject_hooks`` runner: stdout and stderr captured, warnings too."""
+        """The ``pyproject_hooks`` runner: stdout and stderr captured, warnings too; the hook
+        waits for the process's hook slot (``slots.py``)."""
         assert self.env is not None
         try:
-            run_captured(cmd, self.output, {**self.env.environ(), **(extra_environ or {})}, cwd)
+            run_in_slot(cmd, self.output, {**self.env.environ(), **(extra_environ or {})}, cwd)
+        finally:
+            self._take_warnings(cmd)
+
+    def run_speculative(self, cmd: Sequence[str], cwd: str | None = None,
+                        extra_environ: Any = None) -> None:
+        """:meth:`run` for a hook run early, beside the slot's: raises
+        :class:`~.slots.GaveWay` when it grows too large (``slots.py``)."""
+        assert self.env is not None
+        try:
+            run_speculative(cmd, self.output, {**self.env.environ(), **(extra_environ or {})},
+                            cwd)
         finally:
             self._take_warnings(cmd)
 
@@ -286,7 +299,9 @@ class _EarlyHook:
     copy of the source tree, while ``get_requires_for_build_wheel`` runs: each hook is a new
     interpreter importing the backend, and most backends need nothing more, so the two usually
     run side by side rather than one after the other. The result counts only if the
-    environment stays the same."""
+    environment stays the same. It runs on speculation (``slots.py``): holding
+    :data:`~.slots.SPECULATIVE`, which the caller took and this gives back, and ended when it
+    grows too large (:attr:`gave_way`)."""
 
     def __init__(self, s: _Session, name: str, **kwargs: Any) -> None:
         from pyproject_hooks import BuildBackendHookCaller
@@ -294,24 +309,35 @@ class _EarlyHook:
         self.s = s
         self.env = s.env
         self.out = s.work / f"{name}-early"
-        self.out.mkdir()
-        tree = s.work / "early" / s.tree.name  # the same name: backends may read it
-        shutil.copytree(s.tree, tree, symlinks=True)
-        hooks = BuildBackendHookCaller(
-            str(tree), s.system.backend, backend_path=s.system.backend_path, runner=s.run,
-            python_executable=s.hooks.python_executable,
-        )
+        self.gave_way = False
         self._value: Any = None
         self._error: BaseException | None = None
+        try:
+            self.out.mkdir()
+            tree = s.work / "early" / s.tree.name  # the same name: backends may read it
+            shutil.copytree(s.tree, tree, symlinks=True)
+            hooks = BuildBackendHookCaller(
+                str(tree), s.system.backend, backend_path=s.system.backend_path,
+                runner=s.run_speculative, python_executable=s.hooks.python_executable,
+            )
+            self._thread = threading.Thread(
+                target=self._run, args=(name, hooks, kwargs), name="constrain-early-hook",
+                daemon=True,
+            )  # fmt: skip
+            self._thread.start()
+        except BaseException:
+            SPECULATIVE.release()
+            raise
 
-        def run() -> None:
-            try:
-                self._value = _hook(s, name, str(self.out), hooks=hooks, **kwargs)
-            except BaseException as exc:  # noqa: BLE001 -- handed to whoever takes the result
-                self._error = exc
-
-        self._thread = threading.Thread(target=run, name="constrain-early-hook", daemon=True)
-        self._thread.start()
+    def _run(self, name: str, hooks: Any, kwargs: dict[str, Any]) -> None:
+        try:
+            self._value = _hook(self.s, name, str(self.out), hooks=hooks, **kwargs)
+        except GaveWay:
+            self.gave_way = True
+        except BaseException as exc:  # noqa: BLE001 -- handed to whoever takes the result
+            self._error = exc
+        finally:
+            SPECULATIVE.release()
 
     def join(self) -> None:
         self._thread.join()
@@ -327,16 +353,19 @@ class _EarlyHook:
 
 def _with_early(s: _Session, name: str, out: Path, **kwargs: Any) -> tuple[Path, Any]:
     """``(directory, result)`` of hook ``name``, run beside ``get_requires_for_build_wheel``
-    (:class:`_EarlyHook`) and again, into ``out``, only when the backend asked for more."""
-    early = _EarlyHook(s, name, **kwargs)
+    (:class:`_EarlyHook`, when no other build's early hook is running), and again, into
+    ``out``, in the hook slot, when the backend asked for more or the early run gave way."""
+    early = _EarlyHook(s, name, **kwargs) if SPECULATIVE.acquire(blocking=False) else None
     try:
         _prepare(s)
     except BaseException:
-        early.join()
+        if early is not None:
+            early.join()
         raise
-    if early.env is s.env:  # the backend needed nothing more: the early run stands
-        return early.out, early.result()
-    early.join()
+    if early is not None:
+        early.join()
+        if early.env is s.env and not early.gave_way:  # it needed nothing more: it stands
+            return early.out, early.result()
     out.mkdir(parents=True, exist_ok=True)
     return out, _hook(s, name, str(out), **kwargs)
 
