@@ -17,11 +17,12 @@ from tests.support.builders import PackageSpec
 
 def _wait_up(offload: Offload) -> None:
     offload.start()
+    done = offload.offloaded
     deadline = time.monotonic() + 60
-    while offload.offloaded == 0 and time.monotonic() < deadline:
+    while offload.offloaded == done and time.monotonic() < deadline:
         offload.run(len, b"abc")
         time.sleep(0.02)
-    assert offload.offloaded > 0, "the helper never came up"
+    assert offload.offloaded > done, "the helper never came up"
 
 
 def test_jobs_run_here_until_the_helper_is_up_then_there_and_here_after_close():
@@ -35,6 +36,24 @@ def test_jobs_run_here_until_the_helper_is_up_then_there_and_here_after_close():
     while helpers() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert helpers() == []
+
+
+def test_an_idle_helper_leaves_and_a_later_start_brings_it_back():
+    # the helper is there for the burst of large pages at the start of a cold resolve, not
+    # for the rest of the run (where its memory would add to the largest sdist build's)
+    offload = Offload(idle=0.2)
+    try:
+        _wait_up(offload)
+        assert helpers() != []
+        deadline = time.monotonic() + 30
+        while helpers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert helpers() == []
+        assert offload.run(os.getpid) == os.getpid()  # meanwhile: done here
+        _wait_up(offload)  # the next large page starts it again
+        assert offload.run(os.getpid) != os.getpid()
+    finally:
+        offload.close()
 
 
 def helpers() -> list[int]:
