@@ -15,8 +15,9 @@ def _resolve(index_url: str, out: str, *, stderr_tty: bool) -> tuple[int, str]:
     return _run(["resolve", "alpha", "--index-url", index_url, "-o", out], stderr_tty=stderr_tty)
 
 
-def _run(args: list[str], *, stderr_tty: bool) -> tuple[int, str]:
-    argv = [sys.executable, "-m", "constrain", *args]
+def _run(args: list[str], *, stderr_tty: bool, python_flags: tuple[str, ...] = ()
+         ) -> tuple[int, str]:
+    argv = [sys.executable, *python_flags, "-m", "constrain", *args]
     env = {**os.environ, "TERM": "xterm", "COLUMNS": "120"}
     if not stderr_tty:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
@@ -48,6 +49,22 @@ def test_a_terminal_gets_a_progress_line_and_a_summary(make_index, tmp_path):
     assert "2 pins" in err  # the last state drawn, then erased
     assert f"wrote 2 pins to {out} for CPython" in err
     assert "beta==2.0" in out.read_text()
+
+
+def test_a_remembered_resolve_on_a_terminal_loads_no_display(make_index, tmp_path):
+    index = make_index([PackageSpec("alpha", "1.0")])
+    out = tmp_path / "pins.txt"
+    code, err = _resolve(index.index_url, str(out), stderr_tty=True)
+    assert code == 0 and "resolving: " in err, err
+    code, err = _run(["resolve", "alpha", "--index-url", index.index_url, "-o", str(out)],
+                     stderr_tty=True, python_flags=("-X", "importtime"))
+    assert code == 0, err
+    loaded = {line.rsplit("|", 1)[1].strip() for line in err.splitlines()
+              if line.startswith("import time:")}
+    assert "constrain.models" in loaded  # the import lines are there to read
+    assert not {m for m in loaded if m == "rich" or m.startswith("rich.")}
+    assert "resolving: " not in err
+    assert f"wrote 1 pin to {out} for CPython" in err
 
 
 def test_a_pipe_gets_only_the_summary(make_index, tmp_path):
@@ -82,4 +99,6 @@ def test_download_and_install_show_it_until_their_own_bars(make_index, tmp_path)
     code, err = _run(["install", "alpha", "--index-url", index.index_url, "--venv",
                       str(tmp_path / "venv"), "--dry-run"], stderr_tty=True)
     assert code == 0, err
-    assert "resolving: " in err  # the download's resolve is remembered: no pages, no pins
+    # the download's resolve is remembered: no page, no metadata, no pin to count, so no
+    # status line (and no display loaded for it)
+    assert "resolving: " not in err

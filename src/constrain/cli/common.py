@@ -228,6 +228,10 @@ class Console:
         self.reporter.close()
 
 
+#: the tasks the status line counts; the first step of one of them puts the line up
+STATUS_TASKS = frozenset({"pages", "metadata", "resolve"})
+
+
 class CliReporter(Reporter):
     """Turns core progress into stderr lines (and a live status on a terminal)."""
 
@@ -236,23 +240,36 @@ class CliReporter(Reporter):
 
         self.console = console
         self._seen: set[str] = set()
-        self._lock = threading.Lock()
+        # reentrant: an interrupt's handler runs in the main thread, maybe inside advance(),
+        # and closes the status line
+        self._lock = threading.RLock()
         #: task -> (done, total) of every countable task begun (for the interrupted line)
         self.tasks: dict[str, tuple[int, int | None]] = {}
+        self._doing: str | None = None  # the status line asked for and not yet shown
         self._status: Live | None = None  # rich's transient status line, while one is shown
 
     def show_status(self, doing: str) -> None:
         """On a terminal (not with -q), one transient line on stderr until :meth:`close`:
         ``doing`` and the index pages and metadata files fetched and the pins chosen so far.
         Nothing in a pipe. Lines printed on stderr meanwhile (warnings) appear above it;
-        stdout is left alone (data written there never goes through the display)."""
-        if self.console.quiet or not sys.stderr.isatty() or self._status is not None:
+        stdout is left alone (data written there never goes through the display).
+
+        The line goes up with the first page, metadata file or resolve (:data:`STATUS_TASKS`):
+        a command that has none of them to count (a remembered resolve) shows none, and does
+        not load the display (rich) at all."""
+        if self.console.quiet or not sys.stderr.isatty():
             return
+        with self._lock:
+            if self._status is None:
+                self._doing = doing
+
+    def _show(self) -> None:
+        """Put the status line up (``self._lock`` held; :meth:`show_status` asked for it)."""
         from rich.console import Console
         from rich.live import Live
         from rich.spinner import Spinner
 
-        reporter = self
+        reporter, doing, self._doing = self, self._doing, None
 
         class _Counts:  # rendered at each refresh, so counting stays a dict update
             def __rich__(self) -> str:
@@ -271,11 +288,15 @@ class CliReporter(Reporter):
     def start(self, task: str, total: int | None = None, unit: str = "") -> None:
         with self._lock:
             self.tasks[task] = (0, total)
+            if self._doing is not None and task in STATUS_TASKS:
+                self._show()
 
     def advance(self, task: str, amount: int = 1) -> None:
         with self._lock:
             done, total = self.tasks.get(task, (0, None))
             self.tasks[task] = (done + amount, total)
+            if self._doing is not None and task in STATUS_TASKS:
+                self._show()
 
     def warning(self, message: str) -> None:
         if message not in self._seen:
@@ -287,6 +308,8 @@ class CliReporter(Reporter):
             self.console._emit([message])  # noqa: SLF001 -- the CLI's own
 
     def close(self) -> None:
-        status, self._status = self._status, None
+        with self._lock:
+            self._doing = None
+            status, self._status = self._status, None
         if status is not None:
             status.stop()
