@@ -151,35 +151,40 @@ class CoreMetadata:
 
     def to_json(self) -> str:
         """Serialise for the parsed-metadata cache (stable key order)."""
-        return json.dumps(
-            {
-                "name": self.name,
-                "version": str(self.version),
-                "requires_dist": [str(r) for r in self.requires_dist],
-                # The same, pre-split, so a warm run skips packaging's requirement tokenizer.
-                "requires_dist_parts": [
-                    [r.name, sorted(r.extras), str(r.specifier), r.url,
-                     str(r.marker) if r.marker is not None else None]
-                    for r in self.requires_dist
-                ],
-                "requires_python": str(self.requires_python)
-                if self.requires_python is not None
-                else None,
-                "provides_extra": sorted(self.provides_extra),
-                "license": self.license,
-                "source": self.source,
-                "unreadable": [
-                    [u.where, u.line, u.text, u.error, u.marker] for u in self.unreadable
-                ],
-            },
-            sort_keys=True,
-        )
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def to_dict(self) -> dict:
+        """What :meth:`to_json` writes, as JSON-able values (to embed in a larger document)."""
+        return {
+            "name": self.name,
+            "version": str(self.version),
+            "requires_dist": [str(r) for r in self.requires_dist],
+            # The same, pre-split, so a warm run skips packaging's requirement tokenizer.
+            "requires_dist_parts": [
+                [r.name, sorted(r.extras), str(r.specifier), r.url,
+                 str(r.marker) if r.marker is not None else None]
+                for r in self.requires_dist
+            ],
+            "requires_python": str(self.requires_python)
+            if self.requires_python is not None
+            else None,
+            "provides_extra": sorted(self.provides_extra),
+            "license": self.license,
+            "source": self.source,
+            "unreadable": [
+                [u.where, u.line, u.text, u.error, u.marker] for u in self.unreadable
+            ],
+        }
 
     @classmethod
     def from_json(cls, text: str | bytes, *, lazy: bool = False) -> CoreMetadata:
         """Read :meth:`to_json` output. ``lazy``: parse the requirements only when first
         used (a remembered resolution rendered as a constraints file never needs them)."""
-        data = json.loads(text)
+        return cls.from_dict(json.loads(text), lazy=lazy)
+
+    @classmethod
+    def from_dict(cls, data: dict, *, lazy: bool = False) -> CoreMetadata:
+        """Read :meth:`to_dict` output (``lazy`` as for :meth:`from_json`)."""
         rp = data.get("requires_python")
         parts = data.get("requires_dist_parts")
         if parts is not None and lazy:

@@ -32,7 +32,8 @@ from ..reporting import Reporter
 #: Part of the key: bump it when the entry's shape changes AND when a resolving rule changes (the
 #: same inputs would now resolve differently; a development install keeps its version number).
 #: 2: an exclusive upper bound such as ``<2.0dev`` no longer asks for pre-releases.
-FORMAT = 2
+#: 3: each pin's metadata is an object in the entry, not a JSON text inside it (one parse).
+FORMAT = 3
 
 
 def memo_key(
@@ -105,7 +106,7 @@ def dump(install_set: InstallSet, provenance: dict[str, list], warnings: Sequenc
                     "display_name": p.display_name,
                     "version": str(p.version),
                     "files": [_without_credentials(row_of(f)) for f in p.files],
-                    "metadata": p.metadata.to_json(),
+                    "metadata": p.metadata.to_dict(),
                     "extras": sorted(p.extras),
                     "required_by": list(p.required_by),
                     "constraint_origins": [_origin(o) for o in p.constraint_origins],
@@ -142,7 +143,7 @@ def load(data: bytes, target) -> tuple[InstallSet, dict[str, list], list[str]] |
                     display_name=p["display_name"],
                     version=Version(p["version"]),
                     files=files,
-                    metadata=CoreMetadata.from_json(p["metadata"], lazy=True),
+                    metadata=CoreMetadata.from_dict(p["metadata"], lazy=True),
                     extras=frozenset(canonicalize_name(e) for e in p["extras"]),
                     required_by=tuple(p["required_by"]),
                     constraint_origins=tuple(
