@@ -133,13 +133,15 @@ def _is_file(path: str) -> bool:
         return False
 
 
-def _existing(paths, top: str) -> list[str]:
+def _existing(paths, top: str, there: dict[str, bool] | None = None) -> list[str]:
     """The absolute, normalised ``paths`` where a file (or a symlink) is, in order: a path
     whose directory is not there has none, and a directory below ``top`` (the environment's
     prefix) whose parent is not there is not there either, so a new distribution's files
     cost one look per directory that exists, plus one for each new top directory, rather
-    than one ``lstat`` per file."""
-    there: dict[str, bool] = {}
+    than one ``lstat`` per file. ``there`` (filled in) is each directory looked at -> whether
+    it is a directory."""
+    if there is None:
+        there = {}
 
     def is_dir(directory: str) -> bool:
         found = there.get(directory)
@@ -183,7 +185,8 @@ def replace(
         refuse_environment_files(interp, new, new_files)
     # Everything that will be moved aside: the old version's files that exist, and any other
     # file the new version overwrites (so a rollback puts it back too).
-    old_files = _existing(dict.fromkeys([*recorded, *new_files]), _layout(interp)[0])
+    looked: dict[str, bool] = {}
+    old_files = _existing(dict.fromkeys([*recorded, *new_files]), _layout(interp)[0], looked)
     if old_files and backup.exists():  # a stale backup must not be taken for this one's
         shutil.rmtree(backup)
     # Made durable (fsync) and atomic only when old files are about to be moved aside: then a
@@ -199,7 +202,9 @@ def replace(
                 with contextlib.suppress(FileNotFoundError):
                     os.rename(path, backup / str(i))
         if new is not None:
-            link(interp, new, name, requested=requested, destinations=destinations)
+            # the directories found above are still there (only files were moved aside)
+            link(interp, new, name, requested=requested, destinations=destinations,
+                 existing_dirs=[d for d, found in looked.items() if found])
     except BaseException as exc:
         _roll_back(interp, name, journal, entry)
         if isinstance(exc, OSError):

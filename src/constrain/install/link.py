@@ -225,9 +225,10 @@ def refuse_environment_files(interp: Interpreter, unpacked: Unpacked,
 
 
 def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
-         destinations: list[str] | None = None) -> int:
+         destinations: list[str] | None = None, existing_dirs=()) -> int:
     """Place the files of ``unpacked`` into the environment; returns how many.
-    ``destinations`` is :func:`_destinations` when already known."""
+    ``destinations`` is :func:`_destinations` when already known; ``existing_dirs`` are
+    directories known to be there (not made again)."""
     from installer.scripts import Script
     from installer.utils import fix_shebang
 
@@ -236,7 +237,7 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
     root_scheme = manifest["root"]
     root_dir = scheme[root_scheme]
     records: list[tuple[str, str, str]] = []
-    made: set[str] = set()
+    made: set[str] = set(existing_dirs)
     if destinations is None:
         destinations = _destinations(interp, unpacked, name)
 
@@ -265,7 +266,9 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
         script_name, data = Script(ep_name, module, attr, section).generate(
             interp.executable, "posix")
         dst = _inside(os.path.join(scripts_dir, script_name), scripts_dir)
-        os.makedirs(scripts_dir, exist_ok=True)
+        if scripts_dir not in made:
+            os.makedirs(scripts_dir, exist_ok=True)
+            made.add(scripts_dir)
         _create(dst, data, True)
         records.append((rec_path("scripts", dst), record_hash(data), str(len(data))))
     di = os.path.join(root_dir, unpacked.dist_info)
