@@ -84,3 +84,49 @@ def test_verify_rehashes_what_the_cheap_check_cannot_see(server, tmp_path, capsy
     assert "beta-1.0-py3-none-any.whl: purelib/beta/__init__.py changed in the cache" in err
     assert pyrun(tmp_path / "B", "import beta; print(beta.V)").stdout.strip() == "1"
     assert installed(tmp_path / "B")["beta"] == "1.0"
+
+
+def _download_beta(server, cache):
+    from packaging.version import Version
+
+    from constrain.index.files import download
+    from constrain.index.transport.client import HttpClient
+    from constrain.models import DistFile
+
+    (record,) = [r for r in server.records("beta") if r.kind == "wheel"]
+    file = DistFile(project="beta", filename=record.filename, url=server.file_url(record.filename),
+                    version=Version("1.0"), kind="wheel", hashes=(("sha256", record.sha256),),
+                    size=record.size)
+    with HttpClient(retries=0) as client:
+        return download(client, file, cache), record.sha256
+
+
+@pytest.mark.parametrize("alter", ["rewrite", "replace", "none"])
+def test_a_wheel_checked_at_download_is_hashed_again_if_touched_since(server, tmp_path, alter):
+    """The unpacking step trusts the download's hash check only while the file is the one
+    that was hashed: the same bytes rewritten in place (mtime put back), or another file moved
+    over it, are hashed again and an altered wheel refused."""
+    from constrain.cache.store import Cache
+    from constrain.install.unpack import InstallError, unpack
+
+    cache = Cache(tmp_path / "cache")
+    wheel, digest = _download_beta(server, cache)
+    st = wheel.stat()
+    data = bytearray(wheel.read_bytes())
+    data[40] ^= 0x01
+    if alter == "rewrite":  # same inode, same size, mtime put back: only the ctime tells
+        with open(wheel, "r+b") as fh:
+            fh.write(bytes(data))
+        os.utime(wheel, ns=(st.st_atime_ns, st.st_mtime_ns))
+    elif alter == "replace":
+        other = wheel.with_name("other")
+        other.write_bytes(bytes(data))
+        os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(other, wheel)
+    if alter == "none":
+        unpacked = unpack(wheel, digest, cache, wheel.name.split("_", 1)[1])
+        assert (unpacked.root / "purelib" / "beta" / "__init__.py").read_text() == "V = 1\n"
+        return
+    with pytest.raises(InstallError, match="was changed after it was stored"):
+        unpack(wheel, digest, cache, wheel.name.split("_", 1)[1])
+    assert not wheel.exists()

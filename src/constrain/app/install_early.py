@@ -108,7 +108,7 @@ class EarlyDownloads:
             pass
 
     def _download(self, file) -> None:
-        from ..index.files import download, sha256_of
+        from ..index.files import download, sha256_of, verified_identity
         from ..install.unpack import unpack
 
         try:
@@ -122,7 +122,8 @@ class EarlyDownloads:
                 from ..install.unpack import unpack_in_worker
 
                 workers.submit(unpack_in_worker, str(path), digest,
-                               str(self.session.cache.root), name)
+                               str(self.session.cache.root), name,
+                               verified_identity(path, digest))
             else:
                 unpack(path, digest, self.session.cache, name)
         except Exception:  # noqa: BLE001 -- the fetch step does it again and reports

@@ -5,12 +5,20 @@ at the end so pip, uv and ``installer`` can use the cached path as is). Files th
 without a sha256 are keyed by a digest of their URL instead -- index file URLs are immutable.
 A file whose hash does not match never reaches the cache. ``file://`` URLs (find-links
 directories, wheelhouses) are used in place.
+
+A file this process downloaded and hash-checked is remembered with its identity (device, inode,
+size, mtime and ctime, taken on the open file that was hashed and again once it was moved into
+place): :func:`verified_identity` lets the unpacking step skip hashing it a second time while
+that identity holds. Any write, ``chmod``, ``utime`` or replacement of the file changes its
+ctime or inode, so a file altered since is hashed again (and refused).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
+import threading
 from pathlib import Path
 
 from ..cache.keys import file_key
@@ -34,11 +42,59 @@ def file_cache_key(file: DistFile) -> str:
 
 def sha256_of(path: Path) -> str:
     """The hex sha256 of the file at ``path``, read in chunks."""
+    return _sha256_and_stat(path)[0]
+
+
+def _sha256_and_stat(path: Path) -> tuple[str, os.stat_result | None]:
+    """The hex sha256 of the file at ``path`` and the ``fstat`` of the open file it was read
+    from (``None`` when the bytes read are not the file's size: it changed while read)."""
     h = hashlib.sha256()
+    read = 0
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             h.update(chunk)
-    return h.hexdigest()
+            read += len(chunk)
+        st = os.fstat(fh.fileno())
+    return h.hexdigest(), (st if st.st_size == read else None)
+
+
+Identity = tuple[int, int, int, int, int]
+_VERIFIED: dict[str, tuple[str, Identity]] = {}  # path -> (sha256, identity), this process
+_VERIFIED_LOCK = threading.Lock()
+
+
+def file_identity(path: str | os.PathLike[str]) -> Identity | None:
+    """``(device, inode, size, mtime_ns, ctime_ns)`` of ``path``, or ``None`` when it is gone."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def verified_identity(path: str | os.PathLike[str], sha256: str) -> Identity | None:
+    """The identity ``path`` had when this process checked that it hashes to ``sha256``, or
+    ``None`` (never checked here, or checked against another hash). Whoever trusts it must
+    compare it with :func:`file_identity` of the file as it is now."""
+    with _VERIFIED_LOCK:
+        found = _VERIFIED.get(os.path.abspath(path))
+    if found is None or found[0] != sha256.lower():
+        return None
+    return found[1]
+
+
+def _remember_verified(final: Path, sha256: str, hashed: os.stat_result | None) -> None:
+    """Remember ``final`` (just moved into place) as hashing to ``sha256`` if it is still the
+    file that was hashed: same device, inode, size and mtime (the move changed only its ctime,
+    which is taken now)."""
+    if hashed is None:
+        return
+    now = file_identity(final)
+    if now is None or now[:4] != (hashed.st_dev, hashed.st_ino, hashed.st_size,
+                                  hashed.st_mtime_ns):
+        return
+    with _VERIFIED_LOCK:
+        _VERIFIED[os.path.abspath(final)] = (sha256.lower(), now)
 
 
 def cached_path(file: DistFile, cache: Cache | None) -> Path | None:
@@ -108,7 +164,9 @@ def download(
             if final.is_file():  # another process finished it while we waited
                 return final
             with cache.writer("files", key) as (tmp, final):
-                _fetch(client, url, tmp, file)
+                hashed = _fetch(client, url, tmp, file)
+            if file.sha256:
+                _remember_verified(final, file.sha256, hashed)
             return final
     out_dir = Path(dest_dir) if dest_dir is not None else Path(tempfile.mkdtemp(prefix="constrain-"))
     dest = out_dir / file.filename
@@ -121,7 +179,9 @@ def download(
     return dest
 
 
-def _fetch(client: HttpClient, url: str, dest: Path, file: DistFile) -> None:
+def _fetch(client: HttpClient, url: str, dest: Path, file: DistFile) -> os.stat_result | None:
+    """Fetch ``url`` into ``dest`` and check it; the ``fstat`` of the file that was hashed
+    (see :func:`_sha256_and_stat`)."""
     r = client.stream_to(url, dest, _IDENTITY)
     if not r.ok:
         raise NetworkError(
@@ -138,4 +198,6 @@ def _fetch(client: HttpClient, url: str, dest: Path, file: DistFile) -> None:
             url=redact_url(url),
             hint="the file or the index page changed while downloading; try again or --refresh",
         )
-    verify(file, sha256_of(dest))
+    actual, hashed = _sha256_and_stat(dest)
+    verify(file, actual)
+    return hashed

@@ -11,10 +11,12 @@ exactly the files of the archive, each by a safe relative path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import struct
 import zipfile
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from ..errors import ConstrainError
@@ -80,52 +82,72 @@ def check_archive(path: str | os.PathLike[str], wheel: str) -> None:
     duplicate names, no bytes outside a listed entry (a local-header-only entry, data
     prepended, or trailing data after the end record), and each local header's name equal to
     its central-directory name."""
+    with checked_zip(path, wheel):
+        pass
+
+
+@contextlib.contextmanager
+def checked_zip(path: str | os.PathLike[str], wheel: str) -> Iterator[zipfile.ZipFile]:
+    """The archive at ``path`` open for reading once it passed :func:`check_archive` (its
+    central directory read once, for the check and for the reader); closed on leaving."""
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            cd_offset, _ = _end_record(fh, size, wheel)
-            try:
-                infos = zipfile.ZipFile(fh).infolist()
-            except (zipfile.BadZipFile, ValueError, EOFError) as exc:
-                raise _refuse(wheel, str(exc)) from None
-            seen: set[str] = set()
-            for info in infos:
-                if info.filename in seen:
-                    raise _refuse(wheel, f"the name {info.filename!r} appears twice")
-                seen.add(info.filename)
-            expected = 0
-            for info in sorted(infos, key=lambda i: i.header_offset):
-                if info.header_offset != expected:
-                    what = ("bytes no central-directory entry accounts for (a local-header-only "
-                            "entry?)" if info.header_offset > expected else "overlapping entries")
-                    raise _refuse(wheel, f"{what} before {info.filename!r} (offset "
-                                  f"{expected}, next entry at {info.header_offset})")
-                fh.seek(info.header_offset)
-                raw = fh.read(_LOCAL.size)
-                if len(raw) != _LOCAL.size or raw[:4] != b"PK\x03\x04":
-                    raise _refuse(wheel, f"no local header for {info.filename!r}")
-                fields = _LOCAL.unpack(raw)
-                flags, name_len, extra_len = fields[2], fields[9], fields[10]
-                local_name = fh.read(name_len)
-                central_name = info.orig_filename.encode(
-                    "utf-8" if info.flag_bits & 0x800 else "cp437", "surrogateescape")
-                if local_name != central_name:
-                    shown = local_name.decode("utf-8", "backslashreplace")
-                    raise _refuse(wheel, f"the local header of {info.filename!r} names it "
-                                  f"{shown!r}")
-                end = info.header_offset + _LOCAL.size + name_len + extra_len + info.compress_size
-                if flags & 0x08:  # a data descriptor follows: 12-24 bytes, optional signature
-                    fh.seek(end)
-                    end += 4 if fh.read(4) == b"PK\x07\x08" else 0
-                    end += 20 if info.compress_size >= 0xFFFFFFFF else 12
-                expected = end
-            if expected != cd_offset:
-                raise _refuse(wheel, f"{cd_offset - expected} bytes no central-directory entry "
-                              "accounts for before the central directory (a local-header-only "
-                              "entry?)" if cd_offset > expected else "the last entry overlaps "
-                              "the central directory")
+        fh = open(path, "rb")  # noqa: SIM115 -- closed below, after the reader
     except OSError as exc:
         raise _refuse(wheel, exc.strerror or str(exc)) from None
+    with fh:
+        try:
+            zf = _checked(fh, wheel)
+        except OSError as exc:
+            raise _refuse(wheel, exc.strerror or str(exc)) from None
+        with zf:
+            yield zf
+
+
+def _checked(fh: BinaryIO, wheel: str) -> zipfile.ZipFile:
+    size = os.fstat(fh.fileno()).st_size
+    cd_offset, _ = _end_record(fh, size, wheel)
+    try:
+        zf = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise _refuse(wheel, str(exc)) from None
+    infos = zf.infolist()
+    seen: set[str] = set()
+    for info in infos:
+        if info.filename in seen:
+            raise _refuse(wheel, f"the name {info.filename!r} appears twice")
+        seen.add(info.filename)
+    expected = 0
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        if info.header_offset != expected:
+            what = ("bytes no central-directory entry accounts for (a local-header-only "
+                    "entry?)" if info.header_offset > expected else "overlapping entries")
+            raise _refuse(wheel, f"{what} before {info.filename!r} (offset "
+                          f"{expected}, next entry at {info.header_offset})")
+        fh.seek(info.header_offset)
+        raw = fh.read(_LOCAL.size)
+        if len(raw) != _LOCAL.size or raw[:4] != b"PK\x03\x04":
+            raise _refuse(wheel, f"no local header for {info.filename!r}")
+        fields = _LOCAL.unpack(raw)
+        flags, name_len, extra_len = fields[2], fields[9], fields[10]
+        local_name = fh.read(name_len)
+        central_name = info.orig_filename.encode(
+            "utf-8" if info.flag_bits & 0x800 else "cp437", "surrogateescape")
+        if local_name != central_name:
+            shown = local_name.decode("utf-8", "backslashreplace")
+            raise _refuse(wheel, f"the local header of {info.filename!r} names it "
+                          f"{shown!r}")
+        end = info.header_offset + _LOCAL.size + name_len + extra_len + info.compress_size
+        if flags & 0x08:  # a data descriptor follows: 12-24 bytes, optional signature
+            fh.seek(end)
+            end += 4 if fh.read(4) == b"PK\x07\x08" else 0
+            end += 20 if info.compress_size >= 0xFFFFFFFF else 12
+        expected = end
+    if expected != cd_offset:
+        raise _refuse(wheel, f"{cd_offset - expected} bytes no central-directory entry "
+                      "accounts for before the central directory (a local-header-only "
+                      "entry?)" if cd_offset > expected else "the last entry overlaps "
+                      "the central directory")
+    return zf
 
 
 def check_record(record_paths: list[str], names: list[str], refuse) -> None:

@@ -1,15 +1,17 @@
 """Wheels into the cache: checked, then unpacked once with pypa/installer into a read-only tree.
 
-Before a wheel is unpacked its sha256 is taken again (a wheel altered in the cache after it was
-stored is refused), its ZIP structure must read one way only (``archive.py``) and its RECORD
-must list exactly its files, with hashes. ``installer`` then decides each file's scheme;
-constrain's destination refuses any path that would leave its scheme directory, and entry points
-or scripts named like the environment's own launchers. The tree lands in the cache bucket
-``unpacked`` with a manifest of every file: hash, size, and the inode and mtime it got. Its files
-are made read-only (environments hard-link them, so an edit through one would change them all),
-and every later use checks each file's size, mtime and inode against the manifest
-(:func:`intact`; ``--verify`` re-hashes them instead): a changed tree is unpacked again from its
-verified wheel. Linking into environments is ``link.py``; replacing distributions ``journal.py``.
+Before a wheel is unpacked its sha256 is taken again, so a wheel altered in the cache after it
+was stored is refused (not read again: a wheel this process, or the one that queued the work,
+hash-checked as it downloaded it, while its identity -- device, inode, size, mtime, ctime -- has
+not changed since; ``index.files.verified_identity``). Its ZIP structure must read one way only
+(``archive.py``) and its RECORD must list exactly its files, with hashes. ``installer`` then
+decides each file's scheme; constrain's destination refuses any path that would leave its scheme
+directory, and entry points or scripts named like the environment's own launchers. The tree
+lands in the cache bucket ``unpacked`` with a manifest of every file: hash, size, and the inode
+and mtime it got. Its files are made read-only (environments hard-link them, so an edit through
+one would change them all), and every later use checks each file's size, mtime and inode against
+the manifest (:func:`intact`; ``--verify`` re-hashes them instead): a changed tree is unpacked
+again from its verified wheel. Linking into environments is ``link.py``; replacing distributions ``journal.py``.
 
 Over 400 lines: every check made before a tree is published sits beside the code it guards.
 """
@@ -157,10 +159,13 @@ def unpacked_key(wheel_sha256: str) -> str:
 
 
 def unpack(wheel: Path, sha256: str, cache: Cache, filename: str | None = None, *,
-           verify: bool = False) -> Unpacked:
+           verify: bool = False, identity: tuple | None = None) -> Unpacked:
     """The unpacked form of ``wheel`` (whose hash is ``sha256``; ``filename`` its real name
     when the path's differs, as in the cache), made once per cache. A tree already there is
     used only if it is intact (:func:`intact`; re-hashed with ``verify``), else unpacked again.
+    The wheel is hashed again first, unless ``identity`` (or, by default, what
+    ``index.files.verified_identity`` remembers of this process's download of it) equals its
+    identity now: the file was hash-checked as it is.
 
     Raises :class:`UnsafeWheel` for entries that would leave the environment,
     :class:`InstallError` when the wheel's RECORD does not match its contents or the wheel no
@@ -174,7 +179,7 @@ def unpack(wheel: Path, sha256: str, cache: Cache, filename: str | None = None, 
         found = _usable(final, verify)
         if found is not None:
             return found
-        _check_wheel(wheel, sha256, cache, filename or wheel.name)
+        _check_wheel(wheel, sha256, cache, filename or wheel.name, identity)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
         try:
             manifest = _unpack_into(wheel, tmp, filename or wheel.name)
@@ -191,11 +196,18 @@ def unpack(wheel: Path, sha256: str, cache: Cache, filename: str | None = None, 
     return Unpacked(final, manifest)
 
 
-def _check_wheel(wheel: Path, sha256: str, cache: Cache, name: str) -> None:
+def _check_wheel(wheel: Path, sha256: str, cache: Cache, name: str,
+                 identity: tuple | None = None) -> None:
     """The wheel must still have the hash it was stored under; a cached copy altered since is
-    removed (the next run fetches it again) and refused."""
-    from ..index.files import sha256_of
+    removed (the next run fetches it again) and refused. A wheel whose ``identity`` (device,
+    inode, size, mtime, ctime when it was hash-checked at download) still holds is not read:
+    writing to, touching or replacing the file would have changed it."""
+    from ..index.files import file_identity, sha256_of, verified_identity
 
+    if identity is None:
+        identity = verified_identity(wheel, sha256)
+    if identity is not None and tuple(identity) == file_identity(wheel):
+        return
     actual = sha256_of(wheel)
     if actual.lower() == sha256.lower():
         return
@@ -309,14 +321,12 @@ def _not_matching(wheel: str, detail: str) -> InstallError:
     )
 
 
-def _check_contents(source, dest: _CacheDestination, tree: Path, wheel: str) -> None:
-    """Every file written must have the hash and size its RECORD line gives (one pass: the
-    hashes were taken while the files were copied out of the archive)."""
-    from installer.records import parse_record_file
-
-    lines = source.read_dist_info("RECORD").splitlines()
-    records = {posixpath.normpath(r[0]): r for r in parse_record_file(lines)}
-    data_dir = source.data_dir
+def _check_contents(record: list, data_dir: str, dest: _CacheDestination, tree: Path,
+                    wheel: str) -> None:
+    """Every file written must have the hash and size its RECORD line (of ``record``, the
+    parsed RECORD) gives (one pass: the hashes were taken while the files were copied out of
+    the archive)."""
+    records = {posixpath.normpath(r[0]): r for r in record}
     for scheme, rel, digest, size, _ in dest.files:
         arc = rel if scheme == dest.root_scheme else f"{data_dir}/{scheme}/{rel}"
         entry = records.get(arc)
@@ -344,9 +354,11 @@ def background_worker() -> None:
         os.nice(10)
 
 
-def unpack_in_worker(wheel: str, sha256: str, cache_root: str, filename: str) -> None:
-    """:func:`unpack` with plain arguments, for a worker process (``command.py``)."""
-    unpack(Path(wheel), sha256, Cache(cache_root), filename)
+def unpack_in_worker(wheel: str, sha256: str, cache_root: str, filename: str,
+                     identity: tuple | None = None) -> None:
+    """:func:`unpack` with plain arguments, for a worker process (``command.py``); ``identity``
+    is what ``index.files.verified_identity`` gave the process that downloaded the wheel."""
+    unpack(Path(wheel), sha256, Cache(cache_root), filename, identity=identity)
 
 
 def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
@@ -356,12 +368,11 @@ def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
     from installer.exceptions import InstallerError
     from installer.sources import WheelFile
 
-    from .archive import check_archive, check_record
+    from .archive import check_record, checked_zip
 
-    check_archive(wheel, name)
     dest = _CacheDestination(tree, name)
     try:
-        with zipfile.ZipFile(wheel) as zf:
+        with checked_zip(wheel, name) as zf:
             zf.filename = name  # installer reads name and version from the file's name
             source = WheelFile(zf)
             try:  # RECORD lists every file with a hash; contents are checked while copying
@@ -374,13 +385,13 @@ def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
                 _safe_relpath(entry, "archive entry", name)
             from installer.records import parse_record_file
 
-            record = source.read_dist_info("RECORD").splitlines()
-            check_record([r[0] for r in parse_record_file(record)], names,
+            record = list(parse_record_file(source.read_dist_info("RECORD").splitlines()))
+            check_record([r[0] for r in record], names,
                          lambda detail: _not_matching(name, detail))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 install(source, dest, {})  # type: ignore[arg-type] # duck-typed destination
-            _check_contents(source, dest, tree, name)
+            _check_contents(record, source.data_dir, dest, tree, name)
             dist_info = source.dist_info_dir
             fields = _dependency_fields(tree / dest.root_scheme / dist_info)
     except ConstrainError:
