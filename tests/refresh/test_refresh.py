@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from constrain.cli import main
-from constrain.cli.refresh import GEN0_THRESHOLD, fewer_collections
 from constrain.refresh.diff import diff_pins, matches_any, read_pins
 from constrain.refresh.settings import parse_mode
 from tests.support.builders import PackageSpec
@@ -123,9 +122,9 @@ def test_refresh_writes_reruns_untouched_and_reports_what_moved(server, policy, 
 
 
 def test_refresh_leaves_the_garbage_collector_as_it_found_it(server, tmp_path, capsys):
-    # the command collects garbage less often while it runs (cli/refresh.py): a program that
-    # calls it in-process gets its own thresholds back, after a failure too, and a collector
-    # switched off (threshold 0) is not switched on
+    # the resolves collect garbage less often while they run (resolver/collection.py), three
+    # at once here: a program that calls the command in-process gets its own thresholds back,
+    # after a failure too
     before = gc.get_threshold()
     try:
         gc.set_threshold(1234, 7, 9)
@@ -135,13 +134,6 @@ def test_refresh_leaves_the_garbage_collector_as_it_found_it(server, tmp_path, c
                      server.index_url, "--output-dir", str(tmp_path / "b")]) != 0
         assert "no-such-project" in capsys.readouterr().err
         assert gc.get_threshold() == (1234, 7, 9)
-        gc.set_threshold(0, 7, 9)  # automatic collection off: it stays off
-        with fewer_collections():
-            assert gc.get_threshold() == (0, 7, 9)
-        gc.set_threshold(700, 7, 9)
-        with fewer_collections():
-            assert gc.get_threshold() == (GEN0_THRESHOLD, 7, 9)
-        assert gc.get_threshold() == (700, 7, 9)
     finally:
         gc.set_threshold(*before)
 

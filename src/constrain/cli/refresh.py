@@ -8,9 +8,6 @@ files out of date or a ``--fail-on-downgrade`` package would move down (nothing 
 from __future__ import annotations
 
 import argparse
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from .common import Console, add_resolve_options, emit_moves, resolve_request, write_stats
 
@@ -155,8 +152,7 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
     if request.config_source:
         console.info(f"settings from {request.config_source}")
     console.reporter.show_status("refreshing")
-    with fewer_collections():
-        result = refresh_command(request, reporter=console.reporter)
+    result = refresh_command(request, reporter=console.reporter)
     console.reporter.close()  # the progress line goes before the report is printed
     console.out(result.markdown)
     emit_moves(console, [t.install_set for t in result.targets])
@@ -190,28 +186,3 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
     else:
         console.info("no constraint file changed")
     return 0
-
-
-#: allocations between two collections of the youngest generation while a refresh runs
-#: (Python's default is 700)
-GEN0_THRESHOLD = 50_000
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Run the block with Python's cyclic garbage collector started less often: its youngest
-    generation every :data:`GEN0_THRESHOLD` allocations, the older ones at their usual ratios
-    to it; the previous thresholds are back afterwards, whatever happens inside.
-
-    Why: a refresh builds a large graph that lives until the end (listings, metadata, the
-    resolvers' states of every target) and frees what it drops by reference counting, so the
-    collector's default pace walks that graph over and over for nothing (a 3-Python refresh of
-    Airflow: 431 young, 40 middle and 3 full collections, ~15 % of its CPU time). Cycles are
-    still collected, in bigger batches; the peak memory does not move (measured)."""
-    old = gc.get_threshold()
-    if old[0]:  # 0: automatic collection is off, and stays off
-        gc.set_threshold(max(old[0], GEN0_THRESHOLD), *old[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
