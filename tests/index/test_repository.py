@@ -8,12 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from constrain.cache.keys import url_key
 from constrain.cache.store import Cache
 from constrain.config import IndexSettings
 from constrain.errors import NetworkError, OfflineMissing, ProjectNotFound
+from constrain.index.pages.listing import load_listing
 from constrain.index.pages.parse import ACCEPT, parse_project_page
 from constrain.index.pages.repository import IndexRepository
 from constrain.index.transport.client import HttpClient
@@ -203,6 +205,9 @@ def test_a_damaged_cached_listing_is_fetched_again(make_index, make_repo, cache,
     elif damage == "foreign":  # the format before this one: one marshal tuple
         damage = marshal.dumps((1, ["1.1", "1.0"], [b"", b""], True, 2, []))
     cache.put("listings", key, damage, cache.get_meta("listings", key))
+    entry = cache.open("listings", key)  # read in parts, it is refused as well, and closed
+    assert load_listing(canonicalize_name("foo"), entry, index.index_url, whole_below=0) is None
+    assert entry.closed
     with pytest.raises(OfflineMissing):
         make_repo(settings, offline=True).files("foo")
     index.reset_log()
@@ -210,6 +215,26 @@ def test_a_damaged_cached_listing_is_fetched_again(make_index, make_repo, cache,
     assert len(index.requests_to("/simple/foo/")) == 1
     assert cache.get("listings", key) == body  # stored afresh
     assert _versions(make_repo(settings, offline=True).files("foo")) == {"1.0", "1.1"}
+
+
+def test_a_listing_read_in_parts_is_the_entry_it_opened(make_index, make_repo, cache):
+    """A large stored listing is read in parts through the open entry (its header, then a
+    version's rows when visited): a concurrent run storing a changed page meanwhile changes
+    nothing for the reader, which sees the one whole entry it opened."""
+    index = make_index([PackageSpec("foo", v, kinds=("wheel", "sdist"))
+                        for v in ("1.0", "1.1", "2.0")])
+    settings = IndexSettings(index_url=index.index_url)
+    fetched = make_repo(settings).files("foo")
+    key = url_key(index.index_url + "/foo/")
+    entry = cache.open("listings", key)
+    parts = load_listing(canonicalize_name("foo"), entry, index.index_url, whole_below=0)
+    assert parts is not None and not entry.closed  # kept open, read in parts
+    index.add([PackageSpec("foo", "3.0", yanked="bad")])
+    assert _versions(make_repo(settings, page_ttl=0).files("foo")) == {
+        "1.0", "1.1", "2.0", "3.0"}  # the entry replaced under the reader
+    assert [str(v) for v in parts.versions] == ["2.0", "1.1", "1.0"]
+    assert [parts.files_of(i) for i in range(3)] == [fetched.files_of(i) for i in range(3)]
+    assert set(parts) == set(fetched)
 
 
 def test_stale_page_is_revalidated_and_changes_are_seen(make_index, make_repo):

@@ -16,6 +16,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from typing import BinaryIO
 from pathlib import Path
 
 from ..errors import CacheError
@@ -89,6 +90,16 @@ class Cache:
         try:
             with open(self._file(bucket, key), "rb") as fh:
                 return fh.read()
+        except OSError:
+            return None
+
+    def open(self, bucket: str, key: str) -> BinaryIO | None:
+        """The entry ``key`` of ``bucket`` opened for reading (the caller closes it); ``None``
+        when there is none. What is read through it stays one whole entry even when a writer
+        replaces the entry meanwhile: ``os.replace`` gives the name to a new file and leaves
+        the open one as it was."""
+        try:
+            return open(self._file(bucket, key), "rb")
         except OSError:
             return None
 

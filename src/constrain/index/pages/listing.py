@@ -14,11 +14,14 @@ so no file name is parsed again.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import marshal
+import os
 import struct
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import urldefrag, urljoin
-from typing import Any
+from typing import Any, BinaryIO
 
 from packaging.tags import Tag, parse_tag
 from packaging.utils import (
@@ -226,29 +229,75 @@ def dump_listing(versions: Sequence[Version], groups: Sequence[Sequence[tuple]])
     return b"".join([_LENGTH.pack(len(header)), header, *blobs])
 
 
-def load_listing(project: NormalizedName, data: bytes, index: str = "") -> ProjectFiles | None:
+#: stored listings up to this size are read whole; a larger one is read in parts through the
+#: open entry: its header, then each version's rows when that version is first visited (on
+#: workload 1, 7 of the 40 MB of its listings are ever looked at)
+WHOLE_BELOW = 256 * 1024
+
+
+def load_listing(project: NormalizedName, data: bytes | BinaryIO, index: str = "", *,
+                 whole_below: int = WHOLE_BELOW) -> ProjectFiles | None:
     """A lazy :class:`ProjectFiles` from :func:`dump_listing` output (``None`` if foreign or
     damaged). Rows stored without an index (``listing_of_page(..., index="")``: the stored
-    form then holds no index URL, nor the credentials in it) are of ``index``."""
-    try:
-        (size,) = _LENGTH.unpack_from(data)
-        fmt, states, texts, ends, has_upload, count, indexes = marshal.loads(
-            memoryview(data)[_LENGTH.size:_LENGTH.size + size])
-        if fmt != FORMAT or len(states) != len(texts) or len(ends) != len(texts):
+    form then holds no index URL, nor the credentials in it) are of ``index``.
+
+    ``data`` may be the entry opened (:meth:`.Cache.open`): one of ``whole_below`` bytes or
+    more is then kept open and read in parts (one read per version visited); what it reads is
+    the entry as it was opened, even if a concurrent run replaces it meanwhile. Otherwise the
+    entry is read whole and closed."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        view = memoryview(data)
+        size = len(view)
+
+        def read(a: int, b: int) -> bytes | memoryview:
+            return view[a:b]
+    else:
+        try:
+            size = os.fstat(data.fileno()).st_size
+            if size < whole_below or not hasattr(os, "pread"):
+                with data:
+                    return load_listing(project, data.read(), index)
+        except OSError:
+            data.close()
             return None
-    except (ValueError, EOFError, TypeError, struct.error):
+        read = functools.partial(_read_at, data)
+    try:
+        (length,) = _LENGTH.unpack_from(read(0, _LENGTH.size))
+        start = _LENGTH.size + length
+        fmt, states, texts, ends, has_upload, count, indexes = marshal.loads(
+            read(_LENGTH.size, start))
+        if fmt != FORMAT or len(states) != len(texts) or len(ends) != len(texts):
+            raise ValueError("another format")
+        if start + (ends[-1] if ends else 0) != size:
+            raise ValueError("cut short or padded: not what dump_listing wrote")
+        versions = _versions(states, texts)
+        if versions is None:
+            raise ValueError("versions that do not read back")
+    except (ValueError, EOFError, TypeError, OSError, struct.error):
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            data.close()
         return None
-    start = _LENGTH.size + size
-    if start + (ends[-1] if ends else 0) != len(data):
-        return None  # cut short or padded: not what dump_listing wrote
     if index and not indexes:
         indexes = [index]
-    versions = _versions(states, texts)
-    if versions is None:
-        return None
     starts = [start, *(start + end for end in ends[:-1])]
-    return _project_files(project, versions, starts, [start + end for end in ends], has_upload,
-                          count, tuple(indexes), memoryview(data), index=index)
+    files = _project_files(project, versions, starts, [start + end for end in ends], has_upload,
+                           count, tuple(indexes), read, index=index)
+    if not isinstance(data, (bytes, bytearray, memoryview)):  # closed with the last reader
+        weakref.finalize(files._build, data.close)  # noqa: SLF001 -- its reader, made above
+    return files
+
+
+def _read_at(entry: BinaryIO, a: int, b: int) -> bytes:
+    """Bytes ``a`` to ``b`` of the open ``entry`` (``os.pread``: no shared file position,
+    so threads may read at once)."""
+    parts, fd = [], entry.fileno()
+    while a < b:
+        part = os.pread(fd, b - a, a)
+        if not part:
+            raise EOFError("the cached listing ends early")
+        parts.append(part)
+        a += len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _versions(states: list, texts: list[str]) -> list[Version] | None:
@@ -280,14 +329,14 @@ def _project_files(
     has_upload: bool,
     count: int,
     indexes: tuple[str, ...],
-    view: memoryview,
+    read: Callable[[int, int], bytes | memoryview],
     *,
     index: str = "",
 ) -> ProjectFiles:
     # a version is named by its position (a range: no object per version for the garbage
     # collector to walk on every full collection)
     def build(position: Any, keep) -> tuple[DistFile, ...]:
-        rows: Any = marshal.loads(view[starts[position]:ends[position]])
+        rows: Any = marshal.loads(read(starts[position], ends[position]))
         if keep is not None:
             rows = [row for row in rows if keep(row[0])]
         version = versions[position]

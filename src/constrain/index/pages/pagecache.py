@@ -13,7 +13,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 from packaging.utils import NormalizedName
@@ -38,6 +39,9 @@ class Page:
     content_type: str
     body: bytes
     stored: bool = False  # body is the stored (transformed) form, not the page as served
+    #: a cached stored form left in the cache, opened (``get(..., opened=True)``): ``body`` is
+    #: then empty, and whoever reads the entry closes it
+    entry: BinaryIO | None = field(default=None, compare=False)
 
 
 class PageCache:
@@ -84,19 +88,27 @@ class PageCache:
         bucket: str = "pages",
         store: Callable[[Page], bytes] | None = None,
         use_cache: bool = True,
+        opened: bool = False,
     ) -> Page:
         """``url`` from the page cache when fresh (or ``offline``), else from the network,
         revalidating a stale cached copy. 404/410 answers are returned (and cached) too.
         ``what`` names the page in :class:`OfflineMissing`.
 
         With ``store``, a page as served is transformed once and only the result is kept (and
-        returned, with ``stored=True``): cached hits return that form too."""
+        returned, with ``stored=True``): cached hits return that form too, and with ``opened``
+        a cached hit of that form that is used as it is comes back opened rather than read
+        (:attr:`Page.entry`: a caller that needs a few parts of a large entry reads those)."""
         key = url_key(url)
-        cached = self.cached(url, key, bucket, stored=store is not None) if use_cache else None
+        stored = store is not None
+        cached = self.cached(url, key, bucket, stored=stored, opened=opened and stored
+                             ) if use_cache else None
         if cached is not None:
             page, meta = cached
             if self.offline or (not self.refresh and self.is_fresh(meta)):
                 return page
+            if page.entry is not None:  # to be revalidated: a 304 hands back the body
+                page.entry.close()
+                cached = self.cached(url, key, bucket, stored=stored)
         if self.offline:
             raise OfflineMissing(what)
         headers = self.headers(cached[1] if cached is not None else None)
@@ -181,20 +193,24 @@ class PageCache:
         return early[1].result()
 
     def cached(
-        self, url: str, key: str, bucket: str = "pages", *, stored: bool = False
+        self, url: str, key: str, bucket: str = "pages", *, stored: bool = False,
+        opened: bool = False,
     ) -> tuple[Page, dict] | None:
-        """The cached copy of ``url`` (under ``key`` in ``bucket``) and its metadata."""
+        """The cached copy of ``url`` (under ``key`` in ``bucket``) and its metadata; with
+        ``opened``, a page (status 200) comes opened (:attr:`Page.entry`), not read."""
         if self.cache is None:
             return None
         meta = self.cache.get_meta(bucket, key)
         if not meta or "fetched" not in meta:
             return None
-        body = self.cache.get(bucket, key)
+        status = int(meta.get("status", 200))
+        entry = self.cache.open(bucket, key) if opened and status == 200 else None
+        body = b"" if entry is not None else self.cache.get(bucket, key)
         if body is None:
             return None
         final = with_userinfo_of(meta.get("url") or url, url)
-        status = int(meta.get("status", 200))
-        page = Page(final, status, meta.get("content_type") or "", body, stored=stored)
+        page = Page(final, status, meta.get("content_type") or "", body, stored=stored,
+                    entry=entry)
         return page, meta
 
     def is_fresh(self, meta: dict) -> bool:

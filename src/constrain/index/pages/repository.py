@@ -280,10 +280,11 @@ class IndexRepository:
             return listing_of_page(*args)
 
         what = f"the index page of {project} ({redact_url(index)})"
-        page = self._pages.get(url, what, bucket="listings", store=store)
+        page = self._pages.get(url, what, bucket="listings", store=store, opened=True)
         if page.status in NOT_HERE:
             return None
-        listing = load_listing(project, page.body, index) if page.stored else None
+        source = page.entry if page.entry is not None else page.body
+        listing = load_listing(project, source, index) if page.stored else None
         if listing is None:  # a foreign or damaged cache entry: fetch afresh
             page = self._pages.get(url, what, bucket="listings", store=store, use_cache=False)
             listing = load_listing(project, page.body, index)
