@@ -44,16 +44,31 @@ class Run:
         return processes_of(self.marker)
 
 
-def start(*args: str, env: dict[str, str] | None = None, cwd: str | Path | None = None) -> Run:
-    """``python -m constrain ARGS`` in a process group of its own, stdout and stderr piped."""
+def start(*args: str, env: dict[str, str] | None = None, cwd: str | Path | None = None,
+          ignoring: tuple[int, ...] = ()) -> Run:
+    """``python -m constrain ARGS`` in a process group of its own, stdout and stderr piped;
+    started with the signals in ``ignoring`` ignored (as ``nohup`` or a shell's ``&`` do)."""
     marker = uuid.uuid4().hex
     environ = dict(os.environ if env is None else env, CONSTRAIN_TEST_RUN=marker)
     environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT / "src"), environ.get("PYTHONPATH", "")) if p)
-    proc = subprocess.Popen([sys.executable, "-m", "constrain", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=environ, cwd=cwd,
-                            process_group=0)
+    command = [sys.executable, "-m", "constrain", *args]
+    if ignoring:  # a shell's `trap '' SIG`, then exec: the same process, the signals ignored
+        names = " ".join(signal.Signals(n).name.removeprefix("SIG") for n in ignoring)
+        command = ["sh", "-c", f"trap '' {names}; exec \"$0\" \"$@\"", *command]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=environ, cwd=cwd, process_group=0)
     return Run(proc, marker)
+
+
+def ignored_signals(pid: int) -> set[int]:
+    """The signals process ``pid`` ignores (``SigIgn`` of ``/proc/PID/status``)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("SigIgn:"):
+                mask = int(line.split()[1], 16)
+                return {n for n in range(1, 65) if mask >> (n - 1) & 1}
+    return set()
 
 
 def processes_of(marker: str) -> list[int]:

@@ -15,7 +15,7 @@ from typing import ClassVar
 import pytest
 
 from tests.faults.faultserver import FaultServer, wait_for
-from tests.faults.runner import ROOT, processes_of, start
+from tests.faults.runner import ROOT, ignored_signals, processes_of, start
 from tests.support.builders import PackageSpec
 
 WHEEL = "alpha-1.0-py3-none-any.whl"
@@ -72,6 +72,26 @@ def test_a_second_ctrl_c_ends_it_with_one_line(front, tmp_path):
     code, _out, err = run.finish()
     assert code == 130
     _one_interrupted_line(err)
+
+
+@pytest.mark.parametrize(("ignored", "then"), [(signal.SIGINT, signal.SIGTERM),
+                                               (signal.SIGTERM, signal.SIGINT)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_a_signal_ignored_at_start_stays_ignored(front, tmp_path, ignored, then):
+    # nohup, or `constrain ... &` in a non-interactive shell, start it with SIGINT ignored:
+    # as Python itself, and shells, constrain leaves such a signal ignored
+    front.rule("/simple/beta/", ("stall",))
+    run = start("resolve", "alpha", "--index-url", front.index_url, "-o",
+                str(tmp_path / "out.txt"), ignoring=(ignored,))
+    assert wait_for(lambda: front.requests_to("/simple/beta/")), "beta's page was never asked"
+    ignoring = ignored_signals(run.proc.pid)
+    run.signal(ignored)  # nothing happens ...
+    run.signal(then)  # ... and this one ends it, as the first signal it took
+    code, _out, err = run.finish()
+    assert ignored in ignoring and then not in ignoring
+    assert code == 128 + then, err
+    _one_interrupted_line(err)
+    assert not (tmp_path / "out.txt").exists()
 
 
 def test_ctrl_c_during_a_download_that_cannot_clean_up_still_ends(front, tmp_path):

@@ -190,10 +190,15 @@ class _Interrupts:
         self._args: argparse.Namespace | None = None
 
     def install(self) -> None:
+        """Handle SIGINT and SIGTERM, except one the process was started with ignored
+        (``nohup``, ``cmd &`` in a non-interactive shell): that one stays ignored, as Python
+        itself leaves an ignored SIGINT and as shells leave a signal ignored on entry."""
         import signal
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
+                if signal.getsignal(signum) is signal.SIG_IGN:
+                    continue
                 signal.signal(signum, self._handle)
             except (ValueError, OSError):  # not the main thread, or not allowed here
                 pass
