@@ -10,9 +10,15 @@ pin) pair seen, so an unchanged criterion with an unchanged pin costs one identi
 The provider's ``is_satisfied_by`` must be a pure function of requirement and candidate
 (constrain's is).
 
+The result is built here too (:func:`build_result`), not by resolvelib's ``_build_result``:
+resolvelib 1.2.1 decides which pins have a route to the root by a recursion without a
+visited set, which never ends on a cycle of pins left without a route to the root (a pin
+that pulled the cycle in was replaced by one that does not need it): the user saw a
+RecursionError instead of a resolution (tests/resolver/scenarios/cycle_cut_from_root.toml).
+
 The hook is a private method of resolvelib's ``Resolution``; when a resolvelib release no
-longer has it (or builds its result differently), :func:`resolver_class` returns
-resolvelib's own Resolver: the same pins, at resolvelib's own cost.
+longer has it, :func:`resolver_class` returns resolvelib's own Resolver: the same pins, at
+resolvelib's own cost (and its own result builder).
 tests/resolver/test_provider.py fails if that happens with the resolvelib installed.
 """
 
@@ -21,16 +27,60 @@ from __future__ import annotations
 from typing import Any
 
 import resolvelib
+from resolvelib.resolvers import Result
+from resolvelib.structs import DirectedGraph
 
 try:  # resolvelib >= 1.1 keeps the loop here
     from resolvelib.resolvers.resolution import Resolution as _Resolution
-    from resolvelib.resolvers.resolution import _build_result
 except ImportError:  # pragma: no cover - a resolvelib laid out differently
     _Resolution = None  # type: ignore[assignment, misc]
-    _build_result = None  # type: ignore[assignment]
 
 _HOOKED = _Resolution is not None and callable(
-    getattr(_Resolution, "_is_current_pin_satisfying", None)) and callable(_build_result)
+    getattr(_Resolution, "_is_current_pin_satisfying", None))
+
+_NOT_PINNED = object()
+
+
+def build_result(state: Any) -> Any:
+    """resolvelib's ``Result`` of a final ``state``: the pins with a route to the root.
+
+    A criterion's parents are the pinned candidates (or None, the root) whose requirements
+    made it; a pin is kept when a chain of such parents leads from the root to it. The chain
+    is followed forwards from the root, each identifier reached once, so cycles (pinned or
+    cut off from the root) end. The graph holds the kept identifiers and an edge from each
+    pinned parent of theirs, as resolvelib's own builder does."""
+    mapping = state.mapping
+    key_of: dict[int, Any] = {id(candidate): key for key, candidate in mapping.items()}
+    key_of[id(None)] = None
+    parents: dict[Any, list[Any]] = {}
+    children: dict[Any, list[Any]] = {}
+    for key, criterion in state.criteria.items():
+        found = parents[key] = []
+        for parent in criterion.iter_parent():
+            pkey = key_of.get(id(parent), _NOT_PINNED)
+            if pkey is not _NOT_PINNED:
+                found.append(pkey)
+                children.setdefault(pkey, []).append(key)
+    connected: set[Any] = {None}
+    todo: list[Any] = [None]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in connected:
+                connected.add(child)
+                todo.append(child)
+    graph: DirectedGraph[Any] = DirectedGraph()
+    graph.add(None)
+    for key, pkeys in parents.items():
+        if key not in connected:
+            continue
+        if key not in graph:
+            graph.add(key)
+        for pkey in pkeys:
+            if pkey not in graph:
+                graph.add(pkey)
+            graph.connect(pkey, key)
+    return Result(mapping={k: c for k, c in mapping.items() if k in connected},
+                  graph=graph, criteria=state.criteria)
 
 
 if _HOOKED:
@@ -66,7 +116,7 @@ class Resolver(resolvelib.Resolver):
     ) -> Any:
         resolution = _RememberingResolution(self.provider, self.reporter)
         state = resolution.resolve(requirements, max_rounds=max_rounds)
-        return _build_result(state)
+        return build_result(state)
 
 
 def resolver_class() -> type[resolvelib.Resolver]:

@@ -84,8 +84,11 @@ def build_install_set(
 
     Extras identifiers fold into their project's pin; ``required_by`` lists the top-level
     origin (``command line`` or ``file:line``) first, then ``parent==version (specifier)``
-    sorted; self-links (an extra on its own project) are left out.
+    sorted; self-links (an extra on its own project) are left out, and so are parents the
+    result does not keep (a pin cut off from the root: its requirements stay in the
+    criteria, but it is not installed, so it explains nothing).
     """
+    kept = {id(cand) for cand in result.mapping.values()}
     by_project: dict[str, list[str]] = {}
     for key, cand in result.mapping.items():
         if cand.name != PYTHON:
@@ -103,7 +106,7 @@ def build_install_set(
             extras |= cand.extras
             for info in result.criteria[key].information:
                 parent = info.parent
-                if parent is not None and parent.name == name:
+                if parent is not None and (parent.name == name or id(parent) not in kept):
                     continue
                 via = _via(info.requirement, parent)
                 if parent is None:
