@@ -9,6 +9,13 @@ the larger of
 * the largest high-water mark (``VmHWM``) seen of any one process: the kernel keeps it, so a
   spike between two samples still counts as long as the process lives until the next one.
 
+A process that shares its parent's address space is left out of the sum: a child made with
+``vfork`` (or ``posix_spawn``, which is ``clone(CLONE_VM | CLONE_VFORK)`` in glibc; Python's
+``subprocess`` and Rust's ``Command`` both spawn that way) runs in its parent's memory until it
+execs, and ``/proc`` then shows it with its parent's resident size: summed, the parent's memory
+counted twice. The kernel says whether two processes share one address space (``kcmp(2)``,
+``KCMP_VM``); where that cannot be asked, identical memory lines in ``/proc/PID/status`` say it.
+
 ``ru_maxrss`` from ``os.wait4`` is used only when it exceeds this harness's own peak: a forked
 child starts with its parent's high-water mark, so below that figure it says nothing about the
 command (this is why a bare ``getrusage(RUSAGE_CHILDREN)`` misleads).
@@ -16,12 +23,16 @@ command (this is why a bare ``getrusage(RUSAGE_CHILDREN)`` misleads).
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
+import platform
 import resource
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,9 +58,44 @@ class RunResult:
     extra: dict = field(default_factory=dict)
 
 
+#: kcmp(2)'s system call number on the machines it is known for, and its type asking "the same
+#: address space?" (KCMP_VM; 0 is KCMP_FILE)
+_KCMP = {"x86_64": 312, "aarch64": 272}
+_KCMP_VM = 1
+#: the lines of /proc/PID/status that are the same for two processes in one address space
+_MEMORY_LINES = (b"VmPeak:", b"VmSize:", b"VmHWM:", b"VmRSS:")
+
+
+@functools.cache
+def _kcmp() -> Callable[..., int] | None:
+    """libc's ``syscall``, where kcmp's number is known here."""
+    number = _KCMP.get(platform.machine())
+    if number is None:
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).syscall
+    except (OSError, AttributeError):
+        return None
+
+
+def _same_memory(a: int, b: int, lines: dict[int, tuple]) -> bool:
+    """Do processes ``a`` and ``b`` share one address space? (``lines``: their memory lines
+    from /proc/PID/status, for when the kernel cannot be asked)"""
+    syscall = _kcmp()
+    if syscall is not None:
+        answer = syscall(_KCMP[platform.machine()], a, b, _KCMP_VM, 0, 0)
+        if answer >= 0:
+            return answer == 0
+    return lines[a] == lines[b]
+
+
 def _session_memory(session_id: int) -> tuple[int, int]:
-    """(sum of VmRSS, largest VmHWM) in bytes over the live processes of ``session_id``."""
-    rss_sum = hwm_max = 0
+    """(sum of VmRSS, largest VmHWM) in bytes over the live processes of ``session_id``; a
+    process in its parent's address space (vfork'd, not yet exec'd) is not summed."""
+    hwm_max = 0
+    rss: dict[int, int] = {}
+    parent: dict[int, int] = {}
+    lines: dict[int, tuple] = {}
     try:
         entries = os.listdir("/proc")
     except OSError:
@@ -62,17 +108,29 @@ def _session_memory(session_id: int) -> tuple[int, int]:
                 stat = fh.read()
             # The command name is in parentheses and may hold spaces: split after its end.
             fields = stat[stat.rindex(b")") + 2 :].split()
-            # fields[0] is the state (field 3 of stat(5)); the session is field 6.
+            # fields[0] is the state (field 3 of stat(5)); the parent is field 4, the session 6.
             if int(fields[3]) != session_id:
                 continue
+            memory, size, hwm = [], 0, 0
             with open(f"/proc/{entry}/status", "rb") as fh:
                 for line in fh:
+                    if line.startswith(_MEMORY_LINES):
+                        memory.append(line)
                     if line.startswith(b"VmRSS:"):
-                        rss_sum += int(line.split()[1]) * 1024
+                        size = int(line.split()[1]) * 1024
                     elif line.startswith(b"VmHWM:"):
-                        hwm_max = max(hwm_max, int(line.split()[1]) * 1024)
+                        hwm = int(line.split()[1]) * 1024
+            pid = int(entry)
+            rss[pid], parent[pid], lines[pid] = size, int(fields[1]), tuple(memory)
+            hwm_max = max(hwm_max, hwm)
         except (OSError, ValueError, IndexError):
             continue  # the process ended while we looked
+    rss_sum = 0
+    for pid, size in rss.items():
+        up = parent[pid]
+        if up in rss and _same_memory(pid, up, lines):
+            continue  # its parent's memory, summed already
+        rss_sum += size
     return rss_sum, hwm_max
 
 

@@ -86,6 +86,30 @@ def test_peak_counts_a_spike_freed_before_the_next_sample(tmp_path):
     assert result.peak_rss_bytes >= 190 * 2**20
 
 
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="clone(2) and /proc: Linux")
+def test_peak_counts_a_process_in_its_parents_memory_once(tmp_path):
+    # A child made with CLONE_VM lives in its parent's address space, as a vfork'd child does
+    # until it execs (how subprocess and uv spawn), and /proc shows it with the parent's
+    # resident size. Here it runs libc's sleep() on a stack of its own for a second.
+    code = """
+        import ctypes, os, time
+        b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096])
+        libc = ctypes.CDLL(None, use_errno=True)
+        stack = ctypes.create_string_buffer(256 * 1024)
+        top = ctypes.c_void_p(ctypes.addressof(stack) + len(stack) - 64)
+        fn = ctypes.cast(libc.sleep, ctypes.c_void_p)
+        libc.clone.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+        CLONE_VM, SIGCHLD = 0x100, 17
+        pid = libc.clone(fn, top, CLONE_VM | SIGCHLD, ctypes.c_void_p(1))
+        assert pid > 0, ctypes.get_errno()
+        time.sleep(0.6)
+        assert os.waitpid(pid, 0)[0] == pid
+    """
+    result = run(code, tmp_path)
+    assert result.status == measure.OK, result.stderr_tail
+    assert 190 * 2**20 <= result.peak_rss_bytes < 300 * 2**20, result.peak_rss_bytes / 2**20
+
 # --- isolation ------------------------------------------------------------------------------
 
 
