@@ -74,3 +74,23 @@ def test_warnings_are_given_again(index_server, capsys, monkeypatch, tmp_path):
     assert main(args) == 0
     assert json.loads((tmp_path / "s.json").read_text())["remembered_resolutions"] == 1
     assert "broken" in capsys.readouterr().err
+
+
+def test_no_remember_neither_uses_nor_stores_an_answer(index_server, capsys, monkeypatch,
+                                                        tmp_path):
+    server = index_server(SPECS)
+    monkeypatch.setenv("CONSTRAIN_NO_REMEMBER", "1")
+    first, stats, _ = _run(capsys, monkeypatch, tmp_path, server)
+    assert stats["remembered_resolutions"] == 0
+    _pins, stats, _ = _run(capsys, monkeypatch, tmp_path, server)
+    assert stats["remembered_resolutions"] == 0
+    monkeypatch.delenv("CONSTRAIN_NO_REMEMBER")
+    pins, stats, _ = _run(capsys, monkeypatch, tmp_path, server)
+    assert stats["remembered_resolutions"] == 0  # the runs before stored nothing
+    assert pins == first
+    # a run with the variable leaves the remembered answer there
+    monkeypatch.setenv("CONSTRAIN_NO_REMEMBER", "1")
+    _run(capsys, monkeypatch, tmp_path, server)
+    monkeypatch.setenv("CONSTRAIN_NO_REMEMBER", "0")  # as unset
+    _pins, stats, _ = _run(capsys, monkeypatch, tmp_path, server)
+    assert stats["remembered_resolutions"] == 1

@@ -155,6 +155,17 @@ def test_work_counters_say_which_targets_were_resolved_and_which_remembered(
     assert json.loads(stats_file.read_text())["remembered_resolutions"] == 0
 
 
+def test_no_remember_stores_no_target_s_answer(server, tmp_path, monkeypatch):
+    stats_file = tmp_path / "stats.json"
+    monkeypatch.setenv("CONSTRAIN_STATS_FILE", str(stats_file))
+    monkeypatch.setenv("CONSTRAIN_NO_REMEMBER", "1")
+    assert refresh(server, tmp_path / "a", "--exclude-newer", EARLY) == 0
+    monkeypatch.delenv("CONSTRAIN_NO_REMEMBER")
+    assert refresh(server, tmp_path / "b", "--exclude-newer", EARLY) == 0
+    second = json.loads(stats_file.read_text())
+    assert second["targets"] == 2 and second["remembered_resolutions"] == 0
+
+
 def test_check_exits_nonzero_only_when_pins_differ_and_writes_nothing(server, tmp_path, capsys):
     out = tmp_path / "c"
     assert refresh(server, out, "--exclude-newer", EARLY) == 0

@@ -210,11 +210,13 @@ def resolve_remembered(
     *,
     allow_build: bool,
     use: bool = True,
+    store: bool = True,
     on_pin=None,
     on_miss=None,
 ) -> tuple[InstallSet, bool]:
     """``resolver.resolve`` through the memo: ``(install_set, remembered)``. ``use=False``
-    (``--refresh``) skips the lookup but still stores the fresh answer."""
+    (``--refresh``) skips the lookup but still stores the fresh answer; ``store=False``
+    (``CONSTRAIN_NO_REMEMBER``) stores nothing."""
     from ..resolver import resolve
 
     locations = list(getattr(repository, "indexes", ())) + list(
@@ -244,7 +246,7 @@ def resolve_remembered(
     recorder = _Recorder(reporter)
     install_set = resolve(requirements, constraints, repository, target, options, recorder,
                           on_pin=on_pin)
-    if key is not None and not install_set.notes and not install_set.held_back:
+    if store and key is not None and not install_set.notes and not install_set.held_back:
         provenance = {}
         for project in sorted(_consulted(repository, install_set)):
             tokens = repository.provenance(project)

@@ -305,6 +305,9 @@ class Session:
         from .memo import resolve_remembered
 
         self.note_cutoff(options.exclude_newer)
+        # CONSTRAIN_NO_REMEMBER=1: no remembered resolution is used or stored (benchmarks
+        # measure the resolver itself; the memo stays as it was)
+        forget = no_remember(self.environ)
         install_set, remembered = resolve_remembered(
             requirements,
             constraints,
@@ -314,8 +317,8 @@ class Session:
             options,
             reporter,
             allow_build=not self.request.no_build,
-            # CONSTRAIN_NO_REMEMBER=1 always resolves (benchmarks measure the resolver itself)
-            use=not self.request.refresh and not self.environ.get("CONSTRAIN_NO_REMEMBER"),
+            use=not self.request.refresh and not forget,
+            store=not forget,
             on_pin=on_pin,
             on_miss=self.client.warm_up,  # HTTP set-up overlaps the resolve's first steps
         )
@@ -332,6 +335,12 @@ class Session:
         if state.fetcher is not None and hasattr(state.fetcher, "close"):
             state.fetcher.close()
         self.client.close()
+
+
+def no_remember(environ: Mapping[str, str]) -> bool:
+    """Is ``CONSTRAIN_NO_REMEMBER`` set (to anything but ``0``/``false``/``no``/``off``)?"""
+    value = environ.get("CONSTRAIN_NO_REMEMBER", "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
 
 
 def inputs_key(request: ResolveRequest) -> tuple:
