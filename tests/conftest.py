@@ -44,6 +44,19 @@ _REMOVED_ENV = (
 _counter = itertools.count()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started with SIGINT or SIGTERM ignored (``pytest &`` in a script, ``nohup``)
+    would start every constrain it runs with them ignored, and constrain leaves a signal
+    ignored at start ignored: the Ctrl-C tests could not pass. The suite's own process takes
+    them as an interactive one does (its children then start with the default)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @dataclass(frozen=True)
 class IsolatedEnv:
     """What ``isolated_env`` set up: the per-test cache directory (not yet created)."""
