@@ -42,8 +42,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=5,
                         help="runs per mode for constrain and uv; the median counts (default 5)")
     parser.add_argument("--cold-repeat", type=int, default=None, metavar="N",
-                        help="runs of each cold mode (the long, network-bound ones); default: "
-                             "--repeat")
+                        help="runs of each cold mode (the long, network-bound ones) for "
+                             "constrain and uv, fewer or more than --repeat (default: --repeat); "
+                             "pip's are at most --pip-repeat")
     parser.add_argument("--pip-repeat", type=int, default=1,
                         help="runs per mode for pip, whose runs are the slow ones (default 1)")
     parser.add_argument("--quick", action="store_true",

@@ -227,8 +227,9 @@ def run_workload(ctx: Context, workload: Workload, tools: tuple[str, ...],
                  repeat: int | dict[str, int], timeouts: dict[str, float], force: bool,
                  log: Log = _stderr_log, cold_repeat: int | None = None) -> WorkloadResult:
     """Every tool of ``tools`` through every mode of ``workload``; ``repeat`` is one count for
-    all tools or a count per tool; ``cold_repeat``, when given, replaces it for cold runs
-    (pip's own count stays: it is already the smaller)."""
+    all tools or a count per tool; ``cold_repeat``, when given, is the number of cold runs of
+    constrain and uv, more or fewer than ``repeat`` (pip's cold runs are never more than its
+    own count, ``--pip-repeat``: its runs are the slow ones)."""
     result = WorkloadResult(workload.name, workload.title, workload.description)
     result.skipped = workload.skip_reason(ctx, force)
     if result.skipped:
@@ -239,7 +240,9 @@ def run_workload(ctx: Context, workload: Workload, tools: tuple[str, ...],
         if workload.runs(tool):
             kind = "constrain" if is_constrain(tool) else tool
             count = repeat if isinstance(repeat, int) else repeat[kind]
-            cold = min(cold_repeat, count) if cold_repeat is not None else None
+            cold = cold_repeat
+            if cold is not None and kind == "pip":
+                cold = min(cold, count)
             result.rows += run_tool(ctx, workload, tool, count, timeouts[kind], log, cold)
     compare(result.rows)
     return result

@@ -632,3 +632,19 @@ def test_cold_runs_may_be_fewer_than_the_others(tmp_path):
     import run as bench_run
 
     assert bench_run.parse_args(["--cold-repeat", "1"]).cold_repeat == 1
+
+
+def test_cold_runs_may_be_more_than_the_others(tmp_path):
+    """--cold-repeat 3 with --repeat 1 runs each cold mode 3 times (it once capped them at
+    --repeat); pip's cold runs stay within its own count."""
+    ctx = _context(tmp_path, _toolset(tmp_path))
+    wl = FakeResolve()
+    wl.seen = {}
+    result = runner.run_workload(ctx, wl, ("constrain", "uv", "pip"),
+                                 {"constrain": 1, "uv": 1, "pip": 1},
+                                 {t: 30 for t in tools.TOOLS}, force=False, log=_quiet,
+                                 cold_repeat=3)
+    runs = {(r.tool, r.mode): len(r.times_s) for r in result.rows}
+    assert runs[("constrain", COLD)] == runs[("uv", COLD)] == 3
+    assert runs[("constrain", WARM)] == runs[("uv", WARM)] == 1
+    assert runs[("pip", COLD)] == 1
