@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support.builders import FileRecord, PackageSpec, build_repository
 
@@ -42,6 +43,15 @@ _REMOVED_ENV = (
     "NETRC",
 )
 _counter = itertools.count()
+
+# Hypothesis's defaults time every example (a 200 ms deadline: an example that took longer once,
+# and not when run again, fails the test as flaky) and its inputs' generation (too_slow): on a
+# loaded machine a process waits for a core for that long, and a property test failed for it.
+# What the tests check does not depend on how long it took; their examples and counts are the
+# same. Tests' own @settings start from this profile.
+settings.register_profile("constrain", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("constrain")
 
 
 def pytest_configure(config: pytest.Config) -> None:
