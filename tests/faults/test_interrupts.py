@@ -210,5 +210,9 @@ def test_the_interrupted_line_says_what_an_install_did():
 
     args = build_parser().parse_args(["install", "alpha"])
     assert interrupted_line(args, Reporter()) == (
-        "interrupted: 3 of 7 distributions were installed, the others were not; the next "
-        "install rolls back the one under way and finishes")
+        "interrupted: 3 of 7 distributions were installed, 4 were not; one cut short midway "
+        "is rolled back by the next install, which installs the rest")
+    Reporter.tasks = {"install": (7, 7)}  # interrupted after the last one was linked
+    line = interrupted_line(args, Reporter())
+    assert line.startswith("interrupted: all 7 distributions were installed;"), line
+    assert "were not" not in line.replace("were not checked", "")

@@ -386,3 +386,58 @@ def test_the_check_after_an_install_names_what_a_stray_distribution_lacks(make_i
     assert "inconsistent after the install" in err
     assert "gamma 1.0 has requirement beta>=2, but you have beta 1.0." in err
     assert "alpha" not in err.split("inconsistent after the install")[1].split("hint:")[0]
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["existing-venv", "venv-it-creates"])
+def test_ctrl_c_while_linking_starts_no_more_and_says_how_many_were_installed(
+        server, tmp_path, capsys, monkeypatch, fresh):
+    """Ctrl-C after the first of two distributions is linked: the second is not started, the
+    line counts what is really in the environment, and no journal is left. A venv this
+    install was creating is removed whole, and the line says so instead."""
+    import signal
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import constrain.app.install as app_install
+    import constrain.install.journal as journal
+
+    venv = tmp_path / "V"
+    if not fresh:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    cancelled = threading.Event()
+
+    class Pool(ThreadPoolExecutor):
+        def shutdown(self, wait=True, *, cancel_futures=False):
+            if cancel_futures:
+                cancelled.set()
+            super().shutdown(wait, cancel_futures=cancel_futures)
+
+    real, calls = journal.replace, []
+
+    def replace(*args, **kwargs):
+        calls.append(args[1])
+        if len(calls) == 1:  # Ctrl-C while the first is being linked
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+            assert cancelled.wait(60), "the interrupt did not reach the install"
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(app_install, "ThreadPoolExecutor", Pool)
+    monkeypatch.setattr(journal, "replace", replace)
+    monkeypatch.setenv("CONSTRAIN_INSTALL_WORKERS", "1")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code, _out, err = install(capsys, "alpha", "--index-url", server.index_url,
+                                  "--venv", str(venv), "--without-pip")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert code == 130
+    assert len(calls) == 1  # the second distribution was never started
+    if fresh:
+        assert not venv.exists(), (err, sorted(str(p) for p in venv.iterdir()))
+        assert f"interrupted: nothing was installed and there is no environment at {venv}" \
+            in err, err
+        return
+    assert len(installed(venv)) == 1  # the one under way finished, whole
+    assert not list((venv / ".constrain" / "txn").glob("*.json"))
+    assert "interrupted: 1 of 2 distributions were installed, 1 were not;" in err, err
+    assert "of 2 distributions were installed, the others" not in err

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -393,14 +394,39 @@ def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter) -> 
     reporter.start("install", total=len(jobs), unit="distributions")
     owned = owners(interp) if any(j[1] is not None for j in jobs) else None
 
-    def one(job) -> None:
-        name, old, new, requested = job
-        replace(interp, name, old=old, new=new, requested=requested, owned=owned)
-        reporter.advance("install")
+    # Ctrl-C or SIGTERM (KeyboardInterrupt in this thread) sets ``stopped``: no replacement
+    # starts after it, and the ones under way finish under their journals before this returns
+    # (each distribution wholly old or wholly new), so the progress count is how many were
+    # installed (cli's interrupted line). Counted here, not left to the pool's shutdown: an
+    # interrupt can come while the pool is starting a thread it does not know yet.
+    state = threading.Condition()
+    running, stopped = [0], [False]
 
+    def one(job) -> None:
+        with state:
+            if stopped[0]:
+                return
+            running[0] += 1
+        try:
+            name, old, new, requested = job
+            replace(interp, name, old=old, new=new, requested=requested, owned=owned)
+            reporter.advance("install")
+        finally:
+            with state:
+                running[0] -= 1
+                state.notify_all()
+
+    ex = ThreadPoolExecutor(_workers(len(jobs)), thread_name_prefix="constrain-link")
     try:
-        with ThreadPoolExecutor(_workers(len(jobs)), thread_name_prefix="constrain-link") as ex:
-            for f in [ex.submit(one, j) for j in jobs]:
-                f.result()
+        for f in [ex.submit(one, j) for j in jobs]:
+            f.result()
+    except KeyboardInterrupt:
+        with state:
+            stopped[0] = True
+        ex.shutdown(wait=False, cancel_futures=True)
+        with state:
+            state.wait_for(lambda: running[0] == 0)
+        raise
     finally:
+        ex.shutdown(wait=True)
         reporter.finish("install")

@@ -269,6 +269,29 @@ class _Interrupts:
             os._exit(code)
 
 
+def _install_interrupted(args: argparse.Namespace | None,
+                         installed: tuple[int, int | None] | None) -> str:
+    """The interrupted line of ``constrain install``. ``installed`` is the link step's
+    progress: replacements finished of all planned (none is started after the interrupt and
+    the ones under way finish, unless the grace time ends the process first: their journals
+    roll them back at the next install)."""
+    venv = getattr(args, "venv", None)
+    if venv and not os.path.exists(venv):  # a venv this run created was removed whole
+        return (f"interrupted: nothing was installed and there is no environment at {venv} "
+                "(one this install had begun to create was removed; files fetched so far "
+                "stay in the cache)")
+    if installed is None:
+        return ("interrupted: the environment was not changed (files fetched so far stay in "
+                "the cache)")
+    done, total = installed
+    if total is not None and done >= total:
+        return (f"interrupted: all {total} distributions were installed; the environment's "
+                "requirements were not checked afterwards")
+    left = f", {total - done} were not" if total is not None else ""
+    return (f"interrupted: {done} of {total} distributions were installed{left}; one cut "
+            "short midway is rolled back by the next install, which installs the rest")
+
+
 def interrupted_line(args: argparse.Namespace | None, reporter: object) -> str:
     """The one line an interrupted command ends with: what was and was not done."""
     command = getattr(args, "command", None)
@@ -278,13 +301,7 @@ def interrupted_line(args: argparse.Namespace | None, reporter: object) -> str:
         return tasks.get(task)
 
     if command == "install":
-        installed = count("install")
-        if installed is not None:
-            done, total = installed
-            return (f"interrupted: {done} of {total} distributions were installed, the others "
-                    "were not; the next install rolls back the one under way and finishes")
-        return ("interrupted: the environment was not changed (files fetched so far stay in "
-                "the cache)")
+        return _install_interrupted(args, count("install"))
     if command == "download":
         files = count("files")
         dest = getattr(args, "dest", None) or "the wheelhouse"
