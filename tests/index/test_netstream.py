@@ -180,3 +180,49 @@ def test_a_host_name_without_an_address_is_asked_for_once(monkeypatch):
         client.get("https://raw.example.invalid/constraints-3.11.txt")
     assert asked == ["raw.example.invalid"]
     assert "after 1 attempt" in err.value.message and "Name or service" in err.value.message
+
+
+LO_ONLY_V6 = ("00000000000000000000000000000001 80 00000000000000000000000000000000 00 "
+              "00000000000000000000000000000000 00000000 00000001 00000000 00200001       lo\n")
+IPV4_HEADER = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n"
+ETH0_DEFAULT = "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\n"
+
+
+@pytest.mark.parametrize(("ipv4", "network"), [(IPV4_HEADER, False),
+                                               (IPV4_HEADER + ETH0_DEFAULT, True)],
+                         ids=["no-network", "network"])
+def test_a_name_lookup_failing_for_now_is_asked_again_only_with_a_network(
+        monkeypatch, tmp_path, ipv4, network):
+    # with no route but loopback (cable out, Wi-Fi off, unshare -n) every lookup fails at once
+    # with EAI_AGAIN: back-off between attempts only added seconds before the same error
+    from constrain.errors import NetworkError
+    from constrain.index.transport import retries
+    from constrain.index.transport.client import HttpClient
+
+    (tmp_path / "route").write_text(ipv4)
+    (tmp_path / "ipv6_route").write_text(LO_ONLY_V6)
+    monkeypatch.setattr(retries, "ROUTE_TABLES",
+                        (str(tmp_path / "route"), str(tmp_path / "ipv6_route")))
+    assert retries.without_network() is not network
+    asked: list[str] = []
+
+    def no_answer(host, *args, **kwargs):
+        asked.append(host)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_answer)
+    with (HttpClient(retries=2, backoff=0.01) as client, pytest.raises(NetworkError) as err):
+        client.get("https://index.example.invalid/simple/six/")
+    assert "Temporary failure in name resolution" in err.value.message
+    if network:  # a name server that did not answer may answer in a moment
+        assert len(asked) == 3 and "after 3 attempts" in err.value.message
+    else:
+        assert asked == ["index.example.invalid"]
+        assert "no network route" in err.value.message and "after 1 attempt" in err.value.message
+
+
+def test_route_tables_that_cannot_be_read_tell_nothing(monkeypatch, tmp_path):
+    from constrain.index.transport import retries
+
+    monkeypatch.setattr(retries, "ROUTE_TABLES", (str(tmp_path / "none"),))
+    assert retries.without_network() is False

@@ -27,9 +27,11 @@ from .retries import (
     MAX_RETRY_AFTER,
     RETRY_STATUS,
     backoff_delay,
+    name_lookup_failed_for_now,
     name_unknown,
     refused,
     retry_after,
+    without_network,
 )
 
 __all__ = ["HttpClient", "Pending", "Response", "backoff_delay", "retry_after"]
@@ -300,8 +302,9 @@ class HttpClient:
         """The one retry loop of every request: ``attempt(client, headers)`` is tried up to
         ``retries + 1`` times. Retried: timeouts, resets and other transport failures, and
         the statuses of :data:`RETRY_STATUS` (the last such answer is returned). Not
-        retried: a host name with no address and a refused connection (asking again in a
-        second does not help, and cost every run seconds of back-off). Between attempts:
+        retried: a host name with no address, a refused connection, and a name lookup that
+        failed for now on a machine with no network route (asking again in a second does
+        not help, and cost every run seconds of back-off). Between attempts:
         :func:`backoff_delay` (jittered), or the server's ``Retry-After`` when it asks for
         longer. The whole, back-off included, ends within ``deadline`` seconds."""
         import asyncio
@@ -335,6 +338,9 @@ class HttpClient:
                 last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 if name_unknown(exc) or refused(exc):
                     break  # asking again in a moment will not help
+                if name_lookup_failed_for_now(exc) and without_network():
+                    last_error += "; this machine has no network route"
+                    break  # nor will it without a network
                 if tries > self.retries:
                     break
                 delay = backoff_delay(self.backoff, tries)

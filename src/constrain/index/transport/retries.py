@@ -66,3 +66,45 @@ def name_unknown(exc: BaseException) -> bool:
             return True
         cause = cause.__cause__ or cause.__context__
     return False
+
+
+def name_lookup_failed_for_now(exc: BaseException) -> bool:
+    """Did ``exc`` come from a name lookup that failed for now (``EAI_AGAIN``: no answer from
+    any name server; the system's resolver has already made its own attempts)?"""
+    import socket
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_AGAIN:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+#: Linux's routing tables of the calling process's network namespace
+ROUTE_TABLES = ("/proc/net/route", "/proc/net/ipv6_route")
+
+
+def without_network() -> bool:
+    """Has this process no route but through loopback (no interface up with an address: the
+    cable out, Wi-Fi off, ``unshare -n``)? Read from :data:`ROUTE_TABLES`; ``False`` when
+    they cannot be read (another system: it cannot tell)."""
+    read = False
+    for table in ROUTE_TABLES:
+        try:
+            with open(table, encoding="ascii", errors="replace") as fh:
+                lines = fh.read().splitlines()
+        except OSError:
+            continue
+        read = True
+        for line in lines:
+            fields = line.split()
+            if not fields or fields[0] == "Iface":  # the IPv4 table's header
+                continue
+            # the interface is the first field of an IPv4 route, the last of an IPv6 one
+            interface = fields[0] if table.endswith("/route") else fields[-1]
+            if interface != "lo":
+                return False
+    return read
