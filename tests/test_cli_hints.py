@@ -89,3 +89,25 @@ def test_platform_typo_is_refused_before_any_work(make_index, capsys):
     assert "unknown platform tag 'linux_x86_64_typo'" in err
     assert "hint: did you mean linux_x86_64?" in err
     assert index.requests == []
+
+
+@pytest.mark.parametrize(("columns", "width"), [("60", 58), ("", 78), ("wide", 78)])
+def test_help_is_wrapped_to_the_terminal_width_or_80_columns(columns, width, capsys,
+                                                             monkeypatch):
+    monkeypatch.setenv("COLUMNS", columns)  # no terminal under pytest: $COLUMNS, else 80
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= width
+    assert max(map(len, lines)) > width - 12  # filled up to the width, not wrapped narrower
+
+
+def test_top_level_help_names_every_command_and_cache_help_its_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for command in ("resolve", "install", "download", "refresh", "policy", "audit", "cache"):
+        assert f"    {command} " in text
+    with pytest.raises(SystemExit):
+        main(["cache", "prune", "--help"])
+    assert "--cache-dir DIR" in capsys.readouterr().out  # from the options shared by parent

@@ -15,15 +15,25 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
 
 from .. import __version__
+from .common import HelpFormatter
 
+#: ``typing.TYPE_CHECKING`` without importing :mod:`typing` (a few ms that ``constrain --help``
+#: would pay for nothing; the modules of ``cli`` that ``--help`` imports do the same): type
+#: checkers take any ``TYPE_CHECKING`` as true
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import NoReturn
+
     from .common import Console
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)  # subcommands' parsers too
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:  # usage errors: exit 2 with a hint, like other errors
         self.print_usage(sys.stderr)
         sys.stderr.write(f"error: {message}\nhint: run '{self.prog} --help' for the options\n")
@@ -52,11 +62,21 @@ def command_named(argv: Sequence[str]) -> str | None:
     return None
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+def asks_top_help(argv: Sequence[str]) -> bool:
+    """Does ``argv`` ask for the top-level help (``-h``/``--help`` before any command)?"""
+    for word in argv:
+        if word in ("-q", "--quiet", "-v", "--verbose"):
+            continue
+        return word in ("-h", "--help")
+    return False
+
+
+def build_parser(only: str | None = None, *, options: bool = True) -> argparse.ArgumentParser:
     """The whole parser; with ``only`` (a command the argv names), that command gets its
     options and the others only their name and help line: they will not parse anything, and
     registering every command's options costs more than the rest of a remembered resolve's
-    argument handling."""
+    argument handling. ``options=False``: no command gets its options (the top-level
+    ``--help`` shows only their names and help lines)."""
     parser = _Parser(
         prog="constrain",
         description="Resolve, install and download dependency sets fast, under constraints "
@@ -71,7 +91,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     modules = (resolve, install, download, refresh, policy, audit, cache)
     for name, module in zip(COMMANDS, modules, strict=True):
-        if only is None or name == only:
+        if options and (only is None or name == only):
             module.register(sub)
         else:
             sub.add_parser(name, help=module.HELP)
@@ -114,7 +134,7 @@ def main(argv: Sequence[str] | None = None, *, interrupts: _Interrupts | None = 
     """Run one command; its exit code. ``interrupts`` (from :func:`entry`) turns a Ctrl-C
     into one line saying what was and was not done."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(only=command_named(args_list))
+    parser = build_parser(only=command_named(args_list), options=not asks_top_help(args_list))
     args, unknown = parser.parse_known_args(args_list)
     if unknown:
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from .common import HelpFormatter
+
 
 #: the one line ``constrain --help`` shows for this command
 HELP = "show or shrink constrain's cache"
@@ -20,7 +22,7 @@ def register(subparsers) -> None:
                               description="Show where constrain's cache is and what it holds "
                               "(info), or remove what was not used for a while (prune).")
     actions = p.add_subparsers(dest="cache_action", metavar="ACTION")
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=HelpFormatter)
     common.add_argument("--cache-dir", metavar="DIR", type=os.path.expanduser,
                         help="the cache (default: $CONSTRAIN_CACHE_DIR or the user cache)")
     common.add_argument("--json", action="store_true", help="print the figures as JSON")

@@ -12,14 +12,42 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ..reporting import Reporter
 
+TYPE_CHECKING = False  # typing's, without importing typing (see cli/__init__.py)
 if TYPE_CHECKING:
     from rich.live import Live
 
     from ..app.requests import ResolveRequest
+
+
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` finds it (``$COLUMNS``, then
+    stdout's terminal, else 80), without importing :mod:`shutil`: argparse imports it for this
+    alone in every parser it builds, and it brings bz2, lzma and fnmatch, a fixed cost of
+    every command (``--help``, a remembered resolve) that needs none of them."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help formatter, its width found by :func:`_columns` (argparse's own rule:
+    the terminal's width less 2)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         _columns() - 2 if width is None else width)
+
 
 PRERELEASE_CHOICES = ("allow", "if-necessary", "disallow", "if-necessary-or-explicit")
 FORMAT_CHOICES = ("constraints", "requirements", "pylock", "json")

@@ -8,11 +8,11 @@ terminal, plain lines otherwise; the summary table on stdout).
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from ..reporting import Reporter
 from .common import Console, add_resolve_options, emit_moves, resolve_request, write_stats
 
+TYPE_CHECKING = False  # typing's, without importing typing (see cli/__init__.py)
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
