@@ -75,6 +75,7 @@ def test_a_remembered_offline_resolve_imports_nothing_heavy(index_server, tmp_pa
 HEAVY_FULL = (
     "httpx", "httpcore", "h2", "anyio", "rich", "email", "zipfile", "packaging.metadata",
     "packaging.pylock", "installer", "pickle", "secrets", "tomllib", "constrain.output.pylock",
+    "shutil", "tempfile",
     "constrain.policies.bounds", "constrain.airflow.files", "constrain.build",
     "constrain.install", "constrain.download", "constrain.review", "constrain.refresh",
 )

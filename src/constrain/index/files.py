@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import threading
 from pathlib import Path
 
@@ -168,7 +167,12 @@ def download(
             if file.sha256:
                 _remember_verified(final, file.sha256, hashed)
             return final
-    out_dir = Path(dest_dir) if dest_dir is not None else Path(tempfile.mkdtemp(prefix="constrain-"))
+    if dest_dir is None:
+        import tempfile  # only without a cache: a resolve from the cache imports no shutil
+
+        out_dir = Path(tempfile.mkdtemp(prefix="constrain-"))
+    else:
+        out_dir = Path(dest_dir)
     dest = out_dir / file.filename
     part = out_dir / (file.filename + ".part")
     try:

@@ -17,7 +17,6 @@ import hashlib
 import io
 import sys
 import sysconfig
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -50,6 +49,8 @@ from ..transport.client import HttpClient
 # imported where metadata is read from a file: a warm resolve finds it all in the cache
 
 if TYPE_CHECKING:
+    import tempfile
+
     from ...build.envs import BuildEnvs, BuildRequirementSource
 
 
@@ -341,6 +342,8 @@ class MetadataFetcher:
             return None
         with self._guard:
             if self._tmp is None:
+                import tempfile  # only without a cache: a resolve from the cache imports no shutil
+
                 self._tmp = tempfile.TemporaryDirectory(prefix="constrain-dl-",
                                                         ignore_cleanup_errors=True)
             return Path(self._tmp.name)
