@@ -26,7 +26,6 @@ read in one place so no other module second-guesses pip.
 
 from __future__ import annotations
 
-import configparser
 import locale
 import os
 import sys
@@ -303,6 +302,8 @@ def _read_config_file(
     except OSError as exc:
         _call(warn, f"cannot read pip configuration {path}: {exc.strerror or exc}; ignored")
         return None
+    import configparser  # only when a pip configuration file exists
+
     parser = configparser.RawConfigParser()
     try:
         parser.read_string(text, source=str(path))

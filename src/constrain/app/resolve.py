@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class ResolveResult:
+    """What ``constrain resolve`` produced: the install set, the rendered text and the stats."""
+
     install_set: InstallSet
     text: str
     stats: dict
