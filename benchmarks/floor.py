@@ -110,11 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     import resolvelib
 
     from constrain.cli import main as constrain_main  # imported before timing
+    from constrain.resolver import loop
 
     captured: dict[str, Any] = {}
     real_resolver = resolvelib.Resolver
+    real_class = loop.resolver_class
 
-    class Capturing(real_resolver):  # type: ignore[misc,valid-type]
+    class Capturing(real_class()):  # type: ignore[misc]
         def resolve(self, requirements, max_rounds=100):
             captured["provider"], captured["roots"] = self.provider, list(requirements)
             started = time.process_time()
@@ -123,11 +125,12 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 captured["cpu"] = time.process_time() - started
 
-    resolvelib.Resolver = Capturing  # constrain.resolver looks it up at call time
+    # constrain.resolver.resolve looks the class up at call time
+    loop.resolver_class = lambda: Capturing  # type: ignore[assignment]
     started = time.process_time()
     code = constrain_main(["resolve", *resolve_args, "--quiet"])
     command_cpu = time.process_time() - started
-    resolvelib.Resolver = real_resolver
+    loop.resolver_class = real_class
     if code != 0 or "provider" not in captured:
         print(f"the resolve failed (exit {code})", file=sys.stderr)
         return 1
