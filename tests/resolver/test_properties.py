@@ -112,8 +112,32 @@ def test_resolutions_are_sound_and_complete(world) -> None:
     assert {p.name for p in result.pins} <= needed
 
 
+class _Recording:
+    """A resolvelib reporter writing down what the loop did, round by round."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def __getattr__(self, event: str):
+        def record(*args, **kwargs) -> None:
+            values = [*args, *(v for _, v in sorted(kwargs.items()))]
+            self.events.append((event, *(_spell(v) for v in values)))
+        return record
+
+
+def _spell(value) -> object:
+    if hasattr(value, "mapping"):  # a state: its pins
+        return tuple((k, str(c.version)) for k, c in value.mapping.items())
+    if isinstance(value, (list, tuple)):  # causes: (requirement, parent) pairs
+        return tuple(_spell(v) for v in value)
+    if hasattr(value, "information"):  # a criterion
+        return tuple(_spell(i) for i in value.information)
+    return str(value)  # a candidate "name==version", a requirement, an index
+
+
 def _mapping_or_error(resolver_type, provider_type, packages, top, cons):
-    """Pins (identifier -> version) of one resolvelib run, or the failure's class name."""
+    """Pins (identifier -> version) of one resolvelib run, or the failure's class name, and
+    the reporter's events (every round, pin, rejection and backjump, in order)."""
     import resolvelib
 
     from constrain.policies.filters import FilePolicy
@@ -125,11 +149,12 @@ def _mapping_or_error(resolver_type, provider_type, packages, top, cons):
     prov = provider_type(MemoryIndex(packages), TARGET, FilePolicy(), constraints, NULL_REPORTER)
     roots = [Req.from_requirement(r, COMMAND_LINE) for r in top]
     prov.add_roots(roots)
+    reporter = _Recording()
     try:
-        result = resolver_type(prov, resolvelib.BaseReporter()).resolve(roots, max_rounds=500)
+        result = resolver_type(prov, reporter).resolve(roots, max_rounds=500)
     except (resolvelib.ResolutionError, ConstrainError) as exc:
-        return type(exc).__name__
-    return {k: str(c.version) for k, c in result.mapping.items()}
+        return type(exc).__name__, reporter.events
+    return {k: str(c.version) for k, c in result.mapping.items()}, reporter.events
 
 
 class _PlainLoop:
@@ -180,14 +205,16 @@ def tangled_worlds(draw):
     return names, packages, [f"{n}{s}" for n, s in top], [f"{n}{s}" for n, s in cons]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(tangled_worlds())
 @example(CUT_OFF_CYCLE)
 def test_the_fast_loop_chooses_as_resolvelib_and_get_preference_do(world) -> None:
     # The provider picks the next identifier itself (narrow_requirement_selection, sort keys
-    # kept per criterion) and the resolution remembers its pin checks (resolver/loop.py):
-    # the same pins, or the same failure, as resolvelib's own loop asking get_preference of
-    # every open identifier in every round. A RecursionError (or any other) fails the test.
+    # kept per criterion), the resolution remembers its pin checks and carries the open
+    # identifiers from round to round (resolver/loop.py): the same rounds (every reporter
+    # event, in order) and the same pins, or the same failure, as resolvelib's own loop
+    # asking get_preference of every open identifier in every round. A RecursionError (or
+    # any other) fails the test.
     from constrain.resolver.loop import resolver_class
     from constrain.resolver.preference import narrow
     from constrain.resolver.provider import ConstrainProvider

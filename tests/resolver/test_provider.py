@@ -243,6 +243,10 @@ def test_the_resolution_checks_each_pin_against_a_criterion_once() -> None:
     from constrain.resolver.provider import ConstrainProvider
 
     assert loop.resolver_class() is loop.Resolver
+    # ... and its rounds: loop._OpenTrackingResolution follows the rounds of the resolvelib
+    # releases in loop.ROUNDS_OF (test_properties compares every reporter event with
+    # resolvelib's own loop); another release runs resolvelib's own rounds until checked
+    assert loop._OWN_ROUNDS, (resolvelib.__version__, loop.ROUNDS_OF)
     packages = [pkg("app", "1.0", *(f"d{i}" for i in range(30)))]
     packages += [pkg(f"d{i}", "1.0", "shared>=1") for i in range(30)]
     packages += [pkg("shared", "1.0"), pkg("shared", "2.0")]
