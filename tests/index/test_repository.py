@@ -15,6 +15,7 @@ from constrain.cache.keys import url_key
 from constrain.cache.store import Cache
 from constrain.config import IndexSettings
 from constrain.errors import NetworkError, OfflineMissing, ProjectNotFound
+from constrain.index.pages import listing
 from constrain.index.pages.listing import load_listing
 from constrain.index.pages.parse import ACCEPT, parse_project_page
 from constrain.index.pages.repository import IndexRepository
@@ -236,6 +237,36 @@ def test_a_listing_read_in_parts_is_the_entry_it_opened(make_index, make_repo, c
     assert [parts.files_of(i) for i in range(3)] == [fetched.files_of(i) for i in range(3)]
     assert set(parts) == set(fetched)
 
+
+
+def test_a_listing_fetched_is_read_in_parts_from_the_entry_written(make_index, make_repo, cache,
+                                                                   monkeypatch):
+    """A cold run holds no large stored listing whole: a page fetched is written to the cache
+    and read in parts through the entry written (here every one is large), which stays that
+    page when a concurrent run stores a changed one meanwhile."""
+    monkeypatch.setattr(listing, "WHOLE_BELOW", 0)
+    reads = []
+
+    def read_at(entry, a, b):
+        reads.append((a, b))
+        return real_read_at(entry, a, b)
+
+    real_read_at = listing._read_at
+    monkeypatch.setattr(listing, "_read_at", read_at)
+    index = make_index([PackageSpec("foo", v, kinds=("wheel", "sdist"))
+                        for v in ("1.0", "1.1", "2.0")])
+    settings = IndexSettings(index_url=index.index_url)
+    fetched = make_repo(settings).files("foo")  # cold: from the index
+    assert reads  # its header, read back from the entry written
+    index.add([PackageSpec("foo", "3.0")])
+    assert _versions(make_repo(settings, page_ttl=0).files("foo")) == {
+        "1.0", "1.1", "2.0", "3.0"}  # the entry replaced under the reader
+    before = len(reads)
+    assert [str(v) for v in fetched.versions] == ["2.0", "1.1", "1.0"]
+    assert sorted(f.filename for f in fetched) == sorted(
+        f"foo-{v}{ext}" for v in ("1.0", "1.1", "2.0")
+        for ext in ("-py3-none-any.whl", ".tar.gz"))
+    assert len(reads) > before  # the rows of its versions, read when visited
 
 def test_stale_page_is_revalidated_and_changes_are_seen(make_index, make_repo):
     index = make_index([PackageSpec("foo", "1.0")])

@@ -111,6 +111,20 @@ class Cache:
         entry without validators, so it is fetched again), never the validators of one body
         beside another (an ETag of the new page with the old page would be revalidated as
         current for ever)."""
+        return self._put(bucket, key, data, meta, reopen=False)[0]
+
+    def put_opened(self, bucket: str, key: str, data: bytes, meta: dict | None = None
+                   ) -> BinaryIO:
+        """:meth:`put`, and the entry written comes back opened for reading (the caller closes
+        it), as :meth:`open` gives one: what is read through it is ``data``, even when another
+        writer replaces the entry meanwhile (it is opened before it is published). A caller
+        may then drop ``data`` and read the parts it needs when it needs them."""
+        entry = self._put(bucket, key, data, meta, reopen=True)[1]
+        assert entry is not None
+        return entry
+
+    def _put(self, bucket: str, key: str, data: bytes, meta: dict | None, *, reopen: bool
+             ) -> tuple[Path, BinaryIO | None]:
         dest = self.path(bucket, key)
         sidecar = dest.with_name(dest.name + ".meta")
         if meta is not None:
@@ -120,10 +134,15 @@ class Cache:
                 pass
             except OSError as exc:
                 raise self._write_error(exc) from exc
-        self._atomic_write(dest, data)
+        entry = self._atomic_write(dest, data, reopen=reopen)
         if meta is not None:
-            self._atomic_write(sidecar, json.dumps(meta).encode())
-        return dest
+            try:
+                self._atomic_write(sidecar, json.dumps(meta).encode())
+            except BaseException:
+                if entry is not None:
+                    entry.close()
+                raise
+        return dest, entry
 
     def get_meta(self, bucket: str, key: str) -> dict | None:
         try:
@@ -183,22 +202,32 @@ class Cache:
             fh.close()
 
     # ------------------------------------------------------------------ internals
-    def _atomic_write(self, dest: Path, data: bytes) -> None:
+    def _atomic_write(self, dest: Path, data: bytes, *, reopen: bool = False
+                      ) -> BinaryIO | None:
+        """Write ``data`` to ``dest`` through a temporary file and one rename; with ``reopen``,
+        the file written comes back opened for reading (before the rename: it is this file
+        whatever replaces ``dest`` later)."""
         import tempfile
 
+        entry: BinaryIO | None = None
         try:
             self._ensure_dir(dest.parent)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=dest.parent)
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
+                if reopen:
+                    entry = open(tmp, "rb")  # noqa: SIM115 -- handed to the caller
                 os.replace(tmp, dest)
             except BaseException:
+                if entry is not None:
+                    entry.close()
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
         except OSError as exc:
             raise self._write_error(exc) from exc
+        return entry
 
     def _write_error(self, exc: OSError) -> CacheError:
         return CacheError(

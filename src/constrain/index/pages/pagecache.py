@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from packaging.utils import NormalizedName
@@ -25,6 +25,8 @@ from ...errors import CacheError, NetworkError, OfflineMissing, redact_url
 from ...reporting import NULL_REPORTER, Reporter
 from ..transport.client import HttpClient, Pending, Response
 from .parse import ACCEPT
+
+T = TypeVar("T")
 
 #: statuses meaning "no such page here" (cached and returned like pages)
 NOT_HERE = frozenset({404, 410})
@@ -39,8 +41,9 @@ class Page:
     content_type: str
     body: bytes
     stored: bool = False  # body is the stored (transformed) form, not the page as served
-    #: a cached stored form left in the cache, opened (``get(..., opened=True)``): ``body`` is
-    #: then empty, and whoever reads the entry closes it
+    #: a stored form in the cache, opened (``get(..., opened=True)``: one used as it was
+    #: cached, or one just fetched and written): ``body`` is then empty, and whoever reads the
+    #: entry closes it
     entry: BinaryIO | None = field(default=None, compare=False)
 
 
@@ -96,8 +99,9 @@ class PageCache:
 
         With ``store``, a page as served is transformed once and only the result is kept (and
         returned, with ``stored=True``): cached hits return that form too, and with ``opened``
-        a cached hit of that form that is used as it is comes back opened rather than read
-        (:attr:`Page.entry`: a caller that needs a few parts of a large entry reads those)."""
+        that form comes back opened rather than read (:attr:`Page.entry`: a caller that needs
+        a few parts of a large entry reads those) when it is a cached hit used as it is, or
+        when it was just written to the cache (a cold run then holds no stored page whole)."""
         key = url_key(url)
         stored = store is not None
         cached = self.cached(url, key, bucket, stored=stored, opened=opened and stored
@@ -141,7 +145,13 @@ class PageCache:
                     "fetched": now,
                     "max_age": max_age(response.headers),
                 }
-                self.write(lambda c: c.put(bucket, key, page.body, meta))
+                if opened and page.stored:
+                    entry = self.write(lambda c: c.put_opened(bucket, key, page.body, meta))
+                    if entry is not None:
+                        return Page(page.url, page.status, page.content_type, b"",
+                                    stored=True, entry=entry)
+                else:
+                    self.write(lambda c: c.put(bucket, key, page.body, meta))
             return page
         shown = redact_url(url)
         hint = (
@@ -222,14 +232,16 @@ class PageCache:
         except (TypeError, ValueError, KeyError):
             return False
 
-    def write(self, write: Callable[[Cache], object]) -> None:
-        """``write(cache)``; a cache that cannot be written is warned about, not fatal."""
+    def write(self, write: Callable[[Cache], T]) -> T | None:
+        """``write(cache)``, its result; a cache that cannot be written is warned about, not
+        fatal (``None``)."""
         if self.cache is None:
-            return
+            return None
         try:
-            write(self.cache)
+            return write(self.cache)
         except CacheError as exc:
             self.warn(f"{exc.message}; continuing without caching index pages")
+            return None
 
     def _count(self) -> None:
         with self._lock:
