@@ -78,15 +78,14 @@ def _kcmp() -> Callable[..., int] | None:
         return None
 
 
-def _same_memory(a: int, b: int, lines: dict[int, tuple]) -> bool:
-    """Do processes ``a`` and ``b`` share one address space? (``lines``: their memory lines
-    from /proc/PID/status, for when the kernel cannot be asked)"""
+def _kcmp_same(a: int, b: int) -> bool | None:
+    """Do processes ``a`` and ``b`` share one address space, as the kernel says (``None``:
+    it cannot be asked here)?"""
     syscall = _kcmp()
-    if syscall is not None:
-        answer = syscall(_KCMP[platform.machine()], a, b, _KCMP_VM, 0, 0)
-        if answer >= 0:
-            return answer == 0
-    return lines[a] == lines[b]
+    if syscall is None:
+        return None
+    answer = syscall(_KCMP[platform.machine()], a, b, _KCMP_VM, 0, 0)
+    return None if answer < 0 else answer == 0
 
 
 def _session_memory(session_id: int) -> tuple[int, int]:
@@ -96,6 +95,7 @@ def _session_memory(session_id: int) -> tuple[int, int]:
     rss: dict[int, int] = {}
     parent: dict[int, int] = {}
     lines: dict[int, tuple] = {}
+    shared: dict[int, bool | None] = {}
     try:
         entries = os.listdir("/proc")
     except OSError:
@@ -111,6 +111,11 @@ def _session_memory(session_id: int) -> tuple[int, int]:
             # fields[0] is the state (field 3 of stat(5)); the parent is field 4, the session 6.
             if int(fields[3]) != session_id:
                 continue
+            pid, up = int(entry), int(fields[1])
+            # asked before its size is read: a child that execs in between is then not
+            # mistaken for one in its parent's memory (the answer would be "no" and its new
+            # size read), while one that shares it now still did when it was read
+            same = _kcmp_same(pid, up)
             memory, size, hwm = [], 0, 0
             with open(f"/proc/{entry}/status", "rb") as fh:
                 for line in fh:
@@ -120,16 +125,17 @@ def _session_memory(session_id: int) -> tuple[int, int]:
                         size = int(line.split()[1]) * 1024
                     elif line.startswith(b"VmHWM:"):
                         hwm = int(line.split()[1]) * 1024
-            pid = int(entry)
-            rss[pid], parent[pid], lines[pid] = size, int(fields[1]), tuple(memory)
+            rss[pid], parent[pid], lines[pid], shared[pid] = size, up, tuple(memory), same
             hwm_max = max(hwm_max, hwm)
         except (OSError, ValueError, IndexError):
             continue  # the process ended while we looked
     rss_sum = 0
     for pid, size in rss.items():
         up = parent[pid]
-        if up in rss and _same_memory(pid, up, lines):
-            continue  # its parent's memory, summed already
+        if up in rss:
+            same = shared[pid]
+            if same or (same is None and lines[pid] == lines[up]):
+                continue  # its parent's memory, summed already
         rss_sum += size
     return rss_sum, hwm_max
 
