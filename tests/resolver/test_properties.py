@@ -230,3 +230,19 @@ def test_the_fast_loop_chooses_as_resolvelib_and_get_preference_do(world) -> Non
     fast = _mapping_or_error(resolver_class(), ConstrainProvider, packages, top, cons)
     plain = _mapping_or_error(_PlainLoop, AskingEveryRound, packages, top, cons)
     assert fast == plain
+
+
+def test_a_criterion_left_without_requirements_still_names_its_project() -> None:
+    # resolvelib's backjump (_patch_criteria) may ask find_matches about a criterion whose
+    # requirements have all gone (hypothesis found one: an IndexError in the provider).
+    from constrain.policies.filters import FilePolicy
+    from constrain.reporting import NULL_REPORTER
+    from constrain.resolver.candidates import ConstraintIndex
+    from constrain.resolver.provider import ConstrainProvider
+
+    packages = [{"name": "p0", "version": v, "requires": []} for v in ("1", "2", "3")]
+    constraints = ConstraintIndex.build([(Requirement("p0!=2"), Origin("c.txt", 1))], TARGET)
+    prov = ConstrainProvider(MemoryIndex(packages), TARGET, FilePolicy(), constraints,
+                             NULL_REPORTER)
+    found = prov.find_matches("p0", {"p0": iter(())}, {})
+    assert [str(c.version) for c in found()] == ["3", "1"]

@@ -30,6 +30,14 @@ def identifier(name: str, extras: frozenset[str] = frozenset()) -> str:
     return f"{name}[{','.join(sorted(extras))}]" if extras else name
 
 
+def split_identifier(key: str) -> tuple[str, frozenset[NormalizedName]]:
+    """The name and extras an :func:`identifier` was made of."""
+    name, bracket, rest = key.partition("[")
+    if not bracket:
+        return name, frozenset()
+    return name, frozenset(NormalizedName(e) for e in rest[:-1].split(","))
+
+
 @dataclass(frozen=True)
 class Req:
     """A requirement in the resolver: a project (with extras) and a specifier.

@@ -48,7 +48,14 @@ from ..policies.filters import (
 )
 from ..reporting import Reporter
 from ..target import TargetEnvironment
-from .candidates import PYTHON, Candidate, ConstraintIndex, Req, python_candidate
+from .candidates import (
+    PYTHON,
+    Candidate,
+    ConstraintIndex,
+    Req,
+    python_candidate,
+    split_identifier,
+)
 from .dependencies import (
     MarkerMemo,
     dependency,
@@ -327,7 +334,9 @@ class ConstrainProvider(AbstractProvider):
             return [python] if ok else []
         reqs = list(requirements[identifier])
         self.requirements_matched += len(reqs)
-        name, extras = reqs[0].name, reqs[0].extras
+        # resolvelib's backjump (_patch_criteria) may ask about a criterion that no longer holds
+        # any requirement: the identifier still names the project.
+        name, extras = (reqs[0].name, reqs[0].extras) if reqs else split_identifier(identifier)
         bad = frozenset(c.version for c in incompatibilities.get(identifier, ()))
         limits = self.limits(identifier, name, requirements)
         # resolvelib asks again whenever a criterion changes; the same limits give the same
