@@ -48,14 +48,7 @@ from ..policies.filters import (
 )
 from ..reporting import Reporter
 from ..target import TargetEnvironment
-from .candidates import (
-    PYTHON,
-    Candidate,
-    ConstraintIndex,
-    Req,
-    python_candidate,
-    split_identifier,
-)
+from .candidates import PYTHON, Candidate, ConstraintIndex, Req, python_candidate, split_identifier
 from .dependencies import (
     MarkerMemo,
     dependency,
