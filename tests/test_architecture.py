@@ -34,6 +34,7 @@ CONTRACTS: dict[str, frozenset[str]] = {
     "reporting": frozenset(),
     "processes": frozenset(),
     "locks": frozenset(),
+    "heap": frozenset(),
     "models": frozenset({"errors"}),
     "target": frozenset({"errors"}),
     "config": frozenset({"errors", "index"}),  # index: the client's default deadline
@@ -43,8 +44,8 @@ CONTRACTS: dict[str, frozenset[str]] = {
     "constraints": BASE,
     "resolver": BASE | {"policies"},
     "output": BASE | {"__init__"},
-    "index": BASE | {"build", "cache", "config", "processes"},
-    "build": BASE | {"cache", "constraints", "index", "output", "policies", "resolver"},
+    "index": BASE | {"build", "cache", "config", "heap", "processes"},
+    "build": BASE | {"cache", "constraints", "heap", "index", "output", "policies", "resolver"},
     "install": BASE | {"build", "cache", "index", "locks"},
     "download": BASE | {"__init__", "build", "cache", "index", "locks", "output", "review"},
     "refresh": BASE | {"constraints", "output", "policies", "review"},

@@ -19,16 +19,18 @@ a heavy one costs one aborted start. Resident sizes are read from ``/proc`` (Lin
 a speculative hook is never ended for its size.
 
 The peak is then this process plus its largest hook, so before a hook starts this process
-hands the C allocator's free pages back to the system (glibc's ``malloc_trim``): the page
-bodies of a cold resolve, freed long before, leave 30-40 MB of them in its arenas.
+hands the C allocator's free pages back to the system (``heap.give_back_free_memory``,
+glibc's ``malloc_trim``): the page bodies of a cold resolve, freed long before, leave 30-40 MB
+of them in its arenas.
 """
 
 from __future__ import annotations
 
-import functools
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+
+from ..heap import give_back_free_memory
 
 __all__ = ["HOOK_SLOTS", "SPECULATIVE", "SPECULATIVE_MAX_RSS", "TOGETHER_MAX_RSS", "GaveWay",
            "run_in_slot", "run_speculative"]
@@ -63,24 +65,6 @@ def resident_bytes(pid: int) -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, or ``None`` where the C library has none (musl, macOS)."""
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-def give_back_free_memory() -> None:
-    """Return the free pages of this process's C heap to the system (where glibc can)."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
 
 
 def _start(cmd: Sequence[str], env: dict[str, str], cwd: str | None) -> subprocess.Popen:

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ...errors import NetworkError, OfflineMissing, redact_url
+from ...heap import map_large_blocks
 from . import patches
 from .loop import EventLoop, Pending, Response
 from .retries import (
@@ -122,6 +123,9 @@ class HttpClient:
 
     def _make_client(self):
         import httpx
+
+        # the network is used: page bodies of megabytes come and go (heap.py)
+        map_large_blocks()
 
         patched = patches.wanted() if self.patches is None else self.patches
         if patched:
