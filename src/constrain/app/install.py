@@ -239,7 +239,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
         ready = prepare(wanted, client=session.client, cache=session.cache, target=target,
                         build_index=session.settings,
                         offline=resolve_req.offline, reporter=reporter,
-                        build_source=session.build_source)
+                        build_source=lambda: session.build_source)
         ready = _trusted(ready, session, target, request, resolve_req, reporter)
         by_name = {r.pin.name: r for r in ready}
         stats.update(downloaded=sum(r.downloaded for r in ready),
@@ -265,7 +265,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
                 more = prepare(missing, client=session.client, cache=session.cache,
                                target=target, build_index=session.settings,
                                offline=resolve_req.offline, reporter=reporter,
-                               build_source=session.build_source)
+                               build_source=lambda: session.build_source)
                 more = _trusted(more, session, target, request, resolve_req,
                                 reporter)
                 by_name.update({r.pin.name: r for r in more})
@@ -312,7 +312,7 @@ def _trusted(ready, session, target, request: InstallRequest, resolve_req, repor
             again = prepare(bad, client=session.client, cache=session.cache, target=target,
                             build_index=session.settings,
                             offline=resolve_req.offline, reporter=reporter,
-                            build_source=session.build_source)
+                            build_source=lambda: session.build_source)
             redone = {r.pin.name: r for r in again}
             ready = [redone.get(r.pin.name, r) for r in ready]
     check_metadata(ready)

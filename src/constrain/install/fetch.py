@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from ..cache.store import Cache
@@ -57,9 +59,11 @@ def prepare(
     build_index=None,
     offline: bool = False,
     reporter: Reporter = NULL_REPORTER,
-    build_source=None,
+    build_source: Callable[[], Any] | None = None,
 ) -> list[Ready]:
-    """Fetch, verify, build and unpack ``pins`` in parallel; raise on the first failure."""
+    """Fetch, verify, build and unpack ``pins`` in parallel; raise on the first failure.
+    ``build_source`` gives the build requirements' source (the session's), asked only by the
+    first build: an install of wheels does not import the build machinery."""
     from ..index.files import cached_path, download, sha256_of
 
     envs = None
@@ -71,7 +75,8 @@ def prepare(
         nonlocal envs
         with envs_lock:
             if envs is None:
-                envs = build_envs(cache, build_index, reporter, build_source)
+                envs = build_envs(cache, build_index, reporter,
+                                  build_source() if build_source is not None else None)
             return envs
 
     def one(pin: Pin) -> Ready:

@@ -89,6 +89,9 @@ class IndexRepository:
         self._prefetched: dict[NormalizedName, bool] = {}  # project -> metadata asked for
         self._metadata_hinted: set[str] = set()
         self._warned: set[str] = set()
+        #: a find-links directory's token for provenance(): one stat per command, not per
+        #: project (its listing is read once per command too, see _locations)
+        self._location_stamps: dict[str, list] = {}
         self._pool: PriorityPool | None = None
         self._pages = PageCache(client, cache, offline=self.offline, refresh=refresh,
                                 page_ttl=page_ttl, warn=self._warn_once, reporter=reporter)
@@ -184,7 +187,11 @@ class IndexRepository:
                 break
         for location in self.find_links:
             if location.startswith("file:"):
-                out.append(["path", location, _mtime(file_url_to_path(location))])
+                token = self._location_stamps.get(location)
+                if token is None:
+                    token = ["path", location, _mtime(file_url_to_path(location))]
+                    self._location_stamps[location] = token
+                out.append(list(token))
             elif self.cache is None:
                 return None
             else:
