@@ -441,3 +441,25 @@ def test_ctrl_c_while_linking_starts_no_more_and_says_how_many_were_installed(
     assert not list((venv / ".constrain" / "txn").glob("*.json"))
     assert "interrupted: 1 of 2 distributions were installed, 1 were not;" in err, err
     assert "of 2 distributions were installed, the others" not in err
+
+
+def test_a_wheel_built_for_one_target_serves_every_target_it_fits(tmp_path):
+    # builds run on constrain's own interpreter: a wheel built for `--python 3.11` is the one a
+    # 3.11.7 environment would get (it was keyed by the target's patch, and built again)
+    import hashlib
+
+    from constrain.cache.store import Cache
+    from constrain.install.build import build_for, cached_build
+    from constrain.target import TargetEnvironment
+    from tests.support.builders import make_sdist
+
+    sdist = make_sdist(tmp_path, "delta", "1.0")
+    sha256 = hashlib.sha256(sdist.read_bytes()).hexdigest()
+    cache = Cache(tmp_path / "cache")
+    major, minor, micro = sys.version_info[:3]
+    here = TargetEnvironment.current()
+    built = build_for(sdist, sha256, TargetEnvironment.from_options(f"{major}.{minor}"), cache)
+    for other in (here, TargetEnvironment.from_options(f"{major}.{minor}.{micro + 1}")):
+        assert cached_build(sha256, other, cache) == built
+        assert build_for(sdist, sha256, other, cache) == built
+    assert len(list(built.parent.glob("*.whl"))) == 1

@@ -3,8 +3,10 @@
 The build runs in an isolated build environment (``build.sdist`` / ``build.envs``); its build
 requirements are chosen under the command's rules (``constrain.build.requirements``: its cut-off, sources
 and ``--build-constraint`` files). The built wheel is
-kept in the cache bucket ``built`` under the sdist's sha256 and the target's identity, so the
-same sdist is built once per target.
+kept in the cache bucket ``built`` under the sdist's sha256 and the identity of the interpreter
+that built it (constrain's own, whatever the target: :func:`builder_identity`), so the same
+sdist is built once, and its wheel serves every target whose tags it fits (``--python 3.11``
+and a 3.11.7 environment alike).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import hashlib
 import os
 import re
 import shutil
+import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -53,24 +57,48 @@ def explain_build_failure(exc: BuildError, target: TargetEnvironment) -> BuildEr
     )
 
 
-def target_identity(target: TargetEnvironment) -> str:
-    """What a built wheel depends on: the interpreter's version and best tag."""
-    best = target.tags[0] if target.tags else ""
-    return f"{target.python_full_version}-{best}"
+def builder_identity() -> str:
+    """What a built wheel depends on besides its sdist: the interpreter every build runs on
+    (the one running constrain: its implementation, exact version and build, platform). Not
+    the target: ``--python 3.11`` and a 3.11.7 environment get the same wheel from it."""
+    return f"{sys.implementation.cache_tag}|{sys.version}|{sysconfig.get_platform()}"
 
 
-def built_key(sdist_sha256: str, target: TargetEnvironment) -> str:
-    return hashlib.sha256(f"{sdist_sha256}|{target_identity(target)}".encode()).hexdigest()
+def built_key(sdist_sha256: str) -> str:
+    return hashlib.sha256(f"{sdist_sha256}|{builder_identity()}".encode()).hexdigest()
 
 
-def cached_build(sdist_sha256: str, target: TargetEnvironment, cache: Cache) -> Path | None:
-    """The wheel built earlier from this sdist for this target, if any."""
-    key = built_key(sdist_sha256, target)
+def _built(key: str, cache: Cache) -> Path | None:
+    """The wheel built earlier under ``key``, whichever target it was built for."""
     raw = cache.get("built", key + ".name")
     if raw is None:
         return None
     path = cache.path("built", key + "_" + raw.decode())
     return path if path.is_file() else None
+
+
+def _misfit(wheel_name: str, shown: str, target: TargetEnvironment) -> BuildError | None:
+    """The error of a wheel (named ``wheel_name``, built from ``shown``) that ``target``
+    cannot install; ``None`` when it fits."""
+    try:
+        _, _, _, tags = parse_wheel_filename(wheel_name)
+    except InvalidWheelFilename:
+        return BuildError(f"building {shown} produced a misnamed file {wheel_name}")
+    if set(tags) & set(target.tags):
+        return None
+    return BuildError(
+        f"the wheel built from {shown} ({wheel_name}) does not fit {target.describe()}",
+        hint="builds run on constrain's own interpreter; run constrain with the "
+        "target's Python version, or provide a wheel for the target",
+    )
+
+
+def cached_build(sdist_sha256: str, target: TargetEnvironment, cache: Cache) -> Path | None:
+    """The wheel built earlier from this sdist, if there is one and ``target`` can install it."""
+    path = _built(built_key(sdist_sha256), cache)
+    if path is None or _misfit(path.name.split("_", 1)[1], path.name, target) is not None:
+        return None
+    return path
 
 
 def build_for(
@@ -91,10 +119,13 @@ def build_for(
     from ..build.sdist import build_wheel  # only when building: it imports the build tools
 
     shown = filename or sdist.name
-    key = built_key(sdist_sha256, target)
+    key = built_key(sdist_sha256)
     with cache.lock("build-" + key[:40]):
-        found = cached_build(sdist_sha256, target, cache)
-        if found is not None:
+        found = _built(key, cache)
+        if found is not None:  # built by another process meanwhile, or for another target
+            misfit = _misfit(found.name.split("_", 1)[1], shown, target)
+            if misfit is not None:
+                raise misfit  # a build again would make the same wheel
             return found
         reporter.info(f"building a wheel from {shown}")
         out = Path(tempfile.mkdtemp(prefix="constrain-build-"))
@@ -108,23 +139,19 @@ def build_for(
             wheel = build_wheel(named, out / "dist", build_index=build_index, reporter=reporter,
                                 envs=envs)
             try:
-                _, _, _, tags = parse_wheel_filename(wheel.name)
+                parse_wheel_filename(wheel.name)
             except InvalidWheelFilename:
                 raise BuildError(f"building {shown} produced a misnamed file {wheel.name}") \
                     from None
-            if not set(tags) & set(target.tags):
-                raise BuildError(
-                    f"the wheel built from {shown} ({wheel.name}) does not fit "
-                    f"{target.describe()}",
-                    hint="builds run on constrain's own interpreter; run constrain with the "
-                    "target's Python version, or provide a wheel for the target",
-                )
             dest = cache.path("built", key + "_" + wheel.name)
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(".tmp-" + dest.name)
             shutil.copyfile(wheel, tmp)
             os.replace(tmp, dest)
             cache.put("built", key + ".name", wheel.name.encode())
+            misfit = _misfit(wheel.name, shown, target)  # kept: it may fit another target
+            if misfit is not None:
+                raise misfit
             return dest
         finally:
             shutil.rmtree(out, ignore_errors=True)
