@@ -53,34 +53,31 @@ def refused(exc: BaseException) -> bool:
     return "Connection refused" in str(exc) or "[Errno 111]" in str(exc)
 
 
-def name_unknown(exc: BaseException) -> bool:
-    """Did ``exc`` come from a host name with no address (``EAI_NONAME``: an unreachable
-    GitHub, a typo in a URL)? Retries with back-off would only add seconds to every run."""
+def _lookup_error(exc: BaseException, errno_name: str) -> bool:
+    """Is a ``socket.gaierror`` with this errno anywhere in ``exc``'s chain of causes?"""
     import socket
 
+    wanted = getattr(socket, errno_name)
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
-        if isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_NONAME:
+        if isinstance(cause, socket.gaierror) and cause.errno == wanted:
             return True
         cause = cause.__cause__ or cause.__context__
     return False
+
+
+def name_unknown(exc: BaseException) -> bool:
+    """Did ``exc`` come from a host name with no address (``EAI_NONAME``: an unreachable
+    GitHub, a typo in a URL)? Retries with back-off would only add seconds to every run."""
+    return _lookup_error(exc, "EAI_NONAME")
 
 
 def name_lookup_failed_for_now(exc: BaseException) -> bool:
     """Did ``exc`` come from a name lookup that failed for now (``EAI_AGAIN``: no answer from
     any name server; the system's resolver has already made its own attempts)?"""
-    import socket
-
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_AGAIN:
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
+    return _lookup_error(exc, "EAI_AGAIN")
 
 
 #: Linux's routing tables of the calling process's network namespace
