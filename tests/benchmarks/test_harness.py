@@ -617,34 +617,24 @@ def test_refresh_runs_three_pythons_in_one_constrain_command_and_three_uv_ones(t
                                             "3.12:six": "1.12"}
 
 
-def test_cold_runs_may_be_fewer_than_the_others(tmp_path):
+@pytest.mark.parametrize(("repeat", "cold_repeat"), [(3, 2), (1, 3)])
+def test_cold_runs_follow_cold_repeat(tmp_path, repeat, cold_repeat):
+    """--cold-repeat N runs each cold mode of constrain and uv N times, fewer or more than
+    --repeat (it once capped them at --repeat); pip's cold runs stay within its own count."""
     ctx = _context(tmp_path, _toolset(tmp_path))
     wl = FakeResolve()
     wl.seen = {}
     result = runner.run_workload(ctx, wl, ("constrain", "uv", "pip"),
-                                 {"constrain": 3, "uv": 3, "pip": 1},
+                                 {"constrain": repeat, "uv": repeat, "pip": 1},
                                  {t: 30 for t in tools.TOOLS}, force=False, log=_quiet,
-                                 cold_repeat=2)
+                                 cold_repeat=cold_repeat)
     runs = {(r.tool, r.mode): len(r.times_s) for r in result.rows}
-    assert runs[("constrain", COLD)] == runs[("uv", COLD)] == 2
-    assert runs[("constrain", WARM)] == runs[("uv", WARM)] == 3
+    assert runs[("constrain", COLD)] == runs[("uv", COLD)] == cold_repeat
+    assert runs[("constrain", WARM)] == runs[("uv", WARM)] == repeat
     assert runs[("pip", COLD)] == 1
+
+
+def test_cold_repeat_is_an_option():
     import run as bench_run
 
     assert bench_run.parse_args(["--cold-repeat", "1"]).cold_repeat == 1
-
-
-def test_cold_runs_may_be_more_than_the_others(tmp_path):
-    """--cold-repeat 3 with --repeat 1 runs each cold mode 3 times (it once capped them at
-    --repeat); pip's cold runs stay within its own count."""
-    ctx = _context(tmp_path, _toolset(tmp_path))
-    wl = FakeResolve()
-    wl.seen = {}
-    result = runner.run_workload(ctx, wl, ("constrain", "uv", "pip"),
-                                 {"constrain": 1, "uv": 1, "pip": 1},
-                                 {t: 30 for t in tools.TOOLS}, force=False, log=_quiet,
-                                 cold_repeat=3)
-    runs = {(r.tool, r.mode): len(r.times_s) for r in result.rows}
-    assert runs[("constrain", COLD)] == runs[("uv", COLD)] == 3
-    assert runs[("constrain", WARM)] == runs[("uv", WARM)] == 1
-    assert runs[("pip", COLD)] == 1
