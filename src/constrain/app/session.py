@@ -247,6 +247,7 @@ class Session:
                         whole_wheel=None if whole is None else whole.wanted,
                         sdist_wheel=None if whole is None else whole.build,
                         fetched_whole=None if whole is None else whole.fetched,
+                        facts=getattr(state.repository, "facts", None),
                     )
                 fetcher = state.fetcher
         return fetcher(file)

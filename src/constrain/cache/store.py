@@ -37,6 +37,9 @@ BUCKETS = {
     "resolutions": 1,  # whole resolutions (memo.py), valid while their inputs are unchanged
     "reconstructions": 1,  # what a reconstruction learnt: moves, sdists that do not build
     "misc": 1,
+    # what a run read from listings and metadata, with the identities of those entries, as
+    # one pickled snapshot per set of sources (index/facts.py)
+    "facts": 1,
 }
 
 
@@ -90,6 +93,15 @@ class Cache:
         try:
             with open(self._file(bucket, key), "rb") as fh:
                 return fh.read()
+        except OSError:
+            return None
+
+    def get_stat(self, bucket: str, key: str) -> tuple[bytes, os.stat_result] | None:
+        """:meth:`get`, with the status of the file read (what says later that the entry is
+        still the one read: ``index/facts.py``)."""
+        try:
+            with open(self._file(bucket, key), "rb") as fh:
+                return fh.read(), os.fstat(fh.fileno())
         except OSError:
             return None
 

@@ -30,7 +30,7 @@ from .store import BUCKETS
 #: Display kinds, in the order ``cache info`` lists them; buckets and directories per kind.
 KINDS: dict[str, tuple[str, ...]] = {
     "pages": ("pages", "listings"),
-    "metadata": ("metadata",),
+    "metadata": ("metadata", "facts"),  # facts: snapshots of what runs read (index/facts.py)
     "files": ("files",),  # downloaded wheels and sdists
     "unpacked": ("unpacked",),  # wheels unpacked for linking into environments
     "builds": ("built", "build-logs"),  # wheels built from sdists, and the builds' logs

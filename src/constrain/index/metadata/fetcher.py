@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 import sys
 import sysconfig
 import threading
@@ -51,6 +52,7 @@ from ..transport.client import HttpClient
 if TYPE_CHECKING:
     import tempfile
 
+    from ..facts import Facts
     from ...build.envs import BuildEnvs, BuildRequirementSource
 
 
@@ -105,8 +107,10 @@ class MetadataFetcher:
         whole_wheel: Callable[[DistFile], bool] | None = None,
         sdist_wheel: Callable[[DistFile, Path], Path] | None = None,
         fetched_whole: Callable[[DistFile], object] | None = None,
+        facts: Facts | None = None,
     ) -> None:
         self.client = client
+        self.facts = facts
         self.sdist_wheel = sdist_wheel
         self.fetched_whole = fetched_whole
         self.build_source = build_source
@@ -160,7 +164,9 @@ class MetadataFetcher:
         # A local file without a hash may be rebuilt under the same name: never cache its facts.
         cache = None if file.url.startswith("file:") and not file.sha256 else self.cache
         if cache is not None and not self.refresh:
-            md = self._from_cache(key)
+            md = self.facts.metadata(key) if self.facts is not None else None
+            if md is None:
+                md = self._from_cache(key)
             if md is not None:
                 self._count("cache")
                 return md
@@ -189,14 +195,18 @@ class MetadataFetcher:
             meta = {"fetched": time.time(), "file": file.filename}
             if md.source == "built":
                 meta["host"] = _host_tag()
-            cache.put("metadata", key, md.to_json().encode(), meta=meta)
+            dest = cache.put("metadata", key, md.to_json().encode(), meta=meta)
+            if self.facts is not None:
+                with contextlib.suppress(OSError):
+                    self.facts.note_metadata(key, md, os.stat(dest))
         return md
 
     def _from_cache(self, key: str) -> CoreMetadata | None:
         assert self.cache is not None
-        data = self.cache.get("metadata", key)
-        if data is None:
+        found = self.cache.get_stat("metadata", key)
+        if found is None:
             return None
+        data, st = found
         try:
             md = CoreMetadata.from_json(data)
         except (ValueError, KeyError, TypeError, InvalidRequirement, InvalidSpecifier):
@@ -205,6 +215,8 @@ class MetadataFetcher:
             meta = self.cache.get_meta("metadata", key) or {}
             if meta.get("host") != _host_tag():
                 return None  # built elsewhere: markers may have been evaluated differently
+        if self.facts is not None:
+            self.facts.note_metadata(key, md, st)
         return md
 
     def _parse(self, data: bytes, file: DistFile, source: MetadataSource, what: str) -> CoreMetadata:

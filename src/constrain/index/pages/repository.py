@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 
@@ -37,6 +38,9 @@ from .pagecache import NOT_HERE, Page, PageCache, page_url, strip_userinfo
 from .parse import parse_project_page
 from .prefetch import PAGES, PriorityPool, metadata_priority
 from .singleflight import SingleFlight
+
+if TYPE_CHECKING:
+    from ..facts import Facts
 
 #: pages at least this large are parsed in the helper process (``offload.py``), the first of
 #: them starting it: on Airflow's set, the 24 pages above it are 35 of the 41 MB
@@ -97,6 +101,20 @@ class IndexRepository:
                                 page_ttl=page_ttl, warn=self._warn_once, reporter=reporter)
         self._offload = Offload()
         self._closed = False
+        self._facts: Facts | None = None
+
+    @property
+    def facts(self) -> Facts:
+        """What the last runs read from the cache, kept as one entry (``index/facts.py``);
+        made on first use (a remembered resolution needs none, nor pickle's import)."""
+        if self._facts is None:
+            from ..facts import Facts
+
+            with self._lock:
+                if self._facts is None:
+                    self._facts = Facts(self.cache, [*self.indexes, *self.find_links],
+                                        use=not self.refresh)
+        return self._facts
 
     # ------------------------------------------------------------------ MetadataProvider
     def files(self, project: str) -> Sequence[DistFile]:
@@ -232,6 +250,8 @@ class IndexRepository:
         if pool is not None:
             pool.close()
         self._offload.close()
+        if self._facts is not None:
+            self._facts.save()
 
     def __enter__(self) -> IndexRepository:
         return self
@@ -290,8 +310,12 @@ class IndexRepository:
         page = self._pages.get(url, what, bucket="listings", store=store, opened=True)
         if page.status in NOT_HERE:
             return None
-        source = page.entry if page.entry is not None else page.body
-        listing = load_listing(project, source, index) if page.stored else None
+        if page.entry is not None and page.stored:
+            listing = self.facts.listing(
+                project, page.entry, index,
+                functools.partial(self._reopen, url_key(url)))
+        else:
+            listing = load_listing(project, page.body, index) if page.stored else None
         if listing is None:  # a foreign or damaged cache entry: fetch afresh
             page = self._pages.get(url, what, bucket="listings", store=store, use_cache=False)
             listing = load_listing(project, page.body, index)
@@ -299,6 +323,9 @@ class IndexRepository:
             raise CacheError(f"cannot read the cached listing of {project}",
                              hint="remove the cache directory or use --refresh")
         return listing
+
+    def _reopen(self, key: str):
+        return self.cache.open("listings", key) if self.cache is not None else None
 
     def _all_find_links_files(self) -> list[DistFile]:
         out: list[DistFile] = []

@@ -1,0 +1,412 @@
+"""The facts a resolve read from the cache (listings, parsed metadata), kept as one snapshot entry.
+
+A warm resolve reads a project's listing and a file's parsed metadata from hundreds of cache
+entries, and rebuilds the same :class:`~constrain.models.DistFile`, ``Version`` and
+``Requirement`` objects from them every run. :class:`Facts` keeps what one process read -- for
+each project its versions and the files of the versions looked at, for each file its metadata
+-- in one entry per set of sources (bucket ``facts``), loaded whole by the next process.
+
+Every fact is stored with the identity of the cache entry it came from (inode, device, size,
+modification and change times), and is used only while that entry is still the same: a listing
+when the entry the page cache opened for it is, a metadata only when the metadata entry is.
+So a snapshot is exactly as fresh as the entries (a page fetched again is a new entry, and its
+facts are read from it), and a damaged or replaced entry is read as it is now. Facts read from
+an entry just written (a page fetched now) are not taken: they are taken from the entry on the
+next run. The snapshot itself carries a digest of its body and the versions of Python and
+packaging that wrote it (whose pickled objects it holds), and is read by an unpickler that
+builds only packaging's and constrain's value types; anything else is a miss. A snapshot is
+written when a run read facts it did not have, and then holds what that run used.
+
+Over 400 lines: the snapshot's format (its pickling of packaging's types, the guarded reader)
+and its use (listings with their fallback to the entry, metadata) are one contract.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import gc
+import hashlib
+import io
+import marshal
+import os
+import struct
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+import _pickle as pickle  # the C pickler itself: pickle.py's import is several ms more
+
+import packaging
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName
+
+from ..cache.keys import digest
+from ..cache.store import Cache
+from ..errors import CacheError
+from ..models import CoreMetadata, ProjectFiles
+from .pages.listing import load_listing
+from .pages.pagecache import strip_userinfo
+
+FORMAT = 1
+_MAGIC = b"constrain-facts\n"
+_LENGTH = struct.Struct("<I")
+
+Identity = tuple[int, int, int, int, int]
+
+
+def identity(st: os.stat_result) -> Identity:
+    """What says a cache entry is still the one a fact came from (``os.replace`` makes a new
+    inode; a write in place moves the size or the times)."""
+    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def facts_key(sources: list[str]) -> str:
+    """The snapshot of one set of sources (index URLs and find-links locations, in order)."""
+    return digest("facts", str(FORMAT), *sources)
+
+
+#: (module, name) pairs the unpickler may build: value types and pickle's own helpers
+_ALLOWED_MODULES = frozenset({
+    "packaging.version", "packaging.specifiers", "packaging.markers", "packaging._parser",
+    "packaging.requirements", "packaging.tags", "constrain.models", "constrain.index.facts",
+    "datetime", "copyreg",
+})
+_ALLOWED_BUILTINS = frozenset({"frozenset", "set"})
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module in _ALLOWED_MODULES or (module == "builtins" and name in _ALLOWED_BUILTINS):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not a fact")
+
+
+def _header() -> tuple:
+    return (FORMAT, sys.version, packaging.__version__)
+
+
+def _requirement(name: str, url: str | None, extras: tuple, specifier: SpecifierSet,
+                 marker: Marker | None) -> Requirement:
+    """A stored requirement, rebuilt from its parts as packaging parsed them (packaging's own
+    unpickling parses the requirement's text again)."""
+    req = Requirement.__new__(Requirement)
+    req.name, req.url, req.extras = name, url, set(extras)
+    req.specifier, req.marker = specifier, marker
+    return req
+
+
+def _marker(tree: list) -> Marker:
+    """A stored marker, from packaging's parsed tree (not its text parsed again)."""
+    found = Marker.__new__(Marker)
+    found._markers = tree  # noqa: SLF001 -- the tree Marker.__init__ made when it was stored
+    found._serialized = None  # noqa: SLF001
+    return found
+
+
+def _reduce_requirement(req: Requirement) -> tuple:
+    return (_requirement, (req.name, req.url, tuple(sorted(req.extras)), req.specifier,
+                           req.marker))
+
+
+def _reduce_marker(marker: Marker) -> tuple:
+    return (_marker, (marker._markers,))  # noqa: SLF001
+
+
+_SET_SLOTS = ("_canonicalized", "_has_arbitrary", "_is_unsatisfiable", "_prereleases",
+              "_ranges", "_specs")
+
+
+def _specifier_set(specs: tuple, prereleases: bool | None, canonicalized: bool,
+                   has_arbitrary: bool) -> SpecifierSet:
+    """A stored specifier set, from its parsed specifiers (packaging's own unpickling
+    renders each of them as text again)."""
+    found = SpecifierSet.__new__(SpecifierSet)
+    found._specs, found._prereleases = specs, prereleases  # noqa: SLF001
+    found._canonicalized, found._has_arbitrary = canonicalized, has_arbitrary  # noqa: SLF001
+    found._ranges = found._is_unsatisfiable = None  # noqa: SLF001 -- caches, made on demand
+    return found
+
+
+def _reduce_specifier_set(spec: SpecifierSet) -> tuple:
+    return (_specifier_set, (spec._specs, spec._prereleases, spec._canonicalized,  # noqa: SLF001
+                             spec._has_arbitrary))  # noqa: SLF001
+
+
+#: how requirements, markers and specifier sets are stored: from the parts packaging parsed,
+#: the latter two only for the layouts of packaging known here (the snapshot's header names
+#: the packaging that wrote it; another one reads none of it)
+_REDUCE: dict = {Requirement: _reduce_requirement}
+if getattr(Marker, "__slots__", None) == ("_markers", "_serialized"):
+    _REDUCE[Marker] = _reduce_marker
+if tuple(sorted(getattr(SpecifierSet, "__slots__", ()))) == _SET_SLOTS:
+    _REDUCE[SpecifierSet] = _reduce_specifier_set
+
+
+def dump_snapshot(listings: dict, metadata: dict) -> bytes:
+    """The entry: magic, header length, header (format, Python, packaging, body digest), body."""
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=5)
+    pickler.dispatch_table = {**copyreg.dispatch_table, **_REDUCE}
+    pickler.dump((listings, metadata))
+    body = out.getvalue()
+    header = marshal.dumps((*_header(), hashlib.sha256(body).hexdigest()))
+    return b"".join([_MAGIC, _LENGTH.pack(len(header)), header, body])
+
+
+def load_snapshot(data: bytes) -> tuple[dict, dict] | None:
+    """The ``(listings, metadata)`` of :func:`dump_snapshot` output; ``None`` when it is
+    foreign, damaged, or written by another Python or packaging."""
+    try:
+        if not data.startswith(_MAGIC):
+            return None
+        at = len(_MAGIC)
+        (length,) = _LENGTH.unpack_from(data, at)
+        at += _LENGTH.size
+        header = marshal.loads(data[at:at + length])
+        body = memoryview(data)[at + length:]
+        if tuple(header[:3]) != _header() or hashlib.sha256(body).hexdigest() != header[3]:
+            return None
+        collecting = gc.isenabled()
+        gc.disable()  # tens of thousands of new objects, none in a cycle: no collection
+        try:
+            listings, metadata = _Unpickler(io.BytesIO(body)).load()
+        finally:
+            if collecting:
+                gc.enable()
+        if type(listings) is not dict or type(metadata) is not dict:
+            return None
+        return listings, metadata
+    except Exception:  # noqa: BLE001 -- whatever a damaged entry raises, it is a miss
+        return None
+
+
+class _Listing:
+    """One project's facts: the listing entry's identity, the index it was read for, its
+    versions and summary, and the files of the versions looked at (by position and filter)."""
+
+    __slots__ = ("count", "files", "has_upload", "ident", "index", "indexes", "versions")
+
+    def __init__(self, ident: Identity, index: str, files_of: ProjectFiles) -> None:
+        self.ident = ident
+        self.index = index
+        self.versions = files_of.versions
+        self.has_upload = files_of.has_upload_time
+        self.count = len(files_of)
+        self.indexes = files_of.indexes
+        #: (position, filter token) -> files: see :meth:`Facts._token`
+        self.files: dict[tuple[int, str], tuple] = {}
+
+    def __getstate__(self) -> tuple:
+        return (self.ident, self.index, self.versions, self.has_upload, self.count,
+                self.indexes, dict(self.files))
+
+    def __setstate__(self, state: tuple) -> None:
+        (self.ident, self.index, self.versions, self.has_upload, self.count, self.indexes,
+         self.files) = state
+
+
+class Facts:
+    """The snapshot of ``cache`` for ``sources``, read on first use; ``use=False`` (a refresh)
+    neither reads nor writes it. Safe to call from several threads."""
+
+    def __init__(self, cache: Cache | None, sources: list[str], *, use: bool = True) -> None:
+        self.cache = cache if use else None
+        self.key = facts_key(sources)
+        self._lock = threading.Lock()
+        self._loaded = False
+        self._listings: dict[NormalizedName, _Listing] = {}
+        self._metadata: dict[str, tuple[Identity, CoreMetadata]] = {}
+        self._used_listings: dict[NormalizedName, _Listing] = {}
+        self._used_metadata: dict[str, tuple[Identity, CoreMetadata]] = {}
+        self._dirty = False
+        self._tokens: dict[int, tuple[object, str]] = {}
+        self.hits = 0  # work counter: facts served from the snapshot
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        with self._lock:
+            if self._loaded or self.cache is None:
+                self._loaded = True
+                return
+            data = self.cache.get("facts", self.key)
+            found = load_snapshot(data) if data is not None else None
+            if found is not None:
+                self._listings, self._metadata = found
+            self._loaded = True
+
+    # ------------------------------------------------------------------ listings
+    def listing(self, project: NormalizedName, entry: BinaryIO, index: str,
+                reopen: Callable[[], BinaryIO | None]) -> ProjectFiles | None:
+        """The files of ``project`` from its cached listing, opened as ``entry`` (which this
+        closes or hands on): from the snapshot while ``entry`` is the one its facts came
+        from, else read from ``entry`` (``None`` when it is unreadable). ``reopen()`` opens
+        the entry again, for a version the snapshot does not hold."""
+        if self.cache is None:
+            return load_listing(project, entry, index)
+        try:
+            ident = identity(os.fstat(entry.fileno()))
+        except OSError:
+            return load_listing(project, entry, index)
+        self._load()
+        found = self._listings.get(project)
+        if found is not None and found.ident == ident and found.index == index:
+            entry.close()
+            with self._lock:
+                self._used_listings[project] = found
+                self.hits += 1
+            return self._from_snapshot(project, found, index, reopen)
+        real = load_listing(project, entry, index)
+        if real is None or strip_userinfo(index) != index:
+            return real  # an index URL with a login or token is not written down here
+        record = _Listing(ident, index, real)
+        with self._lock:
+            self._used_listings[project] = record
+            self._dirty = True
+        return self._recording(project, real, record)
+
+    def _token(self, keep: Callable[[str], bool] | None) -> str | None:
+        """A name for the filter ``keep`` that holds across processes: ``""`` for none, a
+        digest of the wheel tags of the target whose ``may_accept_filename`` it is; ``None``
+        for any other filter (its answers are not kept)."""
+        if keep is None:
+            return ""
+        owner = getattr(keep, "__self__", None)
+        if owner is None or getattr(keep, "__name__", "") != "may_accept_filename":
+            return None
+        found = self._tokens.get(id(owner))
+        if found is None:
+            tags = getattr(owner, "tags", None)
+            if tags is None:
+                return None
+            found = self._tokens[id(owner)] = (owner, digest("tags", *map(str, tags)))
+        return found[1]
+
+    def _recording(self, project: NormalizedName, real: ProjectFiles, record: _Listing) -> ProjectFiles:
+        files = record.files
+
+        def build(position: Any, keep: Callable[[str], bool] | None) -> tuple:
+            token = self._token(keep)
+            if token is None:
+                return real.files_of(position, keep)
+            got = files.get((position, token))
+            if got is None:
+                got = files[(position, token)] = real.files_of(position, keep)
+            return got
+
+        return ProjectFiles(real.project, real.versions, range(len(real.versions)), build,
+                            has_upload_time=real.has_upload_time, count=len(real),
+                            indexes=real.indexes)
+
+    def _from_snapshot(self, project: NormalizedName, record: _Listing, index: str,
+                       reopen: Callable[[], BinaryIO | None]) -> ProjectFiles:
+        files = record.files
+        again: list = []  # the entry read again, once, when needed
+
+        def build(position: Any, keep: Callable[[str], bool] | None) -> tuple:
+            token = self._token(keep)
+            got = files.get((position, token)) if token is not None else None
+            if got is None:
+                got = self._read_again(project, record, index, reopen, again, position, keep,
+                                       token)
+            return got
+
+        return ProjectFiles(project, record.versions, range(len(record.versions)), build,
+                            has_upload_time=record.has_upload, count=record.count,
+                            indexes=record.indexes)
+
+    def _read_again(self, project: NormalizedName, record: _Listing, index: str,
+                    reopen: Callable[[], BinaryIO | None], again: list,
+                    position: int, keep: Callable[[str], bool] | None,
+                    token: str | None) -> tuple:
+        """The files of a version the snapshot does not hold, from the listing entry. If the
+        entry was replaced meanwhile (a concurrent run fetched the page), the version's files
+        are those of the entry as it is now (none if it no longer lists the version)."""
+        if not again:
+            entry = reopen()
+            current: ProjectFiles | None = None
+            same = False
+            if entry is not None:
+                try:
+                    same = identity(os.fstat(entry.fileno())) == record.ident
+                except OSError:
+                    same = False
+                current = load_listing(project, entry, index)
+            if current is None:
+                raise CacheError(f"cannot read the cached listing of {project}",
+                                 hint="remove the cache directory or use --refresh")
+            again.append((current, same))
+        current, same = again[0]
+        if same:
+            got = current.files_of(position, keep)
+            if token is not None:
+                with self._lock:
+                    record.files[(position, token)] = got
+                    self._dirty = True
+            return got
+        with self._lock:
+            self._used_listings.pop(project, None)  # its facts are no longer the entry's
+        version = record.versions[position]
+        for i, v in enumerate(current.versions):
+            if v == version and str(v) == str(version):
+                return current.files_of(i, keep)
+        return ()
+
+    # ------------------------------------------------------------------ metadata
+    def metadata(self, key: str) -> CoreMetadata | None:
+        """The parsed metadata of the ``metadata`` entry ``key`` while that entry is the one
+        it came from; ``None`` otherwise."""
+        if self.cache is None:
+            return None
+        self._load()
+        found = self._metadata.get(key)
+        if found is None:
+            return None
+        try:
+            st = os.stat(self.cache._file("metadata", key))  # noqa: SLF001 -- its own path
+        except OSError:
+            return None
+        if identity(st) != found[0]:
+            return None
+        with self._lock:
+            self._used_metadata[key] = found
+            self.hits += 1
+        return found[1]
+
+    def note_metadata(self, key: str, md: CoreMetadata, st: os.stat_result) -> None:
+        """``md`` was read from (or written as) the ``metadata`` entry ``key``, whose status
+        is ``st``. Metadata built on this host is left out (its entry says where it was
+        built, which the fetcher checks)."""
+        if self.cache is None or md.source == "built":
+            return
+        if not isinstance(md.requires_dist, tuple):
+            import dataclasses
+
+            md = dataclasses.replace(md, requires_dist=tuple(md.requires_dist))
+        with self._lock:
+            self._used_metadata[key] = (identity(st), md)
+            self._dirty = True
+
+    # ------------------------------------------------------------------ writing
+    def save(self) -> None:
+        """Write the snapshot of what this run used, if it read facts the snapshot lacked.
+        A cache that cannot be written is left as it is (the facts are an optimisation)."""
+        if self.cache is None:
+            return
+        with self._lock:
+            if not self._dirty:
+                return
+            self._dirty = False
+            listings = dict(self._used_listings)
+            metadata = dict(self._used_metadata)
+        try:
+            data = dump_snapshot(listings, metadata)
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+            return
+        try:
+            self.cache.put("facts", self.key, data)
+        except CacheError:
+            pass

@@ -1,0 +1,196 @@
+"""The facts snapshot (index/facts.py): one entry instead of hundreds, never staler than they are."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
+from packaging.version import Version
+
+from constrain.cache.keys import file_key
+from constrain.cache.store import Cache
+from constrain.config import IndexSettings
+from constrain.index.facts import Facts, dump_snapshot, facts_key, load_snapshot
+from constrain.index.metadata.fetcher import MetadataFetcher
+from constrain.index.pages.repository import IndexRepository
+from constrain.index.transport.client import HttpClient
+from constrain.models import CoreMetadata, DistFile
+from tests.support.builders import PackageSpec
+
+
+class NoFetcher:
+    def __call__(self, file):  # pragma: no cover - the tests read listings only
+        raise AssertionError("no metadata here")
+
+
+@pytest.fixture
+def cache(tmp_path) -> Cache:
+    return Cache(tmp_path / "cache")
+
+
+@pytest.fixture
+def make_repo(cache):
+    made: list[tuple[IndexRepository, HttpClient]] = []
+
+    def make(settings: IndexSettings, **kw) -> IndexRepository:
+        client = HttpClient(retries=2, backoff=0.0, timeout=10)
+        repo = IndexRepository(settings, client, cache, NoFetcher(), **kw)
+        made.append((repo, client))
+        return repo
+
+    yield make
+    for repo, client in made:
+        repo.close()
+        client.close()
+
+
+def _facts(files) -> list:
+    return sorted((f.filename, str(f.version), f.kind, sorted(map(str, f.tags)), f.hashes,
+                   f.requires_python, f.yanked, f.upload_time, f.size, f.core_metadata, f.url,
+                   f.index) for f in files)
+
+
+def _run(make_repo, settings, **kw):
+    """One process's look at foo: every version's files, then the repository closed (which
+    writes the snapshot when it read facts the snapshot lacked)."""
+    repo = make_repo(settings, offline=True, **kw)
+    files = repo.files("foo")
+    seen = [files.files_of(i) for i in range(len(files.versions))]
+    repo.close()
+    return files, seen, repo.facts.hits
+
+
+SPECS = [
+    PackageSpec("foo", "1.0", kinds=("sdist",), requires_python=">=3.8"),
+    PackageSpec("foo", "1.1", tags=("cp311-cp311-manylinux_2_17_x86_64", "py3-none-any")),
+    PackageSpec("foo", "2.0rc1", yanked="broken", kinds=("wheel", "sdist")),
+]
+
+
+def test_a_second_run_reads_the_same_files_from_the_snapshot(make_index, make_repo, cache):
+    index = make_index(SPECS)
+    settings = IndexSettings(index_url=index.index_url)
+    make_repo(settings).files("foo")  # fetched now: its facts are taken from the entry later
+    first, seen_first, hits = _run(make_repo, settings)
+    assert hits == 0
+    assert cache.get("facts", facts_key([index.index_url])) is not None
+    again, seen_again, hits = _run(make_repo, settings)
+    assert hits == 1  # from the snapshot, not the listing
+    assert list(again.versions) == list(first.versions)
+    assert seen_again == seen_first and _facts(again) == _facts(first)
+    wheel = next(f for f in again if f.is_wheel)
+    assert Tag("py3", "none", "any") in wheel.tags  # tags hash as freshly parsed ones
+
+
+def test_a_page_fetched_again_is_read_from_its_new_entry(make_index, make_repo):
+    index = make_index(SPECS)
+    settings = IndexSettings(index_url=index.index_url)
+    make_repo(settings).files("foo")
+    _run(make_repo, settings)
+    index.add([PackageSpec("foo", "3.0"), PackageSpec("foo", "1.1", yanked="pulled")])
+    make_repo(settings, page_ttl=0).files("foo")  # revalidated: a new listing entry
+    files, _seen, hits = _run(make_repo, settings)
+    assert hits == 0
+    assert "3.0" in {str(v) for v in files.versions}
+    assert "pulled" in {f.yanked for f in files if str(f.version) == "1.1"}
+    files, _seen, hits = _run(make_repo, settings)  # and the snapshot follows it
+    assert hits == 1 and "pulled" in {f.yanked for f in files if str(f.version) == "1.1"}
+
+
+@pytest.mark.parametrize("damage", ["cut", "flip", "empty", "foreign"])
+def test_a_damaged_snapshot_is_a_miss(make_index, make_repo, cache, damage):
+    index = make_index(SPECS)
+    settings = IndexSettings(index_url=index.index_url)
+    make_repo(settings).files("foo")
+    expected, _, _ = _run(make_repo, settings)
+    key = facts_key([index.index_url])
+    body = cache.get("facts", key)
+    assert body is not None
+    if damage == "cut":
+        body = body[:-10]
+    elif damage == "flip":
+        body = body[:-40] + bytes([body[-40] ^ 1]) + body[-39:]
+    elif damage == "empty":
+        body = b""
+    else:
+        body = b"\x80\x05N."  # a pickle, but not a snapshot
+    cache.put("facts", key, body)
+    files, _, hits = _run(make_repo, settings)
+    assert hits == 0 and _facts(files) == _facts(expected)
+
+
+def test_a_version_the_snapshot_lacks_is_read_from_the_listing(make_index, make_repo):
+    index = make_index(SPECS)
+    settings = IndexSettings(index_url=index.index_url)
+    make_repo(settings).files("foo")
+    repo = make_repo(settings, offline=True)
+    expected = repo.files("foo").files_of(0)  # only the newest version looked at
+    repo.close()
+    repo = make_repo(settings, offline=True)
+    files = repo.files("foo")
+    assert repo.facts.hits == 1
+    assert files.files_of(0) == expected
+    assert {str(f.version) for f in files.files_of(2)} == {"1.0"}  # read from the listing
+
+
+def _md(requires: list[str]) -> CoreMetadata:
+    return CoreMetadata(name="foo", version=Version("1.0"),
+                        requires_dist=tuple(Requirement(r) for r in requires),
+                        requires_python=SpecifierSet(">=3.8"), source="pep658")
+
+
+def test_metadata_comes_from_the_snapshot_only_while_its_entry_is_unchanged(cache, tmp_path):
+    wheel = DistFile(project="foo", filename="foo-1.0-py3-none-any.whl",
+                     url="https://example.invalid/foo-1.0-py3-none-any.whl",
+                     version=Version("1.0"), kind="wheel", hashes=(("sha256", "ab" * 32),))
+    key = file_key(wheel.cache_identity())
+    first = _md(['bar>=1; python_version < "3.12"', "baz[x]==2; extra == 'x'"])
+    cache.put("metadata", key, first.to_json().encode(), meta={"fetched": 0})
+
+    def fetch() -> tuple[CoreMetadata, int]:
+        facts = Facts(cache, ["https://example.invalid/simple"])
+        fetcher = MetadataFetcher(HttpClient(offline=True), cache, offline=True, facts=facts)
+        md = fetcher(wheel)
+        facts.save()
+        return md, facts.hits
+
+    assert fetch() == (first, 0)
+    md, hits = fetch()
+    assert hits == 1 and md == first
+    assert str(md.requires_dist[0].marker) == 'python_version < "3.12"'
+    assert md.requires_dist[1].extras == {"x"} and str(md.requires_dist[1].specifier) == "==2"
+    changed = _md(["bar>=2"])  # the entry rewritten (another source, a repair)
+    cache.put("metadata", key, changed.to_json().encode(), meta={"fetched": 0})
+    assert fetch() == (changed, 0)
+    assert fetch() == (changed, 1)
+    path = cache.path("metadata", key)  # damaged in place: cut short
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(Exception):  # noqa: B017 -- offline, nothing left to read it from
+        fetch()
+
+
+def test_tags_read_back_in_another_process_hash_as_parsed_ones(tmp_path):
+    """Tags keep a hash of their strings, which differs between processes: read back, they
+    must still be found in a target's set of freshly parsed tags."""
+    f = DistFile(project="foo", filename="foo-1.0-py3-none-any.whl", url="u",
+                 version=Version("1.0"), kind="wheel",
+                 tags=frozenset({Tag("py3", "none", "any")}))
+    path = tmp_path / "snapshot"
+    path.write_bytes(dump_snapshot({}, {"k": f}))
+    code = textwrap.dedent(f"""
+        from packaging.tags import Tag
+        from constrain.index.facts import load_snapshot
+        _, found = load_snapshot(open({str(path)!r}, "rb").read())
+        assert Tag("py3", "none", "any") in found["k"].tags
+        assert found["k"].tags == frozenset({{Tag("py3", "none", "any")}})
+    """)
+    for seed in ("1", "2"):
+        subprocess.run([sys.executable, "-c", code], check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed})
+    assert load_snapshot(path.read_bytes()) is not None
