@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from packaging.requirements import Requirement
@@ -13,8 +14,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.version import Version
 
-from constrain.cache.keys import file_key
+from constrain.cache.keys import file_key, url_key
 from constrain.cache.store import Cache
+from constrain.cli import main as cli_main
 from constrain.config import IndexSettings
 from constrain.index.facts import Facts, dump_snapshot, facts_key, load_snapshot
 from constrain.index.metadata.fetcher import MetadataFetcher
@@ -137,6 +139,45 @@ def test_a_version_the_snapshot_lacks_is_read_from_the_listing(make_index, make_
     assert repo.facts.hits == 1
     assert files.files_of(0) == expected
     assert {str(f.version) for f in files.files_of(2)} == {"1.0"}  # read from the listing
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+@pytest.mark.parametrize("meanwhile", ["pruned", "replaced"])
+def test_a_listing_from_the_snapshot_keeps_serving_its_entry_as_opened(
+        make_index, make_repo, cache, monkeypatch, capsys, size, meanwhile):
+    """Issue 18: ``cache prune`` is safe beside a running constrain. A listing taken from the
+    snapshot, whose entry is then pruned (or replaced by a concurrent run that fetched the
+    page again), still gives the versions the snapshot lacks: from the entry as it was
+    opened, as a listing read from its entry does -- not an error mid-resolve."""
+    if size == "large":  # kept open and read in parts, not read whole
+        monkeypatch.setattr("constrain.index.facts.WHOLE_BELOW", 0)
+    index = make_index(SPECS)
+    settings = IndexSettings(index_url=index.index_url)
+    whole = make_repo(settings).files("foo")  # fetched now: no facts taken from it
+    expected = [whole.files_of(i) for i in range(len(whole.versions))]
+    repo = make_repo(settings, offline=True)
+    repo.files("foo").files_of(0)  # only the newest version looked at: the snapshot's facts
+    repo.close()
+
+    repo = make_repo(settings, offline=True)
+    files = repo.files("foo")
+    assert repo.facts.hits == 1
+    key = url_key(index.index_url + "/foo/")
+    if meanwhile == "pruned":
+        listings = cache.path("listings", key).parent.parent
+        when = time.time() - 40 * 86400
+        for p in listings.rglob("*"):
+            os.utime(p, (when, when))
+        assert cli_main(["cache", "prune", "--older-than", "30d", "--cache-dir",
+                         str(cache.root)]) == 0
+        capsys.readouterr()
+        assert cache.open("listings", key) is None  # gone under the running resolve
+    else:
+        index.add([PackageSpec("foo", "1.0", yanked="pulled", kinds=("sdist",))])
+        make_repo(settings, page_ttl=0).files("foo")  # a new entry under the same key
+    assert [str(v) for v in files.versions] == ["2.0rc1", "1.1", "1.0"]
+    assert [files.files_of(i) for i in range(3)] == expected
+    assert all(f.yanked is None for f in files.files_of(2))  # the entry as it was opened
 
 
 def _md(requires: list[str]) -> CoreMetadata:

@@ -12,7 +12,9 @@ when the entry the page cache opened for it is, a metadata only when the metadat
 So a snapshot is exactly as fresh as the entries (a page fetched again is a new entry, and its
 facts are read from it), and a damaged or replaced entry is read as it is now. Facts read from
 an entry just written (a page fetched now) are not taken: they are taken from the entry on the
-next run. The snapshot itself carries a digest of its body and the versions of Python and
+next run. A version the snapshot lacks is read from the listing's entry as it was opened (held:
+read whole when small, kept open when large), so an entry pruned or replaced meanwhile changes
+nothing for the run under way, as for a listing read from its entry. The snapshot itself carries a digest of its body and the versions of Python and
 packaging that wrote it (whose pickled objects it holds), and is read by an unpickler that
 builds only packaging's and constrain's value types; anything else is a miss. A snapshot is
 written when a run read facts it did not have, and then holds what that run used.
@@ -32,6 +34,7 @@ import os
 import struct
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
@@ -47,7 +50,7 @@ from ..cache.keys import digest
 from ..cache.store import Cache
 from ..errors import CacheError
 from ..models import CoreMetadata, ProjectFiles
-from .pages.listing import load_listing
+from .pages.listing import WHOLE_BELOW, load_listing
 from .pages.pagecache import strip_userinfo
 
 FORMAT = 1
@@ -183,6 +186,19 @@ def load_snapshot(data: bytes) -> tuple[dict, dict] | None:
         return None
 
 
+def _hold(entry: BinaryIO, size: int) -> bytes | BinaryIO | None:
+    """What a listing taken from the snapshot keeps of its ``entry`` for versions the snapshot
+    lacks: the bytes of a small one (read now, the entry closed), a large one itself (kept
+    open: read in parts, as :func:`load_listing` would). ``None`` when it cannot be read."""
+    if size >= WHOLE_BELOW and hasattr(os, "pread"):
+        return entry
+    try:
+        with entry:
+            return entry.read()
+    except OSError:
+        return None
+
+
 class _Listing:
     """One project's facts: the listing entry's identity, the index it was read for, its
     versions and summary, and the files of the versions looked at (by position and filter)."""
@@ -239,12 +255,13 @@ class Facts:
             self._loaded = True
 
     # ------------------------------------------------------------------ listings
-    def listing(self, project: NormalizedName, entry: BinaryIO, index: str,
-                reopen: Callable[[], BinaryIO | None]) -> ProjectFiles | None:
+    def listing(self, project: NormalizedName, entry: BinaryIO, index: str) -> ProjectFiles | None:
         """The files of ``project`` from its cached listing, opened as ``entry`` (which this
         closes or hands on): from the snapshot while ``entry`` is the one its facts came
-        from, else read from ``entry`` (``None`` when it is unreadable). ``reopen()`` opens
-        the entry again, for a version the snapshot does not hold."""
+        from, else read from ``entry`` (``None`` when it is unreadable). A version the
+        snapshot does not hold is read from ``entry`` as it was opened, even if the entry is
+        removed (``cache prune``) or replaced meanwhile: the small ones are read whole now,
+        a large one is kept open (as :func:`load_listing` does)."""
         if self.cache is None:
             return load_listing(project, entry, index)
         try:
@@ -254,11 +271,13 @@ class Facts:
         self._load()
         found = self._listings.get(project)
         if found is not None and found.ident == ident and found.index == index:
-            entry.close()
+            held = _hold(entry, ident[2])
+            if held is None:
+                return None  # unreadable now: the caller fetches it afresh
             with self._lock:
                 self._used_listings[project] = found
                 self.hits += 1
-            return self._from_snapshot(project, found, index, reopen)
+            return self._from_snapshot(project, found, index, held)
         real = load_listing(project, entry, index)
         if real is None or strip_userinfo(index) != index:
             return real  # an index URL with a login or token is not written down here
@@ -302,58 +321,41 @@ class Facts:
                             indexes=real.indexes)
 
     def _from_snapshot(self, project: NormalizedName, record: _Listing, index: str,
-                       reopen: Callable[[], BinaryIO | None]) -> ProjectFiles:
+                       held: bytes | BinaryIO) -> ProjectFiles:
         files = record.files
-        again: list = []  # the entry read again, once, when needed
+        again: list[ProjectFiles] = []  # the held entry read, once, when needed
 
         def build(position: Any, keep: Callable[[str], bool] | None) -> tuple:
             token = self._token(keep)
             got = files.get((position, token)) if token is not None else None
             if got is None:
-                got = self._read_again(project, record, index, reopen, again, position, keep,
+                got = self._read_again(project, record, index, held, again, position, keep,
                                        token)
             return got
 
+        if not isinstance(held, bytes):  # closed with the last reader
+            weakref.finalize(build, held.close)
         return ProjectFiles(project, record.versions, range(len(record.versions)), build,
                             has_upload_time=record.has_upload, count=record.count,
                             indexes=record.indexes)
 
     def _read_again(self, project: NormalizedName, record: _Listing, index: str,
-                    reopen: Callable[[], BinaryIO | None], again: list,
-                    position: int, keep: Callable[[str], bool] | None,
-                    token: str | None) -> tuple:
-        """The files of a version the snapshot does not hold, from the listing entry. If the
-        entry was replaced meanwhile (a concurrent run fetched the page), the version's files
-        are those of the entry as it is now (none if it no longer lists the version)."""
+                    held: bytes | BinaryIO, again: list[ProjectFiles], position: int,
+                    keep: Callable[[str], bool] | None, token: str | None) -> tuple:
+        """The files of a version the snapshot does not hold, from the entry the snapshot's
+        facts came from, as it was opened (``held``)."""
         if not again:
-            entry = reopen()
-            current: ProjectFiles | None = None
-            same = False
-            if entry is not None:
-                try:
-                    same = identity(os.fstat(entry.fileno())) == record.ident
-                except OSError:
-                    same = False
-                current = load_listing(project, entry, index)
-            if current is None:
+            current = load_listing(project, held, index, whole_below=0)  # bytes, or in parts
+            if current is None:  # changed in place under the same identity: damaged
                 raise CacheError(f"cannot read the cached listing of {project}",
                                  hint="remove the cache directory or use --refresh")
-            again.append((current, same))
-        current, same = again[0]
-        if same:
-            got = current.files_of(position, keep)
-            if token is not None:
-                with self._lock:
-                    record.files[(position, token)] = got
-                    self._dirty = True
-            return got
-        with self._lock:
-            self._used_listings.pop(project, None)  # its facts are no longer the entry's
-        version = record.versions[position]
-        for i, v in enumerate(current.versions):
-            if v == version and str(v) == str(version):
-                return current.files_of(i, keep)
-        return ()
+            again.append(current)
+        got = again[0].files_of(position, keep)
+        if token is not None:
+            with self._lock:
+                record.files[(position, token)] = got
+                self._dirty = True
+        return got
 
     # ------------------------------------------------------------------ metadata
     def metadata(self, key: str) -> CoreMetadata | None:

@@ -311,9 +311,7 @@ class IndexRepository:
         if page.status in NOT_HERE:
             return None
         if page.entry is not None and page.stored:
-            listing = self.facts.listing(
-                project, page.entry, index,
-                functools.partial(self._reopen, url_key(url)))
+            listing = self.facts.listing(project, page.entry, index)
         else:
             listing = load_listing(project, page.body, index) if page.stored else None
         if listing is None:  # a foreign or damaged cache entry: fetch afresh
@@ -323,9 +321,6 @@ class IndexRepository:
             raise CacheError(f"cannot read the cached listing of {project}",
                              hint="remove the cache directory or use --refresh")
         return listing
-
-    def _reopen(self, key: str):
-        return self.cache.open("listings", key) if self.cache is not None else None
 
     def _all_find_links_files(self) -> list[DistFile]:
         out: list[DistFile] = []
