@@ -199,3 +199,31 @@ def test_a_wheelhouse_for_another_python_also_carries_the_build_tools_of_this_on
     assert manifest["targets"][0]["build_files"] == ["oldtool-0.9-py3-none-any.whl",
                                                      "oldtool-1.0-py3-none-any.whl"]
     assert not any(p.name.startswith("oldtool-2.0") for p in house.iterdir())
+
+
+def test_a_wheel_built_under_other_build_rules_is_not_reused(server, tmp_path, capsys):
+    """The built wheel is the work of the build tools the rules chose: under a changed
+    ``--build-constraint`` (or cut-off) the install builds again with the tools those rules
+    choose, instead of installing the wheel older rules' tools made."""
+    cache = tmp_path / "cache"
+    common = ["--index-url", server.index_url, "--cache-dir", str(cache),
+              "--airflow-constraints", "off"]
+    code, _out, err = run(capsys, "install", "app", "--exclude-newer", CUTOFF,
+                          "--venv", str(tmp_path / "V1"), *common)
+    assert code == 0, err
+    assert (tmp_path / "V1" / SITE / "app").is_dir()
+
+    refuse = tmp_path / "build.txt"
+    refuse.write_text("oldtool==2.0\n")
+    code, _out, err = run(capsys, "install", "app", "--exclude-newer", CUTOFF,
+                          "--build-constraint", str(refuse), "--venv", str(tmp_path / "V2"),
+                          *common)
+    assert code == 1, err  # built again with oldtool 2.0, which refuses
+    assert "use_2to3 is invalid" in err and "build tools: oldtool==2.0" in err
+    assert not (tmp_path / "V2" / SITE / "app").exists()
+
+    # the first rules again: their wheel serves, no build (oldtool 2.0's refusal is not met)
+    code, _out, err = run(capsys, "install", "app", "--exclude-newer", CUTOFF,
+                          "--venv", str(tmp_path / "V3"), *common)
+    assert code == 0, err
+    assert (tmp_path / "V3" / SITE / "app").is_dir()

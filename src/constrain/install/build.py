@@ -3,15 +3,18 @@
 The build runs in an isolated build environment (``build.sdist`` / ``build.envs``); its build
 requirements are chosen under the command's rules (``constrain.build.requirements``: its cut-off, sources
 and ``--build-constraint`` files). The built wheel is
-kept in the cache bucket ``built`` under the sdist's sha256 and the identity of the interpreter
-that built it (constrain's own, whatever the target: :func:`builder_identity`), so the same
-sdist is built once, and its wheel serves every target whose tags it fits (``--python 3.11``
-and a 3.11.7 environment alike).
+kept in the cache bucket ``built`` under the sdist's sha256, the identity of the interpreter
+that built it (constrain's own, whatever the target: :func:`builder_identity`) and the rules its
+build requirements were chosen under (cut-off, sources, ``--build-constraint`` files: a changed
+build constraint builds again rather than reuse a wheel its old build tools made), so the same
+sdist is built once per rules, and its wheel serves every target whose tags it fits
+(``--python 3.11`` and a 3.11.7 environment alike).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -19,6 +22,7 @@ import sys
 import sysconfig
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -64,8 +68,18 @@ def builder_identity() -> str:
     return f"{sys.implementation.cache_tag}|{sys.version}|{sysconfig.get_platform()}"
 
 
-def built_key(sdist_sha256: str) -> str:
-    return hashlib.sha256(f"{sdist_sha256}|{builder_identity()}".encode()).hexdigest()
+def built_key(sdist_sha256: str, rules: Any = None) -> str:
+    """The cache key of the wheel built from an sdist, under ``rules`` (the build requirements'
+    source's ``identity()``; ``None`` for builds that resolve their requirements unconstrained)."""
+    chosen = "" if rules is None else json.dumps(rules, sort_keys=True, default=str)
+    return hashlib.sha256(f"{sdist_sha256}|{builder_identity()}|{chosen}".encode()).hexdigest()
+
+
+def rules_of(envs: Any) -> Any:
+    """The rules of the build requirements ``envs`` (a :class:`~constrain.build.sdist.BuildEnvs`)
+    fills environments under; ``None`` without a source."""
+    source = getattr(envs, "source", None)
+    return source.identity() if source is not None else None
 
 
 def _built(key: str, cache: Cache) -> Path | None:
@@ -93,9 +107,11 @@ def _misfit(wheel_name: str, shown: str, target: TargetEnvironment) -> BuildErro
     )
 
 
-def cached_build(sdist_sha256: str, target: TargetEnvironment, cache: Cache) -> Path | None:
-    """The wheel built earlier from this sdist, if there is one and ``target`` can install it."""
-    path = _built(built_key(sdist_sha256), cache)
+def cached_build(sdist_sha256: str, target: TargetEnvironment, cache: Cache,
+                 rules: Any = None) -> Path | None:
+    """The wheel built earlier from this sdist under ``rules``, if there is one and ``target``
+    can install it."""
+    path = _built(built_key(sdist_sha256, rules), cache)
     if path is None or _misfit(path.name.split("_", 1)[1], path.name, target) is not None:
         return None
     return path
@@ -113,13 +129,14 @@ def build_for(
     filename: str | None = None,
 ) -> Path:
     """A wheel of ``sdist`` usable by ``target``, built (once) through PEP 517."""
-    found = cached_build(sdist_sha256, target, cache)
+    rules = rules_of(envs)
+    found = cached_build(sdist_sha256, target, cache, rules)
     if found is not None:
         return found
     from ..build.sdist import build_wheel  # only when building: it imports the build tools
 
     shown = filename or sdist.name
-    key = built_key(sdist_sha256)
+    key = built_key(sdist_sha256, rules)
     with cache.lock("build-" + key[:40]):
         found = _built(key, cache)
         if found is not None:  # built by another process meanwhile, or for another target

@@ -92,7 +92,9 @@ def prepare(
         if not file.is_wheel:
             from .build import build_for, cached_build
 
-            path = cached_build(digest, target, cache) or build_for(
+            source = build_source() if build_source is not None else None
+            rules = source.identity() if source is not None else None
+            path = cached_build(digest, target, cache, rules) or build_for(
                 path, digest, target, cache, build_index=build_index, envs=shared_envs(),
                 reporter=reporter, filename=file.filename)
             digest = sha256_of(path)
