@@ -388,9 +388,10 @@ def test_the_check_after_an_install_names_what_a_stray_distribution_lacks(make_i
     assert "alpha" not in err.split("inconsistent after the install")[1].split("hint:")[0]
 
 
-@pytest.mark.parametrize("fresh", [False, True], ids=["existing-venv", "venv-it-creates"])
+@pytest.mark.parametrize(("fresh", "removes"), [(False, False), (True, False), (False, True)],
+                         ids=["existing-venv", "venv-it-creates", "existing-venv-removing-one"])
 def test_ctrl_c_while_linking_starts_no_more_and_says_how_many_were_installed(
-        server, tmp_path, capsys, monkeypatch, fresh):
+        make_index, tmp_path, capsys, monkeypatch, fresh, removes):
     """Ctrl-C after the first of two distributions is linked: the second is not started, the
     line counts what is really in the environment, and no journal is left. A venv this
     install was creating is removed whole, and the line says so instead."""
@@ -401,9 +402,14 @@ def test_ctrl_c_while_linking_starts_no_more_and_says_how_many_were_installed(
     import constrain.app.install as app_install
     import constrain.install.journal as journal
 
+    server = make_index([ALPHA, BETA1, BETA2, PackageSpec("gamma", "1.0")])
     venv = tmp_path / "V"
     if not fresh:
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    if removes:  # --exact removes gamma first: the interrupt comes while it is removed
+        code, _out, err = install(capsys, "gamma", "--index-url", server.index_url,
+                                  "--venv", str(venv), "--without-pip")
+        assert code == 0, err
     cancelled = threading.Event()
 
     class Pool(ThreadPoolExecutor):
@@ -427,7 +433,8 @@ def test_ctrl_c_while_linking_starts_no_more_and_says_how_many_were_installed(
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code, _out, err = install(capsys, "alpha", "--index-url", server.index_url,
-                                  "--venv", str(venv), "--without-pip")
+                                  "--venv", str(venv), "--without-pip",
+                                  *(["--exact"] if removes else []))
     finally:
         signal.signal(signal.SIGINT, previous)
     assert code == 130
@@ -437,8 +444,14 @@ def test_ctrl_c_while_linking_starts_no_more_and_says_how_many_were_installed(
         assert f"interrupted: nothing was installed and there is no environment at {venv}" \
             in err, err
         return
-    assert len(installed(venv)) == 1  # the one under way finished, whole
     assert not list((venv / ".constrain" / "txn").glob("*.json"))
+    if removes:  # the removal under way finished, whole; neither install was started
+        assert installed(venv) == {}
+        assert ("interrupted: 0 of 2 distributions were installed, 2 were not; the one "
+                "distribution to be removed was; one cut short midway is rolled back by the "
+                "next install, which makes the rest of the changes") in err, err
+        return
+    assert len(installed(venv)) == 1  # the one under way finished, whole
     assert "interrupted: 1 of 2 distributions were installed, 1 were not;" in err, err
     assert "of 2 distributions were installed, the others" not in err
 

@@ -391,7 +391,11 @@ def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter) -> 
                      change.pin.requested if change.pin else False))
     if not jobs:
         return
-    reporter.start("install", total=len(jobs), unit="distributions")
+    # installs and removals counted apart: the interrupted line says how many of each were made
+    if plan.to_remove:
+        reporter.start("remove", total=len(plan.to_remove), unit="distributions")
+    if len(jobs) > len(plan.to_remove):
+        reporter.start("install", total=len(jobs) - len(plan.to_remove), unit="distributions")
     owned = owners(interp) if any(j[1] is not None for j in jobs) else None
 
     # Ctrl-C or SIGTERM (KeyboardInterrupt in this thread) sets ``stopped``: no replacement
@@ -410,7 +414,7 @@ def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter) -> 
         try:
             name, old, new, requested = job
             replace(interp, name, old=old, new=new, requested=requested, owned=owned)
-            reporter.advance("install")
+            reporter.advance("install" if new is not None else "remove")
         finally:
             with state:
                 running[0] -= 1
@@ -429,4 +433,7 @@ def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter) -> 
         raise
     finally:
         ex.shutdown(wait=True)
-        reporter.finish("install")
+        if plan.to_remove:
+            reporter.finish("remove")
+        if len(jobs) > len(plan.to_remove):
+            reporter.finish("install")

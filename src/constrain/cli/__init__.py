@@ -290,26 +290,38 @@ class _Interrupts:
 
 
 def _install_interrupted(args: argparse.Namespace | None,
-                         installed: tuple[int, int | None] | None) -> str:
-    """The interrupted line of ``constrain install``. ``installed`` is the link step's
-    progress: replacements finished of all planned (none is started after the interrupt and
-    the ones under way finish, unless the grace time ends the process first: their journals
-    roll them back at the next install)."""
+                         installed: tuple[int, int | None] | None,
+                         removed: tuple[int, int | None] | None = None) -> str:
+    """The interrupted line of ``constrain install``. ``installed`` and ``removed`` are the
+    link step's progress: installs and removals finished of all planned (none is started
+    after the interrupt and the ones under way finish, unless the grace time ends the process
+    first: their journals roll them back at the next install)."""
     venv = getattr(args, "venv", None)
     if venv and not os.path.exists(venv):  # a venv this run created was removed whole
         return (f"interrupted: nothing was installed and there is no environment at {venv} "
                 "(one this install had begun to create was removed; files fetched so far "
                 "stay in the cache)")
-    if installed is None:
+    counted = [(c, verb) for c, verb in ((installed, "installed"), (removed, "removed"))
+               if c is not None]
+    if not counted:
         return ("interrupted: the environment was not changed (files fetched so far stay in "
                 "the cache)")
-    done, total = installed
-    if total is not None and done >= total:
-        return (f"interrupted: all {total} distributions were installed; the environment's "
-                "requirements were not checked afterwards")
-    left = f", {total - done} were not" if total is not None else ""
-    return (f"interrupted: {done} of {total} distributions were installed{left}; one cut "
-            "short midway is rolled back by the next install, which installs the rest")
+    parts, whole = [], True
+    for (done, total), verb in counted:
+        if total is not None and done >= total:
+            parts.append(f"all {total} distributions were {verb}" if total != 1
+                         else f"the one distribution to be {verb} was")
+            continue
+        whole = False
+        left = f", {total - done} were not" if total is not None else ""
+        parts.append(f"{done} of {total} distributions were {verb}{left}")
+    said = "; ".join(parts)
+    if whole:
+        return (f"interrupted: {said}; the environment's requirements were not checked "
+                "afterwards")
+    rest = "installs the rest" if removed is None else "makes the rest of the changes"
+    return (f"interrupted: {said}; one cut short midway is rolled back by the next install, "
+            f"which {rest}")
 
 
 def interrupted_line(args: argparse.Namespace | None, reporter: object) -> str:
@@ -321,7 +333,7 @@ def interrupted_line(args: argparse.Namespace | None, reporter: object) -> str:
         return tasks.get(task)
 
     if command == "install":
-        return _install_interrupted(args, count("install"))
+        return _install_interrupted(args, count("install"), count("remove"))
     if command == "download":
         files = count("files")
         dest = getattr(args, "dest", None) or "the wheelhouse"
