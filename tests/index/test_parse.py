@@ -259,7 +259,7 @@ def _observed(f):
     return (f.version, f.kind, f.sha256, f.requires_python, f.yanked, f.core_metadata)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(project=names, specs=file_specs)
 def test_json_and_html_round_trip_to_the_same_files(project, specs):
     page = f"http://127.0.0.1:9/simple/{project}/"
@@ -274,7 +274,7 @@ def test_json_and_html_round_trip_to_the_same_files(project, specs):
     assert all(f.url.startswith("http://127.0.0.1:9/f/") for f in from_json)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(garbage=st.text(max_size=300) | st.binary(max_size=300).map(lambda b: b.decode("latin-1")))
 def test_garbage_html_never_raises_and_yields_nothing(garbage):
     assert parse_project_page(garbage.encode(), "text/html", PAGE, "foo-bar", INDEX) == []
@@ -282,7 +282,7 @@ def test_garbage_html_never_raises_and_yields_nothing(garbage):
     parse_root_index(garbage.encode(), "text/html")
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(
     doc=st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=10),

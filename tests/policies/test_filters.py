@@ -129,7 +129,7 @@ VERSION_TEXT = st.sampled_from(["1.0", "1.1", "2.0a1", "2.0b2", "2.0", "2.1rc1",
 SPEC_TEXT = st.sampled_from(["", ">=1.1", "<2", ">=2.0a1", "!=2.0", "==2.0b2", "~=2.0", "<3.0.dev1"])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(
     versions=st.lists(VERSION_TEXT, min_size=1, max_size=8, unique=True),
     specs=st.lists(SPEC_TEXT, max_size=3),

@@ -80,7 +80,7 @@ def _valid(assign, deps, top, cons) -> bool:
     return True
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80)
 @given(worlds())
 @example(CUT_OFF_CYCLE)
 def test_resolutions_are_sound_and_complete(world) -> None:
@@ -205,7 +205,7 @@ def tangled_worlds(draw):
     return names, packages, [f"{n}{s}" for n, s in top], [f"{n}{s}" for n, s in cons]
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=120)
 @given(tangled_worlds())
 @example(CUT_OFF_CYCLE)
 def test_the_fast_loop_chooses_as_resolvelib_and_get_preference_do(world) -> None:

@@ -28,7 +28,7 @@ def entry_for(tmp_path_factory, events_per_range: list[list[dict]]):
     return load_database(directory)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(bounds=st.lists(versions, min_size=2, max_size=2, unique_by=Version), probe=versions,
        closed=st.booleans())
 def test_one_range_is_the_interval_it_names(tmp_path_factory, bounds, probe, closed):
@@ -40,7 +40,7 @@ def test_one_range_is_the_interval_it_names(tmp_path_factory, bounds, probe, clo
     assert bool(db.lookup("PKG", probe)) == expected
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(points=st.lists(versions, min_size=4, max_size=4, unique_by=Version), probe=versions)
 def test_two_ranges_are_their_union(tmp_path_factory, points, probe):
     a, b, c, d = sorted(points, key=Version)
