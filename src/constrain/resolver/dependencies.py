@@ -6,6 +6,7 @@ Pure functions of the metadata, the candidate and the :class:`~constrain.target.
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from packaging.markers import Marker
@@ -32,12 +33,22 @@ class MarkerMemo:
     A marker's truth on a target depends only on the marker and on ``extra``; the resolver
     reads the same Requires-Dist markers again and again (every extra of ``apache-airflow[all]``
     against each of its hundreds of lines): the large Airflow resolve evaluated 57,000 markers,
-    10% of its time. Entries hold their marker, so an ``id`` is never reused for another.
+    10% of its time. Entries hold their marker, so an ``id`` is never reused for another
+    (markers are parsed once per text: see ``models._requirement_from_parts``).
+
+    A marker that is exactly ``extra == "x"`` (most extras' lines) holds for an extra by
+    whether its name is ``x`` or not, nothing else: for a set of extras (an extras candidate
+    of ``apache-airflow`` asks with ~100) it is evaluated for ``x`` and for no extra at
+    all, not once per extra.
     """
 
     def __init__(self, target: TargetEnvironment) -> None:
         self.target = target
         self._known: dict[tuple[int, str], tuple[Marker, bool]] = {}
+        #: id(marker) -> (marker, x when the marker is exactly ``extra == "x"`` else None)
+        self._extra_only: dict[int, tuple[Marker, str | None]] = {}
+        self._last_extras: object = None
+        self._last_canonical: frozenset[str] = frozenset()
 
     def evaluate(self, marker: Marker | None,
                  extras: frozenset[str] | set[str] = frozenset()) -> bool:
@@ -47,7 +58,16 @@ class MarkerMemo:
             return True
         if not extras:
             return self._holds(marker, "")
-        return any(self._holds(marker, extra) for extra in extras)
+        named = self._only_extra(marker)
+        if named is None:
+            return any(self._holds(marker, extra) for extra in extras)
+        # ``extra == "x"``: the same answer for every extra that is not x (packaging compares
+        # the extra's normalized name with x), the answer for no extra at all
+        canonical = self._canonical(extras)
+        hit = named in canonical
+        if hit and self._holds(marker, named):
+            return True
+        return len(canonical) > hit and self._holds(marker, "")
 
     def _holds(self, marker: Marker, extra: str) -> bool:
         key = (id(marker), extra)
@@ -56,6 +76,25 @@ class MarkerMemo:
             known = self._known[key] = (
                 marker, self.target.evaluate(marker, frozenset((extra,)) if extra else frozenset()))
         return known[1]
+
+    def _only_extra(self, marker: Marker) -> str | None:
+        known = self._extra_only.get(id(marker))
+        if known is None:
+            found = _EXTRA_ONLY.fullmatch(str(marker))
+            known = self._extra_only[id(marker)] = (marker, found[1] if found else None)
+        return known[1]
+
+    def _canonical(self, extras: frozenset[str] | set[str]) -> frozenset[str]:
+        """The normalized names of ``extras`` (the last frozenset's kept: the same set is
+        asked about every line of a release)."""
+        if extras is not self._last_extras or not isinstance(extras, frozenset):
+            self._last_canonical = frozenset(canonicalize_name(e) for e in extras)
+            self._last_extras = extras
+        return self._last_canonical
+
+
+#: a marker that only compares the extra with one name (packaging's own spelling of it)
+_EXTRA_ONLY = re.compile(r'extra == "([^"]+)"')
 
 
 def dependency(req: Requirement, parent: Candidate) -> Req | None:

@@ -24,7 +24,6 @@ tests/resolver/test_provider.py fails if that happens with the resolvelib instal
 
 from __future__ import annotations
 
-import collections
 import operator
 from typing import Any
 
@@ -162,8 +161,10 @@ if _HOOKED:
             if self._states:
                 raise RuntimeError("already resolved")
             self._r.starting()
-            self._states = [State(mapping=collections.OrderedDict(), criteria={},
-                                  backtrack_causes=[])]
+            # a plain dict for the pins: resolvelib's OrderedDict is copied into every new
+            # state (Python-level copy, ~1,000 pins x 770 rounds in the large resolve); the
+            # loop needs only insertion order and popitem() taking the last pin, as dict does
+            self._states = [State(mapping={}, criteria={}, backtrack_causes=[])]
             for requirement in requirements:
                 try:
                     self._add_to_criteria(self.state.criteria, requirement, parent=None)

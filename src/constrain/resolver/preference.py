@@ -8,7 +8,6 @@ themselves are always tried highest version first (see ``provider.find_matches``
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any
@@ -69,20 +68,20 @@ class Chooser:
     resolvelib asks for the preference of every open identifier in every round (the large
     Airflow resolve: 120,000 asks for 1,400 criteria). A criterion is immutable, and all of
     an identifier's key but "in the last backtrack" follows from its criterion: both keys
-    (in and out of the backtrack's causes) are computed once per criterion.
-    :meth:`choose` then picks the first identifier in one pass.
+    (in and out of the backtrack's causes) are computed once per criterion, and kept per
+    identifier with the criterion they were computed for (an identity test finds them again:
+    cheaper than a weak mapping keyed by the criterion, and an identifier has one criterion
+    at a time). :meth:`choose` then picks the first identifier in one pass.
     """
 
     def __init__(self, constraints: ConstraintIndex, user_named: set[str]) -> None:
         self.constraints = constraints
         self.user_named = user_named  # the provider's set, filled as roots are added
         self._pinned: dict[str, bool] = {}
-        #: criterion -> (pinned by a requirement, candidates counted)
-        self._facts: weakref.WeakKeyDictionary[Any, tuple[bool, int]] = (
-            weakref.WeakKeyDictionary())
-        #: criterion -> its sort keys out of and in the backtrack's causes
-        self._keys: weakref.WeakKeyDictionary[Any, tuple[Preference, Preference]] = (
-            weakref.WeakKeyDictionary())
+        #: identifier -> (criterion, (pinned by a requirement, candidates counted))
+        self._facts: dict[str, tuple[Any, tuple[bool, int]]] = {}
+        #: identifier -> (criterion, its sort keys out of and in the backtrack's causes)
+        self._keys: dict[str, tuple[Any, tuple[Preference, Preference]]] = {}
         self._causes_seen: Any = None
         self._causes_len = 0
         self._causes_keys: set[str] = set()
@@ -104,24 +103,29 @@ class Chooser:
                    candidates: Iterator[Candidate], causes: Sequence[Any]) -> Preference:
         """The sort key of ``identifier`` (``criterion`` None: not kept, computed afresh)."""
         name = identifier.split("[", 1)[0]
-        facts = self._facts.get(criterion) if criterion is not None else None
+        facts = self._facts_of(identifier, criterion) if criterion is not None else None
         if facts is None:
             facts = criterion_facts(requirements, candidates)
             if criterion is not None:
-                self._facts[criterion] = facts
+                self._facts[identifier] = (criterion, facts)
         return preference(identifier, facts,
                           constraint_pinned=self.constraint_pinned(name),
                           user_named=name in self.user_named,
                           in_backtrack=identifier in self.backtrack_keys(causes))
 
+    def _facts_of(self, identifier: str, criterion: Any) -> tuple[bool, int] | None:
+        known = self._facts.get(identifier)
+        return known[1] if known is not None and known[0] is criterion else None
+
     def sort_keys(self, identifier: str, criterion: Any) -> tuple[Preference, Preference]:
         """The sort key of ``identifier`` under ``criterion`` out of and in the last
         backtrack's causes."""
         name = identifier.split("[", 1)[0]
-        facts = self._facts.get(criterion)
+        facts = self._facts_of(identifier, criterion)
         if facts is None:
-            facts = self._facts[criterion] = criterion_facts(
+            facts = criterion_facts(
                 (info.requirement for info in criterion.information), criterion.candidates)
+            self._facts[identifier] = (criterion, facts)
         pinned, named = self.constraint_pinned(name), name in self.user_named
         out = preference(identifier, facts, constraint_pinned=pinned, user_named=named,
                          in_backtrack=False)
@@ -138,9 +142,12 @@ class Chooser:
         best, best_key = identifiers[0], None
         for identifier in identifiers:
             criterion = criteria[identifier]
-            pair = keys.get(criterion)
-            if pair is None:
-                pair = keys[criterion] = self.sort_keys(identifier, criterion)
+            known = keys.get(identifier)
+            if known is not None and known[0] is criterion:
+                pair = known[1]
+            else:
+                pair = self.sort_keys(identifier, criterion)
+                keys[identifier] = (criterion, pair)
             key = pair[identifier in in_backtrack]
             if best_key is None or key < best_key:
                 best, best_key = identifier, key

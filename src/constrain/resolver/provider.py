@@ -12,7 +12,7 @@ depends on the synthetic :data:`~constrain.resolver.candidates.PYTHON` project w
 specifier, which only the target's Python can satisfy, so resolvelib backtracks over it.
 
 Over 400 lines: one class answering resolvelib's questions and prefetching ahead of them; its
-pure helpers are in dependencies.py and matches.py.
+pure helpers are in dependencies.py, limits.py and matches.py.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from .dependencies import (
     unreadable_applying,
     unreadable_error,
 )
+from .limits import Limits
 from .matches import (
     LazyMatches,
     by_public_version,
@@ -101,7 +102,7 @@ class ConstrainProvider(AbstractProvider):
         self.user_named: set[str] = set()
         self._matching: dict[tuple[str, str], dict] = {}  # (project, spec) -> version -> fits
         self._matches: dict[tuple, LazyMatches] = {}
-        self._constraint_texts: dict[str, list[tuple[str, SpecifierSet]]] = {}
+        self._limits = Limits(constraints)
         self._exact_limit: dict[str, Any] = {}  # limit text -> public version it pins, or None
         self._by_public: dict[str, dict[Any, list[VersionFiles]]] = {}  # project -> versions
         self.requirements_matched = 0  # work counter (ResolveStats.requirements_matched)
@@ -295,25 +296,9 @@ class ConstrainProvider(AbstractProvider):
     def limits(
         self, identifier: str, name: str, requirements: Mapping[str, Iterator[Req]]
     ) -> dict[str, SpecifierSet]:
-        """Every specifier that limits ``identifier`` -- its requirements, the requirements
-        on the base project (for an extras identifier) and the constraints -- by text, each
-        distinct one once (the large Airflow resolve hands ``apache-airflow`` ~100
-        requirements, most of them alike; a limit given twice limits once)."""
-        reqs = requirements.get(identifier, ())
-        found = {r.limit[0]: r.limit[1] for r in reqs}
-        if identifier != name:
-            for r in requirements.get(name, ()):
-                found.setdefault(*r.limit)
-        for text, spec in self._constraint_limits(name):
-            found.setdefault(text, spec)
-        return found
-
-    def _constraint_limits(self, name: str) -> list[tuple[str, SpecifierSet]]:
-        found = self._constraint_texts.get(name)
-        if found is None:
-            found = self._constraint_texts[name] = [
-                (str(s), s) for s in self.constraints.specifiers(name)]
-        return found
+        """Every specifier that limits ``identifier`` by text, each distinct one once (see
+        :class:`~constrain.resolver.limits.Limits`)."""
+        return self._limits.of(identifier, name, requirements)
 
     def find_matches(
         self,

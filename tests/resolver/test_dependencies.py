@@ -1,0 +1,62 @@
+"""The resolver's marker memo answers as the target does, for one extra, many, or none."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.markers import Marker
+
+from constrain.resolver.dependencies import MarkerMemo
+from constrain.target import TargetEnvironment
+
+TARGET = TargetEnvironment.from_options("3.12", ["manylinux_2_17_x86_64"])
+
+MARKERS = [
+    'extra == "web"',
+    'extra == "Data_Base"',  # packaging keeps the name normalized: extra == "data-base"
+    "extra == 'cli'",
+    '"web" == extra',
+    'extra != "web"',
+    'extra == "web" or extra == "cli"',
+    'extra == "web" and sys_platform == "win32"',
+    'extra == "web" and python_version >= "3.8"',
+    'sys_platform == "linux"',
+    'python_version < "3.8"',
+]
+EXTRAS = ["web", "WEB", "cli", "data-base", "Data_Base", "data.base", "other", "x"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(MARKERS),
+                          st.frozensets(st.sampled_from(EXTRAS), max_size=5)),
+                min_size=1, max_size=12))
+def test_the_memo_answers_as_the_target(asks) -> None:
+    # one memo for the whole list: remembered answers (and the last set of extras kept)
+    # must never leak from one question into another
+    markers = {text: Marker(text) for text in MARKERS}
+    memo = MarkerMemo(TARGET)
+    for text, extras in asks:
+        marker = markers[text]
+        assert memo.evaluate(marker, extras) == TARGET.evaluate(marker, extras), (text, extras)
+        as_set = set(extras)  # a mutable set is asked about too (extra_dependencies does)
+        assert memo.evaluate(marker, as_set) == TARGET.evaluate(marker, as_set), (text, extras)
+
+
+def test_an_extra_only_marker_is_evaluated_twice_for_any_number_of_extras() -> None:
+    # apache-airflow[all] asks for apache-airflow with ~100 extras at once, and each of its
+    # hundreds of Requires-Dist lines is guarded by one extra: the memo asks the target about
+    # the line's own extra and about no extra, not about each of the 100.
+    asked: list[object] = []
+
+    class Counting(TargetEnvironment):
+        def evaluate(self, marker, extras=frozenset()):
+            asked.append((str(marker), tuple(extras)))
+            return super().evaluate(marker, extras)
+
+    target = Counting.from_options("3.12", ["manylinux_2_17_x86_64"])
+    memo = MarkerMemo(target)
+    extras = frozenset(f"e{i}" for i in range(100))
+    lines = [Marker(f'extra == "e{i}"') for i in range(0, 200, 2)]
+    held = [memo.evaluate(m, extras) for m in lines]
+    assert held == [i < 100 for i in range(0, 200, 2)]
+    assert len(asked) <= 2 * len(lines)
