@@ -152,6 +152,23 @@ def test_wheel_writing_outside_the_env_is_refused(make_index, tmp_path, capsys, 
     assert "evil" not in installed(venv)
 
 
+@pytest.mark.parametrize("second", ["twice-1.0.data/purelib/twice/__init__.py",
+                                    "twice/./__init__.py"])
+def test_wheel_naming_one_path_twice_is_refused(tmp_path, capsys, second):
+    # Two archive names for one installed file (the root and the .data purelib directory of a
+    # purelib wheel, or a name with a ./ segment): which content would the environment get?
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "twice", "1.0", files={"twice/__init__.py": "V = 1\n"},
+               extra_entries={second: "V = 2\n"})
+    venv = tmp_path / "V"
+    code, _, err = install(capsys, "twice", "--no-index", "--find-links", str(wheels),
+                           "--venv", str(venv))
+    assert code == 1, err
+    assert "twice-1.0-py3-none-any.whl writes purelib/twice/__init__.py twice" in err
+    assert "Traceback" not in err
+    assert "twice" not in installed(venv)
+
+
 def test_killed_install_is_repaired_by_the_rerun(server, tmp_path, capsys):
     venv = tmp_path / "V"
     assert install(capsys, "beta==1.0", "--index-url", server.index_url,

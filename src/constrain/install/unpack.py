@@ -108,6 +108,8 @@ class _CacheDestination:
         self.tree = tree
         self.wheel = wheel
         self.files: list[list] = []
+        self.stats: list[list[int]] = []  # per file of ``files``: [inode, mtime_ns], sealed
+        self._written: set[str] = set()
         self.entry_points: list[list[str]] = []
         self._root = os.fspath(tree)
         self._made: set[str] = set()  # directories already created (one mkdir each, not per file)
@@ -132,21 +134,35 @@ class _CacheDestination:
         if scheme == "scripts":
             _refuse_reserved(rel, f"has a script named {rel!r}", self.wheel)
         dest = f"{self._root}/{scheme}/{rel}"
+        if dest in self._written:  # two archive names for one path: which one would win?
+            raise UnsafeWheel(f"{self.wheel} writes {scheme}/{rel} twice",
+                              hint="the wheel is malformed or malicious; it was not installed")
+        self._written.add(dest)
         parent = os.path.dirname(dest)
         if parent not in self._made:
             os.makedirs(parent, exist_ok=True)
             self._made.add(parent)
         h = hashlib.sha256()
         size = 0
-        with open(dest, "wb") as out:
+        # A new file (never through a link already there), written unbuffered: no tty check,
+        # seek or block-size stat per file, as a buffered open() makes. It is sealed through
+        # the open file: made read-only, and its inode and mtime taken for the manifest,
+        # without two more lookups of its path.
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
             while chunk := stream.read(1 << 20):
                 h.update(chunk)
                 size += len(chunk)
-                out.write(chunk)
-        if is_executable:
-            os.chmod(dest, 0o755)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+            os.fchmod(fd, 0o555 if is_executable else 0o444)
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
         digest = base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
         self.files.append([scheme, rel, "sha256=" + digest, size, bool(is_executable)])
+        self.stats.append([st.st_ino, st.st_mtime_ns])
         return RecordEntry(rel, Hash("sha256", digest), size)
 
     def finalize_installation(self, scheme, record_file_path, records):
@@ -183,7 +199,6 @@ def unpack(wheel: Path, sha256: str, cache: Cache, filename: str | None = None, 
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
         try:
             manifest = _unpack_into(wheel, tmp, filename or wheel.name)
-            manifest["stat"] = _seal(tmp, manifest)
             (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
             if os.path.lexists(final):  # a foreign leftover or a damaged tree: replace it
                 discard(final)
@@ -236,18 +251,6 @@ def _cache_os_error(exc: OSError, wheel: str, cache: Cache) -> InstallError:
     return InstallError(f"cannot unpack {wheel} into the cache ({cache.root}): "
                         f"{exc.strerror or exc}", hint="check the cache directory's permissions "
                         "and free space; nothing was installed")
-
-
-def _seal(tree: Path, manifest: dict) -> list[list[int]]:
-    """Make every file of ``tree`` read-only and return, per manifest file, the ``[inode,
-    mtime_ns]`` it has now (with its size, what :func:`intact` compares)."""
-    out = []
-    for scheme, rel, _digest, _size, executable in manifest["files"]:
-        path = f"{tree}/{scheme}/{rel}"
-        os.chmod(path, 0o555 if executable else 0o444)
-        st = os.stat(path)
-        out.append([st.st_ino, st.st_mtime_ns])
-    return out
 
 
 def intact(unpacked: Unpacked, *, rehash: bool = False) -> str | None:
@@ -409,6 +412,10 @@ def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
         "root": dest.root_scheme,
         "files": dest.files,
         "entry_points": dest.entry_points,
+        # Every file was made read-only as it was written (an environment hard-links them:
+        # an edit through one link would change them all), and its [inode, mtime_ns] taken
+        # then: with its size, what intact() compares.
+        "stat": dest.stats,
         "metadata": fields,
     }
 
