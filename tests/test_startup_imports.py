@@ -106,3 +106,42 @@ def test_help_imports_no_pipeline(tmp_path):
         modules, _ = _imported(argv, tmp_path, dict(os.environ))
         assert _heavy(modules) == [], argv
         assert not {"packaging", "constrain.app", "constrain.models", "json", "typing"} & modules, argv
+
+
+#: never needed by an install of wheels already unpacked in the cache, into a new environment
+#: at a path installed into before (its scripts were made then), with nothing else in it
+HEAVY_INSTALL = (
+    "httpx", "httpcore", "h2", "anyio", "email", "installer", "zipfile", "packaging.metadata",
+    "resolvelib", "constrain.build", "constrain.download", "constrain.review",
+)
+
+
+def test_a_warm_install_into_a_new_environment_imports_no_installer_or_email(index_server,
+                                                                             tmp_path):
+    import shutil
+
+    server = index_server([
+        PackageSpec("app", "1.0", requires_dist=["lib>=1"], wheel_options={
+            "entry_points": {"console_scripts": {"app-cli": "app:main"}},
+            "files": {"app/__init__.py": "def main():\n    print('app says hi')\n"}}),
+        PackageSpec("lib", "1.0")])
+    work = tmp_path / "work"
+    work.mkdir()
+    venv = tmp_path / "env"
+    argv = ["install", "app", "--index-url", server.index_url, "--venv", str(venv),
+            "--without-pip", "--airflow-constraints", "off", "--quiet"]
+    first, _ = _imported(argv, work, dict(os.environ))  # downloads, unpacks, makes the script
+    assert "installer" in first  # the check below can tell a heavy module when it sees one
+    made = (venv / "bin" / "app-cli").read_bytes()
+    shutil.rmtree(venv)
+
+    modules, _ = _imported([*argv, "--offline"], work, dict(os.environ))
+    assert sorted(m for m in modules
+                  if any(m == h or m.startswith(h + ".") for h in HEAVY_INSTALL)) == []
+    # the same launcher as installer made, and it runs
+    assert (venv / "bin" / "app-cli").read_bytes() == made
+    assert made.startswith(f"#!{venv}/bin/python".encode())
+    run = subprocess.run([str(venv / "bin" / "app-cli")], capture_output=True, text=True)
+    assert run.stdout.strip() == "app says hi"
+    record = next((venv / "lib").glob("python*/site-packages/app-1.0.dist-info/RECORD"))
+    assert "bin/app-cli,sha256=" in record.read_text()

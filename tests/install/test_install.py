@@ -493,3 +493,49 @@ def test_a_wheel_built_for_one_target_serves_every_target_it_fits(tmp_path):
         assert cached_build(sha256, other, cache) == built
         assert build_for(sdist, sha256, other, cache) == built
     assert len(list(built.parent.glob("*.whl"))) == 1
+
+
+def test_scripts_are_the_same_when_made_again_from_the_cache(tmp_path, capsys):
+    """An entry point's launcher and a ``.data/scripts`` file with a ``#!python`` line are
+    made by installer once per tree and interpreter path, then taken from the cache: a new
+    environment at the same path gets the same bytes, RECORD their hashes; a script without
+    ``#!python`` is copied as it is; a cache entry that no longer fits is made again."""
+    import base64
+    import hashlib
+
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "tool", "1.0", files={"tool/__init__.py": "def main():\n    print('hi')\n"},
+               entry_points={"console_scripts": {"tool-cli": "tool:main"}},
+               extra_entries={"tool-1.0.data/scripts/fixme": "#!python\nprint('fixed')\n",
+                              "tool-1.0.data/scripts/asis": "#!/bin/sh\necho as-is\n"})
+    cache = tmp_path / "cache"
+    venv = tmp_path / "V"
+
+    def run(*extra: str) -> dict[str, bytes]:
+        if venv.exists():
+            subprocess.run(["rm", "-rf", str(venv)], check=True)
+        code, _out, err = install(capsys, "tool", "--no-index", "--find-links", str(wheels),
+                                  "--venv", str(venv), "--without-pip", "--cache-dir",
+                                  str(cache), *extra)
+        assert code == 0, err
+        return {n: (venv / "bin" / n).read_bytes() for n in ("tool-cli", "fixme", "asis")}
+
+    first = run()
+    python = str(venv / "bin" / "python").encode()
+    assert first["fixme"] == b"#!" + python + b"\nprint('fixed')\n"
+    assert first["asis"] == b"#!/bin/sh\necho as-is\n"
+    assert first["tool-cli"].startswith(b"#!" + python + b"\n")
+    entries = list((cache / "misc-v1").rglob("launchers-*"))
+    assert len(entries) == 1
+    assert run("--offline") == first
+    record = (venv / SITE / "tool-1.0.dist-info" / "RECORD").read_text()
+    for name, data in first.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        assert f"../../../bin/{name},sha256={digest},{len(data)}" in record
+    assert subprocess.run([str(venv / "bin" / "fixme")], capture_output=True,
+                          text=True).stdout == "fixed\n"
+
+    entries[0].write_text('{"entry_points": [["other", "x"]], "scripts": {}}')
+    assert run("--offline") == first
+    entries[0].write_text("not json")
+    assert run("--offline") == first

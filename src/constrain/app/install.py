@@ -269,7 +269,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
                 more = _trusted(more, session, target, request, resolve_req,
                                 reporter)
                 by_name.update({r.pin.name: r for r in more})
-            _apply(interp, plan, by_name, reporter)
+            _apply(interp, plan, by_name, reporter, session.cache)
             if pending is not None:
                 mark_complete(Path(interp.prefix))
         stats["link_seconds"] = round(time.perf_counter() - clock, 3)
@@ -322,17 +322,34 @@ def _trusted(ready, session, target, request: InstallRequest, resolve_req, repor
 def _check(interp: Interpreter, plan: Plan, ready: dict) -> list[str]:
     """``pip check`` of the environment. The wheels this install linked, whose METADATA was
     compared with the resolve's before linking (``trust.check_metadata``: not wheels built
-    here), are taken as the resolve read them: their METADATA is not parsed again."""
+    here), are taken as the resolve read them: their METADATA is not parsed again. A wheel
+    built here is taken as its METADATA's Requires-Dist lines, kept in its tree's manifest
+    when it was unpacked (the tree's check vouches for METADATA since), and the version its
+    ``.dist-info`` directory names."""
+    from packaging.version import InvalidVersion, Version
+
     from ..install.plan import Installed
-    from ..install.verify import check
+    from ..install.verify import check, parsed
 
     linked = {}
     for c in plan.to_install:
         pin, r = c.pin, ready.get(c.name)
-        if pin is None or r is None or r.built or not pin.file.is_wheel \
-                or pin.metadata.source == "built":
+        if pin is None or r is None:
             continue
         raw = r.unpacked.dist_info[: -len(".dist-info")].rpartition("-")[2]
+        if r.built or not pin.file.is_wheel or pin.metadata.source == "built":
+            recorded = r.unpacked.manifest.get("metadata")
+            if not isinstance(recorded, dict):
+                continue  # a tree unpacked before the manifest kept them: read from disk
+            try:
+                version = Version(raw)
+            except InvalidVersion:
+                continue
+            dist = Installed(pin.name, pin.display_name, version, raw,
+                             Path(r.unpacked.dist_info), "constrain")
+            linked[r.unpacked.dist_info] = (dist, tuple(parsed(recorded.get("requires_dist")
+                                                              or ())))
+            continue
         dist = Installed(pin.name, pin.display_name, pin.version, raw, Path(r.unpacked.dist_info),
                          "constrain")
         linked[r.unpacked.dist_info] = (dist, pin.metadata.requires_dist)
@@ -377,7 +394,8 @@ def _seed_pip(interp: Interpreter, cache, install_set: InstallSet) -> None:
             return
 
 
-def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter) -> None:
+def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter,
+           cache=None) -> None:
     """Replace each changed distribution under its journal, several at a time."""
     from ..install.fetch import _workers
     from ..install.journal import owners, replace
@@ -413,7 +431,8 @@ def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter) -> 
             running[0] += 1
         try:
             name, old, new, requested = job
-            replace(interp, name, old=old, new=new, requested=requested, owned=owned)
+            replace(interp, name, old=old, new=new, requested=requested, owned=owned,
+                    cache=cache)
             reporter.advance("install" if new is not None else "remove")
         finally:
             with state:

@@ -27,6 +27,7 @@ import shutil
 import stat
 from pathlib import Path
 
+from ..cache.store import Cache
 from .link import (environment_file, link, planned_files, refuse_environment_files,
                    temporary_of)
 from .link import _destinations, _layout
@@ -169,12 +170,14 @@ def replace(
     new: Unpacked | None,
     requested: bool = False,
     owned: dict[str, set[str]] | None = None,
+    cache: Cache | None = None,
 ) -> None:
     """Remove the distribution whose dist-info is ``old`` (if any) and install ``new`` (if
     any), under a journal so an interruption leaves it wholly old after :func:`recover` (files
-``owned`` by other distributions too are kept, see :func:`record_files`). A
+    ``owned`` by other distributions too are kept, see :func:`record_files`). A
     failure here (a full disk, a wheel that would overwrite the environment's own files) rolls
-    it back at once and raises :class:`InstallError`."""
+    it back at once and raises :class:`InstallError`. ``cache`` keeps the scripts made for
+    this interpreter (``link.launchers``)."""
     txn = _txn_dir(interp)  # made by the first journal written (_write_json)
     journal = txn / f"{name}.json"
     backup = txn / f"{name}.old"
@@ -204,7 +207,7 @@ def replace(
         if new is not None:
             # the directories found above are still there (only files were moved aside)
             link(interp, new, name, requested=requested, destinations=destinations,
-                 existing_dirs=[d for d, found in looked.items() if found])
+                 existing_dirs=[d for d, found in looked.items() if found], cache=cache)
     except BaseException as exc:
         _roll_back(interp, name, journal, entry)
         if isinstance(exc, OSError):

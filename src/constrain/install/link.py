@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
+import json
 import os
 import shutil
 from pathlib import Path
 
+from ..cache.store import Cache
+from ..errors import ConstrainError
 from .unpack import Unpacked, UnsafeWheel, record_hash, reserved_script
 from .venv import Interpreter
 
@@ -224,14 +228,73 @@ def refuse_environment_files(interp: Interpreter, unpacked: Unpacked,
                 hint="the wheel is malformed or malicious; it was not installed")
 
 
-def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
-         destinations: list[str] | None = None, existing_dirs=()) -> int:
-    """Place the files of ``unpacked`` into the environment; returns how many.
-    ``destinations`` is :func:`_destinations` when already known; ``existing_dirs`` are
-    directories known to be there (not made again)."""
+#: Bump when what a launchers entry holds (:func:`launchers`) changes.
+_LAUNCHERS_FORMAT = "1"
+
+
+def launchers(interp: Interpreter, unpacked: Unpacked, cache: Cache | None = None
+              ) -> tuple[list[tuple[str, bytes]], dict[str, bytes | None]]:
+    """What ``installer`` writes for the scripts of ``unpacked`` in ``interp``'s environment:
+    each entry point's launcher as ``(file name, bytes)``, in the manifest's order, and for
+    each ``.data/scripts`` file (by its path in the manifest) its bytes with installer's
+    shebang fix, or ``None`` when installer leaves it as it is (no ``#!python`` line).
+
+    Both depend only on the tree and the interpreter's path, so they are made by installer
+    once and kept in ``cache`` (``misc``, keyed by the tree and the path): a warm install into
+    a new environment at a path seen before imports neither installer nor the ``email``
+    package installer brings (most of the imports an install of cached wheels paid for). An
+    entry that does not match the manifest is made again."""
+    manifest = unpacked.manifest
+    names = [ep[0] for ep in manifest["entry_points"]]
+    data_scripts = [rel for s, rel, *_ in manifest["files"] if s == "scripts"]
+    key = "launchers-" + hashlib.sha256("\0".join(
+        (_LAUNCHERS_FORMAT, unpacked.root.name, interp.executable)).encode()).hexdigest()
+    raw = cache.get("misc", key) if cache is not None else None
+    if raw is not None:
+        try:
+            data = json.loads(raw)
+            eps = [(str(n), str(text).encode("latin-1")) for n, text in data["entry_points"]]
+            fixed = {str(rel): None if text is None else str(text).encode("latin-1")
+                     for rel, text in data["scripts"].items()}
+            if [n for n, _ in eps] == names and sorted(fixed) == sorted(data_scripts):
+                return eps, fixed
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeError):
+            pass
+    eps, fixed = _made_by_installer(interp, unpacked, data_scripts)
+    if cache is not None:
+        text = json.dumps({
+            "entry_points": [[n, d.decode("latin-1")] for n, d in eps],
+            "scripts": {rel: None if d is None else d.decode("latin-1")
+                        for rel, d in fixed.items()}})
+        with contextlib.suppress(ConstrainError, OSError):  # a cache that cannot keep it
+            cache.put("misc", key, text.encode())
+    return eps, fixed
+
+
+def _made_by_installer(interp: Interpreter, unpacked: Unpacked, data_scripts: list[str]
+                       ) -> tuple[list[tuple[str, bytes]], dict[str, bytes | None]]:
     from installer.scripts import Script
     from installer.utils import fix_shebang
 
+    eps = [Script(ep_name, module, attr, section).generate(interp.executable, "posix")
+           for ep_name, module, attr, section in unpacked.manifest["entry_points"]]
+    fixed: dict[str, bytes | None] = {}
+    for rel in data_scripts:
+        with open(f"{unpacked.root}/scripts/{rel}", "rb") as fh, \
+                fix_shebang(fh, interp.executable) as out:
+            data = out.read()
+            fh.seek(0)
+            fixed[rel] = None if data == fh.read() else data
+    return eps, fixed
+
+
+def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
+         destinations: list[str] | None = None, existing_dirs=(),
+         cache: Cache | None = None) -> int:
+    """Place the files of ``unpacked`` into the environment; returns how many.
+    ``destinations`` is :func:`_destinations` when already known; ``existing_dirs`` are
+    directories known to be there (not made again); ``cache`` keeps the scripts installer
+    makes for this interpreter (:func:`launchers`)."""
     scheme = interp.scheme(name)
     manifest = unpacked.manifest
     root_scheme = manifest["root"]
@@ -246,6 +309,10 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
         return rel.replace(os.sep, "/")
 
     tree = str(unpacked.root)
+    eps: list[tuple[str, bytes]] = []
+    fixed: dict[str, bytes | None] = {}
+    if manifest["entry_points"] or any(f[0] == "scripts" for f in manifest["files"]):
+        eps, fixed = launchers(interp, unpacked, cache)
     for (s, rel, digest, size, _x), dst in zip(manifest["files"], destinations, strict=True):
         parent = dst[: dst.rfind("/")]  # destinations are absolute and normalised
         if parent not in made:
@@ -253,8 +320,10 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
             made.add(parent)
         src = f"{tree}/{s}/{rel}"
         if s == "scripts":
-            with open(src, "rb") as fh, fix_shebang(fh, interp.executable) as fixed:
-                data = fixed.read()
+            data = fixed.get(rel)
+            if data is None:  # installer leaves it as it is
+                with open(src, "rb") as fh:
+                    data = fh.read()
             _create(dst, data, True)
             records.append((rec_path(s, dst), record_hash(data), str(len(data))))
         else:
@@ -262,9 +331,7 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
             # a file of the root scheme is recorded by its path in the wheel
             records.append((rel if s == root_scheme else rec_path(s, dst), digest, str(size)))
     scripts_dir = scheme["scripts"]
-    for ep_name, module, attr, section in manifest["entry_points"]:
-        script_name, data = Script(ep_name, module, attr, section).generate(
-            interp.executable, "posix")
+    for script_name, data in eps:
         dst = _inside(os.path.join(scripts_dir, script_name), scripts_dir)
         if scripts_dir not in made:
             os.makedirs(scripts_dir, exist_ok=True)

@@ -7,7 +7,6 @@ for the summary after an install.
 
 from __future__ import annotations
 
-import email.parser
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -40,16 +39,22 @@ class Installed:
     requires_dist: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
-def metadata_headers(dist_info: Path, parser: email.parser.BytesHeaderParser | None = None):
+def metadata_headers(dist_info: Path, parser=None):
     """The header fields of ``dist_info/METADATA`` (raises ``OSError``). Only the header block
-    is parsed: the long description after the first empty line can be most of the file."""
+    is parsed: the long description after the first empty line can be most of the file.
+    ``email`` (and the socket, calendar and random modules it brings) is imported only here:
+    an install into an environment with nothing else installed reads no METADATA."""
     with open(dist_info / "METADATA", "rb") as fh:
         data = fh.read()
     end = min((i for i in (data.find(b"\n\n"), data.find(b"\r\n\r\n")) if i >= 0),
               default=-1)
     if end >= 0:
         data = data[: end + 1]
-    return (parser or email.parser.BytesHeaderParser()).parsebytes(data)
+    if parser is None:
+        import email.parser
+
+        parser = email.parser.BytesHeaderParser()
+    return parser.parsebytes(data)
 
 
 def read_installed(interp: Interpreter, known: Mapping[str, Installed] | None = None
@@ -60,7 +65,7 @@ def read_installed(interp: Interpreter, known: Mapping[str, Installed] | None = 
     install linked them and checked their METADATA first) to what they hold; their
     ``dist_info`` is set to where they were found."""
     out: dict[NormalizedName, Installed] = {}
-    parser = email.parser.BytesHeaderParser()
+    parser = None  # made for the first METADATA read
     for site in interp.site_dirs:
         try:
             entries = list(os.scandir(site))
@@ -75,6 +80,10 @@ def read_installed(interp: Interpreter, known: Mapping[str, Installed] | None = 
                 out[mine.name] = replace(mine, dist_info=path)
                 continue
             try:
+                if parser is None:
+                    import email.parser
+
+                    parser = email.parser.BytesHeaderParser()
                 headers = metadata_headers(path, parser)
             except OSError:
                 continue

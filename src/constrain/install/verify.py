@@ -34,7 +34,7 @@ def check(interp: Interpreter, linked: Linked | None = None) -> list[str]:
     for name in sorted(installed):
         dist = installed[name]
         mine = linked.get(dist.dist_info.name)
-        requirements = mine[1] if mine is not None else _parsed(dist.requires_dist)
+        requirements = mine[1] if mine is not None else parsed(dist.requires_dist)
         for req in requirements:
             if req.marker is not None:
                 text = str(req.marker)
@@ -55,7 +55,7 @@ def check(interp: Interpreter, linked: Linked | None = None) -> list[str]:
     return problems
 
 
-def _parsed(lines: Sequence[str]) -> list[Requirement]:
+def parsed(lines: Sequence[str]) -> list[Requirement]:
     """The lines that parse (an unreadable one is skipped, as pip's check skips it)."""
     out = []
     for line in lines:
