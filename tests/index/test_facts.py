@@ -23,6 +23,7 @@ from constrain.index.metadata.fetcher import MetadataFetcher
 from constrain.index.pages.repository import IndexRepository
 from constrain.index.transport.client import HttpClient
 from constrain.models import CoreMetadata, DistFile
+from constrain.target import TargetEnvironment
 from tests.support.builders import PackageSpec
 
 
@@ -178,6 +179,69 @@ def test_a_listing_from_the_snapshot_keeps_serving_its_entry_as_opened(
     assert [str(v) for v in files.versions] == ["2.0rc1", "1.1", "1.0"]
     assert [files.files_of(i) for i in range(3)] == expected
     assert all(f.yanked is None for f in files.files_of(2))  # the entry as it was opened
+
+
+def test_each_target_keeps_its_own_snapshot(make_index, make_repo, cache):
+    """Requests for two platforms in turn (a Linux resolve, then a macOS one needing another
+    project, ...): each target's snapshot is loaded and kept as it is, not replaced by the
+    other's every run (a run then read from the listings what the other had dropped, and
+    wrote the snapshot again, every time)."""
+    index = make_index([*SPECS, PackageSpec("lin", "1.0"), PackageSpec("mac", "1.0")])
+    settings = IndexSettings(index_url=index.index_url)
+    for name in ("foo", "lin", "mac"):
+        make_repo(settings).files(name)
+    linux = TargetEnvironment((3, 11, 0), platforms=("manylinux_2_17_x86_64",))
+    mac = TargetEnvironment((3, 11, 0), platforms=("macosx_11_0_arm64",))
+    requests = {"linux": (linux, ("foo", "lin")), "mac": (mac, ("foo", "mac"))}
+
+    def run(name: str) -> tuple[list, int]:
+        target, projects = requests[name]
+        repo = make_repo(settings, offline=True)
+        repo.note_target(target)
+        seen = []
+        for project in projects:
+            files = repo.files(project)
+            seen += [files.files_of(i, target.may_accept_filename)
+                     for i in range(len(files.versions))]
+        repo.close()
+        return seen, repo.facts.hits
+
+    def snapshots() -> dict[str, tuple]:
+        return {p.name: (st.st_ino, st.st_size, st.st_mtime_ns)
+                for p in cache.root.glob("facts-v*/*/*") if (st := p.stat())}
+
+    first = {"linux": run("linux")[0], "mac": run("mac")[0]}
+    assert any("manylinux" in f.filename for f in first["linux"][1])
+    assert not any("manylinux" in f.filename for f in first["mac"][1])
+    written = snapshots()
+    for _ in range(2):
+        for name in ("linux", "mac"):
+            assert run(name) == (first[name], 2)  # both listings from the snapshot
+            assert snapshots() == written  # and neither snapshot written again
+    assert len(written) == 2  # one per target
+
+
+def test_resolves_for_two_platforms_keep_a_snapshot_each(make_index, tmp_path, capsys,
+                                                         monkeypatch):
+    """The command's target names its snapshot: resolves for Linux and for macOS (through the
+    command line, warm and offline) leave one each, and give the same pins again from them."""
+    monkeypatch.setenv("CONSTRAIN_NO_REMEMBER", "1")  # every run resolves
+    index = make_index([PackageSpec("foo", "1.0", requires_dist=["bar"]),
+                        PackageSpec("bar", "2.0")], pep658=True)
+    cache = tmp_path / "cache"
+    outs = {}
+    for platform in ("manylinux_2_17_x86_64", "macosx_11_0_arm64"):
+        args = ["resolve", "foo", "--python", "3.11", "--platform", platform,
+                "--index-url", index.index_url, "--cache-dir", str(cache),
+                "--airflow-constraints", "off"]
+        assert cli_main(args) == 0  # fetched: the snapshot is written by the next run
+        for _ in range(2):
+            out = tmp_path / f"{platform}.txt"
+            assert cli_main([*args, "--offline", "-o", str(out)]) == 0
+            outs.setdefault(platform, set()).add(out.read_text())
+    capsys.readouterr()
+    assert len(list(cache.glob("facts-v*/*/*"))) == 2
+    assert all(len(texts) == 1 and "bar==2.0" in next(iter(texts)) for texts in outs.values())
 
 
 def _md(requires: list[str]) -> CoreMetadata:

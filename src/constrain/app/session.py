@@ -309,10 +309,14 @@ class Session:
         # CONSTRAIN_NO_REMEMBER=1: no remembered resolution is used or stored (benchmarks
         # measure the resolver itself; the memo stays as it was)
         forget = no_remember(self.environ)
+        repository = self.repository
+        note_target = getattr(repository, "note_target", None)
+        if note_target is not None:  # the facts snapshot is kept per target
+            note_target(target)
         install_set, remembered = resolve_remembered(
             requirements,
             constraints,
-            self.repository,
+            repository,
             self.cache,
             target,
             options,

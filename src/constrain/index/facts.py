@@ -66,9 +66,17 @@ def identity(st: os.stat_result) -> Identity:
     return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def facts_key(sources: list[str]) -> str:
-    """The snapshot of one set of sources (index URLs and find-links locations, in order)."""
-    return digest("facts", str(FORMAT), *sources)
+def facts_key(sources: list[str], scope: str = "") -> str:
+    """The snapshot of one set of sources (index URLs and find-links locations, in order) for
+    one target (``scope``: :func:`tags_token` of its wheel tags, ``""`` for none named)."""
+    return digest("facts", str(FORMAT), scope, *sources)
+
+
+def tags_token(target: Any) -> str | None:
+    """A name for ``target``'s wheel tags that holds across processes (``None`` without
+    tags): the files of a listing kept for a target are those its tags may accept."""
+    tags = getattr(target, "tags", None)
+    return None if tags is None else digest("tags", *map(str, tags))
 
 
 #: (module, name) pairs the unpickler may build: value types and pickle's own helpers
@@ -226,11 +234,18 @@ class _Listing:
 
 class Facts:
     """The snapshot of ``cache`` for ``sources``, read on first use; ``use=False`` (a refresh)
-    neither reads nor writes it. Safe to call from several threads."""
+    neither reads nor writes it. Safe to call from several threads.
 
-    def __init__(self, cache: Cache | None, sources: list[str], *, use: bool = True) -> None:
+    ``target``, the target of the command's first resolve, names the snapshot with
+    ``sources``: each target keeps its own (requests for one target share theirs, and one
+    for another platform neither loads nor replaces it). A command that resolves for
+    several targets keeps what it read for all of them in the first one's."""
+
+    def __init__(self, cache: Cache | None, sources: list[str], *, use: bool = True,
+                 target: object | None = None) -> None:
         self.cache = cache if use else None
-        self.key = facts_key(sources)
+        token = tags_token(target) if target is not None else None
+        self.key = facts_key(sources, token or "")
         self._lock = threading.Lock()
         self._loaded = False
         self._listings: dict[NormalizedName, _Listing] = {}
@@ -239,6 +254,8 @@ class Facts:
         self._used_metadata: dict[str, tuple[Identity, CoreMetadata]] = {}
         self._dirty = False
         self._tokens: dict[int, tuple[object, str]] = {}
+        if token is not None:  # the same name for the filter of its may_accept_filename
+            self._tokens[id(target)] = (target, token)
         self.hits = 0  # work counter: facts served from the snapshot
 
     def _load(self) -> None:
@@ -298,10 +315,10 @@ class Facts:
             return None
         found = self._tokens.get(id(owner))
         if found is None:
-            tags = getattr(owner, "tags", None)
-            if tags is None:
+            token = tags_token(owner)
+            if token is None:
                 return None
-            found = self._tokens[id(owner)] = (owner, digest("tags", *map(str, tags)))
+            found = self._tokens[id(owner)] = (owner, token)
         return found[1]
 
     def _recording(self, project: NormalizedName, real: ProjectFiles, record: _Listing) -> ProjectFiles:

@@ -102,19 +102,27 @@ class IndexRepository:
         self._offload = Offload()
         self._closed = False
         self._facts: Facts | None = None
+        self._facts_target: object | None = None
 
     @property
     def facts(self) -> Facts:
-        """What the last runs read from the cache, kept as one entry (``index/facts.py``);
-        made on first use (a remembered resolution needs none, nor pickle's import)."""
+        """What the last runs read from the cache, kept as one entry per target
+        (``index/facts.py``); made on first use (a remembered resolution needs none, nor
+        pickle's import)."""
         if self._facts is None:
             from ..facts import Facts
 
             with self._lock:
                 if self._facts is None:
                     self._facts = Facts(self.cache, [*self.indexes, *self.find_links],
-                                        use=not self.refresh)
+                                        use=not self.refresh, target=self._facts_target)
         return self._facts
+
+    def note_target(self, target: object) -> None:
+        """A resolve for ``target`` is about to read from this repository: the first one of
+        the command names the facts snapshot (:class:`~constrain.index.facts.Facts`)."""
+        if self._facts_target is None:
+            self._facts_target = target
 
     # ------------------------------------------------------------------ MetadataProvider
     def files(self, project: str) -> Sequence[DistFile]:
