@@ -161,3 +161,35 @@ def test_choose_versions_obeys_specifiers_and_prerelease_mode(versions, specs, m
         assert not pre_chosen
     if mode == "allow" or (not finals and mode != "disallow"):
         assert chosen == fitting
+
+
+@settings(max_examples=60)
+@given(versions=st.lists(VERSION_TEXT, min_size=0, max_size=8, unique=True),
+       index=st.integers(-10, 10), start=st.integers(-10, 10) | st.none(),
+       stop=st.integers(-10, 10) | st.none(), step=st.sampled_from([None, 1, 2, -1]))
+def test_a_lazily_built_listing_gives_the_versions_an_eager_one_does(
+        versions, index, start, stop, step) -> None:
+    # A listing built lazily (ProjectFiles, the index's pages) makes each version's object
+    # when a resolve first reaches it; as a sequence it answers as the eager tuple does: the
+    # same versions and files in order, indexes, slices, length and truth, and the same
+    # object for a position every time.
+    from constrain.models import ProjectFiles
+
+    fs = files(*({"name": "foo", "version": v,
+                  "files": ["py3-none-any", "cp312-cp312-win_amd64"]} for v in versions))
+    eager = group_versions("foo", fs, TARGET, FilePolicy())
+    lazy = group_versions("foo", ProjectFiles.from_files("foo", fs), TARGET, FilePolicy())
+    assert type(eager) is tuple and type(lazy) is not tuple
+    assert len(lazy) == len(eager) and bool(lazy) == bool(eager)
+
+    def shown(vfs):
+        return [(str(v.version), [f.filename for f in v.files]) for v in vfs]
+
+    assert shown(lazy[start:stop:step]) == shown(eager[start:stop:step])
+    if -len(eager) <= index < len(eager):
+        assert shown([lazy[index]]) == shown([eager[index]])
+        assert lazy[index] is lazy[index] is list(lazy)[index]
+    else:
+        with pytest.raises(IndexError):
+            lazy[index]
+    assert shown(lazy) == shown(eager) == shown(reversed(list(lazy)))[::-1]

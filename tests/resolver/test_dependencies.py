@@ -26,7 +26,7 @@ MARKERS = [
 EXTRAS = ["web", "WEB", "cli", "data-base", "Data_Base", "data.base", "other", "x"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(st.tuples(st.sampled_from(MARKERS),
                           st.frozensets(st.sampled_from(EXTRAS), max_size=5)),
                 min_size=1, max_size=12))

@@ -38,7 +38,7 @@ def _naive(identifier: str, name: str, requirements, constraints: ConstraintInde
     return found
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.lists(st.tuples(st.sampled_from(["p", "p[x]"]),
                           st.sampled_from(["add", "remove", "ask"]),
                           st.sampled_from([*SPECS, "exact"]),

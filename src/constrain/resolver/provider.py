@@ -91,7 +91,7 @@ class ConstrainProvider(AbstractProvider):
         self.reporter = reporter
         self._markers = MarkerMemo(target)  # the resolver thread's: prefetch threads ask target
         self._files: dict[str, Sequence[DistFile]] = {}
-        self._versions: dict[str, tuple[VersionFiles, ...]] = {}
+        self._versions: dict[str, Sequence[VersionFiles]] = {}
         self._metadata: dict[tuple[str, Any], CoreMetadata] = {}
         self._invalid_extras: dict[tuple[str, Any], frozenset[str]] = {}
         self._prefetched: set[str] = set()
@@ -138,7 +138,7 @@ class ConstrainProvider(AbstractProvider):
                 ) from None
         return self._files[project]
 
-    def versions(self, project: str) -> tuple[VersionFiles, ...]:
+    def versions(self, project: str) -> Sequence[VersionFiles]:
         """Versions of ``project`` with files usable on the target after the file policies."""
         if project not in self._versions:
             self._versions[project] = group_versions(
