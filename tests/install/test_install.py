@@ -539,3 +539,31 @@ def test_scripts_are_the_same_when_made_again_from_the_cache(tmp_path, capsys):
     assert run("--offline") == first
     entries[0].write_text("not json")
     assert run("--offline") == first
+
+
+def test_record_lists_odd_file_names_as_csv_does_so_pip_can_remove_them(tmp_path, capsys):
+    """RECORD's lines are written without csv's writer where csv would not quote (its cost
+    was a line per file); a name holding a quote or a space still reads back, and pip
+    removes it."""
+    import csv
+
+    from constrain.install.link import _record_line
+
+    for path in ("a/b.py", 'q"uote.py', "com,ma.py", "sp ace.py", "new\nline.py", "",
+                 "tab\t.py", "cr\r.py", "ünï.py"):
+        expected = __import__("io").StringIO()
+        csv.writer(expected, lineterminator="\n").writerow((path, "sha256=x", "12"))
+        assert _record_line(path, "sha256=x", 12) == expected.getvalue()
+    wheels = tmp_path / "wheels"
+    odd = ['odd/q"uote.py', "odd/sp ace.py"]  # (the test builder's RECORD quotes nothing)
+    make_wheel(wheels, "odd", "1.0", files={"odd/__init__.py": "", **{p: "X = 1\n" for p in odd}})
+    venv = tmp_path / "V"
+    code, _out, err = install(capsys, "odd", "--no-index", "--find-links", str(wheels),
+                              "--venv", str(venv))
+    assert code == 0, err
+    rows = list(csv.reader((venv / SITE / "odd-1.0.dist-info" / "RECORD").open()))
+    assert {r[0] for r in rows} >= set(odd)
+    gone = subprocess.run([str(venv / "bin/python"), "-m", "pip", "uninstall", "-y", "odd"],
+                          capture_output=True, text=True)
+    assert gone.returncode == 0, gone.stderr
+    assert not (venv / SITE / "odd").exists()

@@ -19,7 +19,6 @@ environment's own files (``link.environment_file``), whatever that RECORD says.
 from __future__ import annotations
 
 import contextlib
-import csv
 import errno
 import json
 import os
@@ -44,6 +43,8 @@ def _txn_dir(interp: Interpreter) -> Path:
 def owners(interp: Interpreter) -> dict[str, set[str]]:
     """Absolute path -> the ``.dist-info`` names whose RECORD lists it, for every distribution
     in the environment (read once per install that replaces or removes something)."""
+    import csv  # RECORDs are read only by installs that replace or remove something
+
     out: dict[str, set[str]] = {}
     for site in interp.site_dirs:
         try:
@@ -68,6 +69,8 @@ def record_files(interp: Interpreter, dist_info: Path,
     ``__pycache__`` files of its modules: only paths inside the environment, never the
     environment's own files (interpreter, ``pyvenv.cfg``, another distribution's metadata...)
     nor, given ``owned`` (:func:`owners`), a file another distribution's RECORD lists too."""
+    import csv
+
     prefix = os.path.abspath(interp.prefix)
     base = dist_info.parent
     try:
