@@ -52,3 +52,19 @@ def test_workers_run_the_initializer_first():
         assert pool.submit(os.nice, 0).result() == min(19, os.nice(0) + 10)
     finally:
         pool.shutdown()
+
+
+def test_waiting_jobs_start_lowest_priority_first_and_in_order_among_equals():
+    # The install queues each downloaded wheel for unpacking with its size as priority: the
+    # largest waiting starts first, not the one that arrived first.
+    pool = spawn_pool(1)
+    assert pool is not None
+    try:
+        busy = pool.submit(time.sleep, 0.5, priority=-1)  # the one worker's first job
+        waiting = {name: pool.submit(time.monotonic_ns, priority=p)
+                   for name, p in [("c", 3), ("a", 1), ("b1", 2), ("b2", 2)]}
+        busy.result(timeout=60)
+        started = sorted(waiting, key=lambda name: waiting[name].result(timeout=60))
+        assert started == ["a", "b1", "b2", "c"]
+    finally:
+        pool.shutdown()

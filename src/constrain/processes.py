@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import os
 import struct
 import subprocess
@@ -62,15 +63,18 @@ def spawn_pool(workers: int, initializer: Callable[[], object] | None = None
 class WorkerPool:
     """``submit(fn, *args)`` runs ``fn(*args)`` in one of the pool's processes (``fn`` a
     module-level function of picklable arguments and result) and returns a
-    :class:`~concurrent.futures.Future`. Once a worker has died, every job not yet done
-    fails with :class:`BrokenWorker` (callers then do the work themselves)."""
+    :class:`~concurrent.futures.Future`. Jobs waiting for a worker start lowest ``priority``
+    first, in the order submitted among equals. Once a worker has died, every job not yet
+    done fails with :class:`BrokenWorker` (callers then do the work themselves)."""
 
     def __init__(self, workers: int, initializer: Callable[[], object] | None = None) -> None:
         import pickle
         import queue
 
         self._init = pickle.dumps(initializer)
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        # (priority, sequence, job); a job None (last of all) ends the worker that takes it
+        self._jobs: queue.PriorityQueue = queue.PriorityQueue()
+        self._seq = itertools.count()
         self._lock = threading.Lock()
         self._procs: list[subprocess.Popen] = []
         self._threads: list[threading.Thread] = []
@@ -86,7 +90,7 @@ class WorkerPool:
             self._threads.append(thread)
             thread.start()
 
-    def submit(self, fn: Callable[..., object], *args: object) -> Future:
+    def submit(self, fn: Callable[..., object], *args: object, priority: float = 0) -> Future:
         from concurrent.futures import Future
 
         future: Future = Future()
@@ -98,7 +102,7 @@ class WorkerPool:
             future.set_running_or_notify_cancel()
             future.set_exception(BrokenWorker(broken))
         else:
-            self._jobs.put((future, fn, args))
+            self._jobs.put((priority, next(self._seq), (future, fn, args)))
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -110,7 +114,7 @@ class WorkerPool:
         if cancel_futures:
             self._drain(cancel=True)
         for _ in self._threads:
-            self._jobs.put(None)
+            self._jobs.put(self._sentinel())
         if wait:
             for thread in self._threads:
                 thread.join()
@@ -130,16 +134,21 @@ class WorkerPool:
                 proc.wait(timeout=1)
 
     # ------------------------------------------------------------------ internals
+    def _sentinel(self) -> tuple:
+        """The queue entry ending one worker: after every job queued before or after it."""
+        return (float("inf"), next(self._seq), None)
+
     def _drain(self, *, cancel: bool) -> None:
         import queue
 
         while True:
             try:
-                job = self._jobs.get_nowait()
+                entry = self._jobs.get_nowait()
             except queue.Empty:
                 return
+            job = entry[2]
             if job is None:
-                self._jobs.put(None)  # a sentinel for another thread: keep it, stop here
+                self._jobs.put(entry)  # a sentinel for another thread: keep it, stop here
                 return
             future = job[0]
             if cancel:
@@ -169,7 +178,7 @@ class WorkerPool:
                 proc.kill()
         try:
             while True:
-                job = self._jobs.get()
+                job = self._jobs.get()[2]
                 if job is None:
                     break
                 future, fn, args = job

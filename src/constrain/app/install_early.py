@@ -8,6 +8,7 @@ lands in the cache, verified, where ``fetch.prepare`` finds it; failures are lef
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -121,9 +122,13 @@ class EarlyDownloads:
             if workers is not None:  # queued, not waited for: this thread takes the next file
                 from ..install.unpack import unpack_in_worker
 
+                # The largest wheel waiting is unpacked first: the install waits for the last
+                # tree, and a large wheel that arrives late (apache-airflow: 13 MB, 1,181
+                # files) queued behind dozens of small ones ends the install alone on one
+                # worker while the other has nothing left to do.
                 workers.submit(unpack_in_worker, str(path), digest,
                                str(self.session.cache.root), name,
-                               verified_identity(path, digest))
+                               verified_identity(path, digest), priority=-_size(path))
             else:
                 unpack(path, digest, self.session.cache, name)
         except Exception:  # noqa: BLE001 -- the fetch step does it again and reports
@@ -151,3 +156,10 @@ class EarlyDownloads:
             workers, self.workers = self.workers, False  # none started after this
         if workers:
             workers.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def _size(path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
