@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -242,6 +243,30 @@ def test_resolves_for_two_platforms_keep_a_snapshot_each(make_index, tmp_path, c
     capsys.readouterr()
     assert len(list(cache.glob("facts-v*/*/*"))) == 2
     assert all(len(texts) == 1 and "bar==2.0" in next(iter(texts)) for texts in outs.values())
+
+
+def test_a_loaded_snapshot_is_out_of_collections_until_the_repository_closes(make_index,
+                                                                             make_repo):
+    """The snapshot's objects are frozen (gc.freeze) while the run uses them, and handed back
+    to the collector when the repository closes (nothing stays frozen in a long-lived
+    process); objects something else froze stay as they are."""
+    index = make_index(SPECS)
+    settings = IndexSettings(index_url=index.index_url)
+    make_repo(settings).files("foo")
+    _run(make_repo, settings)  # writes the snapshot
+    assert gc.get_freeze_count() == 0
+    repo = make_repo(settings, offline=True)
+    repo.files("foo")
+    assert repo.facts.hits == 1 and gc.get_freeze_count() > 0
+    repo.close()
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # as an application that froze its objects before forking workers
+    try:
+        theirs = gc.get_freeze_count()
+        _files, _seen, hits = _run(make_repo, settings)
+        assert hits == 1 and 0 < gc.get_freeze_count() <= theirs  # not undone, not added to
+    finally:
+        gc.unfreeze()
 
 
 def _md(requires: list[str]) -> CoreMetadata:

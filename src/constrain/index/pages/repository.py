@@ -259,7 +259,7 @@ class IndexRepository:
             pool.close()
         self._offload.close()
         if self._facts is not None:
-            self._facts.save()
+            self._facts.close()
 
     def __enter__(self) -> IndexRepository:
         return self
