@@ -110,9 +110,10 @@ class ConstrainProvider(AbstractProvider):
         self._version_index: dict[str, dict] = {}
         self._root_pins: dict[str, list[Req]] = {}  # exact top-level pins, for the crawl
         self.chooser = Chooser(constraints, self.user_named)
-        #: does the source act on prefetch_files? (an offline repository ignores it)
-        self._hints_files = hasattr(source, "prefetch_files") and not getattr(
-            source, "offline", False)
+        #: does the source act on hints? (an offline repository ignores them: no closures
+        #: made for it, ~5,000 prefetch calls in the large Airflow resolve)
+        self._hints = not getattr(source, "offline", False)
+        self._hints_files = self._hints and hasattr(source, "prefetch_files")
 
     # ------------------------------------------------------------------ the world, cached
     def files(self, project: str) -> Sequence[DistFile]:
@@ -201,6 +202,8 @@ class ConstrainProvider(AbstractProvider):
         """Hint the source that ``req``'s project is needed, choosing the best file of the
         highest version that passes the policies, ``req`` and the constraints, so its metadata
         is fetched in the background."""
+        if not self._hints:
+            return
         with self._prefetch_lock:  # also called from prefetch threads (the crawl below)
             if req.name == PYTHON or req.name in self._prefetched:
                 return
