@@ -499,7 +499,8 @@ def test_scripts_are_the_same_when_made_again_from_the_cache(tmp_path, capsys):
     """An entry point's launcher and a ``.data/scripts`` file with a ``#!python`` line are
     made by installer once per tree and interpreter path, then taken from the cache: a new
     environment at the same path gets the same bytes, RECORD their hashes; a script without
-    ``#!python`` is copied as it is; a cache entry that no longer fits is made again."""
+    ``#!python`` is copied as it is; a cache entry that no longer fits is made again, and
+    ``--verify`` makes them again whatever the cache holds."""
     import base64
     import hashlib
 
@@ -538,6 +539,13 @@ def test_scripts_are_the_same_when_made_again_from_the_cache(tmp_path, capsys):
     entries[0].write_text('{"entry_points": [["other", "x"]], "scripts": {}}')
     assert run("--offline") == first
     entries[0].write_text("not json")
+    assert run("--offline") == first
+    # --verify trusts nothing the cache derived: a launcher altered in the cache is made again
+    altered = {"entry_points": [["tool-cli", "#!/bin/sh\necho altered\n"]],
+               "scripts": {"fixme": None, "asis": None}}
+    entries[0].write_text(json.dumps(altered))
+    assert run("--offline", "--verify") == first
+    assert json.loads(entries[0].read_text()) != altered  # and kept anew
     assert run("--offline") == first
 
 

@@ -240,7 +240,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
                         build_index=session.settings,
                         offline=resolve_req.offline, reporter=reporter,
                         build_source=lambda: session.build_source)
-        ready = _trusted(ready, session, target, request, resolve_req, reporter)
+        ready = _trusted(ready, session, target, request, resolve_req, reporter, interp)
         by_name = {r.pin.name: r for r in ready}
         stats.update(downloaded=sum(r.downloaded for r in ready),
                      built=sum(r.built for r in ready),
@@ -267,7 +267,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
                                offline=resolve_req.offline, reporter=reporter,
                                build_source=lambda: session.build_source)
                 more = _trusted(more, session, target, request, resolve_req,
-                                reporter)
+                                reporter, interp)
                 by_name.update({r.pin.name: r for r in more})
             _apply(interp, plan, by_name, reporter, session.cache)
             if pending is not None:
@@ -290,18 +290,22 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
         session.close()
 
 
-def _trusted(ready, session, target, request: InstallRequest, resolve_req, reporter):
+def _trusted(ready, session, target, request: InstallRequest, resolve_req, reporter,
+             interp: Interpreter):
     """``ready`` once what it was built on is checked: with ``--verify`` each cached tree is
-    re-hashed (a changed one is unpacked again from its wheel, whose hash is checked), and
-    every wheel's METADATA must agree with what the resolve used."""
+    re-hashed (a changed one is unpacked again from its wheel, whose hash is checked) and the
+    scripts kept for it are made again, and every wheel's METADATA must agree with what the
+    resolve used."""
     from ..install.trust import check_metadata
 
     if request.verify:
         from ..install.fetch import prepare
+        from ..install.link import forget_launchers
         from ..install.unpack import discard, intact
 
         bad = []
         for r in ready:
+            forget_launchers(interp, r.unpacked, session.cache)  # made again from the tree
             changed = intact(r.unpacked, rehash=True)
             if changed is not None:
                 reporter.warning(f"{r.unpacked.manifest['wheel']}: {changed} changed in the "

@@ -245,8 +245,7 @@ def launchers(interp: Interpreter, unpacked: Unpacked, cache: Cache | None = Non
     manifest = unpacked.manifest
     names = [ep[0] for ep in manifest["entry_points"]]
     data_scripts = [rel for s, rel, *_ in manifest["files"] if s == "scripts"]
-    key = "launchers-" + hashlib.sha256("\0".join(
-        (_LAUNCHERS_FORMAT, unpacked.root.name, interp.executable)).encode()).hexdigest()
+    key = _launchers_key(interp, unpacked)
     raw = cache.get("misc", key) if cache is not None else None
     if raw is not None:
         try:
@@ -267,6 +266,18 @@ def launchers(interp: Interpreter, unpacked: Unpacked, cache: Cache | None = Non
         with contextlib.suppress(ConstrainError, OSError):  # a cache that cannot keep it
             cache.put("misc", key, text.encode())
     return eps, fixed
+
+
+def _launchers_key(interp: Interpreter, unpacked: Unpacked) -> str:
+    return "launchers-" + hashlib.sha256("\0".join(
+        (_LAUNCHERS_FORMAT, unpacked.root.name, interp.executable)).encode()).hexdigest()
+
+
+def forget_launchers(interp: Interpreter, unpacked: Unpacked, cache: Cache) -> None:
+    """Drop the kept scripts of ``unpacked`` for ``interp`` (``--verify`` trusts nothing the
+    cache derived: the next link makes them with installer again, and keeps them anew)."""
+    with contextlib.suppress(OSError):
+        os.unlink(cache.path("misc", _launchers_key(interp, unpacked)))
 
 
 def _made_by_installer(interp: Interpreter, unpacked: Unpacked, data_scripts: list[str]
