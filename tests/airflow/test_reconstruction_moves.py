@@ -351,3 +351,30 @@ def test_download_and_refresh_summaries_list_the_moves(index_server, capsys, tmp
     written = (tmp_path / "W" / "constraints-3.11.txt" if command == "download"
                else tmp_path / "C" / "constraints-3.11.txt").read_text()
     assert "oldlib==1.2" in written and move in written
+
+
+def test_the_users_pins_past_the_release_date_move_at_once_however_many(
+        index_server, capsys, tmp_path):
+    # a pins file from a newer resolve (here 45 pins, each released after Airflow 2.0.0): the
+    # reconstruction moved one pin per failed resolve, and gave up after 40 rounds
+    # (one of them a pre-release, which its exact pin allows)
+    names = [f"lib{n:02d}" for n in range(45)]
+    server = index_server([
+        airflow([*(f"{n}>=1" for n in names), "otel>=0.9"]),
+        *(PackageSpec(n, "1.0", upload_time=day(1)) for n in names),
+        *(PackageSpec(n, "2.0", upload_time=day(20)) for n in names),
+        PackageSpec("lib00", "3.0", upload_time=day(25)),
+        PackageSpec("otel", "0.9", upload_time=day(1)),
+        PackageSpec("otel", "0.10b2", upload_time=day(20)),
+    ])
+    (tmp_path / "pins.txt").write_text("apache-airflow==2.0.0\n"
+                                       + "".join(f"{n}==2.0\n" for n in names)
+                                       + "otel==0.10b2\n")
+    code, out, err = run(capsys, *resolve(server, *RECON, "--python", "3.11",
+                                          "-r", str(tmp_path / "pins.txt")))
+    assert code == 0, err
+    assert pins(out) == {"apache-airflow": "2.0.0", **{n: "2.0" for n in names},
+                         "otel": "0.10b2"}
+    assert "46 packages moved past the release date" in err
+    assert (f"lib00 1.0 -> 2.0 (released 2021-01-20): yours: lib00==2.0 ({tmp_path / 'pins.txt'}"
+            ":2) has no release as of the date") in out

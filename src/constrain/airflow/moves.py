@@ -64,16 +64,18 @@ def first_installable(
     limit: datetime | None,
     skip: frozenset[Version] = frozenset(),
     wheels_only: bool = False,
+    prereleases: bool = False,
 ) -> tuple[Version, datetime, datetime] | None:
-    """The earliest final, unyanked release of ``name`` above ``after`` that satisfies
-    ``specifiers`` and has a file for ``target`` uploaded by ``limit`` (a wheel for it, else --
-    unless ``wheels_only`` -- an sdist: whether that builds is for the caller to find out),
-    ``skip`` excepted: ``(version, upload time of its best file, of its last file)``."""
+    """The earliest final (or, with ``prereleases``, pre-), unyanked release of ``name`` above
+    ``after`` that satisfies ``specifiers`` and has a file for ``target`` uploaded by
+    ``limit`` (a wheel for it, else -- unless ``wheels_only`` -- an sdist: whether that builds
+    is for the caller to find out), ``skip`` excepted: ``(version, upload time of its best
+    file, of its last file)``."""
     from ..policies.filters import FilePolicy, group_versions
 
     for vf in reversed(group_versions(name, files, target, FilePolicy("disallow", limit))):
         v = vf.version
-        if vf.pre or (after is not None and v <= after) or v in skip:
+        if (vf.pre and not prereleases) or (after is not None and v <= after) or v in skip:
             continue
         if not all(s.contains(v, prereleases=True) for s in specifiers):
             continue

@@ -96,9 +96,11 @@ class _Reconstructor:
 
     def __init__(self, session: Resolving, target: TargetEnvironment, options: ResolveOptions,
                  reporter: Reporter, req: Requirement,
-                 basis: datetime, limit: datetime | None, fixed: list, available) -> None:
+                 basis: datetime, limit: datetime | None, fixed: list, available,
+                 user: Sequence[tuple[Requirement, Origin]] = ()) -> None:
         self.session, self.target, self.options, self.reporter = session, target, options, reporter
         self.req, self.basis, self.limit, self.fixed = req, basis, limit, fixed
+        self.user = user  # the user's own (in ``fixed`` too): the pins premove() looks at
         self.available = available  # Pythons with published files, when known
         self.moves: dict[str, Move] = {}
         self.failed: dict[str, set[Version]] = {}  # versions whose sdist does not build
@@ -158,6 +160,7 @@ class _Reconstructor:
     def run(self, builder: Callable[[DistFile], None] | None) -> InstallSet:
         """Resolve, move what cannot be had, re-resolve, until the set installs."""
         self.load()
+        self.premove()
         for _ in range(_ROUNDS):
             try:
                 install_set = self.resolve()
@@ -172,6 +175,8 @@ class _Reconstructor:
                 continue
             broken = self.check_builds(install_set, builder)
             if not broken:
+                pinned = {p.name for p in install_set.pins}  # a user pin off the set moved nothing
+                self.moves = {n: m for n, m in self.moves.items() if n in pinned}
                 self.save()
                 return install_set
             for name, version, err in broken:
@@ -278,6 +283,30 @@ class _Reconstructor:
                                    + (f" up to {format_utc(self.limit)}" if self.limit else "")
                                    + " installs on it", exc)
         self._move(name, origin, found, why)
+
+    def premove(self) -> None:
+        """Move, before the first resolve, each project the user's own requirements and
+        constraints allow no release of as of the date (a pin from a newer set): all at once,
+        where :meth:`widen` would learn them from one failed resolve each."""
+        from ..policies.filters import FilePolicy, group_versions
+
+        for r, origin in self.user:
+            name = canonicalize_name(r.name)
+            if name == af.AIRFLOW or name in self.moves or not self.target.evaluate(r.marker):
+                continue
+            specs = self._user_specs(name)
+            files = self._files(name)
+            seen = group_versions(name, files, self.target, FilePolicy("disallow", self.basis))
+            if any(vf.files and all(s.contains(vf.version, prereleases=True) for s in specs)
+                   for vf in seen):
+                continue
+            found = first_installable(name, files, self.target, after=None, specifiers=specs,
+                                      limit=self.limit, skip=frozenset(self.failed.get(name, ())),
+                                      prereleases=any(s.prereleases for s in specs))
+            if found is None:
+                continue  # the resolve says what is wrong, with the whole chain
+            before = next((vf.version for vf in seen if vf.files and not vf.pre), None)
+            self._move(name, before, found, f"yours: {r} ({origin}) has no release as of the date")
 
     def widen(self, exc: ResolutionImpossible) -> bool:
         """Move each project of ``exc`` that no release as of its date can satisfy, to its
@@ -390,7 +419,7 @@ def reconstruct(airflow: af.AirflowRequirement, mode: str, policies: Sequence[Bo
     check_release_python(session, version, target, req, available)
     reporter.info(f"reconstructing Airflow constraints: {req} as of {format_utc(basis)}")
     work = _Reconstructor(session, target, options, reporter, req, basis, limit,
-                          [*(b.constraint() for b in bounds), *user], available)
+                          [*(b.constraint() for b in bounds), *user], available, user)
     build, close = sdist_builder(session, target, reporter)
     try:
         install_set = work.run(build)
