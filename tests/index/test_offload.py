@@ -41,17 +41,17 @@ def test_jobs_run_here_until_the_helper_is_up_then_there_and_here_after_close():
 def test_an_idle_helper_leaves_and_a_later_start_brings_it_back():
     # the helper is there for the burst of large pages at the start of a cold resolve, not
     # for the rest of the run (where its memory would add to the largest sdist build's)
+    # (_wait_up returns once a job ran in the helper: no check after it that the helper is
+    # still there, which an idle time of 0.2 s may already have ended on a loaded machine)
     offload = Offload(idle=0.2)
     try:
         _wait_up(offload)
-        assert helpers() != []
         deadline = time.monotonic() + 30
         while helpers() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert helpers() == []
         assert offload.run(os.getpid) == os.getpid()  # meanwhile: done here
         _wait_up(offload)  # the next large page starts it again
-        assert offload.run(os.getpid) != os.getpid()
     finally:
         offload.close()
 
