@@ -94,3 +94,21 @@ def test_no_remember_neither_uses_nor_stores_an_answer(index_server, capsys, mon
     monkeypatch.setenv("CONSTRAIN_NO_REMEMBER", "0")  # as unset
     _pins, stats, _ = _run(capsys, monkeypatch, tmp_path, server)
     assert stats["remembered_resolutions"] == 1
+
+
+def test_a_remembered_file_row_holds_no_login_or_token():
+    """What a remembered resolution stores of a file: its URL without a login (a URL with an
+    '@' elsewhere stays as it is), its index URL without a login, token query or fragment."""
+    from constrain.app.memo import _without_credentials
+
+    indexes: dict[str, str] = {}
+    secret = ("f-1.0-py3-none-any.whl", "https://user:pw@files.example/f-1.0-py3-none-any.whl",
+              (("sha256", "ab"),), None, None, None, 10, None,
+              "https://u:tok@idx.example/simple?token=tok#frag")
+    plain = ("g-1.0.tar.gz", "https://files.example/pkgs/g@1/g-1.0.tar.gz", (), None, None,
+             None, 5, None, "https://u:tok@idx.example/simple?token=tok#frag")
+    assert _without_credentials(secret, indexes) == (
+        "f-1.0-py3-none-any.whl", "https://files.example/f-1.0-py3-none-any.whl",
+        (("sha256", "ab"),), None, None, None, 10, None, "https://idx.example/simple")
+    assert _without_credentials(plain, indexes) == (*plain[:-1], "https://idx.example/simple")
+    assert _without_credentials((*plain[:-1], ""), indexes)[-1] == ""

@@ -76,18 +76,26 @@ def _from_origin(parts: list) -> Origin | None:
     return None if source is None else Origin(source, line, text)
 
 
-def _without_credentials(row: tuple) -> tuple:
+def _without_credentials(row: tuple, indexes: dict[str, str]) -> tuple:
     """A file's row with no login in its URL and no login or token in its index URL: the
-    cache never holds them (the HTTP client gives an index's host its login again)."""
+    cache never holds them (the HTTP client gives an index's host its login again).
+    ``indexes`` keeps each index URL's stripped form for the rows of one entry (hundreds of
+    rows, a few indexes)."""
     from urllib.parse import urlsplit, urlunsplit
 
     from ..output.urls import strip_userinfo
 
     filename, url, *middle, index = row
-    parts = urlsplit(url)
-    if "@" in parts.netloc:
-        url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-    return (filename, url, *middle, strip_userinfo(index) if index else index)
+    if "@" in url:  # a login has one; most URLs have none, and need no split
+        parts = urlsplit(url)
+        if "@" in parts.netloc:
+            url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    if index:
+        stripped = indexes.get(index)
+        if stripped is None:
+            stripped = indexes[index] = strip_userinfo(index)
+        index = stripped
+    return (filename, url, *middle, index)
 
 
 def dump(install_set: InstallSet, provenance: dict[str, list], warnings: Sequence[str]) -> bytes:
@@ -95,6 +103,7 @@ def dump(install_set: InstallSet, provenance: dict[str, list], warnings: Sequenc
     from ..index.pages.listing import row_of
 
     s = install_set.stats
+    indexes: dict[str, str] = {}
     return json.dumps(
         {
             "format": FORMAT,
@@ -105,7 +114,7 @@ def dump(install_set: InstallSet, provenance: dict[str, list], warnings: Sequenc
                     "name": p.name,
                     "display_name": p.display_name,
                     "version": str(p.version),
-                    "files": [_without_credentials(row_of(f)) for f in p.files],
+                    "files": [_without_credentials(row_of(f), indexes) for f in p.files],
                     "metadata": p.metadata.to_dict(),
                     "extras": sorted(p.extras),
                     "required_by": list(p.required_by),
