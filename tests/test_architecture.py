@@ -42,7 +42,7 @@ CONTRACTS: dict[str, frozenset[str]] = {
     "cache": frozenset({"errors"}),
     "policies": BASE,
     "constraints": BASE,
-    "resolver": BASE | {"policies"},
+    "resolver": BASE | {"heap", "policies"},
     "output": BASE | {"__init__"},
     "index": BASE | {"build", "cache", "config", "heap", "processes"},
     "build": BASE | {"cache", "constraints", "heap", "index", "output", "policies", "resolver"},

@@ -9,11 +9,19 @@ sdist builds of the large workload's cold resolve run. :func:`map_large_blocks` 
 threshold, so a block of :data:`MMAP_THRESHOLD` or more is always a mapping of its own, handed
 back whole when freed; :func:`give_back_free_memory` returns the free pages left in the arenas
 (``malloc_trim``: before each build hook starts).
+
+The collector's heap: objects that live as long as the run (a facts snapshot, a resolve's
+state) are moved out of its walks by :func:`hold_frozen` (``gc.freeze``), shared by every
+holder in the process, and handed back to its oldest generation when the last one lets go
+(:func:`release_frozen`). A freeze made by something else (a host application's) is neither
+undone nor added to.
 """
 
 from __future__ import annotations
 
 import functools
+import gc
+import threading
 from typing import Any
 
 #: blocks this large or larger are mappings of their own (glibc's default before it adapts)
@@ -49,3 +57,30 @@ def give_back_free_memory() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+_freeze_lock = threading.Lock()
+_holders = 0
+
+
+def hold_frozen() -> bool:
+    """Move every object the collector tracks now out of its walks, until the last holder's
+    :func:`release_frozen` -- unless objects were frozen by something else: then nothing is
+    done and ``False`` is returned (no release is owed)."""
+    global _holders
+    with _freeze_lock:
+        if _holders == 0 and gc.get_freeze_count():
+            return False
+        gc.freeze()
+        _holders += 1
+        return True
+
+
+def release_frozen() -> None:
+    """Let go of one :func:`hold_frozen`; after the last, the frozen objects join the oldest
+    generation (walked only by a full collection, as long-lived objects are)."""
+    global _holders
+    with _freeze_lock:
+        _holders -= 1
+        if _holders == 0:
+            gc.unfreeze()

@@ -303,3 +303,23 @@ def test_a_resolve_collects_garbage_less_often_and_restores_the_thresholds() -> 
     outer_done.set()
     thread.join(10)
     assert gc.get_threshold() == before
+
+
+def test_a_resolve_from_the_cache_alone_makes_no_automatic_collection() -> None:
+    import gc
+
+    from constrain.resolver.collection import FIRST_THRESHOLD, fewer_collections
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, ...]] = []
+    index = MemoryIndex([pkg("app", "1.0", "lib"), pkg("lib", "1.0")])
+    index.offline = True  # type: ignore[attr-defined]  # as an --offline repository says
+    resolve([req("app")], [], index, LINUX, on_pin=lambda f: seen.append(gc.get_threshold()))
+    assert seen and all(t[0] == 0 for t in seen)
+    assert gc.get_threshold() == before
+    # beside a resolve that transfers (a refresh's threads): paused while the offline one runs
+    with fewer_collections():
+        with fewer_collections(pause=True):
+            assert gc.get_threshold()[0] == 0
+        assert gc.get_threshold()[0] >= FIRST_THRESHOLD
+    assert gc.get_threshold() == before

@@ -49,6 +49,7 @@ from packaging.utils import NormalizedName
 from ..cache.keys import digest
 from ..cache.store import Cache
 from ..errors import CacheError
+from ..heap import hold_frozen, release_frozen
 from ..models import CoreMetadata, ProjectFiles
 from .pages.listing import WHOLE_BELOW, load_listing
 from .pages.pagecache import strip_userinfo
@@ -278,8 +279,7 @@ class Facts:
                 found = load_snapshot(data) if data is not None else None
                 if found is not None:
                     self._listings, self._metadata = found
-                    if collecting and not gc.get_freeze_count():
-                        gc.freeze()
+                    if collecting and hold_frozen():
                         self._frozen = True
             finally:
                 if collecting:
@@ -433,7 +433,7 @@ class Facts:
             with self._lock:
                 frozen, self._frozen = self._frozen, False
             if frozen:
-                gc.unfreeze()
+                release_frozen()
 
     def save(self) -> None:
         """Write the snapshot of what this run used, if it read facts the snapshot lacked.

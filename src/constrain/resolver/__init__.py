@@ -112,7 +112,7 @@ def resolve(
     prov.add_roots(roots)
     counter = StatsReporter(reporter, on_pin)
     resolver = resolver_class()(prov, counter)
-    with fewer_collections():
+    with fewer_collections(pause=bool(getattr(provider, "offline", False))):
         try:
             result = resolver.resolve(roots, max_rounds=options.max_rounds)
         except resolvelib.ResolutionImpossible as exc:
