@@ -16,42 +16,14 @@ from packaging.tags import Tag
 from packaging.version import Version
 
 from constrain.cache.keys import file_key, url_key
-from constrain.cache.store import Cache
 from constrain.cli import main as cli_main
 from constrain.config import IndexSettings
 from constrain.index.facts import Facts, dump_snapshot, facts_key, load_snapshot
 from constrain.index.metadata.fetcher import MetadataFetcher
-from constrain.index.pages.repository import IndexRepository
 from constrain.index.transport.client import HttpClient
 from constrain.models import CoreMetadata, DistFile
 from constrain.target import TargetEnvironment
 from tests.support.builders import PackageSpec
-
-
-class NoFetcher:
-    def __call__(self, file):  # pragma: no cover - the tests read listings only
-        raise AssertionError("no metadata here")
-
-
-@pytest.fixture
-def cache(tmp_path) -> Cache:
-    return Cache(tmp_path / "cache")
-
-
-@pytest.fixture
-def make_repo(cache):
-    made: list[tuple[IndexRepository, HttpClient]] = []
-
-    def make(settings: IndexSettings, **kw) -> IndexRepository:
-        client = HttpClient(retries=2, backoff=0.0, timeout=10)
-        repo = IndexRepository(settings, client, cache, NoFetcher(), **kw)
-        made.append((repo, client))
-        return repo
-
-    yield make
-    for repo, client in made:
-        repo.close()
-        client.close()
 
 
 def _facts(files) -> list:

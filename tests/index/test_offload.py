@@ -11,7 +11,6 @@ import pytest
 from constrain.config import IndexSettings
 from constrain.index.pages import repository as cached
 from constrain.index.pages.offload import Offload
-from tests.index.test_repository import cache, make_repo  # noqa: F401 -- fixtures
 from tests.support.builders import PackageSpec
 
 
@@ -83,7 +82,7 @@ def test_a_job_failing_in_the_helper_fails_here_the_same_way():
         offload.close()
 
 
-def test_pages_parsed_in_the_helper_give_the_same_files(make_index, make_repo,  # noqa: F811
+def test_pages_parsed_in_the_helper_give_the_same_files(make_index, make_repo,
                                                         monkeypatch):
     index = make_index([PackageSpec("foo", "1.0"), PackageSpec("foo", "2.0"),
                         PackageSpec("bar", "0.1")])
