@@ -96,6 +96,39 @@ def test_no_remember_neither_uses_nor_stores_an_answer(index_server, capsys, mon
     assert stats["remembered_resolutions"] == 1
 
 
+def test_an_answer_is_remembered_with_the_listings_it_read_not_ones_fetched_meanwhile(
+        index_server, capsys, monkeypatch, tmp_path):
+    """Another constrain sharing the cache (a CI job per Python) fetches a listing again while
+    this one resolves from the copy it read: this answer must not be remembered as made from
+    the new copy (the next run would give it, stale, for as long as that copy stays)."""
+    import subprocess
+    import sys
+
+    import constrain.resolver as resolver
+
+    server = index_server(SPECS)
+    _run(capsys, monkeypatch, tmp_path, server)  # lib's listing cached: 1.0 only
+    server.add([PackageSpec("lib", "2.0")])
+    real = resolver.resolve
+
+    def resolve_then_another_run_refreshes(*args, **kwargs):
+        install_set = real(*args, **kwargs)
+        done = subprocess.run(
+            [sys.executable, "-m", "constrain", "resolve", "app", "--index-url",
+             server.index_url, "--python", "3.12", "--platform", "manylinux_2_28_x86_64",
+             "--airflow-constraints", "off", "--refresh"],
+            capture_output=True, text=True, check=False)
+        assert done.returncode == 0 and "lib==2.0" in done.stdout, done.stderr
+        return install_set
+
+    monkeypatch.setattr(resolver, "resolve", resolve_then_another_run_refreshes)
+    pins, _stats, _ = _run(capsys, monkeypatch, tmp_path, server, "--python", "3.12")
+    assert pins == ["app==1.0", "lib==1.0"]  # made from the copy it read
+    monkeypatch.setattr(resolver, "resolve", real)
+    pins, stats, _ = _run(capsys, monkeypatch, tmp_path, server, "--python", "3.12")
+    assert pins == ["app==1.0", "lib==2.0"] and stats["remembered_resolutions"] == 0
+
+
 def test_a_remembered_file_row_holds_no_login_or_token():
     """What a remembered resolution stores of a file: its URL without a login (a URL with an
     '@' elsewhere stays as it is), its index URL without a login, token query or fragment."""

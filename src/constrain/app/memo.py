@@ -258,7 +258,7 @@ def resolve_remembered(
     if store and key is not None and not install_set.notes and not install_set.held_back:
         provenance = {}
         for project in sorted(_consulted(repository, install_set)):
-            tokens = repository.provenance(project)
+            tokens = repository.provenance(project, as_read=True)  # what this answer came from
             if tokens is None:
                 return install_set, False
             provenance[project] = tokens

@@ -75,6 +75,9 @@ class PageCache:
         self.fetched = 0
         self._lock = threading.Lock()
         self._early: dict[str, tuple[dict[str, str], Pending]] = {}  # url -> begun request
+        #: (bucket, key) -> the metadata of the copy :meth:`get` last served (``None``: one
+        #: not kept in the cache): what this process read, whatever another wrote since
+        self.served: dict[tuple[str, str], dict | None] = {}
 
     def read_local(self, url: str) -> Page:
         """A ``file:`` page, read afresh (never cached)."""
@@ -109,6 +112,7 @@ class PageCache:
         if cached is not None:
             page, meta = cached
             if self.offline or (not self.refresh and self.is_fresh(meta)):
+                self.served[(bucket, key)] = meta
                 return page
             if page.entry is not None:  # to be revalidated: a 304 hands back the body
                 page.entry.close()
@@ -124,6 +128,7 @@ class PageCache:
             if response.headers.get("etag"):
                 meta["etag"] = response.headers["etag"]
             self.write(lambda c: c.touch_meta(bucket, key, meta))
+            self.served[(bucket, key)] = meta
             return cached[0]
         if response.ok or response.status in NOT_HERE:
             final = with_userinfo_of(response.url or url, url)
@@ -135,6 +140,7 @@ class PageCache:
             )
             if store is not None and response.ok:
                 page = Page(page.url, page.status, page.content_type, store(page), stored=True)
+            self.served[(bucket, key)] = None
             if "no-store" not in response.headers.get("cache-control", "").lower():
                 meta = {
                     "url": strip_userinfo(final),
@@ -145,6 +151,7 @@ class PageCache:
                     "fetched": now,
                     "max_age": max_age(response.headers),
                 }
+                self.served[(bucket, key)] = meta
                 if opened and page.stored:
                     entry = self.write(lambda c: c.put_opened(bucket, key, page.body, meta))
                     if entry is not None:

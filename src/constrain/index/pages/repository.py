@@ -185,13 +185,24 @@ class IndexRepository:
         """Every project whose files were asked for so far (by the resolver or a prefetch)."""
         return [str(k) for k in self._projects.started()]
 
-    def provenance(self, project: str) -> list | None:
+    def provenance(self, project: str, *, as_read: bool = False) -> list | None:
         """Tokens naming the state of every source :meth:`files` consults for ``project``: the
         cached listing of each index asked (fetch time and validator, up to the one that owns
         the project) and each find-links location (its cached page, or a directory's mtime).
         Equal tokens mean :meth:`files` would answer the same; ``None`` when that cannot be
-        known (no cache). Used to tell whether a remembered resolution still holds."""
+        known (no cache). Used to tell whether a remembered resolution still holds.
+
+        ``as_read``: the state of the pages as this process read them, where it read them,
+        not as they are now (what a resolution is stored with: another process may have
+        fetched a page again since, and the answer was not made from that one)."""
         key = canonicalize_name(project)
+
+        def meta_of(bucket: str, cache_key: str) -> dict | None:
+            assert self.cache is not None
+            if as_read and (bucket, cache_key) in self._pages.served:
+                return self._pages.served[(bucket, cache_key)]
+            return self.cache.get_meta(bucket, cache_key)
+
         out: list = []
         for index in self.indexes:
             if index.startswith("file:"):
@@ -204,7 +215,7 @@ class IndexRepository:
             if self.cache is None:
                 return None
             cache_key = url_key(index.rstrip("/") + f"/{key}/")
-            meta = self.cache.get_meta("listings", cache_key)
+            meta = meta_of("listings", cache_key)
             if not meta:
                 return None
             status = int(meta.get("status", 200))
@@ -222,7 +233,7 @@ class IndexRepository:
                 return None
             else:
                 cache_key = url_key(location)
-                meta = self.cache.get_meta("pages", cache_key) or {}
+                meta = meta_of("pages", cache_key) or {}
                 out.append(["page", "pages", cache_key, meta.get("fetched"), meta.get("etag")])
         return out
 
