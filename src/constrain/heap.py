@@ -1,4 +1,5 @@
-"""How this process's C heap hands memory back to the system (glibc; elsewhere nothing is done).
+"""How this process keeps its memory cheap: the C heap hands freed blocks back to the system
+(glibc; elsewhere nothing is done), and long-lived objects stay out of the collector's walks.
 
 A cold resolve reads hundreds of index pages, metadata files and wheels' tails on a dozen
 threads, blocks of up to tens of megabytes each, and frees most of them soon after. glibc's
