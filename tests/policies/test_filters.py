@@ -151,6 +151,21 @@ def test_choose_versions_obeys_specifiers_and_prerelease_mode(versions, specs, m
         return memo[v]
 
     assert direct == list(iter_choices(grouped, spec_sets, mode, fits))
+    # the rule, spelled out: pre-releases as the mode allows given whether a final fits
+    final_fits = any(all(s.contains(vf.version, True) for s in spec_sets)
+                     for vf in grouped if not vf.pre)
+    allow_pre = allows_prereleases(mode, spec_sets, final_fits)
+    assert [c.version for c in direct] == [
+        vf.version for vf in grouped if (allow_pre or not vf.pre)
+        and all(s.contains(vf.version, True) for s in spec_sets)]
+    asked: list[Version] = []
+
+    def counting(v):
+        asked.append(v)
+        return fits(v)
+
+    assert direct == list(iter_choices(grouped, spec_sets, mode, counting))
+    assert len(asked) == len(set(asked)), "a version was tested twice"
     chosen = [c.version for c in direct]
     fitting = [vf.version for vf in grouped if all(s.contains(vf.version, True) for s in spec_sets)]
     finals = [v for v in fitting if not v.is_prerelease]

@@ -35,8 +35,9 @@ def test_the_memo_answers_as_the_target(asks) -> None:
     # must never leak from one question into another
     markers = {text: Marker(text) for text in MARKERS}
     memo = MarkerMemo(TARGET)
-    for text, extras in asks:
-        marker = markers[text]
+    for n, (text, extras) in enumerate(asks):
+        # now the same object again, now another one with the same text (read apart)
+        marker = markers[text] if n % 2 else Marker(text)
         assert memo.evaluate(marker, extras) == TARGET.evaluate(marker, extras), (text, extras)
         as_set = set(extras)  # a mutable set is asked about too (extra_dependencies does)
         assert memo.evaluate(marker, as_set) == TARGET.evaluate(marker, as_set), (text, extras)
@@ -60,3 +61,22 @@ def test_an_extra_only_marker_is_evaluated_twice_for_any_number_of_extras() -> N
     held = [memo.evaluate(m, extras) for m in lines]
     assert held == [i < 100 for i in range(0, 200, 2)]
     assert len(asked) <= 2 * len(lines)
+
+
+def test_markers_read_apart_with_the_same_text_are_evaluated_once_per_extra() -> None:
+    # metadata read at different times holds equal markers as different objects
+    asked: list[object] = []
+
+    class Counting(TargetEnvironment):
+        def evaluate(self, marker, extras=frozenset()):
+            asked.append((str(marker), tuple(extras)))
+            return super().evaluate(marker, extras)
+
+    target = Counting.from_options("3.12", ["manylinux_2_17_x86_64"])
+    memo = MarkerMemo(target)
+    texts = ['python_version < "3.13"', 'sys_platform == "win32"', 'extra == "web"']
+    for _ in range(5):
+        assert [memo.evaluate(Marker(t)) for t in texts] == [True, False, False]
+        assert [memo.evaluate(Marker(t), frozenset({"web"})) for t in texts] == [
+            True, False, True]
+    assert len(asked) == len(set(asked)) == 6  # each text once without, once with "web"

@@ -266,17 +266,34 @@ def iter_choices(
     if_final = allows_prereleases(mode, specifiers, True)
     if_none = allows_prereleases(mode, specifiers, False)
     if if_final == if_none:
-        allow_pre = if_final
-    else:  # it depends on whether some final release fits: find the first one
-        allow_pre = not any(
-            choice(vf) is not None for vf in versions if not vf.pre
-        )
+        for vf in versions:
+            if vf.pre and not if_final:
+                continue
+            found = choice(vf)
+            if found is not None:
+                yield found
+        return
+    # It depends on whether some final release fits: find the first one. The walk goes on
+    # from there (the versions before it gave nothing: pre-releases not allowed, finals not
+    # fitting), each version looked at once; none fits: the pre-releases alone, the finals
+    # having given nothing.
+    rest = iter(versions)
+    for vf in rest:
+        if not vf.pre:
+            found = choice(vf)
+            if found is not None:
+                yield found
+                for vf in rest:
+                    if not vf.pre:
+                        found = choice(vf)
+                        if found is not None:
+                            yield found
+                return
     for vf in versions:
-        if vf.pre and not allow_pre:
-            continue
-        found = choice(vf)
-        if found is not None:
-            yield found
+        if vf.pre:
+            found = choice(vf)
+            if found is not None:
+                yield found
 
 
 def why_unusable(

@@ -60,9 +60,10 @@ class Req:
     def key(self) -> str:
         return identifier(self.name, self.extras)
 
-    @property
+    @cached_property
     def pinned(self) -> bool:
-        """Exact pin: ``exact``, ``===`` or ``==`` without a wildcard."""
+        """Exact pin: ``exact``, ``===`` or ``==`` without a wildcard (made once: the
+        preference asks it of every requirement of a criterion each time one changes)."""
         return self.exact is not None or any(
             s.operator == "===" or (s.operator == "==" and not s.version.endswith(".*"))
             for s in self.specifier
