@@ -154,6 +154,46 @@ def test_a_listing_from_the_snapshot_keeps_serving_its_entry_as_opened(
     assert all(f.yanked is None for f in files.files_of(2))  # the entry as it was opened
 
 
+def test_a_snapshot_a_run_left_largely_unused_holds_what_the_run_used(make_index, make_repo,
+                                                                      cache):
+    """A cold run's snapshot also holds what its prefetching and builds looked at; later runs
+    loaded it all and, reading nothing new, never wrote it again. A run that leaves more than
+    a fifth of it unused writes what it used; the facts dropped are read from the listings
+    when a later run wants them again."""
+    index = make_index([*SPECS, *(PackageSpec("bar", f"1.{n}") for n in range(8))])
+    settings = IndexSettings(index_url=index.index_url)
+    key = facts_key([index.index_url])
+    for name in ("foo", "bar"):
+        make_repo(settings).files(name)
+
+    def run(projects: dict[str, list[int]]) -> tuple[list, int]:
+        repo = make_repo(settings, offline=True)
+        seen = []
+        for name, positions in projects.items():
+            files = repo.files(name)
+            seen += [files.files_of(i) for i in positions]
+        repo.close()
+        return seen, repo.facts.hits
+
+    def held() -> dict[str, list]:
+        found = load_snapshot(cache.get("facts", key) or b"")
+        assert found is not None
+        return {name: sorted(record.files) for name, record in found[0].items()}
+
+    every, _ = run({"foo": [0, 1, 2], "bar": list(range(8))})
+    assert held() == {"foo": [(i, "") for i in range(3)], "bar": [(i, "") for i in range(8)]}
+    assert run({"foo": [0, 1, 2], "bar": list(range(8))}) == (every, 2)
+    assert run({"foo": [0, 1, 2], "bar": [0, 1, 2, 3, 4, 5, 6]}) == (every[:-1], 2)
+    assert len(held()["bar"]) == 8  # an eighth left unused: kept as it is
+    assert run({"foo": [0]}) == (every[:1], 1)
+    assert held() == {"foo": [(0, "")]}
+    written = cache.path("facts", key).stat()
+    assert run({"foo": [0]}) == (every[:1], 1)
+    assert cache.path("facts", key).stat().st_mtime_ns == written.st_mtime_ns  # not again
+    assert run({"foo": [0, 1, 2], "bar": list(range(8))}) == (every, 1)  # bar: its listing
+    assert run({"foo": [0, 1, 2], "bar": list(range(8))}) == (every, 2)
+
+
 def test_each_target_keeps_its_own_snapshot(make_index, make_repo, cache):
     """Requests for two platforms in turn (a Linux resolve, then a macOS one needing another
     project, ...): each target's snapshot is loaded and kept as it is, not replaced by the

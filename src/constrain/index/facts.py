@@ -17,7 +17,8 @@ read whole when small, kept open when large), so an entry pruned or replaced mea
 nothing for the run under way, as for a listing read from its entry. The snapshot itself carries a digest of its body and the versions of Python and
 packaging that wrote it (whose pickled objects it holds), and is read by an unpickler that
 builds only packaging's and constrain's value types; anything else is a miss. A snapshot is
-written when a run read facts it did not have, and then holds what that run used.
+written when a run read facts it did not have, or left more than a fifth of it (by the cost of
+loading) unused, and then holds what that run used.
 
 Over 400 lines: the snapshot's format (its pickling of packaging's types, the guarded reader)
 and its use (listings with their fallback to the entry, metadata) are one contract.
@@ -212,7 +213,8 @@ class _Listing:
     """One project's facts: the listing entry's identity, the index it was read for, its
     versions and summary, and the files of the versions looked at (by position and filter)."""
 
-    __slots__ = ("count", "files", "has_upload", "ident", "index", "indexes", "versions")
+    __slots__ = ("count", "files", "has_upload", "ident", "index", "indexes", "used",
+                 "versions")
 
     def __init__(self, ident: Identity, index: str, files_of: ProjectFiles) -> None:
         self.ident = ident
@@ -223,6 +225,8 @@ class _Listing:
         self.indexes = files_of.indexes
         #: (position, filter token) -> files: see :meth:`Facts._token`
         self.files: dict[tuple[int, str], tuple] = {}
+        #: the keys of ``files`` this run used; ``None``: all (each was made when first used)
+        self.used: set[tuple[int, str]] | None = None
 
     def __getstate__(self) -> tuple:
         return (self.ident, self.index, self.versions, self.has_upload, self.count,
@@ -231,6 +235,25 @@ class _Listing:
     def __setstate__(self, state: tuple) -> None:
         (self.ident, self.index, self.versions, self.has_upload, self.count, self.indexes,
          self.files) = state
+        self.used = set()  # loaded: none used yet
+
+    def cost(self) -> int:
+        """What loading this listing costs, in versions: a file costs about eight."""
+        return len(self.versions) + 8 * sum(len(files) for files in self.files.values())
+
+    def kept(self) -> _Listing:
+        """This listing with only the files this run used (itself when it used them all)."""
+        used = self.used
+        if used is None or len(used) == len(self.files):
+            return self
+        kept = _Listing.__new__(_Listing)
+        kept.__setstate__((*self.__getstate__()[:6], {k: self.files[k] for k in used}))
+        return kept
+
+
+def _cost(md: CoreMetadata) -> int:
+    """What loading a metadata costs, in versions (see :meth:`_Listing.cost`)."""
+    return 4 + 2 * len(md.requires_dist)
 
 
 class Facts:
@@ -254,6 +277,7 @@ class Facts:
         self._used_listings: dict[NormalizedName, _Listing] = {}
         self._used_metadata: dict[str, tuple[Identity, CoreMetadata]] = {}
         self._dirty = False
+        self._pruned = False  # written: what it holds is what this run used
         self._frozen = False  # gc.freeze() done at the load, undone by close()
         self._tokens: dict[int, tuple[object, str]] = {}
         if token is not None:  # the same name for the filter of its may_accept_filename
@@ -354,7 +378,7 @@ class Facts:
 
     def _from_snapshot(self, project: NormalizedName, record: _Listing, index: str,
                        held: bytes | BinaryIO) -> ProjectFiles:
-        files = record.files
+        files, used = record.files, record.used
         again: list[ProjectFiles] = []  # the held entry read, once, when needed
 
         def build(position: Any, keep: Callable[[str], bool] | None) -> tuple:
@@ -363,6 +387,8 @@ class Facts:
             if got is None:
                 got = self._read_again(project, record, index, held, again, position, keep,
                                        token)
+            elif used is not None and token is not None:
+                used.add((position, token))
             return got
 
         if not isinstance(held, bytes):  # closed with the last reader
@@ -386,6 +412,8 @@ class Facts:
         if token is not None:
             with self._lock:
                 record.files[(position, token)] = got
+                if record.used is not None:
+                    record.used.add((position, token))
                 self._dirty = True
         return got
 
@@ -436,16 +464,25 @@ class Facts:
                 release_frozen()
 
     def save(self) -> None:
-        """Write the snapshot of what this run used, if it read facts the snapshot lacked.
+        """Write the snapshot of what this run used, if it read facts the snapshot lacked or
+        left more than a fifth of the snapshot unused (a cold run's snapshot holds what its
+        prefetching and builds looked at too, which every later run loaded and never used).
         A cache that cannot be written is left as it is (the facts are an optimisation)."""
         if self.cache is None:
             return
         with self._lock:
-            if not self._dirty:
-                return
-            self._dirty = False
-            listings = dict(self._used_listings)
+            listings = {p: found.kept() for p, found in self._used_listings.items()}
             metadata = dict(self._used_metadata)
+            if not self._dirty:
+                if self._pruned:
+                    return
+                loaded = (sum(found.cost() for found in self._listings.values())
+                          + sum(_cost(md) for _, md in self._metadata.values()))
+                used = (sum(found.cost() for found in listings.values())
+                        + sum(_cost(md) for _, md in metadata.values()))
+                if 5 * (loaded - used) <= loaded:
+                    return
+            self._dirty, self._pruned = False, True
         try:
             data = dump_snapshot(listings, metadata)
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
