@@ -236,7 +236,35 @@ def test_killed_first_install_rolls_back_to_absent(server, tmp_path, capsys):
     assert pyrun(venv, "import beta; print(beta.V)") == "2"
 
 
-def test_journal_cut_short_while_written_is_dropped(server, tmp_path, capsys):
+def test_killed_install_of_new_distributions_rolls_back_only_the_one_under_way(server, tmp_path,
+                                                                              capsys):
+    """Distributions with nothing old share their thread's journal slot, rewritten for each
+    and emptied once it is whole: killed while linking the second, the rerun rolls back that
+    one alone, and the first stays installed."""
+    from constrain.install.journal import recover
+    from constrain.install.venv import inspect
+
+    venv = tmp_path / "V"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    # SIGKILL at the tenth file operation in site-packages: alpha whole (7), beta begun
+    proc = run_killed_at(10, venv / SITE, "install", "alpha", "--index-url", server.index_url,
+                         "--venv", str(venv), env={"CONSTRAIN_INSTALL_WORKERS": "1"})
+    assert proc.returncode == KILLED, proc.stderr
+    txn = venv / ".constrain" / "txn"
+    assert sorted(p.name for p in txn.iterdir()) == ["new.0.json"]  # no file per distribution
+    assert json.loads((txn / "new.0.json").read_text())["name"] == "beta"
+    assert (venv / SITE / "beta").is_dir()  # some of beta was linked
+    assert recover(inspect(venv / "bin/python")) == ["beta"]
+    assert installed(venv) == {"alpha": "1.0"}
+    assert not (venv / SITE / "beta").exists()
+    assert not list(txn.iterdir())
+    assert install(capsys, "alpha", "--index-url", server.index_url, "--venv", str(venv))[0] == 0
+    assert installed(venv) == {"alpha": "1.0", "beta": "2.0"}
+    assert pyrun(venv, "import alpha, beta; print(beta.V)") == "2"
+
+
+@pytest.mark.parametrize("journal", ["beta.json", "new.0.json"])
+def test_journal_cut_short_while_written_is_dropped(server, tmp_path, capsys, journal):
     """A distribution with nothing old has its journal written in place, not renamed: a kill
     during that write leaves it torn, before any of its files was linked. The next install
     drops it and installs the distribution; nothing of the torn journal remains."""
@@ -244,9 +272,10 @@ def test_journal_cut_short_while_written_is_dropped(server, tmp_path, capsys):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     txn = venv / ".constrain" / "txn"
     txn.mkdir(parents=True)
-    whole = json.dumps({"state": "started", "old": [], "new": [str(venv / SITE / "beta" / "__init__.py")],
+    whole = json.dumps({"state": "started", "name": "beta", "old": [],
+                        "new": [str(venv / SITE / "beta" / "__init__.py")],
                         "backup": str(txn / "beta.old")})
-    (txn / "beta.json").write_text(whole[: len(whole) // 2])  # what the kill left
+    (txn / journal).write_text(whole[: len(whole) // 2])  # what the kill left
     code, _, err = install(capsys, "beta==2.0", "--index-url", server.index_url,
                            "--python-executable", str(venv / "bin/python"))
     assert code == 0, err

@@ -402,7 +402,7 @@ def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter,
            cache=None) -> None:
     """Replace each changed distribution under its journal, several at a time."""
     from ..install.fetch import _workers
-    from ..install.journal import owners, replace
+    from ..install.journal import Slots, owners, replace
 
     jobs = []
     for change in plan.to_remove:
@@ -436,13 +436,14 @@ def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter,
         try:
             name, old, new, requested = job
             replace(interp, name, old=old, new=new, requested=requested, owned=owned,
-                    cache=cache)
+                    cache=cache, slots=slots)
             reporter.advance("install" if new is not None else "remove")
         finally:
             with state:
                 running[0] -= 1
                 state.notify_all()
 
+    slots = Slots(interp)  # the journals of distributions with nothing old
     ex = ThreadPoolExecutor(_workers(len(jobs)), thread_name_prefix="constrain-link")
     try:
         for f in [ex.submit(one, j) for j in jobs]:
@@ -456,6 +457,7 @@ def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter,
         raise
     finally:
         ex.shutdown(wait=True)
+        slots.close()  # every replacement has ended: each slot is empty
         if plan.to_remove:
             reporter.finish("remove")
         if len(jobs) > len(plan.to_remove):

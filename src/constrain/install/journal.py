@@ -12,6 +12,11 @@ version has are removed, and an old file with no backup was never moved, so it i
 kill while old files were being moved aside loses none). Rolling back is idempotent: a kill
 during recovery is recovered by the next run.
 
+A distribution with nothing old (the whole of an install into a new environment) is journalled
+in its worker thread's slot, ``new.<i>.json`` (:class:`Slots`), written in place and emptied
+once the distribution is whole, instead of a file of its own: a file per distribution cost a new
+inode, a close and an unlink each, and allocating inodes is most of an install's kernel time.
+
 An upgrade removes only files its old RECORD lists inside the environment, and never the
 environment's own files (``link.environment_file``), whatever that RECORD says.
 """
@@ -24,6 +29,8 @@ import json
 import os
 import shutil
 import stat
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ..cache.store import Cache
@@ -165,6 +172,61 @@ def _existing(paths, top: str, there: dict[str, bool] | None = None) -> list[str
     return out
 
 
+class Slots:
+    """The journals of distributions with nothing old, one file per worker thread
+    (``<txn>/new.<i>.json``, opened on the thread's first use, removed by :meth:`close`).
+    Each holds the entry of the distribution its thread is installing, written in place at
+    offset 0 into the empty file (a kill during that write leaves a torn entry, before
+    anything was linked: :func:`recover` drops it), and is emptied again once that
+    distribution is whole or rolled back; an empty slot has nothing to recover. The name
+    such an entry is for is in the entry (``"name"``), not the file's name."""
+
+    def __init__(self, interp: Interpreter) -> None:
+        self._txn = _txn_dir(interp)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[tuple[int, Path]] = []
+
+    def _slot(self) -> tuple[int, Path]:
+        slot = getattr(self._local, "slot", None)
+        if slot is None:
+            with self._lock:
+                path = self._txn / f"new.{len(self._open)}.json"
+                flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+                try:
+                    fd = os.open(path, flags, 0o666)
+                except FileNotFoundError:  # the first journal of this environment
+                    self._txn.mkdir(parents=True, exist_ok=True)
+                    fd = os.open(path, flags, 0o666)
+                slot = self._local.slot = (fd, path)
+                self._open.append(slot)
+        return slot
+
+    def write(self, entry: dict) -> tuple[Path, Callable[[], None]]:
+        """Write ``entry`` into this thread's slot: ``(its path, the function that empties
+        it)``. A write that fails (a full disk) leaves the slot empty and raises."""
+        fd, path = self._slot()
+        view = memoryview(json.dumps(entry).encode())
+        try:
+            offset = 0
+            while offset < len(view):
+                offset += os.pwrite(fd, view[offset:], offset)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            raise
+        return path, lambda: os.ftruncate(fd, 0)
+
+    def close(self) -> None:
+        """Close and remove every slot (each is empty once its thread's installs ended)."""
+        with self._lock:
+            slots, self._open = self._open, []
+        for fd, path in slots:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            path.unlink(missing_ok=True)
+
+
 def replace(
     interp: Interpreter,
     name: str,
@@ -174,13 +236,15 @@ def replace(
     requested: bool = False,
     owned: dict[str, set[str]] | None = None,
     cache: Cache | None = None,
+    slots: Slots | None = None,
 ) -> None:
     """Remove the distribution whose dist-info is ``old`` (if any) and install ``new`` (if
     any), under a journal so an interruption leaves it wholly old after :func:`recover` (files
     ``owned`` by other distributions too are kept, see :func:`record_files`). A
     failure here (a full disk, a wheel that would overwrite the environment's own files) rolls
     it back at once and raises :class:`InstallError`. ``cache`` keeps the scripts made for
-    this interpreter (``link.launchers``)."""
+    this interpreter (``link.launchers``); with nothing old to move aside, the journal is
+    written in this thread's slot of ``slots`` (when given) rather than a file of its own."""
     txn = _txn_dir(interp)  # made by the first journal written (_write_json)
     journal = txn / f"{name}.json"
     backup = txn / f"{name}.old"
@@ -199,8 +263,13 @@ def replace(
     # journal lost to a power cut would strand them. With nothing old, a journal still covers
     # any interruption of this process: written in place (a torn one was cut short before
     # anything was linked, and recover() drops it), and committing is just removing it.
-    entry = {"state": "started", "old": old_files, "new": new_files, "backup": str(backup)}
-    _write_json(journal, entry, durable=bool(old_files))
+    entry = {"state": "started", "name": name, "old": old_files, "new": new_files,
+             "backup": str(backup)}
+    done: Callable[[], None] | None = None  # how the journal is dropped (else unlinked)
+    if slots is not None and not old_files:
+        journal, done = slots.write(entry)
+    else:
+        _write_json(journal, entry, durable=bool(old_files))
     try:
         if old_files:
             backup.mkdir()
@@ -212,13 +281,13 @@ def replace(
             link(interp, new, name, requested=requested, destinations=destinations,
                  existing_dirs=[d for d, found in looked.items() if found], cache=cache)
     except BaseException as exc:
-        _roll_back(interp, name, journal, entry)
+        _roll_back(interp, name, journal, entry, done)
         if isinstance(exc, OSError):
             raise _os_error(exc, name) from None
         raise
     if old_files:
         _write_json(journal, dict(entry, state="committed"))
-    _finish(interp, name, journal, backup, old_files, new_files)
+    _finish(interp, name, journal, backup, old_files, new_files, done)
 
 
 def _os_error(exc: OSError, name: str) -> InstallError:
@@ -236,16 +305,22 @@ def _os_error(exc: OSError, name: str) -> InstallError:
         hint="check the permissions and free space of the environment, then run again")
 
 
-def _finish(interp, name, journal: Path, backup: Path, old_files, new_files) -> None:
+def _finish(interp, name, journal: Path, backup: Path, old_files, new_files,
+            done: Callable[[], None] | None = None) -> None:
     if old_files:  # else nothing was moved aside: replace() made no backup directory
         shutil.rmtree(backup, ignore_errors=True)
         gone = set(old_files) - set(new_files)
         _prune(gone, _stops(interp, name))
-    journal.unlink(missing_ok=True)
+    if done is not None:
+        done()
+    else:
+        journal.unlink(missing_ok=True)
 
 
-def _roll_back(interp: Interpreter, name: str, journal: Path, data: dict) -> None:
-    """Put a started replacement back to its old files (see the module docstring)."""
+def _roll_back(interp: Interpreter, name: str, journal: Path, data: dict,
+               done: Callable[[], None] | None = None) -> None:
+    """Put a started replacement back to its old files (see the module docstring); its
+    journal is then dropped by ``done`` (a slot emptied), else unlinked."""
     backup = Path(data["backup"])
     old_files, new_files = data["old"], data["new"]
     prefix = os.path.abspath(interp.prefix)
@@ -266,7 +341,10 @@ def _roll_back(interp: Interpreter, name: str, journal: Path, data: dict) -> Non
                 os.unlink(p)
     _prune(set(new_files) - old, _stops(interp, name))
     shutil.rmtree(backup, ignore_errors=True)
-    journal.unlink(missing_ok=True)
+    if done is not None:
+        done()
+    else:
+        journal.unlink(missing_ok=True)
 
 
 def _write_json(path: Path, data: dict, *, durable: bool = True) -> None:
@@ -303,13 +381,14 @@ def recover(interp: Interpreter) -> list[str]:
         return []
     done: list[str] = []
     for journal in sorted(txn.glob("*.json")):
-        name = journal.name[:-5]
         try:
             data = json.loads(journal.read_text(encoding="utf-8"))
+            # a slot (Slots) names its distribution in the entry; a file of its own by its name
+            name = str(data.get("name") or journal.name[:-5])
             backup = Path(data["backup"])
             old_files, new_files = list(data["old"]), list(data["new"])
-        except (OSError, ValueError, KeyError, TypeError):
-            journal.unlink(missing_ok=True)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            journal.unlink(missing_ok=True)  # an empty slot, or torn before any file was linked
             continue
         if data.get("state") != "committed":
             _roll_back(interp, name, journal, data)
