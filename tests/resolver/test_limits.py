@@ -1,5 +1,6 @@
 """The limits of an identifier, read incrementally from resolvelib's criteria, are what
-reading every requirement gives, after requirements are added and after some are removed."""
+reading every requirement gives, after requirements are added and after some are removed;
+so is the count of its requirements."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from resolvelib.structs import IteratorMapping, RequirementInformation
 
 from constrain.resolver.candidates import ConstraintIndex, Req
 from constrain.resolver.limits import Limits
+from constrain.resolver.matches import requirement_count
 from constrain.target import TargetEnvironment
 
 TARGET = TargetEnvironment.from_options("3.12", ["manylinux_2_17_x86_64"])
@@ -60,6 +62,7 @@ def test_limits_read_incrementally_are_every_requirements(steps, constraint) -> 
             got = limits.of(key, "p", mapping)
             assert got == _naive(key, "p", mapping, constraints)
             assert list(got) == list(_naive(key, "p", mapping, constraints))
+            assert requirement_count(mapping, key) == len(list(mapping[key]))
             information.append(RequirementInformation(new, None))
         elif action == "remove":  # a backjump: the same criterion with some requirements gone
             information = [info for i, info in enumerate(information) if i % (n + 2)]
@@ -68,9 +71,11 @@ def test_limits_read_incrementally_are_every_requirements(steps, constraint) -> 
         got = limits.of(key, "p", mapping)
         assert got == _naive(key, "p", mapping, constraints)
         assert list(got) == list(_naive(key, "p", mapping, constraints))
+        assert requirement_count(mapping, key) == len(list(mapping[key]))
 
 
 def test_a_plain_mapping_is_read_whole() -> None:
     limits = Limits(ConstraintIndex.build([], TARGET))
     got = limits.of("p", "p", {"p": iter([_req("p", ">=1"), _req("p", "<3")])})
     assert list(got) == [">=1", "<3"]
+    assert requirement_count({"p": iter([_req("p", ">=1"), _req("p", "<3")])}, "p") == 2

@@ -7,7 +7,7 @@ resolvelib's questions and answers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
@@ -112,3 +112,19 @@ def criterion_of(candidates: Any, identifier: str) -> Any:
     tests/resolver/test_provider.py fails if the criterion stops being found."""
     criteria = getattr(candidates, "_mapping", None)
     return criteria.get(identifier) if isinstance(criteria, dict) else None
+
+
+def requirement_count(requirements: Mapping[str, Iterable[Any]], identifier: str) -> int:
+    """How many requirements ``requirements`` (find_matches' mapping) holds for
+    ``identifier``, counted from resolvelib's criterion behind it when it is there (its
+    information and the requirement being added) rather than by walking them all
+    (``apache-airflow`` gathers ~600 in the large Airflow resolve, asked 1,800 times)."""
+    criteria = getattr(requirements, "_mapping", None)
+    appends = getattr(requirements, "_appends", None)
+    if isinstance(criteria, dict) and isinstance(appends, Mapping):
+        criterion = criteria.get(identifier)
+        information = getattr(criterion, "information", None) if criterion is not None else ()
+        added = appends.get(identifier, ())
+        if isinstance(information, Sized) and isinstance(added, Sized):
+            return len(information) + len(added)
+    return sum(1 for _ in requirements[identifier])

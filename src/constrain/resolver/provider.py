@@ -63,6 +63,7 @@ from .matches import (
     criterion_of,
     pin_of,
     pinned_versions,
+    requirement_count,
 )
 from .preference import Chooser, choose_first
 
@@ -108,6 +109,7 @@ class ConstrainProvider(AbstractProvider):
         self.requirements_matched = 0  # work counter (ResolveStats.requirements_matched)
         self._tried: dict[str, int] = {}  # project -> candidates whose dependencies were asked
         self._version_index: dict[str, dict] = {}
+        self._identifiers: dict[str, tuple[str, frozenset[NormalizedName]]] = {}
         self._root_pins: dict[str, list[Req]] = {}  # exact top-level pins, for the crawl
         self.chooser = Chooser(constraints, self.user_named)
         #: does the source act on hints? (an offline repository ignores them: no closures
@@ -313,11 +315,10 @@ class ConstrainProvider(AbstractProvider):
             python = python_candidate(self.target)
             ok = all(r.contains(python.version) for r in requirements[identifier])
             return [python] if ok else []
-        reqs = list(requirements[identifier])
-        self.requirements_matched += len(reqs)
-        # resolvelib's backjump (_patch_criteria) may ask about a criterion that no longer holds
-        # any requirement: the identifier still names the project.
-        name, extras = (reqs[0].name, reqs[0].extras) if reqs else split_identifier(identifier)
+        self.requirements_matched += requirement_count(requirements, identifier)
+        # the identifier names the project and the extras its requirements all have (also
+        # when resolvelib's backjump asks about a criterion left without requirements)
+        name, extras = self._split(identifier)
         bad = frozenset(c.version for c in incompatibilities.get(identifier, ()))
         limits = self.limits(identifier, name, requirements)
         # resolvelib asks again whenever a criterion changes; the same limits give the same
@@ -346,6 +347,12 @@ class ConstrainProvider(AbstractProvider):
             if c.version not in bad
         )
         return matches
+
+    def _split(self, identifier: str) -> tuple[str, frozenset[NormalizedName]]:
+        found = self._identifiers.get(identifier)
+        if found is None:
+            found = self._identifiers[identifier] = split_identifier(identifier)
+        return found
 
     def _pinned_versions(self, name: str, limits: Mapping[str, SpecifierSet]
                          ) -> Sequence[VersionFiles]:
