@@ -51,7 +51,7 @@ class VersionFiles:
     ``files`` may be given, or computed on first use by ``load`` -- so that a project with
     thousands of versions costs only the versions a resolve actually looks at."""
 
-    __slots__ = ("_files", "_load", "pre", "version")
+    __slots__ = ("_files", "_load", "_unyanked", "pre", "version")
 
     def __init__(
         self,
@@ -63,12 +63,23 @@ class VersionFiles:
         self.pre = version.is_prerelease
         self._files = files
         self._load = load
+        self._unyanked: Choice | bool | None = False  # False: not made yet
 
     @property
     def files(self) -> tuple[DistFile, ...]:
         if self._files is None:
             self._files = self._load() if self._load is not None else ()
         return self._files
+
+    def unyanked(self) -> Choice | None:
+        """The choice of this version's files that are not yanked (``None``: it has none),
+        made once: it depends on nothing else, and every candidate walk over the version
+        asks for it."""
+        found = self._unyanked
+        if found is False:
+            kept = tuple(f for f in self.files if not f.is_yanked)
+            found = self._unyanked = Choice(self.version, kept) if kept else None
+        return found  # type: ignore[return-value]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, VersionFiles):
@@ -176,6 +187,7 @@ class _ListedVersion(VersionFiles):
         self.pre = version.is_prerelease
         self._files = None
         self._load = None
+        self._unyanked = False
         self._at = at
         self._load_at = load_at
 
@@ -255,11 +267,12 @@ def iter_choices(
     def choice(vf: VersionFiles) -> Choice | None:
         if not fits(vf.version):
             return None
+        found = vf.unyanked()
+        if found is not None:
+            return found
         files = vf.files
         if not files:
             return None
-        if any(not f.is_yanked for f in files):
-            return Choice(vf.version, tuple(f for f in files if not f.is_yanked))
         usable, yanked = usable_files(files, pins_exactly(specifiers, vf.version))
         return Choice(vf.version, usable, yanked) if usable else None
 
