@@ -133,7 +133,11 @@ if _HOOKED:
         backjumping, information removed from all criteria) the next round scans afresh.
         The rounds, the provider's and the reporter's calls, and their order are
         resolvelib's; the choice among the open identifiers is given them in the
-        criteria's order, as resolvelib does.
+        criteria's order, as resolvelib does. A provider with an ``open_queue()`` (a
+        :class:`~constrain.resolver.preference.OpenQueue`: constrain's own) makes the same
+        choice from sort keys kept between rounds, told which identifiers each successful
+        round touched and when the open ones were scanned afresh, instead of being asked
+        ``narrow_requirement_selection`` over every open identifier each round.
         """
 
         def __init__(self, provider: Any, reporter: Any) -> None:
@@ -172,6 +176,8 @@ if _HOOKED:
                     raise resolvelib.ResolutionImpossible(e.criterion.information) from e
             self._push_new_state()  # the root's state: something the first pin can undo
             open_keys: set[Any] | None = None  # None: not known, scan
+            make_queue = getattr(self._p, "open_queue", None)
+            queue = make_queue() if callable(make_queue) else None
             watch_from: int | None = None  # the round optimistic backjumping began
             watch_rounds: int | None = None
             for round_index in range(max_rounds):
@@ -192,18 +198,24 @@ if _HOOKED:
                 state = self._states[-1]
                 if open_keys is None:
                     open_keys = self._scan()
+                    if queue is not None:
+                        queue.reset()
                 if not open_keys:
                     self._r.ending(state=state)
                     return state
-                # in the criteria's order, as resolvelib lists them
-                unsatisfied = [key for key in state.criteria if key in open_keys]
-                name = self._choose(unsatisfied)
+                if queue is not None:
+                    name = queue.first(open_keys, state.criteria, state.backtrack_causes)
+                else:
+                    # in the criteria's order, as resolvelib lists them
+                    name = self._choose([key for key in state.criteria if key in open_keys])
                 failure = self._attempt_to_pin_criterion(name)
                 if failure:
                     open_keys = None
                     self._after_failure(failure)
                 else:
                     open_keys = self._after_pin(name, open_keys)
+                    if queue is not None:
+                        queue.touched(self._touched)
                 self._r.ending_round(index=round_index, state=self.state)
             raise resolvelib.ResolutionTooDeep(max_rounds)
 

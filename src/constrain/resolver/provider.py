@@ -65,7 +65,7 @@ from .matches import (
     pinned_versions,
     requirement_count,
 )
-from .preference import Chooser, choose_first
+from .preference import Chooser, OpenQueue, choose_first
 
 
 #: Releases fetched ahead when the crawl sees a version that a top-level pin rules out.
@@ -284,6 +284,11 @@ class ConstrainProvider(AbstractProvider):
             self.chooser, identifiers, resolutions, candidates, backtrack_causes,
             lambda i: self.get_preference(i, resolutions, candidates, information,
                                           backtrack_causes))
+
+    def open_queue(self) -> OpenQueue:
+        """What resolver/loop.py chooses with: :meth:`narrow_requirement_selection`'s choice,
+        from sort keys kept between rounds."""
+        return OpenQueue(self.chooser)
 
     def get_preference(
         self,
