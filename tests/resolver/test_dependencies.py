@@ -22,6 +22,11 @@ MARKERS = [
     'extra == "web" and python_version >= "3.8"',
     'sys_platform == "linux"',
     'python_version < "3.8"',
+    '(python_version < "3.8" or sys_platform == "linux") and extra == "cli"',
+    'sys_platform == "linux" or extra == "web" and python_version >= "3.8"',
+    '"data.base" == extra and sys_platform == "linux"',
+    'extra == "web" and extra == "cli"',
+    'extra != "web" and sys_platform == "linux"',
 ]
 EXTRAS = ["web", "WEB", "cli", "data-base", "Data_Base", "data.base", "other", "x"]
 
@@ -80,3 +85,23 @@ def test_markers_read_apart_with_the_same_text_are_evaluated_once_per_extra() ->
         assert [memo.evaluate(Marker(t), frozenset({"web"})) for t in texts] == [
             True, False, True]
     assert len(asked) == len(set(asked)) == 6  # each text once without, once with "web"
+
+
+def test_a_conjunction_with_one_extra_is_evaluated_twice_for_any_number_of_extras() -> None:
+    # apache-airflow's lines such as 'python_version < "3.12" and extra == "devel-ci"'
+    # hold for that one extra alone: not asked about each of the 100 extras of a candidate
+    asked: list[object] = []
+
+    class Counting(TargetEnvironment):
+        def evaluate(self, marker, extras=frozenset()):
+            asked.append((str(marker), tuple(extras)))
+            return super().evaluate(marker, extras)
+
+    target = Counting.from_options("3.12", ["manylinux_2_17_x86_64"])
+    memo = MarkerMemo(target)
+    extras = frozenset(f"e{i}" for i in range(100))
+    lines = [Marker(f'python_version >= "3.{i % 14}" and extra == "e{i}"')
+             for i in range(0, 200, 2)]
+    held = [memo.evaluate(m, extras) for m in lines]
+    assert held == [i < 100 and i % 14 <= 12 for i in range(0, 200, 2)]
+    assert len(asked) <= 2 * len(lines)

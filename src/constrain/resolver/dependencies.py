@@ -41,7 +41,8 @@ class MarkerMemo:
     A marker that is exactly ``extra == "x"`` (most extras' lines) holds for an extra by
     whether its name is ``x`` or not, nothing else: for a set of extras (an extras candidate
     of ``apache-airflow`` asks with ~100) it is evaluated for ``x`` and for no extra at
-    all, not once per extra.
+    all, not once per extra. So is a conjunction with ``extra == "x"`` among its terms
+    (``python_version < "3.12" and extra == "devel-ci"``): false for any other extra.
     """
 
     def __init__(self, target: TargetEnvironment) -> None:
@@ -92,7 +93,8 @@ class MarkerMemo:
         known = self._extra_only.get(id(marker))
         if known is None:
             found = _EXTRA_ONLY.fullmatch(str(marker))
-            known = self._extra_only[id(marker)] = (marker, found[1] if found else None)
+            known = self._extra_only[id(marker)] = (
+                marker, found[1] if found else _conjoined_extra(marker))
         return known[1]
 
     def _canonical(self, extras: frozenset[str] | set[str]) -> frozenset[str]:
@@ -106,6 +108,33 @@ class MarkerMemo:
 
 #: a marker that only compares the extra with one name (packaging's own spelling of it)
 _EXTRA_ONLY = re.compile(r'extra == "([^"]+)"')
+
+
+def _conjoined_extra(marker: Marker) -> str | None:
+    """x when ``marker`` is a conjunction one of whose terms is ``extra == "x"`` (``python_version
+    < "3.12" and extra == "devel-ci"``), so that it holds for no other extra and for none;
+    else ``None``. Read from packaging's parsed tree (a list of terms joined by "and"/"or",
+    a term a (variable, op, value) tuple or a parenthesised list); a tree of another shape
+    gives ``None`` (every extra is then asked, as before)."""
+    tree = getattr(marker, "_markers", None)
+    if not isinstance(tree, list) or any(isinstance(t, str) and t != "and" for t in tree):
+        return None
+    for term in tree:
+        if not isinstance(term, tuple) or len(term) != 3:
+            continue
+        lhs, op, rhs = term
+        if getattr(op, "value", None) != "==":
+            continue
+        kinds = (type(lhs).__name__, type(rhs).__name__)
+        if kinds == ("Variable", "Value") and lhs.value == "extra":
+            named = rhs.value
+        elif kinds == ("Value", "Variable") and rhs.value == "extra":
+            named = lhs.value
+        else:
+            continue
+        if isinstance(named, str) and named:
+            return named
+    return None
 
 
 def dependency(req: Requirement, parent: Candidate) -> Req | None:
