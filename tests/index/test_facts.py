@@ -317,6 +317,33 @@ def test_metadata_comes_from_the_snapshot_only_while_its_entry_is_unchanged(cach
         fetch()
 
 
+def test_equal_requirements_are_read_back_as_one_and_unequal_ones_apart():
+    """A snapshot stores equal requirements (and specifier sets, markers) once, as the cache's
+    reader shares them; what differs in any part -- marker, extras, specifier, an explicit
+    pre-release choice -- stays apart and reads back as it was."""
+    lines = ['bar>=1; python_version < "3.12"', "bar>=1", 'bar[y]>=1; python_version < "3.12"',
+             "bar<3,>=1", "bar>=1,<3", 'baz; python_version < "3.12"']
+    first, second = _md(lines), _md(list(reversed(lines)))  # equal, but parsed apart
+    pre = Requirement("bar>=1")
+    pre.specifier = SpecifierSet(">=1", prereleases=True)
+    third = CoreMetadata(name="foo", version=Version("2.0"), requires_dist=(pre,))
+    ident = (1, 2, 3, 4, 5)
+    found = load_snapshot(dump_snapshot({}, {"a": (ident, first), "b": (ident, second),
+                                             "c": (ident, third)}))
+    assert found is not None
+    a, b, c = (found[1][k][1] for k in "abc")
+    assert (a, b, c) == (first, second, third)
+    assert [str(r) for r in a.requires_dist] == [str(r) for r in first.requires_dist]
+    assert all(x is y for x, y in zip(a.requires_dist, reversed(b.requires_dist), strict=True))
+    assert a.requires_dist[3] is a.requires_dist[4]  # equal: one specifier, written apart
+    assert len({id(r) for r in a.requires_dist}) == len(lines) - 1  # no other merged
+    assert a.requires_dist[0].specifier is a.requires_dist[1].specifier  # ">=1" once
+    assert a.requires_dist[0].marker is a.requires_dist[5].marker
+    assert c.requires_dist[0].specifier.prereleases is True
+    assert a.requires_dist[1].specifier.prereleases is not True
+    assert c.requires_dist[0] is not a.requires_dist[1]
+
+
 def test_tags_read_back_in_another_process_hash_as_parsed_ones(tmp_path):
     """Tags keep a hash of their strings, which differs between processes: read back, they
     must still be found in a target's set of freshly parsed tags."""

@@ -14,37 +14,23 @@ facts are read from it), and a damaged or replaced entry is read as it is now. F
 an entry just written (a page fetched now) are not taken: they are taken from the entry on the
 next run. A version the snapshot lacks is read from the listing's entry as it was opened (held:
 read whole when small, kept open when large), so an entry pruned or replaced meanwhile changes
-nothing for the run under way, as for a listing read from its entry. The snapshot itself carries a digest of its body and the versions of Python and
-packaging that wrote it (whose pickled objects it holds), and is read by an unpickler that
-builds only packaging's and constrain's value types; anything else is a miss. A snapshot is
-written when a run read facts it did not have, or left more than a fifth of it (by the cost of
-loading) unused, and then holds what that run used.
-
-Over 400 lines: the snapshot's format (its pickling of packaging's types, the guarded reader)
-and its use (listings with their fallback to the entry, metadata) are one contract.
+nothing for the run under way, as for a listing read from its entry. The snapshot itself
+carries a digest of its body and the versions of Python and packaging that wrote it, and is
+read by an unpickler that builds only packaging's and constrain's value types
+(:mod:`~constrain.index.snapshot`); anything else is a miss. A snapshot is written when a run
+read facts it did not have, or left more than a fifth of it (by the cost of loading) unused,
+and then holds what that run used.
 """
 
 from __future__ import annotations
 
-import copyreg
 import gc
-import hashlib
-import io
-import marshal
 import os
-import struct
-import sys
 import threading
 import weakref
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-import _pickle as pickle  # the C pickler itself: pickle.py's import is several ms more
-
-import packaging
-from packaging.markers import Marker
-from packaging.requirements import Requirement
-from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 
 from ..cache.keys import digest
@@ -54,10 +40,9 @@ from ..heap import hold_frozen, release_frozen
 from ..models import CoreMetadata, ProjectFiles
 from .pages.listing import WHOLE_BELOW, load_listing
 from .pages.pagecache import strip_userinfo
+from .snapshot import DUMP_ERRORS, FORMAT, dump_snapshot, load_snapshot
 
-FORMAT = 1
-_MAGIC = b"constrain-facts\n"
-_LENGTH = struct.Struct("<I")
+__all__ = ["Facts", "dump_snapshot", "facts_key", "identity", "load_snapshot", "tags_token"]
 
 Identity = tuple[int, int, int, int, int]
 
@@ -79,121 +64,6 @@ def tags_token(target: Any) -> str | None:
     tags): the files of a listing kept for a target are those its tags may accept."""
     tags = getattr(target, "tags", None)
     return None if tags is None else digest("tags", *map(str, tags))
-
-
-#: (module, name) pairs the unpickler may build: value types and pickle's own helpers
-_ALLOWED_MODULES = frozenset({
-    "packaging.version", "packaging.specifiers", "packaging.markers", "packaging._parser",
-    "packaging.requirements", "packaging.tags", "constrain.models", "constrain.index.facts",
-    "datetime", "copyreg",
-})
-_ALLOWED_BUILTINS = frozenset({"frozenset", "set"})
-
-
-class _Unpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if module in _ALLOWED_MODULES or (module == "builtins" and name in _ALLOWED_BUILTINS):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"{module}.{name} is not a fact")
-
-
-def _header() -> tuple:
-    return (FORMAT, sys.version, packaging.__version__)
-
-
-def _requirement(name: str, url: str | None, extras: tuple, specifier: SpecifierSet,
-                 marker: Marker | None) -> Requirement:
-    """A stored requirement, rebuilt from its parts as packaging parsed them (packaging's own
-    unpickling parses the requirement's text again)."""
-    req = Requirement.__new__(Requirement)
-    req.name, req.url, req.extras = name, url, set(extras)
-    req.specifier, req.marker = specifier, marker
-    return req
-
-
-def _marker(tree: list) -> Marker:
-    """A stored marker, from packaging's parsed tree (not its text parsed again)."""
-    found = Marker.__new__(Marker)
-    found._markers = tree  # noqa: SLF001 -- the tree Marker.__init__ made when it was stored
-    found._serialized = None  # noqa: SLF001
-    return found
-
-
-def _reduce_requirement(req: Requirement) -> tuple:
-    return (_requirement, (req.name, req.url, tuple(sorted(req.extras)), req.specifier,
-                           req.marker))
-
-
-def _reduce_marker(marker: Marker) -> tuple:
-    return (_marker, (marker._markers,))  # noqa: SLF001
-
-
-_SET_SLOTS = ("_canonicalized", "_has_arbitrary", "_is_unsatisfiable", "_prereleases",
-              "_ranges", "_specs")
-
-
-def _specifier_set(specs: tuple, prereleases: bool | None, canonicalized: bool,
-                   has_arbitrary: bool) -> SpecifierSet:
-    """A stored specifier set, from its parsed specifiers (packaging's own unpickling
-    renders each of them as text again)."""
-    found = SpecifierSet.__new__(SpecifierSet)
-    found._specs, found._prereleases = specs, prereleases  # noqa: SLF001
-    found._canonicalized, found._has_arbitrary = canonicalized, has_arbitrary  # noqa: SLF001
-    found._ranges = found._is_unsatisfiable = None  # noqa: SLF001 -- caches, made on demand
-    return found
-
-
-def _reduce_specifier_set(spec: SpecifierSet) -> tuple:
-    return (_specifier_set, (spec._specs, spec._prereleases, spec._canonicalized,  # noqa: SLF001
-                             spec._has_arbitrary))  # noqa: SLF001
-
-
-#: how requirements, markers and specifier sets are stored: from the parts packaging parsed,
-#: the latter two only for the layouts of packaging known here (the snapshot's header names
-#: the packaging that wrote it; another one reads none of it)
-_REDUCE: dict = {Requirement: _reduce_requirement}
-if getattr(Marker, "__slots__", None) == ("_markers", "_serialized"):
-    _REDUCE[Marker] = _reduce_marker
-if tuple(sorted(getattr(SpecifierSet, "__slots__", ()))) == _SET_SLOTS:
-    _REDUCE[SpecifierSet] = _reduce_specifier_set
-
-
-def dump_snapshot(listings: dict, metadata: dict) -> bytes:
-    """The entry: magic, header length, header (format, Python, packaging, body digest), body."""
-    out = io.BytesIO()
-    pickler = pickle.Pickler(out, protocol=5)
-    pickler.dispatch_table = {**copyreg.dispatch_table, **_REDUCE}
-    pickler.dump((listings, metadata))
-    body = out.getvalue()
-    header = marshal.dumps((*_header(), hashlib.sha256(body).hexdigest()))
-    return b"".join([_MAGIC, _LENGTH.pack(len(header)), header, body])
-
-
-def load_snapshot(data: bytes) -> tuple[dict, dict] | None:
-    """The ``(listings, metadata)`` of :func:`dump_snapshot` output; ``None`` when it is
-    foreign, damaged, or written by another Python or packaging."""
-    try:
-        if not data.startswith(_MAGIC):
-            return None
-        at = len(_MAGIC)
-        (length,) = _LENGTH.unpack_from(data, at)
-        at += _LENGTH.size
-        header = marshal.loads(data[at:at + length])
-        body = memoryview(data)[at + length:]
-        if tuple(header[:3]) != _header() or hashlib.sha256(body).hexdigest() != header[3]:
-            return None
-        collecting = gc.isenabled()
-        gc.disable()  # tens of thousands of new objects, none in a cycle: no collection
-        try:
-            listings, metadata = _Unpickler(io.BytesIO(body)).load()
-        finally:
-            if collecting:
-                gc.enable()
-        if type(listings) is not dict or type(metadata) is not dict:
-            return None
-        return listings, metadata
-    except Exception:  # noqa: BLE001 -- whatever a damaged entry raises, it is a miss
-        return None
 
 
 def _hold(entry: BinaryIO, size: int) -> bytes | BinaryIO | None:
@@ -485,7 +355,7 @@ class Facts:
             self._dirty, self._pruned = False, True
         try:
             data = dump_snapshot(listings, metadata)
-        except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        except DUMP_ERRORS:
             return
         try:
             self.cache.put("facts", self.key, data)
