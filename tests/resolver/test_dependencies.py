@@ -105,3 +105,32 @@ def test_a_conjunction_with_one_extra_is_evaluated_twice_for_any_number_of_extra
     held = [memo.evaluate(m, extras) for m in lines]
     assert held == [i < 100 and i % 14 <= 12 for i in range(0, 200, 2)]
     assert len(asked) <= 2 * len(lines)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.sampled_from(["dep-a", "dep-b", "foo[cli]"]),
+                          st.sampled_from([None, *MARKERS])), max_size=10),
+       st.lists(st.frozensets(st.sampled_from(EXTRAS), min_size=1, max_size=4),
+                min_size=1, max_size=4),
+       st.frozensets(st.sampled_from(["web", "cli", "data-base"])))
+def test_an_extras_candidates_dependencies_are_the_targets(lines, asks, provided) -> None:
+    # the memo reads only the lines that may hold for the extras asked (lines_by_extra):
+    # the same requirements, in the same order, as reading every line with the target
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    from constrain.models import CoreMetadata
+    from constrain.resolver.candidates import Candidate
+    from constrain.resolver.dependencies import extra_dependencies
+
+    md = CoreMetadata(
+        name="foo", version=Version("1.0"),
+        requires_dist=tuple(Requirement(f"{n}; {m}" if m else n) for n, m in lines),
+        provides_extra=frozenset(provided))  # type: ignore[arg-type]
+    memo = MarkerMemo(TARGET)
+    for extras in asks:
+        candidate = Candidate("foo", Version("1.0"),
+                              frozenset(canonicalize_name(e) for e in extras))
+        assert extra_dependencies(memo, candidate, md) == extra_dependencies(
+            TARGET, candidate, md)

@@ -7,6 +7,7 @@ Pure functions of the metadata, the candidate and the :class:`~constrain.target.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Protocol
 
 from packaging.markers import Marker
@@ -54,6 +55,8 @@ class MarkerMemo:
         #: id(marker) -> (marker, x when the marker is exactly ``extra == "x"`` else None)
         self._extra_only: dict[int, tuple[Marker, str | None]] = {}
         self._last_extras: object = None
+        #: id(metadata) -> (metadata, lines by the one extra they hold for, other lines)
+        self._lines: dict[int, tuple[CoreMetadata, dict[str, list[int]], list[int]]] = {}
         self._last_canonical: frozenset[str] = frozenset()
 
     def evaluate(self, marker: Marker | None,
@@ -96,6 +99,30 @@ class MarkerMemo:
             known = self._extra_only[id(marker)] = (
                 marker, found[1] if found else _conjoined_extra(marker))
         return known[1]
+
+    def lines_by_extra(self, md: CoreMetadata) -> tuple[dict[str, list[int]], list[int]]:
+        """The positions of ``md``'s Requires-Dist lines with a marker: by the one extra a
+        line holds for alone (``extra == "x"``, or a conjunction with it), and the others.
+        Made once per metadata: every extras candidate of a release reads them (the large
+        Airflow resolve: 190 candidates of apache-airflow, 250 lines each)."""
+        known = self._lines.get(id(md))
+        if known is None or known[0] is not md:
+            by_extra: dict[str, list[int]] = {}
+            others: list[int] = []
+            for i, r in enumerate(md.requires_dist):
+                if r.marker is None:
+                    continue
+                named = self._only_extra(r.marker)
+                if named is None:
+                    others.append(i)
+                else:
+                    by_extra.setdefault(named, []).append(i)
+            known = self._lines[id(md)] = (md, by_extra, others)
+        return known[1], known[2]
+
+    def canonical(self, extras: frozenset[str] | set[str]) -> frozenset[str]:
+        """The normalized names of ``extras``."""
+        return self._canonical(extras)
 
     def _canonical(self, extras: frozenset[str] | set[str]) -> frozenset[str]:
         """The normalized names of ``extras`` (the last frozenset's kept: the same set is
@@ -204,9 +231,18 @@ def extra_dependencies(
     invalid = frozenset(candidate.extras - valid)
     if not valid:
         return [], invalid
+    lines: Iterable[Requirement] = md.requires_dist
+    if isinstance(target, MarkerMemo):
+        # only the lines that may hold for these extras: a line that holds for one named
+        # extra alone (MarkerMemo.lines_by_extra) is false for every other extra
+        by_extra, others = target.lines_by_extra(md)
+        wanted = set(others)
+        for extra in target.canonical(valid):
+            wanted.update(by_extra.get(extra, ()))
+        lines = [md.requires_dist[i] for i in sorted(wanted)]
     return [
         dependency(r, candidate)
-        for r in md.requires_dist
+        for r in lines
         if r.marker is not None
         and target.evaluate(r.marker, valid)
         and not target.evaluate(r.marker)
