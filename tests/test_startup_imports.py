@@ -27,6 +27,7 @@ HEAVY = (
     "constrain.policies.bounds", "constrain.airflow.files", "constrain.airflow.reconstruction",
     "constrain.install", "constrain.download", "constrain.build", "constrain.review",
     "constrain.refresh",
+    "concurrent.futures",  # nothing is computed once for several threads: all is remembered
 )
 
 
@@ -44,6 +45,14 @@ def _imported(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[set[str]
         else:
             rest.append(line)
     return modules, "\n".join(rest)
+
+
+def _other_commands(command: str, modules: set[str]) -> list[str]:
+    """The modules of ``cli`` commands other than ``command`` in ``modules``: a command named
+    on the command line builds its own parser only."""
+    from constrain.cli import COMMANDS
+
+    return sorted({f"constrain.cli.{c}" for c in COMMANDS if c != command} & modules)
 
 
 def _heavy(modules: set[str]) -> list[str]:
@@ -69,6 +78,7 @@ def test_a_remembered_offline_resolve_imports_nothing_heavy(index_server, tmp_pa
     assert json.loads(stats.read_text())["remembered_resolutions"] == 1
     assert (tmp_path / "pins.txt").read_text().count("==1.0") == 2
     assert _heavy(modules) == []
+    assert _other_commands("resolve", modules) == []
 
 
 #: never needed by a full resolve whose pages and metadata are all in the cache, offline
@@ -105,6 +115,8 @@ def test_help_imports_no_pipeline(tmp_path):
     for argv in (["--help"], ["resolve", "--help"], ["install", "--help"]):
         modules, _ = _imported(argv, tmp_path, dict(os.environ))
         assert _heavy(modules) == [], argv
+        if argv[0] != "--help":
+            assert _other_commands(argv[0], modules) == [], argv
         assert not {"packaging", "constrain.app", "constrain.models", "json", "typing"} & modules, argv
 
 
@@ -138,6 +150,7 @@ def test_a_warm_install_into_a_new_environment_imports_no_installer_or_email(ind
     modules, _ = _imported([*argv, "--offline"], work, dict(os.environ))
     assert sorted(m for m in modules
                   if any(m == h or m.startswith(h + ".") for h in HEAVY_INSTALL)) == []
+    assert _other_commands("install", modules) == []
     # the same launcher as installer made, and it runs
     assert (venv / "bin" / "app-cli").read_bytes() == made
     assert made.startswith(f"#!{venv}/bin/python".encode())

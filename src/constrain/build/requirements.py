@@ -40,7 +40,6 @@ from ..errors import (
     ResolutionImpossible,
     UploadTimeMissing,
 )
-from .envs import BuildWheel
 from ..models import InstallSet, Origin
 
 if TYPE_CHECKING:
@@ -51,6 +50,7 @@ if TYPE_CHECKING:
     from ..index.transport.client import HttpClient
     from ..reporting import Reporter
     from ..target import TargetEnvironment
+    from .envs import BuildWheel
 
 
 class BuildSession(Protocol):
@@ -164,6 +164,7 @@ class SessionBuildRequirements:
     def resolve(self, requirements: Sequence[str], needed_by: str) -> list[BuildWheel]:
         from ..index.files import download, sha256_of
         from ..target import TargetEnvironment
+        from .envs import BuildWheel  # here: an install of cached wheels and builds makes none
 
         install_set = self.resolve_for(TargetEnvironment.current(), requirements, needed_by)
         out = []

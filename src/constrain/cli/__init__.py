@@ -24,6 +24,7 @@ from .common import HelpFormatter
 #: checkers take any ``TYPE_CHECKING`` as true
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import ModuleType
     from typing import NoReturn
 
     from .common import Console
@@ -72,11 +73,11 @@ def asks_top_help(argv: Sequence[str]) -> bool:
 
 
 def build_parser(only: str | None = None, *, options: bool = True) -> argparse.ArgumentParser:
-    """The whole parser; with ``only`` (a command the argv names), that command gets its
-    options and the others only their name and help line: they will not parse anything, and
-    registering every command's options costs more than the rest of a remembered resolve's
-    argument handling. ``options=False``: no command gets its options (the top-level
-    ``--help`` shows only their names and help lines)."""
+    """The whole parser; with ``only`` (a command the argv names), that command alone, with
+    its options: the others would parse nothing, and importing their modules and building
+    their parsers costs more than the rest of a remembered resolve's argument handling.
+    ``options=False``: no command gets its options (the top-level ``--help`` shows only
+    their names and help lines)."""
     parser = _Parser(
         prog="constrain",
         description="Resolve, install and download dependency sets fast, under constraints "
@@ -87,14 +88,17 @@ def build_parser(only: str | None = None, *, options: bool = True) -> argparse.A
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    from . import audit, cache, download, install, policy, refresh, resolve
+    if options and only is not None:  # the one command argv names: only its module
+        _command_module(only).register(sub)
+    else:
+        from . import audit, cache, download, install, policy, refresh, resolve
 
-    modules = (resolve, install, download, refresh, policy, audit, cache)
-    for name, module in zip(COMMANDS, modules, strict=True):
-        if options and (only is None or name == only):
-            module.register(sub)
-        else:
-            sub.add_parser(name, help=module.HELP)
+        modules = (resolve, install, download, refresh, policy, audit, cache)
+        for name, module in zip(COMMANDS, modules, strict=True):
+            if options and only is None:
+                module.register(sub)
+            else:
+                sub.add_parser(name, help=module.HELP)
     for command_parser in sub.choices.values():  # -q/-v also after the command name
         for flags, dest in ((("-q", "--quiet"), "quiet"), (("-v", "--verbose"), "verbose")):
             try:
@@ -103,6 +107,32 @@ def build_parser(only: str | None = None, *, options: bool = True) -> argparse.A
             except argparse.ArgumentError:
                 pass  # the command defines it itself
     return parser
+
+
+def _command_module(name: str) -> ModuleType:
+    """The module of command ``name`` (one of :data:`COMMANDS`), and no other command's."""
+    if name == "resolve":
+        from . import resolve
+        return resolve
+    if name == "install":
+        from . import install
+        return install
+    if name == "download":
+        from . import download
+        return download
+    if name == "refresh":
+        from . import refresh
+        return refresh
+    if name == "policy":
+        from . import policy
+        return policy
+    if name == "audit":
+        from . import audit
+        return audit
+    if name == "cache":
+        from . import cache
+        return cache
+    raise ValueError(f"no command {name!r}")
 
 
 def entry() -> None:
@@ -142,8 +172,10 @@ def main(argv: Sequence[str] | None = None, *, interrupts: _Interrupts | None = 
         parser.print_help(sys.stderr)
         return 2
 
-    from ..errors import ConstrainError
+    from ..heap import long_lived
 
+    with long_lived():  # dataclasses, typing, inspect
+        from ..errors import ConstrainError
     from .common import Console
 
     console = Console(quiet=args.quiet, verbose=args.verbose)

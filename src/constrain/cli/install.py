@@ -54,7 +54,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
-    from ..app.install import InstallRequest, install_command
+    from ..heap import long_lived
+
+    with long_lived():  # the pipeline's modules
+        from ..app.install import InstallRequest, install_command
 
     resolve = resolve_request(args, argv)  # its command is argv, "install" included
     request = InstallRequest(

@@ -35,7 +35,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
-    from ..app.resolve import resolve_command
+    from ..heap import long_lived
+
+    with long_lived():  # the pipeline's modules
+        from ..app.resolve import resolve_command
     from ..errors import UsageError
     from .common import resolve_request
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 
@@ -28,6 +30,10 @@ class SingleFlight:
                 future = self._futures.get(key)
                 owner = future is None
                 if owner:
+                    # here: a resolve whose facts come from the cache's snapshot computes
+                    # nothing, and concurrent.futures (logging aside) is not imported for it
+                    from concurrent.futures import Future
+
                     future = self._futures[key] = Future()
             assert future is not None
             if owner:
