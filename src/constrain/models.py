@@ -22,6 +22,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from .target import TargetEnvironment
 
 FileKind = Literal["wheel", "sdist"]
@@ -188,7 +190,7 @@ class CoreMetadata:
         rp = data.get("requires_python")
         parts = data.get("requires_dist_parts")
         if parts is not None and lazy:
-            requires: Sequence[Requirement] = _LazyRequirements(parts)
+            requires: Sequence[Requirement] = _LazyRequirements(parts, data.get("requires_dist") or [])
         elif parts is not None:
             requires = tuple(_requirement_from_parts(*p) for p in parts)
         else:
@@ -223,11 +225,22 @@ def _requirement(text: str) -> Requirement:
 class _LazyRequirements(Sequence[Requirement]):
     """Requirements kept as pre-split parts until first used, then built once."""
 
-    __slots__ = ("_built", "_parts")
+    __slots__ = ("_built", "_parts", "_texts")
 
-    def __init__(self, parts: list) -> None:
-        self._parts = parts
+    def __init__(self, parts: list, texts: list) -> None:
+        self._parts, self._texts = parts, texts  # texts: each one's str(), as to_dict stored
         self._built: tuple[Requirement, ...] | None = None
+
+    def texts(self) -> list[str]:
+        """``[str(r) for r in self]`` without building any requirement."""
+        return [str(t) for t in self._texts] if len(self._texts) == len(self._parts) else [
+            str(r) for r in self._all()]
+
+    def applying(self, holds: Callable[[str], bool]) -> Iterator[Requirement]:
+        """Those without a marker or whose marker's text ``holds``: only these are built."""
+        for p in self._parts:
+            if p[4] is None or holds(p[4]):
+                yield _requirement_from_parts(*p)
 
     def _all(self) -> tuple[Requirement, ...]:
         if self._built is None:

@@ -584,13 +584,19 @@ def test_record_lists_odd_file_names_as_csv_does_so_pip_can_remove_them(tmp_path
     removes it."""
     import csv
 
-    from constrain.install.link import _record_line
+    from constrain.install.link import _record_line, _record_text
 
-    for path in ("a/b.py", 'q"uote.py', "com,ma.py", "sp ace.py", "new\nline.py", "",
-                 "tab\t.py", "cr\r.py", "ünï.py"):
+    names = ("a/b.py", 'q"uote.py', "com,ma.py", "sp ace.py", "new\nline.py", "", "tab\t.py",
+             "cr\r.py", "ünï.py")
+    for path in names:
         expected = __import__("io").StringIO()
         csv.writer(expected, lineterminator="\n").writerow((path, "sha256=x", "12"))
         assert _record_line(path, "sha256=x", 12) == expected.getvalue()
+        # RECORD as a whole: its plain rows joined at once, else row by row
+        rows = [("a/b.py", "sha256=y", 3), (path, "sha256=x", 12), ("x.dist-info/RECORD", "", "")]
+        whole = __import__("io").StringIO()
+        csv.writer(whole, lineterminator="\n").writerows(rows)
+        assert _record_text(rows) == whole.getvalue()
     wheels = tmp_path / "wheels"
     odd = ['odd/q"uote.py', "odd/sp ace.py"]  # (the test builder's RECORD quotes nothing)
     make_wheel(wheels, "odd", "1.0", files={"odd/__init__.py": "", **{p: "X = 1\n" for p in odd}})

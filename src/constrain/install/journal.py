@@ -151,8 +151,7 @@ def _existing(paths, top: str, there: dict[str, bool] | None = None) -> list[str
     cost one look per directory that exists, plus one for each new top directory, rather
     than one ``lstat`` per file. ``there`` (filled in) is each directory looked at -> whether
     it is a directory."""
-    if there is None:
-        there = {}
+    there = {} if there is None else there
 
     def is_dir(directory: str) -> bool:
         found = there.get(directory)
@@ -167,7 +166,8 @@ def _existing(paths, top: str, there: dict[str, bool] | None = None) -> list[str
 
     out = []
     for path in paths:
-        if is_dir(path[: path.rfind(os.sep)]) and _is_file(path):
+        d = path[: path.rfind(os.sep)]
+        if (there[d] if d in there else is_dir(d)) and _is_file(path):
             out.append(path)
     return out
 
@@ -262,7 +262,7 @@ def replace(
     # Made durable (fsync) and atomic only when old files are about to be moved aside: then a
     # journal lost to a power cut would strand them. With nothing old, a journal still covers
     # any interruption of this process: written in place (a torn one was cut short before
-    # anything was linked, and recover() drops it), and committing is just removing it.
+    # anything was linked: recover() drops it), and committing is removing (or emptying) it.
     entry = {"state": "started", "name": name, "old": old_files, "new": new_files,
              "backup": str(backup)}
     done: Callable[[], None] | None = None  # how the journal is dropped (else unlinked)

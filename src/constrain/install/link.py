@@ -6,6 +6,8 @@ file of a wheel may land outside its scheme directory, nor on one of the environ
 (the interpreter launchers ``bin/python*``, the ``activate`` scripts, ``pyvenv.cfg``,
 constrain's ``.constrain/`` state, another distribution's ``.dist-info``) -- see
 :func:`environment_file`.
+
+Over 400 lines: the checks of every path an install writes sit beside the writes they guard.
 """
 
 from __future__ import annotations
@@ -170,14 +172,30 @@ def _inside(path: str, root: str) -> str:
     return full
 
 
+def _child(base: str, *names: str) -> str:
+    """:func:`_inside` of ``base`` joined with ``names``, for an absolute, normalised ``base``:
+    the plain join when each name is one plain component (a script name or a ``.dist-info``
+    file: the usual case, a few per distribution), else the full check."""
+    for n in names:
+        if "/" in n or "\\" in n or n in ("", ".", ".."):
+            return _inside(os.path.join(base, *names), base)
+    return "/".join((base, *names))
+
+
 def _destinations(interp: Interpreter, unpacked: Unpacked, name: str) -> list[str]:
     """The absolute path of each manifest file of ``unpacked`` in the environment;
     :class:`UnsafeWheel` if one would leave its scheme directory. Manifest paths were
     normalised and checked when the wheel was unpacked, so the plain join is the common case;
     anything else (a cache entry changed since) gets the full check (:func:`_inside`)."""
     scheme = {k: os.path.abspath(v) for k, v in interp.scheme(name).items()}
+    files = unpacked.manifest["files"]
+    # All paths checked at once: none holds a "\\" or a part "", "." or ".." (each shows as
+    # below once "/" is put around it; "/\n/" between them makes none across two)
+    joined = "/" + "/\n/".join([f[1] for f in files]) + "/"
+    if not ("\\" in joined or "//" in joined or "/./" in joined or "/../" in joined):
+        return [f"{scheme[f[0]]}/{f[1]}" for f in files]
     out = []
-    for s, p, *_ in unpacked.manifest["files"]:
+    for s, p, *_ in files:
         base = scheme[s]
         # a part "", "." or ".." shows as "//", "/./" or "/../" once "/" is put around p
         w = "/" + p + "/"
@@ -195,11 +213,11 @@ def planned_files(interp: Interpreter, unpacked: Unpacked, name: str,
     scheme = interp.scheme(name)
     out = list(destinations if destinations is not None
                else _destinations(interp, unpacked, name))
-    scripts = scheme["scripts"]
-    out += [_inside(os.path.join(scripts, ep[0]), scripts) for ep in unpacked.manifest["entry_points"]]
+    scripts = os.path.abspath(scheme["scripts"])
+    out += [_child(scripts, ep[0]) for ep in unpacked.manifest["entry_points"]]
     root = os.path.abspath(scheme[unpacked.manifest["root"]])
     di = unpacked.dist_info
-    out += [_inside(os.path.join(root, di, n), root) for n in ("INSTALLER", "REQUESTED", "RECORD")]
+    out += [_child(root, di, n) for n in ("INSTALLER", "REQUESTED", "RECORD")]
     return out
 
 
@@ -212,12 +230,23 @@ def refuse_environment_files(interp: Interpreter, unpacked: Unpacked,
     prefix, scripts, dirs = _layout(interp)
     under_prefix, under_scripts = prefix + os.sep, scripts + os.sep
     own_state, config = os.path.join(prefix, ".constrain", ""), os.path.join(prefix, "pyvenv.cfg")
+    # A file directly in the distribution's own .dist-info directory (METADATA, RECORD...)
+    # meets none of environment_file's cases when no other part of its path names one.
+    root = interp.paths.get(unpacked.manifest["root"]) if unpacked.manifest["root"] in (
+        "purelib", "platlib") else None
+    plain = os.sep not in own and "\\" not in own and own not in ("", ".", "..")
+    mine = (os.path.join(os.path.abspath(root), own, "")
+            if root and plain and ".dist-info" not in os.path.abspath(root) else None)
     for path in planned:  # planned_files' paths are absolute and normalised
         # Only a path passing this cheap test can be one (see environment_file's cases):
         # most of a wheel's files are under the prefix with no ".dist-info" in their path.
         if not (path in dirs or path.startswith(under_scripts) or (
                 path.startswith(under_prefix) and (".dist-info" in path or path == config
                                                    or path.startswith(own_state)))):
+            continue
+        if (mine is not None and path.startswith(mine) and os.sep not in path[len(mine):]
+                and path not in dirs and not path.startswith(under_scripts)
+                and path != config and not path.startswith(own_state)):
             continue
         why = environment_file(interp, path, own, normalized=True)
         if why is not None:
@@ -323,7 +352,7 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
     manifest = unpacked.manifest
     root_scheme = manifest["root"]
     root_dir = scheme[root_scheme]
-    records: list[str] = []  # RECORD's lines
+    records: list[tuple[str, str, int | str]] = []  # RECORD's rows: path, hash, size
     made: set[str] = set(existing_dirs)
     if destinations is None:
         destinations = _destinations(interp, unpacked, name)
@@ -349,30 +378,41 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
                 with open(src, "rb") as fh:
                     data = fh.read()
             _create(dst, data, True)
-            records.append(_record_line(rec_path(s, dst), record_hash(data), len(data)))
+            records.append((rec_path(s, dst), record_hash(data), len(data)))
         else:
-            _place(src, dst)
+            try:
+                os.link(src, dst)  # the usual case: nothing there yet (see _place)
+            except OSError:
+                _place(src, dst)
             # a file of the root scheme is recorded by its path in the wheel
-            records.append(_record_line(rel if s == root_scheme else rec_path(s, dst),
-                                        digest, size))
+            records.append((rel if s == root_scheme else rec_path(s, dst), digest, size))
     scripts_dir = scheme["scripts"]
     for script_name, data in eps:
-        dst = _inside(os.path.join(scripts_dir, script_name), scripts_dir)
+        dst = _child(os.path.abspath(scripts_dir), script_name)
         if scripts_dir not in made:
             os.makedirs(scripts_dir, exist_ok=True)
             made.add(scripts_dir)
         _create(dst, data, True)
-        records.append(_record_line(rec_path("scripts", dst), record_hash(data), len(data)))
+        records.append((rec_path("scripts", dst), record_hash(data), len(data)))
     di = os.path.join(root_dir, unpacked.dist_info)
     extra = {"INSTALLER": b"constrain\n"}
     if requested:
         extra["REQUESTED"] = b""
     for fname, data in extra.items():
         _create(os.path.join(di, fname), data, False)
-        records.append(_record_line(f"{unpacked.dist_info}/{fname}", record_hash(data),
-                                    len(data)))
-    records.append(_record_line(f"{unpacked.dist_info}/RECORD", "", ""))
-    _create(os.path.join(di, "RECORD"), "".join(records).encode(), False)
+        records.append((f"{unpacked.dist_info}/{fname}", record_hash(data), len(data)))
+    records.append((f"{unpacked.dist_info}/RECORD", "", ""))
+    _create(os.path.join(di, "RECORD"), _record_text(records).encode(), False)
     return len(records)
+
+
+def _record_text(rows: list[tuple[str, str, int | str]]) -> str:
+    """RECORD's text, each row as :func:`_record_line` writes it: the rows joined plainly and
+    checked once (every line has two commas and one newline of its own, so the totals say
+    whether any field holds a comma, a quote or a newline), else row by row."""
+    text = "".join([f"{p},{d},{z}\n" for p, d, z in rows])
+    if text.count(",") == 2 * len(rows) and '"' not in text and text.count("\n") == len(rows):
+        return text
+    return "".join([_record_line(p, d, z) for p, d, z in rows])
 
 

@@ -61,7 +61,10 @@ def check_metadata(ready) -> None:
                 continue
             raw = headers.get_all("Requires-Dist") or []
             rp_text = headers.get("Requires-Python")
-        used_by_text = {_text_key(str(q)): q for q in pin.metadata.requires_dist}
+        requires = pin.metadata.requires_dist
+        # a remembered resolve's requirements are read lazily: their texts need no parsing
+        texts = requires.texts() if hasattr(requires, "texts") else [str(q) for q in requires]
+        used_by_text = {_text_key(text): i for i, text in enumerate(texts)}  # -> its index
         raw_by_text = {_text_key(line): line for line in raw}
         lines = []
         if used_by_text.keys() != raw_by_text.keys():
@@ -69,7 +72,8 @@ def check_metadata(ready) -> None:
             # spellings of one requirement). Only these are parsed and keyed by meaning
             # (keeps a large install fast); the lines both sides spell alike are keyed only
             # when some meaning is left unmatched (one of them may spell it too).
-            used = {_key(q): q for k, q in used_by_text.items() if k not in raw_by_text}
+            used = {_key(requires[i]): requires[i] for k, i in used_by_text.items()
+                    if k not in raw_by_text}
             has = {}
             for k, line in raw_by_text.items():
                 if k in used_by_text:
@@ -82,7 +86,7 @@ def check_metadata(ready) -> None:
                 has[_key(q)] = q
             missing, extra = used.keys() - has.keys(), has.keys() - used.keys()
             if missing or extra:
-                alike = {_key(q) for k, q in used_by_text.items() if k in raw_by_text}
+                alike = {_key(requires[i]) for k, i in used_by_text.items() if k in raw_by_text}
                 missing, extra = missing - alike, extra - alike
             lines += [f"the resolve used Requires-Dist: {used[k]}, which the wheel does not "
                       "declare" for k in sorted(missing)]

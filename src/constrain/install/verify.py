@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -29,20 +30,22 @@ def check(interp: Interpreter, linked: Linked | None = None) -> list[str]:
     installed = read_installed(interp, {d: dist for d, (dist, _) in linked.items()})
     env = dict(interp.markers)
     env["extra"] = ""
-    holds: dict[str, bool] = {}  # marker text -> its value here (markers repeat a lot)
+    values: dict[str, bool] = {}  # marker text -> its value here (markers repeat a lot)
+
+    def holds(text: str, marker: Marker | None = None) -> bool:
+        value = values.get(text)
+        if value is None:
+            value = values[text] = (marker or Marker(text)).evaluate(env)
+        return value
+
     problems: list[str] = []
     for name in sorted(installed):
         dist = installed[name]
         mine = linked.get(dist.dist_info.name)
         requirements = mine[1] if mine is not None else parsed(dist.requires_dist)
-        for req in requirements:
-            if req.marker is not None:
-                text = str(req.marker)
-                value = holds.get(text)
-                if value is None:
-                    value = holds[text] = req.marker.evaluate(env)
-                if not value:
-                    continue
+        applying = getattr(requirements, "applying", None)  # read lazily: builds fewer
+        for req in (applying(holds) if applying is not None else
+                    (r for r in requirements if r.marker is None or holds(str(r.marker), r.marker))):
             dep = installed.get(canonicalize_name(req.name))
             who = f"{dist.display_name} {dist.raw_version}"
             if dep is None:
