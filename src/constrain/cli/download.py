@@ -64,7 +64,10 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
     import dataclasses
     import sys
 
-    from ..app.download import DownloadRequest, download_command
+    from ..heap import long_lived
+
+    with long_lived():  # the pipeline's modules
+        from ..app.download import DownloadRequest, download_command
     from ..app.requests import command_line
     from ..errors import UsageError
 

@@ -146,7 +146,10 @@ def build_request(args: argparse.Namespace, argv: list[str], environ=None):
 
 
 def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
-    from ..app.refresh import refresh_command
+    from ..heap import long_lived
+
+    with long_lived():  # the pipeline's modules
+        from ..app.refresh import refresh_command
 
     request = build_request(args, argv)
     if request.config_source:
