@@ -115,7 +115,7 @@ def test_a_version_the_snapshot_lacks_is_read_from_the_listing(make_index, make_
     assert {str(f.version) for f in files.files_of(2)} == {"1.0"}  # read from the listing
 
 
-@pytest.mark.parametrize("size", ["small", "large"])
+@pytest.mark.parametrize("size", ["small", "small, many open", "large"])
 @pytest.mark.parametrize("meanwhile", ["pruned", "replaced"])
 def test_a_listing_from_the_snapshot_keeps_serving_its_entry_as_opened(
         make_index, make_repo, cache, monkeypatch, capsys, size, meanwhile):
@@ -123,8 +123,11 @@ def test_a_listing_from_the_snapshot_keeps_serving_its_entry_as_opened(
     snapshot, whose entry is then pruned (or replaced by a concurrent run that fetched the
     page again), still gives the versions the snapshot lacks: from the entry as it was
     opened, as a listing read from its entry does -- not an error mid-resolve."""
-    if size == "large":  # kept open and read in parts, not read whole
+    if size == "large":  # kept open whatever the budget, read in parts
         monkeypatch.setattr("constrain.index.facts.WHOLE_BELOW", 0)
+        monkeypatch.setattr("constrain.index.facts.open_budget", lambda: 0)
+    elif size == "small, many open":  # no more kept open: read whole now
+        monkeypatch.setattr("constrain.index.facts.open_budget", lambda: 0)
     index = make_index(SPECS)
     settings = IndexSettings(index_url=index.index_url)
     whole = make_repo(settings).files("foo")  # fetched now: no facts taken from it
@@ -192,6 +195,32 @@ def test_a_snapshot_a_run_left_largely_unused_holds_what_the_run_used(make_index
     assert cache.path("facts", key).stat().st_mtime_ns == written.st_mtime_ns  # not again
     assert run({"foo": [0, 1, 2], "bar": list(range(8))}) == (every, 1)  # bar: its listing
     assert run({"foo": [0, 1, 2], "bar": list(range(8))}) == (every, 2)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc")
+def test_a_run_keeps_open_no_more_small_listings_than_its_budget(make_index, make_repo,
+                                                                   monkeypatch):
+    """Small listing entries taken from the snapshot are kept open (not read whole) only up to
+    the budget: a large resolve must not run out of open files."""
+    names = [f"p{n}" for n in range(6)]
+    index = make_index([PackageSpec(name, "1.0") for name in names])
+    settings = IndexSettings(index_url=index.index_url)
+    for name in names:
+        make_repo(settings).files(name)
+    for _ in range(2):  # the first reads the listings, the second writes their facts
+        repo = make_repo(settings, offline=True)
+        for name in names:
+            repo.files(name).files_of(0)
+        repo.close()
+    for budget in (2, 5):
+        monkeypatch.setattr("constrain.index.facts.open_budget", lambda budget=budget: budget)
+        repo = make_repo(settings, offline=True)
+        before = len(os.listdir("/proc/self/fd"))
+        listings = [repo.files(name) for name in names]
+        assert repo.facts.hits == len(names)
+        assert len(os.listdir("/proc/self/fd")) - before == budget
+        assert [str(f.version) for files in listings for f in files.files_of(0)] == ["1.0"] * 6
+        repo.close()
 
 
 def test_each_target_keeps_its_own_snapshot(make_index, make_repo, cache):

@@ -13,10 +13,10 @@ So a snapshot is exactly as fresh as the entries (a page fetched again is a new 
 facts are read from it), and a damaged or replaced entry is read as it is now. Facts read from
 an entry just written (a page fetched now) are not taken: they are taken from the entry on the
 next run. A version the snapshot lacks is read from the listing's entry as it was opened (held:
-read whole when small, kept open when large), so an entry pruned or replaced meanwhile changes
-nothing for the run under way, as for a listing read from its entry. The snapshot itself
-carries a digest of its body and the versions of Python and packaging that wrote it, and is
-read by an unpickler that builds only packaging's and constrain's value types
+kept open, or read whole when small and many are open), so an entry pruned or replaced
+meanwhile changes nothing for the run under way, as for a listing read from its entry. The
+snapshot carries a digest of its body and the versions of Python and packaging that wrote it,
+and is read by an unpickler that builds only packaging's and constrain's value types
 (:mod:`~constrain.index.snapshot`); anything else is a miss. A snapshot is written when a run
 read facts it did not have, or left more than a fifth of it (by the cost of loading) unused,
 and then holds what that run used.
@@ -66,17 +66,33 @@ def tags_token(target: Any) -> str | None:
     return None if tags is None else digest("tags", *map(str, tags))
 
 
-def _hold(entry: BinaryIO, size: int) -> bytes | BinaryIO | None:
+def _hold(entry: BinaryIO, size: int, keep_open: Callable[[], bool]) -> bytes | BinaryIO | None:
     """What a listing taken from the snapshot keeps of its ``entry`` for versions the snapshot
-    lacks: the bytes of a small one (read now, the entry closed), a large one itself (kept
-    open: read in parts, as :func:`load_listing` would). ``None`` when it cannot be read."""
-    if size >= WHOLE_BELOW and hasattr(os, "pread"):
+    lacks: the entry itself, kept open (read in parts, as :func:`load_listing` reads a large
+    one), when it is large or ``keep_open()`` allows it; else its bytes (read now, the entry
+    closed). ``None`` when it cannot be read."""
+    if hasattr(os, "pread") and (size >= WHOLE_BELOW or keep_open()):
         return entry
     try:
         with entry:
             return entry.read()
     except OSError:
         return None
+
+
+def open_budget() -> int:
+    """How many small listing entries one run keeps open rather than read whole (the large
+    Airflow set: 566, 27 MB, read for the rare version its snapshot lacks): a quarter of the
+    soft limit on open files, at most 512; none without ``pread``."""
+    if not hasattr(os, "pread"):
+        return 0
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return 0
+    return 512 if soft == resource.RLIM_INFINITY else max(0, min(soft // 4, 512))
 
 
 class _Listing:
@@ -149,6 +165,7 @@ class Facts:
         self._dirty = False
         self._pruned = False  # written: what it holds is what this run used
         self._frozen = False  # gc.freeze() done at the load, undone by close()
+        self._open_left: int | None = None  # small listing entries this run may keep open
         self._tokens: dict[int, tuple[object, str]] = {}
         if token is not None:  # the same name for the filter of its may_accept_filename
             self._tokens[id(target)] = (target, token)
@@ -197,7 +214,7 @@ class Facts:
         self._load()
         found = self._listings.get(project)
         if found is not None and found.ident == ident and found.index == index:
-            held = _hold(entry, ident[2])
+            held = _hold(entry, ident[2], self._keep_open)
             if held is None:
                 return None  # unreadable now: the caller fetches it afresh
             with self._lock:
@@ -212,6 +229,14 @@ class Facts:
             self._used_listings[project] = record
             self._dirty = True
         return self._recording(project, real, record)
+
+    def _keep_open(self) -> bool:
+        """May one more small listing entry be kept open (:func:`open_budget`)?"""
+        with self._lock:
+            if self._open_left is None:
+                self._open_left = open_budget()
+            self._open_left -= 1
+            return self._open_left >= 0
 
     def _token(self, keep: Callable[[str], bool] | None) -> str | None:
         """A name for the filter ``keep`` that holds across processes: ``""`` for none, a
