@@ -18,12 +18,16 @@ meanwhile changes nothing for the run under way, as for a listing read from its 
 snapshot carries a digest of its body and the versions of Python and packaging that wrote it,
 and is read by an unpickler that builds only packaging's and constrain's value types
 (:mod:`~constrain.index.snapshot`); anything else is a miss. A snapshot is written when a run
-read facts it did not have, or left more than a fifth of it (by the cost of loading) unused,
-and then holds what that run used.
+read facts it did not have, or left more than a fifth of it (by the cost of loading) unused
+as the run before it did, and then holds what that run used.
+
+Over 400 lines: the use of a snapshot's facts (listings with their fallback to the entry,
+metadata) and its upkeep (what a run used, when that is written) are one contract.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import threading
@@ -166,6 +170,7 @@ class Facts:
         self._pruned = False  # written: what it holds is what this run used
         self._frozen = False  # gc.freeze() done at the load, undone by close()
         self._open_left: int | None = None  # small listing entries this run may keep open
+        self._snapshot: Identity | None = None  # the snapshot entry read
         self._tokens: dict[int, tuple[object, str]] = {}
         if token is not None:  # the same name for the filter of its may_accept_filename
             self._tokens[id(target)] = (target, token)
@@ -178,7 +183,10 @@ class Facts:
             if self._loaded or self.cache is None:
                 self._loaded = True
                 return
-            data = self.cache.get("facts", self.key)
+            entry = self.cache.get_stat("facts", self.key)
+            data = None
+            if entry is not None:
+                data, self._snapshot = entry[0], identity(entry[1])
             # The snapshot's objects (tens of thousands, in no cycle) live as long as the run:
             # frozen out of the collector's walks until close(), before any collection (the
             # first one after the load walked them all, young at once, and later ones again
@@ -358,24 +366,40 @@ class Facts:
             if frozen:
                 release_frozen()
 
+    def _left_unused(self, snapshot: Identity, unused: bool) -> bool:
+        """Is the ``snapshot`` read left largely ``unused`` by this run and by the run before
+        it that read it? Noted in the entry's sidecar (a run that used nearly all of it
+        removes the note): requests that take turns, one using a part of the other's facts
+        (a resolve, an install of its pins), leave it as it is."""
+        assert self.cache is not None
+        noted = (self.cache.get_meta("facts", self.key) or {}).get("left_unused")
+        if unused and noted == list(snapshot):
+            return True
+        if unused or noted is not None:
+            with contextlib.suppress(CacheError, OSError):
+                self.cache.touch_meta("facts", self.key,
+                                      {"left_unused": list(snapshot)} if unused else {})
+        return False
+
     def save(self) -> None:
-        """Write the snapshot of what this run used, if it read facts the snapshot lacked or
-        left more than a fifth of the snapshot unused (a cold run's snapshot holds what its
-        prefetching and builds looked at too, which every later run loaded and never used).
-        A cache that cannot be written is left as it is (the facts are an optimisation)."""
+        """Write the snapshot of what this run used, if it read facts the snapshot lacked, or
+        if it left more than a fifth of the snapshot unused as the run before it did (a cold
+        run's snapshot holds what its prefetching and builds looked at too, which every later
+        run loaded and never used). A cache that cannot be written is left as it is (the
+        facts are an optimisation)."""
         if self.cache is None:
             return
         with self._lock:
             listings = {p: found.kept() for p, found in self._used_listings.items()}
             metadata = dict(self._used_metadata)
             if not self._dirty:
-                if self._pruned:
+                if self._pruned or self._snapshot is None:
                     return
                 loaded = (sum(found.cost() for found in self._listings.values())
                           + sum(_cost(md) for _, md in self._metadata.values()))
                 used = (sum(found.cost() for found in listings.values())
                         + sum(_cost(md) for _, md in metadata.values()))
-                if 5 * (loaded - used) <= loaded:
+                if not self._left_unused(self._snapshot, 5 * (loaded - used) > loaded):
                     return
             self._dirty, self._pruned = False, True
         try:
