@@ -323,3 +323,25 @@ def test_a_resolve_from_the_cache_alone_makes_no_automatic_collection() -> None:
             assert gc.get_threshold()[0] == 0
         assert gc.get_threshold()[0] >= FIRST_THRESHOLD
     assert gc.get_threshold() == before
+
+
+def test_a_candidates_changes_read_through_and_write_back_as_a_copy_would() -> None:
+    # resolver/loop.py gathers the criteria a candidate changes over the state's instead of
+    # in a copy: look-ups see every criterion, and writing back leaves the state as updating
+    # it with a changed copy would (values and order: new identifiers last, in order)
+    from constrain.resolver.loop import _Changes
+
+    state = {"a": "A", "b": "B", "c": "C"}
+    copy = dict(state)
+    changes = _Changes(state)
+    for key, value in (("d", "D1"), ("b", "B1"), ("e", "E"), ("d", "D2")):
+        assert changes.get(key) == copy.get(key) and (key in changes) == (key in copy)
+        if key in copy:
+            assert changes[key] == copy[key]
+        changes[key] = copy[key] = value
+    assert changes.get("zz") is None and "zz" not in changes and changes.get("zz", 1) == 1
+    assert changes["a"] == "A" and dict(changes) == {"d": "D2", "b": "B1", "e": "E"}
+    written = dict(state)
+    written.update(changes)
+    state.update(copy)
+    assert list(written.items()) == list(state.items())
