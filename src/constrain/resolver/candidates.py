@@ -95,12 +95,22 @@ class Req:
 
     @classmethod
     def from_requirement(cls, req: Requirement, origin: Origin | None = None) -> Req:
+        name = _CANONICAL.get(req.name)
+        if name is None:
+            name = _CANONICAL[req.name] = canonicalize_name(req.name)
         return cls(
-            name=canonicalize_name(req.name),
-            specifier=req.specifier,
-            extras=frozenset(canonicalize_name(e) for e in req.extras),
-            origin=origin,
+            name,
+            req.specifier,
+            frozenset(canonicalize_name(e) for e in req.extras) if req.extras else _NO_EXTRAS,
+            None,
+            origin,
         )
+
+
+#: project name as written -> canonical (every dependency of every candidate is one: the
+#: large Airflow resolve makes 13,000 requirements of 1,800 distinct ones)
+_CANONICAL: dict[str, NormalizedName] = {}
+_NO_EXTRAS: frozenset[NormalizedName] = frozenset()
 
 
 _EXACTLY: dict[str, SpecifierSet] = {}

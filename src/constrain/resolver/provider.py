@@ -334,10 +334,11 @@ class ConstrainProvider(AbstractProvider):
             return known
         versions = self._pinned_versions(name, limits)
         specs = list(limits.values())
-        memos = [self._matching.setdefault((name, k), {}) for k in limits]
+        tests = tuple((spec, self._matching.setdefault((name, k), {}))
+                      for k, spec in limits.items())
 
         def fits(version) -> bool:
-            for spec, memo in zip(specs, memos, strict=True):
+            for spec, memo in tests:
                 ok = memo.get(version)
                 if ok is None:
                     ok = memo[version] = spec.contains(version, prereleases=True)
@@ -347,10 +348,9 @@ class ConstrainProvider(AbstractProvider):
 
         choices = iter_choices(versions, specs, self.policy.prerelease, fits)
         matches = self._matches[key] = LazyMatches(
-            Candidate(name, c.version, extras, c.files, c.yanked)
-            for c in choices
-            if c.version not in bad
-        )
+            (Candidate(name, c.version, extras, c.files, c.yanked)
+             for c in choices if c.version not in bad) if bad else
+            (Candidate(name, c.version, extras, c.files, c.yanked) for c in choices))
         return matches
 
     def _split(self, identifier: str) -> tuple[str, frozenset[NormalizedName]]:
