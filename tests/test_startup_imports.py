@@ -25,6 +25,8 @@ HEAVY = (
     "shutil", "bz2", "lzma",  # argparse's terminal width is found without shutil
     "constrain.resolver.provider", "constrain.index.metadata", "constrain.output.pylock",
     "constrain.policies.bounds", "constrain.airflow.files", "constrain.airflow.reconstruction",
+    # --airflow-constraints off, no policy, override or constraint: no layers at all
+    "constrain.airflow.layers", "constrain.airflow.plan", "constrain.airflow.published",
     "constrain.install", "constrain.download", "constrain.build", "constrain.review",
     "constrain.refresh",
     "concurrent.futures",  # nothing is computed once for several threads: all is remembered
@@ -87,6 +89,7 @@ HEAVY_FULL = (
     "packaging.pylock", "installer", "pickle", "secrets", "tomllib", "constrain.output.pylock",
     "shutil", "tempfile",
     "constrain.policies.bounds", "constrain.airflow.files", "constrain.build",
+    "constrain.airflow.layers", "constrain.airflow.plan", "constrain.airflow.published",
     "constrain.install", "constrain.download", "constrain.review", "constrain.refresh",
 )
 
@@ -125,6 +128,7 @@ def test_help_imports_no_pipeline(tmp_path):
 HEAVY_INSTALL = (
     "httpx", "httpcore", "h2", "anyio", "email", "installer", "zipfile", "packaging.metadata",
     "resolvelib", "constrain.build", "constrain.download", "constrain.review",
+    "constrain.airflow.layers", "constrain.airflow.plan", "constrain.airflow.published",
 )
 
 

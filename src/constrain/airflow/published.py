@@ -23,6 +23,8 @@ from packaging.version import InvalidVersion, Version
 
 from ..errors import ConfigError, ConstrainError, UsageError, redact_url
 from ..models import Origin
+from .settings import FLAGS as _FLAGS
+from .settings import SETTINGS
 
 AIRFLOW = "apache-airflow"
 USES = ("auto", "published", "reconstructed", "off")
@@ -32,19 +34,6 @@ DEFAULT_URL_TEMPLATE = "https://raw.githubusercontent.com/apache/airflow/{ref}/{
 #: Pythons probed when the target's file is missing, to say which ones the release has.
 KNOWN_PYTHONS = tuple(f"3.{minor}" for minor in range(6, 15))
 
-#: option -> (environment variable, configuration key)
-SETTINGS = {
-    "use": ("CONSTRAIN_AIRFLOW_CONSTRAINTS", "airflow-constraints"),
-    "mode": ("CONSTRAIN_AIRFLOW_CONSTRAINTS_MODE", "airflow-constraints-mode"),
-    "ref": ("CONSTRAIN_AIRFLOW_CONSTRAINTS_REF", "airflow-constraints-ref"),
-    "url_template": ("CONSTRAIN_AIRFLOW_CONSTRAINTS_URL", "airflow-constraints-url"),
-}
-_FLAGS = {
-    "use": "--airflow-constraints",
-    "mode": "--airflow-constraints-mode",
-    "ref": "--airflow-constraints-ref",
-    "url_template": "--airflow-constraints-url",
-}
 
 
 @dataclass(frozen=True)

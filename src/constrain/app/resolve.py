@@ -53,7 +53,7 @@ class PreparedResolve:
     options: ResolveOptions
     exclude_newer: datetime | None
     command: str = ""
-    #: Airflow's constraints, policies, overrides (``None``: no layers)
+    #: Airflow's constraints, policies, overrides (``None``: none, they would change nothing)
     layers: LayerPlan | None = None
 
     @property
@@ -66,7 +66,8 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
     """The inputs of ``request`` (read when ``session`` was built, or now through it when it
     was built for other inputs), the resolve options, and the constraint layers (settings,
     policy and reference files read through ``session``)."""
-    from ..airflow.layers import plan_layers
+    from ..airflow.settings import layers_change_nothing
+    from ..config import constrain_config
     from ..constraints.sources import load_inputs
     from ..resolver import ResolveOptions
 
@@ -85,6 +86,12 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
         exclude_newer=exclude_newer,
         only_binary=request.only_binary,
     )
+    layers = None  # none when they would change nothing: constrain.airflow is not imported
+    config, _source = constrain_config(request.config_dir)
+    if not layers_change_nothing(request, session.environ, config, bool(inputs.constraints)):
+        from ..airflow.layers import plan_layers
+
+        layers = plan_layers(request, session, inputs, session.reporter, session.environ)
     return PreparedResolve(
         inputs=inputs,
         requirements=tuple(inputs.requirements),
@@ -92,7 +99,7 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
         options=options,
         exclude_newer=exclude_newer,
         command=request.command,
-        layers=plan_layers(request, session, inputs, session.reporter, session.environ),
+        layers=layers,
     )
 
 
