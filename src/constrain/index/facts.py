@@ -132,9 +132,12 @@ class _Listing:
         return len(self.versions) + 8 * sum(len(files) for files in self.files.values())
 
     def kept(self) -> _Listing:
-        """This listing with only the files this run used (itself when it used them all)."""
-        used = self.used
-        if used is None or len(used) == len(self.files):
+        """This listing with only the files this run used (itself when it used them all).
+        A job still running may add to ``used`` meanwhile: it is copied in one step."""
+        if self.used is None:
+            return self
+        used = tuple(self.used)
+        if len(used) == len(self.files):
             return self
         kept = _Listing.__new__(_Listing)
         kept.__setstate__((*self.__getstate__()[:6], {k: self.files[k] for k in used}))

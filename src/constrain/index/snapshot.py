@@ -34,7 +34,8 @@ _MAGIC = b"constrain-facts\n"
 _LENGTH = struct.Struct("<I")
 _NEWOBJ = copyreg.__newobj__  # type: ignore[attr-defined] # pickle's own: object.__new__, then the state
 #: what writing a snapshot of values it cannot store raises (the snapshot is then not written)
-DUMP_ERRORS = (pickle.PicklingError, TypeError, AttributeError, RecursionError)
+DUMP_ERRORS = (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError,
+               KeyError)
 
 
 #: (module, name) pairs the unpickler may build: value types and pickle's own helpers
@@ -143,8 +144,9 @@ class _Sharing:
 
     def reduce_file(self, f: DistFile) -> tuple:
         state = dict(f.__dict__)
-        rp = state["requires_python"]
-        state["requires_python"] = self._one.setdefault(("p", rp), rp)
+        rp = state.get("requires_python")
+        if rp is not None:
+            state["requires_python"] = self._one.setdefault(("p", rp), rp)
         return (_NEWOBJ, (DistFile,), state)
 
 
