@@ -208,3 +208,39 @@ def test_a_lazily_built_listing_gives_the_versions_an_eager_one_does(
         with pytest.raises(IndexError):
             lazy[index]
     assert shown(lazy) == shown(eager) == shown(reversed(list(lazy)))[::-1]
+
+
+FILE_TAGS = ["py3-none-any", "cp311-cp311-manylinux_2_17_x86_64", "cp311-cp311-win_amd64",
+             "cp39-abi3-manylinux_2_17_x86_64", "sdist"]
+UPLOADS = [None, "2023-01-01T00:00:00Z", "2024-06-01T00:00:00Z"]
+
+
+@settings(max_examples=100)
+@given(versions=st.lists(
+           st.tuples(VERSION_TEXT,
+                     st.lists(st.tuples(st.sampled_from(FILE_TAGS), st.sampled_from(UPLOADS),
+                                        st.sampled_from([None, ">=3.12", "<4"])),
+                              min_size=1, max_size=4, unique_by=lambda f: f[0])),
+           max_size=5, unique_by=lambda v: v[0]),
+       cutoff=st.sampled_from([None, datetime(2024, 1, 1, tzinfo=UTC)]),
+       only_binary=st.booleans())
+def test_a_lazily_built_listing_filters_and_orders_files_as_an_eager_one(
+        versions, cutoff, only_binary) -> None:
+    # the lazy listing filters a version's files (target, requires-python, cut-off,
+    # only-binary) and orders them (best wheel first, sdists last) in one pass of its own
+    from constrain.models import ProjectFiles
+
+    fs = files(*({"name": "foo", "version": v,
+                  "files": [{"tag": t, "upload_time": u, "requires_python": rp}
+                            for t, u, rp in entries]} for v, entries in versions))
+    policy = FilePolicy(exclude_newer=cutoff, only_binary=only_binary)
+
+    def shown(project_files):
+        try:
+            found = group_versions("foo", project_files, TARGET, policy)
+        except UploadTimeMissing:
+            return "UploadTimeMissing"
+        # (a lazy listing keeps a version left without files: choose_versions skips it)
+        return [(str(v.version), [f.filename for f in v.files]) for v in found if v.files]
+
+    assert shown(ProjectFiles.from_files("foo", fs)) == shown(fs)

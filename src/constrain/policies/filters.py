@@ -158,21 +158,39 @@ def _lazy_versions(
     if cutoff is not None and files and not files.has_upload_time:
         check_upload_times(project, files.files_of(0))
     python_ok: dict[str | None, bool] = {}
-
-    def accepts(f: DistFile) -> bool:
-        if f.is_wheel and target.wheel_rank(f) is None:
-            return False
-        rp = f.requires_python
-        if rp not in python_ok:
-            python_ok[rp] = target.python_matches(rp)
-        return python_ok[rp]
+    only_binary, may_accept, wheel_rank = (
+        policy.only_binary, target.may_accept_filename, target.wheel_rank)
 
     def load(position: int) -> tuple[DistFile, ...]:
-        kept = [f for f in files.files_of(position, target.may_accept_filename) if accepts(f)]
-        kept = list(binaries(uploaded_by(kept, cutoff), policy.only_binary))
-        return file_order(kept, target)
+        # group_versions' filters (target, upload time, only-binary) and file_order's sort
+        # in one pass, each wheel's rank found once
+        ranked: list[tuple[tuple[int, int, str], DistFile]] = []
+        for f in files.files_of(position, may_accept):
+            if f.is_wheel:
+                rank = wheel_rank(f)
+                if rank is None:
+                    continue
+                order = (0, rank, f.filename)
+            elif only_binary:
+                continue
+            else:
+                order = (1, 0, f.filename)
+            if cutoff is not None and (f.upload_time is None or f.upload_time > cutoff):
+                continue
+            rp = f.requires_python
+            ok = python_ok.get(rp)
+            if ok is None:
+                ok = python_ok[rp] = target.python_matches(rp)
+            if ok:
+                ranked.append((order, f))
+        ranked.sort(key=_first)
+        return tuple(f for _, f in ranked)
 
     return _ListedVersions(files.versions, load)
+
+
+def _first(pair: tuple[tuple[int, int, str], DistFile]) -> tuple[int, int, str]:
+    return pair[0]
 
 
 class _ListedVersion(VersionFiles):

@@ -54,8 +54,22 @@ def _asks(operator: str, text: str) -> bool:
 
 
 def names_prerelease(specifiers: Iterable[SpecifierSet]) -> bool:
-    """Does any specifier ask for a pre-release (see :func:`asks_for_prerelease`)?"""
-    return any(asks_for_prerelease(spec) for s in specifiers for spec in s)
+    """Does any specifier ask for a pre-release (see :func:`asks_for_prerelease`)? Answered
+    once per specifier set object (the resolver asks it about the same sets each time a
+    project's requirements change)."""
+    for spec_set in specifiers:
+        known = _SET_ASKS.get(id(spec_set))
+        if known is None or known[0] is not spec_set:
+            known = _SET_ASKS[id(spec_set)] = (
+                spec_set, any(asks_for_prerelease(spec) for spec in spec_set))
+        if known[1]:
+            return True
+    return False
+
+
+#: id(specifier set) -> (the set, does it ask for a pre-release): the entry holds the set, so
+#: its id is not reused by another while the entry stands
+_SET_ASKS: dict[int, tuple[SpecifierSet, bool]] = {}
 
 
 def allows_prereleases(
