@@ -294,16 +294,18 @@ if _HOOKED:
             """The open identifiers after ``name`` was pinned (None: scan next round)."""
             criteria = self._states[-1].criteria
             check = self._is_current_pin_satisfying
-            now_open = set(open_before)
+            now_open = open_before  # updated in place: the caller takes the answer
             broken = set()
             changed = dict(self._touched)
             changed.setdefault(name, criteria[name])
             for key, before in changed.items():
+                # (each key once: its membership is still what it was when the round began)
+                was_open = key in now_open
                 if check(key, criteria[key]):
                     now_open.discard(key)
                 else:
                     now_open.add(key)
-                    if before is not None and key not in open_before:
+                    if before is not None and not was_open:
                         broken.add(key)  # satisfied when the round began
             self._remove_information_from_criteria(criteria, broken)
             self._push_new_state()
