@@ -27,6 +27,7 @@ HEAVY = (
     "constrain.policies.bounds", "constrain.airflow.files", "constrain.airflow.reconstruction",
     # --airflow-constraints off, no policy, override or constraint: no layers at all
     "constrain.airflow.layers", "constrain.airflow.plan", "constrain.airflow.published",
+    "constrain.constraints.parser",  # requirements on the command line: no file grammar
     "constrain.install", "constrain.download", "constrain.build", "constrain.review",
     "constrain.refresh",
     "concurrent.futures",  # nothing is computed once for several threads: all is remembered
@@ -90,6 +91,7 @@ HEAVY_FULL = (
     "shutil", "tempfile",
     "constrain.policies.bounds", "constrain.airflow.files", "constrain.build",
     "constrain.airflow.layers", "constrain.airflow.plan", "constrain.airflow.published",
+    "constrain.constraints.parser",
     "constrain.install", "constrain.download", "constrain.review", "constrain.refresh",
 )
 
@@ -129,6 +131,7 @@ HEAVY_INSTALL = (
     "httpx", "httpcore", "h2", "anyio", "email", "installer", "zipfile", "packaging.metadata",
     "resolvelib", "constrain.build", "constrain.download", "constrain.review",
     "constrain.airflow.layers", "constrain.airflow.plan", "constrain.airflow.published",
+    "constrain.constraints.parser",
 )
 
 

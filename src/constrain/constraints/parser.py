@@ -39,8 +39,11 @@ from typing import Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ..errors import InputError, SourceLocation
+from ..errors import SourceLocation
 from ..models import Origin
+from .argument import UNNAMED, error_position, looks_unnamed
+from .argument import parse_requirement_string as parse_requirement_string  # re-exported
+from .argument import raise_problems as raise_problems  # re-exported
 
 Kind = Literal["requirements", "constraints"]
 
@@ -86,7 +89,6 @@ _UNSUPPORTED = {
     "config-settings": "--config-settings on a requirement line is not supported yet",
 }
 _PER_REQUIREMENT = {"hash"}
-_UNNAMED = "unnamed requirement (a path or URL) is not supported; write it as `name @ url`"
 _IGNORED = {"use-feature"}
 
 
@@ -148,24 +150,6 @@ class ParsedFile:
     def raise_for_problems(self) -> None:
         """Raise one :class:`InputError` listing every problem, if there is any."""
         raise_problems(self.problems)
-
-
-def raise_problems(problems: tuple[SourceLocation, ...] | list[SourceLocation]) -> None:
-    """Raise one :class:`InputError` for ``problems`` (from any number of inputs), if any."""
-    if not problems:
-        return
-    n = len(problems)
-    where: list[str] = []
-    for p in problems:
-        shown = str(SourceLocation(p.source))
-        if shown not in where:
-            where.append(shown)
-    raise InputError(
-        f"{n} problem{'s' if n != 1 else ''} in {', '.join(where)}",
-        locations=tuple(problems),
-        hint="fix every line listed; the format is pip's requirements file format "
-        "(PEP 508 requirements, one per line, and pip's file options)",
-    )
 
 
 # --------------------------------------------------------------------------- line splitting
@@ -289,9 +273,9 @@ class _FileParser:
         try:
             req = Requirement(args)
         except InvalidRequirement as exc:
-            col, message = _error_position(exc)
-            if _looks_unnamed(args):
-                col, message = 0, _UNNAMED
+            col, message = error_position(exc)
+            if looks_unnamed(args):
+                col, message = 0, UNNAMED
             self.problem(number, line, col, message)
             return None
         if self.kind == "constraints" and req.extras:
@@ -433,29 +417,6 @@ def _unknown_option(word: str) -> str:
     return f"unknown option {key}{hint}"
 
 
-def _error_position(exc: InvalidRequirement) -> tuple[int | None, str]:
-    """Column and one-line message of a packaging error. packaging's tokenizer errors carry a
-    span (and draw a caret line under the source); other errors point at no column."""
-    cause = exc.__cause__
-    span = getattr(cause, "span", None)
-    message = str(getattr(cause, "message", "") or str(exc).split("\n", 1)[0])
-    if isinstance(span, tuple) and len(span) == 2:
-        return span[1], message
-    lines = str(exc).split("\n")
-    if len(lines) >= 3 and lines[-1].rstrip().endswith("^"):
-        return len(lines[-1].rstrip()) - 1 - 4, lines[0]
-    return None, lines[0]
-
-
-def _looks_unnamed(args: str) -> bool:
-    head = args.split(";", 1)[0].strip()
-    return (
-        "://" in head
-        or head.startswith((".", "/", "~", "\\"))
-        or head.endswith((".whl", ".tar.gz", ".zip", ".tar.bz2"))
-    )
-
-
 def parse_lines(
     text: str,
     source: str,
@@ -468,22 +429,3 @@ def parse_lines(
     if kind not in ("requirements", "constraints"):
         raise ValueError(f"kind must be 'requirements' or 'constraints', not {kind!r}")
     return _FileParser(source, kind, environ or {}).parse(text)
-
-
-def parse_requirement_string(text: str, *, argument: int | None = None) -> Requirement:
-    """Parse one requirement given on the command line; raise :class:`InputError` with a caret.
-
-    ``argument`` (1-based position among the requirement arguments) is shown as the line
-    number so the caret can be drawn.
-    """
-    try:
-        return Requirement(text)
-    except InvalidRequirement as exc:
-        col, message = _error_position(exc)
-        if _looks_unnamed(text):
-            col, message = 0, _UNNAMED
-        raise InputError(
-            f"invalid requirement {text!r} on the command line",
-            locations=[SourceLocation("command line", argument or 1, text, col, message)],
-            hint="write a PEP 508 requirement such as 'name>=1.0' or 'name @ https://...'",
-        ) from None

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from packaging.requirements import Requirement
@@ -34,16 +35,11 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from ..errors import ConstrainError, InputError, NetworkError, SourceLocation, redact_url
 from ..models import COMMAND_LINE, Origin
+from .argument import parse_requirement_string, raise_problems
 from .model import ALL, Inputs
-from .parser import (
-    FileOption,
-    Include,
-    Kind,
-    RequirementLine,
-    parse_lines,
-    parse_requirement_string,
-    raise_problems,
-)
+
+if TYPE_CHECKING:
+    from .parser import FileOption, Include, Kind
 
 Fetch = Callable[[str], tuple[str, str]]
 
@@ -139,6 +135,9 @@ class _Loader:
         self.done.add((canonical, kind))
         if canonical not in self.sources:
             self.sources.append(canonical)
+        # here: requirements all given on the command line need no file grammar
+        from .parser import FileOption, Include, RequirementLine, parse_lines
+
         parsed = parse_lines(text, canonical, kind=kind, environ=self.environ)
         pending = list(parsed.problems)  # reported in line order, nested files in place
         for entry in parsed.entries:
