@@ -141,6 +141,11 @@ class MetadataFetcher:
 
     def __call__(self, file: DistFile) -> CoreMetadata:
         identity = file.cache_identity()
+        found = self._memo.get(identity)
+        if found is None:
+            found = self._from_facts(file, identity)
+        if isinstance(found, CoreMetadata):
+            return found
         with self._guard:
             lock = self._locks.setdefault(identity, threading.Lock())
         with lock:
@@ -152,19 +157,33 @@ class MetadataFetcher:
             try:
                 # a build is the longest wait: an sdist's downloads do not queue behind the bulk
                 with contextlib.nullcontext() if file.is_wheel else self.client.urgent():
-                    md = self._memo[identity] = self._fetch(file)
+                    md = self._memo[identity] = self._fetch(file, facts_tried=True)
             except (BuildError, BuildForbidden, MetadataError) as exc:
                 self._memo[identity] = exc  # the same file fails the same way: do not rebuild
                 raise
             return md
 
+    def _from_facts(self, file: DistFile, identity: str) -> CoreMetadata | None:
+        """``file``'s metadata from the facts snapshot while its cache entry is the one they
+        came from, remembered: no fetch to share with another thread, so no lock taken (a
+        warm resolve asks this for a few thousand files)."""
+        if self.facts is None or self.cache is None or self.refresh or (
+                not file.sha256 and file.url.startswith("file:")):
+            return None
+        md = self.facts.metadata(file_key(identity))
+        if md is None:
+            return None
+        self._count("cache")
+        found = self._memo.setdefault(identity, md)  # a file's answer is the first one given
+        return found if isinstance(found, CoreMetadata) else md
+
     # ------------------------------------------------------------------ steps
-    def _fetch(self, file: DistFile) -> CoreMetadata:
+    def _fetch(self, file: DistFile, *, facts_tried: bool = False) -> CoreMetadata:
         key = file_key(file.cache_identity())
         # A local file without a hash may be rebuilt under the same name: never cache its facts.
         cache = None if file.url.startswith("file:") and not file.sha256 else self.cache
         if cache is not None and not self.refresh:
-            md = self.facts.metadata(key) if self.facts is not None else None
+            md = self.facts.metadata(key) if self.facts is not None and not facts_tried else None
             if md is None:
                 md = self._from_cache(key)
             if md is not None:

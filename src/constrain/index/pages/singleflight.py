@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, TypeVar
-
-if TYPE_CHECKING:
-    from concurrent.futures import Future
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+_RUNNING, _VALUE, _ERROR, _INTERRUPTED = range(4)
+
+
+class _Flight:
+    """One key's computation: ``running`` is held by its owner until it is over, so a waiter
+    blocks on it (a bare lock: a warm resolve makes thousands of these, which a
+    ``Future`` with its condition and reentrant lock made several times dearer)."""
+
+    __slots__ = ("outcome", "running", "state")
+
+    def __init__(self) -> None:
+        self.state = _RUNNING
+        self.outcome: Any = None
+        self.running = threading.Lock()
+        self.running.acquire()
 
 
 class SingleFlight:
@@ -21,46 +34,49 @@ class SingleFlight:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._futures: dict[Hashable, Future] = {}
+        self._flights: dict[Hashable, _Flight] = {}
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``'s result for ``key``: computed by the first caller, shared by all."""
         while True:
+            flight = self._flights.get(key)  # a finished one needs no lock
+            if flight is not None and flight.state == _VALUE:
+                return flight.outcome
             with self._lock:
-                future = self._futures.get(key)
-                owner = future is None
+                flight = self._flights.get(key)
+                owner = flight is None
                 if owner:
-                    # here: a resolve whose facts come from the cache's snapshot computes
-                    # nothing, and concurrent.futures (logging aside) is not imported for it
-                    from concurrent.futures import Future
-
-                    future = self._futures[key] = Future()
-            assert future is not None
+                    flight = self._flights[key] = _Flight()
+            assert flight is not None
             if owner:
                 try:
-                    future.set_result(compute())
+                    flight.outcome = compute()
+                    flight.state = _VALUE
                 except Exception as exc:  # noqa: BLE001 -- every waiter gets it
-                    future.set_exception(exc)
-                except BaseException as exc:
-                    with self._lock:
-                        self._futures.pop(key, None)
-                    future.set_exception(exc)
-                    raise
-                return future.result()
-            try:
-                return future.result()
-            except BaseException as exc:
-                if isinstance(exc, Exception) or not future.done() or future.exception() is not exc:
-                    raise  # the computation's error, or this thread's own interrupt
-                # the owner was interrupted (Ctrl-C in the main thread): not this thread's
-                # interrupt to raise; compute afresh
+                    flight.outcome, flight.state = exc, _ERROR
+                finally:
+                    if flight.state == _RUNNING:  # interrupted: not remembered
+                        with self._lock:
+                            if self._flights.get(key) is flight:
+                                del self._flights[key]
+                        flight.state = _INTERRUPTED
+                    flight.running.release()
+            elif flight.state == _RUNNING:
+                flight.running.acquire()  # this thread's own interrupt is raised here
+                flight.running.release()
+            if flight.state == _VALUE:
+                return flight.outcome
+            if flight.state == _ERROR:
+                raise flight.outcome
+            # the owner was interrupted (Ctrl-C in the main thread): not this thread's
+            # interrupt to raise; compute afresh
 
     def __contains__(self, key: Hashable) -> bool:
         """Has a caller begun (or finished) computing ``key``?"""
         with self._lock:
-            return key in self._futures
+            return key in self._flights
 
     def started(self) -> list[Hashable]:
         """Every key begun or computed so far, in the order first asked."""
         with self._lock:
-            return list(self._futures)
+            return list(self._flights)
