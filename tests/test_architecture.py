@@ -56,8 +56,8 @@ CONTRACTS: dict[str, frozenset[str]] = {
                        "policies"},
     # orchestration: one pipeline per command over the domain packages
     "app": BASE | {"__init__", "airflow", "build", "cache", "config", "constraints",
-                   "download", "index", "install", "output", "processes", "refresh", "resolver",
-                   "review"},
+                   "download", "heap", "index", "install", "output", "processes", "refresh",
+                   "resolver", "review"},
     # parsing and printing
     # (heap: the imports of a command's pipeline are long-lived, heap.long_lived)
     "cli": BASE | {"__init__", "app", "config", "heap", "processes", "refresh", "review"},

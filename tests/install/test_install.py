@@ -284,6 +284,25 @@ def test_journal_cut_short_while_written_is_dropped(server, tmp_path, capsys, jo
     assert not list(txn.iterdir())
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+def test_install_leaves_the_collector_as_it_found_it(server, tmp_path, capsys, enabled):
+    """Linking runs without automatic collection; afterwards the collector is on again only if
+    it was (a host that turned it off keeps it off), and nothing is left frozen by it."""
+    import gc
+
+    (gc.enable if enabled else gc.disable)()
+    frozen = gc.get_freeze_count()  # a freeze an earlier test left holds what joins it
+    try:
+        code, _, err = install(capsys, "alpha", "--index-url", server.index_url,
+                               "--venv", str(tmp_path / "V"))
+        assert code == 0, err
+        assert gc.isenabled() is enabled
+        if not frozen:
+            assert gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
+
+
 def test_offline_wheelhouse_install_makes_no_request(find_links_dir, make_index, tmp_path,
                                                      capsys, monkeypatch):
     house = find_links_dir([ALPHA, BETA1])

@@ -13,6 +13,7 @@ install/.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import threading
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BuildError, ConstrainError, ProjectNotFound, UsageError
+from ..heap import hold_frozen, release_frozen
 from ..index.files import sha256_of
 from ..install.plan import Plan, make_plan, read_installed
 from ..install.venv import (
@@ -186,6 +188,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
 
     whole = WholeFiles()  # bound below: its builder and downloads need the session
     session = build_session(resolve_req, reporter, whole=whole)
+    collecting = gc.isenabled()
     try:
         clock = time.perf_counter()
         prepared = prepare_resolve(resolve_req, session)
@@ -230,6 +233,9 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
             return InstallResult(interp, plan, install_set, chosen.created, stats=stats,
                                  location=(request.venv or "") if chosen.missing else interp.prefix)
 
+        # No automatic collection from here on: the trees' manifests are tens of thousands of
+        # small lists and dicts (no cycles), which collections kept walking while linking.
+        gc.disable()
         # Everything the install set could need is made ready before the env is touched.
         plan = make_plan(install_set, read_installed(interp), exact=request.exact,
                          reinstall=_reinstall(request, install_set))
@@ -287,6 +293,10 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
             )
         return result
     finally:
+        if collecting:  # what the install made joins the oldest generation without a walk
+            if hold_frozen():
+                release_frozen()
+            gc.enable()
         session.close()
 
 
