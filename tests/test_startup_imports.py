@@ -28,6 +28,7 @@ HEAVY = (
     # --airflow-constraints off, no policy, override or constraint: no layers at all
     "constrain.airflow.layers", "constrain.airflow.plan", "constrain.airflow.published",
     "constrain.constraints.parser",  # requirements on the command line: no file grammar
+    "constrain.constraints.sets",  # no constraint to layer
     "constrain.install", "constrain.download", "constrain.build", "constrain.review",
     "constrain.refresh",
     "concurrent.futures",  # nothing is computed once for several threads: all is remembered
@@ -91,7 +92,7 @@ HEAVY_FULL = (
     "shutil", "tempfile",
     "constrain.policies.bounds", "constrain.airflow.files", "constrain.build",
     "constrain.airflow.layers", "constrain.airflow.plan", "constrain.airflow.published",
-    "constrain.constraints.parser",
+    "constrain.constraints.parser", "constrain.constraints.sets",
     "constrain.install", "constrain.download", "constrain.review", "constrain.refresh",
 )
 
@@ -131,7 +132,7 @@ HEAVY_INSTALL = (
     "httpx", "httpcore", "h2", "anyio", "email", "installer", "zipfile", "packaging.metadata",
     "resolvelib", "constrain.build", "constrain.download", "constrain.review",
     "constrain.airflow.layers", "constrain.airflow.plan", "constrain.airflow.published",
-    "constrain.constraints.parser",
+    "constrain.constraints.parser", "constrain.constraints.sets",
 )
 
 

@@ -6,7 +6,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from constrain.constraints.model import Constraint, ConstraintConflict, ConstraintSet, Inputs
+from constrain.constraints.model import Inputs
+from constrain.constraints.sets import Constraint, ConstraintConflict, ConstraintSet
 from constrain.errors import InputError
 from constrain.models import Origin
 from constrain.target import TargetEnvironment

@@ -132,7 +132,7 @@ def layer_constraints(
     """The constraints for ``target``: Airflow's (first), then the user's, conflicts checked
     (overrides applied and reported), contradictions of the requirements dropped (reported),
     then the policies' bounds relative to the reference."""
-    from ..constraints.model import ConstraintSet
+    from ..constraints.sets import ConstraintSet
 
     notes: list[str] = []
     airflow_pairs: list[tuple[Requirement, Origin]] = []
