@@ -46,6 +46,21 @@ def test_cached_tree_is_read_only_and_an_altered_one_is_unpacked_again(server, t
     assert not (tmp_path / "B" / SITE / "beta" / "__init__.py").samefile(edited)
 
 
+@pytest.mark.parametrize("damage", ["torn", "empty", "not utf-8"])
+def test_a_damaged_manifest_has_its_tree_unpacked_again(server, tmp_path, capsys, damage):
+    cache = tmp_path / "cache"
+    assert _install(capsys, server, cache, tmp_path / "A")[0] == 0
+    manifest = _tree_file(cache).parents[2] / "manifest.json"
+    whole = manifest.read_bytes()
+    manifest.write_bytes({"torn": whole[: len(whole) // 2], "empty": b"",
+                          "not utf-8": b"\xff" + whole}[damage])
+    code, _, err = _install(capsys, server, cache, tmp_path / "B", "--offline")
+    assert code == 0, err
+    assert pyrun(tmp_path / "B", "import beta; print(beta.V)").stdout.strip() == "1"
+    assert manifest.read_bytes() != whole  # unpacked anew (new inodes in its stat list)
+    assert b'"files"' in manifest.read_bytes()
+
+
 def test_altered_cached_wheel_is_refused_and_fetched_again(server, tmp_path, capsys):
     cache = tmp_path / "cache"
     assert _install(capsys, server, cache, tmp_path / "A")[0] == 0

@@ -81,11 +81,14 @@ def prepare(
 
     def one(pin: Pin) -> Ready:
         file = pin.file
-        was_cached = cached_path(file, cache) is not None
+        local = cached_path(file, cache)
+        was_cached = local is not None
         if offline and not was_cached:
             raise OfflineMissing(f"{file.filename} (for {pin.display_name}=={pin.version})",
                                  hint="add the file to the wheelhouse, or run without --offline")
-        path = download(client, file, cache, reporter=reporter)
+        # a cached copy is what download() gives (it looks again; a file:// one's hash checked)
+        path = local if local is not None and not file.url.startswith("file:") else download(
+            client, file, cache, reporter=reporter)
         digest = file.sha256 or sha256_of(path)
         name = file.filename
         built = False

@@ -309,8 +309,15 @@ def discard(tree: Path) -> None:
 
 
 def _load(final: Path) -> Unpacked | None:
-    try:
-        manifest = json.loads((final / "manifest.json").read_text(encoding="utf-8"))
+    try:  # read whole at once: no text layer, no tty or position look-ups (once a tree)
+        fd = os.open(f"{final}/manifest.json", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            data = os.read(fd, os.fstat(fd).st_size + 1)
+            while chunk := os.read(fd, 1 << 20):  # grown since the fstat
+                data += chunk
+        finally:
+            os.close(fd)
+        manifest = json.loads(data)
     except (OSError, ValueError):
         return None
     return Unpacked(final, manifest)
