@@ -67,3 +67,29 @@ def test_ambiguous_zip_is_refused(tmp_path, capsys, case, damage, expected):
     assert expected in err
     assert "internal error" not in err and "Traceback" not in err
     assert not venv.exists()
+
+
+@pytest.mark.parametrize("in_memory", [True, False], ids=["read whole", "read from the file"])
+@pytest.mark.parametrize("case, damage, expected", [
+    ("intact", None, None),
+    ("duplicate names", _duplicate, "the name 'gamma/extra.py' appears twice"),
+    ("local-header-only entry", _local_header_only, "no central-directory entry accounts for"),
+    ("trailing data", _trailing, "trailing data after the end of the central directory"),
+    ("bad local-header name", _bad_local_name,
+     "the local header of 'gamma/extra.py' names it 'gamma/evil!.py'"),
+])
+def test_archive_reads_the_same_whole_or_from_its_file(tmp_path, monkeypatch, in_memory, case,
+                                                       damage, expected):
+    """A wheel read whole into memory and one too large for that (read from its file as it
+    goes) are checked alike, and an intact one gives the same files either way."""
+    from constrain.install import archive
+
+    monkeypatch.setattr(archive, "IN_MEMORY", 1 << 30 if in_memory else 0)
+    wheel = make_wheel(tmp_path, "gamma", "1.0", files=FILES)
+    if damage is None:
+        with archive.checked_zip(wheel, wheel.name) as zf:
+            assert {n: zf.read(n).decode() for n in FILES} == FILES
+        return
+    damage(wheel)
+    with pytest.raises(archive.AmbiguousArchive, match=expected.replace("(", r"\(")):
+        archive.check_archive(wheel, wheel.name)

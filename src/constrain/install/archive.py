@@ -12,6 +12,7 @@ exactly the files of the archive, each by a safe relative path.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import posixpath
 import struct
@@ -26,6 +27,10 @@ _EOCD64_LOCATOR = struct.Struct("<4sLQL")  # zip64 end of central directory loca
 _EOCD64 = struct.Struct("<4sQ2H2L4Q")  # zip64 end of central directory record (56 bytes)
 _LOCAL = struct.Struct("<4s5H3L2H")  # local file header (30 bytes)
 _SIGNATURES = ("RECORD.jws", "RECORD.p7s")
+#: an archive up to this size is read whole into memory and checked and unpacked from there
+#: (a few reads instead of a seek and a read per header and per member); a larger one is read
+#: from its file as it goes
+IN_MEMORY = 64 << 20
 
 
 class AmbiguousArchive(ConstrainError):
@@ -96,15 +101,20 @@ def checked_zip(path: str | os.PathLike[str], wheel: str) -> Iterator[zipfile.Zi
         raise _refuse(wheel, exc.strerror or str(exc)) from None
     with fh:
         try:
-            zf = _checked(fh, wheel)
+            size = os.fstat(fh.fileno()).st_size
+            source: BinaryIO = fh
+            if size <= IN_MEMORY:
+                data = fh.read()  # to its end, whatever its size now: what is checked is read
+                source, size = io.BytesIO(data), len(data)
+            zf = _checked(source, size, wheel)
         except OSError as exc:
             raise _refuse(wheel, exc.strerror or str(exc)) from None
         with zf:
             yield zf
 
 
-def _checked(fh: BinaryIO, wheel: str) -> zipfile.ZipFile:
-    size = os.fstat(fh.fileno()).st_size
+def _checked(fh: BinaryIO, size: int, wheel: str) -> zipfile.ZipFile:
+    """``fh`` (``size`` bytes) as a ZIP file, once it passed :func:`check_archive`."""
     cd_offset, _ = _end_record(fh, size, wheel)
     try:
         zf = zipfile.ZipFile(fh)
