@@ -237,16 +237,17 @@ def refuse_environment_files(interp: Interpreter, unpacked: Unpacked,
     plain = os.sep not in own and "\\" not in own and own not in ("", ".", "..")
     mine = (os.path.join(os.path.abspath(root), own, "")
             if root and plain and ".dist-info" not in os.path.abspath(root) else None)
-    for path in planned:  # planned_files' paths are absolute and normalised
-        # Only a path passing this cheap test can be one (see environment_file's cases):
-        # most of a wheel's files are under the prefix with no ".dist-info" in their path.
-        if not (path in dirs or path.startswith(under_scripts) or (
-                path.startswith(under_prefix) and (".dist-info" in path or path == config
-                                                   or path.startswith(own_state)))):
+    special = (under_scripts, own_state)
+    # Only a path passing this cheap test can be one (see environment_file's cases): most of
+    # a wheel's files are under the prefix with no ".dist-info" in their path. (planned_files'
+    # paths are absolute and normalised.)
+    for path in [p for p in planned if ".dist-info" in p or p in dirs or p == config
+                 or p.startswith(special)]:
+        if not path.startswith(under_prefix) and path not in dirs and not path.startswith(
+                under_scripts):
             continue
         if (mine is not None and path.startswith(mine) and os.sep not in path[len(mine):]
-                and path not in dirs and not path.startswith(under_scripts)
-                and path != config and not path.startswith(own_state)):
+                and path not in dirs and path != config and not path.startswith(special)):
             continue
         why = environment_file(interp, path, own, normalized=True)
         if why is not None:
