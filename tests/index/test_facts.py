@@ -79,6 +79,30 @@ def test_a_page_fetched_again_is_read_from_its_new_entry(make_index, make_repo):
     assert hits == 1 and "pulled" in {f.yanked for f in files if str(f.version) == "1.1"}
 
 
+def test_a_listing_sidecar_is_used_only_while_its_file_is_the_one_kept(make_index, make_repo,
+                                                                        cache):
+    index = make_index(SPECS)
+    settings = IndexSettings(index_url=index.index_url)
+    make_repo(settings).files("foo")
+    _run(make_repo, settings)
+    key = url_key(index.index_url.rstrip("/") + "/foo/")
+    found = load_snapshot(cache.get("facts", facts_key([index.index_url])) or b"")
+    assert found is not None and found[2][key][1] == cache.get_meta("listings", key)
+    fresh = make_repo(settings)  # online, the snapshot's sidecar still current: no request
+    assert "3.0" not in {str(v) for v in fresh.files("foo").versions}
+    fresh.close()
+    index.add([PackageSpec("foo", "3.0")])
+    fresh = make_repo(settings)  # a page still fresh is not asked for again
+    assert "3.0" not in {str(v) for v in fresh.files("foo").versions}
+    fresh.close()
+    meta = cache.get_meta("listings", key)
+    assert meta is not None
+    cache.touch_meta("listings", key, {**meta, "fetched": 0})  # now stale, as its file says
+    stale = make_repo(settings)
+    assert "3.0" in {str(v) for v in stale.files("foo").versions}  # fetched again
+    stale.close()
+
+
 @pytest.mark.parametrize("damage", ["cut", "flip", "empty", "foreign"])
 def test_a_damaged_snapshot_is_a_miss(make_index, make_repo, cache, damage):
     index = make_index(SPECS)
@@ -397,7 +421,7 @@ def test_tags_read_back_in_another_process_hash_as_parsed_ones(tmp_path):
     code = textwrap.dedent(f"""
         from packaging.tags import Tag
         from constrain.index.facts import load_snapshot
-        _, found = load_snapshot(open({str(path)!r}, "rb").read())
+        _, found, _ = load_snapshot(open({str(path)!r}, "rb").read())
         assert Tag("py3", "none", "any") in found["k"].tags
         assert found["k"].tags == frozenset({{Tag("py3", "none", "any")}})
     """)

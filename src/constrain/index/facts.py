@@ -3,12 +3,14 @@
 A warm resolve reads a project's listing and a file's parsed metadata from hundreds of cache
 entries, and rebuilds the same :class:`~constrain.models.DistFile`, ``Version`` and
 ``Requirement`` objects from them every run. :class:`Facts` keeps what one process read -- for
-each project its versions and the files of the versions looked at, for each file its metadata
--- in one entry per set of sources (bucket ``facts``), loaded whole by the next process.
+each project its versions and the files of the versions looked at, for each file its metadata,
+for each listing entry its sidecar (fetch time, validators: read before the entry) -- in one
+entry per set of sources (bucket ``facts``), loaded whole by the next process.
 
 Every fact is stored with the identity of the cache entry it came from (inode, device, size,
 modification and change times), and is used only while that entry is still the same: a listing
-when the entry the page cache opened for it is, a metadata only when the metadata entry is.
+when the entry the page cache opened for it is, a metadata only when the metadata entry is,
+a sidecar only when its file is (a page revalidated or fetched again has a new one).
 So a snapshot is exactly as fresh as the entries (a page fetched again is a new entry, and its
 facts are read from it), and a damaged or replaced entry is read as it is now. Facts read from
 an entry just written (a page fetched now) are not taken: they are taken from the entry on the
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import threading
 import weakref
@@ -169,6 +172,9 @@ class Facts:
         self._metadata: dict[str, tuple[Identity, CoreMetadata]] = {}
         self._used_listings: dict[NormalizedName, _Listing] = {}
         self._used_metadata: dict[str, tuple[Identity, CoreMetadata]] = {}
+        #: a listing entry's key -> its sidecar (what the page cache reads first): the same
+        self._sidecars: dict[str, tuple[Identity, dict]] = {}
+        self._used_sidecars: dict[str, tuple[Identity, dict]] = {}
         self._dirty = False
         self._pruned = False  # written: what it holds is what this run used
         self._frozen = False  # gc.freeze() done at the load, undone by close()
@@ -200,7 +206,7 @@ class Facts:
             try:
                 found = load_snapshot(data) if data is not None else None
                 if found is not None:
-                    self._listings, self._metadata = found
+                    self._listings, self._metadata, self._sidecars = found
                     if collecting and hold_frozen():
                         self._frozen = True
             finally:
@@ -323,6 +329,37 @@ class Facts:
                 self._dirty = True
         return got
 
+    def sidecar(self, bucket: str, key: str) -> dict | None:
+        """The sidecar of the cache entry ``key`` of ``bucket`` (what
+        :meth:`~constrain.cache.store.Cache.get_meta` reads, a copy): from the snapshot while
+        the sidecar file is the one it came from, else read from the file (``None`` when
+        there is none or it is unreadable)."""
+        if self.cache is None:
+            return None
+        self._load()
+        path = self.cache._file(bucket, key) + ".meta"  # noqa: SLF001 -- its own path
+        found = self._sidecars.get(key)
+        if found is not None:
+            try:
+                st = os.stat(path)
+            except OSError:
+                return None
+            if identity(st) == found[0]:
+                with self._lock:
+                    self._used_sidecars[key] = found
+                return dict(found[1])
+        try:
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                meta = json.loads(fh.read())
+        except (OSError, ValueError):
+            return None
+        if type(meta) is dict and bucket == "listings":
+            with self._lock:
+                self._used_sidecars[key] = (identity(st), dict(meta))
+                self._dirty = True
+        return meta
+
     # ------------------------------------------------------------------ metadata
     def metadata(self, key: str) -> CoreMetadata | None:
         """The parsed metadata of the ``metadata`` entry ``key`` while that entry is the one
@@ -395,18 +432,20 @@ class Facts:
         with self._lock:
             listings = {p: found.kept() for p, found in self._used_listings.items()}
             metadata = dict(self._used_metadata)
+            sidecars = dict(self._used_sidecars)
             if not self._dirty:
                 if self._pruned or self._snapshot is None:
                     return
                 loaded = (sum(found.cost() for found in self._listings.values())
-                          + sum(_cost(md) for _, md in self._metadata.values()))
+                          + sum(_cost(md) for _, md in self._metadata.values())
+                          + 2 * len(self._sidecars))
                 used = (sum(found.cost() for found in listings.values())
-                        + sum(_cost(md) for _, md in metadata.values()))
+                        + sum(_cost(md) for _, md in metadata.values()) + 2 * len(sidecars))
                 if not self._left_unused(self._snapshot, 5 * (loaded - used) > loaded):
                     return
             self._dirty, self._pruned = False, True
         try:
-            data = dump_snapshot(listings, metadata)
+            data = dump_snapshot(listings, metadata, sidecars)
         except DUMP_ERRORS:
             return
         try:

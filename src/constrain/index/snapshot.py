@@ -29,7 +29,7 @@ from packaging.specifiers import SpecifierSet
 
 from ..models import CoreMetadata, DistFile
 
-FORMAT = 2
+FORMAT = 3
 _MAGIC = b"constrain-facts\n"
 _LENGTH = struct.Struct("<I")
 _NEWOBJ = copyreg.__newobj__  # type: ignore[attr-defined] # pickle's own: object.__new__, then the state
@@ -150,7 +150,7 @@ class _Sharing:
         return (_NEWOBJ, (DistFile,), state)
 
 
-def dump_snapshot(listings: dict, metadata: dict) -> bytes:
+def dump_snapshot(listings: dict, metadata: dict, sidecars: dict | None = None) -> bytes:
     """The entry: magic, header length, header (format, Python, packaging, body digest), body."""
     out = io.BytesIO()
     pickler = pickle.Pickler(out, protocol=5)
@@ -159,14 +159,14 @@ def dump_snapshot(listings: dict, metadata: dict) -> bytes:
                               Requirement: sharing.reduce_requirement,
                               CoreMetadata: sharing.reduce_metadata,
                               DistFile: sharing.reduce_file}
-    pickler.dump((listings, metadata))
+    pickler.dump((listings, metadata, {} if sidecars is None else sidecars))
     body = out.getvalue()
     header = marshal.dumps((*_header(), hashlib.sha256(body).hexdigest()))
     return b"".join([_MAGIC, _LENGTH.pack(len(header)), header, body])
 
 
-def load_snapshot(data: bytes) -> tuple[dict, dict] | None:
-    """The ``(listings, metadata)`` of :func:`dump_snapshot` output; ``None`` when it is
+def load_snapshot(data: bytes) -> tuple[dict, dict, dict] | None:
+    """The ``(listings, metadata, sidecars)`` of :func:`dump_snapshot` output; ``None`` when it is
     foreign, damaged, or written by another Python or packaging."""
     try:
         if not data.startswith(_MAGIC):
@@ -181,12 +181,12 @@ def load_snapshot(data: bytes) -> tuple[dict, dict] | None:
         collecting = gc.isenabled()
         gc.disable()  # tens of thousands of new objects, none in a cycle: no collection
         try:
-            listings, metadata = _Unpickler(io.BytesIO(body)).load()
+            listings, metadata, sidecars = _Unpickler(io.BytesIO(body)).load()
         finally:
             if collecting:
                 gc.enable()
-        if type(listings) is not dict or type(metadata) is not dict:
+        if type(listings) is not dict or type(metadata) is not dict or type(sidecars) is not dict:
             return None
-        return listings, metadata
+        return listings, metadata, sidecars
     except Exception:  # noqa: BLE001 -- whatever a damaged entry raises, it is a miss
         return None

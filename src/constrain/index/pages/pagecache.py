@@ -64,9 +64,12 @@ class PageCache:
         page_ttl: float,
         warn: Callable[[str], None],
         reporter: Reporter = NULL_REPORTER,
+        meta_of: Callable[[str, str], dict | None] | None = None,
     ) -> None:
         self.client = client
         self.cache = cache
+        #: how :meth:`cached` reads an entry's sidecar (default :meth:`Cache.get_meta`)
+        self.meta_of = meta_of if meta_of is not None or cache is None else cache.get_meta
         self.offline = offline
         self.refresh = refresh
         self.page_ttl = page_ttl
@@ -128,6 +131,7 @@ class PageCache:
             if response.headers.get("etag"):
                 meta["etag"] = response.headers["etag"]
             self.write(lambda c: c.touch_meta(bucket, key, meta))
+            self._read_back(bucket, key)
             self.served[(bucket, key)] = meta
             return cached[0]
         if response.ok or response.status in NOT_HERE:
@@ -154,11 +158,13 @@ class PageCache:
                 self.served[(bucket, key)] = meta
                 if opened and page.stored:
                     entry = self.write(lambda c: c.put_opened(bucket, key, page.body, meta))
+                    self._read_back(bucket, key)
                     if entry is not None:
                         return Page(page.url, page.status, page.content_type, b"",
                                     stored=True, entry=entry)
                 else:
                     self.write(lambda c: c.put(bucket, key, page.body, meta))
+                    self._read_back(bucket, key)
             return page
         shown = redact_url(url)
         hint = (
@@ -209,15 +215,22 @@ class PageCache:
             return None
         return early[1].result()
 
+    def _read_back(self, bucket: str, key: str) -> None:
+        """A sidecar just written is read back through ``meta_of`` when that is not a plain
+        read (the facts snapshot takes it as its file now is: the next run finds it there)."""
+        if self.cache is not None and self.meta_of is not None and (
+                self.meta_of != self.cache.get_meta):
+            self.meta_of(bucket, key)
+
     def cached(
         self, url: str, key: str, bucket: str = "pages", *, stored: bool = False,
         opened: bool = False,
     ) -> tuple[Page, dict] | None:
         """The cached copy of ``url`` (under ``key`` in ``bucket``) and its metadata; with
         ``opened``, a page (status 200) comes opened (:attr:`Page.entry`), not read."""
-        if self.cache is None:
+        if self.cache is None or self.meta_of is None:
             return None
-        meta = self.cache.get_meta(bucket, key)
+        meta = self.meta_of(bucket, key)
         if not meta or "fetched" not in meta:
             return None
         status = int(meta.get("status", 200))

@@ -93,12 +93,14 @@ class IndexRepository:
         self._prefetched: dict[NormalizedName, bool] = {}  # project -> metadata asked for
         self._metadata_hinted: set[str] = set()
         self._warned: set[str] = set()
+        self._shown = {index: redact_url(index) for index in self.indexes}  # for messages
         #: a find-links directory's token for provenance(): one stat per command, not per
         #: project (its listing is read once per command too, see _locations)
         self._location_stamps: dict[str, list] = {}
         self._pool: PriorityPool | None = None
         self._pages = PageCache(client, cache, offline=self.offline, refresh=refresh,
-                                page_ttl=page_ttl, warn=self._warn_once, reporter=reporter)
+                                page_ttl=page_ttl, warn=self._warn_once, reporter=reporter,
+                                meta_of=self._sidecar if cache is not None else None)
         self._offload = Offload()
         self._closed = False
         self._facts: Facts | None = None
@@ -117,6 +119,14 @@ class IndexRepository:
                     self._facts = Facts(self.cache, [*self.indexes, *self.find_links],
                                         use=not self.refresh, target=self._facts_target)
         return self._facts
+
+    def _sidecar(self, bucket: str, key: str) -> dict | None:
+        """The sidecar of a cached page: a listing's from the facts snapshot while its file is
+        the one they came from (``Facts.sidecar``), any other read from the cache."""
+        assert self.cache is not None
+        if bucket == "listings" and not self.refresh:
+            return self.facts.sidecar(bucket, key)
+        return self.cache.get_meta(bucket, key)
 
     def note_target(self, target: object) -> None:
         """A resolve for ``target`` is about to read from this repository: the first one of
@@ -325,7 +335,7 @@ class IndexRepository:
                 return self._offload.run(listing_of_page, *args)
             return listing_of_page(*args)
 
-        what = f"the index page of {project} ({redact_url(index)})"
+        what = f"the index page of {project} ({self._shown.get(index) or redact_url(index)})"
         page = self._pages.get(url, what, bucket="listings", store=store, opened=True)
         if page.status in NOT_HERE:
             return None
