@@ -412,7 +412,7 @@ def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter,
            cache=None) -> None:
     """Replace each changed distribution under its journal, several at a time."""
     from ..install.fetch import _workers
-    from ..install.journal import Slots, owners, replace
+    from ..install.journal import Slots, Touched, owners, replace, sharing_groups
 
     jobs = []
     for change in plan.to_remove:
@@ -438,25 +438,29 @@ def _apply(interp: Interpreter, plan: Plan, ready: dict, reporter: Reporter,
     state = threading.Condition()
     running, stopped = [0], [False]
 
-    def one(job) -> None:
-        with state:
-            if stopped[0]:
-                return
-            running[0] += 1
-        try:
-            name, old, new, requested = job
-            replace(interp, name, old=old, new=new, requested=requested, owned=owned,
-                    cache=cache, slots=slots)
-            reporter.advance("install" if new is not None else "remove")
-        finally:
-            with state:
-                running[0] -= 1
-                state.notify_all()
+    touched = [Touched(interp, name, old, new, owned) for name, old, new, _ in jobs]
 
+    def one(group: list[int]) -> None:
+        for i in group:  # replacements sharing a path: one after another
+            with state:
+                if stopped[0]:
+                    return
+                running[0] += 1
+            try:
+                name, old, new, requested = jobs[i]
+                replace(interp, name, old=old, new=new, requested=requested, owned=owned,
+                        cache=cache, slots=slots, touched=touched[i])
+                reporter.advance("install" if new is not None else "remove")
+            finally:
+                with state:
+                    running[0] -= 1
+                    state.notify_all()
+
+    groups = sharing_groups(touched)
     slots = Slots(interp)  # the journals of distributions with nothing old
-    ex = ThreadPoolExecutor(_workers(len(jobs)), thread_name_prefix="constrain-link")
+    ex = ThreadPoolExecutor(_workers(len(groups)), thread_name_prefix="constrain-link")
     try:
-        for f in [ex.submit(one, j) for j in jobs]:
+        for f in [ex.submit(one, g) for g in groups]:
             f.result()
     except KeyboardInterrupt:
         with state:

@@ -18,7 +18,12 @@ once the distribution is whole, instead of a file of its own: a file per distrib
 inode, a close and an unlink each, and allocating inodes is most of an install's kernel time.
 
 An upgrade removes only files its old RECORD lists inside the environment, and never the
-environment's own files (``link.environment_file``), whatever that RECORD says.
+environment's own files (``link.environment_file``), whatever that RECORD says. Replacements
+that share a path (:func:`sharing_groups`) run one after another, so each journal names the
+other's file as old, never as its own new one.
+
+Over 400 lines: the journal's writing, its slots, the replacement it covers and the recovery
+that reads it are one contract.
 """
 
 from __future__ import annotations
@@ -227,6 +232,52 @@ class Slots:
             path.unlink(missing_ok=True)
 
 
+class Touched:
+    """The paths one replacement may touch: the old version's files (its RECORD's, see
+    :func:`record_files`) and the new one's (see ``link.planned_files``), worked out before
+    any replacement starts, so :func:`sharing_groups` can keep replacements that share a path
+    from running at the same time."""
+
+    __slots__ = ("destinations", "new_files", "recorded")
+
+    def __init__(self, interp: Interpreter, name: str, old: Path | None, new: Unpacked | None,
+                 owned: dict[str, set[str]] | None) -> None:
+        self.recorded = record_files(interp, old, owned) if old is not None else []
+        self.destinations = _destinations(interp, new, name) if new is not None else None
+        self.new_files = (planned_files(interp, new, name, self.destinations)
+                          if new is not None else [])
+
+
+def sharing_groups(touched: list[Touched]) -> list[list[int]]:
+    """The replacements (by position in ``touched``) in groups that share no path with each
+    other, each group in its order, the groups in the order of their first: a group's must run
+    one after another. Run at the same time, two new distributions writing one file (an old
+    style namespace package's ``__init__.py``, a console script of the same name) both
+    journalled it as new, and rolling back either deleted the other's file; a file moving from
+    a removed or upgraded distribution to another was moved aside or removed under the other."""
+    parent = list(range(len(touched)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    for i, t in enumerate(touched):
+        for paths in (t.recorded, t.new_files):
+            for path in paths:
+                j = first.setdefault(path, i)
+                if j != i:
+                    a, b = root(i), root(j)
+                    if a != b:
+                        parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(touched)):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
+
+
 def replace(
     interp: Interpreter,
     name: str,
@@ -237,6 +288,7 @@ def replace(
     owned: dict[str, set[str]] | None = None,
     cache: Cache | None = None,
     slots: Slots | None = None,
+    touched: Touched | None = None,
 ) -> None:
     """Remove the distribution whose dist-info is ``old`` (if any) and install ``new`` (if
     any), under a journal so an interruption leaves it wholly old after :func:`recover` (files
@@ -244,13 +296,14 @@ def replace(
     failure here (a full disk, a wheel that would overwrite the environment's own files) rolls
     it back at once and raises :class:`InstallError`. ``cache`` keeps the scripts made for
     this interpreter (``link.launchers``); with nothing old to move aside, the journal is
-    written in this thread's slot of ``slots`` (when given) rather than a file of its own."""
+    written in this thread's slot of ``slots`` (when given) rather than a file of its own.
+    ``touched``: its paths, when already worked out."""
     txn = _txn_dir(interp)  # made by the first journal written (_write_json)
     journal = txn / f"{name}.json"
     backup = txn / f"{name}.old"
-    recorded = record_files(interp, old, owned) if old is not None else []
-    destinations = _destinations(interp, new, name) if new is not None else None
-    new_files = planned_files(interp, new, name, destinations) if new is not None else []
+    if touched is None:
+        touched = Touched(interp, name, old, new, owned)
+    recorded, destinations, new_files = touched.recorded, touched.destinations, touched.new_files
     if new is not None:
         refuse_environment_files(interp, new, new_files)
     # Everything that will be moved aside: the old version's files that exist, and any other
