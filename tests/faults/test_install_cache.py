@@ -116,14 +116,20 @@ def _download_beta(server, cache):
         return download(client, file, cache), record.sha256
 
 
+@pytest.mark.parametrize("in_memory", [True, False], ids=["read whole", "read from the file"])
 @pytest.mark.parametrize("alter", ["rewrite", "replace", "none"])
-def test_a_wheel_checked_at_download_is_hashed_again_if_touched_since(server, tmp_path, alter):
+def test_a_wheel_checked_at_download_is_hashed_again_if_touched_since(server, tmp_path,
+                                                                      monkeypatch, alter,
+                                                                      in_memory):
     """The unpacking step trusts the download's hash check only while the file is the one
     that was hashed: the same bytes rewritten in place (mtime put back), or another file moved
-    over it, are hashed again and an altered wheel refused."""
+    over it, are hashed again and an altered wheel refused -- whether the wheel is read whole
+    (its bytes hashed and unpacked) or is too large for that (read from its file)."""
     from constrain.cache.store import Cache
+    from constrain.install import archive
     from constrain.install.unpack import InstallError, unpack
 
+    monkeypatch.setattr(archive, "IN_MEMORY", 1 << 30 if in_memory else 0)
     cache = Cache(tmp_path / "cache")
     wheel, digest = _download_beta(server, cache)
     st = wheel.stat()

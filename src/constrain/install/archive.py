@@ -92,9 +92,15 @@ def check_archive(path: str | os.PathLike[str], wheel: str) -> None:
 
 
 @contextlib.contextmanager
-def checked_zip(path: str | os.PathLike[str], wheel: str) -> Iterator[zipfile.ZipFile]:
-    """The archive at ``path`` open for reading once it passed :func:`check_archive` (its
-    central directory read once, for the check and for the reader); closed on leaving."""
+def checked_zip(path: str | os.PathLike[str], wheel: str,
+                data: bytes | None = None) -> Iterator[zipfile.ZipFile]:
+    """The archive at ``path`` (or ``data``, its bytes already read) open for reading once it
+    passed :func:`check_archive` (its central directory read once, for the check and for the
+    reader); closed on leaving."""
+    if data is not None:
+        with _checked(io.BytesIO(data), len(data), wheel) as zf:
+            yield zf
+        return
     try:
         fh = open(path, "rb")  # noqa: SIM115 -- closed below, after the reader
     except OSError as exc:

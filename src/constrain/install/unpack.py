@@ -195,10 +195,11 @@ def unpack(wheel: Path, sha256: str, cache: Cache, filename: str | None = None, 
         found = _usable(final, verify)
         if found is not None:
             return found
-        _check_wheel(wheel, sha256, cache, filename or wheel.name, identity)
+        data, read_as = _read_small(wheel)
+        _check_wheel(wheel, sha256, cache, filename or wheel.name, identity, data, read_as)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
         try:
-            manifest = _unpack_into(wheel, tmp, filename or wheel.name)
+            manifest = _unpack_into(wheel, tmp, filename or wheel.name, data)
             (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
             if os.path.lexists(final):  # a foreign leftover or a damaged tree: replace it
                 discard(final)
@@ -211,19 +212,51 @@ def unpack(wheel: Path, sha256: str, cache: Cache, filename: str | None = None, 
     return Unpacked(final, manifest)
 
 
+def _read_small(wheel: Path) -> tuple[bytes | None, tuple | None]:
+    """``(bytes, identity)`` of ``wheel`` when it is no larger than ``archive.IN_MEMORY``: its
+    whole content, read once, and the identity (device, inode, size, mtime, ctime) its file had
+    before and after the read (``None`` when they differ: it changed meanwhile). The hash check
+    and the unpacking then use these very bytes. ``(None, None)`` for a larger wheel or one
+    that cannot be read now (the usual path reads it from its file, and says why it fails)."""
+    from . import archive
+
+    try:
+        with open(wheel, "rb") as fh:
+            before = os.fstat(fh.fileno())
+            if before.st_size > archive.IN_MEMORY:
+                return None, None
+            data = fh.read()
+            after = os.fstat(fh.fileno())
+    except OSError:
+        return None, None
+    identity = (after.st_dev, after.st_ino, after.st_size, after.st_mtime_ns, after.st_ctime_ns)
+    if identity != (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns,
+                    before.st_ctime_ns) or len(data) != after.st_size:
+        return data, None
+    return data, identity
+
+
 def _check_wheel(wheel: Path, sha256: str, cache: Cache, name: str,
-                 identity: tuple | None = None) -> None:
+                 identity: tuple | None = None, data: bytes | None = None,
+                 read_as: tuple | None = None) -> None:
     """The wheel must still have the hash it was stored under; a cached copy altered since is
     removed (the next run fetches it again) and refused. A wheel whose ``identity`` (device,
     inode, size, mtime, ctime when it was hash-checked at download) still holds is not read:
-    writing to, touching or replacing the file would have changed it."""
+    writing to, touching or replacing the file would have changed it. With ``data`` (its bytes,
+    read while its file had the identity ``read_as``: :func:`_read_small`) the check is of
+    those bytes, the ones then unpacked."""
     from ..index.files import file_identity, sha256_of, verified_identity
 
     if identity is None:
         identity = verified_identity(wheel, sha256)
-    if identity is not None and tuple(identity) == file_identity(wheel):
-        return
-    actual = sha256_of(wheel)
+    if data is not None:
+        if identity is not None and read_as is not None and tuple(identity) == read_as:
+            return
+        actual = hashlib.sha256(data).hexdigest()
+    else:
+        if identity is not None and tuple(identity) == file_identity(wheel):
+            return
+        actual = sha256_of(wheel)
     if actual.lower() == sha256.lower():
         return
     root = os.path.abspath(cache.root)
@@ -371,7 +404,7 @@ def unpack_in_worker(wheel: str, sha256: str, cache_root: str, filename: str,
     unpack(Path(wheel), sha256, Cache(cache_root), filename, identity=identity)
 
 
-def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
+def _unpack_into(wheel: Path, tree: Path, name: str, data: bytes | None = None) -> dict:
     import zipfile
 
     from installer import install
@@ -382,7 +415,7 @@ def _unpack_into(wheel: Path, tree: Path, name: str) -> dict:
 
     dest = _CacheDestination(tree, name)
     try:
-        with checked_zip(wheel, name) as zf:
+        with checked_zip(wheel, name, data) as zf:
             zf.filename = name  # installer reads name and version from the file's name
             source = WheelFile(zf)
             try:  # RECORD lists every file with a hash; contents are checked while copying
