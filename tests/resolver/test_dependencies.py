@@ -48,19 +48,23 @@ def test_the_memo_answers_as_the_target(asks) -> None:
         assert memo.evaluate(marker, as_set) == TARGET.evaluate(marker, as_set), (text, extras)
 
 
-def test_an_extra_only_marker_is_evaluated_twice_for_any_number_of_extras() -> None:
-    # apache-airflow[all] asks for apache-airflow with ~100 extras at once, and each of its
-    # hundreds of Requires-Dist lines is guarded by one extra: the memo asks the target about
-    # the line's own extra and about no extra, not about each of the 100.
-    asked: list[object] = []
+def _counted_memo() -> tuple[MarkerMemo, list[tuple[str, tuple]]]:
+    """A memo over a target that notes each question it is asked: (marker text, extras)."""
+    asked: list[tuple[str, tuple]] = []
 
     class Counting(TargetEnvironment):
         def evaluate(self, marker, extras=frozenset()):
             asked.append((str(marker), tuple(extras)))
             return super().evaluate(marker, extras)
 
-    target = Counting.from_options("3.12", ["manylinux_2_17_x86_64"])
-    memo = MarkerMemo(target)
+    return MarkerMemo(Counting.from_options("3.12", ["manylinux_2_17_x86_64"])), asked
+
+
+def test_an_extra_only_marker_is_evaluated_twice_for_any_number_of_extras() -> None:
+    # apache-airflow[all] asks for apache-airflow with ~100 extras at once, and each of its
+    # hundreds of Requires-Dist lines is guarded by one extra: the memo asks the target about
+    # the line's own extra and about no extra, not about each of the 100.
+    memo, asked = _counted_memo()
     extras = frozenset(f"e{i}" for i in range(100))
     lines = [Marker(f'extra == "e{i}"') for i in range(0, 200, 2)]
     held = [memo.evaluate(m, extras) for m in lines]
@@ -70,15 +74,7 @@ def test_an_extra_only_marker_is_evaluated_twice_for_any_number_of_extras() -> N
 
 def test_markers_read_apart_with_the_same_text_are_evaluated_once_per_extra() -> None:
     # metadata read at different times holds equal markers as different objects
-    asked: list[object] = []
-
-    class Counting(TargetEnvironment):
-        def evaluate(self, marker, extras=frozenset()):
-            asked.append((str(marker), tuple(extras)))
-            return super().evaluate(marker, extras)
-
-    target = Counting.from_options("3.12", ["manylinux_2_17_x86_64"])
-    memo = MarkerMemo(target)
+    memo, asked = _counted_memo()
     texts = ['python_version < "3.13"', 'sys_platform == "win32"', 'extra == "web"']
     for _ in range(5):
         assert [memo.evaluate(Marker(t)) for t in texts] == [True, False, False]
@@ -90,15 +86,7 @@ def test_markers_read_apart_with_the_same_text_are_evaluated_once_per_extra() ->
 def test_a_conjunction_with_one_extra_is_evaluated_twice_for_any_number_of_extras() -> None:
     # apache-airflow's lines such as 'python_version < "3.12" and extra == "devel-ci"'
     # hold for that one extra alone: not asked about each of the 100 extras of a candidate
-    asked: list[object] = []
-
-    class Counting(TargetEnvironment):
-        def evaluate(self, marker, extras=frozenset()):
-            asked.append((str(marker), tuple(extras)))
-            return super().evaluate(marker, extras)
-
-    target = Counting.from_options("3.12", ["manylinux_2_17_x86_64"])
-    memo = MarkerMemo(target)
+    memo, asked = _counted_memo()
     extras = frozenset(f"e{i}" for i in range(100))
     lines = [Marker(f'python_version >= "3.{i % 14}" and extra == "e{i}"')
              for i in range(0, 200, 2)]
