@@ -59,10 +59,10 @@ from .dependencies import (
 from .limits import Limits
 from .matches import (
     LazyMatches,
-    by_public_version,
     criterion_of,
     pin_of,
     pinned_versions,
+    with_public_version,
     requirement_count,
 )
 from .preference import Chooser, OpenQueue, choose_first
@@ -105,11 +105,11 @@ class ConstrainProvider(AbstractProvider):
         self._matches: dict[tuple, LazyMatches] = {}
         self._limits = Limits(constraints)
         self._exact_limit: dict[str, Any] = {}  # limit text -> public version it pins, or None
-        self._by_public: dict[str, dict[Any, list[VersionFiles]]] = {}  # project -> versions
         self.requirements_matched = 0  # work counter (ResolveStats.requirements_matched)
         self._tried: dict[str, int] = {}  # project -> candidates whose dependencies were asked
         self._version_index: dict[str, dict] = {}
         self._identifiers: dict[str, tuple[str, frozenset[NormalizedName]]] = {}
+        self._pinned: dict[tuple[str, Any], tuple[VersionFiles, ...]] = {}  # _pinned_versions
         self._root_pins: dict[str, list[Req]] = {}  # exact top-level pins, for the crawl
         self.chooser = Chooser(constraints, self.user_named)
         #: does the source act on hints? (an offline repository ignores them: no closures
@@ -368,10 +368,10 @@ class ConstrainProvider(AbstractProvider):
         pin = pin_of(limits, self._exact_limit)
         if pin is None:
             return self.versions(name)
-        by_public = self._by_public.get(name)
-        if by_public is None:
-            by_public = self._by_public[name] = by_public_version(self.versions(name))
-        return by_public.get(pin, ())
+        found = self._pinned.get((name, pin))
+        if found is None:
+            found = self._pinned[name, pin] = with_public_version(self.versions(name), pin)
+        return found
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
         return requirement.contains(candidate.version)
