@@ -88,17 +88,13 @@ def build_parser(only: str | None = None, *, options: bool = True) -> argparse.A
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    if options and only is not None:  # the one command argv names: only its module
-        _command_module(only).register(sub)
-    else:
-        from . import audit, cache, download, install, policy, refresh, resolve
-
-        modules = (resolve, install, download, refresh, policy, audit, cache)
-        for name, module in zip(COMMANDS, modules, strict=True):
-            if options and only is None:
-                module.register(sub)
-            else:
-                sub.add_parser(name, help=module.HELP)
+    # with ``only``, the one command argv names: only its module is imported
+    for name in (only,) if options and only is not None else COMMANDS:
+        module = _command_module(name)
+        if options:
+            module.register(sub)
+        else:
+            sub.add_parser(name, help=module.HELP)
     for command_parser in sub.choices.values():  # -q/-v also after the command name
         for flags, dest in ((("-q", "--quiet"), "quiet"), (("-v", "--verbose"), "verbose")):
             try:
