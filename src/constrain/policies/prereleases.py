@@ -60,6 +60,8 @@ def names_prerelease(specifiers: Iterable[SpecifierSet]) -> bool:
     for spec_set in specifiers:
         known = _SET_ASKS.get(id(spec_set))
         if known is None or known[0] is not spec_set:
+            if len(_SET_ASKS) >= _SET_ASKS_MAX:  # a host resolving again and again
+                _SET_ASKS.clear()
             known = _SET_ASKS[id(spec_set)] = (
                 spec_set, any(asks_for_prerelease(spec) for spec in spec_set))
         if known[1]:
@@ -68,8 +70,11 @@ def names_prerelease(specifiers: Iterable[SpecifierSet]) -> bool:
 
 
 #: id(specifier set) -> (the set, does it ask for a pre-release): the entry holds the set, so
-#: its id is not reused by another while the entry stands
+#: its id is not reused by another while the entry stands; emptied when it reaches
+#: :data:`_SET_ASKS_MAX` entries, so a process that resolves many times (constrain used as a
+#: library) does not keep every specifier set it ever asked about (one resolve: a few thousand)
 _SET_ASKS: dict[int, tuple[SpecifierSet, bool]] = {}
+_SET_ASKS_MAX = 50_000
 
 
 def allows_prereleases(
