@@ -1,4 +1,4 @@
-"""resolvelib's Resolver with its per-round pin check remembered between rounds.
+"""resolvelib's Resolver doing less per round: pin checks remembered, open identifiers kept.
 
 Every round, resolvelib asks of every criterion whether the current pin still satisfies all
 of its requirements (``Resolution._is_current_pin_satisfying``), and again after each pin for
@@ -8,7 +8,10 @@ only on the criterion (resolvelib never changes one: it replaces it) and on the 
 candidate object): :class:`Resolver` remembers it per identifier for the last (criterion,
 pin) pair seen, so an unchanged criterion with an unchanged pin costs one identity test, and
 a criterion that holds the last one's requirements and more (resolvelib adds one at a time)
-costs the requirements added.
+costs the requirements added. The open identifiers are carried from round to round (a
+rescan only after a backjump, a rollback or information removed), the next one chosen from sort
+keys kept between rounds (:class:`~constrain.resolver.preference.OpenQueue`), and a candidate's
+criteria gathered without a copy of all of them.
 The provider's ``is_satisfied_by`` must be a pure function of requirement and candidate
 (constrain's is).
 
