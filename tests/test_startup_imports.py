@@ -166,3 +166,29 @@ def test_a_warm_install_into_a_new_environment_imports_no_installer_or_email(ind
     assert run.stdout.strip() == "app says hi"
     record = next((venv / "lib").glob("python*/site-packages/app-1.0.dist-info/RECORD"))
     assert "bin/app-cli,sha256=" in record.read_text()
+
+
+def test_an_online_full_resolve_that_needs_no_request_imports_no_http_stack(index_server,
+                                                                            tmp_path):
+    """Pages fresh in the cache and metadata cached: the run asks the network nothing, so it
+    pays for no HTTP client (httpx, TLS, its event loop) -- about a tenth of a second here."""
+    server = index_server([PackageSpec("app", "1.0", requires_dist=["lib>=1"]),
+                           PackageSpec("lib", "1.0")])
+    work = tmp_path / "work"
+    work.mkdir()
+    stats = tmp_path / "stats.json"
+    env = {**os.environ, "CONSTRAIN_STATS_FILE": str(stats), "CONSTRAIN_NO_REMEMBER": "1"}
+    argv = ["resolve", "app", "--index-url", server.index_url, "--python", "3.11",
+            "--platform", "manylinux_2_28_x86_64", "--airflow-constraints", "off", "--quiet",
+            "-o", str(tmp_path / "pins.txt")]
+    first, _ = _imported(argv, work, env)
+    assert json.loads(stats.read_text())["requests"] > 0
+    assert "httpx" in first  # the check below can tell the HTTP stack when it sees it
+
+    modules, _ = _imported(argv, work, env)  # online again, within the pages' freshness
+    counters = json.loads(stats.read_text())
+    assert counters["requests"] == 0 and counters["remembered_resolutions"] == 0
+    assert (tmp_path / "pins.txt").read_text().count("==1.0") == 2
+    assert sorted(m for m in modules
+                  if any(m == h or m.startswith(h + ".") for h in ("httpx", "httpcore", "h2",
+                                                                   "anyio", "ssl"))) == []

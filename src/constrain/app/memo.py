@@ -221,7 +221,6 @@ def resolve_remembered(
     use: bool = True,
     store: bool = True,
     on_pin=None,
-    on_miss=None,
 ) -> tuple[InstallSet, bool]:
     """``resolver.resolve`` through the memo: ``(install_set, remembered)``. ``use=False``
     (``--refresh``) skips the lookup but still stores the fresh answer; ``store=False``
@@ -250,8 +249,6 @@ def resolve_remembered(
                 for message in warnings:
                     reporter.warning(message)
                 return install_set, True
-    if on_miss is not None:
-        on_miss()
     recorder = _Recorder(reporter)
     install_set = resolve(requirements, constraints, repository, target, options, recorder,
                           on_pin=on_pin)

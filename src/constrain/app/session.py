@@ -325,7 +325,6 @@ class Session:
             use=not self.request.refresh and not forget,
             store=not forget,
             on_pin=on_pin,
-            on_miss=self.client.warm_up,  # HTTP set-up overlaps the resolve's first steps
         )
         if remembered:
             with self._state.lock:
