@@ -9,7 +9,7 @@ messages, why a version has no usable file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import overload
@@ -22,6 +22,7 @@ from ..target import TargetEnvironment
 from .binary import binaries
 from .exclude_newer import check_upload_times, uploaded_by
 from .prereleases import PrereleaseMode, allows_prereleases
+from .window import bounds, span
 from .yanked import pins_exactly, usable_files, yank_reason
 
 
@@ -256,6 +257,41 @@ class _ListedVersions(Sequence[VersionFiles]):
         for position, vf in enumerate(made):
             yield vf if vf is not None else self._at(position)
 
+    def between(self, start: int, stop: int) -> _Between:
+        """The versions at positions ``start`` to ``stop - 1``, in order, each made when a
+        walk reaches it (iterable again)."""
+        return _Between(self, start, stop)
+
+
+class _Between:
+    """A run of a lazily built listing's versions (:meth:`_ListedVersions.between`)."""
+
+    __slots__ = ("_listing", "_start", "_stop")
+
+    def __init__(self, listing: _ListedVersions, start: int, stop: int) -> None:
+        self._listing, self._start, self._stop = listing, start, stop
+
+    def __iter__(self) -> Iterator[VersionFiles]:
+        listing = self._listing
+        made = listing._made  # noqa: SLF001 -- its own listing's
+        for position in range(self._start, self._stop):
+            vf = made[position]
+            yield vf if vf is not None else listing._at(position)  # noqa: SLF001
+
+
+def _window(versions: Sequence[VersionFiles], specifiers: Sequence[SpecifierSet]
+            ) -> Iterable[VersionFiles]:
+    """The part of ``versions`` (highest first) where a version may satisfy every one of
+    ``specifiers``: none outside it can (see :mod:`~constrain.policies.window`)."""
+    found = bounds(specifiers)
+    if not (found[0] or found[1]) or not versions:
+        return versions
+    if isinstance(versions, _ListedVersions):
+        start, stop = span(len(versions), versions._versions.__getitem__, found)  # noqa: SLF001
+        return versions if (start, stop) == (0, len(versions)) else versions.between(start, stop)
+    start, stop = span(len(versions), lambda i: versions[i].version, found)
+    return versions if (start, stop) == (0, len(versions)) else versions[start:stop]
+
 
 def choose_versions(
     versions: Sequence[VersionFiles],
@@ -276,7 +312,9 @@ def iter_choices(
     """:func:`choose_versions` as a lazy iterator: a version's files are looked at only when
     the iteration reaches it, so a resolver that takes the first fitting version of a project
     with thousands of releases pays for one. ``fits(version)`` may replace the direct
-    specifier test (for a caller that memoises it)."""
+    specifier test (for a caller that memoises it). ``versions`` are highest first, as
+    :func:`group_versions` gives them: versions the specifiers' bounds rule out are skipped
+    untested (:mod:`~constrain.policies.window`)."""
     if fits is None:
 
         def fits(v: Version) -> bool:
@@ -296,8 +334,9 @@ def iter_choices(
 
     if_final = allows_prereleases(mode, specifiers, True)
     if_none = allows_prereleases(mode, specifiers, False)
+    walk = _window(versions, specifiers)
     if if_final == if_none:
-        for vf in versions:
+        for vf in walk:
             if vf.pre and not if_final:
                 continue
             found = choice(vf)
@@ -308,7 +347,7 @@ def iter_choices(
     # from there (the versions before it gave nothing: pre-releases not allowed, finals not
     # fitting), each version looked at once; none fits: the pre-releases alone, the finals
     # having given nothing.
-    rest = iter(versions)
+    rest = iter(walk)
     for vf in rest:
         if not vf.pre:
             found = choice(vf)
@@ -320,7 +359,7 @@ def iter_choices(
                         if found is not None:
                             yield found
                 return
-    for vf in versions:
+    for vf in walk:
         if vf.pre:
             found = choice(vf)
             if found is not None:
