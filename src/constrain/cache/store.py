@@ -96,6 +96,10 @@ class Cache:
         except OSError:
             return None
 
+    def has(self, bucket: str, key: str) -> bool:
+        """Is there an entry ``key`` in ``bucket``? (One stat; nothing is read.)"""
+        return os.path.exists(self._file(bucket, key))
+
     def get_stat(self, bucket: str, key: str) -> tuple[bytes, os.stat_result] | None:
         """:meth:`get`, with the status of the file read (what says later that the entry is
         still the one read: ``index/facts.py``)."""

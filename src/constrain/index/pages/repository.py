@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from ...cache.keys import url_key
+from ...cache.keys import file_key, url_key
 from ...cache.store import Cache
 from ...config import IndexSettings, find_links_locations, index_locations
 from ...errors import CacheError, ProjectNotFound, redact_url
@@ -183,11 +183,16 @@ class IndexRepository:
         process, shared with any later real call). Never raises."""
         if self.offline:
             return
+        fresh: dict[NormalizedName, bool] = {}
         for file in files:
             with self._lock:
                 if file.cache_identity() in self._metadata_hinted:
                     continue
                 self._metadata_hinted.add(file.cache_identity())
+            if fresh.get(file.project) is None:
+                fresh[file.project] = self._page_fresh(file.project)
+            if fresh[file.project] and self._metadata_at_hand(file):
+                continue  # as in _prefetch_job: the resolver reads it if it needs it
             self._submit(metadata_priority(file), self._quiet_metadata, file)
 
     # ------------------------------------------------------------------ provenance
@@ -421,9 +426,32 @@ class IndexRepository:
             chosen = list(choose(files))
         except Exception:  # noqa: BLE001 -- surfaces when the resolver asks for real
             return
+        if chosen and self._page_fresh(project):
+            # nothing to wait for: the resolver reads what it needs when it needs it (a
+            # prefetch would read ahead, under the GIL, metadata the resolve often never
+            # uses: a version newer than it can take)
+            chosen = [f for f in chosen if not self._metadata_at_hand(f)]
         for i, file in enumerate(chosen):
             self._submit(metadata_priority(file), self._quiet_metadata, file,
                          then if i == 0 else None)
+
+    def _metadata_at_hand(self, file: DistFile) -> bool:
+        """Is ``file``'s metadata readable without the network: asked for already, a local
+        file, or in the cache? (A guess for prefetching: one stat, nothing read.)"""
+        identity = file.cache_identity()
+        if identity in self._metadata or file.url.startswith("file:"):
+            return True
+        if self.cache is None:
+            return False
+        return self.cache.has("metadata", file_key(identity))
+
+    def _page_fresh(self, project: NormalizedName) -> bool:
+        """Is ``project``'s page on the first index cached and fresh (no request to make)?"""
+        if self.cache is None or self.refresh or not self.indexes or (
+                self.indexes[0].startswith("file:")):
+            return False
+        meta = self._sidecar("listings", url_key(page_url(self.indexes[0], project)))
+        return meta is not None and "fetched" in meta and self._pages.is_fresh(meta)
 
     def _quiet_metadata(
         self, file: DistFile, then: Callable[[CoreMetadata], object] | None = None
