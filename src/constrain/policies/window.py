@@ -31,18 +31,17 @@ _NONE: Bounds = ((), ())
 def bounds(specifiers: Iterable[SpecifierSet]) -> Bounds:
     """The upper (``<``, ``<=``) and lower (``>=``, ``>``, ``~=``) bounds among
     ``specifiers``, each specifier set's read once (kept while the set lives)."""
-    upper: list[tuple[str, Version]] = []
-    lower: list[tuple[str, Version]] = []
+    found = _NONE
     for spec_set in specifiers:
         known = _SET_BOUNDS.get(id(spec_set))
         if known is None or known[0] is not spec_set:
             if len(_SET_BOUNDS) >= _MEMO_MAX:  # a host resolving again and again
                 _SET_BOUNDS.clear()
             known = _SET_BOUNDS[id(spec_set)] = (spec_set, _read(spec_set))
-        up, low = known[1]
-        upper += up
-        lower += low
-    return (tuple(upper), tuple(lower)) if upper or lower else _NONE
+        if known[1] is not _NONE:
+            found = known[1] if found is _NONE else (
+                found[0] + known[1][0], found[1] + known[1][1])
+    return found
 
 
 def _read(spec_set: SpecifierSet) -> Bounds:
@@ -52,21 +51,32 @@ def _read(spec_set: SpecifierSet) -> Bounds:
         operator = spec.operator
         if operator not in ("<", "<=", ">=", ">", "~="):
             continue
-        text = spec.version
-        if text.endswith(".*"):  # not allowed with these operators; never trust it
-            continue
+        version = _version(spec.version)
+        if version is not None:
+            (upper if operator[0] == "<" else lower).append((operator, version))
+    return (tuple(upper), tuple(lower)) if upper or lower else _NONE
+
+
+def _version(text: str) -> Version | None:
+    """``text`` as a version (``None``: not one, or a wildcard, which these operators do not
+    take; never trusted), parsed once per text."""
+    found = _VERSIONS.get(text, False)
+    if found is False:
+        if len(_VERSIONS) >= _MEMO_MAX:
+            _VERSIONS.clear()
         try:
-            version = Version(text)
+            found = None if text.endswith(".*") else Version(text)
         except InvalidVersion:
-            continue
-        (upper if operator[0] == "<" else lower).append((operator, version))
-    return tuple(upper), tuple(lower)
+            found = None
+        _VERSIONS[text] = found
+    return found  # type: ignore[return-value]
 
 
 #: id(specifier set) -> (the set, its bounds): the entry holds the set, so its id is not
 #: reused while the entry stands; emptied at :data:`_MEMO_MAX` entries (constrain used as a
 #: library resolving many times keeps no more)
 _SET_BOUNDS: dict[int, tuple[SpecifierSet, Bounds]] = {}
+_VERSIONS: dict[str, Version | None] = {}
 _MEMO_MAX = 50_000
 
 
@@ -102,7 +112,7 @@ def span(count: int, version_at: Callable[[int], Version], found: Bounds) -> tup
     no version. Each bound rules out a run at one end, so two binary searches find them."""
     upper, lower = found
     lo, hi = 0, count
-    if upper:
+    if upper and count and above(version_at(0), upper):
         while lo < hi:  # the first position no upper bound rules out
             mid = (lo + hi) // 2
             if above(version_at(mid), upper):
@@ -110,7 +120,7 @@ def span(count: int, version_at: Callable[[int], Version], found: Bounds) -> tup
             else:
                 hi = mid
     start, hi = lo, count
-    if lower:
+    if lower and lo < hi and below(version_at(hi - 1), lower):
         while lo < hi:  # the first position from there a lower bound rules out
             mid = (lo + hi) // 2
             if below(version_at(mid), lower):
