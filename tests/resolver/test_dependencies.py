@@ -122,3 +122,26 @@ def test_an_extras_candidates_dependencies_are_the_targets(lines, asks, provided
                               frozenset(canonicalize_name(e) for e in extras))
         assert extra_dependencies(memo, candidate, md) == extra_dependencies(
             TARGET, candidate, md)
+
+
+def test_a_requirement_line_shared_by_releases_gives_each_its_own_dependency() -> None:
+    # metadata from the facts snapshot holds equal Requires-Dist lines as one object; made
+    # into a resolver requirement once per object, it still depends on the parent: foo[all]
+    # needing foo[web] needs exactly its own release, 1.0 for 1.0 and 2.0 for 2.0, and a
+    # release needing itself with no new extra needs nothing
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    from constrain.resolver.candidates import Candidate, Req
+    from constrain.resolver.dependencies import Dependencies, dependency
+
+    made = Dependencies()
+    itself, other = Requirement("foo[web]"), Requirement("bar>=2")
+    for version in ("1.0", "2.0", "1.0"):
+        parent = Candidate("foo", Version(version), frozenset({"all"}))
+        assert made(itself, parent) == dependency(itself, parent) == Req(
+            "foo", extras=frozenset({"web"}), exact=Version(version))
+        assert made(other, parent) == dependency(other, parent)
+        assert made(other, parent) is made(other, parent)
+        web = Candidate("foo", Version(version), frozenset({"web"}))
+        assert made(itself, web) is None

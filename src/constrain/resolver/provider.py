@@ -21,7 +21,6 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from resolvelib import AbstractProvider
@@ -50,8 +49,8 @@ from ..reporting import Reporter
 from ..target import TargetEnvironment
 from .candidates import PYTHON, Candidate, ConstraintIndex, Req, python_candidate, split_identifier
 from .dependencies import (
+    Dependencies,
     MarkerMemo,
-    dependency,
     extra_dependencies,
     unreadable_applying,
     unreadable_error,
@@ -91,6 +90,7 @@ class ConstrainProvider(AbstractProvider):
         self.constraints = constraints
         self.reporter = reporter
         self._markers = MarkerMemo(target)  # the resolver thread's: prefetch threads ask target
+        self._dependency = Dependencies()  # a Requires-Dist line -> Req, once per line object
         self._files: dict[str, Sequence[DistFile]] = {}
         self._versions: dict[str, Sequence[VersionFiles]] = {}
         self._metadata: dict[tuple[str, Any], CoreMetadata] = {}
@@ -438,9 +438,6 @@ class ConstrainProvider(AbstractProvider):
         self.source.prefetch_files(ahead)
 
     # ------------------------------------------------------------------ helpers
-    def _dependency(self, req: Requirement, parent: Candidate) -> Req | None:
-        return dependency(req, parent)
-
     def unreadable_applying(
         self, md: CoreMetadata, extras: frozenset[str] = frozenset()
     ) -> list[UnreadableLine]:
@@ -462,7 +459,7 @@ class ConstrainProvider(AbstractProvider):
     def _extra_dependencies(self, candidate: Candidate, md: CoreMetadata) -> list[Req | None]:
         """Requirements the candidate's extras bring beyond the base project's own; extras the
         release does not have are remembered for :meth:`invalid_extras`."""
-        deps, invalid = extra_dependencies(self._markers, candidate, md)
+        deps, invalid = extra_dependencies(self._markers, candidate, md, self._dependency)
         if invalid:
             key = (candidate.name, candidate.version)
             self._invalid_extras[key] = self._invalid_extras.get(key, frozenset()) | invalid
