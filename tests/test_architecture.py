@@ -25,19 +25,20 @@ BENCH = ROOT / "benchmarks"
 # Each package or top-level module of src/constrain ("unit": the first name after
 # ``constrain.``; ``__init__`` is the package's own __init__.py) -> the other units it may
 # import. A unit missing here, or named here but gone, fails test_every_unit_has_a_contract.
-BASE = frozenset({"errors", "models", "target", "reporting"})  # the vocabulary everyone shares
+BASE = frozenset({"errors", "models", "records", "target", "reporting"})  # the vocabulary everyone shares
 CONTRACTS: dict[str, frozenset[str]] = {
     "__init__": frozenset(),
     "__main__": frozenset({"cli"}),
     # base modules: nothing above them
-    "errors": frozenset(),
+    "records": frozenset(),  # classes as @dataclass makes them, without compiling code
+    "errors": frozenset({"records"}),
     "reporting": frozenset(),
     "processes": frozenset(),
     "locks": frozenset(),
     "heap": frozenset(),
-    "models": frozenset({"errors"}),
-    "target": frozenset({"errors"}),
-    "config": frozenset({"errors", "index"}),  # index: the client's default deadline
+    "models": frozenset({"errors", "records"}),
+    "target": frozenset({"errors", "records"}),
+    "config": frozenset({"errors", "index", "records"}),  # index: the client's default deadline
     # domain packages: never the orchestration (app) or the CLI
     "cache": frozenset({"errors"}),
     "policies": BASE,

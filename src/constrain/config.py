@@ -30,11 +30,12 @@ import locale
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, SourceLocation
+from .records import record
 
 CONFIG_BASENAME = "pip.ini" if sys.platform == "win32" else "pip.conf"
 DEFAULT_TIMEOUT = 15.0  # pip's --timeout default, in seconds
@@ -61,7 +62,7 @@ _FALSE = frozenset({"n", "no", "f", "false", "off", "0"})
 Warn = Callable[[str], None]
 
 
-@dataclass(frozen=True)
+@record
 class IndexSettings:
     """Where packages come from and how to reach them.
 

@@ -8,8 +8,9 @@ prints them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from .records import record
 
 if TYPE_CHECKING:
     from packaging.version import Version
@@ -70,7 +71,7 @@ def _mask_queries(text: str) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True)
+@record
 class SourceLocation:
     """A place in a text input: a file path or URL, a 1-based line number, the line, a column.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -20,6 +20,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
+
+from .records import record
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -32,7 +34,7 @@ MetadataSource = Literal[
 ]
 
 
-@dataclass(frozen=True)
+@record
 class Origin:
     """Where a requirement or constraint came from: a file path or URL and a 1-based line, or
     ``"command line"``. ``str()`` gives ``path:line``."""
@@ -51,7 +53,7 @@ class Origin:
 COMMAND_LINE = Origin("command line")
 
 
-@dataclass(frozen=True)
+@record
 class DistFile:
     """One file an index or find-links location offers: a wheel or an sdist.
 
@@ -95,7 +97,7 @@ class DistFile:
         return f"sha256:{digest}" if digest else "url:" + self.url.split("#", 1)[0]
 
 
-@dataclass(frozen=True)
+@record
 class UnreadableLine:
     """A Requires-Dist line that cannot be read even as a legacy form, kept so that the
     resolver can decide whether it applies: it does when ``marker`` holds for the target and
@@ -128,7 +130,7 @@ _EXTRA_IN_MARKER = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@record
 class CoreMetadata:
     """The parts of a distribution's core metadata that resolving, locking and reporting use.
 
@@ -327,7 +329,7 @@ class MetadataProvider(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@record
 class Pin:
     """One resolved project in an install set: the version, the files that provide it for the
     target, why it is there, and the constraints that shaped it."""
@@ -352,7 +354,7 @@ class Pin:
         return self.metadata.source == "built"
 
 
-@dataclass(frozen=True)
+@record
 class ResolveStats:
     """Work counters that do not drift with machine noise (for reports and benchmarks)."""
 
@@ -368,7 +370,7 @@ class ResolveStats:
     requirements_matched: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class InstallSet:
     """The resolved pins for one target, sorted by name, with what went in."""
 

@@ -11,7 +11,7 @@ nearest spellings) belong to the one target type.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from typing import Protocol
 
@@ -22,6 +22,7 @@ from packaging.tags import Tag
 from packaging.version import InvalidVersion, Version
 
 from .errors import UsageError
+from .records import record
 
 
 class FileFacts(Protocol):
@@ -223,7 +224,7 @@ def _platform_markers(platform: str) -> dict[str, str]:
     )
 
 
-@dataclass(frozen=True)
+@record
 class TargetEnvironment:
     """What a resolve is for. ``platforms`` holds the platform tags as given (empty means the
     host's platform); ``host`` is true when this *is* the running interpreter."""

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime, timedelta
 
 from ..errors import UsageError, redact_url
+from ..records import record
 
 
-@dataclass(frozen=True)
+@record
 class ResolveRequest:
     """Everything ``constrain resolve`` takes, already split into fields."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConstrainError, UsageError
 from ..models import InstallSet
+from ..records import record
 from ..reporting import NULL_REPORTER, Reporter
 from .requests import ResolveRequest, parse_exclude_newer
 from .session import Session, build_session, inputs_key
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..target import TargetEnvironment
 
 
-@dataclass
+@record(frozen=False)
 class ResolveResult:
     """What ``constrain resolve`` produced: the install set, the rendered text and the stats."""
 
@@ -40,7 +40,7 @@ class ResolveResult:
     stats: dict
 
 
-@dataclass(frozen=True)
+@record
 class PreparedResolve:
     """What every target of one command shares: the inputs as read (requirements, constraints
     and the files or URLs they came from), the resolve options and the constraint layers.

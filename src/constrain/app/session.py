@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConstrainError, NetworkError, redact_url
+from ..records import record
 from ..reporting import Reporter
 from .requests import ResolveRequest, parse_exclude_newer
 
@@ -168,7 +169,7 @@ class _State:
         self.remembered = 0
 
 
-@dataclass(frozen=True)
+@record
 class Session:
     """The parts one command shares (see the module docstring); build it with
     :func:`build_session`."""

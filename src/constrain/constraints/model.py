@@ -9,18 +9,19 @@ plus the index options the files carried. The constraints that apply to one targ
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 
 from ..models import Origin
+from ..records import record
 
 ALL = ":all:"
 """The pseudo-name in ``only_binary`` / ``no_binary`` meaning every project."""
 
 
-@dataclass(frozen=True)
+@record
 class Inputs:
     """Everything read from requirement strings, requirement files and constraint files.
 
