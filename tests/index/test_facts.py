@@ -429,3 +429,23 @@ def test_tags_read_back_in_another_process_hash_as_parsed_ones(tmp_path):
         subprocess.run([sys.executable, "-c", code], check=True,
                        env={**os.environ, "PYTHONHASHSEED": seed})
     assert load_snapshot(path.read_bytes()) is not None
+
+
+def test_a_snapshot_written_for_other_fields_of_the_stored_classes_is_a_miss(monkeypatch):
+    """A file is stored as its fields' values in order: a snapshot written by a constrain
+    whose DistFile (or CoreMetadata) has other fields, or the same ones in another order, is
+    not read (it would give a file's values to the wrong fields)."""
+    from constrain.index import snapshot
+
+    f = DistFile(project="foo", filename="foo-1.0-py3-none-any.whl", url="https://x.invalid/f",
+                 version=Version("1.0"), kind="wheel", hashes=(("sha256", "ab" * 32),),
+                 requires_python=">=3.8", size=10, tags=frozenset({Tag("py3", "none", "any")}))
+    data = dump_snapshot({}, {"k": ((1, 2, 3, 4, 5), f)})
+    found = load_snapshot(data)
+    assert found is not None and found[1]["k"][1] == f
+    fields = list(snapshot._FILE_FIELDS)
+    at, rp = fields.index("url"), fields.index("requires_python")
+    fields[at], fields[rp] = fields[rp], fields[at]  # a later DistFile: two fields swapped
+    monkeypatch.setattr(snapshot, "_FILE_FIELDS", tuple(fields))
+    monkeypatch.setattr(snapshot, "_LAYOUT", (tuple(fields), *snapshot._LAYOUT[1:]))
+    assert load_snapshot(data) is None
