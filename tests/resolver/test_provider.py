@@ -345,3 +345,56 @@ def test_a_candidates_changes_read_through_and_write_back_as_a_copy_would() -> N
     written.update(changes)
     state.update(copy)
     assert list(written.items()) == list(state.items())
+
+
+def test_the_sort_key_counts_candidates_without_making_them() -> None:
+    # the sort key counts up to ten candidates of every open project (fewer candidates go
+    # first); only the ones the resolver reaches are made. The count seen through
+    # resolvelib's view of find_matches' answer is the count iterating gives, before and
+    # after an iteration; if a resolvelib release stops exposing the answer behind its
+    # view, candidates are counted by making them (same pins, slower): this test says so.
+    from itertools import islice
+
+    import resolvelib
+    from resolvelib.structs import build_iter_view
+
+    from constrain.policies.filters import FilePolicy
+    from constrain.reporting import NULL_REPORTER
+    from constrain.resolver import loop
+    from constrain.resolver import provider as provider_module
+    from constrain.resolver.candidates import Candidate, ConstraintIndex, Req
+    from constrain.resolver.matches import LazyMatches, count_candidates
+
+    made: list[Candidate] = []
+
+    class Counted(Candidate):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    for total in (0, 3, 12):
+        matches = LazyMatches(iter(range(total)), lambda c: Counted("x", c))  # type: ignore[arg-type]
+        view = build_iter_view(matches)
+        assert count_candidates(view, 10) == min(total, 10) and not made
+        first = list(islice(view, 2))
+        assert count_candidates(view, 10) == min(total, 10) == len(list(islice(view, 10)))
+        assert list(view) == list(view) and list(view)[:2] == first
+        assert all(a is b for a, b in zip(list(view), list(view), strict=True))
+        made.clear()
+
+    packages = [pkg("app", "1.0", *(f"d{i}" for i in range(8)))]
+    packages += [pkg(f"d{i}", f"{v}.0") for i in range(8) for v in range(1, 20)]
+    prov = provider_module.ConstrainProvider(
+        MemoryIndex(packages), LINUX, FilePolicy(), ConstraintIndex.build([], LINUX),
+        NULL_REPORTER)
+    real = provider_module.Candidate
+    provider_module.Candidate = Counted  # type: ignore[misc]
+    try:
+        roots = [Req.from_requirement(Requirement("app"))]
+        prov.add_roots(roots)
+        result = loop.resolver_class()(prov, resolvelib.BaseReporter()).resolve(roots)
+    finally:
+        provider_module.Candidate = real  # type: ignore[misc]
+    assert {str(c.version) for k, c in result.mapping.items() if k != "app"} == {"19.0"}
+    # app, then each d_i's newest release: not ten of each project
+    assert len(made) == 9, [str(c) for c in made]

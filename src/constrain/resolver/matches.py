@@ -7,7 +7,8 @@ resolvelib's questions and answers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from itertools import islice
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
@@ -19,34 +20,66 @@ from .candidates import Candidate, Req
 class LazyMatches:
     """find_matches' answer for resolvelib: a factory of iterators over candidates that are
     produced on demand and remembered, so each version's files are examined at most once and
-    only as far as the resolver looks (resolvelib calls a callable result to iterate)."""
+    only as far as the resolver looks (resolvelib calls a callable result to iterate).
 
-    __slots__ = ("_done", "_seen", "_source")
+    ``source`` gives the choices (a version with its files), ``make`` the candidate of one:
+    made when an iteration reaches it, so that :meth:`count` (the sort key counts up to ten
+    candidates of every open project, of which the resolver tries the first) makes none."""
 
-    def __init__(self, source: Iterator[Candidate]) -> None:
+    __slots__ = ("_choices", "_done", "_made", "_make", "_source")
+
+    def __init__(self, source: Iterator[Any], make: Callable[[Any], Candidate]) -> None:
         self._source = source
-        self._seen: list[Candidate] = []
+        self._make = make
+        self._choices: list[Any] = []
+        self._made: list[Candidate] = []  # the candidates of the first choices, in order
         self._done = False
 
     def __call__(self) -> Iterator[Candidate]:
-        if self._done:
-            return iter(self._seen)
+        if self._done and len(self._made) == len(self._choices):
+            return iter(self._made)
         return self._iterate()
 
-    def _iterate(self, start: int = 0) -> Iterator[Candidate]:
-        i = start
+    def _iterate(self) -> Iterator[Candidate]:
+        made, choices = self._made, self._choices
+        i = 0
         while True:
-            if i < len(self._seen):
-                yield self._seen[i]
+            if i < len(made):
+                yield made[i]
                 i += 1
-                continue
-            if self._done:
+            elif i < len(choices):
+                made.append(self._make(choices[i]))
+            elif not self._more():
                 return
-            try:
-                self._seen.append(next(self._source))
-            except StopIteration:
-                self._done = True
-                return
+
+    def _more(self) -> bool:
+        """One more choice from the source (False: there is none)."""
+        if self._done:
+            return False
+        try:
+            self._choices.append(next(self._source))
+        except StopIteration:
+            self._done = True
+            return False
+        return True
+
+    def count(self, cap: int) -> int:
+        """How many candidates there are, counted up to ``cap`` (as many as iterating would
+        give, without making them)."""
+        while len(self._choices) < cap and self._more():
+            pass
+        return min(cap, len(self._choices))
+
+
+def count_candidates(candidates: Iterable[Candidate], cap: int) -> int:
+    """How many candidates resolvelib's view of a criterion's candidates holds, counted up
+    to ``cap``: by :meth:`LazyMatches.count` when the view wraps one (resolvelib 1.2.1's
+    ``_FactoryIterableView`` keeps find_matches' answer as ``_factory``), else by iterating.
+    tests/resolver/test_provider.py fails if the view stops being seen through."""
+    factory = getattr(candidates, "_factory", None)
+    if isinstance(factory, LazyMatches):
+        return factory.count(cap)
+    return sum(1 for _ in islice(candidates, cap))
 
 
 def pinned_versions(pin: Req) -> list[Version]:

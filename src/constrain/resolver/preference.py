@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from itertools import count, islice
+from itertools import count
 from typing import Any
 
 from .candidates import PYTHON, Candidate, ConstraintIndex, Req
+from .matches import count_candidates
 
 Preference = tuple[bool, bool, bool, bool, int, str]
 
@@ -38,7 +39,7 @@ def criterion_facts(requirements: Iterable[Req], candidates: Iterator[Candidate]
     candidates), which never changes: does a requirement pin exactly, and how many
     candidates are left (counted up to :data:`COUNT_CAP`)."""
     pinned = any(r.pinned for r in requirements)
-    return pinned, sum(1 for _ in islice(candidates, COUNT_CAP))
+    return pinned, count_candidates(candidates, COUNT_CAP)
 
 
 def preference(

@@ -348,9 +348,8 @@ class ConstrainProvider(AbstractProvider):
 
         choices = iter_choices(versions, specs, self.policy.prerelease, fits)
         matches = self._matches[key] = LazyMatches(
-            (Candidate(name, c.version, extras, c.files, c.yanked)
-             for c in choices if c.version not in bad) if bad else
-            (Candidate(name, c.version, extras, c.files, c.yanked) for c in choices))
+            (c for c in choices if c.version not in bad) if bad else choices,
+            lambda c: Candidate(name, c.version, extras, c.files, c.yanked))
         return matches
 
     def _split(self, identifier: str) -> tuple[str, frozenset[NormalizedName]]:
