@@ -320,3 +320,56 @@ def test_upload_time_offsets_normalised_to_utc():
     assert a.upload_time == datetime(2024, 1, 1, 5, tzinfo=UTC)
     assert a.upload_time.tzinfo is not None
     assert b.upload_time is None
+
+
+def test_a_stored_listing_holds_the_files_the_json_page_lists():
+    """The stored form (``listing.listing_of_page``, read back by ``load_listing``) gives the
+    files the page parser gives, field for field, however an entry spells its fields: PEP 714
+    (``core-metadata`` present, even as null, wins over ``dist-info-metadata``), metadata
+    hashes in any case, requires-python with blanks, yanked forms, several hashes, ``1.0``
+    beside ``1.0.0``. Names are checked per kind: an sdist named ``foo__bar`` belongs to
+    foo-bar, a wheel so named is not a valid wheel name and is left out, whichever comes
+    first."""
+    from packaging.utils import canonicalize_name
+
+    from constrain.index.pages.listing import listing_of_page, load_listing
+
+    files = [
+        {"filename": "foo__bar-1.0.tar.gz", "url": "a/foo__bar-1.0.tar.gz",
+         "hashes": {"sha256": "AB", "md5": "CD"}, "requires-python": "  >=3.8 ",
+         "core-metadata": None, "dist-info-metadata": {"sha256": "old"}},
+        {"filename": "foo__bar-1.0-py3-none-any.whl", "url": "b/foo__bar-1.0-py3-none-any.whl"},
+        {"filename": "foo_bar-1.0.0-py3-none-any.whl", "url": "c/foo_bar-1.0.0-py3-none-any.whl",
+         "hashes": {"sha256": "ef"}, "core-metadata": {"SHA256": "Ab"}, "yanked": True,
+         "requires-python": "   "},
+        {"filename": "foo_bar-1.0.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+         "url": "https://files.test/x.whl", "dist-info-metadata": True, "yanked": "bad",
+         "requires-python": 3, "size": 10, "upload-time": "2024-03-01T12:30:00Z"},
+        {"filename": "foo-bar-2.0.zip", "url": "d/foo-bar-2.0.zip", "hashes": {},
+         "core-metadata": {"sha256": "aa", "blake2b": "bb"}, "yanked": False},
+        {"filename": "foo_bar-2.0-py3-none-any.whl", "url": "e/w.whl#sha256=ff",
+         "core-metadata": False},
+    ]
+    body = _json_page(files)
+    served = parse_project_page(body, JSON_TYPE, PAGE, "foo-bar", INDEX)
+    project = canonicalize_name("foo-bar")
+    stored = load_listing(project, listing_of_page(body, JSON_TYPE, PAGE, project, ""), INDEX)
+    assert stored is not None
+
+    def facts(found):
+        return sorted((f.filename, str(f.version), f.kind, f.tags, f.hashes, f.requires_python,
+                       f.yanked, f.upload_time, f.size, f.core_metadata, f.url, f.index)
+                      for f in found)
+
+    assert facts(stored) == facts(served)
+    by_name = {f.filename: f for f in stored}
+    assert "foo__bar-1.0-py3-none-any.whl" not in by_name
+    sdist = by_name["foo__bar-1.0.tar.gz"]
+    assert sdist.core_metadata is None and sdist.requires_python == ">=3.8"
+    assert sdist.hashes == (("md5", "cd"), ("sha256", "ab"))
+    wheel = by_name["foo_bar-1.0.0-py3-none-any.whl"]
+    assert wheel.core_metadata == (("sha256", "ab"),) and wheel.yanked == ""
+    assert wheel.requires_python is None and str(wheel.version) == "1.0.0"
+    assert by_name["foo-bar-2.0.zip"].core_metadata == (("blake2b", "bb"), ("sha256", "aa"))
+    assert by_name["foo_bar-2.0-py3-none-any.whl"].core_metadata is None
+    assert [str(v) for v in stored.versions] == ["2.0", "1.0"]

@@ -29,18 +29,17 @@ from packaging.utils import (
     InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
-    parse_sdist_filename,
 )
 from packaging.version import InvalidVersion, Version
 
 from ...models import DistFile, ProjectFiles
 from .parse import (
     _is_json,
+    _parse_sdist_filename,
     _parse_wheel_filename,
     _refuse_path_name,
     _json_core_metadata,
     _json_yanked,
-    _str_or_none,
     _upload_time,
     dist_file,
     json_entries,
@@ -52,6 +51,7 @@ _LENGTH = struct.Struct("<I")  # the header's length, before it
 
 # (filename, url, hashes, requires_python, yanked, upload_time ISO, size, core_metadata, index)
 Row = tuple
+_ABSENT = object()
 
 
 def _version_of(filename: str) -> str | None:
@@ -112,13 +112,24 @@ def json_rows(content: bytes, page_url: str, project: NormalizedName, index: str
             hash_pairs = tuple(sorted((str(k).lower(), v.lower()) for k, v in hashes.items()
                                       if type(v) is str))
         requires_python = entry.get("requires-python")
-        if requires_python is not None:
-            requires_python = _str_or_none(requires_python)
+        if requires_python is not None:  # _str_or_none, inline: one call less per file
+            requires_python = (requires_python.strip() or None
+                               if type(requires_python) is str else None)
         yanked = entry.get("yanked")
         yanked = _json_yanked(yanked) if yanked is not None and yanked is not False else None
         size = entry.get("size")
         upload = entry.get("upload-time")
-        core = entry.get("core-metadata", entry.get("dist-info-metadata"))
+        core = entry.get("core-metadata", _ABSENT)  # PEP 714: the older name only if absent
+        if core is _ABSENT:
+            core = entry.get("dist-info-metadata")
+        if core is None or core is False:
+            core = None
+        elif type(core) is dict and len(core) == 1:  # {"sha256": ...}: most files today
+            ((key, value),) = core.items()
+            core = (((key.lower(), value.lower()),) if type(key) is str and type(value) is str
+                    else _json_core_metadata(core))
+        else:
+            core = _json_core_metadata(core)
         append((
             filename,
             href,
@@ -127,7 +138,7 @@ def json_rows(content: bytes, page_url: str, project: NormalizedName, index: str
             yanked,
             upload if type(upload) is str else None,
             size if type(size) is int else None,
-            None if core is None or core is False else _json_core_metadata(core),
+            core,
             index,
         ))
     return rows
@@ -193,21 +204,33 @@ def group_rows(rows: Iterable[Row], project: NormalizedName | None = None
             if filename.endswith(".whl"):
                 name, version, _tags = _parse_wheel_filename(filename)
             elif filename.endswith((".tar.gz", ".zip")):
-                name, version = parse_sdist_filename(filename)
+                name, version = _parse_sdist_filename(filename)
             else:
                 continue
         except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion, ValueError):
             continue
         if project is not None and name != project:
             continue
-        groups.setdefault(version, []).append((version, row))
+        group = groups.get(version)
+        if group is None:
+            group = groups[version] = []
+        group.append((version, row))
     order = sorted(groups, reverse=True)
     out = []
     for key in order:
         text = str(key)
-        out.append([(row[0], row[1], tuple(sorted(row[2])), *row[3:9], row[0].endswith(".whl"),
-                     None if str(version) == text else str(version))
-                    for version, row in groups[key]])
+        stored = []
+        for version, row in groups[key]:
+            hashes = row[2]
+            if type(hashes) is not tuple or len(hashes) > 1:
+                hashes = tuple(sorted(hashes))
+            # the same object as the group's version (file names are parsed through a memo
+            # of version strings) prints the same: no str() per file
+            shown = None if version is key else str(version)
+            stored.append((row[0], row[1], hashes, row[3], row[4], row[5], row[6], row[7],
+                           row[8], row[0].endswith(".whl"),
+                           None if shown is None or shown == text else shown))
+        out.append(stored)
     return order, out
 
 

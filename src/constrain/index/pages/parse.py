@@ -180,6 +180,28 @@ def _parse_wheel_filename(filename: str):
     return known_name, known_version, known_tags
 
 
+
+_SDIST_NAMES: dict[str, NormalizedName] = {}  # apart from _NAMES: wheel names are stricter
+
+
+def _parse_sdist_filename(filename: str) -> tuple[NormalizedName, Version]:
+    """``packaging.utils.parse_sdist_filename``, through memos of the name part and of the
+    version strings :func:`_parse_wheel_filename` also fills (``Version(text)`` is the same
+    whichever file name it came from): a project page repeats both for every release."""
+    if filename.endswith(".tar.gz"):
+        stem = filename[:-7]
+    elif filename.endswith(".zip"):
+        stem = filename[:-4]
+    else:
+        return parse_sdist_filename(filename)
+    name_part, _sep, version_part = stem.rpartition("-")
+    name, version = _SDIST_NAMES.get(name_part), _VERSIONS.get(version_part)
+    if name is None or version is None:  # first sight (or no dash): packaging checks it all
+        name, version = parse_sdist_filename(filename)
+        _SDIST_NAMES[name_part], _VERSIONS[version_part] = name, version
+    return name, version
+
+
 # ---------------------------------------------------------------------------- JSON (PEP 691)
 
 
