@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..cache.store import Cache
 from ..errors import ConstrainError
+from . import shared
 from .unpack import Unpacked, UnsafeWheel, record_hash, reserved_script
 from .venv import Interpreter
 
@@ -400,7 +401,9 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
     if requested:
         extra["REQUESTED"] = b""
     for fname, data in extra.items():
-        _create(os.path.join(di, fname), data, False)
+        dst = os.path.join(di, fname)
+        if cache is None or not shared.place(cache, fname, data, dst):  # the cache's copy
+            _create(dst, data, False)
         records.append((f"{unpacked.dist_info}/{fname}", record_hash(data), len(data)))
     records.append((f"{unpacked.dist_info}/RECORD", "", ""))
     _create(os.path.join(di, "RECORD"), _record_text(records).encode(), False)
