@@ -6,6 +6,7 @@ Each distribution's ``Requires-Dist`` lines are evaluated with the environment's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from packaging.markers import Marker
@@ -14,6 +15,9 @@ from packaging.utils import canonicalize_name
 
 from .plan import Installed, read_installed
 from .venv import Interpreter
+
+#: a marker comparing the extra with one (non-empty) name, as packaging writes it
+_EXTRA_ONLY = re.compile(r'extra == "[^"]+"')
 
 #: a ``.dist-info`` directory name -> what is installed there and its parsed requirements
 Linked = Mapping[str, tuple[Installed, Sequence[Requirement]]]
@@ -35,7 +39,10 @@ def check(interp: Interpreter, linked: Linked | None = None) -> list[str]:
     def holds(text: str, marker: Marker | None = None) -> bool:
         value = values.get(text)
         if value is None:
-            value = values[text] = (marker or Marker(text)).evaluate(env)
+            # evaluated with no extra, a marker naming one extra alone never holds: no need
+            # to parse it (most lines of a large distribution, e.g. 257 of 326 markers here)
+            value = values[text] = False if _EXTRA_ONLY.fullmatch(text) else (
+                marker or Marker(text)).evaluate(env)
         return value
 
     problems: list[str] = []
