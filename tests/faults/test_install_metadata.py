@@ -17,6 +17,11 @@ GAMMA = PackageSpec("gamma", "1.0")
      "declare"),
     ([], ["gamma>=1"], "the wheel declares Requires-Dist: gamma>=1, which the resolve did not "
      "see"),
+    # version clauses in another order are the same requirement; other clauses are not
+    (["gamma>=1,<2"], ["gamma>=1"], "the resolve used Requires-Dist: gamma<2,>=1, which the "
+     "wheel does not declare"),
+    (["gamma>=1,<2"], ["gamma <3, >=1"], "the wheel declares Requires-Dist: gamma<3,>=1, which "
+     "the resolve did not see"),
 ])
 def test_lying_pep658_metadata_is_refused(make_index, tmp_path, capsys, served, real, expected):
     server = make_index([GAMMA, PackageSpec("beta", "1.0", requires_dist=real)], pep658=True)
@@ -42,7 +47,8 @@ def test_metadata_spelled_differently_but_agreeing_installs(make_index, tmp_path
             "Requires-Dist: gamma (>=1.0)\n"
             "Requires-Dist: gamma >=1.0 ; extra == 'fast_io'\n"
             "Requires-Dist: gamma>=1.0; extra == \"fast-io\"\n"
-            "Requires-Dist: gamma<3,>=1.0 ; python_version >= '3'\n\n")
+            "Requires-Dist: gamma<3,>=1.0 ; python_version >= '3'\n"
+            "Requires-Dist: gamma >=1.0, !=1.5, <4 ; python_version >= '3.1'\n\n")
     server = make_index([GAMMA, PackageSpec("beta", "1.0", wheel_options={
         "metadata_override": text})], pep658=True)
     venv = plain_venv(tmp_path / "V")

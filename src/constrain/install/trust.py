@@ -9,6 +9,7 @@ to be linked and names each difference; nothing is linked when one is found.
 
 from __future__ import annotations
 
+import re
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -25,10 +26,23 @@ def _key(req: Requirement) -> tuple:
 
 
 def _text_key(line: str) -> str:
-    """A requirement's text without the differences PEP 508 allows in spacing, quoting and
-    case (``foo (>=1) ; extra == 'x'`` and ``foo>=1; extra == "x"`` agree); lines whose keys
-    differ are parsed and compared by meaning."""
-    return "".join(line.split()).replace("'", '"').replace("(", "").replace(")", "").lower()
+    """A requirement's text without the differences PEP 508 allows in spacing, quoting, case
+    and the order of its extras and of its version clauses (``foo (>=1,<2) ; extra == 'x'``
+    and ``foo<2,>=1; extra == "x"`` agree: packaging writes a requirement's clauses sorted,
+    most METADATA files do not); lines whose keys differ are parsed and compared by meaning."""
+    key = "".join(line.split()).replace("'", '"').replace("(", "").replace(")", "").lower()
+    head, sep, marker = key.partition(";")
+    if "," in head and "@" not in head:  # several extras or clauses (a URL is left as it is)
+        found = _HEAD.fullmatch(head)
+        if found is not None:
+            name, extras, clauses = found.groups()
+            head = name + ("[" + ",".join(sorted(extras.split(","))) + "]"
+                           if extras is not None else "") + ",".join(sorted(clauses.split(",")))
+    return head + sep + marker
+
+
+#: a requirement's name, its extras (between brackets) and the rest: its version clauses
+_HEAD = re.compile(r"([a-z0-9._-]+)(?:\[([^\]]*)\])?([^\[\]]*)")
 
 
 _WHERE = {"pep658": "the index's metadata file (PEP 658)", "range": "the metadata read from the "
