@@ -55,3 +55,27 @@ def test_metadata_spelled_differently_but_agreeing_installs(make_index, tmp_path
     code, _, err = install(capsys, "beta", "--index-url", server.index_url, "--venv", str(venv))
     assert code == 0, err
     assert installed(venv) == {"beta": "1.0", "gamma": "1.0"}
+
+
+@pytest.mark.parametrize("served, real, refused", [
+    (">=3.8", ">=3.9", True),
+    (">=3.8", ">= 3.8", False),  # spelt otherwise, the same
+    ("<4,>=3.8", ">=3.8, <4", False),
+    (None, ">=3.8", True),
+])
+def test_requires_python_the_wheel_does_not_share_is_refused(make_index, tmp_path, capsys,
+                                                             served, real, refused):
+    server = make_index([PackageSpec("beta", "1.0", requires_python=real)], pep658=True)
+    (record,) = server.records("beta")
+    lie = metadata_text("beta", "1.0", requires_python=served).encode()
+    server.repository["beta"] = [dataclasses.replace(record, metadata=lie)]
+    venv = plain_venv(tmp_path / "V")
+    code, _, err = install(capsys, "beta", "--index-url", server.index_url, "--venv", str(venv))
+    if refused:
+        assert code == 1, err
+        assert (f"the resolve used Requires-Python: {served or '(none)'}, the wheel says "
+                f"{real.replace(' ', '')}") in err
+        assert "beta" not in installed(venv)
+    else:
+        assert code == 0, err
+        assert installed(venv) == {"beta": "1.0"}
