@@ -219,7 +219,8 @@ UPLOADS = [None, "2023-01-01T00:00:00Z", "2024-06-01T00:00:00Z"]
 @given(versions=st.lists(
            st.tuples(VERSION_TEXT,
                      st.lists(st.tuples(st.sampled_from(FILE_TAGS), st.sampled_from(UPLOADS),
-                                        st.sampled_from([None, ">=3.12", "<4"])),
+                                        st.sampled_from([None, ">=3.12", "<4"]),
+                                        st.sampled_from([None, None, "broken"])),
                               min_size=1, max_size=4, unique_by=lambda f: f[0])),
            max_size=5, unique_by=lambda v: v[0]),
        cutoff=st.sampled_from([None, datetime(2024, 1, 1, tzinfo=UTC)]),
@@ -227,12 +228,14 @@ UPLOADS = [None, "2023-01-01T00:00:00Z", "2024-06-01T00:00:00Z"]
 def test_a_lazily_built_listing_filters_and_orders_files_as_an_eager_one(
         versions, cutoff, only_binary) -> None:
     # the lazy listing filters a version's files (target, requires-python, cut-off,
-    # only-binary) and orders them (best wheel first, sdists last) in one pass of its own
+    # only-binary) and orders them (best wheel first, sdists last) in one pass of its own;
+    # what kinds of usable files a version has (some not yanked, all yanked, none: whether
+    # a walk takes it) it tells before it has filtered them as after, as the eager one does
     from constrain.models import ProjectFiles
 
     fs = files(*({"name": "foo", "version": v,
-                  "files": [{"tag": t, "upload_time": u, "requires_python": rp}
-                            for t, u, rp in entries]} for v, entries in versions))
+                  "files": [{"tag": t, "upload_time": u, "requires_python": rp, "yanked": y}
+                            for t, u, rp, y in entries]} for v, entries in versions))
     policy = FilePolicy(exclude_newer=cutoff, only_binary=only_binary)
 
     def shown(project_files):
@@ -240,7 +243,11 @@ def test_a_lazily_built_listing_filters_and_orders_files_as_an_eager_one(
             found = group_versions("foo", project_files, TARGET, policy)
         except UploadTimeMissing:
             return "UploadTimeMissing"
+        kinds = [v.kinds() for v in found]  # before the files are looked at
         # (a lazy listing keeps a version left without files: choose_versions skips it)
-        return [(str(v.version), [f.filename for f in v.files]) for v in found if v.files]
+        assert all(k == v.kinds() == 0 for v, k in zip(found, kinds, strict=True)
+                   if not v.files)
+        return [(str(v.version), [f.filename for f in v.files], k, v.kinds())
+                for v, k in zip(found, kinds, strict=True) if v.files]
 
     assert shown(ProjectFiles.from_files("foo", fs)) == shown(fs)

@@ -5,6 +5,9 @@ file policies (exclude-newer, only-binary) and groups them by version, best file
 :func:`choose_versions` then applies the specifiers on the project (requirements and
 constraints) with the yanked and pre-release policies. :func:`why_unusable` explains, for
 messages, why a version has no usable file.
+
+Over 400 lines: the lazily built listing (versions made when reached, files filtered when
+first looked at, a cheaper look at whether there are any) belongs with the walk that reads it.
 """
 
 from __future__ import annotations
@@ -82,6 +85,16 @@ class VersionFiles:
             found = self._unyanked = Choice(self.version, kept) if kept else None
         return found  # type: ignore[return-value]
 
+    def kinds(self) -> int:
+        """What this version's usable files are: :data:`UNYANKED` (one at least is not
+        yanked), :data:`YANKED` (all are) or :data:`NONE` (there are none)."""
+        if self._unyanked is not False and self._unyanked is not None:
+            return UNYANKED
+        files = self.files
+        if any(not f.is_yanked for f in files):
+            return UNYANKED
+        return YANKED if files else NONE
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, VersionFiles):
             return NotImplemented
@@ -92,6 +105,10 @@ class VersionFiles:
 
     def __repr__(self) -> str:
         return f"VersionFiles({self.version!s}, {len(self.files)} files)"
+
+
+#: :meth:`VersionFiles.kinds`
+UNYANKED, YANKED, NONE = 2, 1, 0
 
 
 @dataclass(frozen=True)
@@ -162,32 +179,47 @@ def _lazy_versions(
     only_binary, may_accept, wheel_rank = (
         policy.only_binary, target.may_accept_filename, target.wheel_rank)
 
-    def load(position: int) -> tuple[DistFile, ...]:
+    def order(f: DistFile) -> tuple[int, int, str] | None:
         # group_versions' filters (target, upload time, only-binary) and file_order's sort
-        # in one pass, each wheel's rank found once
+        # key in one pass, the wheel's rank found once (None: the file is not usable)
+        if f.is_wheel:
+            rank = wheel_rank(f)
+            if rank is None:
+                return None
+            key = (0, rank, f.filename)
+        elif only_binary:
+            return None
+        else:
+            key = (1, 0, f.filename)
+        if cutoff is not None and (f.upload_time is None or f.upload_time > cutoff):
+            return None
+        rp = f.requires_python
+        ok = python_ok.get(rp)
+        if ok is None:
+            ok = python_ok[rp] = target.python_matches(rp)
+        return key if ok else None
+
+    def load(position: int) -> tuple[DistFile, ...]:
         ranked: list[tuple[tuple[int, int, str], DistFile]] = []
         for f in files.files_of(position, may_accept):
-            if f.is_wheel:
-                rank = wheel_rank(f)
-                if rank is None:
-                    continue
-                order = (0, rank, f.filename)
-            elif only_binary:
-                continue
-            else:
-                order = (1, 0, f.filename)
-            if cutoff is not None and (f.upload_time is None or f.upload_time > cutoff):
-                continue
-            rp = f.requires_python
-            ok = python_ok.get(rp)
-            if ok is None:
-                ok = python_ok[rp] = target.python_matches(rp)
-            if ok:
-                ranked.append((order, f))
+            key = order(f)
+            if key is not None:
+                ranked.append((key, f))
         ranked.sort(key=_first)
         return tuple(f for _, f in ranked)
 
-    return _ListedVersions(files.versions, load)
+    def probe(position: int) -> int:
+        # VersionFiles.kinds without the sort: the walk asks it of every version the sort
+        # key counts, the resolver tries the first
+        found = NONE
+        for f in files.files_of(position, may_accept):
+            if order(f) is not None:
+                if not f.is_yanked:
+                    return UNYANKED
+                found = YANKED
+        return found
+
+    return _ListedVersions(files.versions, load, probe)
 
 
 def _first(pair: tuple[tuple[int, int, str], DistFile]) -> tuple[int, int, str]:
@@ -196,12 +228,14 @@ def _first(pair: tuple[tuple[int, int, str], DistFile]) -> tuple[int, int, str]:
 
 class _ListedVersion(VersionFiles):
     """A version of a lazily built listing: its files are filtered on first use, by the
-    listing's shared ``load(position)`` (no closure made per version)."""
+    listing's shared ``load(position)`` (no closure made per version); what kinds of usable
+    files it has is asked of the listing's ``probe(position)`` until then."""
 
-    __slots__ = ("_at", "_load_at")
+    __slots__ = ("_at", "_kinds", "_load_at", "_probe_at")
 
     def __init__(self, version: Version, at: int,
-                 load_at: Callable[[int], tuple[DistFile, ...]]) -> None:
+                 load_at: Callable[[int], tuple[DistFile, ...]],
+                 probe_at: Callable[[int], int] | None = None) -> None:
         self.version = version
         self.pre = version.is_prerelease
         self._files = None
@@ -209,12 +243,20 @@ class _ListedVersion(VersionFiles):
         self._unyanked = False
         self._at = at
         self._load_at = load_at
+        self._probe_at = probe_at
+        self._kinds = -1  # not known yet
 
     @property
     def files(self) -> tuple[DistFile, ...]:
         if self._files is None:
             self._files = self._load_at(self._at)
         return self._files
+
+    def kinds(self) -> int:
+        if self._kinds < 0:
+            self._kinds = (super().kinds() if self._files is not None or self._probe_at is None
+                           else self._probe_at(self._at))
+        return self._kinds
 
 
 class _ListedVersions(Sequence[VersionFiles]):
@@ -223,12 +265,14 @@ class _ListedVersions(Sequence[VersionFiles]):
     at the first fitting version, usually), not an object per release. The same object
     answers for a position every time."""
 
-    __slots__ = ("_load", "_made", "_versions")
+    __slots__ = ("_load", "_made", "_probe", "_versions")
 
     def __init__(self, versions: Sequence[Version],
-                 load: Callable[[int], tuple[DistFile, ...]]) -> None:
+                 load: Callable[[int], tuple[DistFile, ...]],
+                 probe: Callable[[int], int] | None = None) -> None:
         self._versions = versions
         self._load = load
+        self._probe = probe  # VersionFiles.kinds of a position, without loading its files
         self._made: list[_ListedVersion | None] = [None] * len(versions)
 
     def __len__(self) -> int:
@@ -238,7 +282,7 @@ class _ListedVersions(Sequence[VersionFiles]):
         made = self._made[position]
         if made is None:
             made = self._made[position] = _ListedVersion(
-                self._versions[position], position, self._load)
+                self._versions[position], position, self._load, self._probe)
         return made
 
     @overload
@@ -315,22 +359,41 @@ def iter_choices(
     specifier test (for a caller that memoises it). ``versions`` are highest first, as
     :func:`group_versions` gives them: versions the specifiers' bounds rule out are skipped
     untested (:mod:`~constrain.policies.window`)."""
+    for vf in iter_usable(versions, specifiers, mode, fits):
+        yield choice_of(vf, specifiers)
+
+
+def choice_of(vf: VersionFiles, specifiers: Sequence[SpecifierSet]) -> Choice:
+    """The choice :func:`iter_usable` found ``vf`` to give: its files that are not yanked,
+    or (all yanked, under an exact pin) all of them."""
+    found = vf.unyanked()
+    if found is not None:
+        return found
+    usable, yanked = usable_files(vf.files, pins_exactly(specifiers, vf.version))
+    return Choice(vf.version, usable, yanked)
+
+
+def iter_usable(
+    versions: Sequence[VersionFiles],
+    specifiers: Sequence[SpecifierSet],
+    mode: PrereleaseMode,
+    fits: Callable[[Version], bool] | None = None,
+) -> Iterator[VersionFiles]:
+    """The versions :func:`iter_choices` gives a choice of, in its order, each known to give
+    one by what kinds of files it has (:meth:`VersionFiles.kinds`): a lazily built listing
+    sorts a version's files only when :func:`choice_of` is asked (a resolver counting
+    candidates looks at ten versions of a project and tries the first)."""
     if fits is None:
 
         def fits(v: Version) -> bool:
             return all(s.contains(v, prereleases=True) for s in specifiers)
 
-    def choice(vf: VersionFiles) -> Choice | None:
+    def usable(vf: VersionFiles) -> bool:
         if not fits(vf.version):
-            return None
-        found = vf.unyanked()
-        if found is not None:
-            return found
-        files = vf.files
-        if not files:
-            return None
-        usable, yanked = usable_files(files, pins_exactly(specifiers, vf.version))
-        return Choice(vf.version, usable, yanked) if usable else None
+            return False
+        kinds = vf.kinds()
+        # all yanked: usable only under an exact pin (PEP 592, yanked.usable_files)
+        return kinds == UNYANKED or (kinds == YANKED and pins_exactly(specifiers, vf.version))
 
     if_final = allows_prereleases(mode, specifiers, True)
     if_none = allows_prereleases(mode, specifiers, False)
@@ -339,9 +402,8 @@ def iter_choices(
         for vf in walk:
             if vf.pre and not if_final:
                 continue
-            found = choice(vf)
-            if found is not None:
-                yield found
+            if usable(vf):
+                yield vf
         return
     # It depends on whether some final release fits: find the first one. The walk goes on
     # from there (the versions before it gave nothing: pre-releases not allowed, finals not
@@ -349,21 +411,15 @@ def iter_choices(
     # having given nothing.
     rest = iter(walk)
     for vf in rest:
-        if not vf.pre:
-            found = choice(vf)
-            if found is not None:
-                yield found
-                for vf in rest:
-                    if not vf.pre:
-                        found = choice(vf)
-                        if found is not None:
-                            yield found
-                return
+        if not vf.pre and usable(vf):
+            yield vf
+            for vf in rest:
+                if not vf.pre and usable(vf):
+                    yield vf
+            return
     for vf in walk:
-        if vf.pre:
-            found = choice(vf)
-            if found is not None:
-                yield found
+        if vf.pre and usable(vf):
+            yield vf
 
 
 def why_unusable(

@@ -42,8 +42,10 @@ from ..models import (
 from ..policies.filters import (
     FilePolicy,
     VersionFiles,
+    choice_of,
     group_versions,
     iter_choices,
+    iter_usable,
 )
 from ..reporting import Reporter
 from ..target import TargetEnvironment
@@ -346,10 +348,12 @@ class ConstrainProvider(AbstractProvider):
                     return False
             return True
 
-        choices = iter_choices(versions, specs, self.policy.prerelease, fits)
+        def make(vf: VersionFiles) -> Candidate:
+            c = choice_of(vf, specs)
+            return Candidate(name, c.version, extras, c.files, c.yanked)
+        walk = iter_usable(versions, specs, self.policy.prerelease, fits)
         matches = self._matches[key] = LazyMatches(
-            (c for c in choices if c.version not in bad) if bad else choices,
-            lambda c: Candidate(name, c.version, extras, c.files, c.yanked))
+            (vf for vf in walk if vf.version not in bad) if bad else walk, make)
         return matches
 
     def _split(self, identifier: str) -> tuple[str, frozenset[NormalizedName]]:
