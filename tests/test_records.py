@@ -176,13 +176,14 @@ def test_what_record_cannot_make_the_same_is_refused():
 
 
 def test_the_pipeline_modules_compile_no_code_when_imported():
-    """What a resolve imports builds its classes without compiling source: a ``@dataclass``
+    """What a resolve or an install imports builds its classes without compiling source: a ``@dataclass``
     added on that path (a few million instructions at every start) fails here. The standard
     library's and packaging's modules are imported first and not counted (urllib.parse, which
     pathlib imports, makes named tuples)."""
     code = (
         "import sys\n"
         "import argparse, configparser, datetime, hashlib, json, pathlib, shlex, threading\n"
+        "import concurrent.futures, shutil\n"
         "import urllib.parse\n"
         "import packaging.requirements, packaging.specifiers, packaging.tags\n"
         "compiled = []\n"
@@ -192,6 +193,8 @@ def test_the_pipeline_modules_compile_no_code_when_imported():
         "if event == 'compile' and not str(args[1]).endswith('.py') else None)\n"
         "import constrain.cli.resolve, constrain.app.resolve, constrain.app.memo\n"
         "import constrain.target, constrain.config, constrain.constraints.sources\n"
+        "import constrain.resolver, constrain.index.pages.repository\n"
+        "import constrain.cli.install, constrain.app.install, constrain.install.fetch\n"
         "print(compiled)\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -28,6 +28,7 @@ snapshot, sets it directly). Type checkers see :func:`dataclasses.dataclass`'s b
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import reprlib
 from collections.abc import Callable
 from operator import attrgetter
@@ -151,6 +152,8 @@ def record(cls: type[_T] | None = None, /, *, frozen: bool = True) -> Any:
         for base in cls.__mro__[1:-1]:
             if dataclasses.is_dataclass(base):
                 raise TypeError(f"{cls.__qualname__} inherits a dataclass: make it one too")
+        if not cls.__doc__:  # else dataclasses makes one from inspect.signature (costly)
+            cls.__doc__ = f"{cls.__name__}({', '.join(inspect.get_annotations(cls))})"
         made = dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
         if any(not f.init or f.kw_only is True for f in dataclasses.fields(made)):  # type: ignore[arg-type]
             raise TypeError(f"{cls.__qualname__} has a field with init=False or kw_only: "

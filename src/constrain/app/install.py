@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from ..errors import BuildError, ConstrainError, ProjectNotFound, UsageError
@@ -37,6 +37,7 @@ from ..install.venv import (
     remove_venv,
 )
 from ..models import InstallSet
+from ..records import record
 from ..reporting import NULL_REPORTER, Reporter
 from .install_early import EarlyDownloads, early_build, exact_pins
 from .requests import ResolveRequest
@@ -44,7 +45,7 @@ from .resolve import prepare_resolve, resolve_target
 from .session import WholeFiles, build_session
 
 
-@dataclass(frozen=True)
+@record
 class InstallRequest:
     """Everything ``constrain install`` takes beyond the resolve options."""
 
@@ -62,7 +63,7 @@ class InstallRequest:
     environ: dict[str, str] | None = field(default=None, compare=False)
 
 
-@dataclass
+@record(frozen=False)
 class InstallResult:
     interpreter: Interpreter
     plan: Plan

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,6 +40,7 @@ from ..errors import (
     UploadTimeMissing,
 )
 from ..models import InstallSet, Origin
+from ..records import record
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -81,7 +81,7 @@ class BuildSession(Protocol):
 ALL = ":all:"
 
 
-@dataclass(frozen=True)
+@record
 class BuildRules:
     """The command's rules for build requirements besides the cut-off (which is the
     session's): projects exempt from the cut-off, and ``--build-constraint`` files."""

@@ -34,13 +34,13 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ..errors import SourceLocation
 from ..models import Origin
+from ..records import record
 from .argument import UNNAMED, error_position, looks_unnamed
 from .argument import parse_requirement_string as parse_requirement_string  # re-exported
 from .argument import raise_problems as raise_problems  # re-exported
@@ -92,7 +92,7 @@ _PER_REQUIREMENT = {"hash"}
 _IGNORED = {"use-feature"}
 
 
-@dataclass(frozen=True)
+@record
 class RequirementLine:
     """A requirement (or constraint) line: the parsed requirement, where it is, its hashes."""
 
@@ -101,7 +101,7 @@ class RequirementLine:
     hashes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Include:
     """A ``-r``/``-c`` line: the nested location as written (variables expanded), the kind the
     option names (``-r``: requirements, ``-c``: constraints) and where the path starts."""
@@ -112,7 +112,7 @@ class Include:
     column: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class FileOption:
     """A file-level option such as ``--index-url`` (``name`` is the long name without dashes;
     ``value`` is ``None`` for flags)."""
@@ -126,7 +126,7 @@ class FileOption:
 Entry = RequirementLine | Include | FileOption
 
 
-@dataclass(frozen=True)
+@record
 class ParsedFile:
     """One file's entries in file order, and every problem found in it."""
 

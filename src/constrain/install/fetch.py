@@ -12,7 +12,6 @@ import os
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from pathlib import Path
 
@@ -20,12 +19,13 @@ from ..cache.store import Cache
 from ..errors import ConstrainError, OfflineMissing
 from ..index.transport.client import HttpClient
 from ..models import Pin
+from ..records import record
 from ..reporting import NULL_REPORTER, Reporter
 from ..target import TargetEnvironment
 from .unpack import Unpacked, unpack
 
 
-@dataclass(frozen=True)
+@record
 class Ready:
     """One pin, unpacked in the cache and ready to link."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +17,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..models import InstallSet, Pin
+from ..records import record
 from .venv import Interpreter
 
 Action = Literal["install", "upgrade", "downgrade", "reinstall", "unchanged", "remove"]
@@ -24,7 +25,7 @@ Action = Literal["install", "upgrade", "downgrade", "reinstall", "unchanged", "r
 PROTECTED = frozenset({"pip"})
 
 
-@dataclass(frozen=True)
+@record
 class Installed:
     """One distribution found in the environment."""
 
@@ -103,7 +104,7 @@ def read_installed(interp: Interpreter, known: Mapping[str, Installed] | None = 
     return out
 
 
-@dataclass(frozen=True)
+@record
 class Change:
     action: Action
     name: NormalizedName
@@ -129,7 +130,7 @@ class Change:
         return f"   {self.display_name}=={new}"
 
 
-@dataclass
+@record(frozen=False)
 class Plan:
     changes: list[Change] = field(default_factory=list)
 

@@ -28,11 +28,11 @@ import re
 import shutil
 import tempfile
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..cache.store import Cache
 from ..errors import ConstrainError
+from ..records import record
 
 #: Bump when the unpacked layout or manifest changes (old entries are then ignored).
 _LAYOUT = "l2"
@@ -89,7 +89,7 @@ def _refuse_reserved(name: str, what: str, wheel: str) -> None:
 # ====================================================================== unpacking into the cache
 
 
-@dataclass(frozen=True)
+@record
 class Unpacked:
     """A wheel unpacked in the cache: its tree and manifest."""
 

@@ -14,12 +14,12 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..cache.store import Cache
 from ..errors import ConstrainError, UsageError
 from ..locks import wait_exclusive
+from ..records import record
 from ..target import TargetEnvironment
 
 #: Bump when the probe below reports more or different facts.
@@ -56,7 +56,7 @@ class EnvironmentError_(ConstrainError):  # trailing _: avoids the builtin's nam
     """The environment to install into cannot be found, created, used or locked."""
 
 
-@dataclass(frozen=True)
+@record
 class Interpreter:
     """What the target interpreter told us about itself."""
 
@@ -241,7 +241,7 @@ def remove_venv(venv: Path, *, keep_dir: bool = False) -> None:
         shutil.rmtree(venv, ignore_errors=True)
 
 
-@dataclass(frozen=True)
+@record
 class Chosen:
     """The interpreter chosen for an install and whether constrain just created its venv."""
 

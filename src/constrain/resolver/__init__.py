@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, SourceLocation
+from ..records import record
 from ..reporting import NULL_REPORTER, Reporter
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["ResolveOptions", "resolve"]
 
 
-@dataclass(frozen=True)
+@record
 class ResolveOptions:
     """How to choose among candidates.
 
@@ -71,7 +71,7 @@ def resolve(
     constraints: Sequence[tuple[Requirement, Origin]],
     provider: MetadataProvider,
     target: TargetEnvironment,
-    options: ResolveOptions = ResolveOptions(),
+    options: ResolveOptions = ResolveOptions(),  # noqa: B008 -- frozen: safe to share
     reporter: Reporter = NULL_REPORTER,
     on_pin: Callable[[DistFile], object] | None = None,
 ) -> InstallSet:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import BinaryIO, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,6 +22,7 @@ from packaging.utils import NormalizedName
 from ...cache.keys import url_key
 from ...cache.store import Cache
 from ...errors import CacheError, NetworkError, OfflineMissing, redact_url
+from ...records import record
 from ...reporting import NULL_REPORTER, Reporter
 from ..transport.client import HttpClient, Pending, Response
 from .parse import ACCEPT
@@ -32,7 +33,7 @@ T = TypeVar("T")
 NOT_HERE = frozenset({404, 410})
 
 
-@dataclass(frozen=True)
+@record
 class Page:
     """A page as served (or as cached): final URL, status, content type and body."""
 

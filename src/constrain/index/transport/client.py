@@ -16,12 +16,13 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ...errors import NetworkError, OfflineMissing, redact_url
 from ...heap import map_large_blocks
+from ...records import record
 from . import patches
 from .loop import EventLoop, Pending, Response
 from .retries import (
@@ -43,7 +44,7 @@ DEFAULT_DEADLINE = 1800.0
 USER_AGENT = "constrain/0.1 (+resolver)"
 
 
-@dataclass
+@record(frozen=False)
 class Counters:
     """Requests made and bytes received; stable figures for benchmarks."""
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ...errors import NetworkError
+from ...records import record
 
 
-@dataclass
+@record(frozen=False)
 class Response:
     """What a fetch returned: final URL, status, headers (lower-case keys) and the body."""
 
