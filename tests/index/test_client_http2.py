@@ -168,6 +168,33 @@ def test_urgent_requests_travel_on_a_connection_of_their_own(certificate, tmp_pa
         ["/bulk-1", "/bulk-2"], ["/urgent-early", "/urgent-file", "/urgent-page"]]
 
 
+
+def test_both_lanes_check_the_server_certificate(certificate, tmp_path):
+    """The bulk and the urgent lane share one TLS context: each still refuses a server whose
+    certificate the client does not trust (the test's self-signed one, against the default
+    CA bundle), and each accepts it when given its CA (``cert``)."""
+    from constrain.errors import NetworkError
+
+    server = H2Server(*certificate)
+    base = f"https://127.0.0.1:{server.port}"
+    untrusting = HttpClient(retries=0)
+    trusting = HttpClient(cert=str(certificate[0]), retries=0)
+    try:
+        with pytest.raises(NetworkError, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
+            untrusting.get(f"{base}/bulk")
+        with untrusting.urgent(), pytest.raises(NetworkError,
+                                                match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
+            untrusting.get(f"{base}/urgent")
+        with trusting.urgent():
+            assert trusting.get(f"{base}/urgent").content == BODY
+        assert trusting.get(f"{base}/bulk").content == BODY
+    finally:
+        untrusting.close()
+        trusting.close()
+        server.close()
+    # two refused handshakes (no request), then one connection per lane of the trusting client
+    assert sorted(sorted(p) for p in server.paths if p) == [["/bulk"], ["/urgent"]]
+
 def test_bodies_arrive_whole_when_reading_pauses_under_tls(certificate, monkeypatch):
     # the client's buffer mark far below the body: reading the TLS stream stops and starts
     # again many times over
