@@ -192,3 +192,31 @@ def test_an_online_full_resolve_that_needs_no_request_imports_no_http_stack(inde
     assert sorted(m for m in modules
                   if any(m == h or m.startswith(h + ".") for h in ("httpx", "httpcore", "h2",
                                                                    "anyio", "ssl"))) == []
+
+
+def test_an_install_from_fresh_pages_starts_no_http_client(index_server, tmp_path):
+    """A first install (no page cached) brings its HTTP client up ahead, while it asks the
+    interpreter for its facts; the same install into a new environment once the pages and
+    wheels are cached asks the network nothing, and so imports no HTTP stack."""
+    import shutil
+
+    server = index_server([PackageSpec("app", "1.0", requires_dist=["lib>=1"]),
+                           PackageSpec("lib", "1.0")])
+    work = tmp_path / "work"
+    work.mkdir()
+    venv = tmp_path / "env"
+    stats = tmp_path / "stats.json"
+    env = {**os.environ, "CONSTRAIN_STATS_FILE": str(stats)}
+    argv = ["install", "app", "--index-url", server.index_url, "--venv", str(venv),
+            "--without-pip", "--airflow-constraints", "off", "--quiet"]
+    first, _ = _imported(argv, work, env)
+    assert json.loads(stats.read_text())["requests"] > 0
+    assert "httpx" in first  # the check below can tell the HTTP stack when it sees it
+    shutil.rmtree(venv)
+
+    modules, _ = _imported(argv, work, env)  # online again, within the pages' freshness
+    counters = json.loads(stats.read_text())
+    assert counters["requests"] == 0 and counters["installed"] == 2
+    assert sorted(m for m in modules
+                  if any(m == h or m.startswith(h + ".") for h in ("httpx", "httpcore", "h2",
+                                                                   "anyio", "ssl"))) == []

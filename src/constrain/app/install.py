@@ -180,15 +180,22 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
 
 def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen,
              reporter: Reporter) -> InstallResult:
-    interp = inspect(chosen.python, cache)
-    if not chosen.missing:
-        refuse_system(interp, request.system)
-    target = interp.target()
-    if request.wheelhouse:
-        resolve_req = _with_wheelhouse(resolve_req, request.wheelhouse, target)
-
     whole = WholeFiles()  # bound below: its builder and downloads need the session
-    session = build_session(resolve_req, reporter, whole=whole)
+    # without a wheelhouse the session does not depend on the interpreter: made first, its
+    # HTTP client can come up while the interpreter is asked for its facts (a subprocess)
+    session = None if request.wheelhouse else _session_ahead(resolve_req, reporter, whole)
+    try:
+        interp = inspect(chosen.python, cache)
+        if not chosen.missing:
+            refuse_system(interp, request.system)
+        target = interp.target()
+    except BaseException:
+        if session is not None:
+            session.close()
+        raise
+    if session is None:
+        resolve_req = _with_wheelhouse(resolve_req, str(request.wheelhouse), target)
+        session = build_session(resolve_req, reporter, whole=whole)
     collecting = gc.isenabled()
     try:
         clock = time.perf_counter()
@@ -299,6 +306,19 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
                 release_frozen()
             gc.enable()
         session.close()
+
+
+def _session_ahead(resolve_req: ResolveRequest, reporter: Reporter, whole: WholeFiles):
+    """The install's session; its HTTP client (imports, TLS context: ~0.2 s of CPU) starts in
+    the background when the run will surely ask an HTTP index for pages: no page cached yet,
+    or ``--refresh``. A run answered from its cache starts none (nor one ``--offline``)."""
+    session = build_session(resolve_req, reporter, whole=whole)
+    settings = session.settings
+    remote = (settings.index_url or "https:").startswith(("http:", "https:"))
+    if remote and not settings.no_index and (
+            resolve_req.refresh or not session.cache.bucket("listings").is_dir()):
+        session.client.warm_up()
+    return session
 
 
 def _trusted(ready, session, target, request: InstallRequest, resolve_req, reporter,

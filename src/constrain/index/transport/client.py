@@ -160,6 +160,21 @@ class HttpClient:
             event_hooks={"request": [patches.mark_request] if patched else []},
         )
 
+    def warm_up(self) -> None:
+        """Start the event loop and build the client (imports, TLS context) in the background,
+        for a caller that knows requests will come while it waits on something else (install
+        asks its interpreter for its facts meanwhile). A no-op offline or once built."""
+        if self.offline or self._client is not None:
+            return
+
+        def build() -> None:
+            try:
+                self._loop()
+            except Exception:  # noqa: BLE001 -- the first real request reports any problem
+                pass
+
+        threading.Thread(target=build, name="constrain-http-warmup", daemon=True).start()
+
     def close(self) -> None:
         """End every request in flight (their callers get :class:`NetworkError`) and close
         the connections. Final: later requests raise :class:`NetworkError`."""
