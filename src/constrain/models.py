@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, MutableSequence, Sequence
 from dataclasses import field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -429,7 +429,8 @@ class ProjectFiles(Sequence[DistFile]):
         indexes: tuple[str, ...] = (),
     ) -> None:
         self.project = project
-        self.versions = tuple(versions)
+        # copied when changeable only (the facts snapshot's are each made when first asked for)
+        self.versions = tuple(versions) if isinstance(versions, MutableSequence) else versions
         self.has_upload_time = has_upload_time
         self.indexes = indexes
         self._raw = raw

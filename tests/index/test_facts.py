@@ -449,3 +449,31 @@ def test_a_snapshot_written_for_other_fields_of_the_stored_classes_is_a_miss(mon
     monkeypatch.setattr(snapshot, "_FILE_FIELDS", tuple(fields))
     monkeypatch.setattr(snapshot, "_LAYOUT", (tuple(fields), *snapshot._LAYOUT[1:]))
     assert load_snapshot(data) is None
+
+
+def test_a_listing_read_from_the_snapshot_answers_for_its_versions_as_a_tuple_does(
+        make_index, make_repo):
+    """The snapshot keeps a listing's versions as packaging's state and makes each when first
+    asked for: every way of reading them (a position from either end, a slice, iteration,
+    a search, a position past the end) answers as the listing read from its entry does."""
+    from constrain.index.snapshot import StoredVersions
+
+    index = make_index([*SPECS, PackageSpec("foo", "1.0.post1+local"), PackageSpec("foo", "3.0")])
+    settings = IndexSettings(index_url=index.index_url)
+    make_repo(settings).files("foo")
+    entry, _, hits = _run(make_repo, settings)
+    assert hits == 0
+    expected = tuple(entry.versions)
+    assert [str(v) for v in expected] == ["3.0", "2.0rc1", "1.1", "1.0.post1+local", "1.0"]
+    stored = make_repo(settings, offline=True).files("foo").versions
+    assert isinstance(stored, StoredVersions)  # read from the snapshot, not the entry
+    assert stored[2] == expected[2] and str(stored[-2]) == "1.0.post1+local"
+    assert stored[1:4] == expected[1:4] and stored[::-1] == expected[::-1] and stored[9:] == ()
+    assert tuple(stored) == expected and [str(v) for v in stored] == [str(v) for v in expected]
+    assert stored.index(Version("1.1")) == 2 and Version("1.0") in stored
+    assert len(stored) == 5 and stored[-5] == expected[0]
+    for past in (5, -6):
+        with pytest.raises(IndexError):
+            stored[past]
+    again = StoredVersions(*StoredVersions.state(stored))  # written again as it was read
+    assert tuple(again) == expected

@@ -47,7 +47,7 @@ from ..heap import hold_frozen, release_frozen
 from ..models import CoreMetadata, ProjectFiles
 from .pages.listing import WHOLE_BELOW, load_listing
 from .pages.pagecache import strip_userinfo
-from .snapshot import DUMP_ERRORS, FORMAT, dump_snapshot, load_snapshot
+from .snapshot import DUMP_ERRORS, FORMAT, StoredVersions, dump_snapshot, load_snapshot
 
 __all__ = ["Facts", "dump_snapshot", "facts_key", "identity", "load_snapshot", "tags_token"]
 
@@ -122,12 +122,13 @@ class _Listing:
         self.used: set[tuple[int, str]] | None = None
 
     def __getstate__(self) -> tuple:
-        return (self.ident, self.index, self.versions, self.has_upload, self.count,
-                self.indexes, dict(self.files))
+        return (self.ident, self.index, StoredVersions.state(self.versions), self.has_upload,
+                self.count, self.indexes, dict(self.files))
 
     def __setstate__(self, state: tuple) -> None:
-        (self.ident, self.index, self.versions, self.has_upload, self.count, self.indexes,
+        (self.ident, self.index, versions, self.has_upload, self.count, self.indexes,
          self.files) = state
+        self.versions = StoredVersions(*versions)  # each made when first asked for
         self.used = set()  # loaded: none used yet
 
     def cost(self) -> int:
