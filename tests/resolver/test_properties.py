@@ -245,4 +245,4 @@ def test_a_criterion_left_without_requirements_still_names_its_project() -> None
     prov = ConstrainProvider(MemoryIndex(packages), TARGET, FilePolicy(), constraints,
                              NULL_REPORTER)
     found = prov.find_matches("p0", {"p0": iter(())}, {})
-    assert [str(c.version) for c in found()] == ["3", "1"]
+    assert [str(c.version) for c in found] == ["3", "1"]

@@ -349,7 +349,8 @@ def test_a_candidates_changes_read_through_and_write_back_as_a_copy_would() -> N
 
 def test_the_sort_key_counts_candidates_without_making_them() -> None:
     # the sort key counts up to ten candidates of every open project (fewer candidates go
-    # first); only the ones the resolver reaches are made. The count seen through
+    # first), and resolvelib asks whether each new criterion has any; only the candidates
+    # the resolver reaches are made. The count seen through
     # resolvelib's view of find_matches' answer is the count iterating gives, before and
     # after an iteration; if a resolvelib release stops exposing the answer behind its
     # view, candidates are counted by making them (same pins, slower): this test says so.
@@ -376,10 +377,13 @@ def test_the_sort_key_counts_candidates_without_making_them() -> None:
         matches = LazyMatches(iter(range(total)), lambda c: Counted("x", c))  # type: ignore[arg-type]
         view = build_iter_view(matches)
         assert count_candidates(view, 10) == min(total, 10) and not made
+        assert bool(view) is (total > 0) and not made  # resolvelib asks it of each criterion
         first = list(islice(view, 2))
         assert count_candidates(view, 10) == min(total, 10) == len(list(islice(view, 10)))
         assert list(view) == list(view) and list(view)[:2] == first
         assert all(a is b for a, b in zip(list(view), list(view), strict=True))
+        assert len(matches) == total and list(matches) == [matches[i] for i in range(total)]
+        assert matches[-1:] == list(view)[-1:]
         made.clear()
 
     packages = [pkg("app", "1.0", *(f"d{i}" for i in range(8)))]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from itertools import islice
-from typing import Any
+from typing import Any, overload
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
@@ -17,14 +17,18 @@ from packaging.version import Version
 from .candidates import Candidate, Req
 
 
-class LazyMatches:
-    """find_matches' answer for resolvelib: a factory of iterators over candidates that are
-    produced on demand and remembered, so each version's files are examined at most once and
-    only as far as the resolver looks (resolvelib calls a callable result to iterate).
+class LazyMatches(Sequence[Candidate]):
+    """find_matches' answer for resolvelib: the candidates, produced on demand and
+    remembered, so each version's files are examined at most once and only as far as the
+    resolver looks.
 
     ``source`` gives the choices (a version with its files), ``make`` the candidate of one:
-    made when an iteration reaches it, so that :meth:`count` (the sort key counts up to ten
-    candidates of every open project, of which the resolver tries the first) makes none."""
+    made when an iteration reaches it, so that :meth:`count_up_to` (the sort key counts up
+    to ten candidates of every open project, of which the resolver tries the first) and
+    truth (resolvelib asks whether a criterion has any candidate each time one is made)
+    make none. A sequence, not a factory: resolvelib then iterates it directly (a factory's
+    answer it wraps in a tee per iteration); its length and items, which resolvelib does
+    not ask for, walk as far as they need."""
 
     __slots__ = ("_choices", "_done", "_made", "_make", "_source")
 
@@ -35,7 +39,7 @@ class LazyMatches:
         self._made: list[Candidate] = []  # the candidates of the first choices, in order
         self._done = False
 
-    def __call__(self) -> Iterator[Candidate]:
+    def __iter__(self) -> Iterator[Candidate]:
         if self._done and len(self._made) == len(self._choices):
             return iter(self._made)
         return self._iterate()
@@ -63,22 +67,45 @@ class LazyMatches:
             return False
         return True
 
-    def count(self, cap: int) -> int:
+    def count_up_to(self, cap: int) -> int:
         """How many candidates there are, counted up to ``cap`` (as many as iterating would
         give, without making them)."""
         while len(self._choices) < cap and self._more():
             pass
         return min(cap, len(self._choices))
 
+    def __bool__(self) -> bool:
+        return self.count_up_to(1) > 0
+
+    def __len__(self) -> int:
+        while self._more():
+            pass
+        return len(self._choices)
+
+    @overload
+    def __getitem__(self, index: int) -> Candidate: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Candidate]: ...
+
+    def __getitem__(self, index: int | slice) -> Candidate | list[Candidate]:
+        if isinstance(index, slice) or index < 0:
+            return list(self)[index]
+        for i, candidate in enumerate(self):
+            if i == index:
+                return candidate
+        raise IndexError(index)
+
 
 def count_candidates(candidates: Iterable[Candidate], cap: int) -> int:
     """How many candidates resolvelib's view of a criterion's candidates holds, counted up
-    to ``cap``: by :meth:`LazyMatches.count` when the view wraps one (resolvelib 1.2.1's
-    ``_FactoryIterableView`` keeps find_matches' answer as ``_factory``), else by iterating.
-    tests/resolver/test_provider.py fails if the view stops being seen through."""
-    factory = getattr(candidates, "_factory", None)
-    if isinstance(factory, LazyMatches):
-        return factory.count(cap)
+    to ``cap``: by :meth:`LazyMatches.count_up_to` when the view wraps one (resolvelib
+    1.2.1's ``_SequenceIterableView`` keeps find_matches' answer as ``_sequence``), else
+    by iterating. tests/resolver/test_provider.py fails if the view stops being seen
+    through."""
+    matches = getattr(candidates, "_sequence", None)
+    if isinstance(matches, LazyMatches):
+        return matches.count_up_to(cap)
     return sum(1 for _ in islice(candidates, cap))
 
 
