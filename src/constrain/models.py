@@ -118,16 +118,15 @@ class UnreadableLine:
     def extras(self) -> tuple[str, ...]:
         """The extras the marker compares ``extra`` with (``extra == "gcs"``), for messages."""
         found: list[str] = []
-        for m in _EXTRA_IN_MARKER.finditer(self.marker):
+        for m in re.finditer(_EXTRA_IN_MARKER, self.marker):
             name = m[1] if m[1] is not None else m[2]
             if name not in found:
                 found.append(name)
         return tuple(found)
 
 
-_EXTRA_IN_MARKER = re.compile(
-    r"""\bextra\s*==\s*['"]([^'"]*)['"]|['"]([^'"]*)['"]\s*==\s*extra\b"""
-)
+#: compiled when first used (re's cache): an unreadable line is rare, and every run imports this
+_EXTRA_IN_MARKER = r"""\bextra\s*==\s*['"]([^'"]*)['"]|['"]([^'"]*)['"]\s*==\s*extra\b"""
 
 
 @record

@@ -42,10 +42,12 @@ _PYTHON_RE = re.compile(r"^(?:cp|python|py)?(3)\.(\d+)(?:\.(\d+))?(t?)$")
 # Oldest glibc each architecture had manylinux wheels for (PEP 600 / packaging's table).
 _LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
 _MANYLINUX_FLOOR = {"x86_64": 5, "i686": 5}
-_MANYLINUX_RE = re.compile(r"^manylinux_(\d+)_(\d+)_(.+)$")
-_LEGACY_RE = re.compile(r"^(manylinux1|manylinux2010|manylinux2014)_(.+)$")
-_MUSL_RE = re.compile(r"^musllinux_(\d+)_(\d+)_(.+)$")
-_MAC_RE = re.compile(r"^macosx_(\d+)_(\d+)_(.+)$")
+# patterns of --platform tags, compiled when one is first read (re's cache): a target without
+# --platform never reads one, and compiling four patterns costs every run about 3M instructions
+_MANYLINUX_RE = r"^manylinux_(\d+)_(\d+)_(.+)$"
+_LEGACY_RE = r"^(manylinux1|manylinux2010|manylinux2014)_(.+)$"
+_MUSL_RE = r"^musllinux_(\d+)_(\d+)_(.+)$"
+_MAC_RE = r"^macosx_(\d+)_(\d+)_(.+)$"
 _LEGACY_GLIBC = {"manylinux1": 5, "manylinux2010": 12, "manylinux2014": 17}
 
 
@@ -146,9 +148,9 @@ def expand_platform(tag: str) -> list[str]:
     """Expand one pip-style platform tag into every platform tag a target with it accepts,
     most specific first (``manylinux_2_28_x86_64`` also runs ``manylinux_2_17`` wheels)."""
     tag = tag.strip().replace("-", "_").replace(".", "_")
-    if m := _LEGACY_RE.match(tag):
+    if m := re.match(_LEGACY_RE, tag):
         tag = f"manylinux_2_{_LEGACY_GLIBC[m.group(1)]}_{m.group(2)}"
-    if m := _MANYLINUX_RE.match(tag):
+    if m := re.match(_MANYLINUX_RE, tag):
         major, minor, arch = int(m.group(1)), int(m.group(2)), m.group(3)
         floor = _MANYLINUX_FLOOR.get(arch, 17)
         out: list[str] = []
@@ -159,12 +161,12 @@ def expand_platform(tag: str) -> list[str]:
                 out.append(f"{legacy}_{arch}")
         out.append(f"linux_{arch}")
         return out
-    if m := _MUSL_RE.match(tag):
+    if m := re.match(_MUSL_RE, tag):
         major, minor, arch = int(m.group(1)), int(m.group(2)), m.group(3)
         out = [f"musllinux_{major}_{n}_{arch}" for n in range(minor, -1, -1)]
         out.append(f"linux_{arch}")
         return out
-    if m := _MAC_RE.match(tag):
+    if m := re.match(_MAC_RE, tag):
         version = (int(m.group(1)), int(m.group(2)))
         return list(ptags.mac_platforms(version, m.group(3)))
     return [tag]
