@@ -145,3 +145,29 @@ def test_a_remembered_file_row_holds_no_login_or_token():
         (("sha256", "ab"),), None, None, None, 10, None, "https://idx.example/simple")
     assert _without_credentials(plain, indexes) == (*plain[:-1], "https://idx.example/simple")
     assert _without_credentials((*plain[:-1], ""), indexes)[-1] == ""
+
+
+def test_a_remembered_answer_is_read_without_collections_and_thresholds_come_back(
+        index_server, capsys, monkeypatch, tmp_path):
+    """Reading a remembered answer makes objects that live as long as it (a pin, its files,
+    its metadata each): no automatic collection runs while it is read (none would find
+    garbage), and the collector's thresholds are the process's own again afterwards."""
+    import gc
+
+    from constrain.app import memo
+
+    server = index_server(SPECS)
+    _run(capsys, monkeypatch, tmp_path, server)
+    seen = []
+    real_load = memo.load
+
+    def load(data, target):
+        seen.append(gc.get_threshold()[0])
+        return real_load(data, target)
+
+    monkeypatch.setattr(memo, "load", load)
+    before = gc.get_threshold()
+    pins, stats, _ = _run(capsys, monkeypatch, tmp_path, server, "--offline")
+    assert stats["remembered_resolutions"] == 1 and pins == ["app==1.0", "lib==1.0"]
+    assert seen == [0]  # threshold 0: no automatic collection
+    assert gc.get_threshold() == before

@@ -237,15 +237,20 @@ def resolve_remembered(
         else None
     )
     if key is not None and use:
-        data = cache.get("resolutions", key)
-        found = load(data, target) if data is not None else None
-        if found is not None:
-            install_set, provenance, warnings = found
-            if all(
+        from ..resolver.collection import fewer_collections
+
+        # an entry's objects live as long as the answer: no collection would find garbage
+        with fewer_collections(pause=True):
+            data = cache.get("resolutions", key)
+            found = load(data, target) if data is not None else None
+            fits = found is not None and all(
                 repository.provenance(project) == tokens
                 and repository.provenance_fresh(tokens)
-                for project, tokens in provenance.items()
-            ):
+                for project, tokens in found[1].items()
+            )
+        if found is not None:
+            install_set, provenance, warnings = found
+            if fits:
                 for message in warnings:
                     reporter.warning(message)
                 return install_set, True
