@@ -477,3 +477,27 @@ def test_a_listing_read_from_the_snapshot_answers_for_its_versions_as_a_tuple_do
             stored[past]
     again = StoredVersions(*StoredVersions.state(stored))  # written again as it was read
     assert tuple(again) == expected
+
+
+def test_a_stored_version_is_seen_only_once_made(monkeypatch):
+    """A version of the snapshot's listing is kept for others to read only once it is whole:
+    a thread reading the same position while another makes it (a prefetch job beside the
+    resolver) gets a whole version, never an empty object."""
+    from constrain.index.snapshot import StoredVersions
+
+    stored = StoredVersions(*StoredVersions.state([Version("2.0"), Version("1.0.post1")]))
+    real = Version.__setstate__
+    meanwhile: list[str] = []
+
+    def setstate(self: Version, state: object) -> None:
+        if not meanwhile:  # another reader of the position, while this one is being made
+            meanwhile.append("reading")
+            try:
+                meanwhile.append(str(stored[1]))
+            except AttributeError:
+                meanwhile.append("an empty object")
+        real(self, state)
+
+    monkeypatch.setattr(Version, "__setstate__", setstate)
+    assert str(stored[1]) == "1.0.post1"
+    assert meanwhile == ["reading", "1.0.post1"]

@@ -108,11 +108,13 @@ class StoredVersions(Sequence[Version]):
     def _make(self, position: int) -> Version:
         states = self._states
         if states is None:
-            states = self._states = marshal.loads(self.blob)
+            states = marshal.loads(self.blob)
             if len(states) != len(self._made):
                 raise ValueError("a stored listing whose versions do not match its count")
-        found = self._made[position] = _new(Version)
+            self._states = states
+        found = _new(Version)
         found.__setstate__(states[position])
+        self._made[position] = found  # kept whole: another thread may read it at once
         return found
 
     @overload
