@@ -9,6 +9,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,8 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
 class H2Server:
     """Serves :data:`BODY` on every path over HTTP/2, in frames as large as the client allows;
     records the settings the client sent, the size of each DATA frame it sent back, and the
-    paths asked for on each connection (``paths``, one list per connection)."""
+    paths asked for on each connection (``paths``, one list per connection) and the TLS
+    handshakes a client refused (``refused``)."""
 
     def __init__(self, cert: Path, key: Path) -> None:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -48,6 +50,7 @@ class H2Server:
         self.client_settings: dict[int, int] = {}
         self.frame_sizes: list[int] = []
         self.paths: list[list[str]] = []
+        self.refused = 0
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -66,7 +69,13 @@ class H2Server:
         import h2.connection
         import h2.events
 
-        with self.context.wrap_socket(raw, server_side=True) as conn_sock:
+        try:
+            conn_sock = self.context.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):  # the client did not trust the certificate
+            self.refused += 1
+            raw.close()
+            return
+        with conn_sock:
             conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
             conn.initiate_connection()
             conn_sock.sendall(conn.data_to_send())
@@ -193,7 +202,12 @@ def test_both_lanes_check_the_server_certificate(certificate, tmp_path):
         trusting.close()
         server.close()
     # two refused handshakes (no request), then one connection per lane of the trusting client
+    deadline = time.monotonic() + 10  # the server's threads see the refusals on their own time
+    while server.refused < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.refused == 2
     assert sorted(sorted(p) for p in server.paths if p) == [["/bulk"], ["/urgent"]]
+
 
 def test_bodies_arrive_whole_when_reading_pauses_under_tls(certificate, monkeypatch):
     # the client's buffer mark far below the body: reading the TLS stream stops and starts
