@@ -64,16 +64,27 @@ def _heavy(modules: set[str]) -> list[str]:
                   if any(m == h or m.startswith(h + ".") for h in HEAVY))
 
 
-def test_a_remembered_offline_resolve_imports_nothing_heavy(index_server, tmp_path):
+def _resolve_app(index_server, tmp_path, *, remember: bool = True
+                 ) -> tuple[Path, Path, dict[str, str], list[str]]:
+    """An index with ``app`` needing ``lib``; a working directory, the stats file, the
+    environment (``remember=False``: ``CONSTRAIN_NO_REMEMBER=1``) and the resolve command
+    line, whose pins go to ``tmp_path/pins.txt``."""
     server = index_server([PackageSpec("app", "1.0", requires_dist=["lib>=1"]),
                            PackageSpec("lib", "1.0")])
     work = tmp_path / "work"
     work.mkdir()
     stats = tmp_path / "stats.json"
     env = {**os.environ, "CONSTRAIN_STATS_FILE": str(stats)}
+    if not remember:
+        env["CONSTRAIN_NO_REMEMBER"] = "1"
     argv = ["resolve", "app", "--index-url", server.index_url, "--python", "3.11",
             "--platform", "manylinux_2_28_x86_64", "--airflow-constraints", "off",
             "-o", str(tmp_path / "pins.txt"), "--quiet"]
+    return work, stats, env, argv
+
+
+def test_a_remembered_offline_resolve_imports_nothing_heavy(index_server, tmp_path):
+    work, stats, env, argv = _resolve_app(index_server, tmp_path)
     first, _ = _imported(argv, work, env)  # fills the cache and remembers the answer
     assert json.loads(stats.read_text())["remembered_resolutions"] == 0
     assert "resolvelib" in first  # the check below can tell a heavy module when it sees one
@@ -99,14 +110,7 @@ HEAVY_FULL = (
 
 def test_a_full_offline_resolve_from_the_cache_imports_no_fetching_or_building(index_server,
                                                                                 tmp_path):
-    server = index_server([PackageSpec("app", "1.0", requires_dist=["lib>=1"]),
-                           PackageSpec("lib", "1.0")])
-    work = tmp_path / "work"
-    work.mkdir()
-    stats = tmp_path / "stats.json"
-    env = {**os.environ, "CONSTRAIN_STATS_FILE": str(stats), "CONSTRAIN_NO_REMEMBER": "1"}
-    argv = ["resolve", "app", "--index-url", server.index_url, "--python", "3.11",
-            "--platform", "manylinux_2_28_x86_64", "--airflow-constraints", "off", "--quiet"]
+    work, stats, env, argv = _resolve_app(index_server, tmp_path, remember=False)
     first, _ = _imported(argv, work, env)  # reads the metadata from the files: fills the cache
     assert "packaging.metadata" in first
 
@@ -172,15 +176,7 @@ def test_an_online_full_resolve_that_needs_no_request_imports_no_http_stack(inde
                                                                             tmp_path):
     """Pages fresh in the cache and metadata cached: the run asks the network nothing, so it
     pays for no HTTP client (httpx, TLS, its event loop) -- about a tenth of a second here."""
-    server = index_server([PackageSpec("app", "1.0", requires_dist=["lib>=1"]),
-                           PackageSpec("lib", "1.0")])
-    work = tmp_path / "work"
-    work.mkdir()
-    stats = tmp_path / "stats.json"
-    env = {**os.environ, "CONSTRAIN_STATS_FILE": str(stats), "CONSTRAIN_NO_REMEMBER": "1"}
-    argv = ["resolve", "app", "--index-url", server.index_url, "--python", "3.11",
-            "--platform", "manylinux_2_28_x86_64", "--airflow-constraints", "off", "--quiet",
-            "-o", str(tmp_path / "pins.txt")]
+    work, stats, env, argv = _resolve_app(index_server, tmp_path, remember=False)
     first, _ = _imported(argv, work, env)
     assert json.loads(stats.read_text())["requests"] > 0
     assert "httpx" in first  # the check below can tell the HTTP stack when it sees it
