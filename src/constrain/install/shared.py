@@ -19,6 +19,7 @@ import os
 import threading
 
 from ..cache.store import Cache
+from ..errors import CacheError
 
 #: A cache copy found (or made) holding its bytes -> its (inode, size, mtime_ns) then.
 _CHECKED: dict[str, tuple[int, int, int]] = {}
@@ -41,7 +42,7 @@ def place(cache: Cache, name: str, data: bytes, dst: str) -> bool:
             if attempt == 2 or exc.errno != errno.EMLINK:
                 return False
         with _LOCK:
-            shared = _make(shared, data)
+            shared = _make(cache, name, data)
     return False
 
 
@@ -56,10 +57,10 @@ def _checked(cache: Cache, name: str, data: bytes) -> str | None:
         if _CHECKED.get(path) == (st.st_ino, st.st_size, st.st_mtime_ns):
             return path
     with _LOCK:
-        return _read_or_make(path, data)
+        return _read_or_make(cache, name, path, data)
 
 
-def _read_or_make(path: str, data: bytes) -> str | None:
+def _read_or_make(cache: Cache, name: str, path: str, data: bytes) -> str | None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -72,32 +73,19 @@ def _read_or_make(path: str, data: bytes) -> str | None:
             return path
     except OSError:
         pass
-    return _make(path, data)
+    return _make(cache, name, data)
 
 
-def _make(path: str, data: bytes) -> str | None:
-    """A new read-only file holding ``data`` at ``path`` (written to a temporary, then renamed
-    over it: never found half-written); ``None`` when it cannot be written."""
-    import tempfile
-
+def _make(cache: Cache, name: str, data: bytes) -> str | None:
+    """A new read-only copy of ``name`` holding ``data`` (the cache writes it and renames it
+    over the old one: never found half-written); ``None`` when it cannot be written. The
+    status kept is that of the file written, read through it."""
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
-    except OSError:
+        with cache.put_opened("misc", f"shared-{name}", data) as entry:
+            os.fchmod(entry.fileno(), 0o444)
+            st = os.fstat(entry.fileno())
+    except (CacheError, OSError):
         return None
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fchmod(fd, 0o444)
-            st = os.fstat(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        return None
+    path = _PATHS[(cache.root, name)]
     _CHECKED[path] = (st.st_ino, st.st_size, st.st_mtime_ns)
     return path
