@@ -180,7 +180,6 @@ def _parse_wheel_filename(filename: str):
     return known_name, known_version, known_tags
 
 
-
 _SDIST_NAMES: dict[str, NormalizedName] = {}  # apart from _NAMES: wheel names are stricter
 
 
