@@ -125,6 +125,40 @@ def test_a_damaged_snapshot_is_a_miss(make_index, make_repo, cache, damage):
     assert hits == 0 and _facts(files) == _facts(expected)
 
 
+@pytest.mark.parametrize("damage", ["not marshal", "fewer", "not states", "other states"])
+def test_damaged_versions_under_a_valid_digest_are_read_from_the_listing(
+        make_index, make_repo, cache, damage):
+    """A listing's versions are read from their blob when first asked for, after the body's
+    digest was checked at the load: a blob the digest covers but that does not hold the
+    listing's versions (written so) is a miss read from the listing's entry, not an error in
+    the middle of a resolve, and the next run's snapshot holds them again."""
+    import marshal
+
+    from constrain.index.snapshot import StoredVersions
+
+    index = make_index(SPECS)
+    settings = IndexSettings(index_url=index.index_url)
+    make_repo(settings).files("foo")
+    expected, seen_expected, _ = _run(make_repo, settings)
+    key = facts_key([index.index_url])
+    found = load_snapshot(cache.get("facts", key) or b"")
+    assert found is not None
+    record = found[0]["foo"]
+    blob = {"not marshal": b"\xff not a marshal blob",
+            "fewer": marshal.dumps([Version("1.0").__getstate__()]),
+            "not states": marshal.dumps([1, 2, 3]),
+            "other states": marshal.dumps([(0, (1,)), {"_version": 1}, (0, (2,))])}[damage]
+    record.versions = StoredVersions(blob, 3)
+    cache.put("facts", key, dump_snapshot(*found))
+    files, seen, _ = _run(make_repo, settings)
+    assert [str(v) for v in files.versions] == ["2.0rc1", "1.1", "1.0"]
+    assert sorted(files.versions) == sorted(expected.versions)
+    assert seen == seen_expected and _facts(files) == _facts(expected)
+    again = make_repo(settings, offline=True).files("foo")  # the snapshot holds them again
+    assert isinstance(again.versions, StoredVersions)
+    assert [str(v) for v in again.versions] == ["2.0rc1", "1.1", "1.0"]
+
+
 def test_a_version_the_snapshot_lacks_is_read_from_the_listing(make_index, make_repo):
     index = make_index(SPECS)
     settings = IndexSettings(index_url=index.index_url)

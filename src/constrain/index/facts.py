@@ -19,9 +19,10 @@ kept open, or read whole when small and many are open), so an entry pruned or re
 meanwhile changes nothing for the run under way, as for a listing read from its entry. The
 snapshot carries a digest of its body and the versions of Python and packaging that wrote it,
 and is read by an unpickler that builds only packaging's and constrain's value types
-(:mod:`~constrain.index.snapshot`); anything else is a miss. A snapshot is written when a run
-read facts it did not have, or left more than a fifth of it (by the cost of loading) unused
-as the run before it did, and then holds what that run used.
+(:mod:`~constrain.index.snapshot`); anything else is a miss, and so are a listing's versions
+that cannot be read from it (they are read from the listing's entry, and written again). A
+snapshot is written when a run read facts it did not have, or left more than a fifth of it
+(by the cost of loading) unused as the run before it did, and then holds what that run used.
 
 Over 400 lines: the use of a snapshot's facts (listings with their fallback to the entry,
 metadata) and its upkeep (what a run used, when that is written) are one contract.
@@ -35,10 +36,11 @@ import json
 import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 from packaging.utils import NormalizedName
+from packaging.version import Version
 
 from ..cache.keys import digest
 from ..cache.store import Cache
@@ -304,24 +306,41 @@ class Facts:
                 used.add((position, token))
             return got
 
+        def versions() -> Sequence[Version]:
+            """The versions, from the held entry: the snapshot's could not be read."""
+            current = self._entry_again(project, held, index, again)
+            with self._lock:
+                record.versions = current.versions  # the snapshot written holds them again
+                self._dirty = True
+            return current.versions
+
+        if isinstance(record.versions, StoredVersions):
+            record.versions.fallback = versions
         if not isinstance(held, bytes):  # closed with the last reader
             weakref.finalize(build, held.close)
         return ProjectFiles(project, record.versions, range(len(record.versions)), build,
                             has_upload_time=record.has_upload, count=record.count,
                             indexes=record.indexes)
 
-    def _read_again(self, project: NormalizedName, record: _Listing, index: str,
-                    held: bytes | BinaryIO, again: list[ProjectFiles], position: int,
-                    keep: Callable[[str], bool] | None, token: str | None) -> tuple:
-        """The files of a version the snapshot does not hold, from the entry the snapshot's
-        facts came from, as it was opened (``held``)."""
+    @staticmethod
+    def _entry_again(project: NormalizedName, held: bytes | BinaryIO, index: str,
+                     again: list[ProjectFiles]) -> ProjectFiles:
+        """The listing read from the entry the snapshot's facts came from, as it was opened
+        (``held``), once (kept in ``again``)."""
         if not again:
             current = load_listing(project, held, index, whole_below=0)  # bytes, or in parts
             if current is None:  # changed in place under the same identity: damaged
                 raise CacheError(f"cannot read the cached listing of {project}",
                                  hint="remove the cache directory or use --refresh")
             again.append(current)
-        got = again[0].files_of(position, keep)
+        return again[0]
+
+    def _read_again(self, project: NormalizedName, record: _Listing, index: str,
+                    held: bytes | BinaryIO, again: list[ProjectFiles], position: int,
+                    keep: Callable[[str], bool] | None, token: str | None) -> tuple:
+        """The files of a version the snapshot does not hold, from the entry the snapshot's
+        facts came from, as it was opened (``held``)."""
+        got = self._entry_again(project, held, index, again).files_of(position, keep)
         if token is not None:
             with self._lock:
                 record.files[(position, token)] = got

@@ -20,7 +20,7 @@ import io
 import marshal
 import struct
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
 import _pickle as pickle  # the C pickler itself: pickle.py's import is several ms more
@@ -86,14 +86,21 @@ class StoredVersions(Sequence[Version]):
     and making them all was a third of the snapshot's load. Threads asking for one position
     at once may each make it: equal values, one of them kept.
 
+    The digest covers the blob, not what it holds (a writer could have stored anything): a
+    blob that is not the listing's versions (not marshal, another count, states packaging's
+    ``Version.__setstate__`` refuses) is found when a version is first made, and then
+    ``fallback`` gives them all (the facts read them from the listing's entry); without one,
+    :class:`ValueError`.
+
     ``state`` is what the snapshot writes: the blob read (unchanged) or made from versions."""
 
-    __slots__ = ("_made", "_states", "blob")
+    __slots__ = ("_made", "_states", "blob", "fallback")
 
     def __init__(self, blob: bytes, count: int) -> None:
         self.blob = blob
         self._states: list | None = None  # read from the blob when a version is first asked for
         self._made: list[Version | None] = [None] * count
+        self.fallback: Callable[[], Sequence[Version]] | None = None
 
     @staticmethod
     def state(versions: Sequence[Version]) -> tuple[bytes, int]:
@@ -106,16 +113,30 @@ class StoredVersions(Sequence[Version]):
         return len(self._made)
 
     def _make(self, position: int) -> Version:
-        states = self._states
-        if states is None:
-            states = marshal.loads(self.blob)
-            if len(states) != len(self._made):
-                raise ValueError("a stored listing whose versions do not match its count")
-            self._states = states
-        found = _new(Version)
-        found.__setstate__(states[position])
+        try:
+            states = self._states
+            if states is None:
+                states = marshal.loads(self.blob)
+                if type(states) is not list or len(states) != len(self._made):
+                    raise ValueError("a stored listing whose versions do not match its count")
+                self._states = states
+            found = _new(Version)
+            found.__setstate__(states[position])  # raises for what is not a version's state
+        except (ValueError, TypeError, EOFError, AttributeError, KeyError):
+            return self._fall_back(position)
         self._made[position] = found  # kept whole: another thread may read it at once
         return found
+
+    def _fall_back(self, position: int) -> Version:
+        """The version at ``position`` when the blob does not hold the listing's versions:
+        all of them from ``fallback``."""
+        if self.fallback is None:
+            raise ValueError("a stored listing whose versions cannot be read")
+        versions = tuple(self.fallback())
+        if len(versions) != len(self._made):
+            raise ValueError("a stored listing whose versions do not match its count")
+        self._made[:] = versions  # in one step: another thread may read them at once
+        return versions[position]
 
     @overload
     def __getitem__(self, index: int) -> Version: ...
