@@ -18,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..models import InstallSet, Pin
 from ..records import record
+from .headers import metadata_headers
 from .venv import Interpreter
 
 Action = Literal["install", "upgrade", "downgrade", "reinstall", "unchanged", "remove"]
@@ -38,24 +39,6 @@ class Installed:
     #: its METADATA's Requires-Dist lines as written (read with the rest: the check after an
     #: install needs them and should not parse METADATA a second time)
     requires_dist: tuple[str, ...] = field(default=(), compare=False, repr=False)
-
-
-def metadata_headers(dist_info: Path, parser=None):
-    """The header fields of ``dist_info/METADATA`` (raises ``OSError``). Only the header block
-    is parsed: the long description after the first empty line can be most of the file.
-    ``email`` (and the socket, calendar and random modules it brings) is imported only here:
-    an install into an environment with nothing else installed reads no METADATA."""
-    with open(dist_info / "METADATA", "rb") as fh:
-        data = fh.read()
-    end = min((i for i in (data.find(b"\n\n"), data.find(b"\r\n\r\n")) if i >= 0),
-              default=-1)
-    if end >= 0:
-        data = data[: end + 1]
-    if parser is None:
-        import email.parser
-
-        parser = email.parser.BytesHeaderParser()
-    return parser.parsebytes(data)
 
 
 def read_installed(interp: Interpreter, known: Mapping[str, Installed] | None = None

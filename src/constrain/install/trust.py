@@ -56,7 +56,7 @@ def check_metadata(ready) -> None:
     has and a differing Requires-Python. Wheels built here from sdists are not compared."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-    from .plan import metadata_headers
+    from .headers import metadata_headers
 
     for r in ready:
         pin = r.pin

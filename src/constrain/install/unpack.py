@@ -245,15 +245,19 @@ def _check_wheel(wheel: Path, sha256: str, cache: Cache, name: str,
     writing to, touching or replacing the file would have changed it. With ``data`` (its bytes,
     read while its file had the identity ``read_as``: :func:`_read_small`) the check is of
     those bytes, the ones then unpacked."""
-    from ..index.files import file_identity, sha256_of, verified_identity
-
+    # index.files (its HTTP client's modules, the models) only where it is needed: a worker
+    # process is handed the identity and the bytes, and needs neither
     if identity is None:
+        from ..index.files import verified_identity
+
         identity = verified_identity(wheel, sha256)
     if data is not None:
         if identity is not None and read_as is not None and tuple(identity) == read_as:
             return
         actual = hashlib.sha256(data).hexdigest()
     else:
+        from ..index.files import file_identity, sha256_of
+
         if identity is not None and tuple(identity) == file_identity(wheel):
             return
         actual = sha256_of(wheel)
@@ -465,7 +469,7 @@ def _dependency_fields(dist_info: Path) -> dict:
     in the manifest: the check before every link compares them with the resolve's metadata
     (``trust.check_metadata``), and the tree's own check (:func:`intact`) already vouches
     that METADATA has not changed since, so it need not be parsed again each install."""
-    from .plan import metadata_headers
+    from .headers import metadata_headers
 
     headers = metadata_headers(dist_info)
     rp = headers.get("Requires-Python")
