@@ -93,3 +93,68 @@ def test_archive_reads_the_same_whole_or_from_its_file(tmp_path, monkeypatch, in
     damage(wheel)
     with pytest.raises(archive.AmbiguousArchive, match=expected.replace("(", r"\(")):
         archive.check_archive(wheel, wheel.name)
+
+
+def _deflated(path: Path) -> tuple[bytes, zipfile.ZipInfo]:
+    """The wheel at ``path`` written again with its members deflated, as real wheels are:
+    ``(its bytes, the entry of gamma/extra.py)``."""
+    with zipfile.ZipFile(path) as zf:
+        members = [(info.filename, zf.read(info)) for info in zf.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("gamma/extra.py")
+    return path.read_bytes(), info
+
+
+def _bad_crc(path: Path) -> None:
+    """gamma/extra.py's CRC-32, in its local header and its central-directory entry, is not
+    the CRC-32 of its bytes (which still match RECORD)."""
+    data, info = _deflated(path)
+    out = bytearray(data)
+    central = data.index(b"PK\x01\x02", info.header_offset + 1)  # the central directory
+    while data[central + 46:central + 46 + len(b"gamma/extra.py")] != b"gamma/extra.py":
+        central = data.index(b"PK\x01\x02", central + 1)
+    for at in (info.header_offset + 14, central + 16):
+        struct.pack_into("<L", out, at, info.CRC ^ 1)
+    path.write_bytes(bytes(out))
+
+
+def _bad_deflate(path: Path) -> None:
+    """gamma/extra.py's compressed bytes are not a deflate stream."""
+    data, info = _deflated(path)
+    name_len, extra_len = struct.unpack_from("<2H", data, info.header_offset + 26)
+    start = info.header_offset + 30 + name_len + extra_len
+    path.write_bytes(data[:start] + b"\xff" * info.compress_size
+                     + data[start + info.compress_size:])
+
+
+@pytest.mark.parametrize("in_memory", [True, False], ids=["read whole", "read from the file"])
+@pytest.mark.parametrize("case, damage", [
+    ("intact", _deflated),
+    ("a member's CRC-32 is wrong", _bad_crc),
+    ("a member's data is not deflate", _bad_deflate),
+])
+def test_damaged_member_is_refused_whole_or_streamed(tmp_path, capsys, monkeypatch, in_memory,
+                                                     case, damage):
+    """A member whose bytes do not inflate, or whose CRC-32 is not theirs, is refused with a
+    clear error whether the wheel is unpacked from its bytes in memory or read from its file;
+    an intact deflated wheel installs the same files either way."""
+    from constrain.install import archive
+
+    monkeypatch.setattr(archive, "IN_MEMORY", 1 << 30 if in_memory else 0)
+    wheels = tmp_path / "wheels"
+    damage(make_wheel(wheels, "gamma", "1.0", files=FILES))
+    venv = tmp_path / "V"
+    code, _, err = install(capsys, "gamma", "--no-index", "--find-links", str(wheels),
+                           "--venv", str(venv))
+    assert "internal error" not in err and "Traceback" not in err
+    if case == "intact":
+        assert code == 0, err
+        site = next(venv.glob("lib/python*/site-packages"))
+        assert {n: (site / n).read_text() for n in FILES} == FILES
+        return
+    assert code == 1, err
+    assert "gamma-1.0-py3-none-any.whl is not a valid zip archive" in err
+    assert not venv.exists()

@@ -6,7 +6,9 @@ install different code than a scanner saw, so before anything is unpacked every 
 archive must be accounted for by exactly one reading: one local header per central-directory
 entry, carrying the same name, entries back to back from the first byte, the central directory
 right after them and nothing after the end record. Names must be unique, and RECORD must list
-exactly the files of the archive, each by a safe relative path.
+exactly the files of the archive, each by a safe relative path. The members of an archive held
+in memory are then read from the very bytes checked, each whole in one decompression
+(:class:`Members`), with its size and CRC-32 checked as ``zipfile`` checks them.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import os
 import posixpath
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from ..errors import ConstrainError
 
@@ -97,9 +100,19 @@ def checked_zip(path: str | os.PathLike[str], wheel: str,
     """The archive at ``path`` (or ``data``, its bytes already read) open for reading once it
     passed :func:`check_archive` (its central directory read once, for the check and for the
     reader); closed on leaving."""
+    with checked_members(path, wheel, data) as members:
+        yield members.zipfile
+
+
+@contextlib.contextmanager
+def checked_members(path: str | os.PathLike[str], wheel: str,
+                    data: bytes | None = None) -> Iterator[Members]:
+    """:func:`checked_zip`, as :class:`Members`: a member of an archive held in memory is
+    read whole, in one decompression, from the bytes that were checked."""
     if data is not None:
-        with _checked(io.BytesIO(data), len(data), wheel) as zf:
-            yield zf
+        starts: dict[str, int] = {}
+        with _checked(io.BytesIO(data), len(data), wheel, starts) as zf:
+            yield Members(zf, data, starts)
         return
     try:
         fh = open(path, "rb")  # noqa: SIM115 -- closed below, after the reader
@@ -112,15 +125,75 @@ def checked_zip(path: str | os.PathLike[str], wheel: str,
             if size <= IN_MEMORY:
                 data = fh.read()  # to its end, whatever its size now: what is checked is read
                 source, size = io.BytesIO(data), len(data)
-            zf = _checked(source, size, wheel)
+            starts = {}
+            zf = _checked(source, size, wheel, starts)
         except OSError as exc:
             raise _refuse(wheel, exc.strerror or str(exc)) from None
         with zf:
-            yield zf
+            yield Members(zf, data, starts)
 
 
-def _checked(fh: BinaryIO, size: int, wheel: str) -> zipfile.ZipFile:
-    """``fh`` (``size`` bytes) as a ZIP file, once it passed :func:`check_archive`."""
+#: a member up to this size is decompressed in one call (larger ones stream in chunks)
+WHOLE = 32 << 20
+
+
+class Members:
+    """The members of a checked archive. :meth:`open` gives what ``zipfile.ZipFile.open``
+    gives, for ``installer``'s reading: a member of an archive held in memory comes whole,
+    decompressed in one call from the bytes the check read, its size and CRC-32 checked as
+    ``zipfile`` checks them (a damaged member raises ``zipfile.BadZipFile``); any other (a
+    large or encrypted member, an archive read from its file) comes from ``zipfile``."""
+
+    def __init__(self, zf: zipfile.ZipFile, data: bytes | None, starts: dict[str, int]) -> None:
+        self.zipfile = zf
+        self.filename = zf.filename
+        self._data = memoryview(data) if data is not None else None
+        self._starts = starts  # archive name -> offset of its data (after its local header)
+
+    def namelist(self) -> list[str]:
+        return self.zipfile.namelist()
+
+    def infolist(self) -> list[zipfile.ZipInfo]:
+        return self.zipfile.infolist()
+
+    def read(self, name: str | zipfile.ZipInfo) -> bytes:
+        info = name if isinstance(name, zipfile.ZipInfo) else self.zipfile.getinfo(name)
+        whole = self._whole(info)
+        return whole if whole is not None else self.zipfile.read(info)
+
+    def open(self, name: str | zipfile.ZipInfo) -> IO[bytes]:
+        info = name if isinstance(name, zipfile.ZipInfo) else self.zipfile.getinfo(name)
+        whole = self._whole(info)
+        return self.zipfile.open(info) if whole is None else Whole(whole)
+
+    def _whole(self, info: zipfile.ZipInfo) -> bytes | None:
+        if (self._data is None or info.flag_bits & 0x1 or info.file_size > WHOLE
+                or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)):
+            return None
+        start = self._starts[info.filename]
+        raw = self._data[start:start + info.compress_size]
+        try:
+            out = (bytes(raw) if info.compress_type == zipfile.ZIP_STORED
+                   else zlib.decompress(raw, -15, info.file_size or 1))
+        except zlib.error as exc:
+            raise zipfile.BadZipFile(f"bad data for file {info.filename!r}: {exc}") from None
+        if len(out) != info.file_size or zlib.crc32(out) != info.CRC:
+            raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+        return out
+
+
+class Whole(io.BytesIO):
+    """A member read whole: ``whole`` is all of its bytes (a writer takes them at once)."""
+
+    def __init__(self, whole: bytes) -> None:
+        super().__init__(whole)
+        self.whole = whole
+
+
+def _checked(fh: BinaryIO, size: int, wheel: str,
+             starts: dict[str, int] | None = None) -> zipfile.ZipFile:
+    """``fh`` (``size`` bytes) as a ZIP file, once it passed :func:`check_archive`; ``starts``
+    is given where each member's data begins (after its local header)."""
     cd_offset, _ = _end_record(fh, size, wheel)
     try:
         zf = zipfile.ZipFile(fh)
@@ -152,7 +225,10 @@ def _checked(fh: BinaryIO, size: int, wheel: str) -> zipfile.ZipFile:
             shown = local_name.decode("utf-8", "backslashreplace")
             raise _refuse(wheel, f"the local header of {info.filename!r} names it "
                           f"{shown!r}")
-        end = info.header_offset + _LOCAL.size + name_len + extra_len + info.compress_size
+        start = info.header_offset + _LOCAL.size + name_len + extra_len
+        if starts is not None:
+            starts[info.filename] = start
+        end = start + info.compress_size
         if flags & 0x08:  # a data descriptor follows: 12-24 bytes, optional signature
             fh.seek(end)
             end += 4 if fh.read(4) == b"PK\x07\x08" else 0

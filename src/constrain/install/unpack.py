@@ -148,9 +148,12 @@ class _CacheDestination:
         # seek or block-size stat per file, as a buffered open() makes. It is sealed through
         # the open file: made read-only, and its inode and mtime taken for the manifest,
         # without two more lookups of its path.
+        # archive.Whole: the member's bytes, read whole (one write), else chunks of a stream
+        whole = getattr(stream, "whole", None)
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            while chunk := stream.read(1 << 20):
+            for chunk in (whole,) if whole is not None else iter(
+                    lambda: stream.read(1 << 20), b""):
                 h.update(chunk)
                 size += len(chunk)
                 view = memoryview(chunk)
@@ -410,18 +413,19 @@ def unpack_in_worker(wheel: str, sha256: str, cache_root: str, filename: str,
 
 def _unpack_into(wheel: Path, tree: Path, name: str, data: bytes | None = None) -> dict:
     import zipfile
+    import zlib
 
     from installer import install
     from installer.exceptions import InstallerError
     from installer.sources import WheelFile
 
-    from .archive import check_record, checked_zip
+    from .archive import check_record, checked_members
 
     dest = _CacheDestination(tree, name)
     try:
-        with checked_zip(wheel, name, data) as zf:
+        with checked_members(wheel, name, data) as zf:
             zf.filename = name  # installer reads name and version from the file's name
-            source = WheelFile(zf)
+            source = WheelFile(zf)  # type: ignore[arg-type] # what installer reads of a ZipFile
             try:  # RECORD lists every file with a hash; contents are checked while copying
                 source.validate_record(validate_contents=False)
             except ValueError as exc:
@@ -443,11 +447,12 @@ def _unpack_into(wheel: Path, tree: Path, name: str, data: bytes | None = None) 
             fields = _dependency_fields(tree / dest.root_scheme / dist_info)
     except ConstrainError:
         raise
-    except (InstallerError, ValueError, KeyError, OSError) as exc:
+    except (InstallerError, ValueError, KeyError, OSError, zipfile.BadZipFile,
+            zlib.error) as exc:
         if isinstance(exc, OSError):  # writing the tree: unpack() names the cache
             raise
-        if isinstance(exc, zipfile.BadZipFile):
-            raise InstallError(f"{name} is not a valid zip archive",
+        if isinstance(exc, (zipfile.BadZipFile, zlib.error)):  # a member's data is damaged
+            raise InstallError(f"{name} is not a valid zip archive", details=[str(exc)],
                                hint="the file is damaged; remove it from the cache") from None
         raise InstallError(f"cannot unpack {name}: {exc}") from None
     return {
