@@ -314,19 +314,25 @@ class Session:
         note_target = getattr(repository, "note_target", None)
         if note_target is not None:  # the facts snapshot is kept per target
             note_target(target)
-        install_set, remembered = resolve_remembered(
-            requirements,
-            constraints,
-            repository,
-            self.cache,
-            target,
-            options,
-            reporter,
-            allow_build=not self.request.no_build,
-            use=not self.request.refresh and not forget,
-            store=not forget,
-            on_pin=on_pin,
-        )
+        try:
+            install_set, remembered = resolve_remembered(
+                requirements,
+                constraints,
+                repository,
+                self.cache,
+                target,
+                options,
+                reporter,
+                allow_build=not self.request.no_build,
+                use=not self.request.refresh and not forget,
+                store=not forget,
+                on_pin=on_pin,
+            )
+        except BaseException:  # failed or interrupted: what it read is no measure of the next run
+            note_failed = getattr(repository, "note_failed", None)
+            if note_failed is not None:
+                note_failed()
+            raise
         if remembered:
             with self._state.lock:
                 self._state.remembered += 1

@@ -22,7 +22,9 @@ and is read by an unpickler that builds only packaging's and constrain's value t
 (:mod:`~constrain.index.snapshot`); anything else is a miss, and so are a listing's versions
 that cannot be read from it (they are read from the listing's entry, and written again). A
 snapshot is written when a run read facts it did not have, or left more than a fifth of it
-(by the cost of loading) unused as the run before it did, and then holds what that run used.
+(by the cost of loading) unused as the run before it did, and then holds what that run used;
+a run that failed or was interrupted only adds what it read (its part says nothing of what
+the next run needs).
 
 Over 400 lines: the use of a snapshot's facts (listings with their fallback to the entry,
 metadata) and its upkeep (what a run used, when that is written) are one contract.
@@ -179,6 +181,7 @@ class Facts:
         self._sidecars: dict[str, tuple[Identity, dict]] = {}
         self._used_sidecars: dict[str, tuple[Identity, dict]] = {}
         self._dirty = False
+        self._failed = False  # see note_failed
         self._pruned = False  # written: what it holds is what this run used
         self._frozen = False  # gc.freeze() done at the load, undone by close()
         self._open_left: int | None = None  # small listing entries this run may keep open
@@ -426,6 +429,14 @@ class Facts:
             if frozen:
                 release_frozen()
 
+    def note_failed(self) -> None:
+        """The run failed or was interrupted (a resolve raised): what it read is a part of
+        what a run needs, so :meth:`save` neither cuts the snapshot to it nor counts it as
+        a run that left the snapshot unused; it writes the snapshot with what the run read
+        added, when it read facts the snapshot lacked."""
+        with self._lock:
+            self._failed = True
+
     def _left_unused(self, snapshot: Identity, unused: bool) -> bool:
         """Is the ``snapshot`` read left largely ``unused`` by this run and by the run before
         it that read it? Noted in the entry's sidecar (a run that used nearly all of it
@@ -445,14 +456,22 @@ class Facts:
         """Write the snapshot of what this run used, if it read facts the snapshot lacked, or
         if it left more than a fifth of the snapshot unused as the run before it did (a cold
         run's snapshot holds what its prefetching and builds looked at too, which every later
-        run loaded and never used). A cache that cannot be written is left as it is (the
+        run loaded and never used). A run that failed (:meth:`note_failed`) only adds to the
+        snapshot. A cache that cannot be written is left as it is (the
         facts are an optimisation)."""
         if self.cache is None:
             return
         with self._lock:
-            listings = {p: found.kept() for p, found in self._used_listings.items()}
-            metadata = dict(self._used_metadata)
-            sidecars = dict(self._used_sidecars)
+            if self._failed:
+                if not self._dirty:
+                    return
+                listings = {**self._listings, **self._used_listings}  # files lists whole
+                metadata = {**self._metadata, **self._used_metadata}
+                sidecars = {**self._sidecars, **self._used_sidecars}
+            else:
+                listings = {p: found.kept() for p, found in self._used_listings.items()}
+                metadata = dict(self._used_metadata)
+                sidecars = dict(self._used_sidecars)
             if not self._dirty:
                 if self._pruned or self._snapshot is None:
                     return

@@ -105,6 +105,7 @@ class IndexRepository:
         self._closed = False
         self._facts: Facts | None = None
         self._facts_target: object | None = None
+        self._failed = False  # a resolve on this repository failed or was interrupted
 
     @property
     def facts(self) -> Facts:
@@ -133,6 +134,11 @@ class IndexRepository:
         the command names the facts snapshot (:class:`~constrain.index.facts.Facts`)."""
         if self._facts_target is None:
             self._facts_target = target
+
+    def note_failed(self) -> None:
+        """A resolve on this repository failed or was interrupted: the facts snapshot is
+        added to at the close, never cut to what this run read (:meth:`Facts.note_failed`)."""
+        self._failed = True
 
     # ------------------------------------------------------------------ MetadataProvider
     def files(self, project: str) -> Sequence[DistFile]:
@@ -285,6 +291,8 @@ class IndexRepository:
             pool.close()
         self._offload.close()
         if self._facts is not None:
+            if self._failed:
+                self._facts.note_failed()
             self._facts.close()
 
     def __enter__(self) -> IndexRepository:
