@@ -113,10 +113,8 @@ def _bad_crc(path: Path) -> None:
     the CRC-32 of its bytes (which still match RECORD)."""
     data, info = _deflated(path)
     out = bytearray(data)
-    central = data.index(b"PK\x01\x02", info.header_offset + 1)  # the central directory
-    while data[central + 46:central + 46 + len(b"gamma/extra.py")] != b"gamma/extra.py":
-        central = data.index(b"PK\x01\x02", central + 1)
-    for at in (info.header_offset + 14, central + 16):
+    central, local = _central_and_local(data, info)
+    for at in (local + 14, central + 16):
         struct.pack_into("<L", out, at, info.CRC ^ 1)
     path.write_bytes(bytes(out))
 
@@ -139,17 +137,47 @@ def _inflaters() -> list[str]:
     return ["isal", "zlib"]
 
 
+def _central_and_local(data: bytes, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """Where gamma/extra.py's central-directory entry and local header begin."""
+    central = data.index(b"PK\x01\x02", info.header_offset + 1)  # the central directory
+    while data[central + 46:central + 46 + len(b"gamma/extra.py")] != b"gamma/extra.py":
+        central = data.index(b"PK\x01\x02", central + 1)
+    return central, info.header_offset
+
+
+def _encrypted(path: Path) -> None:
+    """gamma/extra.py says it is encrypted (flag bit 0, in both of its headers)."""
+    data, info = _deflated(path)
+    central, local = _central_and_local(data, info)
+    out = bytearray(data)
+    for at in (local + 6, central + 8):
+        struct.pack_into("<H", out, at, struct.unpack_from("<H", out, at)[0] | 1)
+    path.write_bytes(bytes(out))
+
+
+def _unknown_method(path: Path) -> None:
+    """gamma/extra.py is compressed by a method no reader here knows (99, in both headers)."""
+    data, info = _deflated(path)
+    central, local = _central_and_local(data, info)
+    out = bytearray(data)
+    for at in (local + 8, central + 10):
+        struct.pack_into("<H", out, at, 99)
+    path.write_bytes(bytes(out))
+
+
 @pytest.mark.parametrize("inflater", _inflaters())
 @pytest.mark.parametrize("in_memory", [True, False], ids=["read whole", "read from the file"])
 @pytest.mark.parametrize("case, damage", [
     ("intact", _deflated),
     ("a member's CRC-32 is wrong", _bad_crc),
     ("a member's data is not deflate", _bad_deflate),
+    ("a member is encrypted", _encrypted),
+    ("a member's compression method is unknown", _unknown_method),
 ])
 def test_damaged_member_is_refused_whole_or_streamed(tmp_path, capsys, monkeypatch, inflater,
                                                      in_memory, case, damage):
-    """A member whose bytes do not inflate, or whose CRC-32 is not theirs, is refused with a
-    clear error whether the wheel is unpacked from its bytes in memory (inflated by zlib or
+    """A member whose bytes do not inflate, whose CRC-32 is not theirs, that is encrypted or
+    compressed by an unknown method is refused with a clear error whether the wheel is unpacked from its bytes in memory (inflated by zlib or
     ISA-L) or read from its file; an intact deflated wheel installs the same files either way."""
     import zlib
 

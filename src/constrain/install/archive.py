@@ -150,7 +150,9 @@ class Members:
     gives, for ``installer``'s reading: a member of an archive held in memory comes whole,
     decompressed in one call from the bytes the check read, its size and CRC-32 checked as
     ``zipfile`` checks them (a damaged member raises ``zipfile.BadZipFile``); any other (a
-    large or encrypted member, an archive read from its file) comes from ``zipfile``."""
+    large one, one compressed otherwise, an archive read from its file) comes from
+    ``zipfile``. An encrypted member, or one compressed by a method ``zipfile`` cannot read,
+    raises ``zipfile.BadZipFile`` too (not ``zipfile``'s RuntimeError or NotImplementedError)."""
 
     def __init__(self, zf: zipfile.ZipFile, data: bytes | None, starts: dict[str, int]) -> None:
         self.zipfile = zf
@@ -165,17 +167,23 @@ class Members:
         return self.zipfile.infolist()
 
     def read(self, name: str | zipfile.ZipInfo) -> bytes:
-        info = name if isinstance(name, zipfile.ZipInfo) else self.zipfile.getinfo(name)
-        whole = self._whole(info)
-        return whole if whole is not None else self.zipfile.read(info)
+        with self.open(name) as stream:
+            return stream.read()
 
     def open(self, name: str | zipfile.ZipInfo) -> IO[bytes]:
         info = name if isinstance(name, zipfile.ZipInfo) else self.zipfile.getinfo(name)
+        if info.flag_bits & 0x1:
+            raise zipfile.BadZipFile(f"{info.filename!r} is encrypted")
         whole = self._whole(info)
-        return self.zipfile.open(info) if whole is None else Whole(whole)
+        if whole is not None:
+            return Whole(whole)
+        try:
+            return self.zipfile.open(info)
+        except NotImplementedError as exc:  # a compression method zipfile cannot read
+            raise zipfile.BadZipFile(f"{info.filename!r}: {exc}") from None
 
     def _whole(self, info: zipfile.ZipInfo) -> bytes | None:
-        if (self._data is None or info.flag_bits & 0x1 or info.file_size > WHOLE
+        if (self._data is None or info.file_size > WHOLE
                 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)):
             return None
         start = self._starts[info.filename]
