@@ -90,7 +90,6 @@ def resolve(
     from ..policies.filters import FilePolicy
     from .candidates import ConstraintIndex, Req
     from .collection import fewer_collections
-    from .explain import explain_impossible, explain_too_deep
     from .loop import resolver_class
     from .provider import ConstrainProvider
     from .result import StatsReporter, build_install_set
@@ -116,8 +115,12 @@ def resolve(
         try:
             result = resolver.resolve(roots, max_rounds=options.max_rounds)
         except resolvelib.ResolutionImpossible as exc:
+            from .explain import explain_impossible  # only when explaining
+
             raise explain_impossible(exc.causes, prov) from None
         except resolvelib.ResolutionTooDeep:
+            from .explain import explain_too_deep
+
             raise explain_too_deep(
                 options.max_rounds, counter.rejected, target.describe()) from None
         stats = dataclasses.replace(counter.stats(), requirements_matched=prov.requirements_matched)

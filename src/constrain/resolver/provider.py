@@ -4,51 +4,33 @@
 is_satisfied_by, get_dependencies, get_preference) for one target. It reads the world only
 through :class:`~constrain.models.MetadataProvider`: files per project (once each), metadata
 per candidate version (once each, lazily), and it hints ahead with ``prefetch`` so that a cold
-resolve waits on the depth of the dependency graph rather than on one request at a time.
+resolve waits on the depth of the dependency graph rather than on one request at a time (the
+hints: :class:`~constrain.resolver.ahead.Ahead`).
 
 Extras follow pip: the candidate ``foo[a]==1.0`` depends on ``foo==1.0`` plus the requirements
 that only the extra brings in. A version whose metadata Requires-Python excludes the target
 depends on the synthetic :data:`~constrain.resolver.candidates.PYTHON` project with that
 specifier, which only the target's Python can satisfy, so resolvelib backtracks over it.
 
-Over 400 lines: one class answering resolvelib's questions and prefetching ahead of them; its
-pure helpers are in dependencies.py, limits.py and matches.py.
+Its pure helpers are in dependencies.py, limits.py and matches.py; how a candidate came in
+(for messages) in chains.py.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from resolvelib import AbstractProvider
 
-from ..errors import (
-    BuildError,
-    BuildRequirementsUnavailable,
-    ConstrainError,
-    ProjectNotFound,
-)
-from ..models import (
-    COMMAND_LINE,
-    CoreMetadata,
-    DistFile,
-    MetadataProvider,
-    ProjectFiles,
-    UnreadableLine,
-)
-from ..policies.filters import (
-    FilePolicy,
-    VersionFiles,
-    choice_of,
-    group_versions,
-    iter_choices,
-    iter_usable,
-)
+from ..errors import BuildError, ProjectNotFound
+from ..models import CoreMetadata, DistFile, MetadataProvider, ProjectFiles, UnreadableLine
+from ..policies.filters import FilePolicy, VersionFiles, choice_of, group_versions, iter_usable
 from ..reporting import Reporter
 from ..target import TargetEnvironment
+from .ahead import Ahead
 from .candidates import PYTHON, Candidate, ConstraintIndex, Req, python_candidate, split_identifier
 from .dependencies import (
     Dependencies,
@@ -62,18 +44,13 @@ from .matches import (
     LazyMatches,
     criterion_of,
     pin_of,
-    pinned_versions,
     with_public_version,
     requirement_count,
 )
 from .preference import Chooser, OpenQueue, choose_first
 
 
-#: Releases fetched ahead when the crawl sees a version that a top-level pin rules out.
-WALK_AHEAD = 16
-
-
-class ConstrainProvider(AbstractProvider):
+class ConstrainProvider(Ahead, AbstractProvider):
     """resolvelib's view of the package world for one target, one set of constraints and
     one policy. Keeps the per-resolve caches (files, versions, metadata) and the record of
     who asked for what, which explanations and the install set read afterwards."""
@@ -97,9 +74,6 @@ class ConstrainProvider(AbstractProvider):
         self._versions: dict[str, Sequence[VersionFiles]] = {}
         self._metadata: dict[tuple[str, Any], CoreMetadata] = {}
         self._invalid_extras: dict[tuple[str, Any], frozenset[str]] = {}
-        self._prefetched: set[str] = set()
-        self._prefetch_lock = threading.Lock()
-        self._crawl_budget = 2000  # speculative hints, so a huge graph cannot run away
         #: identifier -> every (requirement, parent) seen, in order; parent None = top level
         self.asked: dict[str, list[tuple[Req, Candidate | None]]] = {}
         self.user_named: set[str] = set()
@@ -108,16 +82,10 @@ class ConstrainProvider(AbstractProvider):
         self._limits = Limits(constraints)
         self._exact_limit: dict[str, Any] = {}  # limit text -> public version it pins, or None
         self.requirements_matched = 0  # work counter (ResolveStats.requirements_matched)
-        self._tried: dict[str, int] = {}  # project -> candidates whose dependencies were asked
-        self._version_index: dict[str, dict] = {}
         self._identifiers: dict[str, tuple[str, frozenset[NormalizedName]]] = {}
         self._pinned: dict[tuple[str, Any], tuple[VersionFiles, ...]] = {}  # _pinned_versions
-        self._root_pins: dict[str, list[Req]] = {}  # exact top-level pins, for the crawl
         self.chooser = Chooser(constraints, self.user_named)
-        #: does the source act on hints? (an offline repository ignores them: no closures
-        #: made for it, ~5,000 prefetch calls in the large Airflow resolve)
-        self._hints = not getattr(source, "offline", False)
-        self._hints_files = self._hints and hasattr(source, "prefetch_files")
+        self._start_hints()
 
     # ------------------------------------------------------------------ the world, cached
     def files(self, project: str) -> Sequence[DistFile]:
@@ -158,34 +126,10 @@ class ConstrainProvider(AbstractProvider):
             try:
                 self._metadata[key] = self.source.metadata(candidate.best_file)
             except BuildError as exc:
-                raise self._build_failure(candidate, exc) from None
-        return self._metadata[key]
+                from .chains import build_failure
 
-    def _build_failure(self, candidate: Candidate, exc: BuildError) -> BuildError:
-        """The build error, saying which pin needed it, why, and the ways out."""
-        base = Candidate(candidate.name, candidate.version, frozenset(), candidate.files,
-                         candidate.yanked)
-        chain = " -> ".join(self.chain(base)) or f"{candidate.name}=={candidate.version}"
-        if isinstance(exc, BuildRequirementsUnavailable):  # its hint is the way out
-            return BuildRequirementsUnavailable(
-                f"{candidate.name} {candidate.version} has no wheel for "
-                f"{self.target.describe()}, and the build requirements of "
-                f"{candidate.best_file.filename} cannot be had",
-                details=(f"needed by {chain}", exc.message, *exc.details),
-                locations=exc.locations, pin=(candidate.name, candidate.version),
-                hint=exc.hint)
-        return BuildError(
-            f"{candidate.name} {candidate.version} has no wheel for {self.target.describe()}, "
-            f"and building its metadata from {candidate.best_file.filename} failed",
-            details=(f"needed by {chain}", exc.message, *exc.details),
-            locations=exc.locations,
-            pin=(candidate.name, candidate.version),
-            hint=f"exclude that version (a -c file with '{candidate.name}!="
-            f"{candidate.version}') or pin one that has a wheel for this target; or: {exc.hint}"
-            + _uploaded(candidate) if exc.hint else f"exclude that version (a -c file with '{candidate.name}!="
-            f"{candidate.version}'), pin one that has a wheel for this target, or fix the "
-            "build (compilers, system libraries, build constraints)",
-        )
+                raise build_failure(self.asked, self.target, candidate, exc) from None
+        return self._metadata[key]
 
     def invalid_extras(self, name: str, version: Any) -> frozenset[str]:
         """Extras asked of this version that its metadata does not provide (ignored)."""
@@ -201,76 +145,6 @@ class ConstrainProvider(AbstractProvider):
                 self._root_pins.setdefault(req.name, []).append(req)
         for req in roots:
             self.prefetch(req)
-
-    def prefetch(self, req: Req) -> None:
-        """Hint the source that ``req``'s project is needed, choosing the best file of the
-        highest version that passes the policies, ``req`` and the constraints, so its metadata
-        is fetched in the background."""
-        if not self._hints:
-            return
-        with self._prefetch_lock:  # also called from prefetch threads (the crawl below)
-            if req.name == PYTHON or req.name in self._prefetched:
-                return
-            self._prefetched.add(req.name)
-        name, target, policy = req.name, self.target, self.policy
-        specs = [req.specifier, *self.constraints.specifiers(req.name)]
-
-        def choose(files: Sequence[DistFile]) -> Iterable[DistFile]:
-            try:  # the first choice only: later versions' files are never looked at
-                first = next(iter_choices(
-                    group_versions(name, files, target, policy), specs, policy.prerelease
-                ), None)
-            except ConstrainError:
-                return []  # surfaces on the real call
-            return [first.files[0]] if first is not None else []
-
-        extras = req.extras
-
-        def then(metadata: CoreMetadata) -> None:
-            """Crawl on: the likely version's own dependencies are likely needed next; and
-            when that version cannot go with a top-level pin, its predecessors are next."""
-            if self._crawl_budget <= 0:
-                return
-            needed = [r for r in metadata.requires_dist if target.evaluate(r.marker, extras)]
-            if any(self._excludes_exact_pin(r) for r in needed):
-                self._walk_ahead(name, metadata.version, specs)
-            for r in needed:
-                self._crawl_budget -= 1
-                self.prefetch(Req.from_requirement(r))
-
-        self.source.prefetch(NormalizedName(name), choose, then)
-
-    def _excludes_exact_pin(self, requirement) -> bool:
-        """Does ``requirement`` exclude what a top-level requirement or a constraint pins
-        exactly (a provider release needing ``apache-airflow>=3`` when
-        ``apache-airflow==2.10.5`` was asked)?"""
-        name = canonicalize_name(requirement.name)
-        pins = [*self._root_pins.get(name, ()),
-                *(Req(name, c.specifier) for c in self.constraints.on(name))]
-        for pin in pins:
-            versions = pinned_versions(pin)
-            if versions and not any(
-                requirement.specifier.contains(v, prereleases=True) for v in versions
-            ):
-                return True
-        return False
-
-    def _walk_ahead(self, name: str, version, specs) -> None:
-        """The resolver will reject ``version`` and walk down ``name``'s releases, fetching
-        each one's metadata in turn; fetch the next ones now, while the crawl runs, instead
-        of one round trip per release when the resolver gets there."""
-        if not self._hints_files:
-            return
-        ahead: list[DistFile] = []
-        for vf in self.versions(name):
-            if len(ahead) >= WALK_AHEAD:
-                break
-            if vf.version >= version or (vf.pre and not version.is_prerelease):
-                continue
-            if all(s.contains(vf.version, prereleases=True) for s in specs) and vf.files:
-                ahead.append(vf.files[0])
-        if ahead:
-            self.source.prefetch_files(ahead)
 
     # ------------------------------------------------------------------ resolvelib API
     def identify(self, requirement_or_candidate: Req | Candidate) -> str:
@@ -409,37 +283,6 @@ class ConstrainProvider(AbstractProvider):
             self.prefetch(dep)
         return found
 
-    def _look_ahead(self, candidate: Candidate) -> None:
-        """When the resolver walks down a project's versions (each rejected version costs a
-        metadata fetch), fetch the next ones in parallel: 2 after the first rejection, then 4,
-        8, up to 16 -- so a long walk through releases that need a newer parent costs a few
-        round trips instead of one per release. Not with a source that fetches nothing
-        (``offline``): choosing the next files would filter each version's files for no one
-        (5% of the large Airflow resolve's CPU)."""
-        tried = self._tried.get(candidate.name, 0)
-        self._tried[candidate.name] = tried + 1
-        if tried == 0 or not self._hints_files:
-            return
-        versions = self.versions(candidate.name)
-        index = self._version_index.get(candidate.name)
-        if index is None:
-            index = self._version_index[candidate.name] = {
-                vf.version: i for i, vf in enumerate(versions)
-            }
-        start = index.get(candidate.version)
-        if start is None:
-            return
-        want = min(16, 2**tried)
-        ahead: list[DistFile] = []
-        for vf in versions[start + 1 :]:
-            if len(ahead) >= want:
-                break
-            if vf.pre and not candidate.version.is_prerelease:
-                continue
-            if vf.files:
-                ahead.append(vf.files[0])
-        self.source.prefetch_files(ahead)
-
     # ------------------------------------------------------------------ helpers
     def unreadable_applying(
         self, md: CoreMetadata, extras: frozenset[str] = frozenset()
@@ -469,32 +312,14 @@ class ConstrainProvider(AbstractProvider):
         return deps
 
     # ------------------------------------------------------------------ explanations
-    def chain(self, candidate: Candidate | None, _seen: frozenset[str] = frozenset()) -> list[str]:
+    def chain(self, candidate: Candidate | None) -> list[str]:
         """How ``candidate`` came in, from the top: ``["command line", "a==1.0", ...]``."""
-        if candidate is None:
-            return []
-        if candidate.key in _seen:
-            return [str(candidate)]
-        seen = _seen | {candidate.key}
-        for req, parent in self.asked.get(candidate.key, ()):
-            if not req.contains(candidate.version):
-                continue
-            if parent is None:
-                return [str(req.origin or COMMAND_LINE), str(candidate)]
-            if parent.key in seen:
-                continue
-            if parent.name == candidate.name:
-                return self.chain(parent, seen)
-            return [*self.chain(parent, seen), str(candidate)]
-        return [str(candidate)]
+        from .chains import chain
+
+        return chain(self.asked, candidate)
 
     def requirement_chain(self, req: Req, parent: Candidate | None) -> str:
         """``command line -> a==1.0 -> c<2`` for one requirement of a conflict."""
-        head = self.chain(parent) if parent is not None else [str(req.origin or COMMAND_LINE)]
-        return " -> ".join([*head, str(req)])
+        from .chains import requirement_chain
 
-
-def _uploaded(candidate: Candidate) -> str:
-    """``; the sdist was uploaded on DAY``: the date whose build tools it was made with."""
-    when = candidate.best_file.upload_time
-    return f"; the sdist was uploaded on {when.date().isoformat()}" if when else ""
+        return requirement_chain(self.asked, req, parent)
