@@ -37,6 +37,7 @@ CONTRACTS: dict[str, frozenset[str]] = {
     "locks": frozenset(),
     "heap": frozenset(),
     "models": frozenset({"errors", "records"}),
+    "ports": frozenset({"models"}),  # the resolver's Protocol: imported for type checkers only
     "target": frozenset({"errors", "records"}),
     "config": frozenset({"errors", "index", "records"}),  # index: the client's default deadline
     # domain packages: never the orchestration (app) or the CLI

@@ -105,6 +105,8 @@ HEAVY_FULL = (
     "constrain.airflow.layers", "constrain.airflow.plan", "constrain.airflow.published",
     "constrain.constraints.parser", "constrain.constraints.sets",
     "constrain.install", "constrain.download", "constrain.review", "constrain.refresh",
+    # read only when explaining a failure; the resolver's Protocol: for type checkers only
+    "constrain.resolver.explain", "constrain.resolver.chains", "constrain.ports",
 )
 
 

@@ -1,9 +1,9 @@
 """The shared vocabulary: files an index offers, their core metadata, origins, pins and install sets.
 
 These are cheap frozen values built on ``packaging``'s types. Nothing here does I/O. The one
-Protocol the resolver sees the world through, :class:`MetadataProvider`, is defined here too, so
-``resolver/`` and ``index/`` never import each other. Over 400 lines because every package
-shares these types: splitting them would make each import site name two or three modules.
+Protocol the resolver sees the world through is :class:`constrain.ports.MetadataProvider`.
+Over 400 lines because every package shares these types and every command loads them: a
+module more would be a cost on every run (the Protocol, named only by type checkers, is not).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, MutableSequence, Sequence
 from dataclasses import field
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -291,41 +291,6 @@ def _requirement_from_parts(
             found = _MARKERS[marker] = Marker(marker)
         req.marker = found  # type: ignore[assignment]
     return req
-
-
-class MetadataProvider(Protocol):
-    """How the resolver sees the package world: files of a project, metadata of a file.
-
-    The real implementation is the index client plus cache (``index/``); tests use an in-memory
-    index loaded from a scenario file.
-    """
-
-    def files(self, project: NormalizedName) -> Sequence[DistFile]:
-        """Every file offered for ``project`` on the one index that owns it (first-index
-        priority) plus find-links locations. Raises ``ProjectNotFound`` when none has it."""
-        ...
-
-    def metadata(self, file: DistFile) -> CoreMetadata:
-        """The core metadata of ``file``, fetched once and cached. May raise
-        ``MetadataError``, ``BuildForbidden``, ``BuildError``, ``OfflineMissing``."""
-        ...
-
-    def prefetch(
-        self,
-        project: NormalizedName,
-        choose: Callable[[Sequence[DistFile]], Iterable[DistFile]] | None = None,
-        then: Callable[[CoreMetadata], object] | None = None,
-    ) -> None:
-        """A hint: ``project`` will be needed soon. Start fetching its files in the background
-        and, once they are known, the metadata of the files ``choose`` picks (typically the
-        best file of the most likely version), then call ``then`` with the first one's
-        metadata. Never raises; errors surface on the real call."""
-        ...
-
-    def prefetch_files(self, files: Iterable[DistFile]) -> None:
-        """A hint: the metadata of ``files`` may be needed soon (the resolver is walking down a
-        project's versions). Start fetching it in the background. Never raises."""
-        ...
 
 
 @record

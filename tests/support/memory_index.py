@@ -64,7 +64,7 @@ def _with_extra(req: str, extra: str) -> Requirement:
 
 
 class MemoryIndex:
-    """A :class:`~constrain.models.MetadataProvider` over scenario package tables."""
+    """A :class:`~constrain.ports.MetadataProvider` over scenario package tables."""
 
     def __init__(self, packages: Iterable[Mapping[str, Any]]) -> None:
         self._files: dict[str, list[DistFile]] = {}

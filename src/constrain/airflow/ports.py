@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from ..cache import Cache
     from ..config import IndexSettings
     from ..index.transport.client import HttpClient
-    from ..models import InstallSet, MetadataProvider, Origin
+    from ..models import InstallSet, Origin
+    from ..ports import MetadataProvider
     from ..reporting import Reporter
     from ..resolver import ResolveOptions
     from ..target import TargetEnvironment

@@ -205,7 +205,7 @@ class Session:
     # ------------------------------------------------------------------ made on first use
     @property
     def repository(self) -> Any:
-        """The index repository (an :class:`~constrain.models.MetadataProvider`)."""
+        """The index repository (an :class:`~constrain.ports.MetadataProvider`)."""
         state = self._state
         if state.repository is not None:
             return state.repository

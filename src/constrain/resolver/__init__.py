@@ -1,7 +1,7 @@
 """The resolver: requirements and constraints in, an InstallSet for one target out.
 
 Built on resolvelib. :func:`resolve` is the one entry point; it sees the package world only
-through a :class:`~constrain.models.MetadataProvider` and never looks at the host: the target is
+through a :class:`~constrain.ports.MetadataProvider` and never looks at the host: the target is
 a parameter.
 """
 
@@ -21,7 +21,8 @@ from ..reporting import NULL_REPORTER, Reporter
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-    from ..models import DistFile, InstallSet, MetadataProvider, Origin
+    from ..models import DistFile, InstallSet, Origin
+    from ..ports import MetadataProvider
     from ..target import TargetEnvironment
 
 # resolvelib and the provider are imported by resolve() itself: reading ResolveOptions (every

@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 
 from ..errors import ConstrainError
-from ..models import CoreMetadata, DistFile, MetadataProvider
+from ..models import CoreMetadata, DistFile
 from ..policies.filters import FilePolicy, VersionFiles, group_versions, iter_choices
 from ..target import TargetEnvironment
 from .candidates import PYTHON, Candidate, ConstraintIndex, Req
 from .matches import pinned_versions
+
+if TYPE_CHECKING:
+    from ..ports import MetadataProvider
 
 #: Releases fetched ahead when the crawl sees a version that a top-level pin rules out.
 WALK_AHEAD = 16

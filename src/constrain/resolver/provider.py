@@ -2,7 +2,7 @@
 
 :class:`ConstrainProvider` answers resolvelib's questions (identify, find_matches,
 is_satisfied_by, get_dependencies, get_preference) for one target. It reads the world only
-through :class:`~constrain.models.MetadataProvider`: files per project (once each), metadata
+through :class:`~constrain.ports.MetadataProvider`: files per project (once each), metadata
 per candidate version (once each, lazily), and it hints ahead with ``prefetch`` so that a cold
 resolve waits on the depth of the dependency graph rather than on one request at a time (the
 hints: :class:`~constrain.resolver.ahead.Ahead`).
@@ -19,14 +19,14 @@ Its pure helpers are in dependencies.py, limits.py and matches.py; how a candida
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 from resolvelib import AbstractProvider
 
 from ..errors import BuildError, ProjectNotFound
-from ..models import CoreMetadata, DistFile, MetadataProvider, ProjectFiles, UnreadableLine
+from ..models import CoreMetadata, DistFile, ProjectFiles, UnreadableLine
 from ..policies.filters import FilePolicy, VersionFiles, choice_of, group_versions, iter_usable
 from ..reporting import Reporter
 from ..target import TargetEnvironment
@@ -48,6 +48,9 @@ from .matches import (
     requirement_count,
 )
 from .preference import Chooser, OpenQueue, choose_first
+
+if TYPE_CHECKING:
+    from ..ports import MetadataProvider
 
 
 class ConstrainProvider(Ahead, AbstractProvider):

@@ -1,7 +1,7 @@
 """The index repository: files and metadata of projects from the configured indexes and
 find-links locations, with first-index priority and parallel prefetch.
 
-:class:`IndexRepository` is the real :class:`~constrain.models.MetadataProvider`. For each project
+:class:`IndexRepository` is the real :class:`~constrain.ports.MetadataProvider`. For each project
 it asks the indexes in priority order; the first one that knows the project owns it and later
 indexes are never asked (protection against dependency confusion). Files from find-links
 locations (``findlinks.py``) are always merged in. Project pages come through the page cache
