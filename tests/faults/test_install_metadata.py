@@ -22,6 +22,14 @@ GAMMA = PackageSpec("gamma", "1.0")
      "wheel does not declare"),
     (["gamma>=1,<2"], ["gamma <3, >=1"], "the wheel declares Requires-Dist: gamma<3,>=1, which "
      "the resolve did not see"),
+    # a marker's parentheses group its terms, and its strings are compared as written
+    (['gamma; python_version >= "3" and (os_name == "nt" or os_name == "posix")'],
+     ['gamma; (python_version >= "3" and os_name == "nt") or os_name == "posix"'],
+     'the resolve used Requires-Dist: gamma; python_version >= "3" and (os_name == "nt" or '
+     'os_name == "posix"), which the wheel does not declare'),
+    (['gamma; platform_system == "Windows"'], ['gamma; platform_system == "windows"'],
+     'the wheel declares Requires-Dist: gamma; platform_system == "windows", which the '
+     "resolve did not see"),
 ])
 def test_lying_pep658_metadata_is_refused(make_index, tmp_path, capsys, served, real, expected):
     server = make_index([GAMMA, PackageSpec("beta", "1.0", requires_dist=real)], pep658=True)

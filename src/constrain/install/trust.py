@@ -9,6 +9,7 @@ to be linked and names each difference; nothing is linked when one is found.
 
 from __future__ import annotations
 
+import operator
 import re
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -26,23 +27,79 @@ def _key(req: Requirement) -> tuple:
 
 
 def _text_key(line: str) -> str:
-    """A requirement's text without the differences PEP 508 allows in spacing, quoting, case
-    and the order of its extras and of its version clauses (``foo (>=1,<2) ; extra == 'x'``
-    and ``foo<2,>=1; extra == "x"`` agree: packaging writes a requirement's clauses sorted,
-    most METADATA files do not); lines whose keys differ are parsed and compared by meaning."""
-    key = "".join(line.split()).replace("'", '"').replace("(", "").replace(")", "").lower()
+    """A requirement's text without the differences PEP 508 allows that do not change its
+    meaning, so that lines with equal keys are equal requirements and need no parsing:
+    spacing outside strings, quotes, the case of the name, the extras' spelling (PEP 685),
+    the order of the extras and of the version clauses, parentheses around the clauses or
+    around one comparison of the marker, and the spelling of a name the marker compares
+    ``extra`` with (``foo (>=1,<2) ; (python_version >= '3') and extra == 'x_y'`` and
+    ``foo<2,>=1; python_version >= "3" and extra == "x-y"`` agree: packaging writes the
+    latter, most METADATA files the former). Nothing else: other parentheses group, strings
+    are compared as written. Lines whose keys differ are parsed and compared by meaning."""
+    quote = "'" if "'" in line else '"'
+    inside = "".join(line.split(quote)[1::2])  # the strings, when all in one kind of quote
+    if (quote == "'" and '"' in line) or len("".join(inside.split())) != len(inside):
+        key = _spelled(line)  # both quotes, or spaces inside a string: string by string
+    else:  # every space is outside the strings
+        key = "".join(line.split())
+        if quote == "'":
+            key = key.replace("'", '"')
     head, sep, marker = key.partition(";")
-    if "," in head and "@" not in head:  # several extras or clauses (a URL is left as it is)
-        found = _HEAD.fullmatch(head)
-        if found is not None:
-            name, extras, clauses = found.groups()
-            head = name + ("[" + ",".join(sorted(extras.split(","))) + "]"
-                           if extras is not None else "") + ",".join(sorted(clauses.split(",")))
+    if "@" not in head:  # a URL is left as it is
+        head = head.replace("(", "").replace(")", "").lower()
+        if "," in head or "[" in head:  # several clauses, or extras
+            found = _HEAD.fullmatch(head)
+            if found is not None:
+                name, extras, clauses = found.groups()
+                head = name
+                if extras:
+                    head += "[" + ",".join(sorted({canonicalize_name(e)
+                                                   for e in extras.split(",")})) + "]"
+                head += ",".join(sorted(clauses.split(",")))
+    if "'" in marker:  # a string holding a double quote: nothing in it may be taken for code
+        return head + sep + marker
+    if "(" in marker:  # packaging writes no parentheses around one comparison
+        marker = _ONE_TERM.sub(_INSIDE, marker)
+    if "extra" in marker and (_ODD_EXTRA.search(marker) or "=extra" in marker):
+        marker = _EXTRA_NAME.sub(_extra_name, marker)
+        marker = _NAME_EXTRA.sub(_name_extra, marker)
     return head + sep + marker
+
+
+def _spelled(line: str) -> str:
+    """``line`` without spaces outside its strings, each string in double quotes (single
+    ones when it holds a double quote)."""
+    parts = _QUOTED.split(line)  # text, string, text, string, ..., text
+    for n in range(0, len(parts), 2):
+        parts[n] = "".join(parts[n].split())
+    for n in range(1, len(parts), 2):
+        value = parts[n][1:-1]
+        parts[n] = '"' + value + '"' if '"' not in value else "'" + value + "'"
+    return "".join(parts)
+
+
+def _extra_name(found: re.Match) -> str:
+    return f'extra{found[1]}"{canonicalize_name(found[2])}"'
+
+
+def _name_extra(found: re.Match) -> str:
+    return f'"{canonicalize_name(found[1])}"{found[2]}extra'
 
 
 #: a requirement's name, its extras (between brackets) and the rest: its version clauses
 _HEAD = re.compile(r"([a-z0-9._-]+)(?:\[([^\]]*)\])?([^\[\]]*)")
+#: a requirement's strings (PEP 508: either quote, no escapes), kept by split()
+_QUOTED = re.compile(r"""("[^"]*"|'[^']*')""")
+# in a marker without spaces, its strings double-quoted:
+#: a name compared with ``extra``, either way round
+_EXTRA_NAME = re.compile(r'extra([=!]=)"([^"]*)"')
+_NAME_EXTRA = re.compile(r'"([^"]*)"([=!]=)extra')
+#: such a name not normalized (PEP 685: lower case, runs of ``-_.`` as one ``-``)
+_ODD_EXTRA = re.compile(r'extra[=!]="[^"]*(?:[A-Z._]|--)')
+#: one comparison in parentheses
+_ONE_TERM = re.compile(r'\((\w+(?:===|[=!<>]=|~=|[<>]|notin|in)"[^"]*"'
+                       r'|"[^"]*"(?:===|[=!<>]=|~=|[<>]|notin|in)\w+)\)')
+_INSIDE = operator.itemgetter(1)  # what the parentheses held (a C call: no frame per match)
 
 
 _WHERE = {"pep658": "the index's metadata file (PEP 658)", "range": "the metadata read from the "
@@ -79,9 +136,13 @@ def check_metadata(ready) -> None:
         # a remembered resolve's requirements are read lazily: their texts need no parsing
         texts = requires.texts() if hasattr(requires, "texts") else [str(q) for q in requires]
         lines = []
-        # the same lines written alike (83 of workload 1's 140 wheels) need no keys
-        used_by_text = {} if texts == raw else {_text_key(text): i for i, text in enumerate(texts)}
-        raw_by_text = {} if texts == raw else {_text_key(line): line for line in raw}
+        # the same lines written alike (83 of workload 1's 140 wheels) need no keys, nor does
+        # a line both sides write alike
+        same = set() if texts == raw else set(texts).intersection(raw)
+        used_by_text = {} if texts == raw else {_text_key(text): i for i, text in
+                                                enumerate(texts) if text not in same}
+        raw_by_text = {} if texts == raw else {_text_key(line): line for line in raw
+                                               if line not in same}
         if used_by_text.keys() != raw_by_text.keys():
             # Some lines differ as text: compare what those mean (PEP 508 allows many
             # spellings of one requirement). Only these are parsed and keyed by meaning
@@ -102,6 +163,7 @@ def check_metadata(ready) -> None:
             missing, extra = used.keys() - has.keys(), has.keys() - used.keys()
             if missing or extra:
                 alike = {_key(requires[i]) for k, i in used_by_text.items() if k in raw_by_text}
+                alike.update(_key(requires[i]) for i, text in enumerate(texts) if text in same)
                 missing, extra = missing - alike, extra - alike
             lines += [f"the resolve used Requires-Dist: {used[k]}, which the wheel does not "
                       "declare" for k in sorted(missing)]
