@@ -10,8 +10,8 @@ directory, and entry points or scripts named like the environment's own launcher
 lands in the cache bucket ``unpacked`` with a manifest of every file: hash, size, and the inode
 and mtime it got. Its files are made read-only (environments hard-link them, so an edit through
 one would change them all), and every later use checks each file's size, mtime and inode against
-the manifest (:func:`intact`; ``--verify`` re-hashes them instead): a changed tree is unpacked
-again from its verified wheel. Linking into environments is ``link.py``; replacing distributions ``journal.py``.
+the manifest (``trees.intact``; ``--verify`` re-hashes them instead): a changed tree is
+unpacked again from its verified wheel. Linking into environments is ``link.py``; replacing distributions ``journal.py``.
 
 Over 400 lines: every check made before a tree is published sits beside the code it guards.
 """
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ..cache.store import Cache
 from ..errors import ConstrainError
-from ..records import record
+from .trees import Unpacked as Unpacked, discard as discard, intact as intact, usable
 
 #: Bump when the unpacked layout or manifest changes (old entries are then ignored).
 _LAYOUT = "l2"
@@ -89,18 +89,6 @@ def _refuse_reserved(name: str, what: str, wheel: str) -> None:
 # ====================================================================== unpacking into the cache
 
 
-@record
-class Unpacked:
-    """A wheel unpacked in the cache: its tree and manifest."""
-
-    root: Path
-    manifest: dict
-
-    @property
-    def dist_info(self) -> str:
-        return self.manifest["dist_info"]
-
-
 class _CacheDestination:
     """An ``installer`` destination writing into a cache tree and remembering each file."""
 
@@ -113,6 +101,9 @@ class _CacheDestination:
         self.entry_points: list[list[str]] = []
         self._root = os.fspath(tree)
         self._made: set[str] = set()  # directories already created (one mkdir each, not per file)
+        from installer.records import Hash, RecordEntry  # once a wheel, not once a file
+
+        self._hash, self._entry = Hash, RecordEntry
 
     def write_script(self, name, module, attr, section):
         from installer.records import RecordEntry
@@ -126,8 +117,6 @@ class _CacheDestination:
         return RecordEntry(name, None, None)
 
     def write_file(self, scheme, path, stream, is_executable):
-        from installer.records import Hash, RecordEntry
-
         rel = _safe_relpath(os.fspath(path), "file path", self.wheel)
         if scheme not in _SCHEMES:
             raise UnsafeWheel(f"{self.wheel} writes to an unknown scheme {scheme!r}")
@@ -140,25 +129,25 @@ class _CacheDestination:
         self._written.add(dest)
         parent = os.path.dirname(dest)
         if parent not in self._made:
-            os.makedirs(parent, exist_ok=True)
-            self._made.add(parent)
-        h = hashlib.sha256()
-        size = 0
+            self._mkdirs(parent)
         # A new file (never through a link already there), written unbuffered: no tty check,
         # seek or block-size stat per file, as a buffered open() makes. It is sealed through
         # the open file: made read-only, and its inode and mtime taken for the manifest,
         # without two more lookups of its path.
-        # archive.Whole: the member's bytes, read whole (one write), else chunks of a stream
-        whole = getattr(stream, "whole", None)
+        whole = getattr(stream, "whole", None)  # archive.Whole: all of the member's bytes
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            for chunk in (whole,) if whole is not None else iter(
-                    lambda: stream.read(1 << 20), b""):
-                h.update(chunk)
-                size += len(chunk)
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view):]
+            if whole is not None:  # one hash, one write
+                h = hashlib.sha256(whole)
+                size = len(whole)
+                _write_all(fd, whole)
+            else:
+                h = hashlib.sha256()
+                size = 0
+                while chunk := stream.read(1 << 20):
+                    h.update(chunk)
+                    size += len(chunk)
+                    _write_all(fd, chunk)
             os.fchmod(fd, 0o555 if is_executable else 0o444)
             st = os.fstat(fd)
         finally:
@@ -166,11 +155,27 @@ class _CacheDestination:
         digest = base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
         self.files.append([scheme, rel, "sha256=" + digest, size, bool(is_executable)])
         self.stats.append([st.st_ino, st.st_mtime_ns])
-        return RecordEntry(rel, Hash("sha256", digest), size)
+        return self._entry(rel, self._hash("sha256", digest), size)
+
+    def _mkdirs(self, directory: str) -> None:
+        """``directory`` and its parents in the new tree not made yet: one mkdir each."""
+        todo = []
+        while directory not in self._made and directory != self._root:
+            todo.append(directory)
+            directory = os.path.dirname(directory)
+        for made in reversed(todo):
+            os.mkdir(made)
+            self._made.add(made)
 
     def finalize_installation(self, scheme, record_file_path, records):
         self.root_scheme = scheme
         self.record_path = record_file_path
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)[os.write(fd, data):] if data else None  # after a short write,
+    while view:  # the rest
+        view = view[os.write(fd, view):]
 
 
 def unpacked_key(wheel_sha256: str) -> str:
@@ -190,12 +195,12 @@ def unpack(wheel: Path, sha256: str, cache: Cache, filename: str | None = None, 
     :class:`InstallError` when the wheel's RECORD does not match its contents or the wheel no
     longer has ``sha256``, and ``AmbiguousArchive`` for a ZIP that reads two ways."""
     final = cache.path("unpacked", unpacked_key(sha256))
-    found = _usable(final, verify)
+    found = usable(final, verify)
     if found is not None:
         return found
     final.parent.mkdir(parents=True, exist_ok=True)
     with cache.lock("unpack-" + sha256[:40]):
-        found = _usable(final, verify)
+        found = usable(final, verify)
         if found is not None:
             return found
         data, read_as = _read_small(wheel)
@@ -291,76 +296,6 @@ def _cache_os_error(exc: OSError, wheel: str, cache: Cache) -> InstallError:
     return InstallError(f"cannot unpack {wheel} into the cache ({cache.root}): "
                         f"{exc.strerror or exc}", hint="check the cache directory's permissions "
                         "and free space; nothing was installed")
-
-
-def intact(unpacked: Unpacked, *, rehash: bool = False) -> str | None:
-    """The first file of ``unpacked`` that changed since it was unpacked, or ``None``. By
-    default a cheap check (size, mtime and inode against the manifest: an edit through any
-    hard link shows); ``rehash`` reads every file and compares its sha256 (``--verify``)."""
-    manifest = unpacked.manifest
-    stats = manifest.get("stat")
-    if not isinstance(stats, list) or len(stats) != len(manifest["files"]):
-        return "manifest.json"
-    tree = str(unpacked.root)
-    for (scheme, rel, digest, size, _x), (ino, mtime) in zip(manifest["files"], stats, strict=True):
-        path = f"{tree}/{scheme}/{rel}"
-        try:
-            st = os.stat(path)
-        except OSError:
-            return f"{scheme}/{rel}"
-        if st.st_size != size or st.st_ino != ino or st.st_mtime_ns != mtime:
-            return f"{scheme}/{rel}"
-        if rehash:
-            try:
-                with open(path, "rb") as fh:
-                    actual = record_hash_of(fh)
-            except OSError:
-                return f"{scheme}/{rel}"
-            if actual != digest:
-                return f"{scheme}/{rel}"
-    return None
-
-
-def record_hash_of(fh) -> str:
-    h = hashlib.sha256()
-    while chunk := fh.read(1 << 20):
-        h.update(chunk)
-    return "sha256=" + base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
-
-
-def _usable(final: Path, rehash: bool) -> Unpacked | None:
-    """The tree at ``final`` if it is there and intact; a changed one is discarded."""
-    found = _load(final)
-    if found is None:
-        return None
-    if intact(found, rehash=rehash) is None:
-        return found
-    return None
-
-
-def discard(tree: Path) -> None:
-    """Remove a cache tree (its read-only files need no write bit to be unlinked); moved
-    aside first so a half-removed tree is never found under its key."""
-    aside = tree.with_name(f".gone-{tree.name}-{os.getpid()}")
-    with contextlib.suppress(OSError):
-        os.rename(tree, aside)
-        tree = aside
-    shutil.rmtree(tree, ignore_errors=True)
-
-
-def _load(final: Path) -> Unpacked | None:
-    try:  # read whole at once: no text layer, no tty or position look-ups (once a tree)
-        fd = os.open(f"{final}/manifest.json", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            data = os.read(fd, os.fstat(fd).st_size + 1)
-            while chunk := os.read(fd, 1 << 20):  # grown since the fstat
-                data += chunk
-        finally:
-            os.close(fd)
-        manifest = json.loads(data)
-    except (OSError, ValueError):
-        return None
-    return Unpacked(final, manifest)
 
 
 def _not_matching(wheel: str, detail: str) -> InstallError:
