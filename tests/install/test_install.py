@@ -597,6 +597,42 @@ def test_scripts_are_the_same_when_made_again_from_the_cache(tmp_path, capsys):
     assert run("--offline") == first
 
 
+def test_launchers_kept_by_another_installer_version_are_made_again(tmp_path, capsys,
+                                                                     monkeypatch):
+    """The kept launchers are what one version of installer wrote: after an upgrade to one
+    that writes them otherwise, a new environment at the same path gets the new version's
+    launchers, not the old ones from the cache."""
+    import installer
+    from installer.scripts import Script
+
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "tool", "1.0", files={"tool/__init__.py": "def main():\n    print('hi')\n"},
+               entry_points={"console_scripts": {"tool-cli": "tool:main"}})
+    cache, venv = tmp_path / "cache", tmp_path / "V"
+
+    def run() -> bytes:
+        if venv.exists():
+            subprocess.run(["rm", "-rf", str(venv)], check=True)
+        code, _out, err = install(capsys, "tool", "--no-index", "--find-links", str(wheels),
+                                  "--venv", str(venv), "--without-pip", "--cache-dir",
+                                  str(cache), "--offline")
+        assert code == 0, err
+        return (venv / "bin" / "tool-cli").read_bytes()
+
+    first = run()
+    assert b"# written otherwise" not in first
+    real = Script.generate
+
+    def generate(self, executable, kind):  # what a later installer might write
+        name, data = real(self, executable, kind)
+        return name, data + b"# written otherwise\n"
+
+    monkeypatch.setattr(installer, "__version__", "99.0")
+    monkeypatch.setattr(Script, "generate", generate)
+    assert run() == first + b"# written otherwise\n"
+    monkeypatch.undo()
+    assert run() == first  # the first version's, kept under its own version
+
 def test_record_lists_odd_file_names_as_csv_does_so_pip_can_remove_them(tmp_path, capsys):
     """RECORD's lines are written without csv's writer where csv would not quote (its cost
     was a line per file); a name holding a quote or a space still reads back, and pip

@@ -16,7 +16,9 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import sys
 from pathlib import Path
 
 from ..cache.store import Cache
@@ -268,8 +270,9 @@ def launchers(interp: Interpreter, unpacked: Unpacked, cache: Cache | None = Non
     each ``.data/scripts`` file (by its path in the manifest) its bytes with installer's
     shebang fix, or ``None`` when installer leaves it as it is (no ``#!python`` line).
 
-    Both depend only on the tree and the interpreter's path, so they are made by installer
-    once and kept in ``cache`` (``misc``, keyed by the tree and the path): a warm install into
+    Both depend only on the tree, the interpreter's path and installer's version, so they
+    are made by installer once and kept in ``cache`` (``misc``, keyed by the three: a later
+    installer may write them otherwise, see :func:`installer_version`): a warm install into
     a new environment at a path seen before imports neither installer nor the ``email``
     package installer brings (most of the imports an install of cached wheels paid for). An
     entry that does not match the manifest is made again."""
@@ -301,7 +304,35 @@ def launchers(interp: Interpreter, unpacked: Unpacked, cache: Cache | None = Non
 
 def _launchers_key(interp: Interpreter, unpacked: Unpacked) -> str:
     return "launchers-" + hashlib.sha256("\0".join(
-        (_LAUNCHERS_FORMAT, unpacked.root.name, interp.executable)).encode()).hexdigest()
+        (_LAUNCHERS_FORMAT, installer_version(), unpacked.root.name, interp.executable)
+    ).encode()).hexdigest()
+
+
+def installer_version() -> str:
+    """The version of the ``installer`` this process would use, which makes the launchers:
+    its ``__version__`` when it is imported, else read from its ``__init__.py`` on
+    ``sys.path`` without importing it (its import, and the ``email`` package it brings, is
+    what keeping the launchers saves); ``""`` when it is not found."""
+    imported = sys.modules.get("installer")
+    if imported is not None:
+        return str(getattr(imported, "__version__", ""))
+    global _INSTALLER_ON_DISK
+    if _INSTALLER_ON_DISK is None:
+        _INSTALLER_ON_DISK = ""
+        for entry in sys.path:
+            try:
+                with open(os.path.join(entry or os.curdir, "installer", "__init__.py"),
+                          "rb") as fh:
+                    text = fh.read(8192)
+            except OSError:
+                continue
+            found = re.search(rb"""^__version__\s*=\s*["']([^"']+)["']""", text, re.MULTILINE)
+            _INSTALLER_ON_DISK = found[1].decode("ascii", "replace") if found else "unknown"
+            break
+    return _INSTALLER_ON_DISK
+
+
+_INSTALLER_ON_DISK: str | None = None
 
 
 def forget_launchers(interp: Interpreter, unpacked: Unpacked, cache: Cache) -> None:
