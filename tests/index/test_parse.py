@@ -373,3 +373,29 @@ def test_a_stored_listing_holds_the_files_the_json_page_lists():
     assert by_name["foo-bar-2.0.zip"].core_metadata == (("blake2b", "bb"), ("sha256", "aa"))
     assert by_name["foo_bar-2.0-py3-none-any.whl"].core_metadata is None
     assert [str(v) for v in stored.versions] == ["2.0", "1.0"]
+
+
+def test_the_file_name_memos_stay_bounded_in_a_long_lived_process(monkeypatch):
+    """The memos of names, versions and tags that parsing pages fills stop growing at a
+    bound (a host process resolving again and again), and answer as before."""
+    from constrain.index.pages import parse
+    from constrain.index.pages.parse import _parse_sdist_filename
+
+    monkeypatch.setattr(parse, "_MEMO_MAX", 8, raising=False)
+    saved = {name: dict(getattr(parse, name)) for name in
+             ("_NAMES", "_VERSIONS", "_TAGS", "_SDIST_NAMES")}
+    try:
+        for name in saved:
+            getattr(parse, name).clear()
+        for n in range(40):
+            f = dist_file(f"p{n}-1.{n}-cp3{n % 12}-none-any.whl", "u", index="i")
+            assert f is not None and f.project == f"p{n}" and str(f.version) == f"1.{n}"
+            assert {str(t) for t in f.tags} == {f"cp3{n % 12}-none-any"}
+            again = dist_file(f"p{n}-1.{n}-cp3{n % 12}-none-any.whl", "u", index="i")
+            assert again == f
+            assert _parse_sdist_filename(f"s{n}-2.{n}.tar.gz") == (f"s{n}", Version(f"2.{n}"))
+        assert all(len(getattr(parse, name)) <= 8 for name in saved)
+    finally:
+        for name, memo in saved.items():
+            getattr(parse, name).clear()
+            getattr(parse, name).update(memo)

@@ -152,9 +152,19 @@ def dist_file(
     )
 
 
+#: memos of the parts of file names, each emptied at :data:`_MEMO_MAX` entries (a host process
+#: resolving again and again keeps no more; a resolve of the large Airflow set makes ~20,000)
 _TAGS: dict[str, frozenset[Tag]] = {}
 _VERSIONS: dict[str, Version] = {}
 _NAMES: dict[str, NormalizedName] = {}
+_MEMO_MAX = 50_000
+
+
+def _room(*memos: dict) -> None:
+    """Empty those of ``memos`` that are full (called before an entry is added)."""
+    for memo in memos:
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
 
 
 def _parse_wheel_filename(filename: str):
@@ -170,12 +180,14 @@ def _parse_wheel_filename(filename: str):
     known_version = _VERSIONS.get(raw_version)
     if known_name is None or known_version is None:  # first sight: packaging validates it all
         name, version, _build, tags = parse_wheel_filename(filename)
+        _room(_NAMES, _VERSIONS, _TAGS)
         _NAMES[raw_name], _VERSIONS[raw_version] = name, version
         _TAGS.setdefault("-".join(parts[2:]), frozenset(tags))
         return name, version, tags
     triple = "-".join(parts[2:])
     known_tags = _TAGS.get(triple)
     if known_tags is None:
+        _room(_TAGS)
         known_tags = _TAGS[triple] = frozenset(parse_tag(triple))
     return known_name, known_version, known_tags
 
@@ -197,6 +209,7 @@ def _parse_sdist_filename(filename: str) -> tuple[NormalizedName, Version]:
     name, version = _SDIST_NAMES.get(name_part), _VERSIONS.get(version_part)
     if name is None or version is None:  # first sight (or no dash): packaging checks it all
         name, version = parse_sdist_filename(filename)
+        _room(_SDIST_NAMES, _VERSIONS)
         _SDIST_NAMES[name_part], _VERSIONS[version_part] = name, version
     return name, version
 
