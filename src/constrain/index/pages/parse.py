@@ -172,7 +172,7 @@ def _parse_wheel_filename(filename: str):
     triples and versions recur across thousands of files on one page. Anything unusual (build
     tags, odd shapes) goes straight to packaging."""
     parts = filename[:-4].split("-")
-    if len(parts) != 5 or filename in _NAMES:
+    if len(parts) != 5:
         name, version, _build, tags = parse_wheel_filename(filename)
         return name, version, tags
     raw_name, raw_version = parts[0], parts[1]
