@@ -284,6 +284,32 @@ def test_journal_cut_short_while_written_is_dropped(server, tmp_path, capsys, jo
     assert not list(txn.iterdir())
 
 
+@pytest.mark.parametrize("odd", ['q"uote.py', "back\\slash.py", "caf\u00e9.py", "new\nline.py",
+                                 "del\x7f.py", "tab\t.py"])
+def test_journal_names_odd_paths_exactly(tmp_path, odd):
+    """A journal's path lists are written joined at once when every path is plain; a path
+    JSON must escape (a quote, a backslash, a non-ASCII or control character) is still
+    written so that the journal reads back as the very paths (what a rollback removes)."""
+    from types import SimpleNamespace
+
+    from constrain.install.journal import Slots, _write_json
+
+    site = tmp_path / "V" / "site"
+    new = [str(site / "pkg" / "__init__.py"), str(site / "pkg" / odd)]
+    entry = {"state": "started", "name": "pkg", "old": [], "new": new,
+             "backup": str(tmp_path / "V" / "pkg.old")}
+    slots = Slots(SimpleNamespace(prefix=str(tmp_path / "V")))  # type: ignore[arg-type]
+    try:
+        path, _ = slots.write(entry)
+        assert json.loads(path.read_text(encoding="utf-8")) == entry
+        assert path.read_text(encoding="utf-8") == json.dumps(entry)
+    finally:
+        slots.close()
+    durable = tmp_path / "V" / "pkg.json"
+    _write_json(durable, dict(entry, old=new[::-1]))
+    assert json.loads(durable.read_text(encoding="utf-8")) == dict(entry, old=new[::-1])
+
+
 @pytest.mark.parametrize("enabled", [True, False])
 def test_install_leaves_the_collector_as_it_found_it(server, tmp_path, capsys, enabled):
     """Linking runs without automatic collection; afterwards the collector is on again only if
