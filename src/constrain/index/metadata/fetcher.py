@@ -50,6 +50,9 @@ from ..transport.client import HttpClient
 # .parse (packaging.metadata, email), .wheel (zipfile) and build.pyproject (tomllib) are
 # imported where metadata is read from a file: a warm resolve finds it all in the cache
 
+#: seconds a fetcher's close waits for a build environment begun ahead of a build
+AHEAD_WAIT = 60.0
+
 if TYPE_CHECKING:
     import tempfile
 
@@ -133,12 +136,14 @@ class MetadataFetcher:
         self._ahead: threading.Thread | None = None  # making a build environment ahead
 
     def close(self) -> None:
-        """Remove downloads and build environments kept for a fetcher without a cache; wait
-        for a build environment begun ahead (:meth:`_env_ahead`), so that none is left half
-        made."""
+        """Remove downloads and build environments kept for a fetcher without a cache. A
+        command that ended well waits (up to :data:`AHEAD_WAIT` seconds) for a build
+        environment begun ahead (:meth:`_env_ahead`), so that none is left half made; one
+        ending by an exception (Ctrl-C) does not: an environment whose creation was cut
+        short has no ready marker, and nothing uses it."""
         ahead = self._ahead
-        if ahead is not None:
-            ahead.join()
+        if ahead is not None and sys.exc_info()[0] is None:
+            ahead.join(AHEAD_WAIT)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
