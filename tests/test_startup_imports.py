@@ -139,6 +139,7 @@ HEAVY_INSTALL = (
     "resolvelib", "constrain.build", "constrain.download", "constrain.review",
     "constrain.airflow.layers", "constrain.airflow.plan", "constrain.airflow.published",
     "constrain.constraints.parser", "constrain.constraints.sets",
+    "shutil", "tempfile", "bz2", "lzma",  # for making trees, copies and backups only
 )
 
 

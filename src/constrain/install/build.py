@@ -17,10 +17,8 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import sys
 import sysconfig
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +131,9 @@ def build_for(
     found = cached_build(sdist_sha256, target, cache, rules)
     if found is not None:
         return found
+    import shutil  # only when building, as tempfile (a built wheel found needs neither)
+    import tempfile
+
     from ..build.sdist import build_wheel  # only when building: it imports the build tools
 
     shown = filename or sdist.name

@@ -32,7 +32,6 @@ import contextlib
 import errno
 import json
 import os
-import shutil
 import stat
 import threading
 from collections.abc import Callable
@@ -311,7 +310,7 @@ def replace(
     looked: dict[str, bool] = {}
     old_files = _existing(dict.fromkeys([*recorded, *new_files]), _layout(interp)[0], looked)
     if old_files and backup.exists():  # a stale backup must not be taken for this one's
-        shutil.rmtree(backup)
+        _rmtree(backup, ignore_errors=False)
     # Made durable (fsync) and atomic only when old files are about to be moved aside: then a
     # journal lost to a power cut would strand them. With nothing old, a journal still covers
     # any interruption of this process: written in place (a torn one was cut short before
@@ -343,6 +342,14 @@ def replace(
     _finish(interp, name, journal, backup, old_files, new_files, done)
 
 
+def _rmtree(path: Path, *, ignore_errors: bool = True) -> None:
+    """``shutil.rmtree``, imported when a backup is there to remove (an install into a new
+    environment has none: shutil brings bz2 and lzma)."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=ignore_errors)
+
+
 def _os_error(exc: OSError, name: str) -> InstallError:
     where = exc.filename or ""
     if exc.errno in _DISK_FULL:
@@ -361,7 +368,7 @@ def _os_error(exc: OSError, name: str) -> InstallError:
 def _finish(interp, name, journal: Path, backup: Path, old_files, new_files,
             done: Callable[[], None] | None = None) -> None:
     if old_files:  # else nothing was moved aside: replace() made no backup directory
-        shutil.rmtree(backup, ignore_errors=True)
+        _rmtree(backup)
         gone = set(old_files) - set(new_files)
         _prune(gone, _stops(interp, name))
     if done is not None:
@@ -393,7 +400,7 @@ def _roll_back(interp: Interpreter, name: str, journal: Path, data: dict,
             with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 os.unlink(p)
     _prune(set(new_files) - old, _stops(interp, name))
-    shutil.rmtree(backup, ignore_errors=True)
+    _rmtree(backup)
     if done is not None:
         done()
     else:

@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -82,6 +81,8 @@ def _place(src: str | Path, dst: str | Path) -> None:
         linked = True
     except OSError:
         linked = False
+    import shutil  # copies are the rare case (shutil brings bz2 and lzma)
+
     dst = Path(dst)
     tmp = temporary_of(dst)
     with contextlib.suppress(FileNotFoundError):

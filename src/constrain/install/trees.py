@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 
 from ..records import record
@@ -79,6 +78,8 @@ def usable(final: Path, rehash: bool) -> Unpacked | None:
 def discard(tree: Path) -> None:
     """Remove a cache tree (its read-only files need no write bit to be unlinked); moved
     aside first so a half-removed tree is never found under its key."""
+    import shutil  # only when a tree is thrown away: a warm install imports none of it
+
     aside = tree.with_name(f".gone-{tree.name}-{os.getpid()}")
     with contextlib.suppress(OSError):
         os.rename(tree, aside)

@@ -25,8 +25,6 @@ import json
 import os
 import posixpath
 import re
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -203,6 +201,9 @@ def unpack(wheel: Path, sha256: str, cache: Cache, filename: str | None = None, 
         found = usable(final, verify)
         if found is not None:
             return found
+        import shutil  # shutil (bz2, lzma) and tempfile only when a tree is made
+        import tempfile
+
         data, read_as = _read_small(wheel)
         _check_wheel(wheel, sha256, cache, filename or wheel.name, identity, data, read_as)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
