@@ -165,12 +165,24 @@ def _unknown_method(path: Path) -> None:
     path.write_bytes(bytes(out))
 
 
+def _inflates_past_its_size(path: Path) -> None:
+    """gamma/extra.py states (in both headers) a size one byte short of what it inflates to,
+    the way a compression bomb hides its size."""
+    data, info = _deflated(path)
+    central, local = _central_and_local(data, info)
+    out = bytearray(data)
+    for at in (local + 22, central + 24):
+        struct.pack_into("<L", out, at, info.file_size - 1)
+    path.write_bytes(bytes(out))
+
+
 @pytest.mark.parametrize("inflater", _inflaters())
 @pytest.mark.parametrize("in_memory", [True, False], ids=["read whole", "read from the file"])
 @pytest.mark.parametrize("case, damage", [
     ("intact", _deflated),
     ("a member's CRC-32 is wrong", _bad_crc),
     ("a member's data is not deflate", _bad_deflate),
+    ("a member inflates past its size", _inflates_past_its_size),
     ("a member is encrypted", _encrypted),
     ("a member's compression method is unknown", _unknown_method),
 ])
@@ -202,3 +214,37 @@ def test_damaged_member_is_refused_whole_or_streamed(tmp_path, capsys, monkeypat
     assert code == 1, err
     assert "gamma-1.0-py3-none-any.whl is not a valid zip archive" in err
     assert not venv.exists()
+
+
+@pytest.mark.parametrize("inflater", _inflaters())
+def test_a_member_never_inflates_far_past_its_stated_size(tmp_path, monkeypatch, inflater):
+    """A compression bomb -- a member stating 10 bytes that inflates to 48 MB -- is refused
+    without its output ever being held in memory: the inflater stops one byte past the size
+    the member states."""
+    import tracemalloc
+    import zlib
+
+    from constrain.install import archive
+
+    if inflater == "zlib":
+        monkeypatch.setattr(archive, "_inflate", zlib)
+    path = tmp_path / "bomb-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("bomb/zeros.bin", bytes(48 << 20))
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("bomb/zeros.bin")
+    central = data.index(b"PK\x01\x02")
+    struct.pack_into("<L", data, info.header_offset + 22, 10)  # local header: 10 bytes
+    struct.pack_into("<L", data, central + 24, 10)  # central directory: 10 bytes
+    with archive.checked_members(path, path.name, bytes(data)) as members:
+        entry = members.zipfile.getinfo("bomb/zeros.bin")
+        assert entry.file_size == 10
+        tracemalloc.start()
+        try:
+            with pytest.raises(zipfile.BadZipFile):  # its size, or its CRC-32
+                members.open(entry)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 4 << 20, peak

@@ -188,12 +188,20 @@ class Members:
             return None
         start = self._starts[info.filename]
         raw = self._data[start:start + info.compress_size]
+        ended = True
         try:
-            out = (bytes(raw) if info.compress_type == zipfile.ZIP_STORED
-                   else _inflate.decompress(raw, -15, info.file_size or 1))
+            if info.compress_type == zipfile.ZIP_STORED:
+                out = bytes(raw)
+            else:  # never more than one byte past the size it states: no bomb fills memory
+                inflater = _inflate.decompressobj(-15)
+                out = inflater.decompress(raw, info.file_size + 1)
+                ended = inflater.eof
         except (zlib.error, _inflate.error) as exc:
             raise zipfile.BadZipFile(f"bad data for file {info.filename!r}: {exc}") from None
-        if len(out) != info.file_size or _inflate.crc32(out) != info.CRC:
+        if len(out) != info.file_size or not ended:
+            raise zipfile.BadZipFile(f"{info.filename!r} does not inflate to the "
+                                     f"{info.file_size} bytes its entry states")
+        if _inflate.crc32(out) != info.CRC:
             raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
         return out
 
