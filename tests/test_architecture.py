@@ -47,8 +47,9 @@ CONTRACTS: dict[str, frozenset[str]] = {
     "resolver": BASE | {"heap", "policies"},
     "output": BASE | {"__init__"},
     "index": BASE | {"build", "cache", "config", "heap", "processes"},
-    "build": BASE | {"cache", "constraints", "heap", "index", "output", "policies", "resolver"},
-    "install": BASE | {"build", "cache", "index", "locks"},
+    "build": BASE | {"cache", "constraints", "heap", "index", "output", "policies", "processes",
+                     "resolver"},
+    "install": BASE | {"build", "cache", "index", "locks", "processes"},
     "download": BASE | {"__init__", "build", "cache", "index", "locks", "output", "review"},
     "refresh": BASE | {"constraints", "output", "policies", "review"},
     # licences, SBOM, provenance, OSV audit, consistency across targets

@@ -15,6 +15,11 @@ out. That shape is what keeps an interrupted or finished constrain quiet and qui
   and a failed job comes back as its exception, raised by the future;
 - :func:`stop_all` (run at exit, and by the CLI when it is interrupted) kills every worker
   still running, without waiting for its job.
+
+A command that ends while a thread still works (an interrupt does not wait for a build) ends
+with ``os._exit``: no ``finally`` of that thread runs. So the temporary directories such work
+writes into are made by :func:`scratch_directory`, and :func:`remove_scratch` removes those
+still there once :func:`kill_descendants` has killed every process that could write into them.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ import subprocess
 import sys
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -269,6 +275,37 @@ def kill_descendants() -> None:
     for pid in killed:  # reap this process's own children (others' are not ours to reap)
         with contextlib.suppress(OSError):
             os.waitpid(pid, 0)
+
+
+#: the temporary directories of :func:`scratch_directory` not yet removed
+_SCRATCH: set[str] = set()
+
+
+@contextlib.contextmanager
+def scratch_directory(prefix: str) -> Iterator[Path]:
+    """A new temporary directory, removed on leaving -- or, if the command ends first (an
+    interrupt does not wait for the thread working in it), by :func:`remove_scratch`."""
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix=prefix)
+    _SCRATCH.add(path)
+    try:
+        yield Path(path)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        _SCRATCH.discard(path)
+
+
+def remove_scratch() -> None:
+    """Remove the directories of :func:`scratch_directory` still there: for a command that
+    ends, after :func:`kill_descendants` (no process it started writes into them any more)."""
+    if _SCRATCH:
+        import shutil
+
+        for path in list(_SCRATCH):
+            shutil.rmtree(path, ignore_errors=True)
+            _SCRATCH.discard(path)
 
 
 def _start(initializer: bytes) -> subprocess.Popen:

@@ -216,3 +216,26 @@ def test_the_interrupted_line_says_what_an_install_did():
     line = interrupted_line(args, Reporter())
     assert line.startswith("interrupted: all 7 distributions were installed;"), line
     assert "were not" not in line.replace("were not checked", "")
+
+
+@pytest.mark.parametrize("signals", [1, 2], ids=["ctrl-c", "ctrl-c twice"])
+def test_ctrl_c_during_a_build_leaves_no_build_directory(make_index, tmp_path, signals):
+    # Before: the command ended (os._exit) without waiting for the thread running the build,
+    # so the thread's clean-up never ran: every cold install interrupted while it built an
+    # sdist left a constrain-build-* directory in the temporary directory.
+    index = make_index([PackageSpec("alpha", "1.0", kinds=("sdist",))], relative_urls=True)
+    scratch, log = tmp_path / "tmp", tmp_path / "hooks.log"
+    scratch.mkdir()
+    env = dict(os.environ, TMPDIR=str(scratch), INLINE_BACKEND_LOG=str(log),
+               INLINE_BACKEND_STALL="120")
+    run = start("install", "alpha", "--index-url", index.index_url, "--venv",
+                str(tmp_path / "venv"), "--cache-dir", str(tmp_path / "cache"), env=env)
+    assert wait_for(lambda: log.exists() and "build_wheel" in log.read_text(), 120)
+    assert list(scratch.glob("constrain-build-*"))  # the build works in one
+    for _ in range(signals):
+        run.signal(signal.SIGINT)
+    code, _out, err = run.finish()
+    assert code == 130
+    _one_interrupted_line(err)
+    assert wait_for(lambda: not run.left_behind(), 10), run.left_behind()
+    assert not list(scratch.glob("constrain-*")), list(scratch.iterdir())

@@ -208,7 +208,8 @@ def make_wheel(
 # _backend/config.json (name, version, requires_python, provides_extra, fail_build,
 # build_requires, metadata_version) and _backend/requires.txt (one Requires-Dist per line), so
 # the metadata a build produces is what the test asked for, whatever PKG-INFO says. With
-# INLINE_BACKEND_LOG set, each hook appends its name to that file (tests count builds).
+# INLINE_BACKEND_LOG set, each hook appends its name to that file (tests count builds); with
+# INLINE_BACKEND_STALL set, build_wheel then sleeps that many seconds (a build under way).
 _BACKEND_SOURCE = r'''"""A stdlib-only PEP 517 backend for constrain's test sdists (generated)."""
 
 import base64
@@ -290,6 +291,10 @@ def _hash(data):
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     config = _config()
     _check(config, "build_wheel")
+    if os.environ.get("INLINE_BACKEND_STALL"):
+        import time
+
+        time.sleep(float(os.environ["INLINE_BACKEND_STALL"]))
     root = os.path.dirname(_HERE)
     entries = []
     pkg_dir = os.path.join(root, config["package"])

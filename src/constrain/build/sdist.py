@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import threading
 import tomllib
 from collections.abc import Iterator, Sequence
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BuildError, BuildRequirementsUnavailable
+from ..processes import scratch_directory
 from ..reporting import NULL_REPORTER, Reporter
 from .archive import read_pkg_info, read_top_files, unpack
 from .envs import BuildEnv, BuildEnvs, PipFailed, pip_environ
@@ -207,11 +207,9 @@ def _session(
     if envs is None:
         envs = BuildEnvs(None, build_index=build_index, reporter=reporter)
     try:
-        # cleanup errors ignored: an install that failed elsewhere exits while a build still
-        # writes here (at exit, a traceback from the finaliser would be all the user saw)
-        with tempfile.TemporaryDirectory(prefix="constrain-build-",
-                                         ignore_cleanup_errors=True) as tmp:
-            work = Path(tmp)
+        # removed on leaving, or, when the command ends without waiting for this build (an
+        # interrupt, a failure elsewhere), once its backend is killed (processes.py)
+        with scratch_directory("constrain-build-") as work:
             (work / "src").mkdir()
             tree = unpack(Path(sdist_path), work / "src")
             system = read_build_system(tree, what)

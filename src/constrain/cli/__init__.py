@@ -145,9 +145,10 @@ def entry() -> None:
     try:
         atexit._run_exitfuncs()  # noqa: SLF001 -- what interpreter exit would run first
     finally:
-        from ..processes import kill_descendants
+        from ..processes import kill_descendants, remove_scratch
 
         kill_descendants()  # a build still running for a prefetch nobody waits for
+        remove_scratch()  # and the directory it built in
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -309,10 +310,11 @@ class _Interrupts:
     def _exit_now(self, *, report: bool) -> None:
         code = self.report() if report else self.code
         try:
-            from ..processes import kill_descendants, stop_all
+            from ..processes import kill_descendants, remove_scratch, stop_all
 
             stop_all()
             kill_descendants()
+            remove_scratch()
         finally:
             os._exit(code)
 

@@ -31,6 +31,7 @@ from packaging.utils import (
 
 from ..cache.store import Cache
 from ..errors import BuildError, BuildRequirementsUnavailable
+from ..processes import scratch_directory
 from ..reporting import NULL_REPORTER, Reporter
 from ..target import TargetEnvironment
 
@@ -146,8 +147,9 @@ def build_for(
                 raise misfit  # a build again would make the same wheel
             return found
         reporter.info(f"building a wheel from {shown}")
-        out = Path(tempfile.mkdtemp(prefix="constrain-build-"))
-        try:
+        # an interrupted command ends without waiting for this thread: processes.py removes
+        # the directory then, once the backend is killed
+        with scratch_directory("constrain-build-") as out:
             named = out / "src" / shown  # the backend and its messages see the real file name
             named.parent.mkdir()
             try:
@@ -171,5 +173,3 @@ def build_for(
             if misfit is not None:
                 raise misfit
             return dest
-        finally:
-            shutil.rmtree(out, ignore_errors=True)
