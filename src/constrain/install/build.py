@@ -132,8 +132,7 @@ def build_for(
     found = cached_build(sdist_sha256, target, cache, rules)
     if found is not None:
         return found
-    import shutil  # only when building, as tempfile (a built wheel found needs neither)
-    import tempfile
+    import shutil  # only when building (a built wheel found needs it not)
 
     from ..build.sdist import build_wheel  # only when building: it imports the build tools
 

@@ -4,7 +4,7 @@ in the cache and hard-linked into environments as a tree's files are.
 A hard link is one directory entry; a new file is an inode as well, and allocating inodes is
 most of an install's kernel time (141 distributions: 282 new files fewer). The cache's copy is
 read-only and used only while its inode, size and mtime are those it had when its bytes were
-read and found right -- the check ``unpack.intact`` makes of a tree's files: an edit through any
+read and found right -- the check ``trees.intact`` makes of a tree's files: an edit through any
 environment's link shows, and a copy that does not hold the right bytes is replaced by a new
 file (environments linked to the old one keep theirs). Where no link can be made (the cache on
 another file system, a cache that cannot be written), :func:`place` says so and the caller

@@ -184,7 +184,7 @@ def unpack(wheel: Path, sha256: str, cache: Cache, filename: str | None = None, 
            verify: bool = False, identity: tuple | None = None) -> Unpacked:
     """The unpacked form of ``wheel`` (whose hash is ``sha256``; ``filename`` its real name
     when the path's differs, as in the cache), made once per cache. A tree already there is
-    used only if it is intact (:func:`intact`; re-hashed with ``verify``), else unpacked again.
+    used only if it is intact (:func:`.trees.intact`; re-hashed with ``verify``), else unpacked again.
     The wheel is hashed again first, unless ``identity`` (or, by default, what
     ``index.files.verified_identity`` remembers of this process's download of it) equals its
     identity now: the file was hash-checked as it is.
@@ -408,7 +408,7 @@ def _unpack_into(wheel: Path, tree: Path, name: str, data: bytes | None = None) 
 def _dependency_fields(dist_info: Path) -> dict:
     """The Requires-Dist lines (as written) and Requires-Python of an unpacked METADATA, kept
     in the manifest: the check before every link compares them with the resolve's metadata
-    (``trust.check_metadata``), and the tree's own check (:func:`intact`) already vouches
+    (``trust.check_metadata``), and the tree's own check (:func:`.trees.intact`) already vouches
     that METADATA has not changed since, so it need not be parsed again each install."""
     from .headers import metadata_headers
 
