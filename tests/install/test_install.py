@@ -490,7 +490,7 @@ def test_ctrl_c_while_linking_starts_no_more_and_says_how_many_were_installed(
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    import constrain.app.install as app_install
+    import constrain.app.install_link as app_install
     import constrain.install.journal as journal
 
     server = make_index([ALPHA, BETA1, BETA2, PackageSpec("gamma", "1.0")])
