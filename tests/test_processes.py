@@ -68,3 +68,59 @@ def test_waiting_jobs_start_lowest_priority_first_and_in_order_among_equals():
         assert started == ["a", "b1", "b2", "c"]
     finally:
         pool.shutdown()
+
+
+SCRATCH = r"""
+import io, os, sys, tarfile, threading, time
+from pathlib import Path
+from constrain.build.archive import unpack
+from constrain.processes import remove_scratch, scratch_directory
+try:
+    from constrain.processes import Ending
+except ImportError:  # before scratch directories were refused at the end
+    class Ending(Exception):
+        pass
+
+sdist = Path(sys.argv[1])
+with tarfile.open(sdist, "w:gz") as tf:  # many members: unpacking takes a while
+    for n in range(4000):
+        data = b"x = %d\n" % n
+        info = tarfile.TarInfo(f"pkg-1.0/pkg/m{n}.py")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+made, outcome = [], []
+
+def work():
+    try:
+        with scratch_directory("constrain-build-") as work:
+            made.append(work)
+            unpack(sdist, work / "src")
+        outcome.append("finished")
+    except Ending:
+        outcome.append("stopped")
+
+thread = threading.Thread(target=work)
+thread.start()
+while not made or not any((made[0] / "src").glob("pkg-1.0/pkg/m1*.py")):
+    time.sleep(0.001)
+remove_scratch()  # as the command's end does, while the thread still unpacks
+left_at_once = os.path.exists(made[0])
+thread.join()
+try:
+    with scratch_directory("constrain-build-"):
+        outcome.append("made after the end")
+except Ending:
+    outcome.append("refused after the end")
+print(left_at_once, os.path.exists(made[0]), *outcome)
+"""
+
+
+def test_scratch_directories_are_gone_when_the_command_ends_while_a_thread_unpacks(tmp_path):
+    # Before: a Ctrl-C while a resolve unpacked an sdist to read its metadata left the
+    # build directory behind: the thread went on extracting after it was removed.
+    env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONPATH=str(ROOT / "src"))
+    out = subprocess.run([sys.executable, "-c", SCRATCH, str(tmp_path / "pkg-1.0.tar.gz")],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False", "stopped", "refused", "after", "the", "end"]
+    assert not list(tmp_path.glob("constrain-*"))

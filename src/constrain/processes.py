@@ -279,15 +279,29 @@ def kill_descendants() -> None:
 
 #: the temporary directories of :func:`scratch_directory` not yet removed
 _SCRATCH: set[str] = set()
+_ENDING: list[bool] = [False]  # set by remove_scratch: the process is ending
+
+
+class Ending(RuntimeError):
+    """Work asked for a scratch directory, or went on writing into one, while the command
+    ends (:func:`remove_scratch` has begun)."""
+
+
+def ending() -> bool:
+    """Has :func:`remove_scratch` begun? Writers into a scratch directory stop when it has."""
+    return _ENDING[0]
 
 
 @contextlib.contextmanager
 def scratch_directory(prefix: str) -> Iterator[Path]:
     """A new temporary directory, removed on leaving -- or, if the command ends first (an
-    interrupt does not wait for the thread working in it), by :func:`remove_scratch`."""
+    interrupt does not wait for the thread working in it), by :func:`remove_scratch`; once
+    that has begun, :class:`Ending`."""
     import shutil
     import tempfile
 
+    if _ENDING[0]:
+        raise Ending("the command is ending")
     path = tempfile.mkdtemp(prefix=prefix)
     _SCRATCH.add(path)
     try:
@@ -299,13 +313,23 @@ def scratch_directory(prefix: str) -> Iterator[Path]:
 
 def remove_scratch() -> None:
     """Remove the directories of :func:`scratch_directory` still there: for a command that
-    ends, after :func:`kill_descendants` (no process it started writes into them any more)."""
+    ends, after :func:`kill_descendants` (no process it started writes into them any more).
+    A thread of this process may still be writing into one (unpacking an sdist): writers
+    check :func:`ending` as they go, and a directory written again while it was removed is
+    removed again (for at most 0.2 s)."""
+    _ENDING[0] = True
     if _SCRATCH:
         import shutil
+        import time
 
-        for path in list(_SCRATCH):
-            shutil.rmtree(path, ignore_errors=True)
-            _SCRATCH.discard(path)
+        for _ in range(20):
+            for path in list(_SCRATCH):
+                shutil.rmtree(path, ignore_errors=True)
+            left = [path for path in _SCRATCH if os.path.lexists(path)]
+            if not left:
+                break
+            time.sleep(0.01)
+        _SCRATCH.clear()
 
 
 def _start(initializer: bytes) -> subprocess.Popen:

@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from ..errors import BuildError
+from ..processes import Ending, ending
 
 
 def read_pkg_info(sdist_path: Path) -> bytes | None:
@@ -53,6 +54,19 @@ def _top_file(name: str, wanted: tuple[str, ...]) -> str | None:
     return None
 
 
+def _go_on() -> None:
+    """Stop unpacking when the command ends: its scratch directory is being removed
+    (``processes.remove_scratch``), and files written now would be left behind."""
+    if ending():
+        raise Ending("the command is ending")
+
+
+def _data_filter(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
+    """tarfile's ``data`` filter, member by member, stopping when the command ends."""
+    _go_on()
+    return tarfile.data_filter(member, path)
+
+
 def unpack(sdist_path: Path, dest: Path) -> Path:
     """Extract ``sdist_path`` into ``dest`` and return the source tree (the single top-level
     directory, or ``dest`` itself). Members that would land outside ``dest`` (absolute paths,
@@ -61,15 +75,18 @@ def unpack(sdist_path: Path, dest: Path) -> Path:
     try:
         if zipfile.is_zipfile(sdist_path):
             with zipfile.ZipFile(sdist_path) as zf:
-                for name in zf.namelist():
+                names = zf.namelist()
+                for name in names:
                     p = PurePosixPath(name.replace("\\", "/"))
                     if p.is_absolute() or ".." in p.parts or (p.parts and ":" in p.parts[0]):
                         raise BuildError(f"{what} contains an unsafe path {name!r}")
-                zf.extractall(dest)
+                for name in names:
+                    _go_on()
+                    zf.extract(name, dest)
         else:
             with tarfile.open(sdist_path) as tf:
-                tf.extractall(dest, filter="data")
-    except BuildError:
+                tf.extractall(dest, filter=_data_filter)
+    except (BuildError, Ending):
         raise
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         raise BuildError(
