@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from constrain.config import IndexSettings
 from constrain.index.pages import repository as cached
-from constrain.index.pages.offload import HELD, Offload
+from constrain.index.pages.offload import Offload
 from tests.support.builders import PackageSpec
 
 
@@ -55,35 +54,6 @@ def test_an_idle_helper_leaves_and_a_later_start_brings_it_back():
         assert offload.run(os.getpid) == os.getpid()  # meanwhile: done here
         _wait_up(offload)  # the next large page starts it again
     finally:
-        offload.close()
-
-
-def test_a_job_that_would_wait_behind_the_helpers_jobs_runs_here(tmp_path):
-    # the largest pages come together: one queued behind another in the one helper waited
-    # longer than its own parse takes
-    offload = Offload()
-    fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    writer = None
-    try:
-        _wait_up(offload)
-        # two jobs the helper holds: the first blocks until the FIFO has a writer
-        held = [ThreadPoolExecutor(1).submit(offload.run, os.open, str(fifo), os.O_RDONLY)
-                for _ in range(HELD)]
-        deadline = time.monotonic() + 60
-        while offload._busy < HELD and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert offload._busy == HELD
-        # not queued behind them (where it would wait until the FIFO is opened): done here
-        assert ThreadPoolExecutor(1).submit(offload.run, os.getpid).result(timeout=60) \
-            == os.getpid()
-        writer = os.open(fifo, os.O_WRONLY)  # lets the held jobs end
-        assert all(isinstance(f.result(timeout=60), int) for f in held)
-        assert offload.run(os.getpid) != os.getpid()  # the helper is free again
-    finally:
-        if writer is None:  # the held jobs end however the test went
-            writer = os.open(fifo, os.O_WRONLY)
-        os.close(writer)
         offload.close()
 
 

@@ -9,9 +9,7 @@ seconds while the other core idled. :class:`Offload` hands such jobs to one help
 
 The helper is an optimisation, never a requirement. Until it is up, when it cannot be started,
 when it dies, or when a job fails there (a malformed page, say), the job runs in the calling
-thread, where any error is raised as usual. So does a job that would queue behind
-:data:`HELD` others: the helper is one process, and waiting for it must not take longer than
-the parse.
+thread, where any error is raised as usual.
 
 Large pages come in a burst at the start of a cold resolve. The helper (30-40 MB resident)
 leaves after :data:`IDLE` seconds without a job, so it is not there for the rest of the run --
@@ -35,12 +33,6 @@ T = TypeVar("T")
 
 #: seconds without a job after which the helper leaves
 IDLE = 5.0
-#: jobs the helper holds at most (one running, one waiting for it); a job beyond them runs in
-#: the calling thread. The largest pages of a cold resolve (Airflow's set: aiohttp, grpcio,
-#: wrapt, SQLAlchemy, ... 3-5 MB each) come together, while a build runs: queued behind each
-#: other in the one helper, the last was parsed 0.7-1.6 s after it arrived, and the resolve
-#: waited for it.
-HELD = 2
 
 
 def _ready() -> bool:
@@ -79,8 +71,7 @@ class Offload:
         picklable arguments and result), else here."""
         with self._lock:
             pool, ready = self._pool, self._ready
-            there = (bool(pool) and ready is not None and ready.done()
-                     and self._busy < HELD)
+            there = bool(pool) and ready is not None and ready.done()
             if there:
                 self._busy += 1
         if there:
