@@ -1,4 +1,4 @@
-"""Helper processes: worker pools that never outlive, block or speak for the process that started them.
+"""Nothing a command starts outlives it: its worker pools and its threads' scratch directories.
 
 A worker is a plain ``python -c`` child (``subprocess``, not ``multiprocessing``) talking to
 its pool over two pipes: length-prefixed pickles of ``(function, args)`` in, ``(ok, value)``
@@ -325,8 +325,7 @@ def remove_scratch() -> None:
         for _ in range(20):
             for path in list(_SCRATCH):
                 shutil.rmtree(path, ignore_errors=True)
-            left = [path for path in _SCRATCH if os.path.lexists(path)]
-            if not left:
+            if not any(os.path.lexists(path) for path in _SCRATCH):
                 break
             time.sleep(0.01)
         _SCRATCH.clear()

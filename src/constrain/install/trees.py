@@ -66,7 +66,8 @@ def record_hash_of(fh) -> str:
 
 
 def usable(final: Path, rehash: bool) -> Unpacked | None:
-    """The tree at ``final`` if it is there and intact; a changed one is discarded."""
+    """The tree at ``final`` if it is there and intact, else ``None`` (a changed one is
+    replaced when the wheel is unpacked again)."""
     found = load(final)
     if found is None:
         return None
