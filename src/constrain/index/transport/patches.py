@@ -10,6 +10,10 @@ transfers cheaper, so constrain reaches into their internals:
 - **large frames** (:func:`_ask_for_large_frames`): constrain's HTTP/2 connections ask for DATA
   frames of up to :data:`LARGE_FRAME` bytes instead of 16 KiB (httpcore handles every frame in
   Python: 64 MB of wheels took 1.1-1.4 s of CPU in 16 KiB frames, 0.8-0.9 s in large ones).
+  Each frame is copied a few times on its way, so it stays a quarter of the size at which the
+  C heap maps blocks of their own (:data:`constrain.heap.MMAP_THRESHOLD`): above it, every
+  copy was a fresh mapping to fault in, and a cold install of Airflow paid 0.3-0.4 s of system
+  time for it.
 - **cheap frame repr** (:func:`_cheap_frame_repr`): h2 formats every frame it receives for its
   trace log whether or not anything logs, and hyperframe's repr of a DATA frame hex-encodes the
   whole payload to show 20 hex digits; the replacement gives the same text from 10 bytes.
@@ -32,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import ssl
 
-#: the largest HTTP/2 DATA frame constrain asks servers for (RFC 9113 allows up to 16 MiB - 1)
-LARGE_FRAME = 1 << 20
+#: the largest HTTP/2 DATA frame constrain asks servers for (RFC 9113 allows up to 16 MiB - 1),
+#: and the size of each read: well below ``heap.MMAP_THRESHOLD`` (see above)
+LARGE_FRAME = 256 * 1024
 _LARGE_FRAMES = "constrain.large_frames"  # request extension marking constrain's connections
 _lock = threading.Lock()
 _originals: dict[str, tuple[Any, str, Any]] = {}  # patch -> (owner, attribute, original)
