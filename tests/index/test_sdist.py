@@ -403,6 +403,40 @@ def test_metadata_hook_runs_beside_get_requires(tmp_path):
     assert b"Summary: yes" in data
 
 
+# get_requires_for_build_wheel stays a second, then leaves a mark; build_wheel names in its
+# wheel's Summary whether that mark was there when it started (after) or not (beside).
+_ORDER_BACKEND = '''
+import os, time, zipfile
+MARK = {mark!r}
+def get_requires_for_build_wheel(config_settings=None):
+    time.sleep(1)
+    open(MARK, "w").close()
+    return []
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    when = "after" if os.path.exists(MARK) else "beside"
+    name = "order-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
+        zf.writestr("order-1.0.dist-info/METADATA",
+                    "Metadata-Version: 2.1\\nName: order\\nVersion: 1.0\\nSummary: " + when + "\\n\\n")
+        zf.writestr("order-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n")
+        zf.writestr("order-1.0.dist-info/RECORD", "")
+    return name
+'''
+
+
+def test_wheel_hook_waits_for_get_requires_without_speculation(tmp_path):
+    # An install whose other work keeps every core busy builds without the early run: the
+    # wheel hook then starts once get_requires_for_build_wheel has answered, never beside it
+    # (on speculation it would start at once, while get_requires sleeps).
+    sdist = _tar(tmp_path / "order-1.0.tar.gz", {
+        "order-1.0/pyproject.toml": _PYPROJECT,
+        "order-1.0/be.py": _ORDER_BACKEND.format(mark=str(tmp_path / "requires-done")),
+    })  # fmt: skip
+    wheel = build_wheel(sdist, tmp_path / "out", speculate=False)
+    with zipfile.ZipFile(wheel) as zf:
+        assert "Summary: after" in zf.read("order-1.0.dist-info/METADATA").decode()
+
+
 # Each hook marks itself running in a shared directory, stays a second, and records the most
 # hooks it saw running beside it meanwhile.
 _CROWD_BACKEND = '''

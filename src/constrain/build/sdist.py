@@ -349,11 +349,14 @@ class _EarlyHook:
         return self._value
 
 
-def _with_early(s: _Session, name: str, out: Path, **kwargs: Any) -> tuple[Path, Any]:
+def _with_early(s: _Session, name: str, out: Path, *, speculate: bool = True,
+                **kwargs: Any) -> tuple[Path, Any]:
     """``(directory, result)`` of hook ``name``, run beside ``get_requires_for_build_wheel``
-    (:class:`_EarlyHook`, when no other build's early hook is running), and again, into
-    ``out``, in the hook slot, when the backend asked for more or the early run gave way."""
-    early = _EarlyHook(s, name, **kwargs) if SPECULATIVE.acquire(blocking=False) else None
+    (:class:`_EarlyHook`, when ``speculate`` and no other build's early hook is running), and
+    again, into ``out``, in the hook slot, when the backend asked for more, the early run
+    gave way, or there was none."""
+    early = _EarlyHook(s, name, **kwargs) if speculate and SPECULATIVE.acquire(
+        blocking=False) else None
     try:
         _prepare(s)
     except BaseException:
@@ -375,14 +378,18 @@ def build_wheel(
     build_index: Any = None,
     reporter: Reporter = NULL_REPORTER,
     envs: BuildEnvs | None = None,
+    speculate: bool = True,
 ) -> Path:
     """Build a wheel from ``sdist_path`` into ``out_dir`` (created if needed) and return its
-    path. ``envs`` as for :func:`prepare_metadata`. Raises :class:`BuildError` naming the
-    sdist, with the last lines of the output of pip and of the backend."""
+    path. ``envs`` as for :func:`prepare_metadata`. ``speculate=False``: the wheel hook runs
+    after ``get_requires_for_build_wheel``, never beside it (for a caller whose other work
+    keeps every core busy: the early run would cost a core's worth of time and save no
+    wait). Raises :class:`BuildError` naming the sdist, with the last lines of the output of
+    pip and of the backend."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with _session(sdist_path, build_index, reporter, envs) as s:
-        built, name = _with_early(s, "build_wheel", s.work / "dist")
+        built, name = _with_early(s, "build_wheel", s.work / "dist", speculate=speculate)
         wheel = out_dir / name
         shutil.move(built / name, wheel)
         return wheel

@@ -126,8 +126,10 @@ def build_for(
     envs=None,
     reporter: Reporter = NULL_REPORTER,
     filename: str | None = None,
+    speculate: bool = True,
 ) -> Path:
-    """A wheel of ``sdist`` usable by ``target``, built (once) through PEP 517."""
+    """A wheel of ``sdist`` usable by ``target``, built (once) through PEP 517
+    (``speculate`` as for :func:`~constrain.build.sdist.build_wheel`)."""
     rules = rules_of(envs)
     found = cached_build(sdist_sha256, target, cache, rules)
     if found is not None:
@@ -156,7 +158,7 @@ def build_for(
             except OSError:
                 shutil.copyfile(sdist, named)
             wheel = build_wheel(named, out / "dist", build_index=build_index, reporter=reporter,
-                                envs=envs)
+                                envs=envs, speculate=speculate)
             try:
                 parse_wheel_filename(wheel.name)
             except InvalidWheelFilename:
