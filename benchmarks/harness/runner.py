@@ -1,4 +1,4 @@
-"""Run workloads tool by tool and mode by mode, and collect one row of figures per pair.
+"""Run workloads mode by mode, the tools' runs alternating, and collect one row of figures per pair.
 
 Cache discipline: each tool has its own cache directory. A *cold* run starts from an emptied
 cache (the old one is set aside and deleted after the measured runs: :func:`set_aside`); a *warm* run uses the cache that the previous identical run filled (the last cold run,
@@ -121,65 +121,101 @@ def execute(ctx: Context, tool: str, command: Command, run_dir: Path, timeout: f
     return last
 
 
-def run_tool(ctx: Context, workload: Workload, tool: str, repeat: int, timeout: float,
-             log: Log = _stderr_log, cold_repeat: int | None = None) -> list[Row]:
-    """All modes of ``workload`` for one tool; ``cold_repeat`` runs of the cold mode when
-    given (cold runs are the long, network-bound ones), else ``repeat``."""
-    tools = ctx.tools
-    reason = tools.unavailable.get(tool)
+@dataclass
+class _Lane:
+    """One tool going through a workload's modes: its rows, cache and run counts
+    (:func:`run_workload` takes every lane through a mode together)."""
+
+    tool: str
+    repeat: int
+    cold_repeat: int | None
+    timeout: float
+    cache: Path
+    base: Path
+    rows: list[Row] = field(default_factory=list)
+    cache_filled: bool = False
+    peaks: list[int] = field(default_factory=list)
+
+    def runs(self, mode: str) -> int:
+        return self.cold_repeat if mode == COLD and self.cold_repeat is not None else self.repeat
+
+
+def _unavailable(ctx: Context, workload: Workload, tool: str) -> str | None:
+    reason = ctx.tools.unavailable.get(tool)
     if (is_constrain(tool) and reason is None
-            and workload.needs_constrain_command not in tools.constrain_commands):
+            and workload.needs_constrain_command not in ctx.tools.constrain_commands):
         reason = f"`constrain {workload.needs_constrain_command} --help` fails"
-    if reason is not None:
-        return [Row(tool, mode, UNAVAILABLE, note=reason) for mode in workload.modes]
-    rows: list[Row] = []
-    cache = ctx.cache(tool)
-    cache_filled = False
-    base = ctx.work / "runs" / workload.name / tool
-    for mode in workload.modes:
-        if workload.command(ctx, tool, mode, base / "probe") is None:
-            if mode in FULL_RESOLVE_OF:
-                continue  # constrain only: the peers' base-mode row is the one to compare with
-            rows.append(Row(tool, mode, NOT_APPLICABLE, note=f"{tool} has no {mode} equivalent"))
-            continue
-        row = Row(tool, mode, OK)
-        rows.append(row)
-        if mode != COLD and not cache_filled:
-            log(f"  {workload.name}: {tool} priming the cache for {mode}")
-            for prime_dir, primer in workload.primers(ctx, tool, base):
-                result = execute(ctx, tool, primer, prime_dir, timeout)
-                if result.status != OK:
-                    row.status, row.note = result.status, "priming run: " + _why(result)
-                    break
-            if row.status != OK:
-                continue
-        peaks = []
-        runs = cold_repeat if mode == COLD and cold_repeat is not None else repeat
-        for i in range(runs):
-            run_dir = base / f"{_dirname(mode)}-{i}"
-            if mode == COLD:
-                set_aside(cache, ctx.work)
-            command = workload.command(ctx, tool, mode, run_dir)
-            row.argvs = command.argvs
-            result = execute(ctx, tool, command, run_dir, timeout)
-            log(f"  {workload.name}: {tool} {mode} run {i + 1}/{runs}: "
-                f"{result.wall_s:.2f}s {result.status}")
+    return reason
+
+
+def _open_mode(ctx: Context, workload: Workload, lane: _Lane, mode: str,
+               log: Log) -> Row | None:
+    """The row of ``lane`` in ``mode``, its cache primed first when the mode needs a warm one;
+    ``None`` when the lane has no such mode or its priming failed (the row says why)."""
+    tool, base = lane.tool, lane.base
+    if workload.command(ctx, tool, mode, base / "probe") is None:
+        if mode not in FULL_RESOLVE_OF:  # constrain only: the peers' base-mode row counts
+            lane.rows.append(Row(tool, mode, NOT_APPLICABLE,
+                                 note=f"{tool} has no {mode} equivalent"))
+        return None
+    row = Row(tool, mode, OK)
+    lane.rows.append(row)
+    lane.peaks = []
+    if mode != COLD and not lane.cache_filled:
+        log(f"  {workload.name}: {tool} priming the cache for {mode}")
+        for prime_dir, primer in workload.primers(ctx, tool, base):
+            result = execute(ctx, tool, primer, prime_dir, lane.timeout)
             if result.status != OK:
-                row.status, row.note = result.status, _why(result)
-                break
-            row.times_s.append(result.wall_s)
-            peaks.append(result.peak_rss_bytes)
-            row.stats = read_stats(run_dir / "stats.json") if is_constrain(tool) else None
-            try:
-                row.pins = workload.read_pins(tool, run_dir)
-            except (OSError, ValueError, KeyError) as exc:
-                row.note = f"could not read its output: {exc}"
-            row.packages = len(row.pins) if row.pins is not None else None
-        if row.status == OK:
-            row.median_s = statistics.median(row.times_s)
-            row.peak_mb = max(peaks) / 2**20 if max(peaks) else None
-        cache_filled = row.status == OK
-    return rows
+                row.status, row.note = result.status, "priming run: " + _why(result)
+                return None
+    return row
+
+
+def _one_run(ctx: Context, workload: Workload, lane: _Lane, row: Row, i: int,
+             log: Log) -> None:
+    """Run ``i`` of ``row``'s mode for ``lane``; a failure or timeout ends the row's runs."""
+    mode, tool = row.mode, lane.tool
+    run_dir = lane.base / f"{_dirname(mode)}-{i}"
+    if mode == COLD:
+        set_aside(lane.cache, ctx.work)
+    command = workload.command(ctx, tool, mode, run_dir)
+    row.argvs = command.argvs
+    result = execute(ctx, tool, command, run_dir, lane.timeout)
+    log(f"  {workload.name}: {tool} {mode} run {i + 1}/{lane.runs(mode)}: "
+        f"{result.wall_s:.2f}s {result.status}")
+    if result.status != OK:
+        row.status, row.note = result.status, _why(result)
+        return
+    row.times_s.append(result.wall_s)
+    lane.peaks.append(result.peak_rss_bytes)
+    row.stats = read_stats(run_dir / "stats.json") if is_constrain(tool) else None
+    try:
+        row.pins = workload.read_pins(tool, run_dir)
+    except (OSError, ValueError, KeyError) as exc:
+        row.note = f"could not read its output: {exc}"
+    row.packages = len(row.pins) if row.pins is not None else None
+
+
+def _run_lanes(ctx: Context, workload: Workload, lanes: list[_Lane], log: Log) -> None:
+    """Every mode of ``workload`` for every lane, mode by mode; within a mode the lanes' runs
+    alternate (run 1 of each tool, then run 2 of each, ...), so a drift of the machine during
+    a mode (load, a file system slowed by earlier deletions) weighs on every tool alike."""
+    for mode in workload.modes:
+        open_rows = [(lane, row) for lane in lanes
+                     if (row := _open_mode(ctx, workload, lane, mode, log)) is not None]
+        for i in range(max((lane.runs(mode) for lane, _ in open_rows), default=0)):
+            for lane, row in open_rows:
+                if i < lane.runs(mode) and row.status == OK:
+                    _one_run(ctx, workload, lane, row, i, log)
+        for lane in lanes:
+            row = next((r for r in lane.rows if r.mode == mode), None)
+            if row is None or row.status == NOT_APPLICABLE:
+                continue
+            if row.status == OK:
+                row.median_s = statistics.median(row.times_s)
+                row.peak_mb = max(lane.peaks) / 2**20 if max(lane.peaks) else None
+            if not row.note.startswith("priming run: "):
+                lane.cache_filled = row.status == OK
 
 
 def _dirname(mode: str) -> str:
@@ -236,14 +272,24 @@ def run_workload(ctx: Context, workload: Workload, tools: tuple[str, ...],
         log(f"{workload.title}: skipped ({result.skipped})")
         return result
     log(workload.title)
+    lanes: list[_Lane | list[Row]] = []  # a list: the rows of a tool that cannot run
     for tool in tools:
-        if workload.runs(tool):
-            kind = "constrain" if is_constrain(tool) else tool
-            count = repeat if isinstance(repeat, int) else repeat[kind]
-            cold = cold_repeat
-            if cold is not None and kind == "pip":
-                cold = min(cold, count)
-            result.rows += run_tool(ctx, workload, tool, count, timeouts[kind], log, cold)
+        if not workload.runs(tool):
+            continue
+        reason = _unavailable(ctx, workload, tool)
+        if reason is not None:
+            lanes.append([Row(tool, mode, UNAVAILABLE, note=reason) for mode in workload.modes])
+            continue
+        kind = "constrain" if is_constrain(tool) else tool
+        count = repeat if isinstance(repeat, int) else repeat[kind]
+        cold = cold_repeat
+        if cold is not None and kind == "pip":
+            cold = min(cold, count)
+        lanes.append(_Lane(tool, count, cold, timeouts[kind], ctx.cache(tool),
+                           ctx.work / "runs" / workload.name / tool))
+    _run_lanes(ctx, workload, [lane for lane in lanes if isinstance(lane, _Lane)], log)
+    for lane in lanes:
+        result.rows += lane.rows if isinstance(lane, _Lane) else lane
     compare(result.rows)
     return result
 
