@@ -12,9 +12,9 @@ back whole when freed; :func:`give_back_free_memory` returns the free pages left
 (``malloc_trim``: before each build hook starts).
 
 The threshold sits above the blocks the HTTP thread makes and frees for every piece of every
-response (a read, a DATA frame, its payload: :data:`.index.transport.patches.LARGE_FRAME`, a
-quarter of it), which come and go by the thousand in the same few sizes and so reuse the
-arenas' space. Mapped each on its own, every one of them was a fresh mapping the kernel had to
+response (a read, a DATA frame, its payload: up to
+:data:`.index.transport.patches.LARGE_FRAME`, a quarter of the threshold), which come and go by
+the thousand in the same few sizes and so reuse the arenas' space. Mapped each on its own, every one of them was a fresh mapping the kernel had to
 fault in and zero: 255k page faults in a cold install of Airflow, 163k below the threshold.
 
 The collector's heap: objects that live as long as the run (a facts snapshot, a resolve's
