@@ -25,47 +25,41 @@ from ..locks import wait_exclusive
 from ..records import record
 from ..target import TargetEnvironment
 
-#: Bump when the probe below reports more or different facts.
+#: Bump when the probes below report more or different facts.
 _PROBE_VERSION = 1
-_PROBE = r"""
-import json, os, sys, sysconfig
+#: the facts of the environment rather than of the binary (asked of every new venv)
+_ENV_KEYS = ("executable", "prefix", "base_prefix", "paths")
+_ENV_FACTS = r"""
+import json, sys, sysconfig
+paths = sysconfig.get_paths()
+facts = {
+    "executable": sys.executable,
+    "prefix": sys.prefix,
+    "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+    "paths": {k: paths[k] for k in ("purelib", "platlib", "scripts", "data", "include")},
+}
+"""
+_ENV_PROBE = _ENV_FACTS + "print(json.dumps(facts))\n"
+_PROBE = _ENV_FACTS + r"""
+import os
 sys.path.insert(0, sys.argv[1])
 from packaging import markers, tags
 sys.path.pop(0)
-ensure = None
 try:
     import ensurepip
     bundled = os.path.join(os.path.dirname(ensurepip.__file__), "_bundled")
     ensure = [os.path.join(bundled, n) for n in sorted(os.listdir(bundled)) if n.endswith(".whl")]
 except Exception:
     ensure = []
-paths = sysconfig.get_paths()
-print(json.dumps({
-    "executable": sys.executable,
+facts.update({
     "version": list(sys.version_info[:3]),
     "implementation": sys.implementation.name,
     "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
-    "prefix": sys.prefix,
-    "base_prefix": getattr(sys, "base_prefix", sys.prefix),
-    "paths": {k: paths[k] for k in ("purelib", "platlib", "scripts", "data", "include")},
     "markers": markers.default_environment(),
     "platform_tags": list(tags.platform_tags()),
     "bundled_wheels": ensure,
-}))
-"""
-
-
-#: what depends on the environment rather than on the binary (asked of every new venv)
-_ENV_KEYS = ("executable", "prefix", "base_prefix", "paths")
-_ENV_PROBE = r"""
-import json, sys, sysconfig
-paths = sysconfig.get_paths()
-print(json.dumps({
-    "executable": sys.executable,
-    "prefix": sys.prefix,
-    "base_prefix": getattr(sys, "base_prefix", sys.prefix),
-    "paths": {k: paths[k] for k in ("purelib", "platlib", "scripts", "data", "include")},
-}))
+})
+print(json.dumps(facts))
 """
 
 
@@ -155,27 +149,20 @@ def inspect(executable: str | os.PathLike[str], cache: Cache | None = None) -> I
         raise EnvironmentError_(f"no interpreter at {path}",
                                 hint="give the path of a python executable")
     st = path.stat()  # of the binary itself: a venv's python is a link to it
-    key = _key(os.path.abspath(path), st)
-    binary = None
+    key = f"interp-{_key(os.path.abspath(path), st)}"
     if cache is not None:
-        raw = cache.get("misc", f"interp-{key}")
-        if raw is not None:
-            with contextlib.suppress(ValueError, KeyError):
-                return Interpreter.from_dict(json.loads(raw))
-        binary_key = "binary-" + _key(os.path.realpath(path), st)
-        raw = cache.get("misc", f"interp-{binary_key}")
-        if raw is not None:
-            with contextlib.suppress(ValueError):
-                binary = json.loads(raw)
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            return Interpreter.from_dict(json.loads(cache.get("misc", key) or b"null"))
+    binary_key = f"interp-binary-{_key(os.path.realpath(path), st)}"
     interp = None
-    if isinstance(binary, dict):
-        data = {**binary, **_ask(path, _ENV_PROBE)}
-        with contextlib.suppress(KeyError, TypeError, ValueError):  # else damaged: ask in full
+    if cache is not None and (binary := cache.get("misc", binary_key)) is not None:
+        with contextlib.suppress(ValueError, KeyError, TypeError):  # else damaged: ask in full
+            data = {**json.loads(binary), **_ask(path, _ENV_PROBE)}
             interp = Interpreter.from_dict(data)
+    fresh = interp is None
     if interp is None:
         import packaging
 
-        binary = None
         data = _ask(path, _PROBE, str(Path(packaging.__file__).resolve().parent.parent))
         interp = Interpreter.from_dict(data)
     if interp.implementation != "cpython":
@@ -183,9 +170,9 @@ def inspect(executable: str | os.PathLike[str], cache: Cache | None = None) -> I
             f"{path} is {interp.implementation}; constrain installs into CPython only")
     if cache is not None:
         with contextlib.suppress(ConstrainError):
-            cache.put("misc", f"interp-{key}", json.dumps(data).encode())
-            if binary is None:
-                cache.put("misc", f"interp-{binary_key}", json.dumps(
+            cache.put("misc", key, json.dumps(data).encode())
+            if fresh:
+                cache.put("misc", binary_key, json.dumps(
                     {k: v for k, v in data.items() if k not in _ENV_KEYS}).encode())
     return interp
 
