@@ -6,9 +6,17 @@ An install from a warm cache, whatever else it does, must start an interpreter, 
 each unpacked wheel has, make the directories and hard-link every file into the environment.
 This script does only that, in a fresh child process (``python -S``, no ``site``), for every
 tree in a constrain cache's ``unpacked-v1`` bucket (``--cache``; fill it with one ``constrain
-install``), into a new directory on the cache's file system: no journal, no RECORD, no scripts,
-no checks of any kind. So its time is a lower bound for ``constrain install --offline`` on the
-same trees (constrain's own time includes its resolve, the checks and the journal).
+install``; of two trees of one distribution, two builds of one sdist, the newer), into a new
+directory on the cache's file system: no journal, no RECORD, no scripts, no checks of any kind.
+So its time is a lower bound for ``constrain install --offline`` on the same trees (constrain's
+own time includes its resolve, the checks and the journal).
+
+A second floor, ``python + checks``, adds what constrain promises and uv does not do, and
+nothing else: the interpreter starts with ``site`` and imports ``packaging`` (requirements,
+tags, versions: any installer reading a requirements file imports them), every file of every
+tree is checked against its manifest first (size, inode, mtime: the check by which an edit
+through an installed hard link is never linked again), and each distribution gets its RECORD.
+The distance from this floor to constrain is what its resolve, plan, journal and scripts cost.
 
 With ``--threads`` it splits the trees among threads (``os.link`` and ``os.mkdir`` release the
 GIL: the kernel work of two threads can overlap on two cores). With ``--uv`` and ``--pins`` it
@@ -32,11 +40,26 @@ import time
 
 CHILD = r"""
 import json, os, sys, threading
-cache, dest, nthreads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cache, dest, nthreads, checks = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+if checks:  # what any installer reading requirements and wheel tags imports
+    import packaging.requirements, packaging.tags, packaging.version  # noqa: F401
 bucket = os.path.join(cache, "unpacked-v1")
-trees = [os.path.join(bucket, a, b) for a in os.listdir(bucket)
-         for b in os.listdir(os.path.join(bucket, a))
-         if os.path.isfile(os.path.join(bucket, a, b, "manifest.json"))]
+# one tree per distribution: a cache can hold two builds of one sdist (a build is not
+# reproducible byte for byte), and both would link the same files; the newest is kept
+newest = {}
+for a in os.listdir(bucket):
+    for b in os.listdir(os.path.join(bucket, a)):
+        tree = os.path.join(bucket, a, b)
+        try:
+            with open(os.path.join(tree, "manifest.json"), "rb") as fh:
+                manifest = json.loads(fh.read())
+            when = os.stat(os.path.join(tree, "manifest.json")).st_mtime_ns
+        except (OSError, ValueError):
+            continue
+        key = manifest["dist_info"]
+        if key not in newest or newest[key][0] < when:
+            newest[key] = (when, tree)
+trees = sorted(tree for _, tree in newest.values())
 site = os.path.join(dest, "site-packages")
 os.mkdir(site)
 made = {site}
@@ -45,8 +68,15 @@ counts = [0, 0]
 
 def link(tree):
     with open(os.path.join(tree, "manifest.json"), "rb") as fh:
-        files = json.loads(fh.read())["files"]
-    for scheme, rel, *_ in files:
+        manifest = json.loads(fh.read())
+    files = manifest["files"]
+    if checks:  # the cheap check that no file of the tree changed since it was unpacked
+        for (scheme, rel, _d, size, _x), (ino, mtime) in zip(files, manifest["stat"]):
+            st = os.stat(f"{tree}/{scheme}/{rel}")
+            if st.st_size != size or st.st_ino != ino or st.st_mtime_ns != mtime:
+                raise SystemExit(f"{tree}/{scheme}/{rel} changed")
+    rows = []
+    for scheme, rel, digest, size, _x in files:
         if scheme not in ("purelib", "platlib"):
             continue
         target = os.path.join(site, rel)
@@ -57,7 +87,13 @@ def link(tree):
                 made.add(parent)
                 counts[1] += 1
         os.link(os.path.join(tree, scheme, rel), target)
+        rows.append(f"{rel},{digest},{size}\n")
         counts[0] += 1
+    if checks:  # the distribution's RECORD
+        record = os.path.join(site, manifest["dist_info"], "RECORD")
+        with open(record + ".new", "w", encoding="utf-8") as fh:
+            fh.write("".join(rows))
+        os.replace(record + ".new", record)
 
 def work(part):
     for tree in part:
@@ -74,10 +110,15 @@ print(len(trees), counts[0], counts[1])
 """
 
 
-def _run_floor(cache: str, threads: int, scratch: str) -> tuple[float, str]:
+def _run_floor(cache: str, threads: int, scratch: str, checks: bool = False
+               ) -> tuple[float, str]:
     dest = tempfile.mkdtemp(dir=scratch)
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-S", "-c", CHILD, cache, dest, str(threads)],
+    # the bare floor runs without ``site``; with the checks it imports packaging, as an
+    # installer must, so it starts as constrain does
+    flags = [] if checks else ["-S"]
+    out = subprocess.run([sys.executable, *flags, "-c", CHILD, cache, dest, str(threads),
+                          "1" if checks else "0"],
                          check=True, capture_output=True, text=True).stdout
     took = time.perf_counter() - start
     shutil.rmtree(dest)
@@ -116,6 +157,8 @@ def main() -> None:
             for n in counts:
                 took, made = _run_floor(args.cache, n, scratch)
                 times.setdefault(f"python, {n} thread(s)", []).append(took)
+            took, made = _run_floor(args.cache, 1, scratch, checks=True)
+            times.setdefault("python + checks, 1 thread", []).append(took)
             if args.uv and args.pins:
                 extra = [*(["--cache-dir", args.uv_cache] if args.uv_cache else []),
                          *(["--index-url", args.index_url] if args.index_url else [])]
@@ -126,7 +169,7 @@ def main() -> None:
     trees, files, dirs = made.split()
     print(f"{trees} trees, {files} files linked, {dirs} directories made per run")
     for mode, values in times.items():
-        print(f"  {mode:<28} median {statistics.median(values):.3f} s  "
+        print(f"  {mode:<30} median {statistics.median(values):.3f} s  "
               f"({' '.join(f'{v:.3f}' for v in values)})")
 
 
