@@ -101,6 +101,41 @@ def test_verify_rehashes_what_the_cheap_check_cannot_see(server, tmp_path, capsy
     assert installed(tmp_path / "B")["beta"] == "1.0"
 
 
+def test_trees_at_hand_and_a_wheel_to_fetch_in_one_install(make_index, tmp_path, capsys):
+    """An install whose cache holds one distribution's tree and lacks the other's wheel:
+    the tree is checked and used, the wheel fetched and unpacked, both installed. Offline,
+    the missing wheel is named and no environment is made."""
+    import shutil
+
+    alpha = PackageSpec("alpha", "1.0", requires_dist=["beta"],
+                        wheel_options={"files": {"alpha/__init__.py": "V = 'a'\n"}})
+    server = make_index([alpha, BETA])
+    cache = tmp_path / "cache"
+    args = ("alpha", "--index-url", server.index_url, "--cache-dir", str(cache))
+
+    def forget_beta() -> None:  # its wheel and tree gone from the cache, alpha's kept
+        (wheel,) = cache.glob("files-v*/*/*beta-1.0-py3-none-any.whl")
+        wheel.unlink()
+        shutil.rmtree(_tree_file(cache).parents[2])
+
+    assert install(capsys, *args, "--venv", str(tmp_path / "A"))[0] == 0
+    (alpha_tree,) = [t for t in cache.glob("unpacked-v*/*/*") if (t / "purelib/alpha").is_dir()]
+    forget_beta()
+    code, _, err = install(capsys, *args, "--venv", str(tmp_path / "B"))
+    assert code == 0, err
+    assert pyrun(tmp_path / "B", "import alpha, beta; print(alpha.V, beta.V)"
+                 ).stdout.split() == ["a", "1"]
+    assert (tmp_path / "B" / SITE / "alpha" / "__init__.py").samefile(
+        alpha_tree / "purelib" / "alpha" / "__init__.py")  # the tree at hand, linked
+    assert _tree_file(cache).exists()  # beta's unpacked again
+
+    forget_beta()
+    code, _, err = install(capsys, *args, "--venv", str(tmp_path / "C"), "--offline")
+    assert code != 0
+    assert "beta-1.0-py3-none-any.whl" in err
+    assert not (tmp_path / "C").exists()
+
+
 def _download_beta(server, cache):
     from packaging.version import Version
 

@@ -2,8 +2,10 @@
 
 Files are downloaded in parallel (``index.files.download``: streamed to the cache, sha256 checked
 against the index or lock hash, moved into place atomically), sdists built into wheels, and each
-wheel unpacked into the cache. Any failure -- a hash mismatch, an unsafe wheel, a missing file --
-raises before a single file of the environment has changed.
+wheel unpacked into the cache. A wheel already unpacked there (every one, in a warm install) is
+only checked (``trees.usable``), in the calling thread, while the pool fetches the others. Any
+failure -- a hash mismatch, an unsafe wheel, a missing file -- raises before a single file of
+the environment has changed.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from pathlib import Path
 from ..cache.store import Cache
 from ..errors import ConstrainError, OfflineMissing
 from ..index.transport.client import HttpClient
-from ..models import Pin
+from ..models import DistFile, Pin
 from ..records import record
 from ..reporting import NULL_REPORTER, Reporter
 from ..target import TargetEnvironment
+from .trees import usable
 from .unpack import Unpacked, unpack
 
 
@@ -40,6 +43,20 @@ def _workers(n: int) -> int:
     2 to 8): more threads than cores only contend for the GIL and the directories' locks."""
     default = min(8, max(2, os.cpu_count() or 2))
     return max(1, min(n, int(os.environ.get("CONSTRAIN_INSTALL_WORKERS", default))))
+
+
+def _tree_at_hand(file: DistFile, cache: Cache) -> Path | None:
+    """Where the tree of ``file`` is, when ``file`` is a wheel with a sha256 whose copy and
+    tree are both in ``cache`` (looked up, not checked), else ``None``."""
+    from ..index.files import cached_path
+    from .unpack import unpacked_key
+
+    if not file.is_wheel or not file.sha256 or file.url.startswith("file:"):
+        return None
+    tree = cache.path("unpacked", unpacked_key(file.sha256))
+    if not os.path.isfile(f"{tree}/manifest.json") or cached_path(file, cache) is None:
+        return None
+    return tree
 
 
 def build_envs(cache: Cache, build_index, reporter: Reporter, source=None):
@@ -107,20 +124,54 @@ def prepare(
         reporter.advance("download")
         return Ready(pin, unpacked, downloaded=not was_cached, built=built)
 
+    def at_hand(pin: Pin, tree: Path) -> Ready | None:
+        """``pin``'s tree, when it is intact: checked in this thread (a few thousand
+        ``stat`` calls, each of which would hand the GIL to another thread and back)."""
+        found = usable(tree, False)
+        if found is None:
+            return None
+        reporter.advance("download")
+        return Ready(pin, found, downloaded=False, built=False)
+
     reporter.start("download", total=len(pins), unit="files")
     try:
         if not pins:
             return []
+        # A wheel whose file and tree are in the cache (a warm install: all of them) needs no
+        # thread: it is only checked. The others start first, in the pool; the checks of the
+        # trees at hand go on meanwhile. A tree found changed goes to the pool too.
+        trees = [_tree_at_hand(p.file, cache) for p in pins]
+        ready: list[Ready | None] = [None] * len(pins)
+        failed = threading.Event()  # a job raised: the checks left are not worth making
+
+        def note(f) -> None:
+            if not f.cancelled() and f.exception() is not None:
+                failed.set()
+
+        def submit(i: int) -> None:
+            futures[i] = ex.submit(one, pins[i])
+            futures[i].add_done_callback(note)
+
+        futures: dict[int, Any] = {}
         with ThreadPoolExecutor(_workers(len(pins)), thread_name_prefix="constrain-fetch") as ex:
-            futures = [ex.submit(one, p) for p in pins]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for i in range(len(pins)):
+                if trees[i] is None:
+                    submit(i)
+            for i, tree in enumerate(trees):
+                if tree is not None and not failed.is_set():
+                    ready[i] = at_hand(pins[i], tree)
+                    if ready[i] is None:
+                        submit(i)
+            done, pending = wait(list(futures.values()), return_when=FIRST_EXCEPTION)
             for f in pending:
                 f.cancel()
             errors = [e for f in done if (e := f.exception()) is not None]
             if errors:
                 first = next((e for e in errors if isinstance(e, ConstrainError)), errors[0])
                 raise first
-            return [f.result() for f in futures]
+            for i, f in futures.items():
+                ready[i] = f.result()
+            return [r for r in ready if r is not None]
     finally:
         reporter.finish("download")
         if envs is not None:
