@@ -92,11 +92,15 @@ def sample(root: int, threads: dict, processes: dict) -> None:
                 _comm, total = _cpu(fh.read())
             # an ending process shows an empty command line: keep the one seen before
             processes[pid] = (cmd or processes.get(pid, ("", 0.0))[0], total)
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{tid}/stat") as fh:
-                    threads[(pid, int(tid))] = _cpu(fh.read())
+            tids = os.listdir(f"/proc/{pid}/task")
         except (OSError, ValueError):
             continue  # ended between two reads
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as fh:
+                    threads[(pid, int(tid))] = _cpu(fh.read())
+            except (OSError, ValueError):
+                continue  # this thread ended meanwhile; the others are still read
 
 
 def report(root: int, threads: dict, processes: dict, wall: float, wrapped: bool) -> list[str]:
