@@ -142,26 +142,14 @@ def prepare(
         # trees at hand go on meanwhile. A tree found changed goes to the pool too.
         trees = [_tree_at_hand(p.file, cache) for p in pins]
         ready: list[Ready | None] = [None] * len(pins)
-        failed = threading.Event()  # a job raised: the checks left are not worth making
-
-        def note(f) -> None:
-            if not f.cancelled() and f.exception() is not None:
-                failed.set()
-
-        def submit(i: int) -> None:
-            futures[i] = ex.submit(one, pins[i])
-            futures[i].add_done_callback(note)
-
-        futures: dict[int, Any] = {}
         with ThreadPoolExecutor(_workers(len(pins)), thread_name_prefix="constrain-fetch") as ex:
-            for i in range(len(pins)):
-                if trees[i] is None:
-                    submit(i)
+            futures = {i: ex.submit(one, p) for i, p in enumerate(pins) if trees[i] is None}
             for i, tree in enumerate(trees):
-                if tree is not None and not failed.is_set():
-                    ready[i] = at_hand(pins[i], tree)
-                    if ready[i] is None:
-                        submit(i)
+                if tree is None:
+                    continue
+                ready[i] = at_hand(pins[i], tree)
+                if ready[i] is None:  # changed since it was unpacked: unpacked again
+                    futures[i] = ex.submit(one, pins[i])
             done, pending = wait(list(futures.values()), return_when=FIRST_EXCEPTION)
             for f in pending:
                 f.cancel()
