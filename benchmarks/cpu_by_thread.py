@@ -8,8 +8,8 @@ seconds for the whole process tree: the CPU (user + system) of every thread of e
 as the kernel counts it. When the command is ``constrain ...``, it runs in this interpreter
 through a small wrapper that gives each Python thread its name in the kernel too
 (``prctl(PR_SET_NAME)``: the name without ``constrain-``, its last 15 characters: ``http``,
-``prefetch_3``), so
-the figures say which of constrain's threads used the CPU; constrain itself is unchanged.
+``prefetch_3``), so the figures say which of constrain's threads used the CPU; constrain
+itself is unchanged.
 
 It prints, after the command ends: the CPU of each of constrain's threads by name (pool
 threads ``name_1``, ``name_2``... summed as ``name_N``), of each helper process (page

@@ -58,17 +58,17 @@ for a in os.listdir(bucket):
             continue
         key = manifest["dist_info"]
         if key not in newest or newest[key][0] < when:
-            newest[key] = (when, tree)
-trees = sorted(tree for _, tree in newest.values())
+            newest[key] = (when, tree, manifest)
+# each manifest is read once, here: the floor's time holds one read of each, as an install's
+trees = sorted(((tree, manifest) for _, tree, manifest in newest.values()),
+               key=lambda pair: pair[0])
 site = os.path.join(dest, "site-packages")
 os.mkdir(site)
 made = {site}
 lock = threading.Lock()
 counts = [0, 0]
 
-def link(tree):
-    with open(os.path.join(tree, "manifest.json"), "rb") as fh:
-        manifest = json.loads(fh.read())
+def link(tree, manifest):
     files = manifest["files"]
     if checks:  # the cheap check that no file of the tree changed since it was unpacked
         for (scheme, rel, _d, size, _x), (ino, mtime) in zip(files, manifest["stat"]):
@@ -96,8 +96,8 @@ def link(tree):
         os.replace(record + ".new", record)
 
 def work(part):
-    for tree in part:
-        link(tree)
+    for tree, manifest in part:
+        link(tree, manifest)
 
 parts = [trees[i::nthreads] for i in range(nthreads)]
 threads = [threading.Thread(target=work, args=(p,)) for p in parts[1:]]
