@@ -375,6 +375,109 @@ def test_a_stored_listing_holds_the_files_the_json_page_lists():
     assert [str(v) for v in stored.versions] == ["2.0", "1.0"]
 
 
+_ENTRY_FIELDS = st.fixed_dictionaries(
+    {
+        "filename": st.sampled_from([
+            "foo_bar-{v}-py3-none-any.whl", "foo_bar-{v}-cp311-cp311-manylinux_2_17_x86_64.whl",
+            "foo_bar-{v}-1-py3-none-any.whl", "foo__bar-{v}-py3-none-any.whl",
+            "foo_bar-{v}-py3-none-.whl", "Foo.Bar-{v}.tar.gz", "foo-bar-{v}.zip",
+            "foo__bar-{v}.tar.gz", "other-{v}.tar.gz", "other-{v}-py3-none-any.whl",
+            "foo_bar-{v}.exe", "foo_bar-{v}-py3-none-any.whl.metadata"]),
+        "version": st.sampled_from(["1.0", "1.0.0", "01.0", "2.0rc1", "2.0.0rc1", "1!1.0",
+                                    "3.0.post1", "not a version", "1.0+local"]),
+    },
+    optional={
+        "url": st.sampled_from(["../../f/{fn}", "https://files.test/{fn}",
+                                "x/{fn}#sha256=ab", 7]),
+        "hashes": st.dictionaries(st.sampled_from(["sha256", "SHA256", "md5", "blake2b"]),
+                                  st.sampled_from(["AB", "cd", 3]), max_size=3) | st.none(),
+        "requires-python": st.sampled_from([">=3.8", "  >=3.9 ", "   ", 3, None]),
+        "yanked": st.sampled_from([True, False, "bad", "", None, 1]),
+        "size": st.sampled_from([10, True, None, "9"]),
+        "upload-time": st.sampled_from(["2024-03-01T12:30:00Z", "2024-01-01T00:00:00-05:00",
+                                        "yesterday", None]),
+        "core-metadata": st.sampled_from([None, True, False, {"sha256": "Ab"},
+                                          {"sha256": "aa", "BLAKE2B": "bb"}, {"sha256": 1}, 2]),
+        "dist-info-metadata": st.sampled_from([True, {"sha256": "old"}, None]),
+    },
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(specs=st.lists(_ENTRY_FIELDS, max_size=12))
+def test_a_stored_json_listing_gives_the_parsers_files_version_by_version(specs):
+    """However a JSON page's entries spell their fields, and whichever of them are not files
+    of the project (another name, an invalid wheel name or tag, a version that does not
+    parse, an installer or a metadata file), the stored form (its entries kept as served,
+    grouped by version, read when a version is visited) gives exactly the files the page
+    parser gives: the same versions, highest first, each with the files of that version in
+    page order, field for field."""
+    from collections import defaultdict
+
+    from packaging.utils import canonicalize_name
+
+    from constrain.index.pages.listing import listing_of_page, load_listing
+
+    files = []
+    for spec in specs:
+        entry = {k: v for k, v in spec.items() if k != "version"}
+        entry["filename"] = fn = spec["filename"].format(v=spec["version"])
+        if "url" in entry and isinstance(entry["url"], str):
+            entry["url"] = entry["url"].format(fn=fn)
+        files.append(entry)
+    body = _json_page(files)
+    project = canonicalize_name("foo-bar")
+    served = parse_project_page(body, JSON_TYPE, PAGE, project, INDEX)
+    stored = load_listing(project, listing_of_page(body, JSON_TYPE, PAGE, project, ""), INDEX)
+    assert stored is not None
+
+    def facts(f):
+        return (f.filename, str(f.version), f.kind, f.tags, f.hashes, f.requires_python,
+                f.yanked, f.upload_time, f.size, f.core_metadata, f.url, f.index)
+
+    by_version = defaultdict(list)
+    for f in served:
+        by_version[f.version].append(facts(f))
+    assert list(stored.versions) == sorted(by_version, reverse=True)
+    assert [[facts(f) for f in stored.files_of(i)] for i in range(len(stored.versions))] == [
+        by_version[v] for v in stored.versions]
+    assert len(stored) == len(served)
+    kept = {f.filename for f in served}  # an upload time given, even one that does not parse
+    assert stored.has_upload_time == any(
+        isinstance(e.get("upload-time"), str) for e in files if e["filename"] in kept)
+
+
+def test_a_listing_stored_before_json_entries_were_kept_as_served_still_reads():
+    """A listing written before this form (format 2: rows only) reads as it did, so a cache
+    made by an earlier constrain needs no page fetched again."""
+    import marshal
+    import struct
+
+    from packaging.utils import canonicalize_name
+
+    from constrain.index.pages.listing import group_rows, load_listing, row_of
+
+    files = [
+        {"filename": "foo_bar-1.0-py3-none-any.whl", "url": "a.whl", "hashes": {"sha256": "ab"},
+         "upload-time": "2024-03-01T12:30:00Z", "yanked": "bad"},
+        {"filename": "foo-bar-1.0.0.tar.gz", "url": "b.tar.gz", "requires-python": ">=3.8"},
+        {"filename": "foo_bar-2.0-py3-none-any.whl", "url": "https://files.test/c.whl"},
+    ]
+    project = canonicalize_name("foo-bar")
+    served = parse_project_page(_json_page(files), JSON_TYPE, PAGE, project, INDEX)
+    versions, groups = group_rows([row_of(f) for f in served], project)
+    blobs = [marshal.dumps(list(g)) for g in groups]
+    ends = [sum(len(b) for b in blobs[: i + 1]) for i in range(len(blobs))]
+    header = marshal.dumps((2, [v.__getstate__() for v in versions], [str(v) for v in versions],
+                            ends, True, 3, [INDEX]))
+    old = b"".join([struct.pack("<I", len(header)), header, *blobs])
+    stored = load_listing(project, old, INDEX)
+    assert stored is not None
+    assert [str(v) for v in stored.versions] == ["2.0", "1.0"]
+    assert sorted(stored, key=lambda f: f.filename) == sorted(served, key=lambda f: f.filename)
+    assert [str(f.version) for f in stored.files_of(1)] == ["1.0", "1.0.0"]
+
+
 def test_the_file_name_memos_stay_bounded_in_a_long_lived_process(monkeypatch):
     """The memos of names, versions and tags that parsing pages fills stop growing at a
     bound (a host process resolving again and again), and answer as before."""

@@ -33,6 +33,7 @@ BUCKETS = {
     "constraints": 1,  # fetched constraint files (e.g. Airflow's), keyed by URL
     # parsed index pages: files grouped by version (index/pages/listing.py format); v2: a
     # header read alone, versions in their pickle state, rows carrying their parsed names
+    # (format 3 in the header: a JSON page's entries kept as served; format 2 still read)
     "listings": 2,
     "resolutions": 1,  # whole resolutions (memo.py), valid while their inputs are unchanged
     "reconstructions": 1,  # what a reconstruction learnt: moves, sdists that do not build

@@ -1,16 +1,23 @@
-"""Project listings: an index page's files as compact rows grouped by version, their on-disk
-form, and lazy :class:`~constrain.models.ProjectFiles` built from them. Pure: no I/O.
+"""Project listings: an index page's files grouped by version, their on-disk form, and lazy
+:class:`~constrain.models.ProjectFiles` built from them. Pure: no I/O.
 
 A project page of a popular project lists tens of thousands of files (all platforms, all
-releases) while a resolve for one target looks at a few versions. So a page is parsed once into
-plain tuples (a *row* per file), grouped by version and sorted highest first, and stored in the
-cache as a small header followed by one :mod:`marshal` blob per version. A warm run unmarshals
-the header alone (the versions come back from packaging's pickle state, without parsing), then
-the blobs of the versions the resolver actually visits, sliced out of the entry without a copy,
-and builds :class:`DistFile` values only for those -- from rows that carry their parsed names,
-so no file name is parsed again.
-"""
+releases) while a resolve for one target looks at a few versions. So a page is read once,
+grouped by version and sorted highest first, and stored in the cache as a small header followed
+by one :mod:`marshal` blob per version. A warm run unmarshals the header alone (the versions
+come back from packaging's pickle state, without parsing), then the blobs of the versions the
+resolver actually visits, sliced out of the entry without a copy, and builds :class:`DistFile`
+values only for those.
 
+What a blob holds depends on the page. For a PEP 691 JSON page (:func:`json_groups`,
+:func:`dump_entries`) it is the version's file entries as served: storing reads only each
+entry's file name (to group it), and the rest of an entry is read when its version is first
+visited (:func:`_json_row`) -- on a cold install of Airflow that halves the work of storing the
+141 pages (91,590 entries) and costs a visited version about 1 microsecond more per file. For
+an HTML page or find-links it is *rows*: plain tuples already read from the files, carrying
+their parsed names (:func:`group_rows`, :func:`dump_listing`). Either way no file name is
+parsed again when a version is visited, and the files come out the same.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -28,7 +35,6 @@ from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
     NormalizedName,
-    canonicalize_name,
 )
 from packaging.version import InvalidVersion, Version
 
@@ -46,7 +52,9 @@ from .parse import (
     parse_project_page,
 )
 
-FORMAT = 2
+#: 3: the header says whether the blobs hold rows (HTML pages, find-links) or a JSON page's
+#: entries as served; 2 (rows only, no such field) is still read
+FORMAT = 3
 _LENGTH = struct.Struct("<I")  # the header's length, before it
 
 # (filename, url, hashes, requires_python, yanked, upload_time ISO, size, core_metadata, index)
@@ -54,105 +62,117 @@ Row = tuple
 _ABSENT = object()
 
 
-def _version_of(filename: str) -> str | None:
-    """The version part of a wheel or sdist filename (validated later by ``Version``)."""
-    if filename.endswith(".whl"):
-        parts = filename.split("-")
-        return parts[1] if len(parts) >= 5 else None
-    for ext in (".tar.gz", ".zip"):
-        if filename.endswith(ext):
-            stem = filename[: -len(ext)]
-            name, sep, version = stem.rpartition("-")
-            return version if sep and name else None
-    return None
+def _json_row(entry: object, page_url: str, index: str) -> Row | None:
+    """The row of one file entry of a PEP 691 JSON page (``None`` for an entry without a
+    file name and URL). A popular project's page lists tens of thousands of files, so this
+    keeps to exact type tests and plain dict reads (the JSON parser only makes dicts, lists,
+    strings, numbers, booleans and ``None``)."""
+    if type(entry) is not dict:
+        return None
+    filename, href = entry.get("filename"), entry.get("url")
+    if type(filename) is not str or type(href) is not str:
+        return None
+    if "://" not in href or "#" in href:
+        href = urldefrag(urljoin(page_url, href))[0]
+    hashes = entry.get("hashes")
+    if type(hashes) is not dict or not hashes:
+        hash_pairs: tuple = ()
+    elif len(hashes) == 1:
+        ((algo, digest),) = hashes.items()
+        hash_pairs = ((str(algo).lower(), digest.lower()),) if type(digest) is str else ()
+    else:
+        hash_pairs = tuple(sorted((str(k).lower(), v.lower()) for k, v in hashes.items()
+                                  if type(v) is str))
+    requires_python = entry.get("requires-python")
+    if requires_python is not None:  # _str_or_none, inline: one call less per file
+        requires_python = (requires_python.strip() or None
+                           if type(requires_python) is str else None)
+    yanked = entry.get("yanked")
+    yanked = _json_yanked(yanked) if yanked is not None and yanked is not False else None
+    size = entry.get("size")
+    upload = entry.get("upload-time")
+    core = entry.get("core-metadata", _ABSENT)  # PEP 714: the older name only if absent
+    if core is _ABSENT:
+        core = entry.get("dist-info-metadata")
+    if core is None or core is False:
+        core = None
+    elif type(core) is dict and len(core) == 1:  # {"sha256": ...}: most files today
+        ((key, value),) = core.items()
+        core = (((key.lower(), value.lower()),) if type(key) is str and type(value) is str
+                else _json_core_metadata(core))
+    else:
+        core = _json_core_metadata(core)
+    return (
+        filename,
+        href,
+        hash_pairs,
+        requires_python,
+        yanked,
+        upload if type(upload) is str else None,
+        size if type(size) is int else None,
+        core,
+        index,
+    )
 
 
-def _name_of(filename: str) -> str:
-    if filename.endswith(".whl"):
-        return filename.split("-", 1)[0]
-    stem = filename[:-7] if filename.endswith(".tar.gz") else filename[:-4]
-    return stem.rpartition("-")[0]
-
-
-def json_rows(content: bytes, page_url: str, project: NormalizedName, index: str) -> list[Row]:
-    """Rows for the files of ``project`` on a PEP 691 JSON page (the fast path: no
-    :class:`DistFile` is built here). A popular project's page lists tens of thousands of
-    files, so the loop keeps to exact type tests and plain dict reads (the JSON parser only
-    makes dicts, lists, strings, numbers, booleans and ``None``)."""
-    entries = json_entries(content, page_url)
-    rows: list[Row] = []
-    append = rows.append
-    names_ok: dict[str, bool] = {}
-    for entry in entries:
+def json_groups(content: bytes, page_url: str, project: NormalizedName
+                ) -> tuple[list[Version], list[tuple[list[dict], list | None]], bool]:
+    """The file entries of ``project`` on a PEP 691 JSON page, as served, grouped by version
+    (highest first), and whether any has an upload time. Only the file name of each entry is
+    read here (by packaging, through the memos :func:`group_rows` uses too), so the entries
+    kept and their grouping are those of :func:`group_rows`; the rest of an entry is read
+    when its version is first visited (:func:`_json_row`), which a run does for a few
+    versions of a page of thousands. A group is its entries and, when some entry's version
+    prints otherwise than the group's (``1.0`` beside ``1.0.0``), each entry's version
+    string where it differs (else ``None``)."""
+    groups: dict[Version, list] = {}  # version -> [that version, entries, shown or None]
+    has_upload = False
+    for entry in json_entries(content, page_url):
         if type(entry) is not dict:
             continue
-        filename, href = entry.get("filename"), entry.get("url")
-        if type(filename) is not str or type(href) is not str:
+        filename = entry.get("filename")
+        if type(filename) is not str or type(entry.get("url")) is not str:
             continue
-        if filename.endswith(".whl"):
-            raw_name = filename.split("-", 1)[0]
-        elif filename.endswith((".tar.gz", ".zip")):
-            raw_name = _name_of(filename)
-        else:
+        try:
+            if filename.endswith(".whl"):
+                name, version, _tags = _parse_wheel_filename(filename)
+            elif filename.endswith((".tar.gz", ".zip")):
+                name, version = _parse_sdist_filename(filename)
+            else:
+                continue
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion, ValueError):
             continue
-        ok = names_ok.get(raw_name)
-        if ok is None:
-            ok = names_ok[raw_name] = canonicalize_name(raw_name) == project
-        if not ok:
+        if name != project:
             continue
-        if "://" not in href or "#" in href:
-            href = urldefrag(urljoin(page_url, href))[0]
-        hashes = entry.get("hashes")
-        if type(hashes) is not dict or not hashes:
-            hash_pairs: tuple = ()
-        elif len(hashes) == 1:
-            ((algo, digest),) = hashes.items()
-            hash_pairs = ((str(algo).lower(), digest.lower()),) if type(digest) is str else ()
-        else:
-            hash_pairs = tuple(sorted((str(k).lower(), v.lower()) for k, v in hashes.items()
-                                      if type(v) is str))
-        requires_python = entry.get("requires-python")
-        if requires_python is not None:  # _str_or_none, inline: one call less per file
-            requires_python = (requires_python.strip() or None
-                               if type(requires_python) is str else None)
-        yanked = entry.get("yanked")
-        yanked = _json_yanked(yanked) if yanked is not None and yanked is not False else None
-        size = entry.get("size")
-        upload = entry.get("upload-time")
-        core = entry.get("core-metadata", _ABSENT)  # PEP 714: the older name only if absent
-        if core is _ABSENT:
-            core = entry.get("dist-info-metadata")
-        if core is None or core is False:
-            core = None
-        elif type(core) is dict and len(core) == 1:  # {"sha256": ...}: most files today
-            ((key, value),) = core.items()
-            core = (((key.lower(), value.lower()),) if type(key) is str and type(value) is str
-                    else _json_core_metadata(core))
-        else:
-            core = _json_core_metadata(core)
-        append((
-            filename,
-            href,
-            hash_pairs,
-            requires_python,
-            yanked,
-            upload if type(upload) is str else None,
-            size if type(size) is int else None,
-            core,
-            index,
-        ))
-    return rows
+        if not has_upload and type(entry.get("upload-time")) is str:
+            has_upload = True
+        group = groups.get(version)
+        if group is None:
+            groups[version] = [version, [entry], None]
+            continue
+        key, entries, shown = group
+        # the same object as the group's version (file names are parsed through a memo of
+        # version strings) prints the same: no str() per file
+        text = None if version is key else str(version)
+        if text is not None and text == str(key):
+            text = None
+        if shown is None and text is not None:
+            shown = group[2] = [None] * len(entries)
+        if shown is not None:
+            shown.append(text)
+        entries.append(entry)
+    order = sorted(groups, reverse=True)
+    return order, [(groups[v][1], groups[v][2]) for v in order], has_upload
 
 
 def listing_of_page(body: bytes, content_type: str, page_url: str, project: NormalizedName,
                     index: str) -> bytes:
-    """A project page as served (PEP 691 JSON or PEP 503 HTML) in its stored form,
-    :func:`dump_listing` of its rows grouped by version."""
+    """A project page as served (PEP 691 JSON or PEP 503 HTML) in its stored form: for JSON,
+    :func:`dump_entries` of its entries grouped by version (each read when its version is
+    first visited); for HTML, :func:`dump_listing` of its rows grouped by version."""
     if _is_json(body, content_type):
-        rows = json_rows(body, page_url, project, index)
-    else:
-        rows = [row_of(f) for f in parse_project_page(body, content_type, page_url, project,
-                                                       index)]
+        return dump_entries(*json_groups(body, page_url, project), page_url, index)
+    rows = [row_of(f) for f in parse_project_page(body, content_type, page_url, project, index)]
     return dump_listing(*group_rows(rows, project))
 
 
@@ -235,20 +255,39 @@ def group_rows(rows: Iterable[Row], project: NormalizedName | None = None
 
 
 def dump_listing(versions: Sequence[Version], groups: Sequence[Sequence[tuple]]) -> bytes:
-    """The cache form: the header's length, the header (the versions in packaging's own pickle
-    state and as strings, where each version's rows end, summary facts), then one marshal blob
-    of rows per version: a load unmarshals the header alone, and a version's rows when that
-    version is first visited."""
+    """The cache form of rows grouped by version (:func:`group_rows`): one marshal blob of
+    rows per version after the header (:func:`_dump`)."""
     has_upload = any(row[5] is not None for group in groups for row in group)
     count = sum(len(g) for g in groups)
     indexes = sorted({row[8] for group in groups for row in group if row[8]})
-    blobs = [marshal.dumps(list(g)) for g in groups]
+    return _dump(versions, [marshal.dumps(list(g)) for g in groups], has_upload, count,
+                 indexes, None)
+
+
+def dump_entries(versions: Sequence[Version], groups: Sequence[tuple[list[dict], list | None]],
+                 has_upload: bool, page_url: str, index: str) -> bytes:
+    """The cache form of a JSON page's entries grouped by version (:func:`json_groups`): one
+    marshal blob per version of its entries as served (and their version strings where they
+    differ), read into files by :func:`_json_row` when the version is visited; the page's URL
+    (for relative links) and ``index`` are in the header (:func:`_dump`)."""
+    count = sum(len(entries) for entries, _shown in groups)
+    return _dump(versions, [marshal.dumps(group) for group in groups], has_upload, count,
+                 [index] if index else [], (page_url, index))
+
+
+def _dump(versions: Sequence[Version], blobs: Sequence[bytes], has_upload: bool, count: int,
+          indexes: Sequence[str], entries_of: tuple[str, str] | None) -> bytes:
+    """The header's length, the header (the versions in packaging's own pickle state and as
+    strings, where each version's blob ends, summary facts, and for blobs of JSON entries the
+    page's URL and index), then the blobs: a load unmarshals the header alone, and a version's
+    blob when that version is first visited."""
     ends, end = [], 0
     for blob in blobs:
         end += len(blob)
         ends.append(end)
     header = marshal.dumps((FORMAT, [v.__getstate__() for v in versions],
-                            [str(v) for v in versions], ends, has_upload, count, indexes))
+                            [str(v) for v in versions], ends, has_upload, count, list(indexes),
+                            entries_of))
     return b"".join([_LENGTH.pack(len(header)), header, *blobs])
 
 
@@ -291,9 +330,12 @@ def load_listing(project: NormalizedName, data: bytes | BinaryIO, index: str = "
     try:
         (length,) = _LENGTH.unpack_from(read(0, _LENGTH.size))
         start = _LENGTH.size + length
-        fmt, states, texts, ends, has_upload, count, indexes = marshal.loads(
-            read(_LENGTH.size, start))
-        if fmt != FORMAT or len(states) != len(texts) or len(ends) != len(texts):
+        header = marshal.loads(read(_LENGTH.size, start))
+        if header[0] == 2 and len(header) == 7:  # rows, written before format 3
+            header = (FORMAT, *header[1:], None)
+        fmt, states, texts, ends, has_upload, count, indexes, entries_of = header
+        if fmt != FORMAT or len(states) != len(texts) or len(ends) != len(texts) or not (
+                entries_of is None or (type(entries_of) is tuple and len(entries_of) == 2)):
             raise ValueError("another format")
         if start + (ends[-1] if ends else 0) != size:
             raise ValueError("cut short or padded: not what dump_listing wrote")
@@ -308,7 +350,7 @@ def load_listing(project: NormalizedName, data: bytes | BinaryIO, index: str = "
         indexes = [index]
     starts = [start, *(start + end for end in ends[:-1])]
     files = _project_files(project, versions, starts, [start + end for end in ends], has_upload,
-                           count, tuple(indexes), read, index=index)
+                           count, tuple(indexes), read, index=index, entries_of=entries_of)
     if not isinstance(data, (bytes, bytearray, memoryview)):  # closed with the last reader
         weakref.finalize(files._build, data.close)  # noqa: SLF001 -- its reader, made above
     return files
@@ -359,18 +401,37 @@ def _project_files(
     read: Callable[[int, int], bytes | memoryview],
     *,
     index: str = "",
+    entries_of: tuple[str, str] | None = None,
 ) -> ProjectFiles:
     # a version is named by its position (a range: no object per version for the garbage
     # collector to walk on every full collection)
     def build(position: Any, keep) -> tuple[DistFile, ...]:
-        rows: Any = marshal.loads(read(starts[position], ends[position]))
+        stored: Any = marshal.loads(read(starts[position], ends[position]))
+        if entries_of is not None:
+            stored = _entry_rows(stored, *entries_of)
         if keep is not None:
-            rows = [row for row in rows if keep(row[0])]
+            stored = [row for row in stored if keep(row[0])]
         version = versions[position]
-        return tuple(_stored_file(row, project, index, version) for row in rows)
+        return tuple(_stored_file(row, project, index, version) for row in stored)
 
     return ProjectFiles(project, versions, range(len(versions)), build,
                         has_upload_time=has_upload, count=count, indexes=indexes)
+
+
+def _entry_rows(group: Any, page_url: str, index: str) -> list[tuple]:
+    """The stored rows (as :func:`group_rows` makes them) of one version's blob of JSON
+    entries (:func:`dump_entries`); a blob of another shape is a damaged entry."""
+    entries, shown = group
+    if shown is None:
+        shown = [None] * len(entries)
+    rows = []
+    for entry, vstr in zip(entries, shown, strict=True):  # ValueError when they do not pair
+
+        row = _json_row(entry, page_url, index)
+        if row is None:
+            raise ValueError("a damaged listing: an entry without a file name or URL")
+        rows.append((*row, row[0].endswith(".whl"), vstr))
+    return rows
 
 
 _TRIPLE_TAGS: dict[str, frozenset[Tag]] = {}
