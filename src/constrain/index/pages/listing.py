@@ -115,6 +115,20 @@ def _json_row(entry: object, page_url: str, index: str) -> Row | None:
     )
 
 
+def _name_and_version(filename: str) -> tuple[NormalizedName, Version] | None:
+    """The project and version a wheel or sdist file name gives, read by packaging (through
+    the memos of ``parse.py``); ``None`` for any other file or a name that does not parse."""
+    try:
+        if filename.endswith(".whl"):
+            name, version, _tags = _parse_wheel_filename(filename)
+            return name, version
+        if filename.endswith((".tar.gz", ".zip")):
+            return _parse_sdist_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion, ValueError):
+        pass
+    return None
+
+
 def json_groups(content: bytes, page_url: str, project: NormalizedName
                 ) -> tuple[list[Version], list[tuple[list[dict], list | None]], bool]:
     """The file entries of ``project`` on a PEP 691 JSON page, as served, grouped by version
@@ -133,17 +147,10 @@ def json_groups(content: bytes, page_url: str, project: NormalizedName
         filename = entry.get("filename")
         if type(filename) is not str or type(entry.get("url")) is not str:
             continue
-        try:
-            if filename.endswith(".whl"):
-                name, version, _tags = _parse_wheel_filename(filename)
-            elif filename.endswith((".tar.gz", ".zip")):
-                name, version = _parse_sdist_filename(filename)
-            else:
-                continue
-        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion, ValueError):
+        named = _name_and_version(filename)
+        if named is None or named[0] != project:
             continue
-        if name != project:
-            continue
+        version = named[1]
         if not has_upload and type(entry.get("upload-time")) is str:
             has_upload = True
         group = groups.get(version)
@@ -220,17 +227,10 @@ def group_rows(rows: Iterable[Row], project: NormalizedName | None = None
     groups: dict[Version, list[tuple]] = {}
     for row in rows:
         filename = row[0]
-        try:
-            if filename.endswith(".whl"):
-                name, version, _tags = _parse_wheel_filename(filename)
-            elif filename.endswith((".tar.gz", ".zip")):
-                name, version = _parse_sdist_filename(filename)
-            else:
-                continue
-        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion, ValueError):
+        named = _name_and_version(filename)
+        if named is None or (project is not None and named[0] != project):
             continue
-        if project is not None and name != project:
-            continue
+        version = named[1]
         group = groups.get(version)
         if group is None:
             group = groups[version] = []
