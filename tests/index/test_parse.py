@@ -441,6 +441,13 @@ def test_a_stored_json_listing_gives_the_parsers_files_version_by_version(specs)
     assert list(stored.versions) == sorted(by_version, reverse=True)
     assert [[facts(f) for f in stored.files_of(i)] for i in range(len(stored.versions))] == [
         by_version[v] for v in stored.versions]
+
+    def keep(filename: str) -> bool:  # as a target's file-name filter is asked
+        return not filename.endswith(".whl") or "-py3-" in filename
+
+    again = load_listing(project, listing_of_page(body, JSON_TYPE, PAGE, project, ""), INDEX)
+    assert [[facts(f) for f in again.files_of(i, keep)] for i in range(len(again.versions))] == [
+        [x for x in by_version[v] if keep(x[0])] for v in again.versions]
     assert len(stored) == len(served)
     kept = {f.filename for f in served}  # an upload time given, even one that does not parse
     assert stored.has_upload_time == any(

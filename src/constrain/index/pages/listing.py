@@ -18,6 +18,7 @@ an HTML page or find-links it is *rows*: plain tuples already read from the file
 their parsed names (:func:`group_rows`, :func:`dump_listing`). Either way no file name is
 parsed again when a version is visited, and the files come out the same.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -408,8 +409,8 @@ def _project_files(
     def build(position: Any, keep) -> tuple[DistFile, ...]:
         stored: Any = marshal.loads(read(starts[position], ends[position]))
         if entries_of is not None:
-            stored = _entry_rows(stored, *entries_of)
-        if keep is not None:
+            stored = _entry_rows(stored, *entries_of, keep)
+        elif keep is not None:
             stored = [row for row in stored if keep(row[0])]
         version = versions[position]
         return tuple(_stored_file(row, project, index, version) for row in stored)
@@ -418,15 +419,20 @@ def _project_files(
                         has_upload_time=has_upload, count=count, indexes=indexes)
 
 
-def _entry_rows(group: Any, page_url: str, index: str) -> list[tuple]:
+def _entry_rows(group: Any, page_url: str, index: str,
+                keep: Callable[[str], bool] | None) -> list[tuple]:
     """The stored rows (as :func:`group_rows` makes them) of one version's blob of JSON
-    entries (:func:`dump_entries`); a blob of another shape is a damaged entry."""
+    entries (:func:`dump_entries`), only for the files ``keep`` takes (the others are not
+    read); a blob of another shape is a damaged entry."""
     entries, shown = group
     if shown is None:
         shown = [None] * len(entries)
     rows = []
     for entry, vstr in zip(entries, shown, strict=True):  # ValueError when they do not pair
-
+        if keep is not None and type(entry) is dict:
+            filename = entry.get("filename")
+            if type(filename) is str and not keep(filename):
+                continue
         row = _json_row(entry, page_url, index)
         if row is None:
             raise ValueError("a damaged listing: an entry without a file name or URL")
