@@ -451,7 +451,8 @@ def test_a_stored_json_listing_gives_the_parsers_files_version_by_version(specs)
     assert len(stored) == len(served)
     kept = {f.filename for f in served}  # an upload time given, even one that does not parse
     assert stored.has_upload_time == any(
-        isinstance(e.get("upload-time"), str) for e in files if e["filename"] in kept)
+        isinstance(e.get("upload-time"), str) for e in files
+        if e["filename"] in kept and isinstance(e.get("url"), str))
 
 
 def test_a_listing_stored_before_json_entries_were_kept_as_served_still_reads():
