@@ -124,3 +124,30 @@ def test_scratch_directories_are_gone_when_the_command_ends_while_a_thread_unpac
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False", "stopped", "refused", "after", "the", "end"]
     assert not list(tmp_path.glob("constrain-*"))
+
+
+def test_the_end_of_a_command_removes_scratch_while_a_thread_leaves_its_own(monkeypatch,
+                                                                             tmp_path):
+    # Before: a second Ctrl-C during a build ended the command with a traceback ("Set changed
+    # size during iteration", exit 1 instead of 130) when the build's thread left its
+    # directory -- and took it off the list -- while the end of the command looked the list
+    # over. Here the thread leaves at that very moment, every time.
+    from constrain import processes
+
+    monkeypatch.setattr(processes, "_ENDING", [False])
+    monkeypatch.setattr(processes, "_SCRATCH", set())
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    processes._SCRATCH.update({str(first), str(second)})
+    real_lexists = os.path.lexists
+
+    def lexists(path):  # the other thread's clean-up runs while the list is looked over
+        processes._SCRATCH.discard(str(second))
+        processes._SCRATCH.discard(str(first))
+        return real_lexists(path)
+
+    monkeypatch.setattr(os.path, "lexists", lexists)
+    processes.remove_scratch()
+    assert not first.exists() and not second.exists()
+    assert processes.ending()

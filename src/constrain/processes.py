@@ -325,7 +325,8 @@ def remove_scratch() -> None:
         for _ in range(20):
             for path in list(_SCRATCH):
                 shutil.rmtree(path, ignore_errors=True)
-            if not any(os.path.lexists(path) for path in _SCRATCH):
+            # a copy: the thread working in one removes it from the set when it leaves
+            if not any(os.path.lexists(path) for path in list(_SCRATCH)):
                 break
             time.sleep(0.01)
         _SCRATCH.clear()

@@ -235,7 +235,7 @@ def test_ctrl_c_during_a_build_leaves_no_build_directory(make_index, tmp_path, s
     for _ in range(signals):
         run.signal(signal.SIGINT)
     code, _out, err = run.finish()
-    assert code == 130
+    assert code == 130, err
     _one_interrupted_line(err)
     assert wait_for(lambda: not run.left_behind(), 10), run.left_behind()
     assert not list(scratch.glob("constrain-*")), list(scratch.iterdir())
