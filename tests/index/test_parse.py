@@ -486,6 +486,34 @@ def test_a_listing_stored_before_json_entries_were_kept_as_served_still_reads():
     assert [str(f.version) for f in stored.files_of(1)] == ["1.0", "1.0.0"]
 
 
+@pytest.mark.parametrize("damage", [b"\xff" * 6, b"\x00" * 6, b"[" * 6])
+def test_a_version_damaged_in_a_stored_listing_is_a_cache_error_naming_it(damage):
+    """A stored listing whose header reads well but one version's part does not (changed on
+    disk after it was written) is a clear cache error naming the project and the version,
+    with the way out; the other versions still read."""
+    import struct
+
+    from packaging.utils import canonicalize_name
+
+    from constrain.errors import CacheError
+    from constrain.index.pages.listing import listing_of_page, load_listing
+
+    files = [{"filename": f"foo_bar-{v}-py3-none-any.whl", "url": f"{v}.whl"}
+             for v in ("1.0", "2.0")]
+    project = canonicalize_name("foo-bar")
+    stored = bytearray(listing_of_page(_json_page(files), JSON_TYPE, PAGE, project, ""))
+    (length,) = struct.unpack_from("<I", stored)
+    start = 4 + length  # the first part after the header: the highest version's
+    stored[start:start + len(damage)] = damage
+    listing = load_listing(project, bytes(stored), INDEX)
+    assert listing is not None and [str(v) for v in listing.versions] == ["2.0", "1.0"]
+    with pytest.raises(CacheError) as caught:
+        listing.files_of(0)
+    assert "foo-bar" in caught.value.message and "2.0" in caught.value.message
+    assert "--refresh" in (caught.value.hint or "")
+    assert [f.filename for f in listing.files_of(1)] == ["foo_bar-1.0-py3-none-any.whl"]
+
+
 def test_the_file_name_memos_stay_bounded_in_a_long_lived_process(monkeypatch):
     """The memos of names, versions and tags that parsing pages fills stop growing at a
     bound (a host process resolving again and again), and answer as before."""

@@ -39,6 +39,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from ...errors import CacheError
 from ...models import DistFile, ProjectFiles
 from .parse import (
     _is_json,
@@ -407,13 +408,19 @@ def _project_files(
     # a version is named by its position (a range: no object per version for the garbage
     # collector to walk on every full collection)
     def build(position: Any, keep) -> tuple[DistFile, ...]:
-        stored: Any = marshal.loads(read(starts[position], ends[position]))
-        if entries_of is not None:
-            stored = _entry_rows(stored, *entries_of, keep)
-        elif keep is not None:
-            stored = [row for row in stored if keep(row[0])]
         version = versions[position]
-        return tuple(_stored_file(row, project, index, version) for row in stored)
+        try:
+            stored: Any = marshal.loads(read(starts[position], ends[position]))
+            if entries_of is not None:
+                stored = _entry_rows(stored, *entries_of, keep)
+            elif keep is not None:
+                stored = [row for row in stored if keep(row[0])]
+            return tuple(_stored_file(row, project, index, version) for row in stored)
+        except (ValueError, EOFError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            # the header read well, the version's part does not: damaged after it was written
+            raise CacheError(
+                f"cannot read the cached listing of {project} (version {version}: {exc})",
+                hint="remove the cache directory or use --refresh") from None
 
     return ProjectFiles(project, versions, range(len(versions)), build,
                         has_upload_time=has_upload, count=count, indexes=indexes)
