@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from constrain.processes import spawn_pool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,3 +153,67 @@ def test_the_end_of_a_command_removes_scratch_while_a_thread_leaves_its_own(monk
     processes.remove_scratch()
     assert not first.exists() and not second.exists()
     assert processes.ending()
+
+
+def test_a_worker_runs_up_to_its_concurrency_of_jobs_at_once(tmp_path):
+    # Downloads in the unpacking workers mostly wait on the network: a worker runs several at
+    # once. Opening a FIFO blocks until the other end is opened too, so these two jobs can only
+    # both end if the one worker runs them at the same time.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    pool = spawn_pool(1, concurrency=2)
+    assert pool is not None
+    try:
+        reader = pool.submit(os.open, str(fifo), os.O_RDONLY)
+        writer = pool.submit(os.open, str(fifo), os.O_WRONLY)
+        assert isinstance(reader.result(timeout=60), int)
+        assert isinstance(writer.result(timeout=60), int)
+        assert pool.submit(os.getpid).result(timeout=60) != os.getpid()  # and goes on
+    finally:
+        pool.kill()
+
+
+def test_every_job_under_way_fails_when_its_worker_dies(tmp_path):
+    from constrain.processes import BrokenWorker
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    pool = spawn_pool(1, concurrency=3)
+    assert pool is not None
+    try:
+        stuck = [pool.submit(os.open, str(fifo), os.O_RDONLY) for _ in range(2)]
+        pid = pool.submit(os.getpid).result(timeout=60)
+        os.kill(pid, 9)
+        for future in stuck:
+            with pytest.raises(BrokenWorker):
+                future.result(timeout=60)
+        with pytest.raises(BrokenWorker):
+            pool.submit(os.getpid).result(timeout=60)
+    finally:
+        pool.kill()
+
+
+def test_an_error_that_cannot_be_rebuilt_here_comes_back_as_a_runtime_error(index_server,
+                                                                            tmp_path):
+    # NetworkError (keyword-only arguments) cannot be unpickled from its args: the pool used to
+    # read that answer as a dead worker and fail every job after it.
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    from constrain.index.transport.client import HttpClient
+    from constrain.install.fetch_worker import fetch_in_worker
+    from constrain.models import DistFile
+
+    server = index_server()
+    name = "nothing-1.0-py3-none-any.whl"
+    missing = DistFile(project=canonicalize_name("nothing"), filename=name,
+                       url=server.file_url(name), version=Version("1.0"), kind="wheel")
+    pool = spawn_pool(1, concurrency=2)
+    assert pool is not None
+    try:
+        with pytest.raises(RuntimeError, match=r"could not download nothing-1\.0"):
+            pool.submit(fetch_in_worker, missing, str(tmp_path / "cache"),
+                        HttpClient(retries=0).settings()).result(timeout=120)
+        assert pool.submit(os.getpid).result(timeout=60) != os.getpid()  # still serving
+    finally:
+        pool.kill()

@@ -1,8 +1,10 @@
 """Nothing a command starts outlives it: its worker pools and its threads' scratch directories.
 
 A worker is a plain ``python -c`` child (``subprocess``, not ``multiprocessing``) talking to
-its pool over two pipes: length-prefixed pickles of ``(function, args)`` in, ``(ok, value)``
-out. That shape is what keeps an interrupted or finished constrain quiet and quick:
+its pool over two pipes: length-prefixed pickles of ``(number, function, args)`` in,
+``(number, ok, value)`` out. A worker runs up to ``concurrency`` jobs at once, in threads (jobs
+that mostly wait, such as downloads); the numbers pair each answer with its job. That shape is
+what keeps an interrupted or finished constrain quiet and quick:
 
 - workers run in a process group of their own, so a Ctrl-C at the terminal (SIGINT to the
   whole foreground group) reaches constrain alone, and no worker prints a
@@ -53,15 +55,15 @@ class BrokenWorker(RuntimeError):
     """A worker process could not be started, or died while running a job."""
 
 
-def spawn_pool(workers: int, initializer: Callable[[], object] | None = None
-               ) -> WorkerPool | None:
+def spawn_pool(workers: int, initializer: Callable[[], object] | None = None, *,
+               concurrency: int = 1) -> WorkerPool | None:
     """A pool of ``workers`` helper processes, each running ``initializer()`` first (a
-    module-level function); ``None`` where none can be made. The processes start in the
-    background: this returns at once."""
+    module-level function) and then up to ``concurrency`` jobs at once; ``None`` where none can
+    be made. The processes start in the background: this returns at once."""
     if workers < 1:
         return None
     try:
-        return WorkerPool(workers, initializer)
+        return WorkerPool(workers, initializer, concurrency=concurrency)
     except (OSError, RuntimeError):
         return None
 
@@ -70,14 +72,17 @@ class WorkerPool:
     """``submit(fn, *args)`` runs ``fn(*args)`` in one of the pool's processes (``fn`` a
     module-level function of picklable arguments and result) and returns a
     :class:`~concurrent.futures.Future`. Jobs waiting for a worker start lowest ``priority``
-    first, in the order submitted among equals. Once a worker has died, every job not yet
-    done fails with :class:`BrokenWorker` (callers then do the work themselves)."""
+    first, in the order submitted among equals; each worker runs up to ``concurrency`` at once
+    (in threads). Once a worker has died, every job not yet done fails with
+    :class:`BrokenWorker` (callers then do the work themselves)."""
 
-    def __init__(self, workers: int, initializer: Callable[[], object] | None = None) -> None:
+    def __init__(self, workers: int, initializer: Callable[[], object] | None = None, *,
+                 concurrency: int = 1) -> None:
         import pickle
         import queue
 
-        self._init = pickle.dumps(initializer)
+        self._concurrency = max(1, concurrency)
+        self._init = pickle.dumps((initializer, self._concurrency))
         # (priority, sequence, job); a job None (last of all) ends the worker that takes it
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()
         self._seq = itertools.count()
@@ -168,7 +173,8 @@ class WorkerPool:
         self._drain(cancel=False)
 
     def _serve(self) -> None:
-        """One worker: start its process, then feed it jobs until the pool shuts down."""
+        """One worker: start its process, then feed it jobs (up to ``concurrency`` under way)
+        until the pool shuts down; :meth:`_answers` takes their answers."""
         import pickle
 
         try:
@@ -182,35 +188,51 @@ class WorkerPool:
         if stopped:  # killed while this one was starting
             with contextlib.suppress(OSError):
                 proc.kill()
+        slots = threading.Semaphore(self._concurrency)  # one per job under way
+        under_way: dict[int, Future] = {}
+        ended = threading.Event()  # set when the answers end
+        answers = threading.Thread(target=self._answers, args=(proc, under_way, slots, ended),
+                                   name=threading.current_thread().name + "-answers",
+                                   daemon=True)
+        answers.start()
+        numbers = itertools.count()
         try:
             while True:
+                slots.acquire()
                 job = self._jobs.get()[2]
                 if job is None:
+                    slots.release()
                     break
                 future, fn, args = job
                 if not future.set_running_or_notify_cancel():
+                    slots.release()
                     continue
+                number = next(numbers)
                 try:
-                    message = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)
+                    message = pickle.dumps((number, fn, args), pickle.HIGHEST_PROTOCOL)
                 except Exception as exc:  # noqa: BLE001 -- this job cannot travel; others can
                     future.set_exception(exc)
+                    slots.release()
                     continue
+                with self._lock:
+                    under_way[number] = future
                 try:
                     _send(proc.stdin, message)
-                    ok, value = pickle.loads(_receive(proc.stdout))
+                    if ended.is_set():  # its answers ended before this job was under way
+                        raise BrokenPipeError
                 except Exception:  # noqa: BLE001 -- the process died (killed, crashed)
-                    future.set_exception(BrokenWorker("a worker process died during a job"))
+                    with self._lock:
+                        lost = under_way.pop(number, None)
+                    if lost is not None:
+                        lost.set_exception(BrokenWorker("a worker process died during a job"))
                     self._fail("a worker process died")
                     break
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
+            for _ in range(self._concurrency):  # the jobs under way end (or the process dies)
+                slots.acquire()
         finally:
-            for pipe in (proc.stdin, proc.stdout):
-                with contextlib.suppress(OSError):
-                    if pipe is not None:
-                        pipe.close()
+            with contextlib.suppress(OSError):
+                if proc.stdin is not None:
+                    proc.stdin.close()
             with contextlib.suppress(subprocess.TimeoutExpired, OSError):
                 proc.wait(timeout=5)  # it exits on end-of-file of its jobs
             if proc.poll() is None:
@@ -218,6 +240,42 @@ class WorkerPool:
                     proc.kill()
                 with contextlib.suppress(subprocess.TimeoutExpired, OSError):
                     proc.wait(timeout=1)
+            answers.join(timeout=5)
+
+    def _answers(self, proc: subprocess.Popen, under_way: dict[int, Future],
+                 slots: threading.Semaphore, ended: threading.Event) -> None:
+        """Hand each answer of ``proc`` to its job's future, until its pipe ends: then any
+        job still under way fails (the process died), as do the jobs waiting if it died
+        before the pool was shut down."""
+        import pickle
+
+        try:
+            while True:
+                number, ok, value = pickle.loads(_receive(proc.stdout))
+                with self._lock:
+                    future = under_way.pop(number, None)
+                if future is not None:
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+                slots.release()
+        except Exception:  # noqa: BLE001 -- end of the answers: exited, killed or crashed
+            pass
+        finally:
+            ended.set()
+            with contextlib.suppress(OSError):
+                if proc.stdout is not None:
+                    proc.stdout.close()
+            with self._lock:
+                lost = list(under_way.values())
+                under_way.clear()
+                closed = self._closed
+            for future in lost:
+                future.set_exception(BrokenWorker("a worker process died during a job"))
+            if lost or not closed:
+                self._fail("a worker process died")
+            slots.release(self._concurrency)  # the feeding thread waits for no answer now
 
 
 def stop_all() -> None:
@@ -364,8 +422,9 @@ def _receive(pipe) -> bytes:
 
 
 def _worker_main() -> None:
-    """The worker's side: run jobs from stdin, answer on stdout, exit at end-of-file. Any
-    output a job makes goes to ``/dev/null`` (stdout carries the answers)."""
+    """The worker's side: run jobs from stdin (up to the pool's concurrency at once, in
+    threads), answer on stdout, exit at end-of-file. Any output a job makes goes to
+    ``/dev/null`` (stdout carries the answers)."""
     import pickle
     import signal
 
@@ -377,22 +436,49 @@ def _worker_main() -> None:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- for the life of the process
+    answering = threading.Lock()
+
+    def run(number: int, fn: Callable[..., object], args: tuple) -> None:
+        try:
+            answer = (number, True, fn(*args))
+        except BaseException as exc:  # noqa: BLE001 -- the caller raises it
+            answer = (number, False, exc)
+        data = _travelling(answer)
+        with answering:
+            _send(answers, data)
+
     try:
-        initializer = pickle.loads(_receive(jobs))
+        initializer, concurrency = pickle.loads(_receive(jobs))
         if initializer is not None:
             initializer()
+        threads = None
+        if concurrency > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            threads = ThreadPoolExecutor(concurrency, thread_name_prefix="constrain-job")
         while True:
-            fn, args = pickle.loads(_receive(jobs))
-            try:
-                answer = (True, fn(*args))
-            except BaseException as exc:  # noqa: BLE001 -- the caller raises it
-                answer = (False, exc)
-            try:
-                data = pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
-            except Exception:  # noqa: BLE001 -- an answer that cannot travel
-                data = pickle.dumps((False, RuntimeError(repr(answer[1])[:2000])))
-            _send(answers, data)
+            number, fn, args = pickle.loads(_receive(jobs))
+            if threads is None:
+                run(number, fn, args)
+            else:
+                threads.submit(run, number, fn, args)
     except BaseException:  # noqa: BLE001 -- end of jobs, or the parent is gone: quietly
         pass
     finally:
         os._exit(0)
+
+
+def _travelling(answer: tuple) -> bytes:
+    """``answer`` pickled so that the pool can unpickle it: a value or exception that cannot
+    make the journey (an exception class whose ``__init__`` needs other arguments cannot be
+    rebuilt from its ``args``) travels as a ``RuntimeError`` naming it."""
+    import pickle
+
+    number, ok, value = answer
+    try:
+        data = pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
+        if not ok:
+            pickle.loads(data)  # an exception must be rebuilt there: try it here
+        return data
+    except Exception:  # noqa: BLE001 -- an answer that cannot travel
+        return pickle.dumps((number, False, RuntimeError(repr(value)[:2000])))

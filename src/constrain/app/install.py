@@ -207,6 +207,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
             wanted=exact_pins(prepared),
             build=lambda file, path: build(path, file.sha256 or sha256_of(path), file.filename),
             fetched=early.submit,  # exact pins: unpacked as soon as they are here
+            fetch=early.fetch_whole,  # their wheels downloaded by the unpacking workers
         )
         try:
             install_set = resolve_target(prepared, session, target, reporter,

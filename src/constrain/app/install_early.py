@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 
 #: the processes that unpack wheels while an install's resolve goes on
 UNPACKERS = 2
+#: jobs each of them runs at once: unpacking, and downloads that mostly wait on the network
+#: (``install/fetch_worker.py``), as many in all as the resolve's prefetch threads
+WORKER_JOBS = 6
+#: the priority of a download in the workers' queue: before any unpacking (the resolve waits
+#: for the wheel's metadata), the largest first, as the prefetch pool orders them
+_FETCH_FIRST = -float(1 << 50)
 
 
 def spare_core() -> bool:
@@ -94,7 +100,8 @@ class EarlyDownloads:
     Unpacking (installer's checks, hashing and writing every file) runs in worker processes,
     because the resolve beside it keeps this process's GIL busy (figures in
     benchmarks/README.md). A download thread queues its wheel for them and goes on to the next
-    file, so a wheel that has arrived never waits for a thread before it is queued.
+    file, so a wheel that has arrived never waits for a thread before it is queued. The
+    wheels the resolve reads whole are downloaded by those workers too (:meth:`fetch_whole`).
     Unpacked trees are published atomically, so a worker stopped halfway leaves nothing the
     fetch step would use."""
 
@@ -107,6 +114,7 @@ class EarlyDownloads:
         self._workers_lock = threading.Lock()  # the download threads ask for it at once
         self.seen: set[str] = set()
         self._finished = False
+        self._counted: dict[int, tuple[int, int]] = {}  # worker pid -> (requests, bytes) added
 
     def submit(self, file) -> None:
         if self.session.client.offline:
@@ -156,6 +164,35 @@ class EarlyDownloads:
         except Exception:  # noqa: BLE001 -- the fetch step does it again and reports
             pass
 
+    def fetch_whole(self, file):
+        """``(path, METADATA bytes)`` of the wheel ``file``, downloaded into the cache by an
+        unpacking worker (``install/fetch_worker.py``); ``None`` when that cannot be done
+        (offline, an sdist, no worker, or the job failed): the caller downloads it itself."""
+        if self.session.client.offline or not file.is_wheel:
+            return None
+        workers = self._workers()
+        if workers is None:
+            return None
+        from ..index.files import note_verified
+        from ..install.fetch_worker import fetch_in_worker
+
+        client = self.session.client
+        self.session.reporter.info(f"downloading {file.filename}")
+        try:
+            path, data, identity, pid, (requests, received) = workers.submit(
+                fetch_in_worker, file, str(self.session.cache.root), client.settings(),
+                priority=_FETCH_FIRST - (file.size or 0)).result()
+        except Exception:  # noqa: BLE001 -- done again by the caller, which reports
+            return None
+        if file.sha256:
+            note_verified(path, file.sha256, identity)
+        with self._workers_lock:  # each worker's totals so far: add what is new
+            before = self._counted.get(pid, (0, 0))
+            if requests > before[0] or received > before[1]:
+                self._counted[pid] = (max(requests, before[0]), max(received, before[1]))
+                client.counters.add(max(0, received - before[1]), max(0, requests - before[0]))
+        return Path(path), data
+
     def _workers(self):
         """The unpacking processes, started on first use (``processes.spawn_pool``: they end
         with this process); ``None`` where none can be started, and the work is done here."""
@@ -164,7 +201,8 @@ class EarlyDownloads:
                 from ..processes import spawn_pool
                 from ..install.unpack import background_worker
 
-                self.workers = spawn_pool(UNPACKERS, background_worker) or False
+                self.workers = spawn_pool(UNPACKERS, background_worker,
+                                          concurrency=WORKER_JOBS) or False
             return self.workers or None
 
     def finish(self, *, wait: bool) -> None:

@@ -55,12 +55,14 @@ class WholeFiles:
         self._wanted: Callable[[DistFile], bool] | None = None
         self._build: Callable[[DistFile, Path], Path] | None = None
         self._fetched: Callable[[DistFile], object] | None = None
+        self._fetch: Callable[[DistFile], tuple[Path, bytes] | None] | None = None
 
     def bind(self, *, wanted: Callable[[DistFile], bool], build: Callable[[DistFile, Path], Path],
-             fetched: Callable[[DistFile], object]) -> None:
+             fetched: Callable[[DistFile], object],
+             fetch: Callable[[DistFile], tuple[Path, bytes] | None] | None = None) -> None:
         if self._wanted is not None:
             raise RuntimeError("WholeFiles is bound once")
-        self._build, self._fetched, self._wanted = build, fetched, wanted
+        self._build, self._fetched, self._fetch, self._wanted = build, fetched, fetch, wanted
 
     def wanted(self, file: DistFile) -> bool:
         """Will the command download ``file`` whole?"""
@@ -75,6 +77,11 @@ class WholeFiles:
     def fetched(self, file: DistFile) -> object:
         """``file`` is whole in the cache."""
         return None if self._fetched is None else self._fetched(file)
+
+    def fetch(self, file: DistFile) -> tuple[Path, bytes] | None:
+        """``(path, METADATA bytes)`` of the wheel ``file``, downloaded whole into the cache
+        by a helper process; ``None`` when none did (the caller downloads it)."""
+        return None if self._fetch is None else self._fetch(file)
 
 
 class TextSource:
@@ -248,6 +255,7 @@ class Session:
                         whole_wheel=None if whole is None else whole.wanted,
                         sdist_wheel=None if whole is None else whole.build,
                         fetched_whole=None if whole is None else whole.fetched,
+                        fetch_whole=None if whole is None else whole.fetch,
                         facts=getattr(state.repository, "facts", None),
                     )
                 fetcher = state.fetcher

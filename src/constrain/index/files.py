@@ -96,6 +96,16 @@ def _remember_verified(final: Path, sha256: str, hashed: os.stat_result | None) 
         _VERIFIED[os.path.abspath(final)] = (sha256.lower(), now)
 
 
+def note_verified(path: str | os.PathLike[str], sha256: str, identity: Identity | None) -> None:
+    """Remember ``path`` as hashing to ``sha256`` while it has ``identity``: what
+    :func:`verified_identity` gave the helper process of this one that downloaded and
+    checked it (``install/fetch_worker.py``)."""
+    if identity is None or file_identity(path) != tuple(identity):
+        return
+    with _VERIFIED_LOCK:
+        _VERIFIED[os.path.abspath(path)] = (sha256.lower(), tuple(identity))  # type: ignore[assignment]
+
+
 def cached_path(file: DistFile, cache: Cache | None) -> Path | None:
     """The cached copy of ``file`` when there is one (no request made), else ``None``.
 

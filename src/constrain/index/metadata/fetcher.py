@@ -92,7 +92,9 @@ class MetadataFetcher:
     builds the wheel the caller will install, and the metadata is read from it: one PEP 517
     build instead of a metadata build now and a wheel build later. ``fetched_whole(file)`` is
     told of each such file once it is in the cache (downloaded, and built for an sdist), so
-    that the caller can go on with it (install: unpacking) while the resolve goes on.
+    that the caller can go on with it (install: unpacking) while the resolve goes on. Such a
+    wheel is downloaded by ``fetch_whole(file) -> (path, METADATA bytes)`` when that gives
+    it (a helper process: ``install/fetch_worker.py``), else here.
     """
 
     def __init__(
@@ -111,9 +113,11 @@ class MetadataFetcher:
         whole_wheel: Callable[[DistFile], bool] | None = None,
         sdist_wheel: Callable[[DistFile, Path], Path] | None = None,
         fetched_whole: Callable[[DistFile], object] | None = None,
+        fetch_whole: Callable[[DistFile], tuple[Path, bytes] | None] | None = None,
         facts: Facts | None = None,
     ) -> None:
         self.client = client
+        self.fetch_whole = fetch_whole
         self.facts = facts
         self.sdist_wheel = sdist_wheel
         self.fetched_whole = fetched_whole
@@ -211,10 +215,15 @@ class MetadataFetcher:
             # once, into the cache, instead of reading its METADATA with range requests first
             if not file.is_wheel and self.sdist_wheel is not None:
                 self._env_ahead(file)
-            path = _files.download(
-                self.client, file, self.cache, dest_dir=self._tmpdir(), reporter=self.reporter
-            )
-            md = self._from_path(file, path)
+            fetched = None
+            if file.is_wheel and self.fetch_whole is not None and self.cache is not None:
+                fetched = self.fetch_whole(file)  # by a helper process, into the cache
+            if fetched is not None:
+                md = self._parse(fetched[1], file, "wheel", "METADATA")
+            else:
+                path = _files.download(self.client, file, self.cache, dest_dir=self._tmpdir(),
+                                       reporter=self.reporter)
+                md = self._from_path(file, path)
             if self.fetched_whole is not None:
                 self.fetched_whole(file)
         else:

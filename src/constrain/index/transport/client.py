@@ -56,9 +56,9 @@ class Counters:
     bytes_received: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, nbytes: int) -> None:
+    def add(self, nbytes: int, requests: int = 1) -> None:
         with self._lock:
-            self.requests += 1
+            self.requests += requests
             self.bytes_received += nbytes
 
 
@@ -108,6 +108,25 @@ class HttpClient:
         self._client_lock = threading.Lock()
         self._lane = threading.local()
         self._credentials: dict[tuple[str, str, int | None], str] = {}
+
+    def settings(self) -> dict:
+        """What makes another client like this one (:meth:`like`), in another process: its
+        options and the logins it learnt for hosts (picklable)."""
+        with self._client_lock:
+            credentials = dict(self._credentials)
+        return {"offline": self.offline, "retries": self.retries, "backoff": self.backoff,
+                "timeout": self.timeout, "deadline": self.deadline, "cert": self.cert,
+                "max_connections": self.max_connections, "patches": self.patches,
+                "credentials": credentials}
+
+    @classmethod
+    def like(cls, settings: dict) -> HttpClient:
+        """A client made from another's :meth:`settings`."""
+        options = dict(settings)
+        credentials = options.pop("credentials", {})
+        client = cls(**options)
+        client._credentials.update(credentials)
+        return client
 
     # ------------------------------------------------------------------ plumbing
     def _loop(self) -> EventLoop:
