@@ -351,16 +351,17 @@ def ending() -> bool:
 
 
 @contextlib.contextmanager
-def scratch_directory(prefix: str) -> Iterator[Path]:
-    """A new temporary directory, removed on leaving -- or, if the command ends first (an
-    interrupt does not wait for the thread working in it), by :func:`remove_scratch`; once
-    that has begun, :class:`Ending`."""
+def scratch_directory(prefix: str, parent: str | os.PathLike[str] | None = None
+                      ) -> Iterator[Path]:
+    """A new temporary directory (in ``parent``, default the system's), removed on leaving --
+    or, if the command ends first (an interrupt does not wait for the thread or the helper
+    process working in it), by :func:`remove_scratch`; once that has begun, :class:`Ending`."""
     import shutil
     import tempfile
 
     if _ENDING[0]:
         raise Ending("the command is ending")
-    path = tempfile.mkdtemp(prefix=prefix)
+    path = tempfile.mkdtemp(prefix=prefix, dir=parent)
     _SCRATCH.add(path)
     try:
         yield Path(path)

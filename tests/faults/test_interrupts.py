@@ -239,3 +239,24 @@ def test_ctrl_c_during_a_build_leaves_no_build_directory(make_index, tmp_path, s
     _one_interrupted_line(err)
     assert wait_for(lambda: not run.left_behind(), 10), run.left_behind()
     assert not list(scratch.glob("constrain-*")), list(scratch.iterdir())
+
+
+def test_ctrl_c_while_a_worker_downloads_an_exact_pin_leaves_no_partial_file(front, tmp_path):
+    # An install's unpacking workers download the wheels of exact pins; a Ctrl-C kills them
+    # halfway, and what they had written must not stay in the cache.
+    front.rule(f"/files/{WHEEL}", ("trickle", 0.2))
+    cache = tmp_path / "cache"
+    run = start("install", "alpha==1.0", "beta==1.0", "--index-url", front.index_url,
+                "--venv", str(tmp_path / "venv"), "--cache-dir", str(cache), "--timeout", "600")
+
+    def partial() -> list:
+        return [p for p in cache.rglob("*") if ".tmp-" in p.name and p.is_file()]
+
+    assert wait_for(partial, 120), "the wheel's download never began"
+    run.signal(signal.SIGINT)
+    code, _out, err = run.finish()
+    assert code == 130, err
+    _one_interrupted_line(err)
+    assert wait_for(lambda: not run.left_behind(), 10), run.left_behind()
+    assert not [p for p in cache.rglob("*") if ".tmp-" in p.name]
+    assert not [p for p in cache.rglob(f"*{WHEEL}")]

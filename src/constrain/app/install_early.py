@@ -8,6 +8,7 @@ lands in the cache, verified, where ``fetch.prepare`` finds it; failures are lef
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -115,6 +116,8 @@ class EarlyDownloads:
         self.seen: set[str] = set()
         self._finished = False
         self._counted: dict[int, tuple[int, int]] = {}  # worker pid -> (requests, bytes) added
+        self._scratch = contextlib.ExitStack()  # the workers' scratch directory, in the cache
+        self.scratch: str | None = None
 
     def submit(self, file) -> None:
         if self.session.client.offline:
@@ -158,7 +161,8 @@ class EarlyDownloads:
                 # worker while the other has nothing left to do.
                 workers.submit(unpack_in_worker, str(path), digest,
                                str(self.session.cache.root), name,
-                               verified_identity(path, digest), priority=-_size(path))
+                               verified_identity(path, digest), self.scratch,
+                               priority=-_size(path))
             else:
                 unpack(path, digest, self.session.cache, name)
         except Exception:  # noqa: BLE001 -- the fetch step does it again and reports
@@ -181,7 +185,7 @@ class EarlyDownloads:
         try:
             path, data, identity, pid, (requests, received) = workers.submit(
                 fetch_in_worker, file, str(self.session.cache.root), client.settings(),
-                priority=_FETCH_FIRST - (file.size or 0)).result()
+                self.scratch, priority=_FETCH_FIRST - (file.size or 0)).result()
         except Exception:  # noqa: BLE001 -- done again by the caller, which reports
             return None
         if file.sha256:
@@ -198,9 +202,16 @@ class EarlyDownloads:
         with this process); ``None`` where none can be started, and the work is done here."""
         with self._workers_lock:
             if self.workers is None:
-                from ..processes import spawn_pool
+                from ..processes import Ending, scratch_directory, spawn_pool
                 from ..install.unpack import background_worker
 
+                # what they write goes there until it is whole: the command removes it
+                # however it ends, and with it what a worker killed halfway left
+                try:
+                    self.scratch = str(self._scratch.enter_context(
+                        scratch_directory(".tmp-workers-", self.session.cache.root)))
+                except (OSError, Ending):
+                    self.scratch = None
                 self.workers = spawn_pool(UNPACKERS, background_worker,
                                           concurrency=WORKER_JOBS) or False
             return self.workers or None
@@ -216,6 +227,8 @@ class EarlyDownloads:
             workers, self.workers = self.workers, False  # none started after this
         if workers:
             workers.shutdown(wait=wait, cancel_futures=not wait)
+        if wait:  # nothing writes there any more (else the command's end removes it)
+            self._scratch.close()
 
 
 def _size(path) -> int:

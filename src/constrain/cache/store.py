@@ -182,14 +182,17 @@ class Cache:
 
     # ------------------------------------------------------------------ files
     @contextlib.contextmanager
-    def writer(self, bucket: str, key: str) -> Iterator[tuple[Path, Path]]:
+    def writer(self, bucket: str, key: str, scratch: Path | None = None
+               ) -> Iterator[tuple[Path, Path]]:
         """Yield ``(temp_path, final_path)``: write the temp file, and on a clean exit it is
-        moved into place; on an exception it is removed. For large files written in streams."""
+        moved into place; on an exception it is removed. For large files written in streams.
+        The temp file is made in ``scratch`` when given (a directory on the cache's file
+        system that the command removes however it ends: a killed writer leaves nothing)."""
         dest = self.path(bucket, key)
         self._ensure_dir(dest.parent)
         import tempfile  # here: a command that writes no cache entry does without it
 
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=dest.parent)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=scratch or dest.parent)
         os.close(fd)
         tmp_path = Path(tmp)
         try:

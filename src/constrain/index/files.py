@@ -149,13 +149,15 @@ def download(
     *,
     dest_dir: Path | None = None,
     reporter: Reporter = NULL_REPORTER,
+    scratch: Path | None = None,
 ) -> Path:
     """Return a local path holding the whole of ``file``, downloading it if needed.
 
     With a cache the file is streamed to a temporary file in the ``files`` bucket, its sha256
     checked (:class:`HashMismatch` leaves nothing behind) and moved into place atomically; a
     cached copy is re-used without any request. Without a cache it is written to ``dest_dir``
-    (a new temporary directory when not given, which the caller then owns). Raises
+    (a new temporary directory when not given, which the caller then owns). ``scratch``: where
+    the file is written until it is checked (see :meth:`Cache.writer`). Raises
     :class:`NetworkError` when the file cannot be fetched and ``OfflineMissing`` under
     ``--offline`` when it is not cached.
     """
@@ -172,7 +174,7 @@ def download(
             final = cache.path("files", key)
             if final.is_file():  # another process finished it while we waited
                 return final
-            with cache.writer("files", key) as (tmp, final):
+            with cache.writer("files", key, scratch) as (tmp, final):
                 hashed = _fetch(client, url, tmp, file)
             if file.sha256:
                 _remember_verified(final, file.sha256, hashed)

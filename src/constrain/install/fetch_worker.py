@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,17 +40,20 @@ def _client_like(settings: dict) -> HttpClient:
         return _client
 
 
-def fetch_in_worker(file: DistFile, cache_root: str, settings: dict
+def fetch_in_worker(file: DistFile, cache_root: str, settings: dict, scratch: str | None = None
                     ) -> tuple[str, bytes, tuple | None, int, tuple[int, int]]:
     """Download ``file`` (a wheel) into the cache at ``cache_root`` with a client made from
-    ``settings``; ``(path, METADATA bytes, identity of the file hash-checked, this process's
-    id, (requests, bytes) this process's client made and received so far)``."""
+    ``settings``, writing it in ``scratch`` until it is checked (the command removes that
+    directory however it ends: a worker killed halfway leaves no partial file); ``(path,
+    METADATA bytes, identity of the file hash-checked, this process's id, (requests, bytes)
+    this process's client made and received so far)``."""
     from ..cache import Cache
     from ..index.files import download, sha256_of, verified_identity
     from ..index.metadata.wheel import wheel_metadata_from_zip
 
     client = _client_like(settings)
-    path = download(client, file, Cache(cache_root))
+    path = download(client, file, Cache(cache_root),
+                    scratch=None if scratch is None else Path(scratch))
     digest = file.sha256 or sha256_of(path)
     data = wheel_metadata_from_zip(path, file.project, file.filename)
     counters = client.counters

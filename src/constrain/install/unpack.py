@@ -181,13 +181,15 @@ def unpacked_key(wheel_sha256: str) -> str:
 
 
 def unpack(wheel: Path, sha256: str, cache: Cache, filename: str | None = None, *,
-           verify: bool = False, identity: tuple | None = None) -> Unpacked:
+           verify: bool = False, identity: tuple | None = None,
+           scratch: Path | None = None) -> Unpacked:
     """The unpacked form of ``wheel`` (whose hash is ``sha256``; ``filename`` its real name
     when the path's differs, as in the cache), made once per cache. A tree already there is
     used only if it is intact (:func:`.trees.intact`; re-hashed with ``verify``), else unpacked again.
     The wheel is hashed again first, unless ``identity`` (or, by default, what
     ``index.files.verified_identity`` remembers of this process's download of it) equals its
-    identity now: the file was hash-checked as it is.
+    identity now: the file was hash-checked as it is. The tree is made in ``scratch`` when
+    given (a directory on the cache's file system that the command removes however it ends).
 
     Raises :class:`UnsafeWheel` for entries that would leave the environment,
     :class:`InstallError` when the wheel's RECORD does not match its contents or the wheel no
@@ -206,7 +208,7 @@ def unpack(wheel: Path, sha256: str, cache: Cache, filename: str | None = None, 
 
         data, read_as = _read_small(wheel)
         _check_wheel(wheel, sha256, cache, filename or wheel.name, identity, data, read_as)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=scratch or final.parent))
         try:
             manifest = _unpack_into(wheel, tmp, filename or wheel.name, data)
             (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
@@ -341,10 +343,12 @@ def background_worker() -> None:
 
 
 def unpack_in_worker(wheel: str, sha256: str, cache_root: str, filename: str,
-                     identity: tuple | None = None) -> None:
-    """:func:`unpack` with plain arguments, for a worker process (``command.py``); ``identity``
-    is what ``index.files.verified_identity`` gave the process that downloaded the wheel."""
-    unpack(Path(wheel), sha256, Cache(cache_root), filename, identity=identity)
+                     identity: tuple | None = None, scratch: str | None = None) -> None:
+    """:func:`unpack` with plain arguments, for a worker process (``app/install_early.py``);
+    ``identity`` is what ``index.files.verified_identity`` gave the process that downloaded
+    the wheel."""
+    unpack(Path(wheel), sha256, Cache(cache_root), filename, identity=identity,
+           scratch=None if scratch is None else Path(scratch))
 
 
 def _unpack_into(wheel: Path, tree: Path, name: str, data: bytes | None = None) -> dict:
