@@ -597,11 +597,11 @@ def test_sdist_downloads_take_the_urgent_lane_and_wheels_do_not(make_index):
             self.lanes: list[tuple[str, bool]] = []
 
         def get(self, url, headers=None):
-            self.lanes.append((url.rsplit("/", 1)[-1], self._urgent_now()))
+            self.lanes.append((url.rsplit("/", 1)[-1], self.urgent_now()))
             return super().get(url, headers)
 
         def stream_to(self, url, dest, headers=None, **kw):
-            self.lanes.append((url.rsplit("/", 1)[-1], self._urgent_now()))
+            self.lanes.append((url.rsplit("/", 1)[-1], self.urgent_now()))
             return super().stream_to(url, dest, headers, **kw)
 
     server = make_index([PackageSpec("bar", "1.0")])
@@ -611,6 +611,6 @@ def test_sdist_downloads_take_the_urgent_lane_and_wheels_do_not(make_index):
         fetcher = MetadataFetcher(client, None)
         assert fetcher(dist_file(server, sdist)).source == "pkg-info"
         assert fetcher(dist_file(server, wheel)).source == "range"
-        assert not client._urgent_now()  # the lane ended with the sdist
+        assert not client.urgent_now()  # the lane ended with the sdist
     lanes = dict(client.lanes)
     assert lanes["foo-1.0.tar.gz"] is True and lanes["bar-1.0-py3-none-any.whl"] is False

@@ -39,6 +39,49 @@ def test_jobs_run_here_until_the_helper_is_up_then_there_and_here_after_close():
     assert helpers() == []
 
 
+def _wait_queued(offload: Offload, n: int) -> None:
+    """Until ``n`` jobs wait for the helper (its pool's queue)."""
+    deadline = time.monotonic() + 60
+    while offload._pool._jobs.qsize() < n and time.monotonic() < deadline:  # type: ignore[union-attr]
+        time.sleep(0.01)
+
+
+def test_a_job_on_the_critical_path_goes_before_the_jobs_waiting_for_the_helper(tmp_path):
+    # A build's requirements page (setuptools, 0.6 MB) is parsed in the helper too; it waited
+    # there behind the burst of large pages of a cold install. A FIFO is opened by the busy job
+    # and by the test: the helper stays busy until every job is queued.
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    offload = Offload()
+    _wait_up(offload)
+    done: dict[str, int] = {}
+
+    def job(name: str, *args, first: bool = False) -> None:
+        done[name] = offload.run(*args, first=first)
+
+    busy = threading.Thread(target=job, args=("busy", os.open, str(fifo), os.O_RDONLY))
+    busy.start()
+    try:
+        waiting = [threading.Thread(target=job, args=(f"bulk{n}", time.monotonic_ns))
+                   for n in range(3)]
+        for thread in waiting:
+            thread.start()
+        _wait_queued(offload, 3)
+        urgent = threading.Thread(target=job, args=("urgent", time.monotonic_ns),
+                                  kwargs={"first": True})
+        urgent.start()
+        _wait_queued(offload, 4)
+    finally:
+        os.close(os.open(fifo, os.O_WRONLY))  # the busy job ends
+    for thread in (busy, *waiting, urgent):
+        thread.join(60)
+    assert offload.offloaded >= 5, "some job ran here, not in the helper"
+    assert done["urgent"] < min(done[f"bulk{n}"] for n in range(3))
+    offload.close()
+
+
 def test_an_idle_helper_leaves_and_a_later_start_brings_it_back():
     # the helper is there for the burst of large pages at the start of a cold resolve, not
     # for the rest of the run (where its memory would add to the largest sdist build's)

@@ -66,9 +66,10 @@ class Offload:
             self._pool = False  # until made: no second start
         threading.Thread(target=self._make, name="constrain-offload-start", daemon=True).start()
 
-    def run(self, fn: Callable[..., T], *args: object) -> T:
+    def run(self, fn: Callable[..., T], *args: object, first: bool = False) -> T:
         """``fn(*args)``: in the helper when it is up (``fn`` a module-level function of
-        picklable arguments and result), else here."""
+        picklable arguments and result), else here. ``first``: before the jobs waiting for
+        the helper (work on the critical path, behind a burst of large pages)."""
         with self._lock:
             pool, ready = self._pool, self._ready
             there = bool(pool) and ready is not None and ready.done()
@@ -77,7 +78,7 @@ class Offload:
         if there:
             assert pool
             try:
-                result = pool.submit(fn, *args).result()
+                result = pool.submit(fn, *args, priority=-1 if first else 0).result()
             except Exception:  # noqa: BLE001 -- a broken (or idle-closed) helper or a failed
                 pass  # job: do it here
             else:

@@ -223,7 +223,8 @@ class HttpClient:
         finally:
             self._lane.urgent = before
 
-    def _urgent_now(self) -> bool:
+    def urgent_now(self) -> bool:
+        """Is this thread inside :meth:`urgent`?"""
         return getattr(self._lane, "urgent", False)
 
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -234,7 +235,7 @@ class HttpClient:
             return self._get_file(url, headers or {})
         if self.offline:
             raise OfflineMissing(redact_url(url))
-        return self._loop().run(self._arequest(url, dict(headers or {}), self._urgent_now()))
+        return self._loop().run(self._arequest(url, dict(headers or {}), self.urgent_now()))
 
     def start_get(self, url: str, headers: Mapping[str, str] | None = None) -> Pending | None:
         """Begin :meth:`get` of a network ``url`` without waiting: the request goes out now
@@ -244,7 +245,7 @@ class HttpClient:
             return None
         loop = self._loop()
         return Pending(loop, loop.submit(self._arequest(url, dict(headers or {}),
-                                                        self._urgent_now())))
+                                                        self.urgent_now())))
 
     def get_range(self, url: str, start: int | None, end: int | None) -> Response:
         """GET bytes ``start..end`` (inclusive) of ``url``; ``start=None`` asks for the last
@@ -284,7 +285,7 @@ class HttpClient:
             raise OfflineMissing(redact_url(url))
         base = Path(dest).stat().st_size if append and Path(dest).exists() else 0
         return self._loop().run(self._astream_to(url, Path(dest), dict(headers or {}), append,
-                                                 base, progress, self._urgent_now()))
+                                                 base, progress, self.urgent_now()))
 
     async def _astream_to(
         self,
