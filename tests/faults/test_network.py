@@ -144,3 +144,28 @@ def test_cache_dir_with_a_tilde_is_under_home_for_resolve_and_install(front, tmp
     assert code == 0, err
     assert (home / "c1").is_dir() and (home / "c2").is_dir()
     assert not (tmp_path / "~").exists()
+
+
+def test_a_wheel_the_unpacking_workers_cannot_fetch_is_fetched_by_the_install_itself(front,
+                                                                                      tmp_path):
+    # An exact pin's wheel is downloaded by an unpacking worker; when that fails (here a 404
+    # to the worker's one request), the install downloads it itself and goes on.
+    front.rule(f"/files/{WHEEL}", ("status", 404, {}), times=1)
+    run = start("install", "alpha==1.0", "--index-url", front.index_url, "--venv",
+                str(tmp_path / "venv"), "--cache-dir", str(tmp_path / "cache"))
+    code, _out, err = run.finish(timeout=120)
+    assert code == 0, err
+    assert list((tmp_path / "venv").glob("lib/python*/site-packages/alpha-1.0.dist-info"))
+    asked = [p for p, _ in front.requests_to(f"/files/{WHEEL}") if p.endswith(".whl")]
+    assert len(asked) == 2, asked  # the worker's, then the install's own
+
+
+def test_a_wheel_no_one_can_fetch_fails_the_install_with_the_index_s_answer(front, tmp_path):
+    front.rule(f"/files/{WHEEL}", ("status", 404, {}))
+    run = start("install", "alpha==1.0", "--index-url", front.index_url, "--venv",
+                str(tmp_path / "venv"), "--cache-dir", str(tmp_path / "cache"))
+    code, _out, err = run.finish(timeout=120)
+    assert code != 0
+    assert f"could not download {WHEEL}: HTTP 404" in err, err
+    assert "RuntimeError" not in err and "Traceback" not in err, err
+    assert not list(tmp_path.glob("cache/**/.tmp-*"))

@@ -54,7 +54,11 @@ def test_an_authenticated_index_gets_its_login_for_its_files_and_the_password_st
     for args in (["resolve", "alpha", "--format", "pylock", "-o", str(tmp_path / "pylock.toml")],
                  ["resolve", "alpha", "--format", "json", "-o", str(tmp_path / "report.json")],
                  ["resolve", "alpha", "--annotate", "-v"],
-                 ["download", "alpha", "--dest", str(dest), "--layout", "simple"]):
+                 ["download", "alpha", "--dest", str(dest), "--layout", "simple"],
+                 # exact pins, from a cache of their own: their wheels are downloaded by the
+                 # unpacking workers, each with a client of its own that needs the login too
+                 ["install", "alpha==1.0", "beta==1.0", "--venv", str(tmp_path / "venv"),
+                  "--cache-dir", str(tmp_path / "install-cache")]):
         run = start(*args, "--index-url", url, cwd=tmp_path)
         code, out, err = run.finish(timeout=120)
         assert code == 0, err
@@ -62,6 +66,7 @@ def test_an_authenticated_index_gets_its_login_for_its_files_and_the_password_st
     files = [r for r in auth_index.requests_to("/files/") if r.method == "GET"]
     assert files and all(r.headers.get("authorization", "").startswith("Basic ") for r in files)
     assert (dest / "alpha-1.0-py3-none-any.whl").is_file()
+    assert list((tmp_path / "venv").glob("lib/python*/site-packages/alpha-1.0.dist-info"))
     assert "user:****@" in (tmp_path / "pylock.toml").read_text() or "127.0.0.1" in (
         tmp_path / "pylock.toml").read_text()
     _assert_nowhere(PASSWORD, texts, [tmp_path, isolated_env.cache_dir])
