@@ -49,7 +49,7 @@ CONTRACTS: dict[str, frozenset[str]] = {
     "index": BASE | {"build", "cache", "config", "heap", "processes"},
     "build": BASE | {"cache", "constraints", "heap", "index", "output", "policies", "processes",
                      "resolver"},
-    "install": BASE | {"build", "cache", "index", "locks", "processes"},
+    "install": BASE | {"build", "cache", "heap", "index", "locks", "processes"},
     "download": BASE | {"__init__", "build", "cache", "index", "locks", "output", "review"},
     "refresh": BASE | {"constraints", "output", "policies", "review"},
     # licences, SBOM, provenance, OSV audit, consistency across targets

@@ -335,9 +335,13 @@ def _check_contents(record: list, data_dir: str, dest: _CacheDestination, tree: 
 
 
 def background_worker() -> None:
-    """The initializer of the unpacking worker processes (``command.py``): they yield the CPU
-    to the resolve and its builds (``nice``), since what they make is needed only once the
-    resolve is over, when they have the machine to themselves."""
+    """The initializer of the unpacking worker processes (``app/install_early.py``): they
+    yield the CPU to the resolve and its builds (``nice``), since what they make is needed
+    only once the resolve is over, when they have the machine to themselves; and their C heap
+    keeps glibc's adaptive threshold (``heap.keep_adaptive_threshold``)."""
+    from ..heap import keep_adaptive_threshold
+
+    keep_adaptive_threshold()
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)
 
