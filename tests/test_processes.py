@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -155,33 +156,36 @@ def test_the_end_of_a_command_removes_scratch_while_a_thread_leaves_its_own(monk
     assert processes.ending()
 
 
-def test_a_worker_runs_up_to_its_concurrency_of_jobs_at_once(tmp_path):
-    # Downloads in the unpacking workers mostly wait on the network: a worker runs several at
-    # once. Opening a FIFO blocks until the other end is opened too, so these two jobs can only
-    # both end if the one worker runs them at the same time.
+@contextlib.contextmanager
+def _one_worker_and_a_fifo(tmp_path: Path, concurrency: int):
+    """A pool of one worker running ``concurrency`` jobs at once, and a FIFO: opening it
+    blocks until its other end is opened too, so jobs opening it wait on each other."""
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    pool = spawn_pool(1, concurrency=2)
+    pool = spawn_pool(1, concurrency=concurrency)
     assert pool is not None
     try:
-        reader = pool.submit(os.open, str(fifo), os.O_RDONLY)
-        writer = pool.submit(os.open, str(fifo), os.O_WRONLY)
+        yield pool, str(fifo)
+    finally:
+        pool.kill()
+
+
+def test_a_worker_runs_up_to_its_concurrency_of_jobs_at_once(tmp_path):
+    # Downloads in the unpacking workers mostly wait on the network: a worker runs several at
+    # once. These two jobs can only both end if the one worker runs them at the same time.
+    with _one_worker_and_a_fifo(tmp_path, 2) as (pool, fifo):
+        reader = pool.submit(os.open, fifo, os.O_RDONLY)
+        writer = pool.submit(os.open, fifo, os.O_WRONLY)
         assert isinstance(reader.result(timeout=60), int)
         assert isinstance(writer.result(timeout=60), int)
         assert pool.submit(os.getpid).result(timeout=60) != os.getpid()  # and goes on
-    finally:
-        pool.kill()
 
 
 def test_every_job_under_way_fails_when_its_worker_dies(tmp_path):
     from constrain.processes import BrokenWorker
 
-    fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    pool = spawn_pool(1, concurrency=3)
-    assert pool is not None
-    try:
-        stuck = [pool.submit(os.open, str(fifo), os.O_RDONLY) for _ in range(2)]
+    with _one_worker_and_a_fifo(tmp_path, 3) as (pool, fifo):
+        stuck = [pool.submit(os.open, fifo, os.O_RDONLY) for _ in range(2)]
         pid = pool.submit(os.getpid).result(timeout=60)
         os.kill(pid, 9)
         for future in stuck:
@@ -189,8 +193,6 @@ def test_every_job_under_way_fails_when_its_worker_dies(tmp_path):
                 future.result(timeout=60)
         with pytest.raises(BrokenWorker):
             pool.submit(os.getpid).result(timeout=60)
-    finally:
-        pool.kill()
 
 
 def test_an_error_that_cannot_be_rebuilt_here_comes_back_as_a_runtime_error(index_server,
