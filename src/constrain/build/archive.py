@@ -89,6 +89,8 @@ def unpack(sdist_path: Path, dest: Path) -> Path:
     except (BuildError, Ending):
         raise
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        if ending():  # the directory was removed under a member being written: not damage
+            raise Ending("the command is ending") from None
         raise BuildError(
             f"cannot unpack {what}: {exc}",
             hint="the file is damaged or not an sdist; try --refresh, or use a wheel",
