@@ -169,3 +169,22 @@ def test_a_wheel_no_one_can_fetch_fails_the_install_with_the_index_s_answer(fron
     assert f"could not download {WHEEL}: HTTP 404" in err, err
     assert "RuntimeError" not in err and "Traceback" not in err, err
     assert not list(tmp_path.glob("cache/**/.tmp-*"))
+
+
+def test_the_stats_count_the_requests_the_unpacking_workers_made(make_index, tmp_path):
+    # The wheels of exact pins are downloaded by the unpacking workers: the command's work
+    # counters (CONSTRAIN_STATS_FILE, read by the benchmarks) still count every request.
+    import json
+
+    index = make_index([PackageSpec("alpha", "1.0", requires_dist=["beta"]),
+                        PackageSpec("beta", "1.0")])
+    stats = tmp_path / "stats.json"
+    run = start("install", "alpha==1.0", "beta==1.0", "--index-url", index.index_url,
+                "--venv", str(tmp_path / "venv"), "--cache-dir", str(tmp_path / "cache"),
+                env=dict(os.environ, CONSTRAIN_STATS_FILE=str(stats)))
+    code, _out, err = run.finish(timeout=120)
+    assert code == 0, err
+    wheels = [r for r in index.requests_to("/files/") if r.path.endswith(".whl")]
+    assert len(wheels) == 2
+    counted = json.loads(stats.read_text())
+    assert counted["requests"] == len(index.requests_to("/")) == 4, counted  # 2 pages, 2 wheels

@@ -190,11 +190,10 @@ class EarlyDownloads:
             return None
         if file.sha256:
             note_verified(path, file.sha256, identity)
-        with self._workers_lock:  # each worker's totals so far: add what is new
-            before = self._counted.get(pid, (0, 0))
-            if requests > before[0] or received > before[1]:
-                self._counted[pid] = (max(requests, before[0]), max(received, before[1]))
-                client.counters.add(max(0, received - before[1]), max(0, requests - before[0]))
+        with self._workers_lock:  # the worker's totals so far (answers may come out of
+            before = self._counted.get(pid, (0, 0))  # order): add what is new
+            now = self._counted[pid] = (max(requests, before[0]), max(received, before[1]))
+        client.counters.add(now[1] - before[1], now[0] - before[0])
         return Path(path), data
 
     def _workers(self):
