@@ -225,6 +225,8 @@ class WorkerPool:
                         lost = under_way.pop(number, None)
                     if lost is not None:
                         lost.set_exception(BrokenWorker("a worker process died during a job"))
+                    with contextlib.suppress(OSError):
+                        proc.kill()  # if it is not quite gone: its answers must end
                     self._fail("a worker process died")
                     break
             for _ in range(self._concurrency):  # the jobs under way end (or the process dies)
