@@ -460,6 +460,34 @@ def test_install_leaves_no_worker_process_behind(server, tmp_path, capsys):
     assert multiprocessing.active_children() == []
 
 
+def test_a_failed_install_through_the_library_stops_its_workers_and_leaves_no_scratch(
+        make_index, tmp_path):
+    # No CLI around it (which kills every child and removes scratch directories at its end):
+    # install_command itself must stop the workers it started for the exact pins' wheels and
+    # remove their scratch directory in the cache when the resolve fails.
+    from constrain.app.install import InstallRequest, install_command
+    from constrain.app.requests import ResolveRequest
+    from constrain.errors import ConstrainError
+    from constrain.processes import descendants
+
+    server = make_index([ALPHA, BETA1, PackageSpec("gamma", "1.0", requires_dist=["beta>=2"])])
+    venv = tmp_path / "V"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    cache = tmp_path / "cache"
+    before = set(descendants())
+    request = InstallRequest(
+        resolve=ResolveRequest(requirements=("alpha==1.0", "gamma==1.0", "beta==1.0"),
+                               index_url=server.index_url, cache_dir=str(cache),
+                               command="install"),
+        python_executable=str(venv / "bin" / "python"))
+    with pytest.raises(ConstrainError, match="beta"):
+        install_command(request)
+    assert server.full_downloads()  # the exact pins' wheels were being fetched whole
+    assert sorted(p.name for p in cache.iterdir() if p.name.startswith(".tmp")) == []
+    assert set(descendants()) - before == set()
+    assert "alpha" not in installed(venv)
+
+
 def test_the_check_after_an_install_names_what_a_stray_distribution_lacks(make_index, tmp_path,
                                                                           capsys):
     gamma = PackageSpec("gamma", "1.0", requires_dist=["beta>=2"])

@@ -217,17 +217,20 @@ class EarlyDownloads:
 
     def finish(self, *, wait: bool) -> None:
         """Wait for the downloads under way (the fetch step will use them), or on failure
-        drop the ones not started."""
+        drop the ones not started and stop the workers; then remove the workers' scratch
+        directory."""
         with self._workers_lock:
             self._finished = True
         if self.pool is not None:
             self.pool.shutdown(wait=wait, cancel_futures=not wait)
         with self._workers_lock:
             workers, self.workers = self.workers, False  # none started after this
-        if workers:
-            workers.shutdown(wait=wait, cancel_futures=not wait)
-        if wait:  # nothing writes there any more (else the command's end removes it)
-            self._scratch.close()
+        if workers and wait:
+            workers.shutdown(wait=True)
+        elif workers:  # their work is dropped: they end now, and nothing writes any more
+            workers.kill()  # into their scratch directory (a library caller's failed install
+            # left it in the cache, and the workers running on)
+        self._scratch.close()
 
 
 def _size(path) -> int:
