@@ -227,9 +227,9 @@ class EarlyDownloads:
             workers, self.workers = self.workers, False  # none started after this
         if workers and wait:
             workers.shutdown(wait=True)
-        elif workers:  # their work is dropped: they end now, and nothing writes any more
-            workers.kill()  # into their scratch directory (a library caller's failed install
-            # left it in the cache, and the workers running on)
+        elif workers:  # their work is dropped: killed now, so that nothing writes into
+            workers.kill()  # their scratch directory any more and it can go here, also for
+            # a library caller, whom no CLI cleans up after
         self._scratch.close()
 
 
