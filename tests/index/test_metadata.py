@@ -504,7 +504,7 @@ def test_sdist_builds_report_progress_print_nothing_and_share_environments(
         assert fetcher(dist_file(server, record)).source == "built"
     assert any(i.startswith("building metadata for foo==1.0 from sdist") for i in reporter.infos)
     assert len([i for i in reporter.infos if "creating a build environment" in i]) == 1
-    assert len(list((cache.root / "build-envs-v2" / "envs").iterdir())) == 1
+    assert len(list((cache.root / "build-envs-v3" / "envs").iterdir())) == 1
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 

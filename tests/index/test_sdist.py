@@ -300,7 +300,7 @@ def test_build_environments_are_reused_across_builds_and_runs(tmp_path, make_ind
     assert b"Requires-Dist: seen-helper==1.1" in first  # the newest, like pip
     created = [i for i in reporter.infos if "creating a build environment" in i]
     assert len(created) == 1 and "helper-tool>=1" in created[0]
-    (env_dir,) = (cache.root / "build-envs-v2" / "envs").iterdir()
+    (env_dir,) = (cache.root / "build-envs-v3" / "envs").iterdir()
     before = _snapshot(env_dir)
     assert any(name.endswith(".pyc") for name in before)  # byte-compiled once, at install
 
@@ -321,17 +321,17 @@ def test_backend_requirements_get_their_own_environment(tmp_path, make_index):
     cache = Cache(tmp_path / "cache")
     envs = BuildEnvs(cache, build_index=settings)
     prepare_metadata(_helper_sdist(tmp_path, "base"), build_index=settings, envs=envs)
-    (base_env,) = (cache.root / "build-envs-v2" / "envs").iterdir()
+    (base_env,) = (cache.root / "build-envs-v3" / "envs").iterdir()
     before = _snapshot(base_env)
     data = prepare_metadata(_helper_sdist(tmp_path, "more", ["extra-tool"]),
                             build_index=settings, envs=envs)  # fmt: skip
     assert b"seen-helper==1.0" in data and b"seen-extra-tool==2.0" in data
     assert _snapshot(base_env) == before
-    assert len(list((cache.root / "build-envs-v2" / "envs").iterdir())) == 2
+    assert len(list((cache.root / "build-envs-v3" / "envs").iterdir())) == 2
     # an added requirement the environment already satisfies needs no other environment
     prepare_metadata(_helper_sdist(tmp_path, "same", ["helper-tool<2"]),
                      build_index=settings, envs=envs)  # fmt: skip
-    assert len(list((cache.root / "build-envs-v2" / "envs").iterdir())) == 2
+    assert len(list((cache.root / "build-envs-v3" / "envs").iterdir())) == 2
 
 
 def test_concurrent_builds_share_one_new_environment(tmp_path, make_index):
@@ -347,7 +347,7 @@ def test_concurrent_builds_share_one_new_environment(tmp_path, make_index):
         ))  # fmt: skip
     assert all(b"seen-helper==1.0" in r for r in results)
     assert len([i for i in reporter.infos if "creating a build environment" in i]) == 1
-    assert len(list((cache.root / "build-envs-v2" / "envs").iterdir())) == 1
+    assert len(list((cache.root / "build-envs-v3" / "envs").iterdir())) == 1
 
 
 def test_an_interrupted_environment_is_never_used(tmp_path, make_index):
@@ -356,7 +356,7 @@ def test_an_interrupted_environment_is_never_used(tmp_path, make_index):
     cache = Cache(tmp_path / "cache")
     prepare_metadata(_helper_sdist(tmp_path, "a"), build_index=settings,
                      envs=BuildEnvs(cache, build_index=settings))  # fmt: skip
-    (env_dir,) = (cache.root / "build-envs-v2" / "envs").iterdir()
+    (env_dir,) = (cache.root / "build-envs-v3" / "envs").iterdir()
     (env_dir / ".ready").unlink()  # as if the creating process had been killed
     reporter = CollectingReporter()
     data = prepare_metadata(_helper_sdist(tmp_path, "b"), build_index=settings,

@@ -37,7 +37,7 @@ def _envs(cache: Path) -> tuple[dict[str, Path], list[Path]]:
     """Ready build environments by the build tool they hold, and directories of environments
     never finished."""
     ready, unfinished = {}, []
-    root = cache / "build-envs-v2" / "envs"
+    root = cache / "build-envs-v3" / "envs"
     for env in root.iterdir() if root.is_dir() else ():
         if not (env / ".ready").is_file():
             unfinished.append(env)

@@ -10,6 +10,7 @@ network at all.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -49,7 +50,10 @@ SPECS = [
                                                 "build-backend": "oldtool_backend"}}),
     PackageSpec("dep", "1.0", upload_time=_day("2020-01-01T00:00:00")),
     PackageSpec("oldtool", "1.0", upload_time=_day("2020-01-01T00:00:00"),
-                wheel_options={"files": {"oldtool_backend.py": WORKS}}),
+                wheel_options={"files": {"oldtool_backend.py": WORKS,
+                                         # a module only Python 2 could compile, as old
+                                         # build tools still ship
+                                         "oldtool_py2.py": "print 'built by Python 2'\n"}}),
     PackageSpec("oldtool", "2.0", upload_time=_day("2020-06-01T00:00:00"),
                 wheel_options={"files": {"oldtool_backend.py": REFUSES}}),
 ]
@@ -70,7 +74,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 def envs_holding(cache: Path) -> dict[str, Path]:
     """Ready build environments by the oldtool version they hold."""
     out = {}
-    for env in (cache / "build-envs-v2" / "envs").iterdir():
+    for env in (cache / "build-envs-v3" / "envs").iterdir():
         for info in env.glob(f"{SITE}/oldtool-*.dist-info"):
             if (env / ".ready").is_file():
                 out[info.name.removesuffix(".dist-info").split("-")[1]] = env
@@ -98,6 +102,25 @@ def test_a_cut_off_applies_to_build_tools_and_environments_of_two_dates_never_mi
     log = cache / "build-logs" / "app-1.0.tar.gz.log"
     assert f"whole output: {log}" in err and "use_2to3" in log.read_text()
     assert set(envs_holding(cache)) == {"1.0", "2.0"}  # one environment per set of pins
+
+
+def test_a_build_environment_holds_its_bytecode_so_hooks_do_not_compile_the_backend(
+        server, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    code, out, err = run(capsys, "resolve", "app", "--exclude-newer", CUTOFF, "--index-url",
+                         server.index_url, "--cache-dir", str(cache),
+                         "--airflow-constraints", "off")
+    assert code == 0, err
+    assert "dep==1.0" in out  # the build ran, with oldtool 1.0's backend
+    env = envs_holding(cache)["1.0"]
+    backend = env / SITE / "oldtool_backend.py"
+    bytecode = Path(importlib.util.cache_from_source(str(backend)))
+    # written for this interpreter (the environment's), which reads it instead of the source
+    assert bytecode.read_bytes()[:4] == importlib.util.MAGIC_NUMBER
+    # a module that does not compile is left as it is, and the environment is still made
+    assert not Path(importlib.util.cache_from_source(str(env / SITE / "oldtool_py2.py"))
+                    ).exists()
+    assert (env / ".ready").is_file()
 
 
 def test_an_exempt_build_tool_is_taken_newer_than_the_cut_off(server, tmp_path, capsys):

@@ -34,7 +34,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "files": ("files",),  # downloaded wheels and sdists
     "unpacked": ("unpacked",),  # wheels unpacked for linking into environments
     "builds": ("built", "build-logs"),  # wheels built from sdists, and the builds' logs
-    "build envs": ("build-envs-v2",),
+    "build envs": ("build-envs-v3",),
     "memos": ("resolutions",),  # whole resolutions remembered
     "reconstructions": ("reconstructions",),
     "constraints": ("constraints",),  # fetched constraint files (Airflow's)
@@ -44,7 +44,7 @@ KINDS: dict[str, tuple[str, ...]] = {
 }
 #: The directories of the cache root that are not buckets (owned by build/envs.py and
 #: build/log.py; a layout change there bumps the name, leaving the old one "old formats").
-BUILD_ENVS = "build-envs-v2"
+BUILD_ENVS = "build-envs-v3"
 BUILD_LOGS = "build-logs"
 LOCKS = "locks"
 #: Lock-name prefixes the writers of a bucket's entries hold (``Cache.lock(prefix + key[:40])``).
