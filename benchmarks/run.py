@@ -11,8 +11,10 @@ import argparse
 import datetime as dt
 import os
 import platform
+import shutil
 import signal
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -95,6 +97,28 @@ def _load_average() -> list[float] | None:
         return None
 
 
+def _file_creation_ms(work: Path, files: int = 1000) -> float | None:
+    """Milliseconds to create ``files`` small files (4 KiB, 100 to a directory) in ``work``,
+    then removed: a cold install writes about 9,000 files per tool, and on this machine's ext4
+    the same creation has cost 0.03 to 0.9 ms a file, by directory and by the hour
+    (benchmarks/README.md), which moves every cold figure."""
+    probe = work / ".probe"
+    shutil.rmtree(probe, ignore_errors=True)
+    data = b"x" * 4096
+    try:
+        start = time.perf_counter()
+        for n in range(files):
+            if n % 100 == 0:
+                folder = probe / f"d{n // 100}"
+                folder.mkdir(parents=True)
+            (folder / f"f{n}.py").write_bytes(data)
+        return round((time.perf_counter() - start) * 1000, 1)
+    except OSError:
+        return None
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+
+
 def _interrupted(signum, frame):
     raise KeyboardInterrupt  # so that the run in progress ends its process tree
 
@@ -124,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     repeats = {"constrain": args.repeat, "uv": args.repeat, "pip": args.pip_repeat}
 
     load_start = _load_average()
+    files_start = _file_creation_ms(work)
     print(f"load average (1, 5, 15 min): {load_start}", file=sys.stderr)
+    print(f"1,000 files created in the work directory: {files_start} ms", file=sys.stderr)
     for tool, reason in toolset.unavailable.items():
         print(f"{tool}: unavailable ({reason})", file=sys.stderr)
     results = []
@@ -152,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "cold_repeat": args.cold_repeat,
         "baselines": {name: argv for name, argv in toolset.baselines.items()},
         "load_average": {"start": load_start, "end": _load_average()},
+        "file_creation_ms": {"start": files_start, "end": _file_creation_ms(work)},
         "old_constraints": str(ctx.old_constraints) if ctx.old_constraints else None,
         "old_requirement": ctx.old_requirement,
         "timeouts_s": timeouts,
@@ -160,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     for line in report.summary_lines(results):
         print(line)
     print(f"load average (1, 5, 15 min): start {load_start}, end {meta['load_average']['end']}")
+    print(f"1,000 files created in the work directory (ms): start {files_start}, "
+          f"end {meta['file_creation_ms']['end']}")
     report.write_json(work.parent / "results" / "last.json", meta, results)
     if args.json:
         report.write_json(args.json, meta, results)
