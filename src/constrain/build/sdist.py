@@ -6,7 +6,9 @@ environment from :mod:`.envs` (cached, shared read-only), and the backend's hook
 stdout, stderr and Python warnings -- is captured, never printed; a failure becomes a
 :class:`BuildError` carrying the backend's last meaningful lines (tracebacks reduced to their
 exception line), the build tools it ran with, and -- with a cache -- the path of the whole log
-(``<cache>/build-logs/``).
+(``<cache>/build-logs/``). Over 400 lines: one build session's steps (environment, hooks,
+the early hook beside ``get_requires_for_build_wheel``, the memo of that hook's answers)
+share its state.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ class _Session:
     system: _BuildSystem
     envs: BuildEnvs
     reporter: Reporter
+    digest: str  # the sdist's sha256
     output: list[str] = field(default_factory=list)
     env: BuildEnv | None = None
     hooks: Any = None
@@ -213,7 +216,7 @@ def _session(
             (work / "src").mkdir()
             tree = unpack(Path(sdist_path), work / "src")
             system = read_build_system(tree, what)
-            s = _Session(what, tree, work, system, envs, reporter)
+            s = _Session(what, tree, work, system, envs, reporter, _sha256(sdist_path))
             try:
                 s.use(system.requires, "build requirements")
                 yield s
@@ -247,10 +250,43 @@ def _hook(s: _Session, name: str, *args: Any, hooks: Any = None, **kwargs: Any) 
         raise s.error(f"the build backend of {s.what} cannot run {name}: {exc}") from None
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+#: what ``get_requires_for_build_wheel`` answered in this process, by sdist (its sha256),
+#: backend and build environment: an sdist built twice in one command (its metadata for a
+#: resolve, then its wheel for the install; on Python 3.11 a cold install of
+#: ``apache-airflow[postgres]==2.3.1`` does so for 13) runs that hook once
+_REQUIRES: dict[tuple, tuple[str, ...]] = {}
+_REQUIRES_LOCK = threading.Lock()
+
+
+def _requires_key(s: _Session) -> tuple:
+    assert s.env is not None
+    return (s.digest, str(s.env.path), s.system.backend, tuple(s.system.backend_path or ()))
+
+
+def _requires(s: _Session) -> list[str]:
+    """What ``get_requires_for_build_wheel`` answers for the session's sdist in its
+    environment: asked of the backend once per process (:data:`_REQUIRES`)."""
+    key = _requires_key(s)
+    with _REQUIRES_LOCK:
+        known = _REQUIRES.get(key)
+    if known is None:
+        known = tuple(str(r) for r in _hook(s, "get_requires_for_build_wheel"))
+        with _REQUIRES_LOCK:
+            _REQUIRES[key] = known
+    return list(known)
+
+
 def _prepare(s: _Session) -> None:
     """Ask the backend for more requirements; when the environment lacks some, move to the
     (cached) environment of the whole set -- a ready environment is never installed into."""
-    extra = [str(r) for r in _hook(s, "get_requires_for_build_wheel")]
+    extra = _requires(s)
     assert s.env is not None
     if extra and not s.env.satisfies(extra):
         s.use([*s.system.requires, *extra], "backend requirements")
@@ -267,8 +303,7 @@ def build_requirements(
     environment of the former (what a wheelhouse must carry to build it offline). Raises
     :class:`BuildError` as :func:`prepare_metadata` does."""
     with _session(sdist_path, None, reporter, envs) as s:
-        extra = [str(r) for r in _hook(s, "get_requires_for_build_wheel")]
-        return list(dict.fromkeys([*s.system.requires, *extra]))
+        return list(dict.fromkeys([*s.system.requires, *_requires(s)]))
 
 
 def prepare_metadata(
@@ -352,10 +387,12 @@ class _EarlyHook:
 def _with_early(s: _Session, name: str, out: Path, *, speculate: bool = True,
                 **kwargs: Any) -> tuple[Path, Any]:
     """``(directory, result)`` of hook ``name``, run beside ``get_requires_for_build_wheel``
-    (:class:`_EarlyHook`, when ``speculate`` and no other build's early hook is running), and
-    again, into ``out``, in the hook slot, when the backend asked for more, the early run
-    gave way, or there was none."""
-    early = _EarlyHook(s, name, **kwargs) if speculate and SPECULATIVE.acquire(
+    (:class:`_EarlyHook`, when ``speculate``, no other build's early hook is running and that
+    hook's answer is not known already), and again, into ``out``, in the hook slot, when the
+    backend asked for more, the early run gave way, or there was none."""
+    with _REQUIRES_LOCK:
+        known = _requires_key(s) in _REQUIRES
+    early = _EarlyHook(s, name, **kwargs) if speculate and not known and SPECULATIVE.acquire(
         blocking=False) else None
     try:
         _prepare(s)
