@@ -489,6 +489,63 @@ def test_concurrent_builds_run_two_hooks_at_most(tmp_path):
     assert max(seen.values()) <= 1
 
 
+# build_wheel marks itself started, then waits (up to a minute) for the other sdist's to start
+# too, and says in its wheel's Summary whether it saw it: the two ran at the same time.
+_MEET_BACKEND = '''
+import os, time, zipfile
+DIR = {meet!r}
+NAME = {name!r}
+OTHER = {other!r}
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    d = os.path.join(metadata_directory, NAME + "-1.0.dist-info")
+    os.makedirs(d)
+    with open(os.path.join(d, "METADATA"), "w") as fh:
+        fh.write("Metadata-Version: 2.1\\nName: " + NAME + "\\nVersion: 1.0\\n\\n")
+    return NAME + "-1.0.dist-info"
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    open(os.path.join(DIR, NAME), "w").close()
+    deadline = time.monotonic() + 60
+    while not os.path.exists(os.path.join(DIR, OTHER)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    met = "met" if os.path.exists(os.path.join(DIR, OTHER)) else "alone"
+    wheel = NAME + "-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, wheel), "w") as zf:
+        zf.writestr(NAME + "-1.0.dist-info/METADATA", "Metadata-Version: 2.1\\nName: " + NAME
+                    + "\\nVersion: 1.0\\nSummary: " + met + "\\n\\n")
+        zf.writestr(NAME + "-1.0.dist-info/WHEEL",
+                    "Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n")
+        zf.writestr(NAME + "-1.0.dist-info/RECORD", "")
+    return wheel
+'''
+
+
+@pytest.mark.parametrize("speculate", [True, False], ids=["speculate", "install-on-2-cores"])
+def test_wheel_builds_whose_requirements_are_known_run_two_at_once(tmp_path, speculate):
+    # A command that built two sdists' metadata knows what their backends need; their wheel
+    # builds then have no get_requires_for_build_wheel to run beside, and one runs beside the
+    # other instead of after it (each is one interpreter: two cores, not one) -- also for an
+    # install that runs no hook twice on speculation.
+    meet = tmp_path / "started"
+    meet.mkdir()
+    sdists = []
+    for name, other in (("meet_a", "meet_b"), ("meet_b", "meet_a")):
+        sdists.append(_tar(tmp_path / f"{name}-1.0.tar.gz", {
+            f"{name}-1.0/pyproject.toml": _PYPROJECT,
+            f"{name}-1.0/be.py": _MEET_BACKEND.format(meet=str(meet), name=name, other=other),
+        }))  # fmt: skip
+    envs = BuildEnvs(Cache(tmp_path / "cache"))
+    for sdist in sdists:  # the metadata first, one after the other, as a resolve asks
+        prepare_metadata(sdist, envs=envs)
+    with ThreadPoolExecutor(2) as pool:
+        wheels = list(pool.map(lambda p: build_wheel(p, tmp_path / "out", envs=envs,
+                                                     speculate=speculate), sdists))
+    for wheel, name in zip(wheels, ("meet_a", "meet_b"), strict=True):
+        with zipfile.ZipFile(wheel) as zf:
+            assert "Summary: met" in zf.read(f"{name}-1.0.dist-info/METADATA").decode()
+
+
 # Every hook grows to 150 MB resident (a setup.py that compiles as it is imported) and counts
 # its starts and ends in a log; the first metadata hook then stays (half a minute at most).
 _HEAVY_BACKEND = '''

@@ -32,7 +32,7 @@ from ..reporting import NULL_REPORTER, Reporter
 from .archive import read_pkg_info, read_top_files, unpack
 from .envs import BuildEnv, BuildEnvs, PipFailed, pip_environ
 from .log import keep_log, meaningful_tail
-from .slots import SPECULATIVE, GaveWay, run_in_slot, run_speculative
+from .slots import SPECULATIVE, GaveWay, run_either, run_in_slot, run_speculative
 
 __all__ = [
     "BuildEnvs",
@@ -144,6 +144,16 @@ class _Session:
         try:
             run_speculative(cmd, self.output, {**self.env.environ(), **(extra_environ or {})},
                             cwd)
+        finally:
+            self._take_warnings(cmd)
+
+    def run_either(self, cmd: Sequence[str], cwd: str | None = None,
+                   extra_environ: Any = None) -> None:
+        """:meth:`run` in the slot, or beside it on the early lane when the slot is taken
+        (``slots.run_either``)."""
+        assert self.env is not None
+        try:
+            run_either(cmd, self.output, {**self.env.environ(), **(extra_environ or {})}, cwd)
         finally:
             self._take_warnings(cmd)
 
@@ -387,12 +397,20 @@ class _EarlyHook:
 def _with_early(s: _Session, name: str, out: Path, *, speculate: bool = True,
                 **kwargs: Any) -> tuple[Path, Any]:
     """``(directory, result)`` of hook ``name``, run beside ``get_requires_for_build_wheel``
-    (:class:`_EarlyHook`, when ``speculate``, no other build's early hook is running and that
-    hook's answer is not known already), and again, into ``out``, in the hook slot, when the
-    backend asked for more, the early run gave way, or there was none."""
+    (:class:`_EarlyHook`, when ``speculate`` and no other build's early hook is running), and
+    again, into ``out``, in the hook slot, when the backend asked for more, the early run
+    gave way, or there was none. When that hook's answer is known already there is nothing
+    to run beside it: see :func:`_known_early`."""
     with _REQUIRES_LOCK:
         known = _requires_key(s) in _REQUIRES
-    early = _EarlyHook(s, name, **kwargs) if speculate and not known and SPECULATIVE.acquire(
+    if known:  # (``speculate`` is about running a hook twice: this one runs once)
+        _prepare(s)  # the known answer: it may move the build to another environment
+        done = _known_early(s, name, **kwargs)
+        if done is not None:
+            return done
+        out.mkdir(parents=True, exist_ok=True)
+        return out, _hook(s, name, str(out), **kwargs)
+    early = _EarlyHook(s, name, **kwargs) if speculate and SPECULATIVE.acquire(
         blocking=False) else None
     try:
         _prepare(s)
@@ -408,6 +426,29 @@ def _with_early(s: _Session, name: str, out: Path, *, speculate: bool = True,
     return out, _hook(s, name, str(out), **kwargs)
 
 
+def _known_early(s: _Session, name: str, **kwargs: Any) -> tuple[Path, Any] | None:
+    """Hook ``name`` of a build whose requirements are known, run on a copy of the tree in the
+    slot when it is free, else beside another build's hook on the early lane
+    (``slots.run_either``): builds of one command then use two cores where each would run one
+    interpreter at a time (a cold install of ``apache-airflow[postgres]==2.3.1`` on Python
+    3.11 builds 13 wheels of sdists whose metadata it built before). ``None`` when it gave
+    way: its build runs it again, in the slot, on the untouched tree."""
+    from pyproject_hooks import BuildBackendHookCaller
+
+    out = s.work / f"{name}-early"
+    tree = s.work / "early" / s.tree.name  # the same name: backends may read it
+    out.mkdir()
+    shutil.copytree(s.tree, tree, symlinks=True)
+    assert s.env is not None
+    hooks = BuildBackendHookCaller(str(tree), s.system.backend,
+                                   backend_path=s.system.backend_path, runner=s.run_either,
+                                   python_executable=s.env.python_executable)
+    try:
+        return out, _hook(s, name, str(out), hooks=hooks, **kwargs)
+    except GaveWay:
+        return None
+
+
 def build_wheel(
     sdist_path: Path,
     out_dir: Path,
@@ -421,7 +462,8 @@ def build_wheel(
     path. ``envs`` as for :func:`prepare_metadata`. ``speculate=False``: the wheel hook runs
     after ``get_requires_for_build_wheel``, never beside it (for a caller whose other work
     keeps every core busy: the early run would cost a core's worth of time and save no
-    wait). Raises :class:`BuildError` naming the sdist, with the last lines of the output of
+    wait); when that hook's answer is known it still runs beside another build's hook
+    (:func:`_known_early`: it runs once either way). Raises :class:`BuildError` naming the sdist, with the last lines of the output of
     pip and of the backend."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

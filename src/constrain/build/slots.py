@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from ..heap import give_back_free_memory
 
 __all__ = ["HOOK_SLOTS", "SPECULATIVE", "SPECULATIVE_MAX_RSS", "TOGETHER_MAX_RSS", "GaveWay",
-           "run_in_slot", "run_speculative"]
+           "run_either", "run_in_slot", "run_speculative"]
 
 #: the hooks builds need: one at a time in the process (peak memory: the largest hook, not the
 #: sum of several; builds of a resolve mostly run in the background, ahead of the resolver)
@@ -49,6 +49,7 @@ POLL = 0.05
 
 
 _in_slot: set[int] = set()  # the pids of the hooks holding a slot now
+_CHOOSING = threading.Lock()  # run_either's choice of lane, one build at a time
 
 
 class GaveWay(Exception):
@@ -85,17 +86,45 @@ def run_in_slot(cmd: Sequence[str], output: list[str], env: dict[str, str],
     """Run ``cmd`` (a hook a build needs) in the process's hook slot, waiting for it: stdout
     and stderr into ``output``; :class:`subprocess.CalledProcessError` when it fails."""
     with HOOK_SLOTS:
-        give_back_free_memory()
-        proc = _start(cmd, env, cwd)
-        _in_slot.add(proc.pid)
+        _run_holding_slot(cmd, output, env, cwd)
+
+
+def run_either(cmd: Sequence[str], output: list[str], env: dict[str, str],
+               cwd: str | None = None) -> None:
+    """Run ``cmd`` in the slot when it is free, else beside it as :func:`run_speculative`
+    does (:class:`GaveWay` when it grows too large) when the early lane is free, else in the
+    slot once it is free. For a hook whose build has nothing else to run beside it (``sdist.py``:
+    its build requirements are known), on a copy of the tree: two such builds use two cores."""
+    with _CHOOSING:  # two builds asking at once: one takes the slot, the other the lane
+        lane = ("slot" if HOOK_SLOTS.acquire(blocking=False)
+                else "early" if SPECULATIVE.acquire(blocking=False) else "wait")
+    if lane == "slot":
         try:
-            out, _ = proc.communicate()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
+            _run_holding_slot(cmd, output, env, cwd)
         finally:
-            _in_slot.discard(proc.pid)
+            HOOK_SLOTS.release()
+    elif lane == "early":
+        try:
+            run_speculative(cmd, output, env, cwd)
+        finally:
+            SPECULATIVE.release()
+    else:
+        run_in_slot(cmd, output, env, cwd)
+
+
+def _run_holding_slot(cmd: Sequence[str], output: list[str], env: dict[str, str],
+                      cwd: str | None) -> None:
+    give_back_free_memory()
+    proc = _start(cmd, env, cwd)
+    _in_slot.add(proc.pid)
+    try:
+        out, _ = proc.communicate()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        _in_slot.discard(proc.pid)
     _finish(proc, cmd, out, output)
 
 
