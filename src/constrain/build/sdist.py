@@ -337,6 +337,20 @@ def prepare_metadata(
         return path.read_bytes()
 
 
+def _on_a_copy(s: _Session, name: str, runner: Any) -> tuple[Path, Any]:
+    """A directory for hook ``name``'s output and a hook caller running through ``runner`` on
+    a copy of the source tree: a hook that gives way leaves the tree of its build untouched."""
+    from pyproject_hooks import BuildBackendHookCaller
+
+    out = s.work / f"{name}-early"
+    out.mkdir()
+    tree = s.work / "early" / s.tree.name  # the same name: backends may read it
+    shutil.copytree(s.tree, tree, symlinks=True)
+    return out, BuildBackendHookCaller(str(tree), s.system.backend,
+                                       backend_path=s.system.backend_path, runner=runner,
+                                       python_executable=s.hooks.python_executable)
+
+
 class _EarlyHook:
     """One hook (``prepare_metadata_for_build_wheel`` or ``build_wheel``) started at once, on a
     copy of the source tree, while ``get_requires_for_build_wheel`` runs: each hook is a new
@@ -347,22 +361,13 @@ class _EarlyHook:
     grows too large (:attr:`gave_way`)."""
 
     def __init__(self, s: _Session, name: str, **kwargs: Any) -> None:
-        from pyproject_hooks import BuildBackendHookCaller
-
         self.s = s
         self.env = s.env
-        self.out = s.work / f"{name}-early"
         self.gave_way = False
         self._value: Any = None
         self._error: BaseException | None = None
         try:
-            self.out.mkdir()
-            tree = s.work / "early" / s.tree.name  # the same name: backends may read it
-            shutil.copytree(s.tree, tree, symlinks=True)
-            hooks = BuildBackendHookCaller(
-                str(tree), s.system.backend, backend_path=s.system.backend_path,
-                runner=s.run_speculative, python_executable=s.hooks.python_executable,
-            )
+            self.out, hooks = _on_a_copy(s, name, s.run_speculative)
             self._thread = threading.Thread(
                 target=self._run, args=(name, hooks, kwargs), name="constrain-early-hook",
                 daemon=True,
@@ -433,16 +438,7 @@ def _known_early(s: _Session, name: str, **kwargs: Any) -> tuple[Path, Any] | No
     interpreter at a time (a cold install of ``apache-airflow[postgres]==2.3.1`` on Python
     3.11 builds 13 wheels of sdists whose metadata it built before). ``None`` when it gave
     way: its build runs it again, in the slot, on the untouched tree."""
-    from pyproject_hooks import BuildBackendHookCaller
-
-    out = s.work / f"{name}-early"
-    tree = s.work / "early" / s.tree.name  # the same name: backends may read it
-    out.mkdir()
-    shutil.copytree(s.tree, tree, symlinks=True)
-    assert s.env is not None
-    hooks = BuildBackendHookCaller(str(tree), s.system.backend,
-                                   backend_path=s.system.backend_path, runner=s.run_either,
-                                   python_executable=s.env.python_executable)
+    out, hooks = _on_a_copy(s, name, s.run_either)
     try:
         return out, _hook(s, name, str(out), hooks=hooks, **kwargs)
     except GaveWay:
