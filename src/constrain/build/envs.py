@@ -5,15 +5,15 @@ ensurepip). Its build requirements are chosen by a :class:`BuildRequirementSourc
 command's own resolver (``constrain.build.requirements``): the resolve's cut-off, first index,
 find-links, wheelhouse and ``--offline``, for this interpreter -- and its wheels installed with
 pypa/installer, then byte-compiled once by the environment's own interpreter (:func:`_compile`)
-before it is published. Without a
-source (a library call with only ``build_index``) the host's pip installs them through
-``pip --python ENV install --report`` (pip >= 22.3). :class:`BuildEnvs` keeps the
-environments, under ``<cache root>/build-envs-v3/``:
+before it is published. Without a source (a library call with only ``build_index``) the host's
+pip installs them through ``pip --python ENV install --report`` (pip >= 22.3).
+:class:`BuildEnvs` keeps the environments, under ``<cache root>/build-envs-v3/``:
 
 - ``envs/<random>/`` -- an environment, bytecode included, immutable once its ``.ready``
-  marker exists (written atomically, last). It is made at its final path because console-script shebangs and
-  ``pyvenv.cfg`` hold absolute paths (a venv cannot be renamed into place); an interrupted
-  creation leaves a directory without the marker, which nothing ever uses.
+  marker exists (written atomically, last). It is made at its final path because
+  console-script shebangs and ``pyvenv.cfg`` hold absolute paths (a venv cannot be renamed
+  into place); an interrupted creation leaves a directory without the marker, which nothing
+  ever uses.
 - ``pins/<digest>`` -- which environment holds an exact set of pins (``setuptools==56.0.0``
   and, when known, the sha256 of each wheel) for this Python: the identity of an environment
   is what is in it, so environments of different dates never mix.
