@@ -215,6 +215,8 @@ class _Session:
 def _session(
     sdist_path: Path, build_index: Any, reporter: Reporter, envs: BuildEnvs | None
 ) -> Iterator[_Session]:
+    from ..index.files import sha256_of
+
     what = shown_name(Path(sdist_path).name)
     own = envs is None
     if envs is None:
@@ -226,7 +228,7 @@ def _session(
             (work / "src").mkdir()
             tree = unpack(Path(sdist_path), work / "src")
             system = read_build_system(tree, what)
-            s = _Session(what, tree, work, system, envs, reporter, _sha256(sdist_path))
+            s = _Session(what, tree, work, system, envs, reporter, sha256_of(Path(sdist_path)))
             try:
                 s.use(system.requires, "build requirements")
                 yield s
@@ -258,13 +260,6 @@ def _hook(s: _Session, name: str, *args: Any, hooks: Any = None, **kwargs: Any) 
         raise s.error(f"the build backend of {s.what} ({backend}) cannot be imported") from None
     except (HookMissing, UnsupportedOperation) as exc:
         raise s.error(f"the build backend of {s.what} cannot run {name}: {exc}") from None
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 #: what ``get_requires_for_build_wheel`` answered in this process, by sdist (its sha256),

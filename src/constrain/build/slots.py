@@ -14,8 +14,10 @@ So the hooks a build needs wait for the process's one :data:`HOOK_SLOTS` slot
 runs beside them only while it and they stay small: one at a time (:data:`SPECULATIVE`), and
 ended as soon as its resident size passes :data:`SPECULATIVE_MAX_RSS`, or its and the slot's
 hook's together pass :data:`TOGETHER_MAX_RSS` (:func:`run_speculative`); its build then runs it
-again, in the slot, after the others. Light backends (most: 30-50 MB a hook) keep the overlap;
-a heavy one costs one aborted start. Resident sizes are read from ``/proc`` (Linux); elsewhere
+again, in the slot, after the others. A build whose ``get_requires_for_build_wheel`` answer
+is already known has nothing to run beside its hook, so that hook takes the slot when it is
+free and the early lane otherwise (:func:`run_either`), under the same guard. Light backends
+(most: 30-50 MB a hook) keep the overlap; a heavy one costs one aborted start. Resident sizes are read from ``/proc`` (Linux); elsewhere
 a speculative hook is never ended for its size.
 
 The peak is then this process plus its largest hook, so before a hook starts this process

@@ -27,14 +27,19 @@ from pathlib import Path
 
 from .store import BUCKETS
 
+#: The directories of the cache root that are not buckets (owned by build/envs.py and
+#: build/log.py; a layout change there bumps the name, leaving the old one "old formats").
+BUILD_ENVS = "build-envs-v3"
+BUILD_LOGS = "build-logs"
+LOCKS = "locks"
 #: Display kinds, in the order ``cache info`` lists them; buckets and directories per kind.
 KINDS: dict[str, tuple[str, ...]] = {
     "pages": ("pages", "listings"),
     "metadata": ("metadata", "facts"),  # facts: snapshots of what runs read (index/facts.py)
     "files": ("files",),  # downloaded wheels and sdists
     "unpacked": ("unpacked",),  # wheels unpacked for linking into environments
-    "builds": ("built", "build-logs"),  # wheels built from sdists, and the builds' logs
-    "build envs": ("build-envs-v3",),
+    "builds": ("built", BUILD_LOGS),  # wheels built from sdists, and the builds' logs
+    "build envs": (BUILD_ENVS,),
     "memos": ("resolutions",),  # whole resolutions remembered
     "reconstructions": ("reconstructions",),
     "constraints": ("constraints",),  # fetched constraint files (Airflow's)
@@ -42,11 +47,6 @@ KINDS: dict[str, tuple[str, ...]] = {
     "old formats": (),  # buckets of an older format: nothing reads them
     "other": (),  # locks, and whatever constrain did not make
 }
-#: The directories of the cache root that are not buckets (owned by build/envs.py and
-#: build/log.py; a layout change there bumps the name, leaving the old one "old formats").
-BUILD_ENVS = "build-envs-v3"
-BUILD_LOGS = "build-logs"
-LOCKS = "locks"
 #: Lock-name prefixes the writers of a bucket's entries hold (``Cache.lock(prefix + key[:40])``).
 LOCK_PREFIX = {"files": "files-", "unpacked": "unpack-", "built": "build-"}
 _BUCKET_DIR = re.compile(r"^(?P<name>[a-z][a-z-]*?)-v(?P<version>\d+)$")
