@@ -226,10 +226,19 @@ class Console:
         self.quiet = quiet
         self.verbose = verbose
         self.reporter = CliReporter(self)
+        self._stderr_gone = False
 
     def _emit(self, lines: list[str]) -> None:
-        sys.stderr.write("\n".join(lines) + "\n")
-        sys.stderr.flush()
+        """Lines on stderr. When their reader has gone (``constrain install ... 2>&1 | head``)
+        they have nowhere to go, and the command carries on without them: an install does
+        not stop halfway, nor end in an error, because nobody reads its progress."""
+        if self._stderr_gone:
+            return
+        try:
+            sys.stderr.write("\n".join(lines) + "\n")
+            sys.stderr.flush()
+        except BrokenPipeError:
+            self._stderr_gone = True
 
     def error(self, lines: list[str]) -> None:
         self._emit(lines)

@@ -92,10 +92,9 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
             console.info(f"nothing would change in {where}: {result.plan.summary()} (dry run)")
     else:
         text = result.plan.render()
-        if text and not console.quiet:
-            sys.stderr.write(text)
-        if not console.quiet:
-            console._emit([f"{where}: {result.plan.summary()}"])  # noqa: SLF001 -- cli's
+        if text:
+            console.summary(text.rstrip("\n"))
+        console.summary(f"{where}: {result.plan.summary()}")
     emit_moves(console, [result.install_set])
     write_stats(result.stats)
     return 0
