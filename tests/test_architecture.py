@@ -39,7 +39,8 @@ CONTRACTS: dict[str, frozenset[str]] = {
     "models": frozenset({"errors", "records"}),
     "ports": frozenset({"models"}),  # the resolver's Protocol: imported for type checkers only
     "target": frozenset({"errors", "records"}),
-    "config": frozenset({"errors", "index", "records"}),  # index: the client's default deadline
+    "config": frozenset({"errors", "records"}),  # pip's settings
+    "settings": frozenset({"errors", "index"}),  # constrain's own; index: the default deadline
     # domain packages: never the orchestration (app) or the CLI
     "cache": frozenset({"errors"}),
     "policies": BASE,
@@ -56,14 +57,15 @@ CONTRACTS: dict[str, frozenset[str]] = {
     "review": BASE | {"constraints", "download", "output", "policies"},
     # Airflow's published files, reconstruction, layering: through a Protocol, not app's Session
     "airflow": BASE | {"cache", "config", "constraints", "index", "install", "output",
-                       "policies"},
+                       "policies", "settings"},
     # orchestration: one pipeline per command over the domain packages
     "app": BASE | {"__init__", "airflow", "build", "cache", "config", "constraints",
                    "download", "heap", "index", "install", "output", "processes", "refresh",
-                   "resolver", "review"},
+                   "resolver", "review", "settings"},
     # parsing and printing
     # (heap: the imports of a command's pipeline are long-lived, heap.long_lived)
-    "cli": BASE | {"__init__", "app", "config", "heap", "processes", "refresh", "review"},
+    "cli": BASE | {"__init__", "app", "config", "heap", "processes", "refresh", "review",
+                   "settings"},
 }
 
 # Import cycles allowed, each the set of modules that import one another (a strongly connected

@@ -20,8 +20,7 @@ Within that, pip ranks *sections* above files: a key of a command section (``[in
 ``[download]``) in any file beats the same key of ``[global]`` in any file, and environment
 variables beat both. Empty values are ignored, as pip ignores them.
 
-Over 400 lines: pip's whole order of precedence (files, environment, flags) is one contract,
-read in one place so no other module second-guesses pip.
+constrain's own settings (``constrain.toml``, network limits) are in ``settings.py``.
 """
 
 from __future__ import annotations
@@ -83,7 +82,7 @@ class IndexSettings:
 
 def default_index_url() -> str:
     """The index pip uses when nothing sets ``index-url``, taken from pip at run time."""
-    from pip._internal.models.index import PyPI  # lazy: a 10 ms import, needed rarely
+    from pip._internal.models.index import PyPI  # lazy: 20-30 ms alone, 1 ms after httpx
 
     return PyPI.simple_url
 
@@ -207,7 +206,7 @@ def index_locations(settings: IndexSettings) -> list[str]:
         return []
     out: list[str] = []
     for url in (settings.index_url or default_index_url(), *settings.extra_index_urls):
-        loc = _as_location(url)
+        loc = as_location(url)
         if loc not in out:
             out.append(loc)
     return out
@@ -219,21 +218,22 @@ def find_links_locations(settings: IndexSettings) -> list[str]:
     ``file://`` URLs whether or not they exist (the repository warns about missing ones)."""
     out: list[str] = []
     for entry in settings.find_links:
-        loc = _as_location(entry)
+        loc = as_location(entry)
         if loc not in out:
             out.append(loc)
     return out
 
 
-# ---------------------------------------------------------------------------- internals
-
-
-def _as_location(entry: str) -> str:
+def as_location(entry: str) -> str:
     """A URL for ``entry``: URLs with a scheme are kept, paths become ``file://`` URLs."""
     scheme = urlsplit(entry).scheme
     if len(scheme) > 1:  # a Windows drive letter is not a scheme
         return entry
     return Path(os.path.expanduser(entry)).absolute().as_uri()
+
+
+
+# ---------------------------------------------------------------------------- internals
 
 
 def _user_config_dir(env: Mapping[str, str]) -> Path:
@@ -385,110 +385,3 @@ def _first_line(exc: Exception) -> str:
 def _call(warn: Warn | None, message: str) -> None:
     if warn is not None:
         warn(message)
-
-
-# ---------------------------------------------------------------------------- constrain's own
-
-
-def constrain_config(directory: str | os.PathLike[str] | None = None) -> tuple[dict, str | None]:
-    """constrain's own settings for a project: ``constrain.toml`` (top-level keys) in
-    ``directory`` (default: the working directory), else ``[tool.constrain]`` of its
-    ``pyproject.toml``. Returns ``(settings, source)``; ``({}, None)`` when neither exists.
-    A file that is not valid TOML raises :class:`ConfigError` naming file:line.
-
-    A command asks more than once (the session, then the constraint layers): a file whose
-    text is the one already parsed in this process is not parsed again."""
-    base = Path(directory) if directory is not None else Path.cwd()
-    for name, table in (("constrain.toml", ()), ("pyproject.toml", ("tool", "constrain"))):
-        path = base / name
-        if not path.is_file():
-            continue
-        data = _read_toml(path)
-        for key in table:
-            data = data.get(key, {})
-            if not isinstance(data, dict):
-                raise ConfigError(f"[{'.'.join(table)}] in {path} is not a table")
-        if table and not data:
-            continue
-        where = str(path) if not table else f"[tool.constrain] of {path}"
-        return dict(data), where
-    return {}, None
-
-
-#: path -> (its text, its TOML): the last configuration file :func:`_read_toml` parsed
-_TOML_READ: dict[Path, tuple[str, dict]] = {}
-
-
-def _read_toml(path: Path) -> dict:
-    """The TOML of ``path`` (a copy of its own: callers may change it)."""
-    import copy
-
-    text = path.read_text(encoding="utf-8")
-    known = _TOML_READ.get(path)
-    if known is not None and known[0] == text:
-        return copy.deepcopy(known[1])
-    import tomllib  # here: most commands run where no configuration file is
-
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        import re
-
-        m = re.search(r"at line (\d+), column (\d+)", str(exc))
-        n = int(m.group(1)) if m else None
-        raise ConfigError(
-            f"cannot parse {path}",
-            locations=[SourceLocation(str(path), n, _line(text, n),
-                                      int(m.group(2)) - 1 if m else None,
-                                      str(exc).split(" (at ")[0])],
-        ) from None
-    _TOML_READ[path] = (text, copy.deepcopy(data))
-    return data
-
-
-# ---------------------------------------------------------------------------- network limits
-
-
-def network_limits(
-    *,
-    timeout: float | None,
-    deadline: float | None,
-    settings_timeout: float,
-    environ: Mapping[str, str],
-    config: Mapping[str, object],
-    config_source: str | None,
-) -> tuple[float, float | None]:
-    """``(timeout, deadline)`` in seconds for the HTTP client. Each comes from, highest first:
-    the command line (``--timeout``/``--deadline``), ``CONSTRAIN_TIMEOUT``/``CONSTRAIN_DEADLINE``,
-    ``timeout``/``deadline`` in ``constrain.toml`` (or ``[tool.constrain]``), then pip's
-    ``timeout`` (for the timeout) or the built-in deadline. A deadline of 0 means none.
-    Unusable values raise :class:`ConfigError` naming where they were set."""
-    from .index.transport.client import DEFAULT_DEADLINE
-
-    def pick(flag: float | None, env_name: str, key: str, default: float | None
-             ) -> float | None:
-        if flag is not None:
-            return _positive(flag, f"--{key}")
-        raw = environ.get(env_name, "").strip()
-        if raw:
-            return _positive(raw, f"environment variable {env_name}")
-        if key in config:
-            return _positive(config[key], f"{key} in {config_source or 'constrain.toml'}")
-        return default
-
-    chosen_timeout = pick(timeout, "CONSTRAIN_TIMEOUT", "timeout", settings_timeout)
-    chosen_deadline = pick(deadline, "CONSTRAIN_DEADLINE", "deadline", DEFAULT_DEADLINE)
-    return (chosen_timeout or settings_timeout,
-            chosen_deadline if chosen_deadline else None)
-
-
-def _positive(value: object, where: str) -> float:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = -1.0
-    if number < 0 or number != number:
-        raise ConfigError(f"{value!r} is not a number of seconds ({where})",
-                          locations=[SourceLocation(where)],
-                          hint="give seconds, e.g. 30 (0 for --deadline: no deadline)")
-    return number

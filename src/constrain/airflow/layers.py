@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 def plan_layers(request: LayerOptions, session: Resolving, inputs: Inputs, reporter: Reporter,
                 environ: Mapping[str, str]) -> LayerPlan:
     """Read the settings, policy files and reference file of ``request``."""
-    from ..config import constrain_config
+    from ..settings import constrain_config
 
     config, config_source = constrain_config(request.config_dir)
     settings = af.airflow_settings(

@@ -67,7 +67,7 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
     was built for other inputs), the resolve options, and the constraint layers (settings,
     policy and reference files read through ``session``)."""
     from ..airflow.settings import layers_change_nothing
-    from ..config import constrain_config
+    from ..settings import constrain_config
     from ..constraints.sources import load_inputs
     from ..resolver import ResolveOptions
 

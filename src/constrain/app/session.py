@@ -203,6 +203,28 @@ class Session:
         """Read a requirement/constraint file from a path or URL; see :class:`TextSource`."""
         return self.texts.fetch_text(location)
 
+    def sources_identity(self) -> list:
+        """The places the index options name, part of the key of a wheel built under them: the
+        same places give the same identity however they were written. pip's default index is
+        ``None`` whether unset or named (pip is imported only then); URLs lose a trailing
+        ``/``; paths become ``file://`` URLs; an index repeated among the extras counts once."""
+        from ..config import as_location, default_index_url, find_links_locations
+
+        def place(url: str) -> str:
+            return as_location(url).rstrip("/")
+
+        settings = self.settings
+        indexes: list[str | None] = []
+        if not settings.no_index:
+            first = settings.index_url
+            if first is not None and place(first) == place(default_index_url()):
+                first = None
+            indexes.append(None if first is None else place(first))
+            for url in settings.extra_index_urls:
+                if place(url) not in indexes:
+                    indexes.append(place(url))
+        return [indexes, [loc.rstrip("/") for loc in find_links_locations(settings)]]
+
     # ------------------------------------------------------------------ install hooks
     @property
     def sdist_wheel(self) -> Callable[[DistFile, Path], Path] | None:
@@ -378,7 +400,8 @@ def build_session(request: ResolveRequest, reporter: Reporter, *,
     start; they apply unless the command line set them. A bad ``--exclude-newer`` fails before
     any file is read. On failure nothing stays open."""
     from ..cache import Cache, default_cache_dir
-    from ..config import constrain_config, network_limits, pip_index_settings, with_overrides
+    from ..config import pip_index_settings, with_overrides
+    from ..settings import constrain_config, network_limits
     from ..constraints.sources import load_inputs
     from ..index.transport.client import HttpClient
 

@@ -55,8 +55,8 @@ if TYPE_CHECKING:
 
 class BuildSession(Protocol):
     """What build requirements need of the command's session (``app.session.Session`` has
-    it): its cut-off, settings, cache, client, repository and text reader; a Protocol so that
-    ``build`` does not import ``app``."""
+    it): its cut-off, settings and the places they name, cache, client, repository and text
+    reader; a Protocol so that ``build`` does not import ``app``."""
 
     @property
     def request(self) -> Any: ...
@@ -76,6 +76,7 @@ class BuildSession(Protocol):
     def environ(self) -> Mapping[str, str]: ...
 
     def fetch_text(self, location: str) -> tuple[str, str]: ...
+    def sources_identity(self) -> Any: ...
 
 #: ``--build-exclude-newer-exempt :all:`` exempts every build requirement from the cut-off
 ALL = ":all:"
@@ -143,13 +144,11 @@ class SessionBuildRequirements:
     # ------------------------------------------------------------------ the source protocol
     def identity(self) -> Any:
         cutoff = self.session.build_cutoff
-        settings = self.session.settings
         return {
             "cutoff": cutoff.isoformat() if cutoff else None,
             "exempt": sorted(self.rules.exempt),
             "constraints": [(str(r), o.source) for r, o in self._build_constraints()],
-            "sources": [settings.index_url, list(settings.extra_index_urls),
-                        list(settings.find_links), bool(settings.no_index)],
+            "sources": self.session.sources_identity(),
         }
 
     def stable(self) -> bool:

@@ -64,7 +64,7 @@ def build_request(args: argparse.Namespace, argv: list[str], environ=None):
 
     from ..app.refresh import RefreshRequest
     from ..app.requests import command_line
-    from ..config import constrain_config
+    from ..settings import constrain_config
     from ..errors import ConfigError, UsageError
     from ..refresh.settings import (
         DEFAULT_MODE,
