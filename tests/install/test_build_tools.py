@@ -15,6 +15,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -104,22 +105,44 @@ def test_a_cut_off_applies_to_build_tools_and_environments_of_two_dates_never_mi
     assert set(envs_holding(cache)) == {"1.0", "2.0"}  # one environment per set of pins
 
 
-def test_a_build_environment_holds_its_bytecode_so_hooks_do_not_compile_the_backend(
+def _bytecode(module: Path) -> Path:
+    return Path(importlib.util.cache_from_source(str(module)))
+
+
+def test_a_build_environment_in_use_gets_its_bytecode_and_a_one_off_build_pays_none(
         server, tmp_path, capsys):
+    """Builds run with PYTHONDONTWRITEBYTECODE: without bytecode every hook compiles its
+    backend again as it imports it. A one-off build (two hooks) is cheaper without compiling
+    the whole environment; an environment starting its third hook in a command gets its
+    bytecode written, once, by its own interpreter."""
     cache = tmp_path / "cache"
-    code, out, err = run(capsys, "resolve", "app", "--exclude-newer", CUTOFF, "--index-url",
-                         server.index_url, "--cache-dir", str(cache),
-                         "--airflow-constraints", "off")
+    common = ["--exclude-newer", CUTOFF, "--index-url", server.index_url, "--cache-dir",
+              str(cache), "--airflow-constraints", "off"]
+    # the resolve builds app's metadata: get_requires_for_build_wheel, then
+    # prepare_metadata_for_build_wheel
+    code, out, err = run(capsys, "resolve", "app", *common)
     assert code == 0, err
     assert "dep==1.0" in out  # the build ran, with oldtool 1.0's backend
     env = envs_holding(cache)["1.0"]
     backend = env / SITE / "oldtool_backend.py"
-    bytecode = Path(importlib.util.cache_from_source(str(backend)))
+    assert not _bytecode(backend).exists()
+    assert not (env / ".compiled").exists()
+
+    # the install (in this process, as the resolve was) builds app's wheel: build_wheel is
+    # the environment's third hook, and its bytecode is written beside it
+    code, _out, err = run(capsys, "install", "app", "--venv", str(tmp_path / "v"), *common)
+    assert code == 0, err
+    assert (tmp_path / "v" / SITE / "app").is_dir()
+    marker = env / ".compiled"
+    for _ in range(600):  # a process of its own, in a thread the command does not wait for
+        if marker.is_file():
+            break
+        time.sleep(0.1)
+    assert marker.is_file()
     # written for this interpreter (the environment's), which reads it instead of the source
-    assert bytecode.read_bytes()[:4] == importlib.util.MAGIC_NUMBER
-    # a module that does not compile is left as it is, and the environment is still made
-    assert not Path(importlib.util.cache_from_source(str(env / SITE / "oldtool_py2.py"))
-                    ).exists()
+    assert _bytecode(backend).read_bytes()[:4] == importlib.util.MAGIC_NUMBER
+    # a module that does not compile is left as it is
+    assert not _bytecode(env / SITE / "oldtool_py2.py").exists()
     assert (env / ".ready").is_file()
 
 

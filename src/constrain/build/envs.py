@@ -4,13 +4,14 @@ A build environment is a ``venv`` without pip (``venv.EnvBuilder(with_pip=False)
 ensurepip). Its build requirements are chosen by a :class:`BuildRequirementSource` -- the
 command's own resolver (``constrain.build.requirements``): the resolve's cut-off, first index,
 find-links, wheelhouse and ``--offline``, for this interpreter -- and its wheels installed with
-pypa/installer, then byte-compiled once by the environment's own interpreter (:func:`_compile`)
-before it is published. Without a source (a library call with only ``build_index``) the host's
-pip installs them through ``pip --python ENV install --report`` (pip >= 22.3).
+pypa/installer; its bytecode is written by its own interpreter once it is in use
+(:func:`hook_starting`: at its third hook in a process). Without a source (a library call with
+only ``build_index``) the host's pip installs them through ``pip --python ENV install
+--report`` (pip >= 22.3).
 :class:`BuildEnvs` keeps the environments, under ``<cache root>/build-envs-v3/``:
 
-- ``envs/<random>/`` -- an environment, bytecode included, immutable once its ``.ready``
-  marker exists (written atomically, last). It is made at its final path because
+- ``envs/<random>/`` -- an environment, immutable once its ``.ready`` marker exists (written
+  atomically, last) but for its bytecode, written later (then the ``.compiled`` marker). It is made at its final path because
   console-script shebangs and ``pyvenv.cfg`` hold absolute paths (a venv cannot be renamed
   into place); an interrupted creation leaves a directory without the marker, which nothing
   ever uses.
@@ -31,7 +32,7 @@ into a ready environment: requirements a backend adds (``get_requires_for_build_
 it does not satisfy select the environment of the whole set instead. Builds run with
 ``PYTHONDONTWRITEBYTECODE``, so a build writes nothing into an environment (nor ``__pycache__``
 into the sdist's tree, where a ``MANIFEST.in`` could carry it into the wheel); they read the
-bytecode written when the environment was made.
+bytecode :func:`_compile` writes.
 
 Without a cache the environments live in a temporary directory removed by :meth:`close`.
 All pip output is captured into the caller's output list (for :class:`BuildError` tails);
@@ -66,6 +67,7 @@ from ..reporting import NULL_REPORTER, Reporter
 
 ENVS_DIR = "build-envs-v3"  # bump when the layout or the way envs are made changes
 READY = ".ready"
+COMPILED = ".compiled"  # its bytecode is written (:func:`_compile`)
 RESOLUTION_TTL = 24 * 3600.0
 _BIN = "Scripts" if os.name == "nt" else "bin"
 _EXE = "python.exe" if os.name == "nt" else "python"
@@ -353,13 +355,12 @@ class BuildEnvs:
                  needed_by: str) -> tuple[str, ...]:
         """Install ``reqs`` into ``env``; return the pins chosen (with each wheel's sha256
         when known: the environment's identity). By the source when there is one, else by
-        pip. Either way byte-compiled now, once (:func:`_compile`; pip does it itself), so
-        that builds, which run with PYTHONDONTWRITEBYTECODE, import quickly."""
+        pip. The source's wheels are installed without bytecode (:func:`hook_starting` writes
+        it for an environment in use); pip compiles what it installs."""
         if self.source is not None:
             wheels = self.source.resolve(reqs, needed_by)
             for wheel in wheels:
                 _install_wheel(wheel.path, wheel.filename, env)
-            _compile(env)
             return tuple(sorted(w.pin + (f" --hash=sha256:{w.sha256}" if w.sha256 else "")
                                 for w in wheels))
         req_file = env.path / "build-requirements.txt"
@@ -412,23 +413,53 @@ def _paths(env: BuildEnv) -> dict[str, str]:
                                              "installed_platbase": base})
 
 
+#: an environment's bytecode is written when it starts its third hook in one process
+COMPILE_AT_HOOK = 3
+_HOOKS: dict[str, int] = {}  # environment path -> hooks started in it by this process
+_HOOKS_LOCK = threading.Lock()
+#: compileall at a lower priority (``nice`` 10): the hooks running meanwhile come first
+_NICE_COMPILEALL = ("import compileall, os, sys\n"
+                    "if hasattr(os, 'nice'):\n"
+                    "    os.nice(10)\n"
+                    "sys.exit(int(not compileall.main()))\n")
+
+
+def hook_starting(env: BuildEnv) -> None:
+    """A hook is about to run in ``env``. At its third in this process an environment without
+    its bytecode starts writing it, beside the hook (:func:`_compile`, in a thread)."""
+    with _HOOKS_LOCK:
+        started = _HOOKS[str(env.path)] = _HOOKS.get(str(env.path), 0) + 1
+    if started == COMPILE_AT_HOOK and not (env.path / COMPILED).exists():
+        threading.Thread(target=_compile, args=(env,), name="constrain-compile",
+                         daemon=True).start()
+
+
 def _compile(env: BuildEnv) -> None:
-    """Write the bytecode of everything installed in ``env``, once, with its own interpreter
-    (in a process of its own: the command's GIL stays free), before it is published.
+    """Write the bytecode of everything installed in ``env`` with its own interpreter (in a
+    process of its own: the command's GIL stays free), then its :data:`COMPILED` marker.
 
     Builds run with ``PYTHONDONTWRITEBYTECODE`` (see the module docstring), so without it each
-    hook compiled its backend again as it imported it: with setuptools 62, 0.25-0.3 s of each
+    hook compiles its backend again as it imports it: with setuptools 62, 0.25-0.3 s of each
     hook's 0.9-1.3 s, and a cold install of ``apache-airflow[postgres]==2.3.1`` on Python 3.11
-    runs about 75 hooks one after another (benchmarks/README.md). A module that does not compile
-    (a Python 2 file a package still ships) is left without bytecode, as pip leaves it: it is
-    compiled in memory if it is ever imported. ``-I``: the user's ``PYTHONPYCACHEPREFIX`` would
-    put the bytecode elsewhere."""
+    runs about 75 hooks (benchmarks/README.md). Compiling all of setuptools costs about 0.4 s
+    of CPU, more than the two hooks of a one-off build save: so it waits for a third hook
+    (:func:`hook_starting`). ``.pyc`` files are written atomically, so hooks reading them
+    meanwhile see whole files or none; a compile ended early (the command ends, or is
+    interrupted: ``processes.kill_descendants``) writes no marker, and the next command's
+    third hook finishes it. A module that does not compile (a Python 2 file a package still
+    ships) is left without bytecode, as pip leaves it. ``-I``: the user's
+    ``PYTHONPYCACHEPREFIX`` would put the bytecode elsewhere."""
     paths = _paths(env)
     dirs = sorted({os.path.realpath(paths[key]) for key in ("purelib", "platlib")})
-    with contextlib.suppress(OSError):
-        subprocess.run([env.python_executable, "-I", "-m", "compileall", "-q", *dirs],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+    try:
+        done = subprocess.run([env.python_executable, "-I", "-c", _NICE_COMPILEALL, "-q", *dirs],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, check=False)
+    except OSError:
+        return
+    if done.returncode in (0, 1):  # 1: some module did not compile; killed: below 0
+        with contextlib.suppress(OSError):
+            (env.path / COMPILED).touch()
 
 
 def _install_wheel(path: Path, filename: str, env: BuildEnv) -> None:

@@ -30,7 +30,7 @@ from ..errors import BuildError, BuildRequirementsUnavailable
 from ..processes import scratch_directory
 from ..reporting import NULL_REPORTER, Reporter
 from .archive import read_pkg_info, read_top_files, unpack
-from .envs import BuildEnv, BuildEnvs, PipFailed, pip_environ
+from .envs import BuildEnv, BuildEnvs, PipFailed, hook_starting, pip_environ
 from .log import keep_log, meaningful_tail
 from .slots import SPECULATIVE, GaveWay, run_either, run_in_slot, run_speculative
 
@@ -131,6 +131,7 @@ class _Session:
         """The ``pyproject_hooks`` runner: stdout and stderr captured, warnings too; the hook
         waits for the process's hook slot (``slots.py``)."""
         assert self.env is not None
+        hook_starting(self.env)
         try:
             run_in_slot(cmd, self.output, {**self.env.environ(), **(extra_environ or {})}, cwd)
         finally:
@@ -141,6 +142,7 @@ class _Session:
         """:meth:`run` for a hook run early, beside the slot's: raises
         :class:`~.slots.GaveWay` when it grows too large (``slots.py``)."""
         assert self.env is not None
+        hook_starting(self.env)
         try:
             run_speculative(cmd, self.output, {**self.env.environ(), **(extra_environ or {})},
                             cwd)
@@ -152,6 +154,7 @@ class _Session:
         """:meth:`run` in the slot, or beside it on the early lane when the slot is taken
         (``slots.run_either``)."""
         assert self.env is not None
+        hook_starting(self.env)
         try:
             run_either(cmd, self.output, {**self.env.environ(), **(extra_environ or {})}, cwd)
         finally:
