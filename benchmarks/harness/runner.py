@@ -199,12 +199,13 @@ def _one_run(ctx: Context, workload: Workload, lane: _Lane, row: Row, i: int,
 def _run_lanes(ctx: Context, workload: Workload, lanes: list[_Lane], log: Log) -> None:
     """Every mode of ``workload`` for every lane, mode by mode; within a mode the lanes' runs
     alternate (run 1 of each tool, then run 2 of each, ...), so a drift of the machine during
-    a mode (load, a file system slowed by earlier deletions) weighs on every tool alike."""
+    a mode (load, a file system slowed by earlier deletions) weighs on every tool alike; and
+    each round starts with the next tool (:func:`rotated`), so that no tool always runs first."""
     for mode in workload.modes:
         open_rows = [(lane, row) for lane in lanes
                      if (row := _open_mode(ctx, workload, lane, mode, log)) is not None]
         for i in range(max((lane.runs(mode) for lane, _ in open_rows), default=0)):
-            for lane, row in open_rows:
+            for lane, row in rotated(open_rows, i):
                 if i < lane.runs(mode) and row.status == OK:
                     _one_run(ctx, workload, lane, row, i, log)
         for lane in lanes:
@@ -216,6 +217,15 @@ def _run_lanes(ctx: Context, workload: Workload, lanes: list[_Lane], log: Log) -
                 row.peak_mb = max(lane.peaks) / 2**20 if max(lane.peaks) else None
             if not row.note.startswith("priming run: "):
                 lane.cache_filled = row.status == OK
+
+
+def rotated(items: list, i: int) -> list:
+    """``items`` in round ``i``: starting with item ``i`` (modulo their number). The first run
+    of a round was the slow one on this machine's ext4, which has no journal: creating a file
+    there skips every inode freed in the last minute or more, so a run's cost depended on what
+    had been deleted before it, by whichever tool (benchmarks/README.md)."""
+    k = i % len(items) if items else 0
+    return items[k:] + items[:k]
 
 
 def _dirname(mode: str) -> str:

@@ -259,7 +259,8 @@ def test_cold_runs_start_empty_and_warm_runs_reuse_the_cache(tmp_path):
 
 def test_the_tools_runs_alternate_within_a_mode(tmp_path):
     # A machine drifting during a mode (load, a file system slowed by deletions) must weigh on
-    # every tool alike: run 1 of each tool, then run 2 of each, not one tool's runs in a block.
+    # every tool alike: run 1 of each tool, then run 2 of each, not one tool's runs in a block;
+    # and each round starts with another tool: no tool always takes the first run's cost.
     ctx = _context(tmp_path, _toolset(tmp_path))
     wl = FakeResolve()
     wl.modes, wl.seen = (COLD, WARM), {}
@@ -267,9 +268,9 @@ def test_the_tools_runs_alternate_within_a_mode(tmp_path):
     result = runner.run_workload(ctx, wl, ("constrain", "uv"), 2, {"constrain": 30, "uv": 30},
                                  force=False, log=lines.append)
     runs = [line.split(": ", 1)[1].rsplit(":", 1)[0] for line in lines if " run " in line]
-    assert runs == ["constrain cold run 1/2", "uv cold run 1/2", "constrain cold run 2/2",
-                    "uv cold run 2/2", "constrain warm run 1/2", "uv warm run 1/2",
-                    "constrain warm run 2/2", "uv warm run 2/2"]
+    assert runs == ["constrain cold run 1/2", "uv cold run 1/2", "uv cold run 2/2",
+                    "constrain cold run 2/2", "constrain warm run 1/2", "uv warm run 1/2",
+                    "uv warm run 2/2", "constrain warm run 2/2"]
     assert [(r.tool, r.mode) for r in result.rows] == [  # the table still lists tool by tool
         ("constrain", COLD), ("constrain", WARM), ("uv", COLD), ("uv", WARM)]
     assert wl.seen["uv"] == ["# cold", "# cold", "# warm", "# warm"]
