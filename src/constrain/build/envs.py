@@ -11,10 +11,10 @@ only ``build_index``) the host's pip installs them through ``pip --python ENV in
 :class:`BuildEnvs` keeps the environments, under ``<cache root>/build-envs-v3/``:
 
 - ``envs/<random>/`` -- an environment, immutable once its ``.ready`` marker exists (written
-  atomically, last) but for its bytecode, written later (then the ``.compiled`` marker). It is made at its final path because
-  console-script shebangs and ``pyvenv.cfg`` hold absolute paths (a venv cannot be renamed
-  into place); an interrupted creation leaves a directory without the marker, which nothing
-  ever uses.
+  atomically, last) but for its bytecode, written later (then the ``.compiled`` marker). It
+  is made at its final path because console-script shebangs and ``pyvenv.cfg`` hold absolute
+  paths (a venv cannot be renamed into place); an interrupted creation leaves a directory
+  without the marker, which nothing ever uses.
 - ``pins/<digest>`` -- which environment holds an exact set of pins (``setuptools==56.0.0``
   and, when known, the sha256 of each wheel) for this Python: the identity of an environment
   is what is in it, so environments of different dates never mix.
@@ -356,7 +356,8 @@ class BuildEnvs:
         """Install ``reqs`` into ``env``; return the pins chosen (with each wheel's sha256
         when known: the environment's identity). By the source when there is one, else by
         pip. The source's wheels are installed without bytecode (:func:`hook_starting` writes
-        it for an environment in use); pip compiles what it installs."""
+        it for an environment in use); pip compiles what it installs, so its environments are
+        marked :data:`COMPILED` at once."""
         if self.source is not None:
             wheels = self.source.resolve(reqs, needed_by)
             for wheel in wheels:
@@ -369,6 +370,7 @@ class BuildEnvs:
         self._pip(["install", "--ignore-installed", "--no-warn-script-location",
                    "--report", str(report), "-r", str(req_file)],
                   output, python=env.python_executable)  # fmt: skip
+        (env.path / COMPILED).touch()  # pip wrote the bytecode as it installed
         try:
             items = json.loads(report.read_text(encoding="utf-8"))["install"]
             pins = []

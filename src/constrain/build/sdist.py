@@ -130,33 +130,27 @@ class _Session:
     def run(self, cmd: Sequence[str], cwd: str | None = None, extra_environ: Any = None) -> None:
         """The ``pyproject_hooks`` runner: stdout and stderr captured, warnings too; the hook
         waits for the process's hook slot (``slots.py``)."""
-        assert self.env is not None
-        hook_starting(self.env)
-        try:
-            run_in_slot(cmd, self.output, {**self.env.environ(), **(extra_environ or {})}, cwd)
-        finally:
-            self._take_warnings(cmd)
+        self._run(run_in_slot, cmd, cwd, extra_environ)
 
     def run_speculative(self, cmd: Sequence[str], cwd: str | None = None,
                         extra_environ: Any = None) -> None:
         """:meth:`run` for a hook run early, beside the slot's: raises
         :class:`~.slots.GaveWay` when it grows too large (``slots.py``)."""
-        assert self.env is not None
-        hook_starting(self.env)
-        try:
-            run_speculative(cmd, self.output, {**self.env.environ(), **(extra_environ or {})},
-                            cwd)
-        finally:
-            self._take_warnings(cmd)
+        self._run(run_speculative, cmd, cwd, extra_environ)
 
     def run_either(self, cmd: Sequence[str], cwd: str | None = None,
                    extra_environ: Any = None) -> None:
         """:meth:`run` in the slot, or beside it on the early lane when the slot is taken
         (``slots.run_either``)."""
+        self._run(run_either, cmd, cwd, extra_environ)
+
+    def _run(self, lane: Any, cmd: Sequence[str], cwd: str | None, extra_environ: Any) -> None:
+        """Run hook ``cmd`` in the environment through ``lane`` (one of ``slots.py``'s
+        runners), counted for its bytecode (:func:`~.envs.hook_starting`)."""
         assert self.env is not None
         hook_starting(self.env)
         try:
-            run_either(cmd, self.output, {**self.env.environ(), **(extra_environ or {})}, cwd)
+            lane(cmd, self.output, {**self.env.environ(), **(extra_environ or {})}, cwd)
         finally:
             self._take_warnings(cmd)
 
