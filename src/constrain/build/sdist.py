@@ -2,7 +2,8 @@
 
 An sdist is unpacked safely (``archive.py``) into a fresh temporary directory; its
 ``[build-system]`` (default: the setuptools legacy backend) is served by a ready isolated
-environment from :mod:`.envs` (cached, shared read-only), and the backend's hooks run there through ``pyproject_hooks``. Every line pip and the backend write --
+environment from :mod:`.envs` (cached and shared; builds never write into it), and the
+backend's hooks run there through ``pyproject_hooks``. Every line pip and the backend write --
 stdout, stderr and Python warnings -- is captured, never printed; a failure becomes a
 :class:`BuildError` carrying the backend's last meaningful lines (tracebacks reduced to their
 exception line), the build tools it ran with, and -- with a cache -- the path of the whole log
@@ -451,8 +452,8 @@ def build_wheel(
     after ``get_requires_for_build_wheel``, never beside it (for a caller whose other work
     keeps every core busy: the early run would cost a core's worth of time and save no
     wait); when that hook's answer is known it still runs beside another build's hook
-    (:func:`_known_early`: it runs once either way). Raises :class:`BuildError` naming the sdist, with the last lines of the output of
-    pip and of the backend."""
+    (:func:`_known_early`: it runs once either way). Raises :class:`BuildError` naming the
+    sdist, with the last lines of the output of pip and of the backend."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with _session(sdist_path, build_index, reporter, envs) as s:

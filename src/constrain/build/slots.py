@@ -17,8 +17,8 @@ hook's together pass :data:`TOGETHER_MAX_RSS` (:func:`run_speculative`); its bui
 again, in the slot, after the others. A build whose ``get_requires_for_build_wheel`` answer
 is already known has nothing to run beside its hook, so that hook takes the slot when it is
 free and the early lane otherwise (:func:`run_either`), under the same guard. Light backends
-(most: 30-50 MB a hook) keep the overlap; a heavy one costs one aborted start. Resident sizes are read from ``/proc`` (Linux); elsewhere
-a speculative hook is never ended for its size.
+(most: 30-50 MB a hook) keep the overlap; a heavy one costs one aborted start. Resident sizes
+are read from ``/proc`` (Linux); elsewhere a speculative hook is never ended for its size.
 
 The peak is then this process plus its largest hook, so before a hook starts this process
 hands the C allocator's free pages back to the system (``heap.give_back_free_memory``,
