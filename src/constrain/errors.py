@@ -94,16 +94,23 @@ class SourceLocation:
         return where
 
     def render(self) -> list[str]:
-        """The location as display lines: ``where: message``, the text, and a caret line."""
+        """The location as display lines: ``where: message``, the text, and a caret line. A
+        password or token in a URL of the text or the message is masked (:func:`redact_url`),
+        the caret moved to stay under the same character."""
         head = str(self)
         if self.message:
-            head += f": {self.message}"
+            head += f": {redact_url(self.message)}"
         lines = [head]
         if self.text is not None and self.line is not None:
             gutter = f"{self.line:>5} | "
-            lines.append(gutter + self.text.rstrip("\n"))
+            text = self.text.rstrip("\n")
+            shown = redact_url(text)
+            lines.append(gutter + shown)
             if self.column is not None:
-                lines.append(" " * (len(gutter) - 2) + "| " + " " * self.column + "^")
+                column = self.column
+                if shown != text:  # what the masked part before the caret became
+                    column = min(len(redact_url(text[:column])), max(len(shown) - 1, 0))
+                lines.append(" " * (len(gutter) - 2) + "| " + " " * column + "^")
         return lines
 
 
@@ -132,12 +139,12 @@ class ConstrainError(Exception):
 
     def render(self) -> list[str]:
         """All lines a person needs: the message, every location, details, and the hint."""
-        lines = [f"error: {self.message}"]
+        lines = [f"error: {redact_url(self.message)}"]
         for loc in self.locations:
             lines.extend("  " + part for part in loc.render())
-        lines.extend("  " + d for d in self.details)
+        lines.extend("  " + redact_url(d) for d in self.details)
         if self.hint:
-            lines.append(f"hint: {self.hint}")
+            lines.append(f"hint: {redact_url(self.hint)}")
         return lines
 
 

@@ -107,3 +107,27 @@ def test_a_token_query_never_appears_in_outputs_messages_or_the_cache(make_index
     assert "missing/constraints.txt?token=****" in err, err
     texts += [out, err]
     _assert_nowhere(TOKEN, texts, [tmp_path, isolated_env.cache_dir])
+
+
+def test_a_password_in_a_line_an_error_quotes_is_masked_and_the_caret_stays_on_its_token(
+        tmp_path, isolated_env):
+    # Before: a bad option line and a direct URL requirement were quoted as written, password
+    # included, in the error's location, its text and its message.
+    reqs = tmp_path / "reqs.txt"
+    reqs.write_text(f"--index-url https://user:{PASSWORD}@127.0.0.1:9/simple extra\n"
+                    f"six @ https://user:{PASSWORD}@127.0.0.1:9/six.whl\n")
+    texts = []
+    run = start("resolve", "-r", str(reqs), cwd=tmp_path)
+    code, out, err = run.finish()
+    assert code == 2, err
+    texts += [out, err]
+    quoted = next(line for line in err.splitlines() if "| --index-url" in line)
+    caret = err.splitlines()[err.splitlines().index(quoted) + 1]
+    assert "user:****@127.0.0.1:9/simple extra" in quoted
+    assert quoted[caret.index("^"):].startswith("extra"), err
+    run = start("resolve", f"six @ https://user:{PASSWORD}@127.0.0.1:9/six.whl", cwd=tmp_path)
+    code, out, err = run.finish()
+    assert code == 2 and "direct URL requirements" in err, err
+    assert "six @ https://user:****@127.0.0.1:9/six.whl" in err
+    texts += [out, err]
+    _assert_nowhere(PASSWORD, texts, [])
