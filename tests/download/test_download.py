@@ -307,3 +307,30 @@ def test_constrain_install_from_the_wheelhouse_offline_and_refusing_an_altered_f
                  str(tmp_path / "c2")]) != 0
     err = capsys.readouterr().err
     assert "lib-1.0-py3-none-any.whl" in err and "mismatch" in err
+
+
+def test_a_wheelhouse_file_its_manifest_does_not_list_is_never_installed(
+    host_specs_server, tmp_path, capsys
+):
+    # Before: a wheel lying in the wheelhouse beside the vetted ones (left by an earlier
+    # download, or copied in by hand) was installed offline without any hash check.
+    from tests.support.builders import make_wheel
+
+    dest = tmp_path / "wh"
+    assert main(["download", "app", "lib<2", "--index-url", host_specs_server.index_url,
+                 "--dest", str(dest)]) == 0
+    host_specs_server.close()
+    stray = make_wheel(dest, "stray", "1.0")
+    capsys.readouterr()
+    install = ["install", "--wheelhouse", str(dest), "--offline", "--without-pip",
+               "--cache-dir", str(tmp_path / "c")]
+    venv = tmp_path / "venv"
+    assert main([*install, "app", "stray", "--venv", str(venv)]) != 0
+    err = capsys.readouterr().err
+    assert stray.name in err and "manifest.json does not list" in err, err
+    assert not list(venv.glob("lib/python*/site-packages/stray*")), "the stray file was installed"
+    assert not list(venv.glob("lib/python*/site-packages/app*"))
+    # what the manifest lists still installs from the same directory
+    assert main([*install, "app", "--venv", str(venv)]) == 0
+    assert list(venv.glob("lib/python*/site-packages/app-1.0.dist-info"))
+    assert not list(venv.glob("lib/python*/site-packages/stray*"))

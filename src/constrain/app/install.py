@@ -359,16 +359,29 @@ def _reinstall(request: InstallRequest, install_set: InstallSet) -> frozenset:
 
 
 def _pin_wheelhouse_hashes(install_set: InstallSet, wheelhouse: str) -> InstallSet:
-    """Give files from a wheelhouse the sha256 its manifest records, so they are verified."""
+    """Give files from a wheelhouse the sha256 its manifest records, so they are verified.
+    A wheelhouse with a manifest holds what was vetted: a file in its directory that the
+    manifest does not list (left by an earlier download, or put there by hand) is not used,
+    and a pin that only such files could give is an error naming them."""
     hashes = _wheelhouse_hashes(wheelhouse)
     if not hashes:
         return install_set
     pins = []
     for pin in install_set.pins:
-        files = tuple(
+        listed = tuple(
             dataclasses.replace(f, hashes=(("sha256", hashes[f.filename]),))
-            if f.filename in hashes and not f.sha256 else f
-            for f in pin.files
+            if not f.sha256 else f
+            for f in pin.files if f.filename in hashes
         )
-        pins.append(dataclasses.replace(pin, files=files))
+        if not listed and pin.files:
+            from ..install.unpack import InstallError
+
+            names = sorted(f.filename for f in pin.files)
+            raise InstallError(
+                f"{pin.name} {pin.version} would come from {', '.join(names)} in the wheelhouse "
+                f"{wheelhouse}, which its manifest.json does not list: not vetted, not used",
+                hint=f"download it into the wheelhouse where the index is reachable "
+                f"('constrain download ... --dest {wheelhouse}' with the same requirements "
+                f"plus {pin.name}), or remove the file; nothing was installed")
+        pins.append(dataclasses.replace(pin, files=listed))
     return dataclasses.replace(install_set, pins=tuple(pins))
