@@ -111,3 +111,73 @@ def test_top_level_help_names_every_command_and_cache_help_its_options(capsys):
     with pytest.raises(SystemExit):
         main(["cache", "prune", "--help"])
     assert "--cache-dir DIR" in capsys.readouterr().out  # from the options shared by parent
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (["--index-url", "http://[::1"], "cannot read the location 'http://[::1': Invalid IPv6"),
+        (["--extra-index-url", "http://u:pw@[::1"], "cannot read the location "
+                                                    "'http://u:****@[::1'"),
+        (["--find-links", "http://[::1"], "cannot read the location"),
+        (["--index-url", "http://127.0.0.1:99999/simple"], "Port out of range 0-65535"),
+        (["--index-url", "ftp://127.0.0.1/simple"], "the scheme ftp:// is not supported"),
+        (["--index-url", "https:///simple"], "it names no host"),
+    ],
+)
+def test_a_location_that_cannot_be_asked_for_is_an_error_not_a_bug(option, said, capsys,
+                                                                     isolated_env):
+    # Before: "internal error: ValueError: Invalid IPv6 URL" / "OverflowError: connect():
+    # port must be 0-65535" (exit 70), and ftp:// tried four times over 2.7 s.
+    code, err = _run(["resolve", "six", *option], capsys)
+    assert code in (1, 2)
+    assert said in err, err
+    assert "internal error" not in err and "pw" not in err
+
+
+def test_the_last_day_there_is_as_a_cut_off(make_index, capsys, isolated_env):
+    # Before: "internal error: OverflowError: date value out of range".
+    server = make_index([PackageSpec("alpha", "1.0")])
+    code, err = _run(["resolve", "alpha", "--index-url", server.index_url,
+                      "--exclude-newer", "9999-12-31"], capsys)
+    assert code == 0, err
+
+
+def test_a_project_name_longer_than_a_file_name_can_be_is_not_found(tmp_path, capsys,
+                                                                      isolated_env):
+    # Before: "internal error: OSError: [Errno 36] File name too long" from the find-links
+    # directory, and "InvalidURL: URL too long" from the index.
+    local = tmp_path / "simple"
+    local.mkdir()
+    for length, index, said in ((5000, local.as_uri(), "no project named"),
+                                (70_000, "http://127.0.0.1:9/simple", "characters long")):
+        reqs = tmp_path / f"long-{length}.txt"
+        reqs.write_text("a" * length + "\n")
+        code, err = _run(["resolve", "-r", str(reqs), "--index-url", index], capsys)
+        assert code != 0 and said in err, err[:300]
+        assert "internal error" not in err
+
+
+def test_a_configuration_file_that_is_not_utf8_is_named(tmp_path, capsys, monkeypatch,
+                                                         isolated_env):
+    # Before: "internal error: UnicodeDecodeError".
+    (tmp_path / "pyproject.toml").write_bytes(b"[tool.constrain]\ntimeout = 5\n# caf\xe9\n")
+    monkeypatch.chdir(tmp_path)
+    code, err = _run(["resolve", "six", "--offline"], capsys)
+    assert code == 1
+    assert "pyproject.toml: byte 35 (line 3) is not UTF-8" in err, err
+
+
+def test_refresh_refuses_a_report_it_could_not_write_before_writing_anything(
+        make_index, tmp_path, capsys, isolated_env):
+    # Before: the constraint files were written, then "cannot write adir: Is a directory".
+    server = make_index([PackageSpec("alpha", "1.0")])
+    (tmp_path / "adir").mkdir()
+    out = tmp_path / "constraints"
+    for report in (["--report", str(tmp_path / "adir")],
+                   ["--json-report", str(tmp_path / "missing" / "r.json")]):
+        code, err = _run(["refresh", "alpha", "--python", "3.11", "--output-dir", str(out),
+                          "--index-url", server.index_url, *report], capsys)
+        assert code == 1 and "cannot write" in err, err
+        assert not out.exists()
+    assert not server.requests_to("/simple/")

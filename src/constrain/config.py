@@ -33,7 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .errors import ConfigError, SourceLocation
+from .errors import ConfigError, SourceLocation, UsageError, redact_url
 from .records import record
 
 CONFIG_BASENAME = "pip.ini" if sys.platform == "win32" else "pip.conf"
@@ -225,8 +225,16 @@ def find_links_locations(settings: IndexSettings) -> list[str]:
 
 
 def as_location(entry: str) -> str:
-    """A URL for ``entry``: URLs with a scheme are kept, paths become ``file://`` URLs."""
-    scheme = urlsplit(entry).scheme
+    """A URL for ``entry``: URLs with a scheme are kept, paths become ``file://`` URLs. A URL
+    that cannot be read (a bracketed host left open) is a :class:`UsageError` naming it."""
+    try:
+        scheme = urlsplit(entry).scheme
+    except ValueError as exc:
+        raise UsageError(
+            f"cannot read the location {redact_url(entry)!r}: {exc}",
+            hint="check the URL where it was given (--index-url, --extra-index-url, "
+            "--find-links, a requirement file's options, the PIP_* variables or pip's "
+            "configuration)") from None
     if len(scheme) > 1:  # a Windows drive letter is not a scheme
         return entry
     return Path(os.path.expanduser(entry)).absolute().as_uri()

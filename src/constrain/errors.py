@@ -253,6 +253,19 @@ class CacheError(ConstrainError):
     """The cache directory is unusable (permissions, disk full, a foreign format)."""
 
 
+class OutputGone(ConstrainError):
+    """The reader of stdout went away before the result was written (``constrain resolve ...
+    | head -1``): the command ends quietly, with the status a ``SIGPIPE`` gives (141)."""
+
+    exit_code = 141
+
+    def __init__(self) -> None:
+        super().__init__("the reader of stdout went away")
+
+    def render(self) -> list[str]:
+        return []
+
+
 class OutputError(ConstrainError):
     """An output file cannot be written, or an install set cannot be expressed in the asked
     format (a lock file entry without the hashes the format requires)."""

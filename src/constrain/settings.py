@@ -44,7 +44,17 @@ def _read_toml(path: Path) -> dict:
     """The TOML of ``path`` (a copy of its own: callers may change it)."""
     import copy
 
-    text = path.read_text(encoding="utf-8")
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"cannot read {path}: byte {exc.start + 1} (line {line}) is not UTF-8",
+            hint="a TOML file is UTF-8 text: save it again as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}",
+                          hint="check the file's permissions") from None
     known = _TOML_READ.get(path)
     if known is not None and known[0] == text:
         return copy.deepcopy(known[1])

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import ConstrainError, UsageError, redact_url
+from ..errors import ConstrainError, OutputError, UsageError, redact_url
 from ..models import InstallSet
 from ..output import render, write_atomic
 from ..output.header import format_utc
@@ -77,6 +77,14 @@ def refresh_command(request: RefreshRequest, reporter: Reporter = NULL_REPORTER)
     out_dir = Path(request.output_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--output-dir {out_dir} exists and is not a directory")
+    # every path this will write, checked before any work: a report that cannot be written
+    # must not leave the constraint files written and the command failed
+    from ..output import check_writable
+
+    check_writable(out_dir / "constraints.txt", make_parents=True)
+    for report in (request.report, request.json_report):
+        if report is not None:
+            check_writable(Path(report))
     planned = _plan_targets(request)
     current = {name: _read_current(out_dir / name) for _m, name, _t in planned}
 
@@ -126,7 +134,11 @@ def refresh_command(request: RefreshRequest, reporter: Reporter = NULL_REPORTER)
             elif request.check or blocked:
                 t.status = "would create" if not t.existed else "would update"
             else:
-                out_dir.mkdir(parents=True, exist_ok=True)
+                try:
+                    out_dir.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise OutputError(f"cannot create --output-dir {out_dir}: "
+                                      f"{exc.strerror or exc}") from exc
                 write_atomic(t.path, render(t.install_set, "constraints",
                                             notes=header_notes(t)))
                 t.status = "created" if not t.existed else "updated"

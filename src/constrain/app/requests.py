@@ -90,7 +90,11 @@ def parse_exclude_newer(text: str | None) -> datetime | None:
     raw = text.strip()
     try:
         if len(raw) == 10:
-            return datetime.fromisoformat(raw).replace(tzinfo=UTC) + timedelta(days=1)
+            day = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+            try:
+                return day + timedelta(days=1)
+            except OverflowError:  # 9999-12-31: the whole day is the end of time
+                return datetime.max.replace(tzinfo=UTC)
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(

@@ -180,6 +180,25 @@ def resolve_targets(
     return [sets[i] for i in range(len(jobs))]
 
 
+def check_output(output: str, inputs: Sequence[str] = ()) -> None:
+    """Refuse, before any work, an output path that is empty, names one of the ``inputs``
+    (requirement or constraint files: writing it would replace them), or could not be
+    written (``output.write.check_writable``)."""
+    import os
+
+    from ..output import check_writable
+
+    if not output:
+        raise UsageError("-o/--output is empty", hint="give a file name, or leave -o out "
+                         "(or give -o -) to write to stdout")
+    target = os.path.realpath(output)
+    for name in inputs:
+        if "://" not in name and os.path.realpath(name) == target:
+            raise UsageError(f"-o {output} would replace the input file {name}",
+                             hint="write the result to another file")
+    check_writable(Path(output))
+
+
 def resolve_command(request: ResolveRequest, reporter: Reporter = NULL_REPORTER) -> ResolveResult:
     """Run ``constrain resolve``: read inputs, resolve for the target, render (and write)."""
     from ..output import render, write_atomic
@@ -187,6 +206,8 @@ def resolve_command(request: ResolveRequest, reporter: Reporter = NULL_REPORTER)
 
     if request.format not in ("constraints", "requirements", "pylock", "json"):
         raise UsageError(f"unknown format {request.format!r}")
+    if request.output is not None:
+        check_output(request.output, (*request.requirement_files, *request.constraint_files))
     target = TargetEnvironment.from_options(request.python, request.platforms)
     session = build_session(request, reporter)  # a bad date fails before any network
     try:

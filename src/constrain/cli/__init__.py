@@ -151,7 +151,8 @@ def entry() -> None:
         remove_scratch()  # and the directory it built in
         for stream in (sys.stdout, sys.stderr):
             try:
-                stream.flush()
+                if stream is not None:  # None: closed when the command started
+                    stream.flush()
             except (OSError, ValueError):
                 pass
         os._exit(code if isinstance(code, int) else 1)
@@ -161,6 +162,8 @@ def main(argv: Sequence[str] | None = None, *, interrupts: _Interrupts | None = 
     """Run one command; its exit code. ``interrupts`` (from :func:`entry`) turns a Ctrl-C
     into one line saying what was and was not done."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if sys.stderr is None:  # started with stderr closed (2>&-): messages go nowhere, the
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 -- command runs as it would
     parser = build_parser(only=command_named(args_list), options=not asks_top_help(args_list))
     args, unknown = parser.parse_known_args(args_list)
     if unknown:

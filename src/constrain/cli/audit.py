@@ -57,7 +57,7 @@ def emit(console, result, *, as_json: bool) -> None:
 
         console.out(json.dumps(result.to_json(), indent=2) + "\n")
     elif result.findings:
-        console.out(render_findings(result.findings, table=sys.stdout.isatty()))
+        console.out(render_findings(result.findings, table=sys.stdout is not None and sys.stdout.isatty()))
     for line in result.not_pinned[:5]:
         console.warning(f"not checked (not a name==version pin): {line}")
     if len(result.not_pinned) > 5:

@@ -232,7 +232,7 @@ class Console:
         """Lines on stderr. When their reader has gone (``constrain install ... 2>&1 | head``)
         they have nowhere to go, and the command carries on without them: an install does
         not stop halfway, nor end in an error, because nobody reads its progress."""
-        if self._stderr_gone:
+        if self._stderr_gone or not lines:
             return
         try:
             sys.stderr.write("\n".join(lines) + "\n")
@@ -244,9 +244,23 @@ class Console:
         self._emit(lines)
 
     def out(self, text: str) -> None:
-        """Data for stdout (a constraints file, a report)."""
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        """Data for stdout (a constraints file, a report). A reader that went away (``|
+        head -1``) ends the command quietly (:class:`~constrain.errors.OutputGone`); a stdout
+        that is closed or cannot take the text (a full disk) is an error saying so."""
+        from ..errors import OutputError, OutputGone
+
+        stream = sys.stdout
+        if stream is None:
+            raise OutputError("cannot write the result to stdout: it is closed",
+                              hint="give -o FILE, or run the command with stdout open")
+        try:
+            stream.write(text)
+            stream.flush()
+        except BrokenPipeError:
+            raise OutputGone from None
+        except OSError as exc:
+            raise OutputError(f"cannot write the result to stdout: {exc.strerror or exc}",
+                              hint="give -o FILE, or check where stdout goes") from None
 
     def warning(self, message: str) -> None:
         if not self.quiet:

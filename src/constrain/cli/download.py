@@ -102,7 +102,7 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
     finally:
         reporter.close()
         console.reporter.close()
-    console.out(render_summary(result, table=sys.stdout.isatty()))
+    console.out(render_summary(result, table=sys.stdout is not None and sys.stdout.isatty()))
     emit_moves(console, [t.install_set for t in result.targets])
     for name in result.stale:
         console.warning(f"{name} is in {result.dest} but no target needs it any more")

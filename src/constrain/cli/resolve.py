@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 
 from .common import (
@@ -30,7 +32,8 @@ def register(subparsers) -> None:
                      "(PEP 751 pylock.toml) or json (pip --report shape)")
     out.add_argument("--annotate", action="store_true",
                      help="say under each pin which requirements pulled it in")
-    out.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    out.add_argument("-o", "--output", metavar="FILE",
+                     help="write here instead of stdout (- is stdout)")
     res.set_defaults(_run=run)
 
 
@@ -45,6 +48,13 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
     if not args.requirements and not args.requirement_files:
         raise UsageError("nothing to resolve",
                          hint="name requirements, e.g. constrain resolve 'flask>=3', or use -r FILE")
+    if args.output == "-":  # as pip-compile reads it: stdout
+        args.output = None
+    if args.output is None and sys.stdout is None:  # closed (>&-): say so before the work
+        from ..errors import OutputError
+
+        raise OutputError("cannot write the result to stdout: it is closed",
+                          hint="give -o FILE, or run the command with stdout open")
     console.reporter.show_status("resolving")
     result = resolve_command(resolve_request(args, argv), reporter=console.reporter)
     console.reporter.close()  # the progress line goes before anything else is printed

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from ..errors import UsageError
 from ..models import InstallSet
 from .requirements import pins_without_hashes
-from .write import write_atomic
+from .write import check_writable, write_atomic
 
 FORMATS = ("constraints", "requirements", "pylock", "json")
 
-__all__ = ["FORMATS", "pins_without_hashes", "render", "write_atomic"]
+__all__ = ["FORMATS", "check_writable", "pins_without_hashes", "render", "write_atomic"]
 
 
 def render(

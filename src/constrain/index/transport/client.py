@@ -14,6 +14,7 @@ a pool of their own. One module past 400 lines: one class, so that every request
 from __future__ import annotations
 
 import contextlib
+import errno
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import field
@@ -26,6 +27,7 @@ from ...heap import map_large_blocks
 from ...records import record
 from . import patches
 from .loop import EventLoop, Pending, Response
+from .urls import refuse_unusable
 from .retries import (
     MAX_RETRY_AFTER,
     RETRY_STATUS,
@@ -235,6 +237,7 @@ class HttpClient:
             return self._get_file(url, headers or {})
         if self.offline:
             raise OfflineMissing(redact_url(url))
+        refuse_unusable(url)
         return self._loop().run(self._arequest(url, dict(headers or {}), self.urgent_now()))
 
     def start_get(self, url: str, headers: Mapping[str, str] | None = None) -> Pending | None:
@@ -243,6 +246,7 @@ class HttpClient:
         :meth:`get` would have. ``None`` for ``file:`` URLs and under ``--offline``."""
         if url.startswith("file:") or self.offline:
             return None
+        refuse_unusable(url)
         loop = self._loop()
         return Pending(loop, loop.submit(self._arequest(url, dict(headers or {}),
                                                         self.urgent_now())))
@@ -283,6 +287,7 @@ class HttpClient:
             return r
         if self.offline:
             raise OfflineMissing(redact_url(url))
+        refuse_unusable(url)
         base = Path(dest).stat().st_size if append and Path(dest).exists() else 0
         return self._loop().run(self._astream_to(url, Path(dest), dict(headers or {}), append,
                                                  base, progress, self.urgent_now()))
@@ -430,7 +435,13 @@ class HttpClient:
 
     def _get_file(self, url: str, headers: Mapping[str, str]) -> Response:
         path = file_url_to_path(url)
-        if path.is_dir():
+        try:
+            is_dir = path.is_dir()
+        except OSError as exc:  # a name longer than the file system takes: no such file
+            if exc.errno == errno.ENAMETOOLONG:
+                return Response(url, 404, {}, b"")
+            raise NetworkError(f"cannot read {path}: {exc.strerror}", url=url) from exc
+        if is_dir:
             index = path / "index.html"
             if index.is_file():
                 path = index
@@ -443,6 +454,8 @@ class HttpClient:
         except FileNotFoundError:
             return Response(url, 404, {}, b"")
         except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                return Response(url, 404, {}, b"")
             raise NetworkError(f"cannot read {path}: {exc.strerror}", url=url) from exc
         status = 200
         rng = {k.lower(): v for k, v in headers.items()}.get("range")
