@@ -181,3 +181,29 @@ def test_refresh_refuses_a_report_it_could_not_write_before_writing_anything(
         assert code == 1 and "cannot write" in err, err
         assert not out.exists()
     assert not server.requests_to("/simple/")
+
+
+def test_input_files_that_are_not_requirement_files_are_named_without_reading_them_whole(
+        tmp_path, capsys, isolated_env):
+    # Before: -r /dev/zero ran until the machine's memory was gone; a directory and a file
+    # that is not UTF-8 were named with no way out; a line of millions of words took
+    # gigabytes, and an error on it quoted it whole with a caret line as long.
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "latin1.txt").write_bytes(b"six\n# caf\xe9\n")
+    (tmp_path / "words.txt").write_text("six\n" + " ".join(["a"] * 600_000) + "\n")
+    (tmp_path / "long.txt").write_text("a" * 100_000 + " >=1 extra\n")
+    cases = [
+        ("/dev/zero", "larger than 32 MiB"),
+        (str(tmp_path / "adir"), "adir is a directory"),
+        (str(tmp_path / "latin1.txt"), "is not UTF-8 text: byte 10 (line 2) cannot be read"),
+        (str(tmp_path / "words.txt"), "words.txt:2: the line is 1,199,999 characters long"),
+    ]
+    for path, said in cases:
+        code, err = _run(["resolve", "-r", path, "--offline"], capsys)
+        assert code == 2 and said in err, (path, err[:400])
+        assert max(len(line) for line in err.splitlines()) < 400, path
+    code, err = _run(["resolve", "-r", str(tmp_path / "long.txt"), "--offline"], capsys)
+    lines = err.splitlines()
+    quoted = next(i for i, line in enumerate(lines) if line.lstrip().startswith("1 | "))
+    assert len(lines[quoted]) < 200 and lines[quoted].endswith("a >=1 extra")
+    assert lines[quoted][lines[quoted + 1].index("^"):].startswith("extra")

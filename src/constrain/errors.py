@@ -71,6 +71,10 @@ def _mask_queries(text: str) -> str:
     return "".join(out)
 
 
+#: the most of a line an error quotes: a longer one is cut around the caret
+_SHOWN = 160
+
+
 @record
 class SourceLocation:
     """A place in a text input: a file path or URL, a 1-based line number, the line, a column.
@@ -105,11 +109,18 @@ class SourceLocation:
             gutter = f"{self.line:>5} | "
             text = self.text.rstrip("\n")
             shown = redact_url(text)
+            column = self.column
+            if column is not None and shown != text:  # what the masked part before it became
+                column = min(len(redact_url(text[:column])), max(len(shown) - 1, 0))
+            if len(shown) > _SHOWN:  # a long line: the part around the caret
+                start = max(0, min((column or 0) - _SHOWN // 2, len(shown) - _SHOWN))
+                cut = shown[start:start + _SHOWN]
+                shown = ("..." if start else "") + cut + (
+                    "..." if start + _SHOWN < len(shown) else "")
+                if column is not None:
+                    column = column - start + (3 if start else 0)
             lines.append(gutter + shown)
-            if self.column is not None:
-                column = self.column
-                if shown != text:  # what the masked part before the caret became
-                    column = min(len(redact_url(text[:column])), max(len(shown) - 1, 0))
+            if column is not None:
                 lines.append(" " * (len(gutter) - 2) + "| " + " " * column + "^")
         return lines
 

@@ -84,6 +84,10 @@ class WholeFiles:
         return None if self._fetch is None else self._fetch(file)
 
 
+#: the largest requirements or constraints file read (Airflow's constraint files are 40 kB)
+MAX_INPUT_BYTES = 32 << 20
+
+
 class TextSource:
     """Reads requirement and constraint files from paths and URLs (URLs cached for
     ``--offline`` and for an unreachable host), remembering each text by the location it
@@ -106,14 +110,29 @@ class TextSource:
 
             path = file_url_to_path(location) if location.startswith("file:") else Path(location)
             try:
-                return str(path), path.read_text(encoding="utf-8")
+                with open(path, "rb") as fh:  # never more than a bound: -r /dev/zero ends
+                    data = fh.read(MAX_INPUT_BYTES + 1)
             except FileNotFoundError:
                 raise ConstrainError(f"no such file: {path}",
                                      hint="check the path given to -r or -c") from None
+            except IsADirectoryError:
+                raise ConstrainError(f"{path} is a directory",
+                                     hint="give -r or -c the path of a file") from None
             except OSError as exc:
                 raise ConstrainError(f"cannot read {path}: {exc.strerror}") from None
-            except UnicodeDecodeError:
-                raise ConstrainError(f"{path} is not UTF-8 text") from None
+            if len(data) > MAX_INPUT_BYTES:
+                raise ConstrainError(
+                    f"{path} is larger than {MAX_INPUT_BYTES >> 20} MiB, too large for a "
+                    "requirements or constraints file", hint="check the path given to -r or -c")
+            try:
+                return str(path), data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = data[:exc.start].count(b"\n") + 1
+                raise ConstrainError(
+                    f"{path} is not UTF-8 text: byte {exc.start + 1} (line {line}) cannot be read "
+                    "as UTF-8",
+                    hint="save the file as UTF-8 (pip reads requirement files as UTF-8 too)"
+                ) from None
         from ..cache.keys import url_key
 
         key = url_key(location)

@@ -50,6 +50,8 @@ Kind = Literal["requirements", "constraints"]
 COMMENT_RE = re.compile(r"(^|\s+)#.*$")
 ENV_VAR_RE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)\}")
 # A word of the options part: runs of non-space text and quoted strings (shlex-like).
+#: the longest logical line read (one with a --hash for each of a hundred files is 8 kB)
+MAX_LINE = 1 << 20
 _WORD_RE = re.compile(r"""(?:"[^"]*"|'[^']*'|[^\s"'])+|["'].*""")
 _HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 
@@ -243,6 +245,11 @@ class _FileParser:
         if text.startswith("\ufeff"):
             text = text[1:]
         for number, raw in logical_lines(text):
+            if len(raw) > MAX_LINE:  # no requirement or option line is near it; parsing
+                self.problems.append(SourceLocation(  # one costs memory by the character
+                    self.source, number, raw, None,
+                    f"the line is {len(raw):,} characters long (more than {MAX_LINE:,})"))
+                continue
             line = _Line(raw, self.environ)
             if line.text:
                 self.parse_line(number, line)
