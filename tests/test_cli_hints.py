@@ -207,3 +207,18 @@ def test_input_files_that_are_not_requirement_files_are_named_without_reading_th
     quoted = next(i for i, line in enumerate(lines) if line.lstrip().startswith("1 | "))
     assert len(lines[quoted]) < 200 and lines[quoted].endswith("a >=1 extra")
     assert lines[quoted][lines[quoted + 1].index("^"):].startswith("extra")
+
+
+@pytest.mark.parametrize("command", [["resolve", "six"], ["install", "six", "--dry-run"],
+                                     ["cache", "info"]])
+def test_a_cache_directory_that_cannot_be_one_is_said_once_before_any_work(
+        command, tmp_path, capsys, isolated_env):
+    # Before: a warning "continuing without caching index pages", then an error with a hint
+    # about disk space, exit 1; `cache info` called the file "(does not exist yet)".
+    (tmp_path / "file.txt").write_text("")
+    for given, said in ((tmp_path / "file.txt", "file.txt is not a directory"),
+                        (tmp_path / "file.txt" / "sub", "cannot be made: "),
+                        ("", "--cache-dir is empty")):
+        code, err = _run([*command, "--cache-dir", str(given)], capsys)
+        assert code == 2 and said in err, (given, err)
+        assert "warning" not in err and err.count("error:") == 1

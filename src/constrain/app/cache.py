@@ -3,21 +3,16 @@ and shrunk (:mod:`constrain.cache.usage`, :mod:`constrain.cache.prune`)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..cache import default_cache_dir
+from ..cache import cache_root
 from ..cache.prune import parse_age, parse_size, plan, remove
 from ..cache.usage import Entry, Usage, scan
 from ..errors import UsageError
 
 
-def cache_root(cache_dir: str | None) -> Path:
-    """The cache every other command would use: ``cache_dir`` (``--cache-dir``), else
-    ``$CONSTRAIN_CACHE_DIR``, else the platform's user cache directory."""
-    root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    return Path(os.path.abspath(root))
+
 
 
 def cache_info(cache_dir: str | None) -> Usage:

@@ -143,7 +143,7 @@ def _wheelhouse_hashes(wheelhouse: str) -> dict[str, str]:
 
 def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER) -> InstallResult:
     """Run ``constrain install``; see the module docstring for the order of the steps."""
-    from ..cache import Cache, default_cache_dir
+    from ..cache import Cache, cache_root
 
     resolve_req = request.resolve
     if resolve_req.python or resolve_req.platforms:
@@ -161,9 +161,7 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
         resolve_req = dataclasses.replace(resolve_req,
                                           cache_dir=os.path.abspath(resolve_req.cache_dir))
     environ = dict(os.environ if request.environ is None else request.environ)
-    cache_dir = (Path(resolve_req.cache_dir) if resolve_req.cache_dir
-                 else default_cache_dir(environ))
-    cache = Cache(cache_dir)
+    cache = Cache(cache_root(resolve_req.cache_dir, environ))
     chosen = choose(venv=request.venv, python_executable=request.python_executable,
                     system=request.system, environ=environ, cwd=Path.cwd(),
                     create=not request.dry_run, seed=request.seed)

@@ -418,7 +418,7 @@ def build_session(request: ResolveRequest, reporter: Reporter, *,
     files (``-i``, ``--extra-index-url``, ``--find-links``) are part of the settings from the
     start; they apply unless the command line set them. A bad ``--exclude-newer`` fails before
     any file is read. On failure nothing stays open."""
-    from ..cache import Cache, default_cache_dir
+    from ..cache import Cache, cache_root
     from ..config import pip_index_settings, with_overrides
     from ..settings import constrain_config, network_limits
     from ..constraints.sources import load_inputs
@@ -433,8 +433,7 @@ def build_session(request: ResolveRequest, reporter: Reporter, *,
         find_links=request.find_links,
         no_index=request.no_index or None,
     )
-    cache_dir = Path(request.cache_dir) if request.cache_dir else default_cache_dir(environ)
-    cache = Cache(cache_dir.expanduser().absolute())  # build envs and subprocesses use it too
+    cache = Cache(cache_root(request.cache_dir, environ))  # absolute: builds run elsewhere
     config, config_source = constrain_config(request.config_dir)
     timeout, deadline = network_limits(
         timeout=request.timeout, deadline=request.deadline,

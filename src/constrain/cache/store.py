@@ -54,6 +54,30 @@ def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
     return Path(platformdirs.user_cache_dir("constrain", appauthor=False))
 
 
+def cache_root(given: str | os.PathLike[str] | None,
+               environ: dict[str, str] | None = None) -> Path:
+    """The cache directory of a command, absolute: ``given`` (``--cache-dir``, ``~``
+    expanded), else :func:`default_cache_dir`. An empty ``--cache-dir``, or a path that is
+    (or lies under) something other than a directory, is a :class:`UsageError` now: every
+    write would fail later, after the command had gone on without its cache."""
+    from ..errors import UsageError
+
+    if given is not None and not os.fspath(given).strip():
+        raise UsageError("--cache-dir is empty",
+                         hint="give a directory, or leave --cache-dir out for the default one")
+    root = Path(os.path.abspath(
+        Path(given).expanduser() if given is not None else default_cache_dir(environ)))
+    existing = root
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        why = ("is not a directory" if existing == root
+               else f"cannot be made: {existing} is not a directory")
+        raise UsageError(f"the cache directory {root} {why}", hint="give --cache-dir (or "
+                         "CONSTRAIN_CACHE_DIR) a directory, or a path where one can be made")
+    return root
+
+
 class Cache:
     """A cache rooted at ``root``. Every method is safe to call from several threads and
     processes at once; failures to *write* are reported as :class:`CacheError`, failures to
