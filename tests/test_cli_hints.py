@@ -222,3 +222,19 @@ def test_a_cache_directory_that_cannot_be_one_is_said_once_before_any_work(
         code, err = _run([*command, "--cache-dir", str(given)], capsys)
         assert code == 2 and said in err, (given, err)
         assert "warning" not in err and err.count("error:") == 1
+
+
+@pytest.mark.parametrize("flag", [["--timeout", "-1"], ["--deadline", "-5"],
+                                  ["--timeout", "nan"], ["--timeout", "abc"]])
+def test_a_bad_network_limit_on_the_command_line_is_a_usage_error(flag, capsys, isolated_env):
+    # Before: "abc" was a usage error (2) but -1, nan and a negative deadline exit 1.
+    code, err = _run(["resolve", "six", "--offline", *flag], capsys)
+    assert code == 2, err
+
+
+@pytest.mark.parametrize("jobs", ["0", "-3", "many"])
+def test_download_jobs_must_be_one_or_more(jobs, tmp_path, capsys, isolated_env):
+    # Before: -j 0 and -j -3 were taken without a word.
+    code, err = _run(["download", "six", "--dest", str(tmp_path / "wh"), "-j", jobs], capsys)
+    assert code == 2 and "--jobs" in err, err
+    assert not (tmp_path / "wh").exists()

@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import ConfigError, SourceLocation
+from .errors import ConfigError, SourceLocation, UsageError
 
 
 def constrain_config(directory: str | os.PathLike[str] | None = None) -> tuple[dict, str | None]:
@@ -98,8 +98,11 @@ def network_limits(
 
     def pick(flag: float | None, env_name: str, key: str, default: float | None
              ) -> float | None:
-        if flag is not None:
-            return _positive(flag, f"--{key}")
+        if flag is not None:  # the command line's own: a usage error (exit 2)
+            try:
+                return _positive(flag, f"--{key}")
+            except ConfigError as exc:
+                raise UsageError(exc.message, hint=exc.hint) from None
         raw = environ.get(env_name, "").strip()
         if raw:
             return _positive(raw, f"environment variable {env_name}")
@@ -119,7 +122,7 @@ def _positive(value: object, where: str) -> float:
     except (TypeError, ValueError):
         number = -1.0
     if number < 0 or number != number:
-        raise ConfigError(f"{value!r} is not a number of seconds ({where})",
+        raise ConfigError(f"{value!r} is not a number of seconds, 0 or more ({where})",
                           locations=[SourceLocation(where)],
                           hint="give seconds, e.g. 30 (0 for --deadline: no deadline)")
     return number

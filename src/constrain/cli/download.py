@@ -50,7 +50,7 @@ def register(subparsers) -> None:
                      "differently, with no reason found (a marker, requires-python, no file "
                      "for that target, a requirement) is an error, before anything is "
                      "downloaded")
-    out.add_argument("--jobs", "-j", type=int, default=8, metavar="N",
+    out.add_argument("--jobs", "-j", type=_at_least_one, default=8, metavar="N",
                      help="parallel downloads (default 8)")
     out.add_argument("--audit", metavar="OSV_DB",
                      help="then check the wheelhouse against this OSV database (directory or "
@@ -282,3 +282,14 @@ class _ProgressReporter(Reporter):
             if self._progress is not None:
                 self._progress.stop()
                 self._progress = None
+
+
+def _at_least_one(text: str) -> int:
+    """``--jobs``: a whole number, 1 or more (argparse says so as a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of jobs, 1 or more")
+    return value
