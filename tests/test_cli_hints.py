@@ -238,3 +238,13 @@ def test_download_jobs_must_be_one_or_more(jobs, tmp_path, capsys, isolated_env)
     code, err = _run(["download", "six", "--dest", str(tmp_path / "wh"), "-j", jobs], capsys)
     assert code == 2 and "--jobs" in err, err
     assert not (tmp_path / "wh").exists()
+
+
+def test_a_misspelt_configuration_key_is_named_with_the_one_meant(tmp_path, capsys,
+                                                                   monkeypatch, isolated_env):
+    # Before: `timout = 5` was ignored without a word (the refresh table already said so).
+    (tmp_path / "pyproject.toml").write_text("[tool.constrain]\ntimout = 5\n")
+    monkeypatch.chdir(tmp_path)
+    code, err = _run(["resolve", "six", "--offline"], capsys)
+    assert code == 1
+    assert "unknown key timout (did you mean timeout?)" in err, err

@@ -32,8 +32,33 @@ def constrain_config(directory: str | os.PathLike[str] | None = None) -> tuple[d
         if table and not data:
             continue
         where = str(path) if not table else f"[tool.constrain] of {path}"
+        unknown = sorted(set(data) - set(CONFIG_KEYS))
+        if unknown:  # a misspelt key would otherwise be ignored without a word
+            import difflib
+
+            near = [difflib.get_close_matches(k, CONFIG_KEYS, n=1) for k in unknown]
+            said = ", ".join(f"{k} (did you mean {m[0]}?)" if m else k
+                             for k, m in zip(unknown, near, strict=True))
+            raise ConfigError(
+                f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {said}",
+                details=[f"{k}: {v}" for k, v in CONFIG_KEYS.items()],
+                hint="use the keys listed above")
         return dict(data), where
     return {}, None
+
+
+#: the keys of constrain's own configuration, each with what it sets
+CONFIG_KEYS = {
+    "timeout": "seconds to wait for a connection or more of an answer (--timeout)",
+    "deadline": "seconds one page or file may take in all, 0 for none (--deadline)",
+    "airflow-constraints": "auto, published, reconstructed or off (--airflow-constraints)",
+    "airflow-constraints-mode": "constraints, constraints-no-providers or "
+                                "constraints-source-providers (--airflow-constraints-mode)",
+    "airflow-constraints-ref": "the git ref of Airflow's constraints (--airflow-constraints-ref)",
+    "airflow-constraints-url": "the template of their location (--airflow-constraints-url)",
+    "policies": "upper-bound policy files, or airflow (--policies)",
+    "refresh": "the table of constrain refresh's settings",
+}
 
 
 #: path -> (its text, its TOML): the last configuration file :func:`_read_toml` parsed
