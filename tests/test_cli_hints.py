@@ -248,3 +248,21 @@ def test_a_misspelt_configuration_key_is_named_with_the_one_meant(tmp_path, caps
     code, err = _run(["resolve", "six", "--offline"], capsys)
     assert code == 1
     assert "unknown key timout (did you mean timeout?)" in err, err
+
+
+def test_the_patch_hint_only_where_a_later_patch_would_do(make_index, capsys, isolated_env):
+    # Before: "give the patch (e.g. --python 3.8.20)" for a release requiring >=3.10 too.
+    server = make_index([PackageSpec("newer", "1.0", requires_python=">=3.10"),
+                         PackageSpec("patched", "1.0", requires_python=">=3.8.1")])
+    hint = "give the patch (e.g. --python 3.8.20)"
+    code, err = _run(["resolve", "newer==1.0", "--python", "3.8", "--index-url",
+                      server.index_url], capsys)
+    assert code == 1 and "requires-python >=3.10" in err and hint not in err, err
+    code, err = _run(["resolve", "patched==1.0", "--python", "3.8", "--index-url",
+                      server.index_url], capsys)
+    assert code == 1 and hint in err, err
+
+
+def test_python_2_is_said_to_be_unsupported_not_unreadable(capsys, isolated_env):
+    code, err = _run(["resolve", "six", "--python", "2.7"], capsys)
+    assert code == 2 and "Python 2 is not supported (--python 2.7)" in err, err

@@ -62,8 +62,10 @@ def parse_python(text: str) -> tuple[tuple[int, int, int], bool]:
         compact = re.match(r"^(?:cp|py)?3(\d{1,2})(t?)$", text.strip())
         if compact:
             return (3, int(compact.group(1)), 0), bool(compact.group(2))
+        other = re.match(r"^(?:cp|py|python)?([0-24-9])(?:\.\d+)*$", text.strip())
         raise UsageError(
-            f"cannot read Python version {text!r}",
+            f"Python {other.group(1)} is not supported (--python {text})" if other
+            else f"cannot read Python version {text!r}",
             hint="give a CPython 3 version such as 3.11, 3.12.4 or 3.13t",
         )
     return (3, int(m.group(2)), int(m.group(3) or 0)), bool(m.group(4))

@@ -422,6 +422,20 @@ def iter_usable(
             yield vf
 
 
+def _later_patch_fits(file: DistFile, target: TargetEnvironment) -> bool:
+    """Would a later patch of the target's Python (X.Y.99) meet ``file``'s requires-python?
+    (Then naming the patch is the way out; for ``>=3.10`` on 3.8 it is not.)"""
+    if not file.requires_python:
+        return False
+    from packaging.specifiers import InvalidSpecifier
+
+    try:
+        return SpecifierSet(file.requires_python).contains(f"{target.python_short}.99",
+                                                            prereleases=True)
+    except InvalidSpecifier:
+        return False
+
+
 def why_unusable(
     files: Sequence[DistFile],
     target: TargetEnvironment,
@@ -439,7 +453,7 @@ def why_unusable(
         pythons = sorted({f.requires_python for f in files if f.requires_python})
         rp = f" (requires-python {', '.join(pythons)})" if pythons else ""
         tagged = [f for f in files if not f.is_wheel or target.wheel_rank(f) is not None]
-        if tagged and target.any_patch:
+        if target.any_patch and any(_later_patch_fits(f, target) for f in tagged):
             rp += (
                 f"; an unpatched --python {target.python_short} must support "
                 f"{target.python_short}.0: give the patch (e.g. --python "
