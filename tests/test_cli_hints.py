@@ -266,3 +266,13 @@ def test_the_patch_hint_only_where_a_later_patch_would_do(make_index, capsys, is
 def test_python_2_is_said_to_be_unsupported_not_unreadable(capsys, isolated_env):
     code, err = _run(["resolve", "six", "--python", "2.7"], capsys)
     assert code == 2 and "Python 2 is not supported (--python 2.7)" in err, err
+
+
+def test_hints_speak_of_the_command_given(tmp_path, capsys, isolated_env):
+    # Before: `policy check missing.toml` was told to check "the path given to -r or -c",
+    # and a project missing under --no-index to add an index with --extra-index-url.
+    code, err = _run(["policy", "check", str(tmp_path / "missing.toml")], capsys)
+    assert code != 0 and "no such file" in err and "-r or -c" not in err, err
+    code, err = _run(["resolve", "six", "--no-index", "--find-links", str(tmp_path)], capsys)
+    assert code == 1 and "add a --find-links location that has it" in err, err
+    assert "--extra-index-url" not in err

@@ -114,7 +114,9 @@ class TextSource:
                     data = fh.read(MAX_INPUT_BYTES + 1)
             except FileNotFoundError:
                 raise ConstrainError(f"no such file: {path}",
-                                     hint="check the path given to -r or -c") from None
+                                     hint="check the path (relative paths are read from the "
+                                     "working directory, or beside the file that names them)"
+                                     ) from None
             except IsADirectoryError:
                 raise ConstrainError(f"{path} is a directory",
                                      hint="give -r or -c the path of a file") from None

@@ -310,7 +310,11 @@ class IndexRepository:
                 break  # first-index priority: later indexes are never asked
         linked = [f for f in self._all_find_links_files() if f.project == project]
         if owned is None and not linked:
-            raise ProjectNotFound(project, suggestions=self._suggestions(project))
+            suggestions = self._suggestions(project)
+            if self.indexes or suggestions:
+                raise ProjectNotFound(project, suggestions=suggestions)
+            raise ProjectNotFound(project, hint="check the spelling, or add a --find-links "
+                                  "location that has it (with --no-index no index is asked)")
         if not linked:
             assert owned is not None
             return owned
