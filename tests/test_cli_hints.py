@@ -276,3 +276,11 @@ def test_hints_speak_of_the_command_given(tmp_path, capsys, isolated_env):
     code, err = _run(["resolve", "six", "--no-index", "--find-links", str(tmp_path)], capsys)
     assert code == 1 and "add a --find-links location that has it" in err, err
     assert "--extra-index-url" not in err
+
+
+def test_a_wheelhouse_that_is_a_file_is_called_one(tmp_path, capsys, isolated_env):
+    (tmp_path / "wh.txt").write_text("")
+    code, err = _run(["install", "six", "--wheelhouse", str(tmp_path / "wh.txt"), "--offline",
+                      "--venv", str(tmp_path / "venv")], capsys)
+    assert code == 2 and "wh.txt: not a directory" in err, err
+    assert not (tmp_path / "venv").exists()

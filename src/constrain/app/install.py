@@ -110,7 +110,10 @@ def _with_wheelhouse(
     constraints file it carries for this interpreter (if any) applied."""
     house = Path(wheelhouse)
     if not house.is_dir():
-        raise UsageError(f"--wheelhouse {wheelhouse}: no such directory")
+        raise UsageError(
+            f"--wheelhouse {wheelhouse}: "
+            + ("not a directory" if house.exists() else "no such directory"),
+            hint="give the directory 'constrain download --dest DIR' filled")
     constraint_files = list(request.constraint_files)
     for path in _wheelhouse_constraints(house, target):
         if path not in constraint_files:
