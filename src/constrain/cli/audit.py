@@ -50,14 +50,14 @@ def run(args: argparse.Namespace, argv: list[str], console) -> int:
 
 def emit(console, result, *, as_json: bool) -> None:
     """Findings on stdout (JSON, a table on a terminal, or lines), the summary on stderr."""
-    import sys
+    from .common import stdout_is_terminal
 
     if as_json:
         import json
 
         console.out(json.dumps(result.to_json(), indent=2) + "\n")
     elif result.findings:
-        console.out(render_findings(result.findings, table=sys.stdout is not None and sys.stdout.isatty()))
+        console.out(render_findings(result.findings, table=stdout_is_terminal()))
     for line in result.not_pinned[:5]:
         console.warning(f"not checked (not a name==version pin): {line}")
     if len(result.not_pinned) > 5:

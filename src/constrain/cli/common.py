@@ -219,6 +219,22 @@ def write_stats(stats: dict) -> None:
             json.dump(stats, fh, indent=2, sort_keys=True)
 
 
+def open_stdout():
+    """``sys.stdout``, or an :class:`~constrain.errors.OutputError` when the command was
+    started with it closed (``>&-``): a command asks before its work, not after."""
+    if sys.stdout is None:
+        from ..errors import OutputError
+
+        raise OutputError("cannot write the result to stdout: it is closed",
+                          hint="give -o FILE, or run the command with stdout open")
+    return sys.stdout
+
+
+def stdout_is_terminal() -> bool:
+    """Is stdout open and a terminal (tables for people, plain text for pipes)?"""
+    return sys.stdout is not None and sys.stdout.isatty()
+
+
 class Console:
     """stderr output: errors always, warnings unless quiet, progress on a terminal only."""
 
@@ -249,10 +265,7 @@ class Console:
         that is closed or cannot take the text (a full disk) is an error saying so."""
         from ..errors import OutputError, OutputGone
 
-        stream = sys.stdout
-        if stream is None:
-            raise OutputError("cannot write the result to stdout: it is closed",
-                              hint="give -o FILE, or run the command with stdout open")
+        stream = open_stdout()
         try:
             stream.write(text)
             stream.flush()

@@ -10,7 +10,14 @@ from __future__ import annotations
 import argparse
 
 from ..reporting import Reporter
-from .common import Console, add_resolve_options, emit_moves, resolve_request, write_stats
+from .common import (
+    Console,
+    add_resolve_options,
+    emit_moves,
+    resolve_request,
+    stdout_is_terminal,
+    write_stats,
+)
 
 TYPE_CHECKING = False  # typing's, without importing typing (see cli/__init__.py)
 if TYPE_CHECKING:
@@ -62,7 +69,6 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
     import dataclasses
-    import sys
 
     from ..heap import long_lived
 
@@ -102,7 +108,7 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
     finally:
         reporter.close()
         console.reporter.close()
-    console.out(render_summary(result, table=sys.stdout is not None and sys.stdout.isatty()))
+    console.out(render_summary(result, table=stdout_is_terminal()))
     emit_moves(console, [t.install_set for t in result.targets])
     for name in result.stale:
         console.warning(f"{name} is in {result.dest} but no target needs it any more")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import argparse
 
 from .common import (
@@ -11,6 +9,7 @@ from .common import (
     Console,
     add_resolve_options,
     emit_moves,
+    open_stdout,
     write_stats,
     written_line,
 )
@@ -50,11 +49,8 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
                          hint="name requirements, e.g. constrain resolve 'flask>=3', or use -r FILE")
     if args.output == "-":  # as pip-compile reads it: stdout
         args.output = None
-    if args.output is None and sys.stdout is None:  # closed (>&-): say so before the work
-        from ..errors import OutputError
-
-        raise OutputError("cannot write the result to stdout: it is closed",
-                          hint="give -o FILE, or run the command with stdout open")
+    if args.output is None:
+        open_stdout()  # closed (>&-): said before the work
     console.reporter.show_status("resolving")
     result = resolve_command(resolve_request(args, argv), reporter=console.reporter)
     console.reporter.close()  # the progress line goes before anything else is printed
