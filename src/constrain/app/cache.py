@@ -12,9 +12,6 @@ from ..cache.usage import Entry, Usage, scan
 from ..errors import UsageError
 
 
-
-
-
 def cache_info(cache_dir: str | None) -> Usage:
     """What the cache holds, entry by entry."""
     return scan(cache_root(cache_dir))

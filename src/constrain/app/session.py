@@ -119,13 +119,13 @@ class TextSource:
                                      ) from None
             except IsADirectoryError:
                 raise ConstrainError(f"{path} is a directory",
-                                     hint="give -r or -c the path of a file") from None
+                                     hint="give the path of a file") from None
             except OSError as exc:
                 raise ConstrainError(f"cannot read {path}: {exc.strerror}") from None
             if len(data) > MAX_INPUT_BYTES:
                 raise ConstrainError(
                     f"{path} is larger than {MAX_INPUT_BYTES >> 20} MiB, too large for a "
-                    "requirements or constraints file", hint="check the path given to -r or -c")
+                    "requirements or constraints file", hint="check the path")
             try:
                 return str(path), data.decode("utf-8")
             except UnicodeDecodeError as exc:
