@@ -49,9 +49,9 @@ Kind = Literal["requirements", "constraints"]
 
 COMMENT_RE = re.compile(r"(^|\s+)#.*$")
 ENV_VAR_RE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)\}")
-# A word of the options part: runs of non-space text and quoted strings (shlex-like).
 #: the longest logical line read (one with a --hash for each of a hundred files is 8 kB)
 MAX_LINE = 1 << 20
+# A word of the options part: runs of non-space text and quoted strings (shlex-like).
 _WORD_RE = re.compile(r"""(?:"[^"]*"|'[^']*'|[^\s"'])+|["'].*""")
 _HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 

@@ -27,7 +27,6 @@ from ...heap import map_large_blocks
 from ...records import record
 from . import patches
 from .loop import EventLoop, Pending, Response
-from .urls import refuse_unusable
 from .retries import (
     MAX_RETRY_AFTER,
     RETRY_STATUS,
@@ -38,6 +37,7 @@ from .retries import (
     retry_after,
     without_network,
 )
+from .urls import refuse_unusable
 
 if TYPE_CHECKING:
     import ssl
@@ -436,25 +436,16 @@ class HttpClient:
     def _get_file(self, url: str, headers: Mapping[str, str]) -> Response:
         path = file_url_to_path(url)
         try:
-            is_dir = path.is_dir()
-        except OSError as exc:  # a name longer than the file system takes: no such file
-            if exc.errno == errno.ENAMETOOLONG:
-                return Response(url, 404, {}, b"")
-            raise NetworkError(f"cannot read {path}: {exc.strerror}", url=url) from exc
-        if is_dir:
-            index = path / "index.html"
-            if index.is_file():
+            if path.is_dir():
+                index = path / "index.html"
+                if not index.is_file():  # a directory listing for find-links style use
+                    names = sorted(p.name for p in path.iterdir())
+                    body = "".join(f'<a href="{n}">{n}</a>\n' for n in names).encode()
+                    return Response(url, 200, {"content-type": "text/html"}, body)
                 path = index
-            else:  # a directory listing for find-links style use
-                names = sorted(p.name for p in path.iterdir())
-                body = "".join(f'<a href="{n}">{n}</a>\n' for n in names).encode()
-                return Response(url, 200, {"content-type": "text/html"}, body)
-        try:
             data = path.read_bytes()
-        except FileNotFoundError:
-            return Response(url, 404, {}, b"")
-        except OSError as exc:
-            if exc.errno == errno.ENAMETOOLONG:
+        except OSError as exc:  # a name longer than the file system takes: no such file
+            if isinstance(exc, FileNotFoundError) or exc.errno == errno.ENAMETOOLONG:
                 return Response(url, 404, {}, b"")
             raise NetworkError(f"cannot read {path}: {exc.strerror}", url=url) from exc
         status = 200
