@@ -309,11 +309,12 @@ def test_constrain_install_from_the_wheelhouse_offline_and_refusing_an_altered_f
     assert "lib-1.0-py3-none-any.whl" in err and "mismatch" in err
 
 
-def test_a_wheelhouse_file_its_manifest_does_not_list_is_never_installed(
+def test_a_wheelhouse_file_its_manifest_does_not_list_is_never_used(
     host_specs_server, tmp_path, capsys
 ):
-    # Before: a wheel lying in the wheelhouse beside the vetted ones (left by an earlier
-    # download, or copied in by hand) was installed offline without any hash check.
+    # Before: a file lying in the wheelhouse beside the vetted ones (left by an earlier
+    # download, or copied in by hand) was installed offline without any hash check, and an
+    # sdist among them was read (built, unless its metadata is static) during the resolve.
     from tests.support.builders import make_wheel
 
     dest = tmp_path / "wh"
@@ -321,16 +322,22 @@ def test_a_wheelhouse_file_its_manifest_does_not_list_is_never_installed(
                  "--dest", str(dest)]) == 0
     host_specs_server.close()
     stray = make_wheel(dest, "stray", "1.0")
+    newer = make_wheel(dest, "lib", "1.5")  # a newer release of a vetted project
+    bomb = dest / "bomb-1.0.tar.gz"  # an sdist: its metadata would come from its own code
+    bomb.write_bytes(sdist_with_build_requires(tmp_path, "bomb", "1.0", []).read_bytes())
     capsys.readouterr()
     install = ["install", "--wheelhouse", str(dest), "--offline", "--without-pip",
                "--cache-dir", str(tmp_path / "c")]
     venv = tmp_path / "venv"
-    assert main([*install, "app", "stray", "--venv", str(venv)]) != 0
-    err = capsys.readouterr().err
-    assert stray.name in err and "manifest.json does not list" in err, err
-    assert not list(venv.glob("lib/python*/site-packages/stray*")), "the stray file was installed"
-    assert not list(venv.glob("lib/python*/site-packages/app*"))
-    # what the manifest lists still installs from the same directory
-    assert main([*install, "app", "--venv", str(venv)]) == 0
+    for project in ("stray", "bomb"):
+        assert main([*install, "app", project, "--venv", str(venv)]) != 0
+        err = capsys.readouterr().err
+        assert f"has no file of {project!r}" in err, err
+        assert "manifest.json does not list (not vetted), which are not used" in err, err
+        assert stray.name in err and bomb.name in err and newer.name in err
+        assert not list(venv.glob(f"lib/python*/site-packages/{project}*"))
+    # what the manifest lists still installs from the same directory, lib at its vetted 1.0
+    assert main([*install, "app", "lib", "--venv", str(venv)]) == 0
     assert list(venv.glob("lib/python*/site-packages/app-1.0.dist-info"))
+    assert list(venv.glob("lib/python*/site-packages/lib-1.0.dist-info"))
     assert not list(venv.glob("lib/python*/site-packages/stray*"))

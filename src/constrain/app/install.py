@@ -128,22 +128,6 @@ def _with_wheelhouse(
     )
 
 
-def _wheelhouse_hashes(wheelhouse: str) -> dict[str, str]:
-    """sha256 per filename from the wheelhouse's manifest.json, when it has one."""
-    try:
-        data = json.loads((Path(wheelhouse) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    files = data.get("files", []) if isinstance(data, dict) else []
-    if isinstance(files, dict):
-        files = [dict(v, filename=k) for k, v in files.items() if isinstance(v, dict)]
-    out = {}
-    for f in files:
-        if isinstance(f, dict) and f.get("filename") and f.get("sha256"):
-            out[f["filename"]] = str(f["sha256"]).removeprefix("sha256:")
-    return out
-
-
 def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER) -> InstallResult:
     """Run ``constrain install``; see the module docstring for the order of the steps."""
     from ..cache import Cache, cache_root
@@ -230,8 +214,6 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
             early.finish(wait=False)
             raise
         early.finish(wait=True)
-        if request.wheelhouse:
-            install_set = _pin_wheelhouse_hashes(install_set, request.wheelhouse)
         stats: dict = {"pins": len(install_set.pins),
                        "resolve_seconds": round(time.perf_counter() - clock, 3)}
         clock = time.perf_counter()
@@ -357,32 +339,3 @@ def _trusted(ready, session, target, request: InstallRequest, resolve_req, repor
 
 def _reinstall(request: InstallRequest, install_set: InstallSet) -> frozenset:
     return frozenset(p.name for p in install_set.pins) if request.reinstall else frozenset()
-
-
-def _pin_wheelhouse_hashes(install_set: InstallSet, wheelhouse: str) -> InstallSet:
-    """Give files from a wheelhouse the sha256 its manifest records, so they are verified.
-    A wheelhouse with a manifest holds what was vetted: a file in its directory that the
-    manifest does not list (left by an earlier download, or put there by hand) is not used,
-    and a pin that only such files could give is an error naming them."""
-    hashes = _wheelhouse_hashes(wheelhouse)
-    if not hashes:
-        return install_set
-    pins = []
-    for pin in install_set.pins:
-        listed = tuple(
-            dataclasses.replace(f, hashes=(("sha256", hashes[f.filename]),))
-            if not f.sha256 else f
-            for f in pin.files if f.filename in hashes
-        )
-        if not listed and pin.files:
-            from ..install.unpack import InstallError
-
-            names = sorted(f.filename for f in pin.files)
-            raise InstallError(
-                f"{pin.name} {pin.version} would come from {', '.join(names)} in the wheelhouse "
-                f"{wheelhouse}, which its manifest.json does not list: not vetted, not used",
-                hint=f"download it into the wheelhouse where the index is reachable "
-                f"('constrain download ... --dest {wheelhouse}' with the same requirements "
-                f"plus {pin.name}), or remove the file; nothing was installed")
-        pins.append(dataclasses.replace(pin, files=listed))
-    return dataclasses.replace(install_set, pins=tuple(pins))

@@ -271,6 +271,7 @@ class Session:
                     refresh=self.request.refresh,
                     offline=self.request.offline,
                     reporter=self.reporter,
+                    vetted=vetted_locations(self.settings),
                 )
             return state.repository
 
@@ -397,6 +398,30 @@ class Session:
         if state.fetcher is not None and hasattr(state.fetcher, "close"):
             state.fetcher.close()
         self.client.close()
+
+
+def vetted_locations(settings) -> dict[str, dict[str, str]]:
+    """Each find-links directory that is a wheelhouse (``constrain download`` wrote its
+    ``manifest.json``) -> the files its manifest lists, by name, with their sha256: the
+    repository uses only those there (:class:`~constrain.index.pages.repository.
+    IndexRepository`). A manifest that cannot be read is an error: the files cannot be told
+    vetted or not."""
+    from ..config import find_links_locations
+    from ..index.transport.client import file_url_to_path
+
+    out: dict[str, dict[str, str]] = {}
+    for location in find_links_locations(settings):
+        if not location.startswith("file:"):
+            continue
+        directory = file_url_to_path(location)
+        if not (directory / "manifest.json").is_file():
+            continue
+        from ..download.manifest import read_manifest
+
+        manifest = read_manifest(directory)
+        out[location] = {f.filename: f.sha256.removeprefix("sha256:").lower()
+                         for f in manifest.files}
+    return out
 
 
 def no_remember(environ: Mapping[str, str]) -> bool:

@@ -1,8 +1,10 @@
-"""Find-links locations: every distribution file a directory, a file or an HTML page offers."""
+"""Find-links locations: every distribution file a directory, a file or an HTML page offers;
+of a wheelhouse, only the files its manifest lists (:func:`only_vetted`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from ...errors import redact_url
 from ...models import DistFile
@@ -39,3 +41,23 @@ def find_links_files(location: str, pages: PageCache, warn: Callable[[str], None
         warn(f"find-links location {shown} does not exist (HTTP {page.status}); skipped")
         return []
     return parse_find_links_page(page.body, page.content_type, page.url, location)
+
+
+def only_vetted(files: list[DistFile], listed: Mapping[str, str], location: str,
+                warn: Callable[[str], None]) -> list[DistFile]:
+    """The ``files`` of a wheelhouse at ``location`` that its manifest lists (``listed``:
+    file name -> sha256), each carrying that sha256 so it is checked when used; the others
+    (left by an earlier download, or copied in) are warned about and never used."""
+    kept, strays = [], []
+    for f in files:
+        digest = listed.get(f.filename)
+        if digest is None:
+            strays.append(f.filename)
+        else:
+            kept.append(f if f.sha256 else replace(f, hashes=(*f.hashes, ("sha256", digest))))
+    if strays:
+        shown = ", ".join(sorted(strays)[:5]) + (
+            f" and {len(strays) - 5} more" if len(strays) > 5 else "")
+        warn(f"{redact_url(location)} holds files its manifest.json does not list (not "
+             f"vetted), which are not used: {shown}")
+    return kept

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -30,7 +30,7 @@ from ...errors import CacheError, ProjectNotFound, redact_url
 from ...models import CoreMetadata, DistFile, ProjectFiles
 from ...reporting import NULL_REPORTER, Reporter
 from ..transport.client import HttpClient, Pending, file_url_to_path
-from .findlinks import find_links_files
+from .findlinks import find_links_files, only_vetted
 from .listing import listing_of_page, load_listing
 from .names import close_names, root_names
 from .offload import Offload
@@ -70,8 +70,11 @@ class IndexRepository:
         page_ttl: float = 600,
         workers: int = 12,
         reporter: Reporter = NULL_REPORTER,
+        vetted: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.settings = settings
+        #: find-links location -> {file name: sha256} its manifest lists (a wheelhouse)
+        self.vetted = dict(vetted or {})
         self.client = client
         self.cache = cache
         self.metadata_fetcher = metadata_fetcher
@@ -378,7 +381,10 @@ class IndexRepository:
         return out
 
     def _find_links_files(self, location: str) -> list[DistFile]:
-        return find_links_files(location, self._pages, self._warn_once)
+        files = find_links_files(location, self._pages, self._warn_once)
+        listed = self.vetted.get(location)
+        return files if listed is None else only_vetted(files, listed, location,
+                                                         self._warn_once)
 
     def _start_page(self, project: NormalizedName) -> Pending | None:
         """Begin fetching ``project``'s page on the first index now, unless the cache will
