@@ -271,7 +271,7 @@ class Session:
                     refresh=self.request.refresh,
                     offline=self.request.offline,
                     reporter=self.reporter,
-                    vetted=vetted_locations(self.settings),
+                    vetted=_vetted(self.settings),
                 )
             return state.repository
 
@@ -400,30 +400,6 @@ class Session:
         self.client.close()
 
 
-def vetted_locations(settings) -> dict[str, dict[str, str]]:
-    """Each find-links directory that is a wheelhouse (``constrain download`` wrote its
-    ``manifest.json``) -> the files its manifest lists, by name, with their sha256: the
-    repository uses only those there (:class:`~constrain.index.pages.repository.
-    IndexRepository`). A manifest that cannot be read is an error: the files cannot be told
-    vetted or not."""
-    from ..config import find_links_locations
-    from ..index.transport.client import file_url_to_path
-
-    out: dict[str, dict[str, str]] = {}
-    for location in find_links_locations(settings):
-        if not location.startswith("file:"):
-            continue
-        directory = file_url_to_path(location)
-        if not (directory / "manifest.json").is_file():
-            continue
-        from ..download.manifest import read_manifest
-
-        manifest = read_manifest(directory)
-        out[location] = {f.filename: f.sha256.removeprefix("sha256:").lower()
-                         for f in manifest.files}
-    return out
-
-
 def no_remember(environ: Mapping[str, str]) -> bool:
     """Is ``CONSTRAIN_NO_REMEMBER`` set (to anything but ``0``/``false``/``no``/``off``)?"""
     value = environ.get("CONSTRAIN_NO_REMEMBER", "").strip().lower()
@@ -507,3 +483,18 @@ def settings_with_inputs(settings: IndexSettings, request: ResolveRequest,
             + tuple(u for u in inputs.find_links if u not in settings.find_links),
         )
     return settings
+
+
+def _vetted(settings) -> dict[str, dict[str, str]]:
+    """The wheelhouses among the find-links locations (``download.manifest.vetted_files``):
+    local directories holding a ``manifest.json`` (the module is imported only then)."""
+    from ..config import find_links_locations
+    from ..index.transport.client import file_url_to_path
+
+    houses = [loc for loc in find_links_locations(settings) if loc.startswith("file:")
+              and (file_url_to_path(loc) / "manifest.json").is_file()]
+    if not houses:
+        return {}
+    from ..download.manifest import vetted_files
+
+    return vetted_files(houses)
