@@ -50,6 +50,27 @@ def test_a_reader_that_left_ends_the_command_quietly_as_a_sigpipe_would(index, t
     assert err == ""
 
 
+def test_a_reader_that_leaves_halfway_through_a_long_result_is_no_error_either(
+        make_index, isolated_env, tmp_path):
+    # Before: a result longer than the pipe holds, its reader gone after 10 bytes: the rest
+    # was dropped and the command said it succeeded (io's buffered writer takes a short write
+    # to a pipe whose reader left as done).
+    server = make_index([PackageSpec("alpha", "1.0", wheel_options={"license": "x" * 300_000})])
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.Popen(shlex.split(_resolve(server, tmp_path, "alpha", "--format", "json")),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            cwd=tmp_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(10) == b'{\n  "versi'
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert err == ""
+    # read to its end, the same result is whole
+    done = _sh(_resolve(server, tmp_path, "alpha", "--format", "json"), tmp_path)
+    assert done.returncode == 0 and len(done.stdout) > 300_000 and done.stdout.endswith("}\n")
+
+
 def test_stdout_closed_is_said_before_any_work(index, tmp_path):
     # Before: the resolve ran, then an internal error and a Python traceback.
     done = _sh(_resolve(index, tmp_path, "alpha") + " >&-", tmp_path)

@@ -267,8 +267,17 @@ class Console:
 
         stream = open_stdout()
         try:
-            stream.write(text)
-            stream.flush()
+            try:
+                fd = stream.fileno()
+            except (OSError, ValueError, AttributeError):  # not a file (a test's capture)
+                stream.write(text)
+                stream.flush()
+            else:  # the bytes to the descriptor, to the last one: io's buffered writer
+                stream.flush()  # takes a short write to a pipe whose reader left as done
+                data = memoryview(text.encode(stream.encoding or "utf-8",
+                                              stream.errors or "strict"))
+                while data:
+                    data = data[os.write(fd, data):]
         except BrokenPipeError:
             raise OutputGone from None
         except OSError as exc:
