@@ -1,6 +1,7 @@
 """The wheelhouse manifest (``manifest.json``): what every file is, where it came from, who needs it.
 
-``constrain download`` writes it; ``constrain install --wheelhouse`` and ``--vetted`` read it.
+``constrain download`` writes it; ``constrain install --wheelhouse`` and ``--vetted`` read it,
+and a find-links directory holding it offers only the files it lists (:func:`vetted_files`).
 Schema (format ``constrain-wheelhouse/1``; keys sorted, two-space indent, UTF-8, final newline)::
 
     {

@@ -3,7 +3,8 @@
 Readers see either the old file or the complete new one, never half of it; an interrupted or
 failed write leaves the old file untouched and no temp file behind. Devices and pipes
 (``-o /dev/null``) are written into, not replaced. The new file gets the mode
-of the file it replaces, or the usual ``0o666`` minus umask when it is new.
+of the file it replaces, or the usual ``0o666`` minus umask when it is new. Whether a path
+could be written at all is asked before a command's work (:func:`check_writable`).
 """
 
 from __future__ import annotations
