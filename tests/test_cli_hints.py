@@ -284,3 +284,25 @@ def test_a_wheelhouse_that_is_a_file_is_called_one(tmp_path, capsys, isolated_en
                       "--venv", str(tmp_path / "venv")], capsys)
     assert code == 2 and "wh.txt: not a directory" in err, err
     assert not (tmp_path / "venv").exists()
+
+
+def test_a_constraint_pip_is_configured_with_is_said_not_silently_dropped(
+        make_index, tmp_path, capsys, monkeypatch, isolated_env):
+    # Before: pip's `constraint` setting was ignored without a word; pip would have kept
+    # alpha below 2 here, constrain picked 2.0.
+    server = make_index([PackageSpec("alpha", "1.0"), PackageSpec("alpha", "2.0")])
+    caps = tmp_path / "caps.txt"
+    caps.write_text("alpha<2\n")
+    conf = tmp_path / "pip.conf"
+    conf.write_text(f"[global]\nconstraint = {caps}\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+    out = tmp_path / "out.txt"
+    code, err = _run(["resolve", "alpha", "--index-url", server.index_url, "-o", str(out)],
+                     capsys)
+    assert code == 0, err
+    assert f"pip's configuration sets constraint = {caps} ({conf}:2)" in err
+    assert f"add -c {caps}" in err and "alpha==2.0" in out.read_text()
+    code, err = _run(["resolve", "alpha", "--index-url", server.index_url, "-o", str(out),
+                      "-c", str(caps)], capsys)
+    assert code == 0 and "constraint =" not in err, err
+    assert "alpha==1.0" in out.read_text()

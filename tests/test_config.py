@@ -252,3 +252,23 @@ def test_find_links_paths_become_file_urls(tmp_path, monkeypatch):
         "http://host/links/",
         "file:///srv/w",
     ]
+
+
+def test_pips_constraint_setting_is_said_unless_the_command_applies_it(tmp_path, monkeypatch):
+    # pip applies a configured constraint to every install; constrain applies only its -c
+    # files, so a cap a machine's pip keeps is said, with where it is set and the -c to give
+    caps = _write(tmp_path / "caps.txt", "torch<=2.0\n")
+    conf = _write(tmp_path / "pip.conf", f"[global]\ncert = /x.pem\n[install]\nconstraint = {caps}\n")
+    said: list[str] = []
+    pip_index_settings({}, config_files=[conf], warn=said.append)
+    assert len(said) == 1, said
+    assert f"constraint = {caps} ({conf}:4)" in said[0] and f"add -c {caps}" in said[0]
+    said.clear()
+    monkeypatch.chdir(tmp_path)  # the same file given relative to the working directory
+    pip_index_settings({}, config_files=[conf], warn=said.append, applied=["caps.txt"])
+    assert said == []
+    # the variable beats the files, as in pip; a login in a URL is masked
+    pip_index_settings({"PIP_CONSTRAINT": "https://me:secret@host/c.txt"},
+                       config_files=[conf], warn=said.append, applied=["caps.txt"])
+    assert len(said) == 1 and "environment variable PIP_CONSTRAINT" in said[0], said
+    assert "secret" not in said[0] and "-c https://me:****@host/c.txt" in said[0]

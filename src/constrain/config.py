@@ -116,13 +116,17 @@ def pip_index_settings(
     *,
     warn: Warn | None = None,
     config_files: Sequence[str | os.PathLike[str]] | None = None,
+    applied: Sequence[str] = (),
 ) -> IndexSettings:
     """Index settings from pip's configuration files and ``PIP_*`` variables of ``environ``.
 
     ``config_files`` (lowest priority first) replaces the discovered files, for tests and for
     callers that already know them. ``warn`` receives a line for each file that exists but
-    cannot be read, and for a ``PIP_CONFIG_FILE`` that does not exist. A file with a syntax
-    error or an unusable value raises :class:`ConfigError` naming the file and line.
+    cannot be read, for a ``PIP_CONFIG_FILE`` that does not exist, and for pip's
+    ``constraint`` setting when it names files the command does not apply (``applied``, its
+    ``-c`` files): pip would apply them to every install, constrain applies only its own
+    ``-c`` (as uv does), and a cap a machine's pip keeps must not be lifted unsaid. A file with
+    a syntax error or an unusable value raises :class:`ConfigError` naming the file and line.
     """
     env = os.environ if environ is None else environ
     if config_files is None:
@@ -142,7 +146,7 @@ def pip_index_settings(
             continue
         read.append(str(path))
         for section, key, value, loc in parsed:
-            field = _KEYS.get(key)
+            field = _KEYS.get(key) or ("constraint" if key == "constraint" else None)
             if field is not None and section in by_section and value:
                 by_section[section][field] = (value, loc)
 
@@ -152,10 +156,14 @@ def pip_index_settings(
     for name, value in env.items():
         if not name.startswith("PIP_") or not value:
             continue
-        field = _KEYS.get(_normalize(name[4:]))
+        key = _normalize(name[4:])
+        field = _KEYS.get(key) or ("constraint" if key == "constraint" else None)
         if field is not None:
             merged[field] = (value, SourceLocation(f"environment variable {name}", text=value))
 
+    unapplied = merged.pop("constraint", None)
+    if unapplied is not None:
+        _say_unapplied(warn, *unapplied, applied)
     values: dict[str, object] = {"sources": tuple(read)}
     for field, (raw, loc) in merged.items():
         values[field] = _convert(field, raw, loc)
@@ -388,6 +396,23 @@ def _line(text: str, lineno: int | None) -> str | None:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _say_unapplied(warn: Warn | None, value: str, loc: SourceLocation,
+                   applied: Sequence[str]) -> None:
+    """Warn that pip's ``constraint`` setting (``value``, set at ``loc``) names files that the
+    command's own ``-c`` files (``applied``) do not include."""
+    def same(entry: str) -> str:
+        return entry if "://" in entry else os.path.abspath(os.path.expanduser(entry))
+
+    given = {same(a) for a in applied}
+    missing = [v for v in value.split() if same(v) not in given]
+    if not missing:
+        return
+    files = " ".join(redact_url(m) for m in missing)
+    _call(warn, f"pip's configuration sets constraint = {files} ({loc}): pip applies it to "
+          "every install, constrain only the -c files it is given; add "
+          f"{' '.join('-c ' + redact_url(m) for m in missing)} to apply it here")
 
 
 def _call(warn: Warn | None, message: str) -> None:

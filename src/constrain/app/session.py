@@ -430,7 +430,7 @@ def build_session(request: ResolveRequest, reporter: Reporter, *,
     parse_exclude_newer(request.exclude_newer)
     environ = dict(os.environ if request.environ is None else request.environ)
     settings = with_overrides(
-        pip_index_settings(environ, warn=reporter.warning),
+        pip_index_settings(environ, warn=reporter.warning, applied=request.constraint_files),
         index_url=request.index_url,
         extra_index_urls=request.extra_index_urls,
         find_links=request.find_links,
