@@ -306,3 +306,6 @@ def test_a_constraint_pip_is_configured_with_is_said_not_silently_dropped(
                       "-c", str(caps)], capsys)
     assert code == 0 and "constraint =" not in err, err
     assert "alpha==1.0" in out.read_text()
+    # a command that takes no -c has nothing to add: not said there
+    code, err = _run(["policy", "check", "--no-lookup"], capsys)
+    assert code == 0 and "constraint =" not in err, err

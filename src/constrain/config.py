@@ -116,7 +116,7 @@ def pip_index_settings(
     *,
     warn: Warn | None = None,
     config_files: Sequence[str | os.PathLike[str]] | None = None,
-    applied: Sequence[str] = (),
+    applied: Sequence[str] | None = (),
 ) -> IndexSettings:
     """Index settings from pip's configuration files and ``PIP_*`` variables of ``environ``.
 
@@ -124,7 +124,7 @@ def pip_index_settings(
     callers that already know them. ``warn`` receives a line for each file that exists but
     cannot be read, for a ``PIP_CONFIG_FILE`` that does not exist, and for pip's
     ``constraint`` setting when it names files the command does not apply (``applied``, its
-    ``-c`` files): pip would apply them to every install, constrain applies only its own
+    ``-c`` files; ``None`` for a command that takes none): pip would apply them to every install, constrain applies only its own
     ``-c`` (as uv does), and a cap a machine's pip keeps must not be lifted unsaid. A file with
     a syntax error or an unusable value raises :class:`ConfigError` naming the file and line.
     """
@@ -162,7 +162,7 @@ def pip_index_settings(
             merged[field] = (value, SourceLocation(f"environment variable {name}", text=value))
 
     unapplied = merged.pop("constraint", None)
-    if unapplied is not None:
+    if unapplied is not None and applied is not None:
         _say_unapplied(warn, *unapplied, applied)
     values: dict[str, object] = {"sources": tuple(read)}
     for field, (raw, loc) in merged.items():

@@ -429,10 +429,10 @@ def build_session(request: ResolveRequest, reporter: Reporter, *,
 
     parse_exclude_newer(request.exclude_newer)
     environ = dict(os.environ if request.environ is None else request.environ)
+    applied = None if inputs_of == () else request.constraint_files  # no -c: nothing to say
     settings = with_overrides(
-        pip_index_settings(environ, warn=reporter.warning, applied=request.constraint_files),
-        index_url=request.index_url,
-        extra_index_urls=request.extra_index_urls,
+        pip_index_settings(environ, warn=reporter.warning, applied=applied),
+        index_url=request.index_url, extra_index_urls=request.extra_index_urls,
         find_links=request.find_links,
         no_index=request.no_index or None,
     )
