@@ -309,3 +309,47 @@ def test_a_constraint_pip_is_configured_with_is_said_not_silently_dropped(
     # a command that takes no -c has nothing to add: not said there
     code, err = _run(["policy", "check", "--no-lookup"], capsys)
     assert code == 0 and "constraint =" not in err, err
+
+
+def test_no_result_replaces_a_file_the_command_reads_or_another_result(
+        make_index, tmp_path, capsys, monkeypatch, isolated_env):
+    # Before: only top-level -r/-c were checked; a policy file, a policy reference, a build
+    # constraint, a nested -c, or refresh's reports (over an input or over a constraints file
+    # it writes) were replaced, exit 0.
+    server = make_index([PackageSpec("alpha", "1.0")])
+    monkeypatch.chdir(tmp_path)
+    files = {
+        "p.toml": '[alpha]\nbound = "<2"\nreason = "r"\nremove-when = "w"\n',
+        "ref.txt": "alpha==1.0\n",
+        "bc.txt": "setuptools<80\n",
+        "outer.txt": "alpha\n-c inner.txt\n",
+        "inner.txt": "alpha<2\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    index = ["--index-url", server.index_url]
+    for argv, replaced in ((["alpha", "--policies", "p.toml"], "p.toml"),
+                           (["alpha", "--policy-reference", "ref.txt"], "ref.txt"),
+                           (["alpha", "--build-constraint", "bc.txt"], "bc.txt"),
+                           (["-r", "outer.txt"], "inner.txt")):
+        code, err = _run(["resolve", *argv, *index, "-o", replaced], capsys)
+        assert code == 2, err
+        assert f"-o {replaced} would replace the input file" in err, err
+    refresh = ["refresh", "alpha", "--python", "3.11", "--output-dir", "out", *index]
+    for extra, said in ((["-c", "inner.txt", "--report", "inner.txt"],
+                         "--report inner.txt would replace the input file"),
+                        (["--json-report", "out/constraints-3.11.txt"],
+                         "the constraints file out/constraints-3.11.txt and --json-report "
+                         "out/constraints-3.11.txt are the same file"),
+                        (["--report", "r.md", "--json-report", "r.md"],
+                         "--report r.md and --json-report r.md are the same file"),
+                        (["--report", ""], "--report is empty")):
+        (tmp_path / "out").mkdir(exist_ok=True)
+        code, err = _run([*refresh, *extra], capsys)
+        assert code == 2 and said in err, err
+    assert {p.name: p.read_text() for p in tmp_path.glob("*.t*")} == files
+    assert not list((tmp_path / "out").iterdir()) and not (tmp_path / "r.md").exists()
+    # an empty --dest (an unset variable) was the working directory, filled and overwritten
+    code, err = _run(["download", "alpha", "--dest", "", *index], capsys)
+    assert code == 2 and "--dest is empty" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*files, "out"])

@@ -165,6 +165,9 @@ def download_command(
     if request.only_vetted and not request.vetted:
         raise UsageError("--only-vetted needs --vetted PREVIOUS_MANIFEST",
                          hint="name the manifest.json of the wheelhouse that was vetted")
+    if not request.dest:  # Path("") is the working directory, which it would fill
+        raise UsageError("--dest is empty", hint="give the wheelhouse's directory (an unset "
+                         "variable in --dest \"$WHEELHOUSE\" gives an empty one)")
     dest = Path(request.dest)
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"--dest {dest} exists and is not a directory")

@@ -32,7 +32,7 @@ from ..reporting import NULL_REPORTER, Reporter
 from ..review.consistency import check_consistency
 from ..target import TargetEnvironment
 from .requests import ResolveRequest, parse_exclude_newer
-from .resolve import prepare_resolve, resolve_targets
+from .resolve import prepare_resolve, refuse_replacing, request_files, resolve_targets
 from .session import build_session
 
 
@@ -82,17 +82,29 @@ def refresh_command(request: RefreshRequest, reporter: Reporter = NULL_REPORTER)
     from ..output import check_writable
 
     check_writable(out_dir / "constraints.txt", make_parents=True)
-    for report in (request.report, request.json_report):
+    for flag, report in (("--report", request.report), ("--json-report", request.json_report)):
+        if report == "":
+            raise UsageError(f"{flag} is empty", hint=f"give a file name, or leave {flag} out")
         if report is not None:
             check_writable(Path(report))
+    _check_step_summary(request)
     planned = _plan_targets(request)
+    # no result may replace a file the command reads, nor another result
+    outputs = [*((f"the constraints file {out_dir / name}", str(out_dir / name))
+                 for _m, name, _t in planned),
+               *((f"--report {r}", r) for r in (request.report,) if r),
+               *((f"--json-report {r}", r) for r in (request.json_report,) if r)]
+    read = [*request_files(request.resolve),
+            *(f for mode in request.modes for f in mode.requirement_files)]
+    refuse_replacing(outputs, read)
     current = {name: _read_current(out_dir / name) for _m, name, _t in planned}
 
     mode_requests = {mode.name: dataclasses.replace(
         request.resolve, requirements=mode.requirements, requirement_files=mode.requirement_files)
         for mode in request.modes}
     session = build_session(request.resolve, reporter, inputs_of=mode_requests.values())
-    try:
+    try:  # and the files those include, now read (nothing resolved yet)
+        refuse_replacing(outputs, [s for r in session.inputs.values() for s in r.sources])
         prepared_by_mode = {name: prepare_resolve(req, session)
                             for name, req in mode_requests.items()}
         jobs = []
@@ -268,13 +280,33 @@ def reproduce_command(request: RefreshRequest, mode: Mode, python: str) -> str:
 # ---------------------------------------------------------------------------- reports
 
 
+def _step_summary(request: RefreshRequest) -> str | None:
+    environ: Mapping[str, str] = os.environ if request.environ is None else request.environ
+    return environ.get("GITHUB_STEP_SUMMARY") or None
+
+
+def _check_step_summary(request: RefreshRequest) -> None:
+    """The summary file GitHub gives a step must be one this command can append to, checked
+    before any work (else the constraint files were written and then the command failed)."""
+    summary = _step_summary(request)
+    if summary is None:
+        return
+    if os.path.isfile(summary):
+        if not os.access(summary, os.W_OK):
+            raise OutputError(f"cannot append to GITHUB_STEP_SUMMARY {summary}: it is not "
+                              "writable", hint="unset GITHUB_STEP_SUMMARY, or make it writable")
+        return
+    from ..output import check_writable
+
+    check_writable(Path(summary))
+
+
 def _write_reports(request: RefreshRequest, result: RefreshResult) -> None:
     if request.report:
         write_atomic(Path(request.report), result.markdown)
     if request.json_report:
         write_atomic(Path(request.json_report), result.json)
-    environ: Mapping[str, str] = os.environ if request.environ is None else request.environ
-    summary = environ.get("GITHUB_STEP_SUMMARY")
+    summary = _step_summary(request)
     if summary:  # GitHub appends each step's summary file to the run's page
         try:
             with open(summary, "a", encoding="utf-8") as fh:

@@ -182,21 +182,43 @@ def resolve_targets(
 
 def check_output(output: str, inputs: Sequence[str] = ()) -> None:
     """Refuse, before any work, an output path that is empty, names one of the ``inputs``
-    (requirement or constraint files: writing it would replace them), or could not be
-    written (``output.write.check_writable``)."""
-    import os
-
+    (:func:`refuse_replacing`), or could not be written (``output.write.check_writable``)."""
     from ..output import check_writable
 
     if not output:
         raise UsageError("-o/--output is empty", hint="give a file name, or leave -o out "
                          "(or give -o -) to write to stdout")
-    target = os.path.realpath(output)
-    for name in inputs:
-        if "://" not in name and os.path.realpath(name) == target:
-            raise UsageError(f"-o {output} would replace the input file {name}",
-                             hint="write the result to another file")
+    refuse_replacing([(f"-o {output}", output)], inputs)
     check_writable(Path(output))
+
+
+def request_files(request: ResolveRequest) -> tuple[str, ...]:
+    """Every file ``request`` names that a command reads: its requirement and constraint
+    files, policy files, policy reference and build constraints (files these include are in
+    the session's ``Inputs.sources`` once read)."""
+    return (*request.requirement_files, *request.constraint_files, *request.policies,
+            *((request.policy_reference,) if request.policy_reference else ()),
+            *request.build_constraints)
+
+
+def refuse_replacing(outputs: Sequence[tuple[str, str]], inputs: Sequence[str]) -> None:
+    """:class:`UsageError` when an output (``(what, path)``: ``what`` names it in the message,
+    ``-o out.txt``) is the same file as one of the ``inputs`` (paths; URLs are skipped) or as
+    another output: writing it would replace what the command reads, or one result would
+    replace another."""
+    import os
+
+    seen: dict[str, str] = {}
+    for what, path in outputs:
+        target = os.path.realpath(path)
+        for name in inputs:
+            if "://" not in name and os.path.realpath(name) == target:
+                raise UsageError(f"{what} would replace the input file {name}",
+                                 hint="write the result to another file")
+        if target in seen:
+            raise UsageError(f"{seen[target]} and {what} are the same file",
+                             hint="give each result a file of its own")
+        seen[target] = what
 
 
 def resolve_command(request: ResolveRequest, reporter: Reporter = NULL_REPORTER) -> ResolveResult:
@@ -207,10 +229,13 @@ def resolve_command(request: ResolveRequest, reporter: Reporter = NULL_REPORTER)
     if request.format not in ("constraints", "requirements", "pylock", "json"):
         raise UsageError(f"unknown format {request.format!r}")
     if request.output is not None:
-        check_output(request.output, (*request.requirement_files, *request.constraint_files))
+        check_output(request.output, request_files(request))
     target = TargetEnvironment.from_options(request.python, request.platforms)
     session = build_session(request, reporter)  # a bad date fails before any network
     try:
+        if request.output:  # and the files those include, now read (nothing resolved yet)
+            refuse_replacing([(f"-o {request.output}", request.output)],
+                             [s for read in session.inputs.values() for s in read.sources])
         prepared = prepare_resolve(request, session)
         install_set = resolve_target(prepared, session, target, reporter)
         stats = resolve_stats(install_set, session)

@@ -138,8 +138,8 @@ def build_request(args: argparse.Namespace, argv: list[str], environ=None):
         check=args.check,
         fail_on_downgrade=tuple(globs),
         fail_on_inconsistency=bool(args.fail_on_inconsistency or fail_inconsistent),
-        report=args.report or one("report"),
-        json_report=args.json_report or one("json-report"),
+        report=args.report if args.report is not None else one("report"),
+        json_report=args.json_report if args.json_report is not None else one("json-report"),
         config_source=where,
         environ=environ if environ is not None else dict(os.environ),
     )
