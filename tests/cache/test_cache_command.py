@@ -262,3 +262,25 @@ def test_a_prune_killed_anywhere_leaves_only_whole_entries(tmp_path):
     assert done.returncode == 0, done.stderr
     assert not list((cache.root / "unpacked-v1").glob("*/*"))
     assert not [p for p in cache.root.rglob("*") if p.name.startswith((".trash-", ".gone-"))]
+
+
+def test_a_build_environment_unused_for_long_goes_though_a_scan_reads_its_pointer(
+        tmp_path, capsys):
+    # Before: every scan (cache info, a dry run, the prune itself) read the pins pointer
+    # first, which set its access time to now: build environments never looked unused.
+    cache = tmp_path / "cache"
+    root = cache / "build-envs-v3"
+    env = root / "envs" / "env-old"
+    (env / "lib").mkdir(parents=True)
+    (env / "lib" / "backend.py").write_text("x = 1\n" * 1000)
+    (env / ".ready").write_text("")
+    (root / "pins").mkdir()
+    (root / "pins" / ("ab" * 32)).write_text("env-old\n")
+    age([root], 40)
+    assert cli(capsys, "cache", "info", "--cache-dir", str(cache))[0] == 0
+    code, out, _ = cli(capsys, "cache", "prune", "--older-than", "30d", "--dry-run",
+                       "--cache-dir", str(cache))
+    assert code == 0 and "build envs 1 " in out, out
+    code, out, _ = cli(capsys, "cache", "prune", "--older-than", "30d", "--cache-dir", str(cache))
+    assert code == 0 and "build envs 1 " in out, out
+    assert not env.exists() and not any((root / "pins").iterdir())

@@ -151,11 +151,12 @@ def _build_envs(root: Path) -> Iterator[Entry]:
     """Each environment under ``envs/`` with the ``pins/`` pointers that name it; pointers
     to nothing and environments no pointer names (a creation cut short) are leftovers."""
     pointers: dict[str, list[Path]] = {}
+    taken: dict[Path, os.stat_result] = {}  # each pointer's times before this scan read it
     pins_dir = root / "pins"
     for pointer in sorted(pins_dir.iterdir()) if pins_dir.is_dir() else ():
         try:
-            name = pointer.read_text(encoding="utf-8").strip()
-        except OSError:
+            taken[pointer], name = _read_unseen(pointer)
+        except (OSError, UnicodeDecodeError):
             name = ""
         pointers.setdefault(name, []).append(pointer)
     envs_dir = root / "envs"
@@ -163,19 +164,42 @@ def _build_envs(root: Path) -> Iterator[Entry]:
         named = pointers.pop(env.name, [])
         # the lock _create holds while it publishes an environment under its pins
         lock = f"build-pins-{named[0].name[:32]}" if named else None
-        yield _entry("build envs", (*named, env), lock=lock, leftover=not named)
+        yield _entry("build envs", (*named, env), lock=lock, leftover=not named, taken=taken)
     for leftover in pointers.values():
-        yield _entry("build envs", tuple(leftover), leftover=True)
+        yield _entry("build envs", tuple(leftover), leftover=True, taken=taken)
     for path in sorted(root.iterdir()):
         if path.name not in ("pins", "envs"):
             yield _entry("build envs", (path,), leftover=True)
 
 
+def _read_unseen(path: Path) -> tuple[os.stat_result, str]:
+    """``(stat, text)`` of the small file ``path``, read without moving its access time when
+    the system allows it (``O_NOATIME``: the file's owner). A plain read sets it to now
+    (``relatime``), and a pins pointer's access time is when its build environment was last
+    used: every scan would make every environment look used by the scan itself. The stat is
+    taken before the read either way."""
+    st = path.lstat()
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOATIME", 0))
+    except PermissionError:  # not the owner: O_NOATIME is refused
+        fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
+    return st, data.decode("utf-8").strip()
+
+
 def _entry(kind: str, paths: tuple[Path, ...], *, lock: str | None = None,
-           leftover: bool = False) -> Entry:
+           leftover: bool = False, taken: dict[Path, os.stat_result] | None = None) -> Entry:
+    """The entry of ``paths``: their size on disk, and the last time one was used or changed
+    (``taken``: stats already taken of some of them, before the scan read them)."""
     size, last = 0, 0.0
     seen: set[tuple[int, int]] = set()
-    for st in _stats(paths):
+    before = taken or {}
+    stats = [*(before[p] for p in paths if p in before),
+             *_stats(tuple(p for p in paths if p not in before))]
+    for st in stats:
         if (st.st_dev, st.st_ino) not in seen:
             seen.add((st.st_dev, st.st_ino))
             size += disk_size(st)
