@@ -163,7 +163,7 @@ def test_a_malformed_record_is_an_error_naming_the_file(tmp_path, capsys):
     assert "--db PATH" in capsys.readouterr().err
     (tmp_path / "good").mkdir()
     _, good = write_db(tmp_path / "good")
-    assert main(["audit", "--db", str(good), "https://example.invalid/c.txt"]) == 1
+    assert main(["audit", "--db", str(good), "https://example.invalid/c.txt"]) == 2
     assert "audit reads only local files" in capsys.readouterr().err
 
 
@@ -197,3 +197,37 @@ def test_audit_runs_with_no_network_at_all(wheelhouse, tmp_path):
     proc = run_cli("audit", "--db", str(zipped), str(wheelhouse), prefix=("unshare", "-rn"))
     assert proc.returncode == 3, proc.stderr
     assert "flaky-lib 1.4.2 fixed in: 1.5.0" in proc.stdout
+
+
+def test_a_database_with_no_pypi_advisory_is_refused_not_passed(wheelhouse, tmp_path, capsys):
+    # Before: OSV's all.zip saved into a folder, or an empty folder, or another ecosystem's
+    # dump, gave "no known vulnerability ... (0 PyPI records)" and exit 0.
+    _, zipped = write_db(tmp_path)
+    holder = tmp_path / "dbparent"
+    holder.mkdir()
+    shutil.copy(zipped, holder / "all.zip")
+    assert main(["audit", "--db", str(holder), str(wheelhouse)]) == 2
+    err = capsys.readouterr().err
+    assert f"{holder} holds no PyPI advisory" in err and "all.zip" in err
+    assert "give the zip itself" in err
+    go = tmp_path / "go"
+    go.mkdir()
+    (go / "GO-2026-1.json").write_text(json.dumps(RECORDS[-1]), encoding="utf-8")
+    assert main(["audit", "--db", str(go), str(wheelhouse)]) == 2
+    assert "holds no PyPI advisory (1 records of other ecosystems)" in capsys.readouterr().err
+
+
+def test_a_requirements_file_with_extras_is_audited_and_unread_ranges_are_said(
+        tmp_path, capsys):
+    # Before: "constraints cannot have extras" (exit 2) for apache-airflow[postgres]==2.10.5;
+    # and a range whose version packaging cannot read was dropped without a word.
+    odd = record("PYSEC-2026-200", "safe", events=[("introduced", "0"), ("fixed", "3.x-final")])
+    db, _ = write_db(tmp_path, [*RECORDS, odd])
+    reqs = tmp_path / "r.txt"
+    reqs.write_text("flaky-lib[extra]==1.4.2\nsafe==2.0\n", encoding="utf-8")
+    assert main(["audit", "--db", str(db), str(reqs)]) == 3
+    out, err = capsys.readouterr()
+    assert out.startswith("GHSA-ffff-llll-aaaa (CVE-2026-0101, PYSEC-2026-101) flaky-lib 1.4.2")
+    assert "1 affected range not read" in err, err
+    assert main(["audit", "--db", str(db), str(tmp_path / "missing.txt")]) == 2
+    assert "no such file" in capsys.readouterr().err

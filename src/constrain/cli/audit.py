@@ -69,7 +69,11 @@ def emit(console, result, *, as_json: bool) -> None:
 def summary_line(result) -> str:
     db = result.database
     basis = (f"{db.source}: {db.records} PyPI records"
-             + (f", newest modified {db.modified[:10]}" if db.modified else ""))
+             + (f", newest modified {db.modified[:10]}" if db.modified else "")
+             # a range set aside holds no release: an affected one could be among them
+             + (f"; {db.unreadable} affected range{'s' if db.unreadable != 1 else ''} not "
+                "read (a version packaging cannot parse), their releases not checked"
+                if db.unreadable else ""))
     n = len(result.findings)
     if not n:
         return f"audit: no known vulnerability in {result.checked} releases ({basis})"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from ..errors import ConstrainError, InputError
+from ..errors import InputError
 from .osv import Affected, OsvDatabase
 
 #: Exit code of ``constrain audit`` (and ``download --audit``) when something is found.
@@ -104,25 +104,27 @@ def pins_from_files(paths: Sequence[str]) -> tuple[list[Pinned], list[str]]:
 
     def fetch(location: str) -> tuple[str, str]:
         if is_url(location):
-            raise ConstrainError(
+            raise InputError(
                 f"{location} is a URL; audit reads only local files (it never uses the network)",
                 hint="download the file first and give its path")
         try:
             return location, Path(location).read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ConstrainError(f"no such file: {location}",
-                                 hint="give a wheelhouse directory, its manifest.json, or a "
-                                 "constraints file of name==version lines") from None
+            raise InputError(f"no such file: {location}",
+                             hint="give a wheelhouse directory, its manifest.json, or a "
+                             "constraints file of name==version lines") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConstrainError(f"cannot read {location}: {exc}") from None
+            raise InputError(f"cannot read {location}: {exc}") from None
 
     for path in paths:  # said plainly here, not as a bad line of an including file
         fetch(path)
-    inputs = load_inputs((), (), list(paths), fetch=fetch)
+    # read as requirements files, which may name extras (apache-airflow[postgres]==2.10.5);
+    # the -c files they include as constraints
+    inputs = load_inputs((), list(paths), (), fetch=fetch)
     where: dict[tuple[str, str], list[str]] = {}
     names: dict[tuple[str, str], str] = {}
     not_pinned = []
-    for req, origin in inputs.constraints:
+    for req, origin in (*inputs.requirements, *inputs.constraints):
         pins = [s for s in req.specifier
                 if s.operator == "===" or (s.operator == "==" and not s.version.endswith(".*"))]
         if not pins:
@@ -141,7 +143,7 @@ def pins_from_pylock(path: str) -> list[Pinned]:
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConstrainError(f"no such file: {path}") from None
+        raise InputError(f"no such file: {path}") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"{path} is not a readable pylock.toml: {exc}",
                          hint="give a lock file written by constrain, pip or uv (PEP 751)") \

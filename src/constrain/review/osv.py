@@ -171,6 +171,14 @@ def load_database(path: str | os.PathLike[str]) -> OsvDatabase:
             hint="give an unmodified OSV dump (each file one record of the OSV schema), or "
             "remove the files named",
         )
+    if not db.records and not db.withdrawn:  # nothing to check against: no audit can pass
+        zips = sorted(str(z) for z in p.rglob("*.zip")) if p.is_dir() else []
+        raise InputError(
+            f"{shown} holds no PyPI advisory"
+            + (f" ({db.other} records of other ecosystems)" if db.other else ""),
+            details=[f"zip files in it are not read: {', '.join(zips[:3])}"] if zips else [],
+            hint="give the zip itself (OSV's PyPI/all.zip) or the directory it was extracted "
+            "into" if zips else hint_get)
     return db
 
 
