@@ -13,7 +13,7 @@ import pytest
 
 from constrain.cli import main
 from constrain.refresh.diff import diff_pins, matches_any, read_pins
-from constrain.refresh.settings import parse_mode
+from constrain.refresh.settings import config_modes, parse_mode
 from tests.support.builders import PackageSpec
 
 
@@ -254,6 +254,11 @@ def test_diff_and_modes_units():
     assert mode.requirements == ("apache-airflow==2.10.5", 'x; python_version < "3.11"')
     assert mode.requirement_files == ("more.txt",)
     assert parse_mode(mode.spec()) == mode
+    # a list element holding the flag and its file (was read as the file " more.txt")
+    for element in ("-r more.txt", "-rmore.txt", "--requirement more.txt",
+                    "--requirement=more.txt"):
+        (listed,) = config_modes({"modes": {"core": ["x", element]}}, "pyproject.toml")
+        assert listed.requirement_files == ("more.txt",), element
 
 
 def test_airflow_published_constraints_are_off_unless_refresh_asks(make_index, tmp_path,

@@ -93,10 +93,10 @@ def _mode_from_tokens(name: str, tokens: Sequence[str], where: str) -> Mode:
             if f is None:
                 raise UsageError(f"{where}: -r needs a file name")
             files.append(f)
-        elif tok.startswith("--requirement="):
-            files.append(tok.split("=", 1)[1])
-        elif tok.startswith("-r") and len(tok) > 2:
-            files.append(tok[2:])
+        elif tok.startswith(("--requirement=", "--requirement ")):  # a list element may
+            files.append(tok[len("--requirement="):].strip())  # hold the flag and its file
+        elif tok.startswith("-r") and tok[2:].strip():
+            files.append(tok[2:].strip())
         else:
             reqs.append(tok)
     return Mode(name, tuple(reqs), tuple(files))
