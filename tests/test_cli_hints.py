@@ -353,3 +353,18 @@ def test_no_result_replaces_a_file_the_command_reads_or_another_result(
     code, err = _run(["download", "alpha", "--dest", "", *index], capsys)
     assert code == 2 and "--dest is empty" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*files, "out"])
+
+
+def test_an_install_is_not_told_to_choose_a_python_or_platform_it_cannot_take(
+        make_index, tmp_path, capsys, isolated_env):
+    # Before: "hint: choose another --python/--platform", flags install refuses.
+    server = make_index([PackageSpec("winonly", "1.0", tags=("py3-none-win_amd64",)),
+                         PackageSpec("newpy", "1.0", requires_python=">=3.99")])
+    for name, said in (("winonly", "choose a version of winonly with files for this "
+                                   "environment, or install into an environment of a Python "
+                                   "and platform it has files for"),
+                       ("newpy", "choose a version of newpy with files for this environment")):
+        code, err = _run(["install", name, "--index-url", server.index_url, "--venv",
+                          str(tmp_path / "v")], capsys)
+        assert code == 1 and said in err, err
+        assert "--python" not in err.split("hint:", 1)[1], err

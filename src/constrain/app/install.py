@@ -20,7 +20,8 @@ import time
 from dataclasses import field
 from pathlib import Path
 
-from ..errors import BuildError, ConstrainError, ProjectNotFound, UsageError
+from ..errors import (BuildError, ConstrainError, ProjectNotFound, ResolutionImpossible,
+                      UsageError)
 from ..heap import hold_frozen, release_frozen
 from ..index.files import sha256_of
 from ..install.plan import Plan, make_plan, read_installed
@@ -202,6 +203,11 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
             from ..install.build import explain_build_failure
 
             raise explain_build_failure(exc, target) from None
+        except ResolutionImpossible as exc:  # its hints name no --python/--platform here
+            early.finish(wait=False)
+            from ..resolver.explain import for_an_environment
+
+            raise for_an_environment(exc) from None
         except ProjectNotFound as exc:
             early.finish(wait=False)
             if request.wheelhouse:  # the wheelhouse is the only source: say so, name the file

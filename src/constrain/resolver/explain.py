@@ -24,6 +24,31 @@ _SHOW_VERSIONS = 6
 _SHOW_PROJECTS = 3
 
 
+#: the hints that change the target; an install has no --python or --platform, and says what
+#: it can do instead (:func:`for_an_environment`)
+OTHER_TARGET = "choose another --python/--platform, or a version of {name} with files for it"
+OTHER_PYTHON = "choose a --python that {name} supports, or allow an older {name}"
+_IN_ENVIRONMENT = (
+    (r"choose another --python/--platform, or a version of (\S+) with files for it",
+     r"choose a version of \1 with files for this environment, or install into an "
+     r"environment of a Python and platform it has files for"),
+    (r"choose a --python that (\S+) supports, or allow an older \1",
+     r"allow an older \1, or install into an environment of a Python \1 supports"),
+)
+
+
+def for_an_environment(error: ResolutionImpossible) -> ResolutionImpossible:
+    """``error`` with its hints about ``--python``/``--platform`` said for an install, whose
+    target is the environment's own interpreter (it takes neither flag)."""
+    import re
+
+    hint = error.hint or ""
+    for general, here in _IN_ENVIRONMENT:
+        hint = re.sub(general, here, hint)
+    error.hint = hint or None
+    return error
+
+
 def _versions_text(versions: Sequence[Any]) -> str:
     shown = ", ".join(str(v) for v in versions[:_SHOW_VERSIONS])
     if len(versions) > _SHOW_VERSIONS:
@@ -76,9 +101,7 @@ def _diagnose(provider: ConstrainProvider, req: Req, hints: list[str]) -> list[s
             f"({_versions_text(pre)}) and pre-releases are not allowed here"
         ]
     if any("no file for" in r for r in reasons):
-        hints.append(
-            f"choose another --python/--platform, or a version of {name} with files for it"
-        )
+        hints.append(OTHER_TARGET.format(name=name))
     elif any("cut-off" in r for r in reasons):
         hints.append("move the --exclude-newer cut-off later")
     elif any("--only-binary" in r for r in reasons):
@@ -154,7 +177,7 @@ def explain_impossible(causes: Collection[Any], provider: ConstrainProvider) -> 
         verb = "requires" if len(parents) == 1 else "require"
         details.append(f"{name} {versions} {verb} Python {spec}, but the target is {target}")
         details.append(f"  via {' -> '.join(provider.chain(parents[0]))}")
-        hints.append(f"choose a --python that {name} supports, or allow an older {name}")
+        hints.append(OTHER_PYTHON.format(name=name))
     names = list(groups)
     for name in names[:_SHOW_PROJECTS]:
         details.extend(_project_lines(provider, name, groups[name], hints))
