@@ -368,3 +368,19 @@ def test_an_install_is_not_told_to_choose_a_python_or_platform_it_cannot_take(
                           str(tmp_path / "v")], capsys)
         assert code == 1 and said in err, err
         assert "--python" not in err.split("hint:", 1)[1], err
+
+
+def test_an_offline_download_into_a_new_wheelhouse_says_where_the_files_are(
+        make_index, tmp_path, capsys, isolated_env):
+    # Before: "hint: run once without --offline to fill the cache", which a download does not
+    # do (its files go to the wheelhouse): following it changed nothing.
+    server = make_index([PackageSpec("alpha", "1.0")])
+    index = ["--index-url", server.index_url]
+    assert _run(["download", "alpha", "--dest", str(tmp_path / "a"), *index], capsys)[0] == 0
+    code, err = _run(["download", "alpha", "--dest", str(tmp_path / "b"), "--offline", *index],
+                     capsys)
+    assert code == 1 and "is not in the cache" in err, err
+    assert "download writes files to the wheelhouse, not the cache" in err
+    assert "fill the cache" not in err
+    assert _run(["download", "alpha", "--dest", str(tmp_path / "a"), "--offline", *index],
+                capsys)[0] == 0

@@ -228,6 +228,13 @@ class Wheelhouse:
             with contextlib.suppress(OSError):
                 self.partial.rmdir()  # only when empty
         if errors:
+            from ..errors import OfflineMissing
+
+            if isinstance(errors[0], OfflineMissing):  # the cache has only pages and metadata:
+                errors[0].hint = (  # a wheelhouse's files are where they were downloaded to
+                    f"download writes files to the wheelhouse, not the cache: rerun "
+                    f"without --offline, or offline into the wheelhouse that has them "
+                    f"(--dest {self.root} now; {len(missing)} files missing)")
             raise errors[0]
         self.remove_partials()  # all needed files are whole: leftovers are of unneeded ones
         return report
