@@ -214,6 +214,10 @@ def test_prune_options_are_checked(tmp_path, capsys):
     code, _, err = cli(capsys, "cache", "prune", "--older-than", "soon", "--cache-dir",
                        str(tmp_path))
     assert code == 2 and "'soon' is not an age" in err and "30d" in err
+    # a bare number was seconds: "--older-than 30" emptied all but the last half minute
+    code, _, err = cli(capsys, "cache", "prune", "--older-than", "30", "--cache-dir",
+                       str(tmp_path))
+    assert code == 2 and "--older-than 30 has no unit" in err and "30d for days" in err
     code, _, err = cli(capsys, "cache", "prune", "--max-size", "2X", "--cache-dir",
                        str(tmp_path))
     assert code == 2 and "not a size" in err

@@ -66,12 +66,18 @@ class Outcome:
 
 
 def parse_age(text: str) -> float:
-    """``30d``, ``12h``, ``90m``, ``2w``, ``45s`` (or plain seconds) -> seconds."""
+    """``30d``, ``12h``, ``90m``, ``2w``, ``45s`` -> seconds. A number needs its unit: a bare
+    ``30`` meant 30 days to some and 30 seconds to others, and as seconds it empties the
+    cache of all but the last half minute's entries."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text.lower())
     if not m:
         raise UsageError(f"--older-than {text!r} is not an age",
                          hint="write a number and a unit: 30d, 12h, 90m, 2w")
-    return float(m[1]) * _UNITS[m[2] or "s"]
+    if not m[2]:
+        raise UsageError(f"--older-than {text.strip()} has no unit",
+                         hint=f"write {m[1]}d for days, {m[1]}h for hours, {m[1]}m for "
+                         f"minutes or {m[1]}s for seconds")
+    return float(m[1]) * _UNITS[m[2]]
 
 
 def parse_size(text: str) -> int:
