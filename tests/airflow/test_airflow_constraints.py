@@ -233,3 +233,25 @@ def test_the_summary_says_which_cut_off_the_reconstruction_is_as_of(airflow_worl
     assert code == 0, err
     assert (f"Airflow's constraints: published {server.url}/constraints-2.0.0/constraints-3.8.txt"
             in err)
+
+
+def test_a_mirror_on_disk_given_as_a_path_is_read_and_an_unreachable_one_says_the_way_out(
+        airflow_world, tmp_path, capsys, monkeypatch):
+    # Before: a template without file:// was "unreachable" (the scheme (none) is not
+    # supported): auto reconstructed in its place, published failed with a hint naming only
+    # the index options.
+    server, _ = airflow_world
+    mirror = tmp_path / "mirror" / "constraints-2.0.0"
+    mirror.mkdir(parents=True)
+    (mirror / "constraints-3.8.txt").write_text(PUBLISHED)
+    monkeypatch.chdir(tmp_path)
+    for template in (str(tmp_path / "mirror") + "/{ref}/{mode}-{python}.txt",
+                     "mirror/{ref}/{mode}-{python}.txt"):
+        code, out, err = run(capsys, *base(server, template), "--python", "3.8", REQ)
+        assert code == 0, err
+        assert "reconstructed" not in err and pins(out)["sqlalchemy"] == "1.3.20", err
+    dead = "http://127.0.0.1:9/{ref}/{mode}-{python}.txt"
+    code, _, err = run(capsys, *base(server, dead), "--python", "3.8", REQ,
+                       "--airflow-constraints", "published")
+    assert code == 1 and "--airflow-constraints-url" in err.split("hint:", 1)[1], err
+    assert "--airflow-constraints reconstructed" in err

@@ -127,13 +127,16 @@ def fetch_published(
         return None
     try:
         response = session.client.get(url)
-    except NetworkError:
+    except NetworkError as exc:
         text = cached()
         if text is not None:
             reporter.warning(f"{shown} unreachable; using the cached copy")
             session.fetched[url] = text
             return url, text
         if strict:
+            exc.hint = ((exc.hint + "; or ") if exc.hint else "") + (
+                "give a mirror of Airflow's files with --airflow-constraints-url, or use "
+                "--airflow-constraints reconstructed")
             raise
         fallback(f"Airflow's constraints {shown} are unreachable and not cached")
         return None

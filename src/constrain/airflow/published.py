@@ -47,7 +47,14 @@ class AirflowSettings:
     url_template: str = DEFAULT_URL_TEMPLATE
 
     def url(self, ref: str, python: str, mode: str | None = None) -> str:
-        return self.url_template.format(ref=ref, mode=mode or self.mode, python=python)
+        """The file's location: the template filled in; a template that is a path (a mirror
+        on disk, as ``-c`` takes one) gives a ``file:`` URL."""
+        filled = self.url_template.format(ref=ref, mode=mode or self.mode, python=python)
+        if "://" in filled or filled.startswith("file:"):
+            return filled
+        from ..config import as_location
+
+        return as_location(filled)
 
 
 def airflow_settings(
