@@ -112,6 +112,25 @@ def test_a_compiled_release_for_older_pythons_moves_to_a_wheel_without_a_build(
     assert not log.exists() or "build_wheel" not in log.read_text()
 
 
+def test_a_release_with_wheels_for_the_python_but_not_the_platform_says_so(
+        index_server, capsys):
+    # Before: "no wheel for cp312 (its wheels are for cp311, cp312)": cp312 was in the list;
+    # what it lacked was a wheel for the platform asked for.
+    server = index_server([
+        airflow(["fastlib>=1"]),
+        PackageSpec("fastlib", "1.0", kinds=("wheel", "sdist"),
+                    tags=("cp312-cp312-macosx_10_9_x86_64", "cp311-cp311-macosx_10_9_x86_64"),
+                    upload_time=day(5)),
+        PackageSpec("fastlib", "1.1", upload_time=day(20)),
+    ])
+    code, out, err = run(capsys, *resolve(server, *RECON, "--python", "3.12", "--platform",
+                                          "macosx_11_0_arm64", "apache-airflow==2.0.0"))
+    assert code == 0, err
+    assert pins(out)["fastlib"] == "1.1"
+    assert ("fastlib 1.0 -> 1.1 (released 2021-01-20): no cp312 wheel for macosx_11_0_arm64 "
+            "(its cp312 wheels are for macosx_10_9_x86_64), and a compiled release") in out, out
+
+
 def test_a_compiled_release_is_built_when_no_later_wheel_fits_its_requirement(
         index_server, capsys):
     # Airflow caps it below the release with a wheel for the target: the cap holds, and the

@@ -271,8 +271,8 @@ class _Reconstructor:
                                       skip=frozenset(self.failed[name]))
         if exc is None:
             self.compiled.add((name, version))
-            why = (f"no wheel for {tag} (its wheels are for {', '.join(foreign)}), and a "
-                   "compiled release is not built from source when a later one has a wheel")
+            why = (f"{self._miss(name, version, tag, foreign)}, and a compiled release is not "
+                   "built from source when a later one has a wheel")
         else:
             why = f"no wheel for {tag} and the sdist does not build"
         if was is not None:  # moved before (a chain's move): both reasons count
@@ -283,6 +283,17 @@ class _Reconstructor:
                                    + (f" up to {format_utc(self.limit)}" if self.limit else "")
                                    + " installs on it", exc)
         self._move(name, origin, found, why)
+
+    def _miss(self, name: str, version: Version, tag: str, foreign: list[str]) -> str:
+        """Why no wheel of ``version`` fits: made for other Pythons, or (it has ``tag``
+        wheels) for other platforms."""
+        if tag not in foreign:
+            return f"no wheel for {tag} (its wheels are for {', '.join(foreign)})"
+        platforms = sorted({t.platform for f in self._files(name)
+                            if f.version == version and f.is_wheel
+                            for t in f.tags if t.interpreter == tag})
+        where = ", ".join(self.target.platforms) or "this platform"
+        return f"no {tag} wheel for {where} (its {tag} wheels are for {', '.join(platforms)})"
 
     def premove(self) -> None:
         """Move, before the first resolve, each project the user's own requirements and
