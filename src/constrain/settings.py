@@ -32,19 +32,27 @@ def constrain_config(directory: str | os.PathLike[str] | None = None) -> tuple[d
         if table and not data:
             continue
         where = str(path) if not table else f"[tool.constrain] of {path}"
-        unknown = sorted(set(data) - set(CONFIG_KEYS))
-        if unknown:  # a misspelt key would otherwise be ignored without a word
-            import difflib
-
-            near = [difflib.get_close_matches(k, CONFIG_KEYS, n=1) for k in unknown]
-            said = ", ".join(f"{k} (did you mean {m[0]}?)" if m else k
-                             for k, m in zip(unknown, near, strict=True))
-            raise ConfigError(
-                f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {said}",
-                details=[f"{k}: {v}" for k, v in CONFIG_KEYS.items()],
-                hint="use the keys listed above")
+        refuse_unknown_keys(data, CONFIG_KEYS, where)
         return dict(data), where
     return {}, None
+
+
+def refuse_unknown_keys(table: Mapping[str, object], known: Mapping[str, str],
+                        where: str) -> None:
+    """:class:`ConfigError` naming each key of ``table`` not in ``known`` (key -> what it
+    sets) and the known key nearest to it: a misspelt key would otherwise be ignored without
+    a word."""
+    unknown = sorted(set(table) - set(known))
+    if not unknown:
+        return
+    import difflib
+
+    near = [difflib.get_close_matches(k, known, n=1) for k in unknown]
+    said = ", ".join(f"{k} (did you mean {m[0]}?)" if m else k
+                     for k, m in zip(unknown, near, strict=True))
+    raise ConfigError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {said}",
+                      details=[f"{k}: {v}" for k, v in known.items()],
+                      hint="use the keys listed above")
 
 
 #: the keys of constrain's own configuration, each with what it sets

@@ -216,6 +216,13 @@ index-url-is-not-a-key = 1
     monkeypatch.chdir(project)
     assert main(["refresh", "--index-url", server.index_url]) == 1
     assert "unknown key index-url-is-not-a-key" in capsys.readouterr().err
+    # a misspelt key is named with the one meant, as in the rest of the configuration
+    (project / "pyproject.toml").write_text((project / "pyproject.toml").read_text().replace(
+        "index-url-is-not-a-key = 1\n", "outputdir = 'x'\n"))
+    assert main(["refresh", "--index-url", server.index_url]) == 1
+    assert "unknown key outputdir (did you mean output-dir?)" in capsys.readouterr().err
+    (project / "pyproject.toml").write_text((project / "pyproject.toml").read_text().replace(
+        "outputdir = 'x'\n", "index-url-is-not-a-key = 1\n"))
 
     text = (project / "pyproject.toml").read_text().replace("index-url-is-not-a-key = 1\n", "")
     text += '[tool.constrain.refresh.modes]\nlib-only = ["lib"]\n'

@@ -111,13 +111,9 @@ def refresh_table(config: Mapping[str, object], source: str | None) -> tuple[dic
         f"[tool.constrain.refresh] of {source.split(' of ', 1)[-1]}" if source else "[refresh]")
     if not isinstance(table, dict):
         raise ConfigError(f"{where} is not a table")
-    unknown = sorted(set(table) - set(CONFIG_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}",
-            details=[f"{k}: {v}" for k, v in CONFIG_KEYS.items()],
-            hint="use the keys listed above",
-        )
+    from ..settings import refuse_unknown_keys
+
+    refuse_unknown_keys(table, CONFIG_KEYS, where)
     return dict(table), where
 
 
