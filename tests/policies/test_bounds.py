@@ -133,6 +133,29 @@ def test_policy_check_reports_what_bounds_hold_back_and_stale_bounds(index_serve
     assert "SQLAlchemy (minor of 1.3.20): bound <1.4 holds back 2.0.0" in out
 
 
+def test_policy_check_says_a_reference_outside_a_bound_a_missing_file_and_offline_way_out(
+        index_server, tmp_path, capsys) -> None:
+    # Before: a reference pin the bound excludes read like any held-back release; a missing
+    # policy file exited 1 (a missing -r/-c exits 2); --offline with an empty cache offered
+    # only "run once without --offline".
+    server = index_server(NEWER, pep658=True)
+    reference = tmp_path / "current.txt"
+    reference.write_text("SQLAlchemy==2.0.0\n")
+    policy = tmp_path / "p.toml"
+    policy.write_text('[SQLAlchemy]\nbound = "<1.4"\nreason = "db"\nremove-when = "tested"\n')
+    code = main(["policy", "check", str(policy), "--index-url", server.index_url,
+                 "--reference", str(reference)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert ("SQLAlchemy (<1.4 of 2.0.0): bound <1.4 holds back 2.0.0; the reference pin 2.0.0 "
+            "is outside it too") in out
+    assert main(["policy", "check", str(tmp_path / "missing.toml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    code = main(["policy", "check", str(policy), "--index-url", server.index_url, "--offline",
+                 "--cache-dir", str(tmp_path / "empty")])
+    assert code == 1 and "--no-lookup" in capsys.readouterr().err
+
+
 def test_packaged_policies_pass_their_own_check(capsys) -> None:
     assert main(["policy", "check", "--no-lookup"]) == 0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import InputError, ProjectNotFound, SourceLocation
+from ..errors import InputError, OfflineMissing, ProjectNotFound, SourceLocation
 from ..reporting import Reporter
 from .requests import ResolveRequest, parse_exclude_newer
 from .session import build_session
@@ -84,6 +84,9 @@ def policy_check(request: PolicyCheckRequest, reporter: Reporter) -> PolicyCheck
                 continue
             try:
                 session.repository.files(policy.name)
+            except OfflineMissing as exc:  # a cache never filled: the file can be checked alone
+                exc.hint = f"{exc.hint}, or check the file alone with --no-lookup"
+                raise
             except ProjectNotFound:
                 result.problems.append(SourceLocation(
                     policy.origin.source, policy.origin.line, policy.origin.text, None,
@@ -102,7 +105,10 @@ def policy_check(request: PolicyCheckRequest, reporter: Reporter) -> PolicyCheck
                     f"{label}: bound {spec} no longer holds anything back "
                     f"(newest release {newest} is within it) - consider removing it")
             else:
-                result.lines.append(f"{label}: bound {spec} holds back {newest}")
+                result.lines.append(f"{label}: bound {spec} holds back {newest}" + (
+                    f"; the reference pin {ref} is outside it too (a resolve under this "
+                    f"policy moves {policy.display_name} down)"
+                    if ref is not None and not spec.contains(ref, prereleases=True) else ""))
         return result
     finally:
         session.close()

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConstrainError, NetworkError, redact_url
+from ..errors import ConstrainError, InputError, NetworkError, redact_url
 from ..records import record
 from ..reporting import Reporter
 from .requests import ResolveRequest, parse_exclude_newer
@@ -113,24 +113,24 @@ class TextSource:
                 with open(path, "rb") as fh:  # never more than a bound: -r /dev/zero ends
                     data = fh.read(MAX_INPUT_BYTES + 1)
             except FileNotFoundError:
-                raise ConstrainError(f"no such file: {path}",
+                raise InputError(f"no such file: {path}",
                                      hint="check the path (relative paths are read from the "
                                      "working directory, or beside the file that names them)"
                                      ) from None
             except IsADirectoryError:
-                raise ConstrainError(f"{path} is a directory",
+                raise InputError(f"{path} is a directory",
                                      hint="give the path of a file") from None
             except OSError as exc:
-                raise ConstrainError(f"cannot read {path}: {exc.strerror}") from None
+                raise InputError(f"cannot read {path}: {exc.strerror}") from None
             if len(data) > MAX_INPUT_BYTES:
-                raise ConstrainError(
+                raise InputError(
                     f"{path} is larger than {MAX_INPUT_BYTES >> 20} MiB, too large for a "
                     "requirements or constraints file", hint="check the path")
             try:
                 return str(path), data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 line = data[:exc.start].count(b"\n") + 1
-                raise ConstrainError(
+                raise InputError(
                     f"{path} is not UTF-8 text: byte {exc.start + 1} (line {line}) cannot be read "
                     "as UTF-8",
                     hint="save the file as UTF-8 (pip reads requirement files as UTF-8 too)"
