@@ -384,3 +384,17 @@ def test_an_offline_download_into_a_new_wheelhouse_says_where_the_files_are(
     assert "fill the cache" not in err
     assert _run(["download", "alpha", "--dest", str(tmp_path / "a"), "--offline", *index],
                 capsys)[0] == 0
+
+
+def test_a_download_rerun_for_fewer_targets_names_the_files_it_no_longer_writes(
+        make_index, tmp_path, capsys, isolated_env):
+    # Before: only stale wheels were named; the dropped target's constraints, requirements and
+    # pylock files stayed beside the new ones without a word.
+    server = make_index([PackageSpec("alpha", "1.0")])
+    args = ["download", "alpha", "--dest", str(tmp_path / "wh"), "--index-url", server.index_url]
+    assert _run([*args, "--python", "3.11", "--python", "3.12"], capsys)[0] == 0
+    code, err = _run([*args, "--python", "3.11"], capsys)
+    assert code == 0, err
+    for name in ("constraints-3.12.txt", "requirements-3.12.txt", "pylock.cp312.toml"):
+        assert f"{name} is in {tmp_path / 'wh'} but no target needs it any more" in err, err
+    assert "3.11.txt is in" not in err and "cp311" not in err

@@ -291,6 +291,11 @@ def _fill(request: DownloadRequest, dest: Path, targets, sets, vetted: frozenset
     if write_if_changed(dest / MANIFEST_NAME, manifest.to_text()):
         written.append(MANIFEST_NAME)
     stale = stale_files(dest, set(union))
+    outputs = {n for t in results for n in (t.entry.constraints, t.entry.requirements,
+                                            t.entry.pylock)}
+    stale += sorted(p.name for pattern in ("constraints-*.txt", "requirements-*.txt",
+                                           "pylock.*.toml")  # a target this run does not have
+                    for p in dest.glob(pattern) if p.name not in outputs and p.is_file())
     stats = {
         "targets": len(results),
         "files": len(entries),
