@@ -398,3 +398,20 @@ def test_a_download_rerun_for_fewer_targets_names_the_files_it_no_longer_writes(
     for name in ("constraints-3.12.txt", "requirements-3.12.txt", "pylock.cp312.toml"):
         assert f"{name} is in {tmp_path / 'wh'} but no target needs it any more" in err, err
     assert "3.11.txt is in" not in err and "cp311" not in err
+
+
+def test_an_install_from_a_wheelhouse_with_no_requirement_names_the_wheelhouse_files(
+        make_index, tmp_path, capsys, isolated_env):
+    server = make_index([PackageSpec("alpha", "1.0")])
+    house = tmp_path / "wh"
+    assert _run(["download", "alpha", "--dest", str(house), "--index-url", server.index_url],
+                capsys)[0] == 0
+    code, err = _run(["install", "--wheelhouse", str(house), "--offline", "--venv",
+                      str(tmp_path / "v")], capsys)
+    assert code == 2 and "nothing to install" in err, err
+    (listed,) = house.glob("requirements-*.txt")  # for the running Python
+    assert f"install what the wheelhouse was downloaded for: -r {listed}" in err, err
+    # and what it says works, offline
+    code, err = _run(["install", "--wheelhouse", str(house), "--offline", "--venv",
+                      str(tmp_path / "v"), "-r", str(listed)], capsys)
+    assert code == 0, err

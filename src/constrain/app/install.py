@@ -140,8 +140,12 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
             hint="choose the environment with --venv PATH or --python-executable PATH",
         )
     if not resolve_req.requirements and not resolve_req.requirement_files:
-        raise UsageError("nothing to install",
-                         hint="name requirements, e.g. constrain install 'flask>=3', or -r FILE")
+        house = request.wheelhouse  # a wheelhouse names what it was downloaded for
+        listed = sorted(Path(house).glob("requirements-*.txt")) if house else []
+        raise UsageError("nothing to install", hint=(
+            f"name requirements, or install what the wheelhouse was downloaded for: "
+            f"-r {' or -r '.join(str(p) for p in listed[:3])}" if listed else
+            "name requirements, e.g. constrain install 'flask>=3', or -r FILE"))
     if request.build_constraints:  # the library's older spelling of the resolve option
         resolve_req = dataclasses.replace(resolve_req, build_constraints=tuple(
             dict.fromkeys((*resolve_req.build_constraints, *request.build_constraints))))
