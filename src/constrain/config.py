@@ -124,9 +124,10 @@ def pip_index_settings(
     callers that already know them. ``warn`` receives a line for each file that exists but
     cannot be read, for a ``PIP_CONFIG_FILE`` that does not exist, and for pip's
     ``constraint`` setting when it names files the command does not apply (``applied``, its
-    ``-c`` files; ``None`` for a command that takes none): pip would apply them to every install, constrain applies only its own
-    ``-c`` (as uv does), and a cap a machine's pip keeps must not be lifted unsaid. A file with
-    a syntax error or an unusable value raises :class:`ConfigError` naming the file and line.
+    ``-c`` files; ``None`` for a command that takes none): pip would apply them to every
+    install, constrain applies only its own ``-c`` (as uv does), and a cap a machine's pip
+    keeps must not be lifted unsaid. A file with a syntax error or an unusable value raises
+    :class:`ConfigError` naming the file and line.
     """
     env = os.environ if environ is None else environ
     if config_files is None:

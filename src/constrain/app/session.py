@@ -114,12 +114,12 @@ class TextSource:
                     data = fh.read(MAX_INPUT_BYTES + 1)
             except FileNotFoundError:
                 raise InputError(f"no such file: {path}",
-                                     hint="check the path (relative paths are read from the "
-                                     "working directory, or beside the file that names them)"
-                                     ) from None
+                                 hint="check the path (relative paths are read from the "
+                                 "working directory, or beside the file that names them)"
+                                 ) from None
             except IsADirectoryError:
                 raise InputError(f"{path} is a directory",
-                                     hint="give the path of a file") from None
+                                 hint="give the path of a file") from None
             except OSError as exc:
                 raise InputError(f"cannot read {path}: {exc.strerror}") from None
             if len(data) > MAX_INPUT_BYTES:
