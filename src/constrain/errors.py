@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from .records import record
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from packaging.version import Version
 
 
@@ -280,3 +282,21 @@ class OutputGone(ConstrainError):
 class OutputError(ConstrainError):
     """An output file cannot be written, or an install set cannot be expressed in the asked
     format (a lock file entry without the hashes the format requires)."""
+
+
+def refuse_unknown_keys(table: Mapping[str, object], known: Mapping[str, str],
+                        where: str) -> None:
+    """:class:`ConfigError` naming each key of ``table`` not in ``known`` (key -> what it
+    sets) and the known key nearest to it: a misspelt key would otherwise be ignored without
+    a word."""
+    unknown = sorted(set(table) - set(known))
+    if not unknown:
+        return
+    import difflib
+
+    near = [difflib.get_close_matches(k, known, n=1) for k in unknown]
+    said = ", ".join(f"{k} (did you mean {m[0]}?)" if m else k
+                     for k, m in zip(unknown, near, strict=True))
+    raise ConfigError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {said}",
+                      details=[f"{k}: {v}" for k, v in known.items()],
+                      hint="use the keys listed above")

@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import ConfigError, SourceLocation, UsageError
+from .errors import ConfigError, SourceLocation, UsageError, refuse_unknown_keys
 
 
 def constrain_config(directory: str | os.PathLike[str] | None = None) -> tuple[dict, str | None]:
@@ -35,24 +35,6 @@ def constrain_config(directory: str | os.PathLike[str] | None = None) -> tuple[d
         refuse_unknown_keys(data, CONFIG_KEYS, where)
         return dict(data), where
     return {}, None
-
-
-def refuse_unknown_keys(table: Mapping[str, object], known: Mapping[str, str],
-                        where: str) -> None:
-    """:class:`ConfigError` naming each key of ``table`` not in ``known`` (key -> what it
-    sets) and the known key nearest to it: a misspelt key would otherwise be ignored without
-    a word."""
-    unknown = sorted(set(table) - set(known))
-    if not unknown:
-        return
-    import difflib
-
-    near = [difflib.get_close_matches(k, known, n=1) for k in unknown]
-    said = ", ".join(f"{k} (did you mean {m[0]}?)" if m else k
-                     for k, m in zip(unknown, near, strict=True))
-    raise ConfigError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {said}",
-                      details=[f"{k}: {v}" for k, v in known.items()],
-                      hint="use the keys listed above")
 
 
 #: the keys of constrain's own configuration, each with what it sets

@@ -27,7 +27,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..errors import ConfigError, UsageError
+from ..errors import ConfigError, UsageError, refuse_unknown_keys
 
 DEFAULT_MODE = "constraints"
 #: keys of the refresh table and what each holds
@@ -111,8 +111,6 @@ def refresh_table(config: Mapping[str, object], source: str | None) -> tuple[dic
         f"[tool.constrain.refresh] of {source.split(' of ', 1)[-1]}" if source else "[refresh]")
     if not isinstance(table, dict):
         raise ConfigError(f"{where} is not a table")
-    from ..settings import refuse_unknown_keys
-
     refuse_unknown_keys(table, CONFIG_KEYS, where)
     return dict(table), where
 
