@@ -415,3 +415,35 @@ def test_an_install_from_a_wheelhouse_with_no_requirement_names_the_wheelhouse_f
     code, err = _run(["install", "--wheelhouse", str(house), "--offline", "--venv",
                       str(tmp_path / "v"), "-r", str(listed)], capsys)
     assert code == 0, err
+
+
+def test_hashes_in_a_requirements_file_are_checked_as_pip_checks_them(
+        make_index, tmp_path, capsys, isolated_env):
+    # Before: --hash and --require-hashes were read and then ignored: a file with a wrong hash
+    # was installed, and unpinned or unhashed requirements passed.
+    server = make_index([PackageSpec("alpha", "1.0", requires_dist=["beta>=1"]),
+                         PackageSpec("beta", "1.0"), PackageSpec("beta", "2.0")])
+    index = ["--index-url", server.index_url]
+    locked = tmp_path / "req.txt"
+    code, err = _run(["resolve", "alpha", *index, "--format", "requirements", "-o", str(locked)],
+                     capsys)
+    assert code == 0 and locked.read_text().count("--hash=sha256:") == 2, err
+    venv = tmp_path / "v"
+    code, err = _run(["install", "-r", str(locked), "--venv", str(venv), *index], capsys)
+    assert code == 0, err
+    text = locked.read_text()
+    alpha_hash = text.split("alpha==1.0", 1)[1].split("--hash=sha256:", 1)[1][:64]
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text(text.replace(alpha_hash, "0" * 64))
+    code, err = _run(["install", "-r", str(wrong), "--venv", str(tmp_path / "w"), *index],
+                     capsys)
+    assert code == 1 and "alpha 1.0 has no file with a hash the requirements allow" in err, err
+    assert not (tmp_path / "w").exists()
+    half = tmp_path / "half.txt"  # beta's lines left out: its file would go unchecked
+    half.write_text(f"alpha==1.0 --hash=sha256:{alpha_hash}\n")
+    code, err = _run(["resolve", "-r", str(half), *index], capsys)
+    assert code == 2 and "hash-checking mode: 1 of the 2 pins have no --hash: beta" in err, err
+    loose = tmp_path / "loose.txt"
+    loose.write_text("--require-hashes\nalpha\n")
+    code, err = _run(["resolve", "-r", str(loose), *index], capsys)
+    assert code == 2 and f"{loose}:2: not pinned" in err, err

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from ..errors import ConstrainError, UsageError
+from ..errors import ConstrainError, InputError, SourceLocation, UsageError
 from ..models import InstallSet
 from ..records import record
 from ..reporting import NULL_REPORTER, Reporter
@@ -78,6 +78,8 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
         inputs = load_inputs(request.requirements, request.requirement_files,
                              request.constraint_files, fetch=session.fetch_text,
                              environ=session.environ)
+    if inputs.require_hashes or inputs.hashes:
+        _pinned_for_hashes(inputs)
     prerelease = request.prerelease
     if inputs.pre and prerelease == "if-necessary-or-explicit":
         prerelease = "allow"
@@ -85,6 +87,10 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
         prerelease=prerelease,  # type: ignore[arg-type]  # one of PRERELEASE_CHOICES
         exclude_newer=exclude_newer,
         only_binary=request.only_binary,
+        hashes=tuple(sorted(
+            (name, tuple(sorted({(a.lower(), d.lower()) for a, _, d in
+                                 (h.partition(":") for h in values)})))
+            for name, values in inputs.hashes.items())),
     )
     layers = None  # none when they would change nothing: constrain.airflow is not imported
     config, _source = constrain_config(request.config_dir)
@@ -101,6 +107,20 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
         command=request.command,
         layers=layers,
     )
+
+
+def _pinned_for_hashes(inputs) -> None:
+    """In pip's hash-checking mode (``--require-hashes``, or any ``--hash``) every requirement
+    must name one version (``==`` without a wildcard, or ``===``): an error naming the others."""
+    loose = [origin for req, origin in inputs.requirements
+             if not (len(req.specifier) == 1 and next(iter(req.specifier)).operator in ("==", "===")
+                     and not str(req.specifier).endswith(".*"))]
+    if loose:
+        raise InputError(
+            "hash-checking mode (--require-hashes or --hash): every requirement must be pinned "
+            "with ==", locations=[SourceLocation(o.source, o.line, o.text, None, "not pinned")
+                                  for o in loose],
+            hint="pin each with ==version and give its --hash, as pip requires in this mode")
 
 
 def resolve_target(
@@ -128,6 +148,16 @@ def resolve_target(
 
         install_set = finish_install_set(layered, install_set, session, target,
                                          prepared.options, reporter)
+    inputs = prepared.inputs
+    if inputs.require_hashes or inputs.hashes:  # pip's hash-checking mode: every pin hashed
+        unhashed = [p.display_name for p in install_set.pins if p.name not in inputs.hashes]
+        if unhashed:
+            raise InputError(
+                f"hash-checking mode: {len(unhashed)} of the {len(install_set.pins)} pins have "
+                f"no --hash: {', '.join(unhashed[:10])}" + (" ..." if len(unhashed) > 10 else ""),
+                hint="give every package the install needs, dependencies too, with ==version "
+                "and --hash (constrain resolve --format requirements writes such a file), or "
+                "drop --require-hashes and every --hash")
     return dataclasses.replace(
         install_set, command=prepared.command, exclude_newer=prepared.exclude_newer
     )

@@ -39,6 +39,16 @@ class FilePolicy:
     #: ``(project, cut-off)`` pairs that replace ``exclude_newer`` for those projects (a
     #: reconstruction moves a package past the release date this way)
     exclude_newer_package: tuple[tuple[str, datetime], ...] = ()
+    #: ``(project, ((algorithm, hexdigest), ...))``: the only hashes a file of those projects
+    #: may have (``--hash`` in a requirements file)
+    hashes: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+
+    def allowed_hashes(self, project: str) -> frozenset[tuple[str, str]] | None:
+        """The hashes a file of ``project`` must have one of; ``None``: any file will do."""
+        for name, allowed in self.hashes:
+            if name == project:
+                return frozenset(allowed)
+        return None
 
     def cutoff(self, project: str) -> datetime | None:
         """The exclude-newer cut-off that applies to ``project`` (canonical name)."""
@@ -153,7 +163,8 @@ def group_versions(
             python_ok[rp] = target.python_matches(rp)
         return python_ok[rp]
 
-    kept = [f for f in files if accepts(f)]
+    allowed = policy.allowed_hashes(project)
+    kept = [f for f in files if accepts(f) and (allowed is None or hashed(f, allowed))]
     kept = list(binaries(uploaded_by(kept, cutoff), policy.only_binary))
     by_version: dict[Version, list[DistFile]] = {}
     for f in kept:
@@ -178,6 +189,7 @@ def _lazy_versions(
     python_ok: dict[str | None, bool] = {}
     only_binary, may_accept, wheel_rank = (
         policy.only_binary, target.may_accept_filename, target.wheel_rank)
+    allowed = policy.allowed_hashes(project)
 
     def order(f: DistFile) -> tuple[int, int, str] | None:
         # group_versions' filters (target, upload time, only-binary) and file_order's sort
@@ -192,6 +204,8 @@ def _lazy_versions(
         else:
             key = (1, 0, f.filename)
         if cutoff is not None and (f.upload_time is None or f.upload_time > cutoff):
+            return None
+        if allowed is not None and not hashed(f, allowed):
             return None
         rp = f.requires_python
         ok = python_ok.get(rp)
@@ -220,6 +234,12 @@ def _lazy_versions(
         return found
 
     return _ListedVersions(files.versions, load, probe)
+
+
+def hashed(f: DistFile, allowed: frozenset[tuple[str, str]]) -> bool:
+    """Has ``f`` one of the ``allowed`` ``(algorithm, hexdigest)`` hashes (as its index or
+    manifest gives them)?"""
+    return any((algo.lower(), digest.lower()) in allowed for algo, digest in f.hashes)
 
 
 def _first(pair: tuple[tuple[int, int, str], DistFile]) -> tuple[int, int, str]:
@@ -465,6 +485,12 @@ def why_unusable(
     if not dated:
         cutoff = limit.isoformat() if limit else ""
         return f"was uploaded after the --exclude-newer cut-off {cutoff}"
+    allowed = policy.allowed_hashes(files[0].project)
+    if allowed is not None:
+        dated = tuple(f for f in dated if hashed(f, allowed))
+        if not dated:
+            return ("has no file with a hash the requirements allow (--hash: "
+                    + ", ".join(sorted(f"{a}:{d[:12]}..." for a, d in allowed)[:3]) + ")")
     if not binaries(dated, policy.only_binary):
         return "has only an sdist for this target and --only-binary is set"
     usable, _ = usable_files(dated, exact_pin)

@@ -38,7 +38,9 @@ class ResolveOptions:
     ``prerelease``: see :mod:`constrain.policies.prereleases`. ``exclude_newer``: an aware UTC
     datetime; files uploaded later are ignored. ``only_binary``: sdists are never candidates.
     ``exclude_newer_package``: per-project cut-offs that replace ``exclude_newer`` for those
-    projects.
+    projects. ``hashes``: for each project a requirements file gave ``--hash`` values, the
+    ``(algorithm, hexdigest)`` pairs allowed (sorted): only files with one of them are
+    candidates, as pip's hash-checking mode allows.
     ``max_rounds``: resolvelib's round limit before giving up.
     """
 
@@ -49,6 +51,7 @@ class ResolveOptions:
     only_binary: bool = False
     #: ``(project, cut-off)`` pairs replacing ``exclude_newer`` for those canonical names
     exclude_newer_package: tuple[tuple[str, datetime], ...] = ()
+    hashes: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     max_rounds: int = 200_000
 
 
@@ -97,7 +100,7 @@ def resolve(
 
     _check_supported(list(requirements) + list(constraints))
     policy = FilePolicy(options.prerelease, options.exclude_newer, options.only_binary,
-                        options.exclude_newer_package)
+                        options.exclude_newer_package, options.hashes)
     constraint_index = ConstraintIndex.build(constraints, target)
     prov = ConstrainProvider(provider, target, policy, constraint_index, reporter)
     # Identical requirements (the same line repeated in one file or across files) are one
