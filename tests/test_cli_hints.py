@@ -447,3 +447,26 @@ def test_hashes_in_a_requirements_file_are_checked_as_pip_checks_them(
     loose.write_text("--require-hashes\nalpha\n")
     code, err = _run(["resolve", "-r", str(loose), *index], capsys)
     assert code == 2 and f"{loose}:2: not pinned" in err, err
+
+
+def test_options_in_a_requirements_file_are_applied_or_said_not_to_be(
+        make_index, tmp_path, capsys, isolated_env):
+    # Before: --no-index, --only-binary, --no-binary, --prefer-binary and --trusted-host in a
+    # requirements file were read and silently dropped (--no-index still asked the index).
+    server = make_index([PackageSpec("alpha", "1.0"),
+                         PackageSpec("sdonly", "1.0", kinds=("sdist",))])
+    index = ["--index-url", server.index_url]
+    (tmp_path / "empty").mkdir()
+    files = {"no-index.txt": f"--no-index\n-f {tmp_path / 'empty'}\nalpha\n",
+             "binary.txt": "--only-binary :all:\nsdonly\n",
+             "others.txt": "--prefer-binary\n--no-binary alpha\n--trusted-host h.example\nalpha\n"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    code, err = _run(["resolve", "-r", str(tmp_path / "no-index.txt"), *index], capsys)
+    assert code == 1 and "no project named 'alpha'" in err, err
+    code, err = _run(["resolve", "-r", str(tmp_path / "binary.txt"), *index], capsys)
+    assert code == 1 and "--only-binary is set" in err, err
+    code, err = _run(["resolve", "-r", str(tmp_path / "others.txt"), *index], capsys)
+    assert code == 0, err
+    for option in ("--prefer-binary", "--no-binary alpha", "--trusted-host h.example"):
+        assert f"a requirements file asks for {option}" in err, err

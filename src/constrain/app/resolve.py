@@ -68,6 +68,7 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
     policy and reference files read through ``session``)."""
     from ..airflow.settings import layers_change_nothing
     from ..settings import constrain_config
+    from ..constraints.model import ALL
     from ..constraints.sources import load_inputs
     from ..resolver import ResolveOptions
 
@@ -83,10 +84,11 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
     prerelease = request.prerelease
     if inputs.pre and prerelease == "if-necessary-or-explicit":
         prerelease = "allow"
+    _say_unapplied(inputs, session.reporter)
     options = ResolveOptions(
         prerelease=prerelease,  # type: ignore[arg-type]  # one of PRERELEASE_CHOICES
         exclude_newer=exclude_newer,
-        only_binary=request.only_binary,
+        only_binary=request.only_binary or ALL in inputs.only_binary,
         hashes=tuple(sorted(
             (name, tuple(sorted({(a.lower(), d.lower()) for a, _, d in
                                  (h.partition(":") for h in values)})))
@@ -107,6 +109,27 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
         command=request.command,
         layers=layers,
     )
+
+
+def _say_unapplied(inputs, reporter: Reporter) -> None:
+    """Warn of the options in requirement files that constrain reads but does not apply (it
+    applies ``-i``, ``--extra-index-url``, ``--find-links``, ``--no-index``, ``--pre``,
+    ``--only-binary :all:`` and ``--hash``): a setting dropped without a word is worse."""
+    from ..constraints.model import ALL
+
+    said = []
+    if inputs.only_binary - {ALL}:
+        said.append(f"--only-binary for {', '.join(sorted(inputs.only_binary - {ALL}))} "
+                    "(only :all: is applied)")
+    if inputs.no_binary:
+        said.append(f"--no-binary {', '.join(sorted(inputs.no_binary))}")
+    if inputs.prefer_binary:
+        said.append("--prefer-binary")
+    if inputs.trusted_hosts:
+        said.append(f"--trusted-host {', '.join(inputs.trusted_hosts)} (TLS is always checked)")
+    for option in said:
+        reporter.warning(f"a requirements file asks for {option}, which constrain does not "
+                         "apply")
 
 
 def _pinned_for_hashes(inputs) -> None:

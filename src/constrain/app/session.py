@@ -464,24 +464,20 @@ def build_session(request: ResolveRequest, reporter: Reporter, *,
 def settings_with_inputs(settings: IndexSettings, request: ResolveRequest,
                          inputs: Inputs) -> IndexSettings:
     """``settings`` with the index options found in requirement files, for those the command
-    line (``request``) did not set: ``-i`` replaces the index, further indexes and find-links
-    locations are appended."""
+    line (``request``) did not set: ``-i`` replaces the index, ``--no-index`` leaves only the
+    find-links locations, further indexes and find-links locations are appended."""
     from ..config import with_overrides
 
     if inputs.index_url and request.index_url is None:
         settings = with_overrides(settings, index_url=inputs.index_url)
+    if inputs.no_index and not request.no_index:
+        settings = with_overrides(settings, no_index=True)
     if inputs.extra_index_urls and request.extra_index_urls is None:
-        settings = with_overrides(
-            settings,
-            extra_index_urls=tuple(settings.extra_index_urls)
-            + tuple(u for u in inputs.extra_index_urls if u not in settings.extra_index_urls),
-        )
+        settings = with_overrides(settings, extra_index_urls=tuple(dict.fromkeys(
+            (*settings.extra_index_urls, *inputs.extra_index_urls))))
     if inputs.find_links and request.find_links is None:
-        settings = with_overrides(
-            settings,
-            find_links=tuple(settings.find_links)
-            + tuple(u for u in inputs.find_links if u not in settings.find_links),
-        )
+        settings = with_overrides(settings, find_links=tuple(dict.fromkeys(
+            (*settings.find_links, *inputs.find_links))))
     return settings
 
 
