@@ -470,3 +470,20 @@ def test_options_in_a_requirements_file_are_applied_or_said_not_to_be(
     assert code == 0, err
     for option in ("--prefer-binary", "--no-binary alpha", "--trusted-host h.example"):
         assert f"a requirements file asks for {option}" in err, err
+
+
+def test_exact_keeps_what_the_running_constrain_needs_in_its_own_environment(
+        make_index, capsys, isolated_env):
+    # Before: `install --exact` into constrain's own environment removed constrain and httpx
+    # halfway through the run (a ModuleNotFoundError, and no constrain left). A dry run only.
+    import sys
+
+    server = make_index([PackageSpec("alpha", "1.0")])
+    code = main(["install", "alpha", "--exact", "--dry-run", "--venv", sys.prefix,
+                 "--index-url", server.index_url])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    removed = {line.split()[1].split("==")[0].lower()
+               for line in out.splitlines() if line.strip().startswith("- ")}
+    assert "iniconfig" in removed  # pytest's, not constrain's: --exact still removes it
+    assert not removed & {"constrain", "httpx", "packaging", "resolvelib", "installer", "pip"}

@@ -230,7 +230,8 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
         if request.dry_run:
             installed = {} if chosen.missing else read_installed(interp)
             plan = make_plan(install_set, installed, exact=request.exact,
-                             reinstall=_reinstall(request, install_set))
+                             reinstall=_reinstall(request, install_set),
+                             keep=_kept(request, interp))
             return InstallResult(interp, plan, install_set, chosen.created, stats=stats,
                                  location=(request.venv or "") if chosen.missing else interp.prefix)
 
@@ -239,7 +240,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
         gc.disable()
         # Everything the install set could need is made ready before the env is touched.
         plan = make_plan(install_set, read_installed(interp), exact=request.exact,
-                         reinstall=_reinstall(request, install_set))
+                         reinstall=_reinstall(request, install_set), keep=_kept(request, interp))
         from ..install.fetch import prepare
 
         wanted = [c.pin for c in plan.to_install if c.pin is not None]
@@ -265,7 +266,8 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
                 seed_pip(interp, session.cache, install_set)
             installed = read_installed(interp)
             plan = make_plan(install_set, installed, exact=request.exact,
-                             reinstall=_reinstall(request, install_set))
+                             reinstall=_reinstall(request, install_set),
+                             keep=_kept(request, interp))
             missing = [c.pin for c in plan.to_install if c.pin is not None
                        and c.pin.name not in by_name]
             if missing:  # the environment changed while we fetched
@@ -345,6 +347,16 @@ def _trusted(ready, session, target, request: InstallRequest, resolve_req, repor
             ready = [redone.get(r.pin.name, r) for r in ready]
     check_metadata(ready)
     return ready
+
+
+def _kept(request: InstallRequest, interp) -> frozenset:
+    """What ``--exact`` must keep besides pip: constrain's own distributions, when the
+    environment is the one it runs from (``install.plan.own_distributions``)."""
+    if not request.exact:
+        return frozenset()
+    from ..install.plan import own_distributions
+
+    return own_distributions(interp.prefix)
 
 
 def _reinstall(request: InstallRequest, install_set: InstallSet) -> frozenset:

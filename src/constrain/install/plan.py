@@ -148,16 +148,52 @@ class Plan:
         return "\n".join(lines) + ("\n" if lines else "")
 
 
+def own_distributions(prefix: str) -> frozenset[NormalizedName]:
+    """When ``prefix`` is the environment this constrain runs from: constrain and every
+    distribution it requires there (followed through their requirements); else none.
+    ``--exact`` keeps them, as it keeps pip: removing them would pull the running command's
+    modules from under it, and leave no constrain to run again."""
+    import os
+    import sys
+
+    if os.path.realpath(prefix) != os.path.realpath(sys.prefix):
+        return frozenset()
+    from importlib import metadata
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    seen: set[NormalizedName] = set()
+    todo = ["constrain"]
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        seen.add(name)
+        for line in requires:
+            try:
+                req = Requirement(line)
+            except InvalidRequirement:
+                continue
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return frozenset(seen)
+
+
 def make_plan(
     install_set: InstallSet,
     installed: dict[NormalizedName, Installed],
     *,
     exact: bool = False,
     reinstall: frozenset[NormalizedName] = frozenset(),
+    keep: frozenset[NormalizedName] = frozenset(),
 ) -> Plan:
     """Compare ``install_set`` with ``installed``. ``exact`` removes what the set does not
-    name (except :data:`PROTECTED`); ``reinstall`` names distributions to install again even
-    at the same version."""
+    name (except :data:`PROTECTED` and ``keep``: :func:`own_distributions`); ``reinstall``
+    names distributions to install again even at the same version."""
     plan = Plan()
     for pin in install_set.pins:
         have = installed.get(pin.name)
@@ -176,7 +212,7 @@ def make_plan(
     if exact:
         wanted = {p.name for p in install_set.pins}
         for name in sorted(installed):
-            if name not in wanted and name not in PROTECTED:
+            if name not in wanted and name not in PROTECTED and name not in keep:
                 have = installed[name]
                 plan.changes.append(Change("remove", name, have.display_name, have, None))
     plan.changes.sort(key=lambda c: c.name)
