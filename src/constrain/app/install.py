@@ -33,7 +33,7 @@ from ..install.venv import (
     locked,
     mark_complete,
     refuse_system,
-    remove_venv,
+    remove_unfinished,
 )
 from ..models import InstallSet
 from ..records import record
@@ -162,8 +162,8 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
     except BaseException:
         # A venv constrain made is complete or gone: one whose first install failed (or was
         # interrupted) is removed -- unless that install got as far as completing it.
-        if chosen.venv is not None and not request.dry_run and incomplete(chosen.venv):
-            remove_venv(chosen.venv)
+        if chosen.venv is not None and chosen.created and not request.dry_run:
+            remove_unfinished(chosen.venv)
         raise
 
 

@@ -216,7 +216,18 @@ def create_venv(venv: Path, base_python: str | None, *, seed: bool = True) -> No
     existed = venv.exists()
     try:
         (venv / INCOMPLETE).parent.mkdir(parents=True, exist_ok=True)
-        (venv / INCOMPLETE).write_text(json.dumps({"seed": seed}), encoding="utf-8")
+        # the marker names its maker and is made once: a second install starting now finds
+        # it and waits for this one's venv (choose) instead of making another over it
+        fd = os.open(venv / INCOMPLETE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise BeingMade(str(venv)) from None
+    except OSError as exc:
+        raise EnvironmentError_(
+            f"could not create a virtual environment at {venv}: {exc.strerror or exc}",
+            hint="check the directory's permissions and free space") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"seed": seed, "pid": os.getpid()}))
         proc = subprocess.run(
             [python, "-m", "venv", "--without-pip", str(venv)],
             capture_output=True, text=True, check=False,
@@ -233,6 +244,10 @@ def create_venv(venv: Path, base_python: str | None, *, seed: bool = True) -> No
         raise EnvironmentError_(f"could not create a virtual environment at {venv}",
                                 details=proc.stderr.strip().splitlines()[-3:],
                                 hint="check the directory's permissions and free space")
+
+
+class BeingMade(Exception):
+    """Another install created the venv's marker first: it is making the venv now."""
 
 
 def incomplete(venv: Path) -> dict | None:
@@ -306,6 +321,8 @@ def choose(
         pending = incomplete(path)
         if py.exists():
             return Chosen(py, False, pending=pending, venv=path)
+        if pending is not None and create and _made_now(path, py, pending):
+            return Chosen(py, False, pending=incomplete(path), venv=path)
         if pending is not None and create:  # ours, killed while it was being made
             remove_venv(path)
         elif path.exists() and any(path.iterdir()):
@@ -316,7 +333,14 @@ def choose(
         if not create:
             base = getattr(sys, "_base_executable", None) or sys.executable
             return Chosen(Path(base), False, missing=True)
-        create_venv(path, None, seed=seed)
+        try:
+            create_venv(path, None, seed=seed)
+        except BeingMade:  # another install started making it a moment ago: use its venv
+            if _made_now(path, py, incomplete(path) or {}):
+                return Chosen(py, False, pending=incomplete(path), venv=path)
+            raise EnvironmentError_(f"another install was making a virtual environment at "
+                                    f"{path}, and it did not finish",
+                                    hint="run the command again") from None
         return Chosen(py, True, pending={"seed": seed}, venv=path)
     if python_executable:
         return Chosen(Path(python_executable), False)
@@ -340,6 +364,52 @@ def choose(
         hint="activate one, give --venv PATH (created if missing), or "
         "--python-executable PATH (with --system to install into a system interpreter)",
     )
+
+
+def _made_now(venv: Path, py: Path, pending: dict, wait: float = 120.0) -> bool:
+    """Is another install creating ``venv`` right now (its marker names a live process
+    other than this one)? Then wait, up to ``wait`` seconds, for its interpreter to appear:
+    ``True`` once it has. ``False`` when no one is making it (a creation that was killed) or
+    it did not appear: the caller makes the venv anew."""
+    import time
+
+    pid = pending.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid() or not _alive(pid):
+        return False
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and _alive(pid):
+        if py.exists():
+            return True
+        time.sleep(0.05)
+    return py.exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
+def remove_unfinished(venv: Path) -> None:
+    """Remove ``venv``, which this command created, when its first install did not complete,
+    under its install lock and without waiting for it: another install into it that holds
+    the lock (it found the venv and joined) will complete it, and it stays."""
+    state = venv / ".constrain"
+    try:
+        fh = open(state / "install.lock", "a+b")  # noqa: SIM115 -- closed below
+    except OSError:  # no state directory: nothing installed yet, no one else in it
+        if incomplete(venv) is not None:
+            remove_venv(venv)
+        return
+    try:
+        if wait_exclusive(fh, 0, "", lambda _message: None) and incomplete(venv) is not None:
+            remove_venv(venv)
+    finally:
+        fh.close()
 
 
 def refuse_system(interp: Interpreter, system: bool) -> None:
