@@ -487,3 +487,16 @@ def test_exact_keeps_what_the_running_constrain_needs_in_its_own_environment(
                for line in out.splitlines() if line.strip().startswith("- ")}
     assert "iniconfig" in removed  # pytest's, not constrain's: --exact still removes it
     assert not removed & {"constrain", "httpx", "packaging", "resolvelib", "installer", "pip"}
+
+
+def test_platforms_of_different_systems_in_one_resolve_are_refused(make_index, capsys,
+                                                                  isolated_env):
+    # Before: markers were evaluated for the first --platform only, while the header and the
+    # pylock file claimed all of them (a win32-only requirement silently missing).
+    server = make_index([PackageSpec("alpha", "1.0")])
+    code, err = _run(["resolve", "alpha", "--platform", "macosx_11_0_arm64", "--platform",
+                      "win_amd64", "--index-url", server.index_url], capsys)
+    assert code == 2 and "are different systems" in err and "constrain download" in err, err
+    code, err = _run(["resolve", "alpha", "--platform", "manylinux2014_x86_64", "--platform",
+                      "manylinux_2_28_x86_64", "--index-url", server.index_url], capsys)
+    assert code == 0, err

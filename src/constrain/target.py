@@ -269,6 +269,14 @@ class TargetEnvironment:
         plats = tuple(platforms)
         for p in plats:
             check_platform(p)  # early, with the nearest valid spelling as the hint
+        systems = {p: _platform_markers(p) for p in plats}
+        if len({(m["sys_platform"], m["platform_machine"]) for m in systems.values()}) > 1:
+            # one resolve, one marker environment: its first platform's would be taken for all
+            raise UsageError(
+                "--platform " + " and ".join(plats) + " are different systems: one resolve "
+                "has one set of environment markers (sys_platform, platform_machine)",
+                hint="resolve once per system, or use constrain download with these --platform "
+                "values (one target each)")
         if python is None and not plats:
             return here
         version, ft = (here.python_version, here.free_threaded)
