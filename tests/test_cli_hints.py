@@ -500,3 +500,10 @@ def test_platforms_of_different_systems_in_one_resolve_are_refused(make_index, c
     code, err = _run(["resolve", "alpha", "--platform", "manylinux2014_x86_64", "--platform",
                       "manylinux_2_28_x86_64", "--index-url", server.index_url], capsys)
     assert code == 0, err
+
+
+def test_a_path_requirement_is_told_the_way_that_works(capsys, isolated_env):
+    # Before: "write it as `name @ url`", which the resolver then refused as a direct URL.
+    code, err = _run(["resolve", "./project"], capsys)
+    assert code == 2 and "a path or URL is not supported as a requirement" in err, err
+    assert "--find-links" in err and "name @ url" not in err

@@ -12,7 +12,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from ..errors import InputError, SourceLocation
 
-UNNAMED = "unnamed requirement (a path or URL) is not supported; write it as `name @ url`"
+UNNAMED = ("a path or URL is not supported as a requirement: name the project (with a version) "
+           "and give its directory or index with --find-links or --extra-index-url")
 
 
 def parse_requirement_string(text: str, *, argument: int | None = None) -> Requirement:
