@@ -164,8 +164,8 @@ BAD_LINES = [
     ("foo[bar", "requirements", 7, "RIGHT_BRACKET"),
     ("foo>=1.*", "requirements", 7, ".*"),
     ("foo @ ", "requirements", 5, "URL"),
-    ("./local/dir", "requirements", 0, "unnamed"),
-    ("https://h.invalid/x-1.0-py3-none-any.whl", "requirements", 0, "unnamed"),
+    ("./local/dir", "requirements", 0, "path or URL is not supported"),
+    ("https://h.invalid/x-1.0-py3-none-any.whl", "requirements", 0, "path or URL is not supported"),
     ("-e .", "requirements", 0, "not supported yet"),
     ("--editable=git+https://h.invalid/x", "requirements", 0, "not supported yet"),
     ("-e .", "constraints", 0, "not allowed in constraint files"),
@@ -186,7 +186,7 @@ BAD_LINES = [
     ("foo==1 --global-option=x", "requirements", 7, "not supported"),
     ("-r 'unterminated", "requirements", 3, "unbalanced quote"),
     ("foo[extra]==1.0", "constraints", 3, "cannot have extras"),
-    ("./wheel.whl", "constraints", 0, "unnamed"),
+    ("./wheel.whl", "constraints", 0, "path or URL is not supported"),
 ]
 
 
