@@ -507,3 +507,17 @@ def test_a_path_requirement_is_told_the_way_that_works(capsys, isolated_env):
     code, err = _run(["resolve", "./project"], capsys)
     assert code == 2 and "a path or URL is not supported as a requirement" in err, err
     assert "--find-links" in err and "name @ url" not in err
+
+
+def test_every_spelling_of_a_bare_date_is_its_whole_day():
+    # Before: 20240521 meant the start of that day while 2024-05-21 meant all of it, and
+    # RFC 3339's lower-case z was refused.
+    from datetime import UTC, datetime
+
+    from constrain.app.requests import parse_exclude_newer
+
+    whole_day = datetime(2024, 5, 22, tzinfo=UTC)
+    assert parse_exclude_newer("2024-05-21") == parse_exclude_newer("20240521") == whole_day
+    assert (parse_exclude_newer("2024-05-20T20:00:00z")
+            == parse_exclude_newer("2024-05-20T22:00:00+02:00")
+            == datetime(2024, 5, 20, 20, tzinfo=UTC))

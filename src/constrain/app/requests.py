@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from dataclasses import field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from ..errors import UsageError, redact_url
 from ..records import record
@@ -89,13 +89,16 @@ def parse_exclude_newer(text: str | None) -> datetime | None:
         return None
     raw = text.strip()
     try:
-        if len(raw) == 10:
-            day = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+        try:  # a bare date in any ISO 8601 spelling (2026-11-01, 20261101): its whole day
+            day = date.fromisoformat(raw)
+        except ValueError:
+            day = None
+        if day is not None:
             try:
-                return day + timedelta(days=1)
+                return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
             except OverflowError:  # 9999-12-31: the whole day is the end of time
                 return datetime.max.replace(tzinfo=UTC)
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise UsageError(
             f"cannot read --exclude-newer {text!r}",
