@@ -171,3 +171,30 @@ def test_a_remembered_answer_is_read_without_collections_and_thresholds_come_bac
     assert stats["remembered_resolutions"] == 1 and pins == ["app==1.0", "lib==1.0"]
     assert seen == [0]  # threshold 0: no automatic collection
     assert gc.get_threshold() == before
+
+
+def test_a_find_links_wheel_replaced_under_its_name_is_resolved_again(tmp_path, capsys,
+                                                                     monkeypatch):
+    # Before: the directory's mtime was the location's whole token, and copying a rebuilt
+    # wheel over the old one does not change it: the remembered answer (the old wheel's
+    # dependencies) was given again.
+    import os
+
+    from tests.support.builders import make_wheel
+
+    here = tmp_path / "fl"
+    here.mkdir()
+    make_wheel(here, "dep", "1.0")
+    make_wheel(here, "other", "1.0")
+    old = make_wheel(here, "proj", "0.1", requires_dist=["dep"])
+    monkeypatch.setenv("CONSTRAIN_CACHE_DIR", str(tmp_path / "cache"))
+    args = ["resolve", "proj", "--no-index", "--find-links", str(here)]
+    assert main(args) == 0
+    assert "dep==1.0" in capsys.readouterr().out
+    stamp = os.stat(here).st_mtime_ns
+    rebuilt = make_wheel(tmp_path, "proj", "0.1", requires_dist=["other"])
+    os.replace(rebuilt, old)  # same name, new contents
+    os.utime(here, ns=(stamp, stamp))  # a copy over the old file leaves the directory as it was
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "other==1.0" in out and "dep==1.0" not in out, out

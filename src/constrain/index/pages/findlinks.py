@@ -61,3 +61,25 @@ def only_vetted(files: list[DistFile], listed: Mapping[str, str], location: str,
         warn(f"{redact_url(location)} holds files its manifest.json does not list (not "
              f"vetted), which are not used: {shown}")
     return kept
+
+
+def location_stamp(path) -> list | None:
+    """What names the state of a local find-links location (a directory or one file): its
+    mtime, and for a directory each file's name, size and mtime in a digest. A file replaced
+    under the same name leaves the directory's mtime as it was; a remembered resolution must
+    not outlive it. ``None`` when it cannot be read."""
+    import hashlib
+    import os
+
+    try:
+        top = os.stat(path)
+        if not os.path.isdir(path):
+            return [top.st_mtime_ns, top.st_size]
+        h = hashlib.sha256()
+        with os.scandir(path) as entries:
+            for e in sorted(entries, key=lambda e: e.name):
+                st = e.stat(follow_symlinks=True)
+                h.update(f"{e.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    except OSError:
+        return None
+    return [top.st_mtime_ns, h.hexdigest()[:32]]

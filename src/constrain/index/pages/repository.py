@@ -30,7 +30,7 @@ from ...errors import CacheError, ProjectNotFound, redact_url
 from ...models import CoreMetadata, DistFile, ProjectFiles
 from ...reporting import NULL_REPORTER, Reporter
 from ..transport.client import HttpClient, Pending, file_url_to_path
-from .findlinks import find_links_files, only_vetted
+from .findlinks import find_links_files, location_stamp, only_vetted
 from .listing import listing_of_page, load_listing
 from .names import close_names, root_names
 from .offload import Offload
@@ -250,7 +250,7 @@ class IndexRepository:
             if location.startswith("file:"):
                 token = self._location_stamps.get(location)
                 if token is None:
-                    token = ["path", location, _mtime(file_url_to_path(location))]
+                    token = ["path", location, location_stamp(file_url_to_path(location))]
                     self._location_stamps[location] = token
                 out.append(list(token))
             elif self.cache is None:
