@@ -75,3 +75,21 @@ def test_the_maker_failing_leaves_a_venv_another_install_is_linking_into(tmp_pat
         holder.wait()
     remove_unfinished(venv)  # no one in it any more: an unfinished venv of ours goes
     assert not venv.exists()
+
+
+def test_a_venv_whose_interpreter_is_gone_is_named_as_such(tmp_path):
+    # Before: "exists but is not a virtual environment (no bin/python)" for a venv whose base
+    # interpreter had moved.
+    import pytest
+
+    from constrain.errors import ConstrainError
+
+    venv = tmp_path / "v"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /gone/bin\n")
+    (venv / "bin" / "python").symlink_to("/gone/bin/python3.11")
+    with pytest.raises(ConstrainError) as caught:
+        choose(venv=str(venv), python_executable=None, system=False, environ={}, cwd=tmp_path)
+    assert "has lost its interpreter (bin/python points to /gone/bin/python3.11" in str(
+        caught.value.message), caught.value.message
+    assert "remove" in (caught.value.hint or "")

@@ -325,6 +325,14 @@ def choose(
             return Chosen(py, False, pending=incomplete(path), venv=path)
         if pending is not None and create:  # ours, killed while it was being made
             remove_venv(path)
+        elif (path / "pyvenv.cfg").is_file():  # a venv whose interpreter moved or was removed
+            target = os.path.realpath(py) if os.path.islink(py) else None
+            raise EnvironmentError_(
+                f"the virtual environment {path} has lost its interpreter"
+                + (f" ({py.relative_to(path)} points to {target}, which no longer exists)"
+                   if target else f" (no {py.relative_to(path)})"),
+                hint=f"make it again: remove {path} and run the same command (a missing "
+                "--venv is created), or give another environment")
         elif path.exists() and any(path.iterdir()):
             raise EnvironmentError_(
                 f"{path} exists but is not a virtual environment (no {py.relative_to(path)})",
