@@ -521,3 +521,13 @@ def test_every_spelling_of_a_bare_date_is_its_whole_day():
     assert (parse_exclude_newer("2024-05-20T20:00:00z")
             == parse_exclude_newer("2024-05-20T22:00:00+02:00")
             == datetime(2024, 5, 20, 20, tzinfo=UTC))
+
+
+def test_the_only_binary_hint_does_not_offer_a_per_project_flag(make_index, capsys,
+                                                               isolated_env):
+    # Before: "drop --only-binary for this project", which no option can do.
+    server = make_index([PackageSpec("sdonly", "1.0", kinds=("sdist",))])
+    code, err = _run(["resolve", "sdonly", "--only-binary", "--index-url", server.index_url],
+                     capsys)
+    assert code == 1 and "for this project" not in err, err
+    assert "drop --only-binary (it applies to every project)" in err
