@@ -105,7 +105,8 @@ def _diagnose(provider: ConstrainProvider, req: Req, hints: list[str]) -> list[s
     elif any("cut-off" in r for r in reasons):
         hints.append("move the --exclude-newer cut-off later")
     elif any("--only-binary" in r for r in reasons):
-        hints.append("pick a version with a wheel for this target, or drop --only-binary (it applies to every project)")
+        hints.append("pick a version with a wheel for this target, or drop --only-binary (it "
+                     "applies to every project)")
     elif any("yanked" in r for r in reasons):
         hints.append("pin the yanked version exactly with == to use it anyway")
     return lines
