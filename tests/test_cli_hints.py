@@ -531,3 +531,18 @@ def test_the_only_binary_hint_does_not_offer_a_per_project_flag(make_index, caps
                      capsys)
     assert code == 1 and "for this project" not in err, err
     assert "drop --only-binary (it applies to every project)" in err
+
+
+def test_a_conflict_over_many_versions_of_a_parent_is_summed_up(make_index, capsys,
+                                                                isolated_env):
+    # Before: one line per version of the parent tried (94 lines for boto3 against botocore).
+    specs = [PackageSpec("parent", f"1.{i}", requires_dist=[f"child<{i + 1}"])
+             for i in range(12)]
+    server = make_index([*specs, PackageSpec("child", "50")])
+    code, err = _run(["resolve", "parent", "child>=50", "--index-url", server.index_url],
+                     capsys)
+    assert code == 1, err
+    chains = [line for line in err.splitlines() if " -> " in line]
+    assert len(chains) == 8, err  # the command line's, and the first seven parents'
+    assert "... and 5 more (versions 1.0 to 1.11 of parent)" in err, err
+    assert len(err.splitlines()) < 25, err

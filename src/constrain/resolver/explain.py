@@ -112,6 +112,10 @@ def _diagnose(provider: ConstrainProvider, req: Req, hints: list[str]) -> list[s
     return lines
 
 
+#: the chains of requirements shown per project in a conflict (the rest counted)
+_SHOW_CHAINS = 8
+
+
 def _project_lines(
     provider: ConstrainProvider, name: str, infos: list[Any], hints: list[str]
 ) -> list[str]:
@@ -122,8 +126,15 @@ def _project_lines(
         text = provider.requirement_chain(info.requirement, info.parent)
         if text not in seen:
             seen.add(text)
-            lines.append(f"  {text}")
+            if len(seen) <= _SHOW_CHAINS:
+                lines.append(f"  {text}")
             reqs.append(info.requirement)
+    if len(seen) > _SHOW_CHAINS:  # one per version of a parent tried: the first say enough
+        parents = sorted({i.parent.version for i in infos if i.parent is not None})
+        span = (f" (versions {parents[0]} to {parents[-1]} of "
+                f"{next(i.parent.name for i in infos if i.parent is not None)})"
+                if len(parents) > 1 else "")
+        lines.append(f"  ... and {len(seen) - _SHOW_CHAINS} more{span}")
     for c in provider.constraints.on(name):
         lines.append(f"  constraint {c.text} ({c.origin})")
     usable = [  # a lazily listed version may turn out to have no file left for the target
@@ -142,10 +153,14 @@ def _project_lines(
             + (f" (releases: {_versions_text(existing)})" if existing else "")
         )
     diagnosed = False
+    said: list[str] = []
     for req in reqs:
         extra = _diagnose(provider, req, hints)
         diagnosed = diagnosed or bool(extra)
-        lines.extend(extra)
+        said.extend(extra)
+    lines.extend(said[:_SHOW_CHAINS])
+    if len(said) > _SHOW_CHAINS:
+        lines.append(f"... and {len(said) - _SHOW_CHAINS} more like these")
     if not diagnosed:
         if provider.constraints.on(name):
             hints.append(
