@@ -546,3 +546,23 @@ def test_a_conflict_over_many_versions_of_a_parent_is_summed_up(make_index, caps
     assert len(chains) == 8, err  # the command line's, and the first seven parents'
     assert "... and 5 more (versions 1.0 to 1.11 of parent)" in err, err
     assert len(err.splitlines()) < 25, err
+
+
+def test_local_find_links_files_get_their_hash_in_a_lock_and_hashed_requirements(
+        tmp_path, capsys, isolated_env):
+    # Before: `--format pylock` failed ("no file of it has a known hash") and the requirements
+    # format dropped every hash, for files of a local find-links directory.
+    import hashlib
+
+    from tests.support.builders import make_wheel
+
+    here = tmp_path / "fl"
+    here.mkdir()
+    wheel = make_wheel(here, "alpha", "1.0")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    for fmt in ("requirements", "pylock"):
+        out = tmp_path / f"out-{fmt}"
+        code, err = _run(["resolve", "alpha", "--no-index", "--find-links", str(here),
+                          "--format", fmt, "-o", str(out)], capsys)
+        assert code == 0, err
+        assert digest in out.read_text(), out.read_text()

@@ -111,6 +111,27 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
     )
 
 
+def with_local_hashes(install_set: InstallSet) -> InstallSet:
+    """``install_set`` with the sha256 of each local file (a find-links directory's) its pins
+    use and no index gave a hash for: a lock or a hashed requirements file can then name it."""
+    from ..index.files import sha256_of
+    from ..index.transport.client import file_url_to_path
+
+    pins = []
+    for pin in install_set.pins:
+        files = []
+        for f in pin.files:
+            if f.sha256 is None and f.url.startswith("file:"):
+                try:
+                    f = dataclasses.replace(f, hashes=(
+                        *f.hashes, ("sha256", sha256_of(file_url_to_path(f.url)))))
+                except OSError:  # gone since: the output says it has no hash, as before
+                    pass
+            files.append(f)
+        pins.append(dataclasses.replace(pin, files=tuple(files)))
+    return dataclasses.replace(install_set, pins=tuple(pins))
+
+
 def _say_unapplied(inputs, reporter: Reporter) -> None:
     """Warn of the options in requirement files that constrain reads but does not apply (it
     applies ``-i``, ``--extra-index-url``, ``--find-links``, ``--no-index``, ``--pre``,
@@ -292,6 +313,8 @@ def resolve_command(request: ResolveRequest, reporter: Reporter = NULL_REPORTER)
         prepared = prepare_resolve(request, session)
         install_set = resolve_target(prepared, session, target, reporter)
         stats = resolve_stats(install_set, session)
+        if request.format in ("requirements", "pylock"):  # formats that carry hashes
+            install_set = with_local_hashes(install_set)
         text = render(install_set, request.format, annotate=request.annotate)
         if request.output:
             write_atomic(Path(request.output), text)
