@@ -160,8 +160,9 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
     try:
         return _install(request, resolve_req, cache, chosen, reporter)
     except BaseException:
-        # A venv constrain made is complete or gone: one whose first install failed (or was
-        # interrupted) is removed -- unless that install got as far as completing it.
+        # A venv this command made is complete or gone: when its first install failed (or
+        # was interrupted) it is removed -- unless that install got as far as completing it,
+        # or another install that found it holds its lock (remove_unfinished).
         if chosen.venv is not None and chosen.created and not request.dry_run:
             remove_unfinished(chosen.venv)
         raise
