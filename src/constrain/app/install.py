@@ -53,6 +53,7 @@ class InstallRequest:
     venv: str | None = None
     python_executable: str | None = None
     system: bool = False
+    break_system_packages: bool = False
     exact: bool = False
     dry_run: bool = False
     reinstall: bool = False
@@ -177,7 +178,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
     try:
         interp = inspect(chosen.python, cache)
         if not chosen.missing:
-            refuse_system(interp, request.system)
+            refuse_system(interp, request.system, request.break_system_packages)
         target = interp.target()
     except BaseException:
         if session is not None:
@@ -234,7 +235,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
                              reinstall=_reinstall(request, install_set),
                              keep=_kept(request, interp))
             return InstallResult(interp, plan, install_set, chosen.created, stats=stats,
-                                 location=(request.venv or "") if chosen.missing else interp.prefix)
+                                 location=(request.venv or "") if chosen.missing else _where(interp))
 
         # No automatic collection from here on: the trees' manifests are tens of thousands of
         # small lists and dicts (no cycles), which collections kept walking while linking.
@@ -287,7 +288,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
         stats.update(installed=len(plan.to_install), removed=len(plan.to_remove),
                      unchanged=len(plan.of("unchanged")), requests=session.client.counters.requests)
         result = InstallResult(interp, plan, install_set, chosen.created, recovered,
-                               problems, stats, location=interp.prefix)
+                               problems, stats, location=_where(interp))
         if problems:
             raise EnvironmentInconsistent(
                 f"the environment at {interp.prefix} is inconsistent after the install",
@@ -348,6 +349,12 @@ def _trusted(ready, session, target, request: InstallRequest, resolve_req, repor
             ready = [redone.get(r.pin.name, r) for r in ready]
     check_metadata(ready)
     return ready
+
+
+def _where(interp) -> str:
+    """Where an install changes files, for its summary: a venv's directory; for a system
+    interpreter its site-packages (Debian's is under /usr/local, not its prefix /usr)."""
+    return interp.prefix if interp.is_venv else interp.paths["purelib"]
 
 
 def _kept(request: InstallRequest, interp) -> frozenset:

@@ -33,6 +33,9 @@ def register(subparsers) -> None:
                      help="install into the environment of this interpreter")
     env.add_argument("--system", action="store_true",
                      help="allow installing into an interpreter that is not a virtual env")
+    env.add_argument("--break-system-packages", action="store_true",
+                     help="with --system: install even into an interpreter its distribution "
+                     "manages (PEP 668)")
     env.add_argument("--without-pip", dest="seed", action="store_false",
                      help="do not put pip into a virtual environment constrain creates")
     act = p.add_argument_group("install")
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace, argv: list[str], console: Console) -> int:
         venv=args.venv,
         python_executable=args.python_executable,
         system=args.system,
+        break_system_packages=args.break_system_packages,
         exact=args.exact,
         dry_run=args.dry_run,
         reinstall=args.reinstall,

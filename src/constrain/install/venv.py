@@ -26,7 +26,7 @@ from ..records import record
 from ..target import TargetEnvironment
 
 #: Bump when the probes below report more or different facts.
-_PROBE_VERSION = 1
+_PROBE_VERSION = 2  # 2: externally_managed
 #: the facts of the environment rather than of the binary (asked of every new venv)
 _ENV_KEYS = ("executable", "prefix", "base_prefix", "paths")
 _ENV_FACTS = r"""
@@ -58,6 +58,8 @@ facts.update({
     "markers": markers.default_environment(),
     "platform_tags": list(tags.platform_tags()),
     "bundled_wheels": ensure,
+    "externally_managed": os.path.isfile(os.path.join(sysconfig.get_path("stdlib"),
+                                                      "EXTERNALLY-MANAGED")),
 })
 print(json.dumps(facts))
 """
@@ -81,6 +83,9 @@ class Interpreter:
     markers: dict[str, str]
     platform_tags: tuple[str, ...]
     bundled_wheels: tuple[str, ...] = ()
+    #: its standard library holds PEP 668's ``EXTERNALLY-MANAGED``: its distribution (Debian,
+    #: Homebrew...) manages its packages
+    externally_managed: bool = False
 
     @property
     def is_venv(self) -> bool:
@@ -138,6 +143,7 @@ class Interpreter:
             markers=dict(data["markers"]),
             platform_tags=tuple(data["platform_tags"]),
             bundled_wheels=tuple(data.get("bundled_wheels") or ()),
+            externally_managed=bool(data.get("externally_managed")),
         )
 
 
@@ -420,12 +426,21 @@ def remove_unfinished(venv: Path) -> None:
         fh.close()
 
 
-def refuse_system(interp: Interpreter, system: bool) -> None:
+def refuse_system(interp: Interpreter, system: bool, break_system: bool = False) -> None:
+    """A system interpreter only with ``--system``; one its distribution manages (PEP 668)
+    only with ``--break-system-packages`` too, as pip and uv require."""
     if not interp.is_venv and not system:
         raise EnvironmentError_(
             f"{interp.executable} is a system interpreter, not a virtual environment",
             hint="install into a virtual environment with --venv PATH, or pass --system if "
             "you really mean to change this interpreter's packages",
+        )
+    if not interp.is_venv and interp.externally_managed and not break_system:
+        raise EnvironmentError_(
+            f"{interp.executable} is externally managed (PEP 668: its EXTERNALLY-MANAGED "
+            "file says its distribution's package manager owns its packages)",
+            hint="install into a virtual environment with --venv PATH, or pass "
+            "--break-system-packages as well if you really mean to change them",
         )
 
 
