@@ -179,6 +179,12 @@ def test_killed_install_is_repaired_by_the_rerun(server, tmp_path, capsys):
                          env={"CONSTRAIN_INSTALL_WORKERS": "1"})
     assert proc.returncode == KILLED, proc.stderr
     assert list((venv / ".constrain" / "txn").glob("beta.json"))  # the journal survived
+    # a dry run changes nothing, but says the real run recovers first (its plan was made
+    # against the half-done state without a word)
+    code, _, err = install(capsys, "beta==2.0", "--index-url", server.index_url,
+                           "--venv", str(venv), "--dry-run")
+    assert code == 0 and "an interrupted install left beta half-done" in err, err
+    assert list((venv / ".constrain" / "txn").glob("beta.json"))
 
     code, _, err = install(capsys, "beta==2.0", "--index-url", server.index_url,
                            "--venv", str(venv))

@@ -231,6 +231,14 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
         clock = time.perf_counter()
         if request.dry_run:
             installed = {} if chosen.missing else read_installed(interp)
+            from ..install.journal import pending as half_done
+
+            half = [] if chosen.missing else half_done(interp)
+            if half:  # the real run recovers them first, and may plan otherwise
+                reporter.warning(f"an interrupted install left {', '.join(half)} half-done: "
+                                 "the real run finishes or rolls back "
+                                 f"{'it' if len(half) == 1 else 'them'} first, so its plan "
+                                 "may differ from this one")
             plan = make_plan(install_set, installed, exact=request.exact,
                              reinstall=_reinstall(request, install_set),
                              keep=_kept(request, interp))

@@ -485,3 +485,16 @@ def recover(interp: Interpreter) -> list[str]:
     for tmp in txn.glob("*.tmp"):
         tmp.unlink(missing_ok=True)
     return done
+
+
+def pending(interp: Interpreter) -> list[str]:
+    """The distributions an interrupted install left half-done, which the next install's
+    :func:`recover` finishes or rolls back before it plans (read only: a dry run says so)."""
+    names = []
+    for journal in sorted(_txn_dir(interp).glob("*.json")):
+        try:
+            data = json.loads(journal.read_text(encoding="utf-8"))
+            names.append(str(data.get("name") or journal.name[:-5]))
+        except (OSError, ValueError, AttributeError):
+            continue
+    return names
