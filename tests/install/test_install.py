@@ -219,6 +219,31 @@ def test_killed_install_rolls_back_to_wholly_old(server, tmp_path, capsys):
 
 
 
+def test_a_distribution_another_installer_changed_since_is_not_rolled_back(server, tmp_path,
+                                                                           capsys):
+    # Before: the journal of an interrupted upgrade was replayed over what pip installed in
+    # between: the old files came back beside pip's version, two .dist-info directories.
+    from constrain.install.journal import recover
+    from constrain.install.venv import inspect
+
+    venv = tmp_path / "V"
+    assert install(capsys, "beta==1.0", "--index-url", server.index_url,
+                   "--venv", str(venv))[0] == 0
+    proc = run_killed_at(3, venv / SITE, "install", "beta==2.0", "--index-url",
+                         server.index_url, "--venv", str(venv),
+                         env={"CONSTRAIN_INSTALL_WORKERS": "1"})
+    assert proc.returncode == KILLED, proc.stderr
+    # another installer puts beta 3.0 there meanwhile
+    theirs = venv / SITE / "beta-3.0.dist-info"
+    theirs.mkdir()
+    (theirs / "METADATA").write_text("Metadata-Version: 2.1\nName: beta\nVersion: 3.0\n")
+    said: list[str] = []
+    assert recover(inspect(venv / "bin/python"), warn=said.append) == []
+    assert said and "beta: another installer changed it" in said[0], said
+    assert theirs.is_dir() and not list((venv / ".constrain" / "txn").iterdir())
+    assert not (venv / SITE / "beta" / "one.py").exists()  # 1.0's file not put back
+
+
 def test_killed_first_install_rolls_back_to_absent(server, tmp_path, capsys):
     """A distribution with nothing old is journalled too (in one write, not fsynced): killed
     halfway, it is removed whole, and the rerun installs it."""

@@ -231,9 +231,9 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
         clock = time.perf_counter()
         if request.dry_run:
             installed = {} if chosen.missing else read_installed(interp)
-            from ..install.journal import pending as half_done
+            from ..install.journal import recover as half_done
 
-            half = [] if chosen.missing else half_done(interp)
+            half = [] if chosen.missing else half_done(interp, dry_run=True)
             if half:  # the real run recovers them first, and may plan otherwise
                 reporter.warning(f"an interrupted install left {', '.join(half)} half-done: "
                                  "the real run finishes or rolls back "
@@ -268,7 +268,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
         with locked(interp, on_wait=reporter.warning):
             from ..install.journal import recover
 
-            recovered = recover(interp)
+            recovered = recover(interp, warn=reporter.warning)
             pending = incomplete(Path(interp.prefix))
             if pending is not None and pending.get("seed", True) and request.seed:
                 # a venv constrain made gets pip, also when an earlier first install of it

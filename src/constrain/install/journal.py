@@ -41,6 +41,7 @@ from ..cache.store import Cache
 from .link import (environment_file, link, planned_files, refuse_environment_files,
                    temporary_of)
 from .link import _destinations, _layout
+from .plan import installed_elsewhere
 from .unpack import InstallError, Unpacked
 from .venv import Interpreter
 
@@ -459,15 +460,17 @@ def _write_json(path: Path, data: dict, *, durable: bool = True) -> None:
         os.replace(target, path)
 
 
-def recover(interp: Interpreter) -> list[str]:
+def recover(interp: Interpreter, *, dry_run: bool = False,
+            warn: Callable[[str], None] = lambda _message: None) -> list[str]:
     """Finish or roll back every distribution an earlier, interrupted install left half-done;
-    returns their names. Committed ones are completed; started ones get their old files back
-    (new ones removed), so each is wholly old again and the plan sees it as such."""
+    returns their names (``dry_run``: only names them). Committed ones are completed; started
+    ones get their old files back (new ones removed), so each is wholly old again and the plan
+    sees it as such -- unless another installer has put a version of its own there since (a
+    ``.dist-info`` the journal does not know): that one is left alone, the journal dropped,
+    and ``warn`` told."""
     txn = _txn_dir(interp)
-    if not txn.is_dir():
-        return []
     done: list[str] = []
-    for journal in sorted(txn.glob("*.json")):
+    for journal in sorted(txn.glob("*.json")) if txn.is_dir() else ():
         try:
             data = json.loads(journal.read_text(encoding="utf-8"))
             # a slot (Slots) names its distribution in the entry; a file of its own by its name
@@ -475,26 +478,22 @@ def recover(interp: Interpreter) -> list[str]:
             backup = Path(data["backup"])
             old_files, new_files = list(data["old"]), list(data["new"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            journal.unlink(missing_ok=True)  # an empty slot, or torn before any file was linked
+            if not dry_run:
+                journal.unlink(missing_ok=True)  # an empty slot, or torn before any link
             continue
-        if data.get("state") != "committed":
-            _roll_back(interp, name, journal, data)
-        else:
+        if dry_run:
+            done.append(name)
+        elif data.get("state") == "committed":
             _finish(interp, name, journal, backup, old_files, new_files)
-        done.append(name)
-    for tmp in txn.glob("*.tmp"):
+            done.append(name)
+        elif installed_elsewhere(interp, name, [*old_files, *new_files]):
+            warn(f"{name}: another installer changed it after an interrupted constrain install; "
+                 "left as that installer made it (the interrupted install's journal dropped)")
+            _rmtree(backup)
+            journal.unlink(missing_ok=True)
+        else:
+            _roll_back(interp, name, journal, data)
+            done.append(name)
+    for tmp in txn.glob("*.tmp") if not dry_run and txn.is_dir() else ():
         tmp.unlink(missing_ok=True)
     return done
-
-
-def pending(interp: Interpreter) -> list[str]:
-    """The distributions an interrupted install left half-done, which the next install's
-    :func:`recover` finishes or rolls back before it plans (read only: a dry run says so)."""
-    names = []
-    for journal in sorted(_txn_dir(interp).glob("*.json")):
-        try:
-            data = json.loads(journal.read_text(encoding="utf-8"))
-            names.append(str(data.get("name") or journal.name[:-5]))
-        except (OSError, ValueError, AttributeError):
-            continue
-    return names

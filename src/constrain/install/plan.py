@@ -7,6 +7,7 @@ for the summary after an install.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import field, replace
@@ -217,3 +218,17 @@ def make_plan(
                 plan.changes.append(Change("remove", name, have.display_name, have, None))
     plan.changes.sort(key=lambda c: c.name)
     return plan
+
+
+def installed_elsewhere(interp: Interpreter, name: str, journaled: list[str]) -> bool:
+    """Is there a ``.dist-info`` of ``name`` in the environment that none of the ``journaled``
+    paths lies in (put there by another installer since the journal was written)?"""
+    known = {os.path.dirname(os.path.abspath(p)) for p in journaled if ".dist-info" in p}
+    wanted = canonicalize_name(name)
+    for site in interp.site_dirs:
+        with contextlib.suppress(OSError), os.scandir(site) as entries:
+            for e in entries:
+                if (e.name.endswith(".dist-info") and os.path.abspath(e.path) not in known
+                        and canonicalize_name(e.name.split("-", 1)[0]) == wanted):
+                    return True
+    return False
