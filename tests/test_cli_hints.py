@@ -566,3 +566,19 @@ def test_local_find_links_files_get_their_hash_in_a_lock_and_hashed_requirements
                           "--format", fmt, "-o", str(out)], capsys)
         assert code == 0, err
         assert digest in out.read_text(), out.read_text()
+
+
+def test_a_dry_run_says_what_the_check_after_the_real_run_would_find(make_index, tmp_path,
+                                                                     capsys, isolated_env):
+    # Before: the dry run planned a plain downgrade, exit 0; the real run then downgraded and
+    # exited 1, "inconsistent after the install".
+    server = make_index([PackageSpec("app", "1.0", requires_dist=["lib>=2"]),
+                         PackageSpec("lib", "1.0"), PackageSpec("lib", "2.0")])
+    venv = str(tmp_path / "v")
+    index = ["--index-url", server.index_url]
+    assert _run(["install", "app", "--venv", venv, *index], capsys)[0] == 0
+    code, err = _run(["install", "lib==1.0", "--venv", venv, "--dry-run", *index], capsys)
+    assert code == 0, err
+    assert "after this install: app 1.0 has requirement lib>=2, but you have lib 1.0" in err, err
+    code, err = _run(["install", "lib==2.0", "--venv", venv, "--dry-run", *index], capsys)
+    assert code == 0 and "after this install" not in err, err

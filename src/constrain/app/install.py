@@ -242,6 +242,8 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
             plan = make_plan(install_set, installed, exact=request.exact,
                              reinstall=_reinstall(request, install_set),
                              keep=_kept(request, interp))
+            for problem in _after(interp, installed, plan):  # what the real run would find
+                reporter.warning(f"after this install: {problem}")
             return InstallResult(interp, plan, install_set, chosen.created, stats=stats,
                                  location=(request.venv or "") if chosen.missing else _where(interp))
 
@@ -357,6 +359,21 @@ def _trusted(ready, session, target, request: InstallRequest, resolve_req, repor
             ready = [redone.get(r.pin.name, r) for r in ready]
     check_metadata(ready)
     return ready
+
+
+def _after(interp, installed: dict, plan: Plan) -> list[str]:
+    """What ``pip check`` would say of the environment once ``plan`` is carried out (the
+    check the real run makes after linking), for a dry run."""
+    from ..install.plan import Installed
+    from ..install.verify import check_set
+
+    after = {n: d for n, d in installed.items() if n not in {c.name for c in plan.to_remove}}
+    for c in plan.to_install:
+        if c.pin is not None:
+            after[c.name] = Installed(c.name, c.pin.display_name, c.pin.version,
+                                      str(c.pin.version), Path(f"{c.name}.dist-info"),
+                                      requires_dist=tuple(map(str, c.pin.metadata.requires_dist)))
+    return check_set(interp, after)
 
 
 def _where(interp) -> str:

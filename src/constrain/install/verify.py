@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 
 from .plan import Installed, read_installed
 from .venv import Interpreter
@@ -32,6 +32,15 @@ def check(interp: Interpreter, linked: Linked | None = None) -> list[str]:
     instead of parsing each METADATA again. Every other distribution is read from disk."""
     linked = linked or {}
     installed = read_installed(interp, {d: dist for d, (dist, _) in linked.items()})
+    by_dir = {d: reqs for d, (_dist, reqs) in linked.items()}
+    return check_set(interp, installed, lambda dist: by_dir.get(dist.dist_info.name))
+
+
+def check_set(interp: Interpreter, installed: Mapping[NormalizedName, Installed],
+              known=lambda dist: None) -> list[str]:
+    """:func:`check` of the distributions ``installed`` (canonical name -> what is there, or
+    would be: a dry run's plan), with ``known(dist)`` giving the parsed requirements of those
+    already known (``None``: parsed from its Requires-Dist lines)."""
     env = dict(interp.markers)
     env["extra"] = ""
     values: dict[str, bool] = {}  # marker text -> its value here (markers repeat a lot)
@@ -48,8 +57,8 @@ def check(interp: Interpreter, linked: Linked | None = None) -> list[str]:
     problems: list[str] = []
     for name in sorted(installed):
         dist = installed[name]
-        mine = linked.get(dist.dist_info.name)
-        requirements = mine[1] if mine is not None else parsed(dist.requires_dist)
+        mine = known(dist)
+        requirements = mine if mine is not None else parsed(dist.requires_dist)
         applying = getattr(requirements, "applying", None)  # read lazily: builds fewer
         for req in (applying(holds) if applying is not None else
                     (r for r in requirements if r.marker is None or holds(str(r.marker), r.marker))):
