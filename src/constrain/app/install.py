@@ -241,7 +241,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
                                  "may differ from this one")
             plan = make_plan(install_set, installed, exact=request.exact,
                              reinstall=_reinstall(request, install_set),
-                             keep=_kept(request, interp))
+                             keep=_kept(request, interp, installed))
             for problem in _after(interp, installed, plan):  # what the real run would find
                 reporter.warning(f"after this install: {problem}")
             return InstallResult(interp, plan, install_set, chosen.created, stats=stats,
@@ -251,8 +251,10 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
         # small lists and dicts (no cycles), which collections kept walking while linking.
         gc.disable()
         # Everything the install set could need is made ready before the env is touched.
-        plan = make_plan(install_set, read_installed(interp), exact=request.exact,
-                         reinstall=_reinstall(request, install_set), keep=_kept(request, interp))
+        installed = read_installed(interp)
+        plan = make_plan(install_set, installed, exact=request.exact,
+                         reinstall=_reinstall(request, install_set),
+                         keep=_kept(request, interp, installed))
         from ..install.fetch import prepare
 
         wanted = [c.pin for c in plan.to_install if c.pin is not None]
@@ -279,7 +281,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
             installed = read_installed(interp)
             plan = make_plan(install_set, installed, exact=request.exact,
                              reinstall=_reinstall(request, install_set),
-                             keep=_kept(request, interp))
+                             keep=_kept(request, interp, installed))
             missing = [c.pin for c in plan.to_install if c.pin is not None
                        and c.pin.name not in by_name]
             if missing:  # the environment changed while we fetched
@@ -367,7 +369,8 @@ def _after(interp, installed: dict, plan: Plan) -> list[str]:
     from ..install.plan import Installed
     from ..install.verify import check_set
 
-    after = {n: d for n, d in installed.items() if n not in {c.name for c in plan.to_remove}}
+    removed = {c.name for c in plan.to_remove}
+    after = {n: d for n, d in installed.items() if n not in removed}
     for c in plan.to_install:
         if c.pin is not None:
             after[c.name] = Installed(c.name, c.pin.display_name, c.pin.version,
@@ -382,14 +385,14 @@ def _where(interp) -> str:
     return interp.prefix if interp.is_venv else interp.paths["purelib"]
 
 
-def _kept(request: InstallRequest, interp) -> frozenset:
+def _kept(request: InstallRequest, interp, installed: dict) -> frozenset:
     """What ``--exact`` must keep besides pip: constrain's own distributions, when the
     environment is the one it runs from (``install.plan.own_distributions``)."""
     if not request.exact:
         return frozenset()
     from ..install.plan import own_distributions
 
-    return own_distributions(interp.prefix)
+    return own_distributions(interp.prefix, installed)
 
 
 def _reinstall(request: InstallRequest, install_set: InstallSet) -> frozenset:

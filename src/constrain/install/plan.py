@@ -149,38 +149,34 @@ class Plan:
         return "\n".join(lines) + ("\n" if lines else "")
 
 
-def own_distributions(prefix: str) -> frozenset[NormalizedName]:
+def own_distributions(prefix: str, installed: Mapping[NormalizedName, Installed]
+                      ) -> frozenset[NormalizedName]:
     """When ``prefix`` is the environment this constrain runs from: constrain and every
-    distribution it requires there (followed through their requirements); else none.
-    ``--exact`` keeps them, as it keeps pip: removing them would pull the running command's
-    modules from under it, and leave no constrain to run again."""
-    import os
+    distribution of ``installed`` it requires (followed through their Requires-Dist, markers
+    as this interpreter sees them); else none. ``--exact`` keeps them, as it keeps pip:
+    removing them would pull the running command's modules from under it, and leave no
+    constrain to run again."""
     import sys
 
     if os.path.realpath(prefix) != os.path.realpath(sys.prefix):
         return frozenset()
-    from importlib import metadata
-
     from packaging.requirements import InvalidRequirement, Requirement
 
     seen: set[NormalizedName] = set()
-    todo = ["constrain"]
+    todo = [canonicalize_name("constrain")]
     while todo:
-        name = canonicalize_name(todo.pop())
-        if name in seen:
-            continue
-        try:
-            requires = metadata.requires(name) or []
-        except metadata.PackageNotFoundError:
+        name = todo.pop()
+        dist = installed.get(name)
+        if name in seen or dist is None:
             continue
         seen.add(name)
-        for line in requires:
+        for line in dist.requires_dist:
             try:
                 req = Requirement(line)
             except InvalidRequirement:
                 continue
             if req.marker is None or req.marker.evaluate({"extra": ""}):
-                todo.append(req.name)
+                todo.append(canonicalize_name(req.name))
     return frozenset(seen)
 
 
