@@ -24,17 +24,16 @@ _SHOW_VERSIONS = 6
 _SHOW_PROJECTS = 3
 
 
-#: the hints that change the target; an install has no --python or --platform, and says what
-#: it can do instead (:func:`for_an_environment`)
+#: the hints that change the target, and what an install, which has no --python or
+#: --platform, says instead (:func:`for_an_environment`)
 OTHER_TARGET = "choose another --python/--platform, or a version of {name} with files for it"
 OTHER_PYTHON = "choose a --python that {name} supports, or allow an older {name}"
-_IN_ENVIRONMENT = (
-    (r"choose another --python/--platform, or a version of (\S+) with files for it",
-     r"choose a version of \1 with files for this environment, or install into an "
-     r"environment of a Python and platform it has files for"),
-    (r"choose a --python that (\S+) supports, or allow an older \1",
-     r"allow an older \1, or install into an environment of a Python \1 supports"),
-)
+_IN_ENVIRONMENT = {
+    OTHER_TARGET: "choose a version of {name} with files for this environment, or install "
+                  "into an environment of a Python and platform it has files for",
+    OTHER_PYTHON: "allow an older {name}, or install into an environment of a Python {name} "
+                  "supports",
+}
 
 
 def for_an_environment(error: ResolutionImpossible) -> ResolutionImpossible:
@@ -43,8 +42,12 @@ def for_an_environment(error: ResolutionImpossible) -> ResolutionImpossible:
     import re
 
     hint = error.hint or ""
-    for general, here in _IN_ENVIRONMENT:
-        hint = re.sub(general, here, hint)
+    for general, here in _IN_ENVIRONMENT.items():
+        # the hint as written, its project name matched wherever {name} stands
+        head, *rest = [re.escape(part) for part in general.split("{name}")]
+        pattern = (head + r"(?P<name>\S+)" + "".join(r + "(?P=name)" for r in rest[:-1])
+                   + rest[-1])
+        hint = re.sub(pattern, here.replace("{name}", r"\g<name>"), hint)
     error.hint = hint or None
     return error
 
