@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .requests import ResolveRequest
-from .resolve import prepare_resolve, resolve_targets
+from .resolve import prepare_resolve, resolve_targets, with_hashes
 from .session import Session, build_session
 from ..errors import ConstrainError, UsageError
 from ..models import DistFile, InstallSet, Pin
@@ -263,8 +263,12 @@ def _fill(request: DownloadRequest, dest: Path, targets, sets, vetted: frozenset
         for name in sorted(union)
     )
     entries = _review(entries, results, fetched, pins_of, serves, session, previous, reporter)
+    def learnt(f: DistFile) -> str | None:  # the sha256 of a file downloaded here
+        got = fetched.files.get(f.filename)
+        return got.sha256 if got is not None else None
+
     for t in results:  # hashes learnt by downloading go into the lock and requirements
-        t.install_set = _with_hashes(t.install_set, fetched)
+        t.install_set = with_hashes(t.install_set, learnt)
     written: list[str] = []
     for t in results:
         written += write_target_outputs(dest, t.entry, t.install_set)
@@ -390,18 +394,6 @@ def _build_requirements(results: list[TargetResult], union: dict[str, DistFile],
                       f"{t.target.describe()}")
         out.append((t, resolve_build_requirements(mine, session, t.target)))
     return out
-
-
-def _with_hashes(install_set: InstallSet, fetched: FetchReport) -> InstallSet:
-    """``install_set`` with the sha256 of each downloaded file the index gave no hash for."""
-    pins = []
-    for pin in install_set.pins:
-        got = fetched.files.get(pin.file.filename)
-        if got is not None and pin.file.sha256 is None:
-            file = dataclasses.replace(pin.file, hashes=(*pin.file.hashes, ("sha256", got.sha256)))
-            pin = dataclasses.replace(pin, files=(file, *pin.files[1:]))
-        pins.append(pin)
-    return dataclasses.replace(install_set, pins=tuple(pins))
 
 
 def _refuse_unvetted(union: dict[str, DistFile], known: dict[str, str],

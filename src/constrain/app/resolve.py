@@ -79,7 +79,7 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
         inputs = load_inputs(request.requirements, request.requirement_files,
                              request.constraint_files, fetch=session.fetch_text,
                              environ=session.environ)
-    if inputs.require_hashes or inputs.hashes:
+    if inputs.hash_checking:
         _pinned_for_hashes(inputs)
     prerelease = request.prerelease
     if inputs.pre and prerelease == "if-necessary-or-explicit":
@@ -89,10 +89,8 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
         prerelease=prerelease,  # type: ignore[arg-type]  # one of PRERELEASE_CHOICES
         exclude_newer=exclude_newer,
         only_binary=request.only_binary or ALL in inputs.only_binary,
-        hashes=tuple(sorted(
-            (name, tuple(sorted({(a.lower(), d.lower()) for a, _, d in
-                                 (h.partition(":") for h in values)})))
-            for name, values in inputs.hashes.items())),
+        hashes=tuple(sorted((name, tuple(sorted({_algo_digest(h) for h in values})))
+                            for name, values in inputs.hashes.items())),
     )
     layers = None  # none when they would change nothing: constrain.airflow is not imported
     config, _source = constrain_config(request.config_dir)
@@ -111,25 +109,38 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
     )
 
 
-def with_local_hashes(install_set: InstallSet) -> InstallSet:
-    """``install_set`` with the sha256 of each local file (a find-links directory's) its pins
-    use and no index gave a hash for: a lock or a hashed requirements file can then name it."""
-    from ..index.files import sha256_of
-    from ..index.transport.client import file_url_to_path
+def _algo_digest(value: str) -> tuple[str, str]:
+    """``("sha256", "ab12...")`` of a ``--hash`` value ``sha256:AB12...``."""
+    algo, _, digest = value.partition(":")
+    return algo.lower(), digest.lower()
 
+
+def with_hashes(install_set: InstallSet, sha256_for) -> InstallSet:
+    """``install_set`` with, for each file of its pins that has no sha256, the one
+    ``sha256_for(file)`` gives (``None``: none known)."""
     pins = []
     for pin in install_set.pins:
         files = []
         for f in pin.files:
-            if f.sha256 is None and f.url.startswith("file:"):
-                try:
-                    f = dataclasses.replace(f, hashes=(
-                        *f.hashes, ("sha256", sha256_of(file_url_to_path(f.url)))))
-                except OSError:  # gone since: the output says it has no hash, as before
-                    pass
-            files.append(f)
+            digest = sha256_for(f) if f.sha256 is None else None
+            files.append(f if digest is None
+                         else dataclasses.replace(f, hashes=(*f.hashes, ("sha256", digest))))
         pins.append(dataclasses.replace(pin, files=tuple(files)))
     return dataclasses.replace(install_set, pins=tuple(pins))
+
+
+def _local_sha256(f) -> str | None:
+    """The sha256 of a local file (a find-links directory's), which no index gave a hash for:
+    a lock or a hashed requirements file can then name it; ``None`` for a remote or gone one."""
+    from ..index.files import sha256_of
+    from ..index.transport.client import file_url_to_path
+
+    if not f.url.startswith("file:"):
+        return None
+    try:
+        return sha256_of(file_url_to_path(f.url))
+    except OSError:
+        return None
 
 
 def _say_unapplied(inputs, reporter: Reporter) -> None:
@@ -193,7 +204,7 @@ def resolve_target(
         install_set = finish_install_set(layered, install_set, session, target,
                                          prepared.options, reporter)
     inputs = prepared.inputs
-    if inputs.require_hashes or inputs.hashes:  # pip's hash-checking mode: every pin hashed
+    if inputs.hash_checking:  # every pin hashed, as pip requires
         unhashed = [p.display_name for p in install_set.pins if p.name not in inputs.hashes]
         if unhashed:
             raise InputError(
@@ -314,7 +325,7 @@ def resolve_command(request: ResolveRequest, reporter: Reporter = NULL_REPORTER)
         install_set = resolve_target(prepared, session, target, reporter)
         stats = resolve_stats(install_set, session)
         if request.format in ("requirements", "pylock"):  # formats that carry hashes
-            install_set = with_local_hashes(install_set)
+            install_set = with_hashes(install_set, _local_sha256)
         text = render(install_set, request.format, annotate=request.annotate)
         if request.output:
             write_atomic(Path(request.output), text)

@@ -48,3 +48,8 @@ class Inputs:
     require_hashes: bool = False
     hashes: Mapping[NormalizedName, tuple[str, ...]] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
+
+    @property
+    def hash_checking(self) -> bool:
+        """pip's hash-checking mode: ``--require-hashes``, or any ``--hash``."""
+        return self.require_hashes or bool(self.hashes)
