@@ -412,18 +412,17 @@ def remove_unfinished(venv: Path) -> None:
     """Remove ``venv``, which this command created, when its first install did not complete,
     under its install lock and without waiting for it: another install into it that holds
     the lock (it found the venv and joined) will complete it, and it stays."""
-    state = venv / ".constrain"
     try:
-        fh = open(state / "install.lock", "a+b")  # noqa: SIM115 -- closed below
+        fh = open(venv / ".constrain" / "install.lock", "a+b")  # noqa: SIM115 -- closed below
     except OSError:  # no state directory: nothing installed yet, no one else in it
-        if incomplete(venv) is not None:
-            remove_venv(venv)
-        return
+        fh = None
     try:
-        if wait_exclusive(fh, 0, "", lambda _message: None) and incomplete(venv) is not None:
+        alone = fh is None or wait_exclusive(fh, 0, "", lambda _message: None)
+        if alone and incomplete(venv) is not None:
             remove_venv(venv)
     finally:
-        fh.close()
+        if fh is not None:
+            fh.close()
 
 
 def refuse_system(interp: Interpreter, system: bool, break_system: bool = False) -> None:
