@@ -169,15 +169,22 @@ def test_wheel_naming_one_path_twice_is_refused(tmp_path, capsys, second):
     assert "twice" not in installed(venv)
 
 
-def test_killed_install_is_repaired_by_the_rerun(server, tmp_path, capsys):
+def _upgrade_killed_at(operation: int, server, tmp_path, capsys) -> Path:
+    """A venv with beta 1.0 whose upgrade to 2.0 was killed (SIGKILL) at the ``operation``-th
+    file operation in site-packages, one distribution at a time; its journal left behind."""
     venv = tmp_path / "V"
     assert install(capsys, "beta==1.0", "--index-url", server.index_url,
                    "--venv", str(venv))[0] == 0
-    # SIGKILL at the fourth file operation in site-packages: 3 of beta 1.0's files moved aside
-    proc = run_killed_at(4, venv / SITE, "install", "beta==2.0", "--index-url",
+    proc = run_killed_at(operation, venv / SITE, "install", "beta==2.0", "--index-url",
                          server.index_url, "--venv", str(venv),
                          env={"CONSTRAIN_INSTALL_WORKERS": "1"})
     assert proc.returncode == KILLED, proc.stderr
+    return venv
+
+
+def test_killed_install_is_repaired_by_the_rerun(server, tmp_path, capsys):
+    # SIGKILL at the fourth file operation in site-packages: 3 of beta 1.0's files moved aside
+    venv = _upgrade_killed_at(4, server, tmp_path, capsys)
     assert list((venv / ".constrain" / "txn").glob("beta.json"))  # the journal survived
     # a dry run changes nothing, but says the real run recovers first (its plan was made
     # against the half-done state without a word)
@@ -202,21 +209,14 @@ def test_killed_install_rolls_back_to_wholly_old(server, tmp_path, capsys):
     from constrain.install.journal import recover
     from constrain.install.venv import inspect
 
-    venv = tmp_path / "V"
-    assert install(capsys, "beta==1.0", "--index-url", server.index_url,
-                   "--venv", str(venv))[0] == 0
     # SIGKILL at the third file operation in site-packages: 2 of beta 1.0's files moved aside
-    proc = run_killed_at(3, venv / SITE, "install", "beta==2.0", "--index-url",
-                         server.index_url, "--venv", str(venv),
-                         env={"CONSTRAIN_INSTALL_WORKERS": "1"})
-    assert proc.returncode == KILLED, proc.stderr
+    venv = _upgrade_killed_at(3, server, tmp_path, capsys)
     assert recover(inspect(venv / "bin/python")) == ["beta"]
     assert installed(venv)["beta"] == "1.0"
     pkg = venv / SITE / "beta"
     assert sorted(p.relative_to(pkg).as_posix() for p in pkg.rglob("*.py")) == [
         "__init__.py", "one.py", "sub/a.py", "sub/b.py"]
     assert pyrun(venv, "import beta; print(beta.V)") == "1"
-
 
 
 def test_a_distribution_another_installer_changed_since_is_not_rolled_back(server, tmp_path,
@@ -226,13 +226,7 @@ def test_a_distribution_another_installer_changed_since_is_not_rolled_back(serve
     from constrain.install.journal import recover
     from constrain.install.venv import inspect
 
-    venv = tmp_path / "V"
-    assert install(capsys, "beta==1.0", "--index-url", server.index_url,
-                   "--venv", str(venv))[0] == 0
-    proc = run_killed_at(3, venv / SITE, "install", "beta==2.0", "--index-url",
-                         server.index_url, "--venv", str(venv),
-                         env={"CONSTRAIN_INSTALL_WORKERS": "1"})
-    assert proc.returncode == KILLED, proc.stderr
+    venv = _upgrade_killed_at(3, server, tmp_path, capsys)
     # another installer puts beta 3.0 there meanwhile
     theirs = venv / SITE / "beta-3.0.dist-info"
     theirs.mkdir()
