@@ -1,5 +1,6 @@
 """Find-links locations: every distribution file a directory, a file or an HTML page offers;
-of a wheelhouse, only the files its manifest lists (:func:`only_vetted`)."""
+of a wheelhouse, only the files its manifest lists (:func:`only_vetted`); and what names a
+local location's state for remembered resolutions (:func:`location_stamp`)."""
 
 from __future__ import annotations
 
