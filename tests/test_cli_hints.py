@@ -33,6 +33,17 @@ def test_unknown_flag_or_extra_value_shows_the_subcommands_usage(argv, command, 
     assert f"hint: run 'constrain {command} --help'" in err
 
 
+def test_requirements_may_follow_options_as_in_pip(make_index, tmp_path, capsys,
+                                                   isolated_env):
+    # Before: "unrecognized arguments: beta" -- only the first run of positionals was read.
+    server = make_index([PackageSpec("alpha", "1.0"), PackageSpec("beta", "2.0")])
+    out = tmp_path / "pins.txt"
+    code, err = _run(["resolve", "alpha", "--index-url", server.index_url, "beta",
+                      "-o", str(out)], capsys)
+    assert code == 0, err
+    assert out.read_text().splitlines()[-2:] == ["alpha==1.0", "beta==2.0"]
+
+
 def test_install_help_does_not_offer_what_install_refuses(capsys):
     with pytest.raises(SystemExit):
         main(["install", "--help"])

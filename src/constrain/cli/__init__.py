@@ -40,11 +40,24 @@ class _Parser(argparse.ArgumentParser):
         sys.stderr.write(f"error: {message}\nhint: run '{self.prog} --help' for the options\n")
         raise SystemExit(2)
 
+    _intermixing = False
+
     def parse_known_args(self, args=None, namespace=None):
         """As argparse's, and the namespace remembers the innermost (sub)command parser that
         read it (``command_parser``), so that what none of them knows is reported with the
-        usage of the command it was given to, not the top-level one."""
-        ns, extra = super().parse_known_args(args, namespace)
+        usage of the command it was given to, not the top-level one.
+
+        A command's own parser (one with no actions below it) reads its positionals wherever
+        they stand, as pip and uv do: ``resolve six --python 3.11 attrs`` names two
+        requirements (argparse alone takes only the first run of positionals)."""
+        if self._subparsers is None and not self._intermixing:
+            self._intermixing = True  # argparse's intermixed parsing calls this method again
+            try:
+                ns, extra = self.parse_known_intermixed_args(args, namespace)
+            finally:
+                self._intermixing = False
+        else:
+            ns, extra = super().parse_known_args(args, namespace)
         if not hasattr(ns, "command_parser"):  # a subcommand's parser finished first
             ns.command_parser = self
         return ns, extra
