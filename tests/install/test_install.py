@@ -323,7 +323,7 @@ def test_journal_names_odd_paths_exactly(tmp_path, odd):
     new = [str(site / "pkg" / "__init__.py"), str(site / "pkg" / odd)]
     entry = {"state": "started", "name": "pkg", "old": [], "new": new,
              "backup": str(tmp_path / "V" / "pkg.old")}
-    slots = Slots(SimpleNamespace(prefix=str(tmp_path / "V")))  # type: ignore[arg-type]
+    slots = Slots(SimpleNamespace(state_dir=tmp_path / "V" / ".constrain"))  # type: ignore[arg-type]
     try:
         path, _ = slots.write(entry)
         assert json.loads(path.read_text(encoding="utf-8")) == entry

@@ -54,3 +54,28 @@ def test_debians_python_is_refused_then_its_site_packages_named(make_index, caps
     assert main([*argv, "--break-system-packages"]) == 0
     out, err = capsys.readouterr()
     assert "would change /usr/local/lib/python3.11/dist-packages:" in out + err, out + err
+
+
+def test_a_system_interpreters_state_lives_where_its_installs_write(tmp_path):
+    # Before: the lock and journals of a --system install into Debian's Python went to
+    # /usr/.constrain, beside the distribution's own files, where nothing else is written.
+    from types import SimpleNamespace
+
+    from constrain.install.link import environment_file, refuse_environment_files
+
+    debian = _system(False)
+    site = "/usr/local/lib/python3.11/dist-packages"
+    debian.paths.update(platlib=site, scripts="/usr/local/bin", data="/usr/local")
+    assert debian.state_dir == Path(site, ".constrain")
+    assert environment_file(debian, f"{site}/.constrain/install.lock") is not None
+    assert environment_file(debian, f"{site}/.constrain") is not None
+    assert environment_file(debian, "/usr/.constrain/install.lock") is None  # not ours now
+    assert environment_file(debian, f"{site}/pkg/__init__.py") is None
+    wheel = SimpleNamespace(dist_info="pkg-1.dist-info",
+                            manifest={"root": "purelib", "wheel": "pkg-1-py3-none-any.whl"})
+    refuse_environment_files(debian, wheel, [f"{site}/pkg/__init__.py"])  # type: ignore[arg-type]
+    with pytest.raises(ConstrainError, match="constrain's state"):
+        refuse_environment_files(debian, wheel,  # type: ignore[arg-type]
+                                 [f"{site}/pkg/__init__.py", f"{site}/.constrain/txn/x.json"])
+    venv = inspect(sys.executable)  # the test run's venv keeps <venv>/.constrain
+    assert venv.is_venv and venv.state_dir == Path(venv.prefix, ".constrain")

@@ -1,10 +1,11 @@
 """Replacing one distribution in an environment so that it is always wholly old or wholly new.
 
-Each replacement keeps a journal in ``<env>/.constrain/txn/<name>.json`` naming every file it
-may touch: ``old`` (the old version's files that exist, plus any file the new version will
-overwrite) and ``new`` (every file the new version creates). Old files are moved aside into
-``<name>.old/<i>`` (one rename each, never deleted) before the new ones are linked; the journal
-is marked committed only once the new version is whole, and the backup is dropped after that.
+Each replacement keeps a journal in ``<state>/txn/<name>.json`` (``Interpreter.state_dir``)
+naming every file it may touch: ``old`` (the old version's files that exist, plus any file the
+new version will overwrite) and ``new`` (every file the new version creates). Old files are
+moved aside into ``<name>.old/<i>`` (one rename each, never deleted) before the new ones are
+linked; the journal is marked committed only once the new version is whole, and the backup
+is dropped after that.
 
 :func:`recover` -- run before every install -- finishes a committed replacement and rolls back
 any other: a backed-up old file is renamed back over whatever is at its path, files only the new
@@ -49,7 +50,7 @@ _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def _txn_dir(interp: Interpreter) -> Path:
-    return Path(interp.prefix) / ".constrain" / "txn"
+    return interp.state_dir / "txn"
 
 
 def owners(interp: Interpreter) -> dict[str, set[str]]:

@@ -92,6 +92,14 @@ class Interpreter:
         return os.path.realpath(self.prefix) != os.path.realpath(self.base_prefix)
 
     @property
+    def state_dir(self) -> Path:
+        """constrain's own state for this environment (the install lock, the journals of
+        replacements under way): ``<venv>/.constrain`` in a venv; for a system interpreter
+        ``.constrain`` in its site-packages, where its installs write (Debian's prefix is
+        ``/usr``, its site-packages ``/usr/local/lib/python3.X/dist-packages``)."""
+        return Path(self.prefix if self.is_venv else self.paths["purelib"]) / ".constrain"
+
+    @property
     def python_short(self) -> str:
         return f"{self.version[0]}.{self.version[1]}"
 
@@ -451,7 +459,7 @@ def locked(interp: Interpreter, *, timeout: float | None = None,
     fails with an error naming the environment."""
     if timeout is None:
         timeout = float(os.environ.get("CONSTRAIN_INSTALL_LOCK_TIMEOUT", "600"))
-    state = Path(interp.prefix) / ".constrain"
+    state = interp.state_dir
     try:
         state.mkdir(exist_ok=True)
         fh = open(state / "install.lock", "a+b")  # noqa: SIM115 -- held for the block
