@@ -40,7 +40,7 @@ def _layout(interp: Interpreter) -> tuple[str, str, frozenset[str], str]:
     return found
 
 
-_LAYOUTS: dict[tuple, tuple[str, str, frozenset[str]]] = {}
+_LAYOUTS: dict[tuple, tuple[str, str, frozenset[str], str]] = {}
 
 
 def environment_file(interp: Interpreter, path: str,
