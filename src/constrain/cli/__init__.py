@@ -50,14 +50,14 @@ class _Parser(argparse.ArgumentParser):
         A command's own parser (one with no actions below it) reads its positionals wherever
         they stand, as pip and uv do: ``resolve six --python 3.11 attrs`` names two
         requirements (argparse alone takes only the first run of positionals)."""
-        if self._subparsers is None and not self._intermixing:
+        ns, extra = super().parse_known_args(args, namespace)
+        if (self._subparsers is None and not self._intermixing and namespace is None
+                and any(not word.startswith("-") for word in extra)):
             self._intermixing = True  # argparse's intermixed parsing calls this method again
-            try:
+            try:  # (only then: it parses twice, a quarter of a millisecond more)
                 ns, extra = self.parse_known_intermixed_args(args, namespace)
             finally:
                 self._intermixing = False
-        else:
-            ns, extra = super().parse_known_args(args, namespace)
         if not hasattr(ns, "command_parser"):  # a subcommand's parser finished first
             ns.command_parser = self
         return ns, extra
