@@ -30,9 +30,12 @@ def test_second_run_is_remembered_and_identical(index_server, capsys, monkeypatc
     pins, stats, first = _run(capsys, monkeypatch, tmp_path, server)
     assert pins == ["app==1.0", "lib==1.0"] and stats["remembered_resolutions"] == 0
     server.reset_log()
+    fresh = stats
     pins, stats, again = _run(capsys, monkeypatch, tmp_path, server)
     assert stats["remembered_resolutions"] == 1
     assert again == first  # byte-identical
+    work = ("rounds", "candidates_visited", "backtracks", "requirements_matched")
+    assert [stats[k] for k in work] == [fresh[k] for k in work]  # the figures remembered
     assert server.requests == []  # fresh listings: not even a revalidation
     _pins, stats, offline = _run(capsys, monkeypatch, tmp_path, server, "--offline")
     assert stats["remembered_resolutions"] == 1 and offline == first

@@ -33,7 +33,8 @@ from ..reporting import Reporter
 #: same inputs would now resolve differently; a development install keeps its version number).
 #: 2: an exclusive upper bound such as ``<2.0dev`` no longer asks for pre-releases.
 #: 3: each pin's metadata is an object in the entry, not a JSON text inside it (one parse).
-FORMAT = 3
+#: 4: the work counter ``requirements_matched`` is kept too (a remembered answer said 0).
+FORMAT = 4
 
 
 def memo_key(
@@ -128,7 +129,7 @@ def dump(install_set: InstallSet, provenance: dict[str, list], warnings: Sequenc
             "exclude_newer": install_set.exclude_newer.isoformat()
             if install_set.exclude_newer
             else None,
-            "stats": [s.rounds, s.candidates_visited, s.backtracks],
+            "stats": [s.rounds, s.candidates_visited, s.backtracks, s.requirements_matched],
         },
         sort_keys=True,
     ).encode()
@@ -161,7 +162,7 @@ def load(data: bytes, target) -> tuple[InstallSet, dict[str, list], list[str]] |
                     requested=p["requested"],
                 )
             )
-        rounds, visited, backtracks = entry["stats"]
+        rounds, visited, backtracks, matched = entry["stats"]
         install_set = InstallSet(
             target=target,
             pins=tuple(pins),
@@ -177,7 +178,8 @@ def load(data: bytes, target) -> tuple[InstallSet, dict[str, list], list[str]] |
             exclude_newer=datetime.fromisoformat(entry["exclude_newer"])
             if entry["exclude_newer"]
             else None,
-            stats=ResolveStats(rounds=rounds, candidates_visited=visited, backtracks=backtracks),
+            stats=ResolveStats(rounds=rounds, candidates_visited=visited, backtracks=backtracks,
+                               requirements_matched=matched),
         )
         return install_set, entry["provenance"], list(entry["warnings"])
     except (ValueError, KeyError, TypeError, IndexError):
