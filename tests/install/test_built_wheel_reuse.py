@@ -75,3 +75,30 @@ def test_other_places_build_again(make_index, tmp_path: Path, capsys,
                      "--airflow-constraints", "off", "--index-url", index])
         assert code == 0, capsys.readouterr().err
     assert _builds(log) == 2
+
+
+def test_no_build_installs_a_wheel_built_before_and_refuses_a_build(
+        make_index, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch):
+    # Before: an sdist whose metadata the cache held was built by `install --no-build`.
+    log = tmp_path / "hooks.log"
+    monkeypatch.setenv("HOOK_LOG", str(log))
+    server = make_index(SPECS)
+    cache = str(tmp_path / "cache")
+
+    def install(venv: str, *options: str) -> tuple[int, str]:
+        code = main(["install", "app", "--venv", str(tmp_path / venv), "--cache-dir", cache,
+                     "--airflow-constraints", "off", "--index-url", server.index_url, *options])
+        return code, capsys.readouterr().err
+
+    assert main(["resolve", "app", "--cache-dir", cache, "--index-url", server.index_url,
+                 "--airflow-constraints", "off"]) == 0  # app's metadata now in the cache
+    capsys.readouterr()
+    for options in (("--dry-run",), ()):
+        code, err = install("refused", "--no-build", *options)
+        assert code == 1, err
+        assert "--no-build is set, but app 1.0 (app-1.0.tar.gz) has no wheel" in err
+        assert _builds(log) == 0 and not (tmp_path / "refused").exists()
+    assert install("built", "app==1.0")[0] == 0 and _builds(log) == 1
+    code, err = install("again", "--no-build")  # the wheel built then: no code runs
+    assert code == 0, err
+    assert (tmp_path / "again" / SITE / "app").is_dir() and _builds(log) == 1

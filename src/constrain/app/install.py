@@ -194,7 +194,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
         build = early_build(session, target, reporter)
         reporter.info(f"resolving for {target.describe()} ({interp.executable})")
         early = EarlyDownloads(session, {} if chosen.missing else read_installed(interp),
-                                build=build)
+                                build=None if resolve_req.no_build else build)  # see below
         whole.bind(
             wanted=exact_pins(prepared),
             build=lambda file, path: build(path, file.sha256 or sha256_of(path), file.filename),
@@ -242,6 +242,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
             plan = make_plan(install_set, installed, exact=request.exact,
                              reinstall=_reinstall(request, install_set),
                              keep=_kept(request, interp, installed))
+            _refuse_builds(resolve_req, plan, session, target)
             for problem in _after(interp, installed, plan):  # what the real run would find
                 reporter.warning(f"after this install: {problem}")
             return InstallResult(interp, plan, install_set, chosen.created, stats=stats,
@@ -257,6 +258,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
                          keep=_kept(request, interp, installed))
         from ..install.fetch import prepare
 
+        _refuse_builds(resolve_req, plan, session, target)
         wanted = [c.pin for c in plan.to_install if c.pin is not None]
         ready = prepare(wanted, client=session.client, cache=session.cache, target=target,
                         build_index=session.settings,
@@ -377,6 +379,16 @@ def _after(interp, installed: dict, plan: Plan) -> list[str]:
                                       str(c.pin.version), Path(f"{c.name}.dist-info"),
                                       requires_dist=tuple(map(str, c.pin.metadata.requires_dist)))
     return check_set(interp, after)
+
+
+def _refuse_builds(resolve_req: ResolveRequest, plan, session, target) -> None:
+    """``--no-build``: the plan may not need a wheel built from an sdist (one built earlier
+    is used)."""
+    if resolve_req.no_build:
+        from ..install.build import refuse_unbuilt
+
+        refuse_unbuilt([c.pin for c in plan.to_install if c.pin is not None], target,
+                       session.cache, session.build_source.identity())
 
 
 def _where(interp) -> str:

@@ -79,7 +79,8 @@ def add_resolve_options(p: argparse.ArgumentParser, *, target: bool = True) -> N
                      help="when pre-releases may be chosen (default: only when a requirement "
                      "names one, or when nothing else matches)")
     pol.add_argument("--no-build", action="store_true",
-                     help="never run a build backend to learn an sdist's metadata")
+                     help="never run a build backend: not to learn an sdist's metadata, "
+                     "nor (install) to build its wheel; a wheel built earlier is used")
     pol.add_argument("--only-binary", action="store_true", help="never use sdists")
     bld = p.add_argument_group("builds of sdists")
     bld.add_argument("--build-constraint", dest="build_constraints", action="append",

@@ -30,7 +30,7 @@ from packaging.utils import (
 )
 
 from ..cache.store import Cache
-from ..errors import BuildError, BuildRequirementsUnavailable
+from ..errors import BuildError, BuildForbidden, BuildRequirementsUnavailable
 from ..processes import scratch_directory
 from ..reporting import NULL_REPORTER, Reporter
 from ..target import TargetEnvironment
@@ -114,6 +114,28 @@ def cached_build(sdist_sha256: str, target: TargetEnvironment, cache: Cache,
     if path is None or _misfit(path.name.split("_", 1)[1], path.name, target) is not None:
         return None
     return path
+
+
+def refuse_unbuilt(pins, target: TargetEnvironment, cache: Cache | None, rules: Any) -> None:
+    """``--no-build`` for an install: a pin whose file is an sdist is installed only from the
+    wheel built from it earlier under the same rules (no build code runs); any other is
+    refused with :class:`BuildForbidden` before anything is fetched or changed. (Its metadata
+    may well have come from the cache without a build.)"""
+    unbuilt = [p for p in pins if not p.file.is_wheel and (
+        cache is None or not p.file.sha256
+        or cached_build(p.file.sha256, target, cache, rules) is None)]
+    if not unbuilt:
+        return
+    named = ", ".join(f"{p.display_name} {p.version} ({p.file.filename})" for p in unbuilt[:8])
+    more = f" and {len(unbuilt) - 8} more" if len(unbuilt) > 8 else ""
+    one = len(unbuilt) == 1
+    raise BuildForbidden(
+        f"--no-build is set, but {named}{more} {'has' if one else 'have'} no wheel for "
+        f"{target.describe()}: installing {'it' if one else 'them'} would run "
+        f"{'its' if one else 'their'} build backend",
+        hint="drop --no-build to build it, or keep such versions out so ones with a wheel "
+        "are chosen (a -c file with 'name!=version')",
+    )
 
 
 def build_for(
