@@ -19,9 +19,9 @@ what keeps an interrupted or finished constrain quiet and quick:
   still running, without waiting for its job.
 
 A command that ends while a thread still works (an interrupt does not wait for a build) ends
-with ``os._exit``: no ``finally`` of that thread runs. So the temporary directories such work
-writes into are made by :func:`scratch_directory`, and :func:`remove_scratch` removes those
-still there once :func:`kill_descendants` has killed every process that could write into them.
+with ``os._exit``: no ``finally`` runs. So the temporary directories such work writes into are
+made by :func:`scratch_directory`, and :func:`remove_scratch` removes those still there (and
+runs :func:`undo_if_ending`'s undos) once :func:`kill_descendants` has killed every process.
 """
 
 from __future__ import annotations
@@ -297,9 +297,8 @@ atexit.register(stop_all)
 def descendants(pid: int | None = None) -> list[int]:
     """The process ids of every descendant of ``pid`` (default: this process), children
     first; empty where ``/proc`` does not list children."""
-    root = os.getpid() if pid is None else pid
     found: list[int] = []
-    todo = [root]
+    todo = [os.getpid() if pid is None else pid]
     while todo:
         current = todo.pop(0)
         try:
@@ -337,14 +336,12 @@ def kill_descendants() -> None:
             os.waitpid(pid, 0)
 
 
-#: the temporary directories of :func:`scratch_directory` not yet removed
-_SCRATCH: set[str] = set()
+_SCRATCH: set[str] = set()  # the directories of scratch_directory not yet removed
 _ENDING: list[bool] = [False]  # set by remove_scratch: the process is ending
 
 
 class Ending(RuntimeError):
-    """Work asked for a scratch directory, or went on writing into one, while the command
-    ends (:func:`remove_scratch` has begun)."""
+    """Work wanted a scratch directory, or wrote into one, as the command ends (see ending)."""
 
 
 def ending() -> bool:
@@ -372,13 +369,29 @@ def scratch_directory(prefix: str, parent: str | os.PathLike[str] | None = None
         _SCRATCH.discard(path)
 
 
+_UNDO: dict[int, Callable[[], None]] = {}  # undo_if_ending's
+
+
+@contextlib.contextmanager
+def undo_if_ending(undo: Callable[[], None]) -> Iterator[None]:
+    """In this block, :func:`remove_scratch` runs ``undo``: what the main thread's clean-up
+    would undo (a new venv) if the command ends at once (an interrupt's grace time over)."""
+    _UNDO[id(undo)] = undo
+    try:
+        yield
+    finally:
+        _UNDO.pop(id(undo), None)
+
+
 def remove_scratch() -> None:
-    """Remove the directories of :func:`scratch_directory` still there: for a command that
-    ends, after :func:`kill_descendants` (no process it started writes into them any more).
-    A thread of this process may still be writing into one (unpacking an sdist): writers
-    check :func:`ending` as they go, and a directory written again while it was removed is
-    removed again (for at most 0.2 s)."""
+    """For a command that ends, after :func:`kill_descendants`: run the undos of
+    :func:`undo_if_ending` (a failure ignored), remove the directories of
+    :func:`scratch_directory` still there. A thread may still write into one (unpacking an
+    sdist): writers check :func:`ending`, and one written again is removed again (0.2 s)."""
     _ENDING[0] = True
+    for undo in list(_UNDO.values()):
+        with contextlib.suppress(Exception):
+            undo()
     if _SCRATCH:
         import shutil
         import time

@@ -55,3 +55,32 @@ def test_without_pip_makes_a_complete_venv_without_pip(server, tmp_path, capsys)
     # a later install does not add pip behind the user's back
     assert install(capsys, "beta", "--index-url", server.index_url, "--venv", str(venv))[0] == 0
     assert "pip" not in installed(venv)
+
+
+def test_a_first_install_ended_at_once_still_removes_its_venv(server, tmp_path, capsys,
+                                                               monkeypatch):
+    # A second Ctrl-C, or the grace time after the first, ends the command at once
+    # (remove_scratch, then os._exit): the main thread never gets to remove the new venv.
+    # Before: the venv stayed with its marker; a removal under way when the process ended
+    # left bin/ and lib/ without pyvenv.cfg, which the next install took for a system Python.
+    from constrain import processes
+
+    venv = tmp_path / "V"
+    seen = []
+
+    def ended_at_once(*args, **kwargs):
+        assert (venv / ".constrain" / "incomplete").is_file()
+        processes.remove_scratch()  # what the command does as it ends at once
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        raise SystemExit(130)  # (os._exit in the real command)
+
+    monkeypatch.setattr("constrain.app.install._install", ended_at_once)
+    monkeypatch.setattr(processes, "_ENDING", [False])  # this test's process goes on
+    with pytest.raises(SystemExit):
+        install(capsys, "gamma", "--index-url", server.index_url, "--venv", str(venv))
+    assert seen == [[]]  # removed whole, no half venv or renamed remains left
+
+    (venv / "bin").mkdir(parents=True)  # what such a cut-short removal used to leave
+    (venv / "bin" / "python").symlink_to("/usr/bin/python3")
+    code, _, err = install(capsys, "gamma", "--index-url", server.index_url, "--venv", str(venv))
+    assert code == 1 and "is not a virtual environment" in err and "--system" not in err, err

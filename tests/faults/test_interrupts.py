@@ -239,6 +239,9 @@ def test_ctrl_c_during_a_build_leaves_no_build_directory(make_index, tmp_path, s
     _one_interrupted_line(err)
     assert wait_for(lambda: not run.left_behind(), 10), run.left_behind()
     assert not list(scratch.glob("constrain-*")), list(scratch.iterdir())
+    # and the venv it made is gone, also when the build held the clean-up up until the grace
+    # time ended the command (before: left with its marker, or half removed, no pyvenv.cfg)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "hooks.log", "tmp"]
 
 
 def test_ctrl_c_while_a_worker_downloads_an_exact_pin_leaves_no_partial_file(front, tmp_path):

@@ -36,6 +36,7 @@ from ..install.venv import (
     remove_unfinished,
 )
 from ..models import InstallSet
+from ..processes import undo_if_ending
 from ..records import record
 from ..reporting import NULL_REPORTER, Reporter
 from .install_early import EarlyDownloads, early_build, exact_pins
@@ -158,14 +159,20 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
     chosen = choose(venv=request.venv, python_executable=request.python_executable,
                     system=request.system, environ=environ, cwd=Path.cwd(),
                     create=not request.dry_run, seed=request.seed)
+    made = chosen.venv if chosen.created and not request.dry_run else None
+
+    def undo() -> None:  # also when an interrupt's grace time ends the command at once
+        if made is not None:
+            remove_unfinished(made)
+
     try:
-        return _install(request, resolve_req, cache, chosen, reporter)
+        with undo_if_ending(undo):
+            return _install(request, resolve_req, cache, chosen, reporter)
     except BaseException:
         # A venv this command made is complete or gone: when its first install failed (or
         # was interrupted) it is removed -- unless that install got as far as completing it,
         # or another install that found it holds its lock (remove_unfinished).
-        if chosen.venv is not None and chosen.created and not request.dry_run:
-            remove_unfinished(chosen.venv)
+        undo()
         raise
 
 

@@ -324,15 +324,14 @@ class _Interrupts:
         self._exit_now(report=True)
 
     def _exit_now(self, *, report: bool) -> None:
-        code = self.report() if report else self.code
-        try:
+        try:  # the clean-up first: the line says what is left (a new venv removed by it)
             from ..processes import kill_descendants, remove_scratch, stop_all
 
             stop_all()
             kill_descendants()
             remove_scratch()
         finally:
-            os._exit(code)
+            os._exit(self.report() if report else self.code)
 
 
 def _install_interrupted(args: argparse.Namespace | None,

@@ -294,8 +294,14 @@ def remove_venv(venv: Path, *, keep_dir: bool = False) -> None:
             else:
                 with contextlib.suppress(OSError):
                     entry.unlink()
-    else:
-        shutil.rmtree(venv, ignore_errors=True)
+    else:  # renamed first: a removal cut short leaves no half venv at the path (its
+        import glob  # remains go with the next removal of a venv there)
+
+        with contextlib.suppress(OSError):
+            os.rename(venv, venv.with_name(f".{venv.name}.constrain-removed-{os.getpid()}"))
+        shutil.rmtree(venv, ignore_errors=True)  # when it could not be renamed
+        for left in venv.parent.glob(f".{glob.escape(venv.name)}.constrain-removed-*"):
+            shutil.rmtree(left, ignore_errors=True)
 
 
 @record
@@ -333,6 +339,12 @@ def choose(
         path = Path(venv)
         py = venv_python(path)
         pending = incomplete(path)
+        if py.exists() and not (path / "pyvenv.cfg").is_file():  # (else: a system Python)
+            raise EnvironmentError_(
+                f"{path} is not a virtual environment: it has {py.relative_to(path)} but no "
+                "pyvenv.cfg (a venv whose creation was cut short, or a Python installation)",
+                hint=f"remove {path} and run the same command (a missing --venv is created), "
+                "or give another environment")
         if py.exists():
             return Chosen(py, False, pending=pending, venv=path)
         if pending is not None and create and _made_now(path, py, pending):
