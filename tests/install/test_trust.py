@@ -72,3 +72,30 @@ def test_lines_spelt_otherwise_but_equal_are_not_parsed(monkeypatch):
 def test_lines_that_differ_in_meaning_are_a_mismatch(used, raw):
     with pytest.raises(MetadataMismatch):
         check_metadata([_ready([str(Requirement(u)) for u in used], raw)])
+
+
+@pytest.mark.parametrize("dynamic", [False, True], ids=["static PKG-INFO", "prepared"])
+def test_a_built_wheel_that_breaks_its_sdists_metadata_is_not_linked(
+        make_index, tmp_path, capsys, monkeypatch, dynamic):
+    # Before: the wheel was linked, and the post-install check then found the environment
+    # inconsistent (exit 1, the venv changed) and blamed "distributions the set does not cover".
+    from constrain.cli import main
+    from tests.support.builders import PackageSpec
+
+    options = {"dynamic": ["Requires-Dist"]} if dynamic else {}
+    server = make_index([PackageSpec("delta", "1.0", kinds=("sdist",), sdist_options=options),
+                         PackageSpec("beta", "1.0")])
+    monkeypatch.setenv("INLINE_BACKEND_WHEEL_ALSO_REQUIRES", "beta")
+    venv = tmp_path / "V"
+    assert main(["install", "--without-pip", "--venv", str(venv), "beta",
+                 "--index-url", server.index_url]) == 0  # an existing environment
+    capsys.readouterr()
+    code = main(["install", "delta", "--venv", str(venv), "--index-url", server.index_url,
+                 "--cache-dir", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert ("delta-1.0-py3-none-any.whl, built from delta-1.0.tar.gz: its METADATA disagrees "
+            f"with {'the metadata its backend prepared' if dynamic else 'its static PKG-INFO'}"
+            in err), err
+    assert "the wheel declares Requires-Dist: beta, which the resolve did not see" in err
+    assert not list(venv.glob("lib/python*/site-packages/delta*"))  # nothing linked

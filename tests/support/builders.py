@@ -209,7 +209,8 @@ def make_wheel(
 # build_requires, metadata_version) and _backend/requires.txt (one Requires-Dist per line), so
 # the metadata a build produces is what the test asked for, whatever PKG-INFO says. With
 # INLINE_BACKEND_LOG set, each hook appends its name to that file (tests count builds); with
-# INLINE_BACKEND_STALL set, build_wheel then sleeps that many seconds (a build under way).
+# INLINE_BACKEND_STALL set, build_wheel then sleeps that many seconds (a build under way); with
+# INLINE_BACKEND_WHEEL_ALSO_REQUIRES, the built wheel's METADATA has that Requires-Dist too.
 _BACKEND_SOURCE = r'''"""A stdlib-only PEP 517 backend for constrain's test sdists (generated)."""
 
 import base64
@@ -305,7 +306,11 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             with open(full, "rb") as f:
                 entries.append((os.path.relpath(full, root).replace(os.sep, "/"), f.read()))
     info = _dist_info(config)
-    entries.append((info + "/METADATA", _metadata(config).encode("utf-8")))
+    metadata = _metadata(config)
+    if os.environ.get("INLINE_BACKEND_WHEEL_ALSO_REQUIRES"):  # a backend breaking PEP 517
+        metadata = metadata.replace("\n\n", "\nRequires-Dist: %s\n\n"
+                                    % os.environ["INLINE_BACKEND_WHEEL_ALSO_REQUIRES"])
+    entries.append((info + "/METADATA", metadata.encode("utf-8")))
     wheel = (
         "Wheel-Version: 1.0\nGenerator: inline_backend\n"
         "Root-Is-Purelib: true\nTag: py3-none-any\n"

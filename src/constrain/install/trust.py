@@ -106,18 +106,24 @@ _WHERE = {"pep658": "the index's metadata file (PEP 658)", "range": "the metadat
           "index", "wheel": "the metadata read from the wheel", "installed": "the installed "
           "metadata"}
 
+_BUILT = {"built": "the metadata its backend prepared", "pkg-info": "its static PKG-INFO",
+          "pyproject": "its pyproject.toml's [project] table"}
+
 
 def check_metadata(ready) -> None:
     """Raise :class:`MetadataMismatch` naming, for the first wheel in ``ready`` (``fetch.Ready``
     items) whose METADATA disagrees with its pin's metadata, each Requires-Dist only one side
-    has and a differing Requires-Python. Wheels built here from sdists are not compared."""
+    has and a differing Requires-Python. A wheel built here from an sdist is compared with the
+    sdist's metadata the resolve read (static, or prepared by its backend): PEP 517 and PEP 643
+    require them to agree."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
     from .headers import metadata_headers
 
     for r in ready:
         pin = r.pin
-        if pin is None or r.built or not pin.file.is_wheel or pin.metadata.source == "built":
+        if pin is None or not r.built and (not pin.file.is_wheel
+                                           or pin.metadata.source == "built"):
             continue
         manifest = r.unpacked.manifest
         recorded = manifest.get("metadata")
@@ -180,6 +186,15 @@ def check_metadata(ready) -> None:
             used_rp = pin.metadata.requires_python or "(none)"
             lines.append(f"the resolve used Requires-Python: {used_rp}, the wheel says "
                          f"{own_rp or '(none)'}")
+        if lines and r.built:
+            raise MetadataMismatch(
+                f"{manifest['wheel']}, built from {pin.file.filename}: its METADATA disagrees "
+                f"with {_BUILT.get(pin.metadata.source, 'the sdist metadata the resolve used')}",
+                details=lines,
+                hint="the sdist's build backend does not keep to its own metadata (report it "
+                "to the project); nothing was installed. Pin another version of "
+                f"{pin.display_name}, ideally one with a wheel",
+            )
         if lines:
             where = _WHERE.get(pin.metadata.source, "the metadata the resolve used")
             raise MetadataMismatch(
