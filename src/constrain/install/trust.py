@@ -122,8 +122,8 @@ def check_metadata(ready) -> None:
 
     for r in ready:
         pin = r.pin
-        if pin is None or not r.built and (not pin.file.is_wheel
-                                           or pin.metadata.source == "built"):
+        if pin is None or (not r.built and (not pin.file.is_wheel
+                                           or pin.metadata.source == "built")):
             continue
         manifest = r.unpacked.manifest
         recorded = manifest.get("metadata")

@@ -179,14 +179,41 @@ class Dependencies:
     1,352 requirements of 317 objects. The one :class:`Req` also keeps, once, its text for
     the limits, whether it pins, and its answers about versions."""
 
-    def __init__(self) -> None:
+    def __init__(self, url_allowed: Callable[[str], bool] = lambda name: False) -> None:
         self._made: dict[int, tuple[Requirement, Req]] = {}
+        self.url_allowed = url_allowed
 
     def __call__(self, req: Requirement, parent: Candidate) -> Req | None:
         known = self._made.get(id(req))
         if known is None or known[0] is not req:
+            if req.url is not None and not self.url_allowed(canonicalize_name(req.name)):
+                raise DirectUrl(req)
             known = self._made[id(req)] = (req, Req.from_requirement(req))
         return _of_parent(known[1], parent)
+
+
+class DirectUrl(Exception):
+    """A dependency written ``name @ url``, which the resolver does not fetch."""
+
+    def __init__(self, requirement: Requirement) -> None:
+        super().__init__(str(requirement))
+        self.requirement = requirement
+
+
+def direct_url_error(candidate: Candidate, requirement: Requirement, chain: str
+                     ) -> MetadataError:
+    """The error for a candidate whose metadata asks for ``name @ url``: constrain takes
+    projects from indexes and find-links only, and quietly taking the index's release of that
+    name instead could install another artifact than the one named (dependency confusion)."""
+    name = requirement.name
+    return MetadataError(
+        f"{candidate.name} {candidate.version} requires {requirement}, a direct URL, which "
+        "constrain does not fetch",
+        details=(f"needed by {chain}",) if chain else (),
+        hint=f"to take {name} from the indexes or --find-links instead, constrain it yourself "
+        f"(a -c file with e.g. '{name}>=0'), or exclude this version ({candidate.name}!="
+        f"{candidate.version})",
+    )
 
 
 def _of_parent(dep: Req, parent: Candidate) -> Req | None:

@@ -34,7 +34,9 @@ from .ahead import Ahead
 from .candidates import PYTHON, Candidate, ConstraintIndex, Req, python_candidate, split_identifier
 from .dependencies import (
     Dependencies,
+    DirectUrl,
     MarkerMemo,
+    direct_url_error,
     extra_dependencies,
     unreadable_applying,
     unreadable_error,
@@ -72,7 +74,9 @@ class ConstrainProvider(Ahead, AbstractProvider):
         self.constraints = constraints
         self.reporter = reporter
         self._markers = MarkerMemo(target)  # the resolver thread's: prefetch threads ask target
-        self._dependency = Dependencies()  # a Requires-Dist line -> Req, once per line object
+        # a Requires-Dist line -> Req, once per line object; `name @ url` only where a -c
+        # constraint names the project (the user's choice to take it from the indexes)
+        self._dependency = Dependencies(lambda name: bool(constraints.on(name)))
         self._files: dict[str, Sequence[DistFile]] = {}
         self._versions: dict[str, Sequence[VersionFiles]] = {}
         self._metadata: dict[tuple[str, Any], CoreMetadata] = {}
@@ -265,20 +269,24 @@ class ConstrainProvider(Ahead, AbstractProvider):
         if md.unreadable:
             self._check_unreadable(candidate, md)
         deps: list[Req | None]
-        if candidate.extras:
-            deps = [Req(candidate.name, exact=candidate.version)]
-            deps += self._extra_dependencies(candidate, md)
-        else:
-            if md.requires_python is not None and not self.target.python_matches(
-                md.requires_python
-            ):
-                # Unusable on the target: depend on a Python that cannot be found.
-                return [Req(PYTHON, specifier=md.requires_python)]
-            deps = [
-                self._dependency(r, candidate)
-                for r in md.requires_dist
-                if self._markers.evaluate(r.marker)
-            ]
+        try:
+            if candidate.extras:
+                deps = [Req(candidate.name, exact=candidate.version)]
+                deps += self._extra_dependencies(candidate, md)
+            else:
+                if md.requires_python is not None and not self.target.python_matches(
+                    md.requires_python
+                ):
+                    # Unusable on the target: depend on a Python that cannot be found.
+                    return [Req(PYTHON, specifier=md.requires_python)]
+                deps = [
+                    self._dependency(r, candidate)
+                    for r in md.requires_dist
+                    if self._markers.evaluate(r.marker)
+                ]
+        except DirectUrl as exc:
+            raise direct_url_error(candidate, exc.requirement,
+                                   " -> ".join(self.chain(candidate))) from None
         found = [d for d in deps if d is not None]
         for dep in found:
             self.asked.setdefault(dep.key, []).append((dep, candidate))
