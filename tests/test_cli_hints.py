@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 
 import pytest
 
@@ -411,21 +412,28 @@ def test_a_download_rerun_for_fewer_targets_names_the_files_it_no_longer_writes(
     assert "3.11.txt is in" not in err and "cp311" not in err
 
 
-def test_an_install_from_a_wheelhouse_with_no_requirement_names_the_wheelhouse_files(
+def test_an_install_from_a_wheelhouse_with_no_requirement_installs_what_it_was_made_for(
         make_index, tmp_path, capsys, isolated_env):
+    # Before: "nothing to install", though the README gave `constrain install --wheelhouse
+    # DIR --offline` as the way to install on the other side.
     server = make_index([PackageSpec("alpha", "1.0")])
-    house = tmp_path / "wh"
-    assert _run(["download", "alpha", "--dest", str(house), "--index-url", server.index_url],
-                capsys)[0] == 0
-    code, err = _run(["install", "--wheelhouse", str(house), "--offline", "--venv",
-                      str(tmp_path / "v")], capsys)
-    assert code == 2 and "nothing to install" in err, err
-    (listed,) = house.glob("requirements-*.txt")  # for the running Python
-    assert f"install what the wheelhouse was downloaded for: -r {listed}" in err, err
-    # and what it says works, offline
-    code, err = _run(["install", "--wheelhouse", str(house), "--offline", "--venv",
-                      str(tmp_path / "v"), "-r", str(listed)], capsys)
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    elsewhere = "3.12" if here != "3.12" else "3.13"
+    house, other = tmp_path / "wh", tmp_path / "wh-elsewhere"
+    for dest, python in ((house, here), (other, elsewhere)):
+        assert _run(["download", "alpha", "--dest", str(dest), "--python", python,
+                     "--index-url", server.index_url], capsys)[0] == 0
+    venv = tmp_path / "v"
+    code, err = _run(["install", "--wheelhouse", str(house), "--offline", "--venv", str(venv)],
+                     capsys)
     assert code == 0, err
+    assert list(venv.glob(f"lib/python{here}/site-packages/alpha-1.0.dist-info"))
+    # downloaded for another Python only: nothing for this one, and its files are named
+    code, err = _run(["install", "--wheelhouse", str(other), "--offline", "--venv",
+                      str(tmp_path / "v2")], capsys)
+    assert code == 2 and "nothing to install" in err, err
+    listed = other / f"requirements-{elsewhere}.txt"
+    assert f"install what the wheelhouse was downloaded for: -r {listed}" in err, err
 
 
 def test_hashes_in_a_requirements_file_are_checked_as_pip_checks_them(

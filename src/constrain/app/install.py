@@ -81,10 +81,10 @@ class EnvironmentInconsistent(ConstrainError):
     """After the install, some installed distribution lacks what it requires."""
 
 
-def _wheelhouse_constraints(house: Path, target) -> list[str]:
-    """The constraints file a wheelhouse carries for ``target``: the manifest's target whose
-    Python and platform match (``constraints-<python>[-<platform>].txt``), else a plain
-    ``constraints.txt``."""
+def _wheelhouse_files(house: Path, target) -> tuple[list[str], list[str]]:
+    """The constraints and requirements files a wheelhouse carries for ``target``: those of
+    the manifest's target whose Python and platform match (``constraints-<python>[-<platform>]
+    .txt``, ``requirements-...``), else a plain ``constraints.txt`` and none."""
     try:
         data = json.loads((house / "manifest.json").read_text(encoding="utf-8"))
         entries = data.get("targets", []) if isinstance(data, dict) else []
@@ -101,16 +101,27 @@ def _wheelhouse_constraints(house: Path, target) -> list[str]:
             continue
         path = house / str(entry["constraints"])
         if path.is_file():
-            return [str(path)]
+            wanted = house / str(entry.get("requirements") or "")
+            return [str(path)], [str(wanted)] if entry.get("requirements") and wanted.is_file(
+            ) else []
     plain = house / "constraints.txt"
-    return [str(plain)] if plain.is_file() else []
+    return [str(plain)] if plain.is_file() else [], []
+
+
+def _nothing_to_install(house: str | None) -> UsageError:
+    listed = sorted(Path(house).glob("requirements-*.txt")) if house else []
+    return UsageError("nothing to install", hint=(
+        f"name requirements, or install what the wheelhouse was downloaded for: "
+        f"-r {' or -r '.join(str(p) for p in listed[:3])}" if listed else
+        "name requirements, e.g. constrain install 'flask>=3', or -r FILE"))
 
 
 def _with_wheelhouse(
     request: ResolveRequest, wheelhouse: str, target=None
 ) -> ResolveRequest:
     """A wheelhouse is the only source: its files as find-links, no index, and the
-    constraints file it carries for this interpreter (if any) applied."""
+    constraints file it carries for this interpreter (if any) applied; with no requirement
+    named, what it was downloaded for this interpreter (its requirements file)."""
     house = Path(wheelhouse)
     if not house.is_dir():
         raise UsageError(
@@ -118,9 +129,14 @@ def _with_wheelhouse(
             + ("not a directory" if house.exists() else "no such directory"),
             hint="give the directory 'constrain download --dest DIR' filled")
     constraint_files = list(request.constraint_files)
-    for path in _wheelhouse_constraints(house, target):
+    carried, requirement_files = _wheelhouse_files(house, target)
+    for path in carried:
         if path not in constraint_files:
             constraint_files.append(path)
+    if request.requirements or request.requirement_files:
+        requirement_files = list(request.requirement_files)
+    elif not requirement_files:
+        raise _nothing_to_install(wheelhouse)
     return dataclasses.replace(
         request,
         find_links=(str(house.resolve()),),
@@ -128,6 +144,7 @@ def _with_wheelhouse(
         extra_index_urls=(),
         no_index=True,
         constraint_files=tuple(constraint_files),
+        requirement_files=tuple(requirement_files),
     )
 
 
@@ -141,13 +158,10 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
             "install targets an interpreter; --python and --platform do not apply",
             hint="choose the environment with --venv PATH or --python-executable PATH",
         )
-    if not resolve_req.requirements and not resolve_req.requirement_files:
-        house = request.wheelhouse  # a wheelhouse names what it was downloaded for
-        listed = sorted(Path(house).glob("requirements-*.txt")) if house else []
-        raise UsageError("nothing to install", hint=(
-            f"name requirements, or install what the wheelhouse was downloaded for: "
-            f"-r {' or -r '.join(str(p) for p in listed[:3])}" if listed else
-            "name requirements, e.g. constrain install 'flask>=3', or -r FILE"))
+    if not resolve_req.requirements and not resolve_req.requirement_files and not (
+            request.wheelhouse and (Path(request.wheelhouse) / "manifest.json").is_file()):
+        raise _nothing_to_install(request.wheelhouse)  # (a wheelhouse's: once the
+        # interpreter is known, what it was downloaded for: _with_wheelhouse)
     if request.build_constraints:  # the library's older spelling of the resolve option
         resolve_req = dataclasses.replace(resolve_req, build_constraints=tuple(
             dict.fromkeys((*resolve_req.build_constraints, *request.build_constraints))))
