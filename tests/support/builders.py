@@ -210,7 +210,9 @@ def make_wheel(
 # the metadata a build produces is what the test asked for, whatever PKG-INFO says. With
 # INLINE_BACKEND_LOG set, each hook appends its name to that file (tests count builds); with
 # INLINE_BACKEND_STALL set, build_wheel then sleeps that many seconds (a build under way); with
-# INLINE_BACKEND_WHEEL_ALSO_REQUIRES, the built wheel's METADATA has that Requires-Dist too.
+# INLINE_BACKEND_WHEEL_ALSO_REQUIRES, the built wheel's METADATA has that Requires-Dist too;
+# with INLINE_BACKEND_POLLUTE=<name>, that project's hooks write polluted.py into the build
+# environment and any other project's hooks fail when they find it there.
 _BACKEND_SOURCE = r'''"""A stdlib-only PEP 517 backend for constrain's test sdists (generated)."""
 
 import base64
@@ -238,6 +240,15 @@ def _check(config, hook):
     if log:
         with open(log, "a", encoding="utf-8") as f:
             f.write(hook + "\n")
+    if os.environ.get("INLINE_BACKEND_POLLUTE"):  # an old setup.py installing into sys.prefix
+        import sysconfig
+
+        polluted = os.path.join(sysconfig.get_paths()["purelib"], "polluted.py")
+        if config["name"] == os.environ["INLINE_BACKEND_POLLUTE"]:
+            open(polluted, "w").close()
+        elif os.path.exists(polluted):
+            sys.stderr.write("inline_backend: polluted by another build: %s\n" % polluted)
+            raise SystemExit(1)
     if config.get("fail_build"):
         sys.stderr.write(
             "inline_backend: %s failed on purpose for %s %s (fail_build=True)\n"

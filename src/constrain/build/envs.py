@@ -64,6 +64,7 @@ from packaging.utils import canonicalize_name
 from ..cache.store import Cache
 from ..errors import BuildError
 from ..reporting import NULL_REPORTER, Reporter
+from .guard import record
 
 ENVS_DIR = "build-envs-v3"  # bump when the layout or the way envs are made changes
 READY = ".ready"
@@ -336,6 +337,7 @@ class BuildEnvs:
                 if existing is not None:
                     shutil.rmtree(path, ignore_errors=True)
                     return existing
+                record(path, _paths(env))  # what it holds, for guard.check after each hook
                 marker = path / READY
                 marker.with_name(READY + ".tmp").write_text(
                     json.dumps({"pins": list(env.pins), "python": self._python}) + "\n"

@@ -31,7 +31,8 @@ from ..errors import BuildError, BuildRequirementsUnavailable
 from ..processes import scratch_directory
 from ..reporting import NULL_REPORTER, Reporter
 from .archive import read_pkg_info, read_top_files, unpack
-from .envs import BuildEnv, BuildEnvs, PipFailed, hook_starting, pip_environ
+from .envs import READY, BuildEnv, BuildEnvs, PipFailed, _paths, hook_starting, pip_environ
+from .guard import check
 from .log import keep_log, meaningful_tail
 from .slots import SPECULATIVE, GaveWay, run_either, run_in_slot, run_speculative
 
@@ -154,6 +155,8 @@ class _Session:
             lane(cmd, self.output, {**self.env.environ(), **(extra_environ or {})}, cwd)
         finally:
             self._take_warnings(cmd)
+            check(self.env.path, _paths(self.env), READY, self.what,  # a build installing
+                  self.reporter.warning)  # into it
 
     def _take_warnings(self, cmd: Sequence[str]) -> None:
         """Move the warnings the backend raised into the captured output.
