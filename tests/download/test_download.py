@@ -12,6 +12,7 @@ import sys
 import tarfile
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -341,3 +342,24 @@ def test_a_wheelhouse_file_its_manifest_does_not_list_is_never_used(
     assert list(venv.glob("lib/python*/site-packages/app-1.0.dist-info"))
     assert list(venv.glob("lib/python*/site-packages/lib-1.0.dist-info"))
     assert not list(venv.glob("lib/python*/site-packages/stray*"))
+
+
+def test_an_install_from_a_wheelhouse_keeps_the_downloads_cut_off(host_specs_server, tmp_path,
+                                                                  capsys):
+    # Before: "... reports no upload times", though the manifest records each file's: the
+    # same --exclude-newer as the download's could not be given on the other side.
+    from tests.support.builders import BASE_UPLOAD_TIME
+
+    cut = (BASE_UPLOAD_TIME + timedelta(days=30)).date().isoformat()
+    dest = tmp_path / "wh"
+    assert main(["download", "app", "lib<2", "--index-url", host_specs_server.index_url,
+                 "--dest", str(dest), "--exclude-newer", cut]) == 0
+    host_specs_server.close()
+    install = ["install", "app", "--wheelhouse", str(dest), "--offline", "--without-pip",
+               "--cache-dir", str(tmp_path / "c")]
+    assert main([*install, "--venv", str(tmp_path / "ok"), "--exclude-newer", cut]) == 0
+    capsys.readouterr()
+    before = (BASE_UPLOAD_TIME - timedelta(days=2)).date().isoformat()  # before any upload
+    assert main([*install, "--venv", str(tmp_path / "no"), "--exclude-newer", before]) == 1
+    err = capsys.readouterr().err
+    assert "was uploaded after the --exclude-newer cut-off" in err, err

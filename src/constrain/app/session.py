@@ -481,7 +481,7 @@ def settings_with_inputs(settings: IndexSettings, request: ResolveRequest,
     return settings
 
 
-def _vetted(settings) -> dict[str, dict[str, str]]:
+def _vetted(settings) -> dict[str, dict[str, tuple[str, str | None]]]:
     """The wheelhouses among the find-links locations (``download.manifest.vetted_files``):
     local directories holding a ``manifest.json`` (the module is imported only then)."""
     from ..config import find_links_locations

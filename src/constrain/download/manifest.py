@@ -357,13 +357,14 @@ def vetted_digests(manifests: Iterable[Manifest]) -> frozenset[str]:
     return frozenset(out)
 
 
-def vetted_files(wheelhouses: Iterable[str]) -> dict[str, dict[str, str]]:
+def vetted_files(wheelhouses: Iterable[str]) -> dict[str, dict[str, tuple[str, str | None]]]:
     """Each of the ``wheelhouses`` (``file:`` URLs of find-links directories holding the
     ``manifest.json`` ``constrain download`` writes) -> the files its manifest lists, by
-    name, with their sha256: the only files used there. A manifest that cannot be read is an
-    error: its files could not be told vetted or not."""
+    name, with their sha256 and upload time (as the index gave it, or ``None``): the only
+    files used there. A manifest that cannot be read is an error: its files could not be told
+    vetted or not."""
     from ..index.transport.client import file_url_to_path
 
-    return {location: {f.filename: f.sha256.removeprefix("sha256:").lower()
+    return {location: {f.filename: (f.sha256.removeprefix("sha256:").lower(), f.upload_time)
                        for f in read_manifest(file_url_to_path(location)).files}
             for location in wheelhouses}

@@ -4,8 +4,10 @@ local location's state for remembered resolutions (:func:`location_stamp`)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 
 from ...errors import redact_url
 from ...models import DistFile
@@ -44,18 +46,26 @@ def find_links_files(location: str, pages: PageCache, warn: Callable[[str], None
     return parse_find_links_page(page.body, page.content_type, page.url, location)
 
 
-def only_vetted(files: list[DistFile], listed: Mapping[str, str], location: str,
-                warn: Callable[[str], None]) -> list[DistFile]:
+def only_vetted(files: list[DistFile], listed: Mapping[str, tuple[str, str | None]],
+                location: str, warn: Callable[[str], None]) -> list[DistFile]:
     """The ``files`` of a wheelhouse at ``location`` that its manifest lists (``listed``:
-    file name -> sha256), each carrying that sha256 so it is checked when used; the others
-    (left by an earlier download, or copied in) are warned about and never used."""
+    file name -> sha256 and upload time), each carrying that sha256 so it is checked when
+    used, and the upload time the index gave (so ``--exclude-newer`` applies as it did to the
+    download); the others (left by an earlier download, or copied in) are warned about and
+    never used."""
     kept, strays = [], []
     for f in files:
-        digest = listed.get(f.filename)
-        if digest is None:
+        entry = listed.get(f.filename)
+        if entry is None:
             strays.append(f.filename)
-        else:
-            kept.append(f if f.sha256 else replace(f, hashes=(*f.hashes, ("sha256", digest))))
+            continue
+        digest, uploaded = entry
+        if not f.sha256:
+            f = replace(f, hashes=(*f.hashes, ("sha256", digest)))
+        if f.upload_time is None and uploaded:
+            with contextlib.suppress(ValueError):  # a time it cannot read: none, as before
+                f = replace(f, upload_time=datetime.fromisoformat(uploaded))
+        kept.append(f)
     if strays:
         shown = ", ".join(sorted(strays)[:5]) + (
             f" and {len(strays) - 5} more" if len(strays) > 5 else "")

@@ -70,10 +70,10 @@ class IndexRepository:
         page_ttl: float = 600,
         workers: int = 12,
         reporter: Reporter = NULL_REPORTER,
-        vetted: Mapping[str, Mapping[str, str]] | None = None,
+        vetted: Mapping[str, Mapping[str, tuple[str, str | None]]] | None = None,
     ) -> None:
         self.settings = settings
-        #: find-links location -> {file name: sha256} its manifest lists (a wheelhouse)
+        #: find-links location -> {file name: (sha256, upload time)} its manifest lists
         self.vetted = dict(vetted or {})
         self.client = client
         self.cache = cache
