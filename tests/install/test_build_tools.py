@@ -163,6 +163,20 @@ def test_a_build_constraint_wins_over_the_cut_off_and_over_today(server, tmp_pat
     assert "dep==1.0" in out
 
 
+def test_a_build_constraint_nothing_fits_is_named_as_the_cause(server, tmp_path, capsys):
+    # Before: the cut-off (which does not apply to a project a build constraint names) was
+    # given as a reason, and the hint offered the exemption instead of the constraint.
+    pins = tmp_path / "build.txt"
+    pins.write_text("oldtool<0.5\n")
+    code, _out, err = run(capsys, "resolve", "app", "--exclude-newer", CUTOFF,
+                          "--build-constraint", str(pins), "--index-url", server.index_url,
+                          "--airflow-constraints", "off")
+    assert code == 1
+    assert "the build requirements of app-1.0.tar.gz (oldtool)" in err, err
+    assert "the resolve's cut-off" not in err and "--build-exclude-newer-exempt" not in err
+    assert f"hint: loosen the build constraint on oldtool ({pins}:1)" in err, err
+
+
 def test_no_build_tool_by_the_cut_off_names_it_the_sdist_and_the_exemption(
         make_index, tmp_path, capsys):
     late = [s for s in SPECS if not (s.name == "oldtool" and s.version == "1.0")]

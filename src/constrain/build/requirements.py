@@ -253,10 +253,18 @@ class SessionBuildRequirements:
         shown = _shown(needed_by)
         what = name or "it"
         extra = list(details)
-        if cutoff is not None and not (ALL in self.rules.exempt or name in self.rules.exempt):
+        # a build constraint on it: the cut-off does not apply to it, the constraint does
+        constrained = [str(o) for r, o in self._build_constraints()
+                       if name is not None and canonicalize_name(r.name) == name]
+        if cutoff is not None and not constrained and not (
+                ALL in self.rules.exempt or name in self.rules.exempt):
             extra.append(f"build requirements are limited to files uploaded by "
                          f"{format_utc(cutoff)} (the resolve's cut-off)")
-        if offline or request.offline:
+        if constrained and not (offline or request.offline) and not isinstance(
+                why, UploadTimeMissing):
+            hint = (f"loosen the build constraint on {what} ({', '.join(constrained)}), or "
+                    f"make a version it allows available from the indexes or find-links")
+        elif offline or request.offline:
             where = (f"the wheelhouse ({', '.join(request.find_links)})"
                      if request.no_index and request.find_links else "the cache")
             hint = (f"add a wheel of {what} for this Python to {where} -- `constrain download` "
