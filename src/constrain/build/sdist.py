@@ -461,6 +461,11 @@ def build_wheel(
     out_dir.mkdir(parents=True, exist_ok=True)
     with _session(sdist_path, build_index, reporter, envs) as s:
         built, name = _with_early(s, "build_wheel", s.work / "dist", speculate=speculate)
+        # the hook's answer is the backend's word only: a name with a path in it, or one it
+        # did not write, is its failure, never a file looked for elsewhere
+        if not isinstance(name, str) or Path(name).name != name or not (built / name).is_file():
+            raise s.error(f"the build backend of {s.what} named a wheel it did not write: "
+                          f"build_wheel returned {name!r}")
         wheel = out_dir / name
         shutil.move(built / name, wheel)
         return wheel
