@@ -79,6 +79,24 @@ def command_line(argv: Sequence[str]) -> str:
     return "constrain " + " ".join(out)
 
 
+def check_exempt(values: Sequence[str]) -> None:
+    """:class:`UsageError` naming the first ``--build-exclude-newer-exempt`` value that is
+    neither a project name (any spelling: ``SetupTools``) nor ``:all:``: a specifier or a typo
+    would otherwise exempt nothing, without a word."""
+    from packaging.utils import InvalidName, canonicalize_name
+
+    for value in values:
+        if value.strip() == ":all:":
+            continue
+        try:
+            canonicalize_name(value.strip(), validate=True)
+        except InvalidName:
+            raise UsageError(
+                f"--build-exclude-newer-exempt {value!r} is not a project name",
+                hint="give a project name (setuptools) or :all: for every build requirement; "
+                "to pin a build requirement's version, use --build-constraint FILE") from None
+
+
 def parse_exclude_newer(text: str | None) -> datetime | None:
     """``YYYY-MM-DD`` or an RFC 3339 timestamp, as an aware UTC datetime.
 

@@ -18,7 +18,7 @@ from ..errors import ConstrainError, InputError, SourceLocation, UsageError
 from ..models import InstallSet
 from ..records import record
 from ..reporting import NULL_REPORTER, Reporter
-from .requests import ResolveRequest, parse_exclude_newer
+from .requests import ResolveRequest, check_exempt, parse_exclude_newer
 from .session import Session, build_session, inputs_key
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
     from ..resolver import ResolveOptions
 
     exclude_newer = parse_exclude_newer(request.exclude_newer)
+    check_exempt(request.build_exclude_newer_exempt)
     session.note_cutoff(exclude_newer)
     inputs = session.inputs.get(inputs_key(request))
     if inputs is None:  # index options in these files cannot change the built session
