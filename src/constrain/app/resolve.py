@@ -74,6 +74,8 @@ def prepare_resolve(request: ResolveRequest, session: Session) -> PreparedResolv
 
     exclude_newer = parse_exclude_newer(request.exclude_newer)
     check_exempt(request.build_exclude_newer_exempt)
+    if request.build_constraints:  # read now: a bad one is said before any work
+        session.build_source.read_constraints()
     session.note_cutoff(exclude_newer)
     inputs = session.inputs.get(inputs_key(request))
     if inputs is None:  # index options in these files cannot change the built session

@@ -226,6 +226,12 @@ class SessionBuildRequirements:
                 f"the build requirements of {shown} cannot be fetched: {exc.message}",
                 _first_name(reqs), needed_by, why=exc) from None
 
+    def read_constraints(self) -> None:
+        """Read the ``--build-constraint`` files now, raising :class:`InputError` for one that
+        cannot be read or holds a bad line: said before any work, whether a build comes or not
+        (read once: the builds use what was read here)."""
+        self._build_constraints()
+
     # ------------------------------------------------------------------ internals
     def _build_constraints(self) -> list[tuple[Requirement, Origin]]:
         with self._lock:
@@ -237,7 +243,8 @@ class SessionBuildRequirements:
 
                     inputs = load_inputs((), (), self.rules.constraint_files,
                                          fetch=self.session.fetch_text,
-                                         environ=self.session.environ)
+                                         environ=self.session.environ,
+                                         constraint_flag="--build-constraint")
                     self._constraints = list(inputs.constraints)
             return self._constraints
 

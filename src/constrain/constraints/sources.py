@@ -97,9 +97,11 @@ class _FormatControl:
 
 
 class _Loader:
-    def __init__(self, fetch: Fetch, environ: Mapping[str, str]) -> None:
+    def __init__(self, fetch: Fetch, environ: Mapping[str, str],
+                 constraint_flag: str = "-c") -> None:
         self.fetch = fetch
         self.environ = environ
+        self.constraint_flag = constraint_flag  # the option that named the constraint files
         self.problems: list[SourceLocation] = []
         #: files that could not be read: their problem without the hint, and the hint
         self.read_failures: list[tuple[str, SourceLocation, SourceLocation, str]] = []
@@ -158,7 +160,7 @@ class _Loader:
         self, location: str, exc: ConstrainError, via: Include | None, kind: Kind
     ) -> None:
         shown = redact_url(location)
-        flag = "-c" if kind == "constraints" else "-r"
+        flag = self.constraint_flag if kind == "constraints" else "-r"
         if isinstance(exc, NetworkError):
             hint = (f"check the URL and the network, or save the file and give {flag} its "
                     "path; a URL read once is cached, and that copy is used when it cannot "
@@ -166,6 +168,8 @@ class _Loader:
         elif not is_url(location) and exc.message.startswith("no such file"):
             hint = (f"check the path given to {flag}" if via is None else
                     f"check the {flag} line; its path is read beside the file that has it")
+        elif not is_url(location) and exc.message.endswith("is a directory") and via is None:
+            hint = f"give {flag} the path of a file"
         else:
             hint = exc.hint or ""
         message = exc.message.replace(location, shown)  # in case the fetcher did not redact
@@ -240,14 +244,16 @@ def load_inputs(
     *,
     fetch: Fetch,
     environ: Mapping[str, str] | None = None,
+    constraint_flag: str = "-c",
 ) -> Inputs:
     """Read every input into one :class:`Inputs`, or raise one :class:`InputError` listing
     every bad line, unreadable file and include cycle of all of them.
 
     ``requirements`` are PEP 508 strings from the command line (origin ``"command line"``);
-    the files are paths or URLs handed to ``fetch``; ``environ`` expands ``${VAR}`` in files.
+    the files are paths or URLs handed to ``fetch``; ``environ`` expands ``${VAR}`` in files;
+    ``constraint_flag`` is the option that gave ``constraint_files``, for the hints.
     """
-    loader = _Loader(fetch, environ or {})
+    loader = _Loader(fetch, environ or {}, constraint_flag)
     for location in constraint_files:
         loader.load(location, "constraints", (), None)
     for number, text in enumerate(requirements, start=1):
