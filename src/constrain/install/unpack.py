@@ -25,8 +25,8 @@ import json
 import os
 import posixpath
 import re
-import warnings
 from pathlib import Path
+from typing import Any
 
 from ..cache.store import Cache
 from ..errors import ConstrainError
@@ -355,6 +355,17 @@ def unpack_in_worker(wheel: str, sha256: str, cache_root: str, filename: str,
            scratch=None if scratch is None else Path(scratch))
 
 
+def _without_bytecode(source: Any) -> None:
+    """Leave out the bytecode a wheel ships (``__pycache__/*.pyc``, as Flask-AppBuilder's
+    2.x wheels do) before installer sees it: installer would skip it too, but with a
+    ``RuntimeWarning`` per file, and warnings cannot be silenced for one thread (the unpacking
+    threads' ``catch_warnings`` undid each other's, and the warnings reached the user's
+    stderr). Nothing is lost: the interpreter writes its own bytecode."""
+    contents = source.get_contents
+    source.get_contents = lambda: (
+        item for item in contents() if "__pycache__" not in item[0][0].split("/")[:-1])
+
+
 def _unpack_into(wheel: Path, tree: Path, name: str, data: bytes | None = None) -> dict:
     import zipfile
     import zlib
@@ -383,9 +394,8 @@ def _unpack_into(wheel: Path, tree: Path, name: str, data: bytes | None = None) 
             record = list(parse_record_file(source.read_dist_info("RECORD").splitlines()))
             check_record([r[0] for r in record], names,
                          lambda detail: _not_matching(name, detail))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                install(source, dest, {})  # type: ignore[arg-type] # duck-typed destination
+            _without_bytecode(source)
+            install(source, dest, {})  # type: ignore[arg-type] # duck-typed destination
             _check_contents(record, source.data_dir, dest, tree, name)
             dist_info = source.dist_info_dir
             fields = _dependency_fields(tree / dest.root_scheme / dist_info)
