@@ -420,6 +420,11 @@ def test_an_offline_install_refuses_a_file_that_does_not_match_the_manifest(
                  "--venv", str(venv)]) == 1
     err = capsys.readouterr().err
     assert "lib-1.0-py3-none-any.whl" in err and "mismatch" in err
+    # a local file changed since it was vetted: no index served it, and --refresh is no way
+    # out under --offline; the hint names the manifest and how to get the file again
+    hint = err.split("hint:", 1)[1]
+    assert f"no longer matches {dest / 'manifest.json'}" in hint
+    assert "constrain download" in hint and "--refresh" not in hint and "index" not in hint
     assert not list(venv.glob("lib/python*/site-packages/lib*"))
 
 

@@ -127,7 +127,22 @@ def verify(file: DistFile, actual_sha256: str) -> None:
             f"{file.filename} (from {redact_url(file.url)})",
             expected=f"sha256:{expected.lower()}",
             actual=f"sha256:{actual_sha256}",
+            **({"hint": _changed_locally(file)} if file.url.startswith("file:") else {}),
         )
+
+
+def _changed_locally(file: DistFile) -> str:
+    """The way out for a local file (``file://``) that no longer has its hash: nothing was
+    served, so neither the index nor ``--refresh`` has anything to do with it. In a wheelhouse
+    the hash is its manifest's (only the files it lists are used)."""
+    path = file_url_to_path(file.url.split("#", 1)[0])
+    manifest = path.parent / "manifest.json"
+    if manifest.is_file():
+        return (f"the file no longer matches {manifest}: it changed after it was downloaded "
+                f"and vetted; download it again with `constrain download ... --dest "
+                f"{path.parent}` (and have it vetted again), or put the vetted copy back")
+    return (f"{path} changed after its listing gave that hash; put the original file back, "
+            "or remove it")
 
 
 def store_bytes(file: DistFile, data: bytes, cache: Cache | None) -> Path | None:
