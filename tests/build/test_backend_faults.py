@@ -12,14 +12,18 @@ import io
 import tarfile
 from pathlib import Path
 
-from constrain.cli import main
+import pytest
 
-#: a backend whose metadata hook works; ``{wheel}`` is the body of its ``build_wheel``
-_BACKEND = '''import os
+from constrain.cli import main
+from tests.support.builders import make_wheel
+
+#: a backend: ``{meta}`` and ``{wheel}`` are the first lines of its metadata and wheel hooks
+_BACKEND = '''import os, signal
 META = "Metadata-Version: 2.1\\nName: {name}\\nVersion: 1.0\\n"
 def get_requires_for_build_wheel(config_settings=None):
     return []
 def prepare_metadata_for_build_wheel(directory, config_settings=None):
+    {meta}
     os.makedirs(os.path.join(directory, "{name}-1.0.dist-info"))
     with open(os.path.join(directory, "{name}-1.0.dist-info", "METADATA"), "w") as f:
         f.write(META)
@@ -30,13 +34,14 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 _PYPROJECT = '[build-system]\nrequires = []\nbuild-backend = "be"\nbackend-path = ["backend"]\n'
 
 
-def _sdist(directory: Path, name: str, wheel_hook: str) -> Path:
-    """``<name>-1.0.tar.gz`` in ``directory``, its ``build_wheel`` doing ``wheel_hook``."""
+def _sdist(directory: Path, name: str, wheel_hook: str, meta_hook: str = "pass") -> Path:
+    """``<name>-1.0.tar.gz`` in ``directory``, its ``build_wheel`` doing ``wheel_hook``, its
+    metadata hook doing ``meta_hook`` first."""
     directory.mkdir(parents=True, exist_ok=True)
     members = {
         "PKG-INFO": f"Metadata-Version: 1.0\nName: {name}\nVersion: 1.0\n",
         "pyproject.toml": _PYPROJECT,
-        "backend/be.py": _BACKEND.format(name=name, wheel=wheel_hook),
+        "backend/be.py": _BACKEND.format(name=name, wheel=wheel_hook, meta=meta_hook),
     }
     path = directory / f"{name}-1.0.tar.gz"
     with tarfile.open(path, "w:gz") as tf:
@@ -64,3 +69,27 @@ def test_a_backend_naming_a_wheel_it_did_not_write_is_a_build_failure(tmp_path, 
     assert "'doesnotexist-1.0-py3-none-any.whl'" in err
     assert "hint:" in err
     assert not list(tmp_path.glob("venv/lib/*/site-packages/liar*"))
+
+
+@pytest.mark.parametrize("hook", ["prepare_metadata_for_build_wheel", "build_wheel"])
+@pytest.mark.parametrize(("does", "said"), [
+    ("os.kill(os.getpid(), signal.SIGKILL)", "killed by SIGKILL (out of memory?)"),
+    ("os._exit(3)", "exited with status 3"),
+])
+def test_a_backend_killed_or_leaving_without_a_word_says_how_it_ended_and_who_needed_it(
+        tmp_path, capsys, hook, does, said):
+    """The process prints nothing: how it ended is all there is to tell, and the build is
+    still named with the chain that needed it and its log (where the ending is written)."""
+    make_wheel(tmp_path / "fl", "app", "1.0", requires_dist=["victim"])
+    if hook == "build_wheel":
+        _sdist(tmp_path / "fl", "victim", does)
+    else:
+        _sdist(tmp_path / "fl", "victim", "return None", meta_hook=does)
+    code, err = _install(capsys, tmp_path, "app")
+    assert code == 1, err
+    assert f"the build backend failed in {hook} for victim-1.0.tar.gz: {said}" in err
+    assert "needed by command line -> app==1.0 -> victim==1.0" in err
+    log = tmp_path / "cache" / "build-logs" / "victim-1.0.tar.gz.log"
+    assert f"whole output: {log}" in err
+    assert f"{hook} {said}" in log.read_text()
+    assert "the backend's last lines" not in err  # it said nothing; constrain's line is no tail

@@ -190,6 +190,20 @@ def install_command(request: InstallRequest, reporter: Reporter = NULL_REPORTER)
         raise
 
 
+def _prepared(prepare, pins, install_set: InstallSet, *, session, target, offline: bool,
+              reporter: Reporter):
+    """``install.fetch.prepare`` of ``pins`` for ``session``; a build that fails names the
+    chain of pins that needed it, as one failing while resolving does."""
+    try:
+        return prepare(pins, client=session.client, cache=session.cache, target=target,
+                       build_index=session.settings, offline=offline, reporter=reporter,
+                       build_source=lambda: session.build_source)
+    except BuildError as exc:
+        from ..install.build import explain_wheel_failure
+
+        raise explain_wheel_failure(exc, install_set, target) from None
+
+
 def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen,
              reporter: Reporter) -> InstallResult:
     whole = WholeFiles()  # bound below: its builder and downloads need the session
@@ -281,10 +295,8 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
 
         _refuse_builds(resolve_req, plan, session, target)
         wanted = [c.pin for c in plan.to_install if c.pin is not None]
-        ready = prepare(wanted, client=session.client, cache=session.cache, target=target,
-                        build_index=session.settings,
-                        offline=resolve_req.offline, reporter=reporter,
-                        build_source=lambda: session.build_source)
+        ready = _prepared(prepare, wanted, install_set, session=session, target=target,
+                          offline=resolve_req.offline, reporter=reporter)
         ready = _trusted(ready, session, target, request, resolve_req, reporter, interp)
         by_name = {r.pin.name: r for r in ready}
         stats.update(downloaded=sum(r.downloaded for r in ready),
@@ -308,10 +320,8 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
             missing = [c.pin for c in plan.to_install if c.pin is not None
                        and c.pin.name not in by_name]
             if missing:  # the environment changed while we fetched
-                more = prepare(missing, client=session.client, cache=session.cache,
-                               target=target, build_index=session.settings,
-                               offline=resolve_req.offline, reporter=reporter,
-                               build_source=lambda: session.build_source)
+                more = _prepared(prepare, missing, install_set, session=session,
+                                 target=target, offline=resolve_req.offline, reporter=reporter)
                 more = _trusted(more, session, target, request, resolve_req,
                                 reporter, interp)
                 by_name.update({r.pin.name: r for r in more})

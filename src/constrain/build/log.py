@@ -15,6 +15,24 @@ from pathlib import Path
 
 TAIL_LINES = 12
 LOGS_DIR = "build-logs"
+#: the start of a line constrain adds to a build's output (how a hook ended): kept in the
+#: whole log, never taken for one of the backend's own last lines
+OURS = "[constrain] "
+
+
+def how_it_ended(returncode: int) -> str:
+    """How a failed hook's process ended (``returncode`` as :mod:`subprocess` gives it): a
+    backend killed by a signal, or leaving through ``os._exit``, prints nothing, so this may
+    be all there is to tell."""
+    if returncode >= 0:
+        return f"exited with status {returncode}"
+    import signal
+
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    return f"killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
 
 
 def meaningful_tail(lines: Sequence[str], limit: int = TAIL_LINES) -> list[str]:
@@ -26,7 +44,7 @@ def meaningful_tail(lines: Sequence[str], limit: int = TAIL_LINES) -> list[str]:
     out: list[str] = []
     in_traceback = False
     for line in lines:
-        if not line.strip():
+        if not line.strip() or line.startswith(OURS):
             continue
         if line.startswith("Traceback (most recent call last):"):
             in_traceback = True

@@ -33,7 +33,7 @@ from ..reporting import NULL_REPORTER, Reporter
 from .archive import read_pkg_info, read_top_files, unpack
 from .envs import READY, BuildEnv, BuildEnvs, PipFailed, _paths, hook_starting, pip_environ
 from .guard import check
-from .log import keep_log, meaningful_tail
+from .log import OURS, how_it_ended, keep_log, meaningful_tail
 from .slots import SPECULATIVE, GaveWay, run_either, run_in_slot, run_speculative
 
 __all__ = [
@@ -253,8 +253,11 @@ def _hook(s: _Session, name: str, *args: Any, hooks: Any = None, **kwargs: Any) 
 
     try:
         return getattr(hooks or s.hooks, name)(*args, **kwargs)
-    except subprocess.CalledProcessError:
-        raise s.error(f"the build backend failed in {name} for {s.what}") from None
+    except subprocess.CalledProcessError as exc:
+        ended = how_it_ended(exc.returncode)
+        error = s.error(f"the build backend failed in {name} for {s.what}: {ended}")
+        s.output.append(f"{OURS}{name} {ended}")  # in the whole log too, even when it is empty
+        raise error from None
     except BackendUnavailable as exc:
         s.output.extend(exc.traceback.splitlines())
         backend = exc.backend_name or s.system.backend

@@ -31,6 +31,7 @@ from packaging.utils import (
 
 from ..cache.store import Cache
 from ..errors import BuildError, BuildForbidden, BuildRequirementsUnavailable
+from ..models import InstallSet
 from ..processes import scratch_directory
 from ..reporting import NULL_REPORTER, Reporter
 from ..target import TargetEnvironment
@@ -58,6 +59,41 @@ def explain_build_failure(exc: BuildError, target: TargetEnvironment) -> BuildEr
         hint=f"exclude that version so another one with a wheel is chosen (a -c file with "
         f"'{name}!={version}', or a newer pin), or install what its build needs and retry",
     )
+
+
+def explain_wheel_failure(exc: BuildError, install_set: InstallSet,
+                          target: TargetEnvironment) -> BuildError:
+    """A wheel build that failed after the resolve (its ``pin`` set by the fetch), said as
+    :func:`explain_build_failure` says one met while resolving: with the chain of pins that
+    needed it."""
+    out = explain_build_failure(exc, target)
+    chain = needed_by(install_set, exc.pin[0]) if exc.pin is not None else ""
+    if chain:
+        out.details = (f"needed by {chain}", *out.details)
+    return out
+
+
+def needed_by(install_set: InstallSet, name: str) -> str:
+    """``command line -> a==1.0 -> b==2.0``: how ``install_set`` came to hold pin ``name``,
+    following each pin's first ``required_by`` (a top-level origin comes first there)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {p.name: p for p in install_set.pins}
+    chain: list[str] = []
+    pin = pins.get(canonicalize_name(name))
+    while pin is not None and f"{pin.display_name}=={pin.version}" not in chain:
+        chain.append(f"{pin.display_name}=={pin.version}")
+        if not pin.required_by:
+            break
+        via = pin.required_by[0]
+        try:  # ``parent[extra]==1.0 (specifier)``; an origin (``command line``, file:line) not
+            parent = canonicalize_name(Requirement(via.split(" (", 1)[0]).name)
+        except InvalidRequirement:
+            chain.append(via)
+            break
+        pin = pins.get(parent)
+    return " -> ".join(reversed(chain))
 
 
 def builder_identity() -> str:

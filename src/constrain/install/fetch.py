@@ -18,7 +18,7 @@ from typing import Any
 from pathlib import Path
 
 from ..cache.store import Cache
-from ..errors import ConstrainError, OfflineMissing
+from ..errors import BuildError, ConstrainError, OfflineMissing
 from ..index.transport.client import HttpClient
 from ..models import DistFile, Pin
 from ..records import record
@@ -114,9 +114,13 @@ def prepare(
 
             source = build_source() if build_source is not None else None
             rules = source.identity() if source is not None else None
-            path = cached_build(digest, target, cache, rules) or build_for(
-                path, digest, target, cache, build_index=build_index, envs=shared_envs(),
-                reporter=reporter, filename=file.filename)
+            try:
+                path = cached_build(digest, target, cache, rules) or build_for(
+                    path, digest, target, cache, build_index=build_index, envs=shared_envs(),
+                    reporter=reporter, filename=file.filename)
+            except BuildError as exc:  # the pin that needed it: the caller names its chain
+                exc.pin = exc.pin or (pin.name, pin.version)
+                raise
             digest = sha256_of(path)
             name = Path(path).name.split("_", 1)[1]
             built = True
