@@ -167,7 +167,13 @@ def test_prune_skips_an_entry_a_running_constrain_is_writing_and_old_formats_go(
     (cache / "stranger.txt").write_text("not ours")
     shard = next((cache / LISTINGS).iterdir())
     (shard / ".tmp-abc123").write_bytes(b"half a page")  # a killed writer's temporary
+    killed = cache / ".tmp-workers-abc"  # a killed install's unpacking scratch (was "other")
+    (killed / "tree").mkdir(parents=True)
+    (killed / "tree" / "half.py").write_text("x = ")
     age([p for p in cache.iterdir() if p.name != "locks"], 3)
+    running = cache / ".tmp-workers-def"  # a running install's: in use now
+    running.mkdir()
+    (running / "tree.py").write_text("x = 1")
     lock = cache / "locks" / f"unpack-{tree.name[:40]}.lock"
     with open(lock, "a+b") as fh:  # what Cache.lock holds while unpacking that wheel
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
@@ -179,6 +185,7 @@ def test_prune_skips_an_entry_a_running_constrain_is_writing_and_old_formats_go(
     assert not (cache / "build-envs-v1").exists()
     assert (cache / "stranger.txt").is_file() and lock.is_file()
     assert not (shard / ".tmp-abc123").exists()
+    assert not killed.exists() and running.is_dir()
 
 
 def test_an_entry_a_run_reads_after_the_scan_stays(filled):

@@ -3,7 +3,8 @@
 An *entry* is what prune removes as one: a bucket entry with its ``.meta`` sidecar, a built
 wheel with its ``.name`` pointer, an unpacked wheel's tree, a build environment with the
 ``pins/`` pointers naming it, a build log, a bucket of an older format (nothing this version
-reads), or a temporary a killed writer left (``.tmp-*``, ``.gone-*``). Its paths are listed in
+reads), or a temporary a killed writer left (``.tmp-*``, ``.gone-*``; in a bucket, or at the
+root: an install's unpacking scratch). Its paths are listed in
 the order that keeps the cache consistent while they go: first what points at the body (the
 sidecar, ``.name`` pointer, ``pins/`` pointers), then the body -- a body without its sidecar
 is an entry without validators (fetched again), the reverse would pair validators with
@@ -110,6 +111,8 @@ def scan(root: str | os.PathLike[str]) -> Usage:
             entries += [_entry("builds", (p,)) for p in sorted(child.iterdir()) if p.is_file()]
         elif m and (m["name"] in BUCKETS or m["name"] == "build-envs"):
             entries.append(_entry("old formats", (child,)))
+        elif child.name.startswith(_LEFTOVER):  # an install's unpacking scratch (.tmp-workers-)
+            entries.append(_entry("unpacked", (child,), leftover=True))
         else:
             _count(child, other)
     return Usage(root, tuple(entries), other[1], other[0])
