@@ -6,6 +6,7 @@ as on the air-gapped side) takes the built wheel instead of building it again.""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -102,3 +103,43 @@ def test_no_build_installs_a_wheel_built_before_and_refuses_a_build(
     code, err = install("again", "--no-build")  # the wheel built then: no code runs
     assert code == 0, err
     assert (tmp_path / "again" / SITE / "app").is_dir() and _builds(log) == 1
+
+
+@pytest.mark.parametrize("damage", ["pointer not UTF-8", "wheel cut short", "member garbled"])
+def test_a_built_wheel_damaged_in_the_cache_is_built_again(
+        make_index, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, damage):
+    # Before: "internal error: UnicodeDecodeError" (exit 70), or "not a well-formed ZIP
+    # archive" on every run, --refresh and --reinstall included.
+    log = tmp_path / "hooks.log"
+    monkeypatch.setenv("HOOK_LOG", str(log))
+    server = make_index(SPECS)
+    cache = tmp_path / "cache"
+
+    def install(venv: str) -> str:
+        code = main(["install", "app==1.0", "--venv", str(tmp_path / venv), "--cache-dir",
+                     str(cache), "--index-url", server.index_url, "--airflow-constraints", "off"])
+        err = capsys.readouterr().err
+        assert code == 0, err
+        assert (tmp_path / venv / SITE / "app").is_dir()
+        return err
+
+    install("first")
+    (pointer,) = cache.glob("built-v*/*/*.name")
+    (wheel,) = cache.glob("built-v*/*/*.whl")
+    for tree in cache.glob("unpacked-v*/*/*"):  # the next install must read the wheel again
+        shutil.rmtree(tree)
+    data = wheel.read_bytes()
+    if damage == "pointer not UTF-8":
+        pointer.write_bytes(pointer.read_bytes()[:-1] + b"\xfb")
+    elif damage == "wheel cut short":
+        wheel.write_bytes(data[: len(data) // 2])
+    else:  # the zip's structure intact, a member's compressed bytes not
+        start = data.index(b"PK\x03\x04") + 60
+        wheel.write_bytes(data[:start] + bytes(b ^ 0xFF for b in data[start:start + 8])
+                          + data[start + 8:])
+    err = install("second")
+    assert _builds(log) == 2, err  # built again, once
+    if damage == "member garbled":
+        assert "is damaged in the cache" in err and "building it again" in err, err
+    install("third")
+    assert _builds(log) == 2  # and that build is reused

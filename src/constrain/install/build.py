@@ -13,6 +13,7 @@ sdist is built once per rules, and its wheel serves every target whose tags it f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -120,10 +121,26 @@ def rules_of(envs: Any) -> Any:
 def _built(key: str, cache: Cache) -> Path | None:
     """The wheel built earlier under ``key``, whichever target it was built for."""
     raw = cache.get("built", key + ".name")
-    if raw is None:
+    try:
+        name = raw.decode() if raw is not None else ""
+    except UnicodeDecodeError:  # a damaged pointer: no wheel (the sdist is built again)
         return None
-    path = cache.path("built", key + "_" + raw.decode())
-    return path if path.is_file() else None
+    if not name.endswith(".whl") or "/" in name or os.sep in name:
+        return None
+    import zipfile  # (an install of wheels only never asks)
+
+    path = cache.path("built", key + "_" + name)
+    return path if path.is_file() and zipfile.is_zipfile(path) else None  # (a cut-off one:
+    # built again)
+
+
+def forget_build(wheel: Path) -> None:
+    """Remove a built wheel found damaged in the cache (``<key>_<name>``) and its pointer, so
+    the sdist is built again."""
+    key = wheel.name.split("_", 1)[0]
+    for path in (wheel.with_name(key + ".name"), wheel):
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _misfit(wheel_name: str, shown: str, target: TargetEnvironment) -> BuildError | None:

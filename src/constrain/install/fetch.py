@@ -25,7 +25,7 @@ from ..records import record
 from ..reporting import NULL_REPORTER, Reporter
 from ..target import TargetEnvironment
 from .trees import usable
-from .unpack import Unpacked, unpack
+from .unpack import InstallError, Unpacked, UnsafeWheel, unpack
 
 
 @record
@@ -108,25 +108,39 @@ def prepare(
             client, file, cache, reporter=reporter)
         digest = file.sha256 or sha256_of(path)
         name = file.filename
-        built = False
-        if not file.is_wheel:
-            from .build import build_for, cached_build
+        if file.is_wheel:
+            unpacked = unpack(Path(path), digest, cache, name)
+        else:
+            from .archive import AmbiguousArchive
+            from .build import build_for, cached_build, forget_build
 
             source = build_source() if build_source is not None else None
             rules = source.identity() if source is not None else None
-            try:
-                path = cached_build(digest, target, cache, rules) or build_for(
-                    path, digest, target, cache, build_index=build_index, envs=shared_envs(),
-                    reporter=reporter, filename=file.filename)
-            except BuildError as exc:  # the pin that needed it: the caller names its chain
-                exc.pin = exc.pin or (pin.name, pin.version)
-                raise
-            digest = sha256_of(path)
+            sdist, earlier = path, cached_build(digest, target, cache, rules)
+
+            def build() -> Path:
+                try:
+                    return build_for(sdist, digest, target, cache, build_index=build_index,
+                                     envs=shared_envs(), reporter=reporter,
+                                     filename=file.filename)
+                except BuildError as exc:  # the pin that needed it: the caller names its chain
+                    exc.pin = exc.pin or (pin.name, pin.version)
+                    raise
+
+            path = earlier or build()
             name = Path(path).name.split("_", 1)[1]
-            built = True
-        unpacked = unpack(Path(path), digest, cache, name)
+            try:
+                unpacked = unpack(Path(path), sha256_of(path), cache, name)
+            except (InstallError, AmbiguousArchive) as exc:  # one built earlier, damaged
+                if earlier is None or isinstance(exc, UnsafeWheel):  # since: built again
+                    raise
+                reporter.warning(f"the wheel built earlier from {file.filename} is damaged "
+                                 f"in the cache ({path}: {exc.message}); building it again")
+                forget_build(Path(path))
+                path = build()
+                unpacked = unpack(Path(path), sha256_of(path), cache, name)
         reporter.advance("download")
-        return Ready(pin, unpacked, downloaded=not was_cached, built=built)
+        return Ready(pin, unpacked, downloaded=not was_cached, built=not file.is_wheel)
 
     def at_hand(pin: Pin, tree: Path) -> Ready | None:
         """``pin``'s tree, when it is intact: checked in this thread (a few thousand
