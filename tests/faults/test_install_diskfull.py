@@ -89,3 +89,26 @@ def test_disk_full_while_creating_the_venv_leaves_nothing(make_index, small_disk
     assert f"could not create a virtual environment at {venv}" in err
     assert "internal error" not in err and "Traceback" not in err
     assert not venv.exists()
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["from the index", "from the cache"])
+def test_disk_full_while_downloading_into_a_wheelhouse_is_said_clearly(
+        make_index, small_disk, tmp_path, capsys, cached):
+    # Before: "internal error: OSError: [Errno 28] No space left on device" (exit 70).
+    from constrain.cli import main
+
+    server = make_index([SMALL, NEW_BIG])
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    if cached:  # the wheel is copied from the cache
+        assert main(["install", "delta", "--index-url", server.index_url, "--venv",
+                     str(tmp_path / "V"), "--without-pip", *cache]) == 0
+        capsys.readouterr()
+    dest = small_disk / "wh"
+    code = main(["download", "delta", "--index-url", server.index_url, "--dest", str(dest),
+                 *cache])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert (f"error: cannot write delta-1.0-py3-none-any.whl into the wheelhouse {dest}: "
+            "No space left on device") in err, err
+    assert "free space on its disk" in err and "internal error" not in err
+    assert not (dest / "delta-1.0-py3-none-any.whl").exists()  # nothing half-written in place

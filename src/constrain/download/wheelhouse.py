@@ -22,6 +22,7 @@ the same ``.part`` files.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -203,6 +204,8 @@ class Wheelhouse:
             try:
                 got = self._fetch_one(f)
             except BaseException as exc:  # noqa: BLE001 -- raised once all threads are done
+                if isinstance(exc, OSError):  # writing into the wheelhouse (a full disk)
+                    exc = self._write_error(f, exc)
                 with lock:
                     errors.append(exc)
                 return
@@ -238,6 +241,16 @@ class Wheelhouse:
             raise errors[0]
         self.remove_partials()  # all needed files are whole: leftovers are of unneeded ones
         return report
+
+    def _write_error(self, f: DistFile, exc: OSError) -> ConstrainError:
+        """A file the wheelhouse could not take: what, where, and why."""
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        return ConstrainError(
+            f"cannot write {f.filename} into the wheelhouse {self.root}: "
+            f"{exc.strerror or exc}",
+            hint=("free space on its disk (or choose another --dest) and run the same command "
+                  "again: the files already there are kept, and a cut-off one is resumed"
+                  if full else "check the permissions of --dest, or choose another"))
 
     def _expected_size(self, f: DistFile) -> int:
         """The bytes ``f`` will add to the progress: the index's size, else a local copy's
