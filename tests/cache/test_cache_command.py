@@ -295,3 +295,17 @@ def test_a_build_environment_unused_for_long_goes_though_a_scan_reads_its_pointe
     code, out, _ = cli(capsys, "cache", "prune", "--older-than", "30d", "--cache-dir", str(cache))
     assert code == 0 and "build envs 1 " in out, out
     assert not env.exists() and not any((root / "pins").iterdir())
+
+
+def test_two_prunes_of_the_same_entries_count_each_entry_once(filled):
+    # Before: prunes running at once each counted every entry they chose, also those the
+    # other removed first: 430 MiB "removed" from a 314 MiB cache.
+    from constrain.cache.prune import plan, remove
+    from constrain.cache.usage import scan
+
+    cache, *_ = filled
+    age([p for p in cache.iterdir() if p.name != "locks"], 3)
+    chosen = plan(scan(cache), older_than=DAY).remove
+    assert chosen
+    first, second = remove(cache, chosen), remove(cache, chosen)  # both chose the same
+    assert len(first.removed) == len(chosen) and not second.removed and not second.busy

@@ -131,9 +131,9 @@ def remove(root: str | os.PathLike[str], entries: tuple[Entry, ...], *,
             if not held or last_used(entry.paths) > time.time() - recent:
                 busy.append(entry)
                 continue
-            for path in entry.paths:
-                _remove_path(path)
-            removed.append(entry)
+            gone = [_remove_path(path) for path in entry.paths]
+            if any(gone):  # (none: another prune removed it first, and counts it)
+                removed.append(entry)
     return Outcome(tuple(removed), tuple(busy))
 
 
@@ -165,17 +165,21 @@ def _try_lock(root: Path, name: str | None) -> Iterator[bool]:
         fh.close()
 
 
-def _remove_path(path: Path) -> None:
+def _remove_path(path: Path) -> bool:
+    """Remove ``path``; whether this call did (``False``: it was gone already)."""
     if path.is_dir() and not path.is_symlink():
         aside = path.with_name(f".trash-{path.name}-{uuid.uuid4().hex[:8]}")
         try:
             os.rename(path, aside)
         except FileNotFoundError:
-            return
+            return False
         shutil.rmtree(aside, onerror=_writable_and_retry)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        return True
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _writable_and_retry(func, path, exc_info) -> None:
