@@ -221,6 +221,19 @@ def test_input_files_that_are_not_requirement_files_are_named_without_reading_th
     assert lines[quoted][lines[quoted + 1].index("^"):].startswith("extra")
 
 
+def test_a_lock_file_or_report_given_as_constraints_is_named_once(tmp_path, capsys, isolated_env):
+    # Before: -c pylock.toml or -c report.json listed thousands of unreadable "lines".
+    files = {"pylock.toml": 'lock-version = "1.0"\n[[packages]]\nname = "six"\n' * 300,
+             "report.json": '{"version": "1", "install": []}\n' * 300,
+             "pyproject.toml": '[project]\nname = "x"\ndependencies = ["six"]\n'}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        code, err = _run(["resolve", "six", "-c", str(tmp_path / name), "--offline"], capsys)
+        assert code == 2, err
+        assert len(err.splitlines()) < 6, err  # one problem, not one per line
+        assert "not a requirements or constraints file" in err and "pip's format" in err
+
+
 @pytest.mark.parametrize("command", [["resolve", "six"], ["install", "six", "--dry-run"],
                                      ["cache", "info"]])
 def test_a_cache_directory_that_cannot_be_one_is_said_once_before_any_work(

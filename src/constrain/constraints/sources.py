@@ -51,6 +51,21 @@ def is_url(location: str) -> bool:
     return _URL_RE.match(location) is not None
 
 
+_FORMATS = (
+    (re.compile(r"^\s*(lock-version\s*=|\[\[packages\]\])", re.M), "a PEP 751 lock file"),
+    (re.compile(r"^\s*\[(project|build-system|tool)[].]", re.M), "a pyproject.toml"),
+)
+
+
+def other_format(text: str) -> str | None:
+    """What ``text`` is when it is a well-known file that is no requirements file (a pylock,
+    a JSON report, a pyproject.toml), else ``None``: no requirement line starts like these."""
+    head = text.lstrip()[:2]
+    if head[:1] == "{" or head in ("[{", '["'):
+        return "JSON"
+    return next((shape for pattern, shape in _FORMATS if pattern.search(text)), None)
+
+
 def resolve_location(parent: str, child: str) -> str:
     """Where ``child`` (as written in ``parent``) lives: a URL join when ``parent`` is a URL,
     ``child`` itself when it is a URL or an absolute path, else a path beside ``parent``
@@ -137,6 +152,13 @@ class _Loader:
         self.done.add((canonical, kind))
         if canonical not in self.sources:
             self.sources.append(canonical)
+        shape = other_format(text)
+        if shape is not None:  # one problem, not one per line of it
+            self.unreadable(location, InputError(
+                f"{location} is {shape}, not a requirements or constraints file",
+                hint="give a file in pip's format, such as constrain's --format constraints "
+                "or requirements output"), via, kind)
+            return
         # here: requirements all given on the command line need no file grammar
         from .parser import FileOption, Include, RequirementLine, parse_lines
 
