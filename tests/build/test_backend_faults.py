@@ -8,14 +8,12 @@ whose wheel hook does one wrong thing; it is installed from a find-links directo
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from constrain.cli import main
-from tests.support.builders import make_wheel
+from tests.support.builders import make_wheel, write_tar
 
 #: a backend: ``{meta}`` and ``{wheel}`` are the first lines of its metadata and wheel hooks
 _BACKEND = '''import os, signal
@@ -43,14 +41,8 @@ def _sdist(directory: Path, name: str, wheel_hook: str, meta_hook: str = "pass")
         "pyproject.toml": _PYPROJECT,
         "backend/be.py": _BACKEND.format(name=name, wheel=wheel_hook, meta=meta_hook),
     }
-    path = directory / f"{name}-1.0.tar.gz"
-    with tarfile.open(path, "w:gz") as tf:
-        for member, text in members.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"{name}-1.0/{member}")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return path
+    return write_tar(directory / f"{name}-1.0.tar.gz",
+                     {f"{name}-1.0/{member}": text for member, text in members.items()})
 
 
 def _install(capsys, tmp_path: Path, requirement: str) -> tuple[int, str]:

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import subprocess
 import sys
-import tarfile
 import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from datetime import timedelta
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from constrain.cli import main
-from tests.support.builders import PackageSpec, metadata_text
+from tests.support.builders import PackageSpec, metadata_text, write_tar
 from tests.support.killpoint import KILLED, size_of, wait_until
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -44,14 +42,8 @@ def sdist_with_build_requires(directory: Path, name: str, version: str, requires
         "pyproject.toml": "[build-system]\nrequires = [{}]\n".format(", ".join(
             f'"{r}"' for r in requires)),
     }
-    path = directory / f"{name}-{version}.tar.gz"
-    with tarfile.open(path, "w:gz") as tf:
-        for member, text in members.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"{name}-{version}/{member}")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return path
+    return write_tar(directory / f"{name}-{version}.tar.gz",
+                     {f"{name}-{version}/{member}": text for member, text in members.items()})
 
 
 def sha256(path: Path) -> str:

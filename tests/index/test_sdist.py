@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -25,17 +23,10 @@ from constrain.build.sdist import (
     unpack,
 )
 from constrain.reporting import CollectingReporter
-from tests.support.builders import PackageSpec, make_sdist, metadata_text
+from tests.support.builders import PackageSpec, make_sdist, metadata_text, write_tar
 
 
-def _tar(path: Path, members: dict[str, str]) -> Path:
-    with tarfile.open(path, "w:gz") as tf:
-        for name, text in members.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return path
+_tar = write_tar
 
 
 # A backend with build_wheel only: prepare_metadata must fall back to building the wheel.

@@ -349,6 +349,19 @@ def build_sdist(sdist_directory, config_settings=None):
 '''
 
 
+def write_tar(path: str | Path, members: Mapping[str, str]) -> Path:
+    """A ``.tar.gz`` at ``path`` holding ``members`` (archive name -> text), nothing else (no
+    directory entries): for hand-made sdists the tests shape themselves."""
+    path = Path(path)
+    with tarfile.open(path, "w:gz") as tf:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
 def make_sdist(
     directory: str | Path,
     name: str,
