@@ -101,9 +101,8 @@ def _wheelhouse_files(house: Path, target) -> tuple[list[str], list[str]]:
             continue
         path = house / str(entry["constraints"])
         if path.is_file():
-            wanted = house / str(entry.get("requirements") or "")
-            return [str(path)], [str(wanted)] if entry.get("requirements") and wanted.is_file(
-            ) else []
+            wanted = house / str(entry["requirements"]) if entry.get("requirements") else None
+            return [str(path)], [str(wanted)] if wanted is not None and wanted.is_file() else []
     plain = house / "constraints.txt"
     return [str(plain)] if plain.is_file() else [], []
 
