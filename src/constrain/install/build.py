@@ -130,8 +130,8 @@ def _built(key: str, cache: Cache) -> Path | None:
     import zipfile  # (an install of wheels only never asks)
 
     path = cache.path("built", key + "_" + name)
-    return path if path.is_file() and zipfile.is_zipfile(path) else None  # (a cut-off one:
-    # built again)
+    # a wheel cut short (no zip directory at its end) is none: the sdist is built again
+    return path if path.is_file() and zipfile.is_zipfile(path) else None
 
 
 def forget_build(wheel: Path) -> None:
