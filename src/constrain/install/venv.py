@@ -294,9 +294,11 @@ def remove_venv(venv: Path, *, keep_dir: bool = False) -> None:
             else:
                 with contextlib.suppress(OSError):
                     entry.unlink()
-    else:  # renamed first: a removal cut short leaves no half venv at the path (its
-        import glob  # remains go with the next removal of a venv there)
+    else:
+        import glob
 
+        # renamed aside first: a removal cut short leaves no half venv at the path (what it
+        # left goes with the next removal of a venv there)
         with contextlib.suppress(OSError):
             os.rename(venv, venv.with_name(f".{venv.name}.constrain-removed-{os.getpid()}"))
         shutil.rmtree(venv, ignore_errors=True)  # when it could not be renamed
