@@ -155,8 +155,8 @@ class _Session:
             lane(cmd, self.output, {**self.env.environ(), **(extra_environ or {})}, cwd)
         finally:
             self._take_warnings(cmd)
-            check(self.env.path, _paths(self.env), READY, self.what,  # a build installing
-                  self.reporter.warning)  # into it
+            # a hook that installed into the shared environment: it is retired (guard.py)
+            check(self.env.path, _paths(self.env), READY, self.what, self.reporter.warning)
 
     def _take_warnings(self, cmd: Sequence[str]) -> None:
         """Move the warnings the backend raised into the captured output.
