@@ -44,3 +44,32 @@ def test_wheel_naming_a_venv_file_is_refused(tmp_path, capsys, kind, name):
     after = {p: p.read_bytes() for p in before}
     assert after == before
     assert pyrun(venv, "print('still python')").stdout.strip() == "still python"
+
+
+def test_a_dist_info_a_package_vendors_is_its_own_data(tmp_path, capsys):
+    # Before: setuptools >= 72 (setuptools/_vendor/*.dist-info/) and bleach 6 were refused as
+    # "would overwrite a file of another distribution's metadata", so neither they nor
+    # anything needing them could be installed; and removing one left those files behind,
+    # an empty namespace package that still imported.
+    wheels = tmp_path / "wheels"
+    vendored = {"tool/__init__.py": "V = 1\n",
+                "tool/_vendor/dep-1.0.dist-info/METADATA": "Name: dep\nVersion: 1.0\n",
+                "tool/_vendor/dep-1.0.dist-info/LICENSE": "MIT\n"}
+    make_wheel(wheels, "tool", "1.0", files=vendored)
+    make_wheel(wheels, "tool", "2.0", files={"tool/__init__.py": "V = 2\n"})
+    make_wheel(wheels, "other", "1.0")
+    venv = tmp_path / "V"
+    plain_venv(venv)
+    args = ("--no-index", "--find-links", str(wheels), "--venv", str(venv))
+    code, _, err = install(capsys, "tool==1.0", *args)
+    assert code == 0, err
+    site = next(venv.glob("lib/python*/site-packages"))
+    assert (site / "tool/_vendor/dep-1.0.dist-info/LICENSE").is_file()
+    assert installed(venv)["tool"] == "1.0" and "dep" not in installed(venv)
+    code, _, err = install(capsys, "tool==2.0", *args)  # the old version's files all go
+    assert code == 0, err
+    assert not (site / "tool/_vendor").exists()
+    code, _, err = install(capsys, "other", "--exact", *args)
+    assert code == 0, err
+    assert not (site / "tool").exists()
+    assert pyrun(venv, "import tool").returncode != 0

@@ -26,21 +26,23 @@ from . import shared
 from .unpack import Unpacked, UnsafeWheel, record_hash, reserved_script
 from .venv import Interpreter
 
-def _layout(interp: Interpreter) -> tuple[str, str, frozenset[str], str]:
-    """``(prefix, scripts directory, layout directories, constrain's state directory)`` of
-    ``interp``, absolute (computed once per interpreter: :func:`environment_file` runs for
-    every file of an install)."""
+def _layout(interp: Interpreter) -> tuple[str, str, frozenset[str], str, tuple[str, ...]]:
+    """``(prefix, scripts directory, layout directories, constrain's state directory, site
+    directories each with a trailing separator)`` of ``interp``, absolute (computed once per
+    interpreter: :func:`environment_file` runs for every file of an install)."""
     key = (interp.prefix, interp.base_prefix, tuple(sorted(interp.paths.items())))
     found = _LAYOUTS.get(key)
     if found is None:
         prefix = os.path.abspath(interp.prefix)
         dirs = frozenset({prefix, *(os.path.abspath(p) for p in interp.paths.values())})
         found = _LAYOUTS[key] = (prefix, os.path.abspath(interp.paths["scripts"]), dirs,
-                                 os.path.abspath(interp.state_dir))
+                                 os.path.abspath(interp.state_dir),
+                                 tuple(os.path.join(os.path.abspath(p), "")
+                                       for p in interp.site_dirs))
     return found
 
 
-_LAYOUTS: dict[tuple, tuple[str, str, frozenset[str], str]] = {}
+_LAYOUTS: dict[tuple, tuple[str, str, frozenset[str], str, tuple[str, ...]]] = {}
 
 
 def environment_file(interp: Interpreter, path: str,
@@ -49,14 +51,21 @@ def environment_file(interp: Interpreter, path: str,
     """Why the absolute ``path`` belongs to the environment itself (and no distribution may
     write or remove it), or ``None``: the interpreter launchers and activation scripts, its
     ``pyvenv.cfg``, constrain's ``.constrain/`` state, a directory of its layout, and files of
-    a ``.dist-info`` directory other than ``own_dist_info`` (a name). ``normalized``: the
-    caller made ``path`` absolute and normalised already (it runs once per file)."""
-    prefix, scripts, dirs, state = _layout(interp)
+    a ``.dist-info`` directory of a site directory other than ``own_dist_info`` (a name; one
+    deeper, such as ``setuptools/_vendor/packaging-24.2.dist-info``, is a package's own data).
+    ``normalized``: the caller made ``path`` absolute and normalised already (it runs once
+    per file)."""
+    prefix, scripts, dirs, state, sites = _layout(interp)
     full = path if normalized else os.path.abspath(path)
     if full in dirs:
         return "a directory of the environment's layout"
     if full == state or full.startswith(state + os.sep):
         return "constrain's state for the environment"
+    for site in sites:
+        if full.startswith(site):
+            top, inside, _rest = full[len(site):].partition(os.sep)
+            if inside and top.endswith(".dist-info") and top != own_dist_info:
+                return f"a file of another distribution's metadata ({top})"
     if full.startswith(scripts) and full[len(scripts):len(scripts) + 1] == os.sep:
         parent, base = os.path.split(full)
         if parent == scripts and reserved_script(base):
@@ -66,10 +75,6 @@ def environment_file(interp: Interpreter, path: str,
     rel = full[len(prefix) + 1:]
     if rel == "pyvenv.cfg":
         return "the environment's configuration"
-    if ".dist-info" in rel:
-        for part in rel.split(os.sep)[:-1]:
-            if part.endswith(".dist-info") and part != own_dist_info:
-                return f"a file of another distribution's metadata ({part})"
     return None
 
 
@@ -233,7 +238,7 @@ def refuse_environment_files(interp: Interpreter, unpacked: Unpacked,
     own files (:func:`environment_file`), e.g. an entry point named ``python`` or a
     ``.data/data/pyvenv.cfg``; checked before anything of the environment changes."""
     own = unpacked.dist_info
-    prefix, scripts, dirs, state = _layout(interp)
+    prefix, scripts, dirs, state, sites = _layout(interp)
     under_prefix, under_scripts = prefix + os.sep, scripts + os.sep
     own_state, config = state + os.sep, os.path.join(prefix, "pyvenv.cfg")
     # A file directly in the distribution's own .dist-info directory (METADATA, RECORD...)
@@ -249,8 +254,7 @@ def refuse_environment_files(interp: Interpreter, unpacked: Unpacked,
     # paths are absolute and normalised.)
     for path in [p for p in planned if ".dist-info" in p or p in dirs or p == config
                  or p.startswith(special)]:
-        if not path.startswith(under_prefix) and path not in dirs and not path.startswith(
-                special):
+        if not path.startswith((under_prefix, *special, *sites)) and path not in dirs:
             continue
         if (mine is not None and path.startswith(mine) and os.sep not in path[len(mine):]
                 and path not in dirs and path != config and not path.startswith(special)):
