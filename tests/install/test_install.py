@@ -169,6 +169,18 @@ def test_wheel_naming_one_path_twice_is_refused(tmp_path, capsys, second):
     assert "twice" not in installed(venv)
 
 
+def test_a_purelib_wheel_with_data_purelib_files_installs(tmp_path, capsys):
+    # Before: "does not match its own RECORD / hp_extra.py has no hash in RECORD" -- a valid
+    # wheel (PEP 427 lets a purelib wheel carry .data/purelib/) blamed for being altered.
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "hp", "1.0", extra_entries={"hp-1.0.data/purelib/hp_extra.py": "X = 1\n"})
+    venv = tmp_path / "V"
+    code, _, err = install(capsys, "hp", "--no-index", "--find-links", str(wheels),
+                           "--venv", str(venv))
+    assert code == 0, err
+    assert (venv / SITE / "hp_extra.py").read_text() == "X = 1\n"
+
+
 def _upgrade_killed_at(operation: int, server, tmp_path, capsys) -> Path:
     """A venv with beta 1.0 whose upgrade to 2.0 was killed (SIGKILL) at the ``operation``-th
     file operation in site-packages, one distribution at a time; its journal left behind."""

@@ -316,22 +316,35 @@ def _check_contents(record: list, data_dir: str, dest: _CacheDestination, tree: 
     the archive)."""
     records = {posixpath.normpath(r[0]): r for r in record}
     for scheme, rel, digest, size, _ in dest.files:
-        arc = rel if scheme == dest.root_scheme else f"{data_dir}/{scheme}/{rel}"
-        entry = records.get(arc)
-        if entry is None or not entry[1]:
-            raise _not_matching(wheel, f"{arc} has no hash in RECORD")
-        expected = entry[1]
-        if not expected.startswith("sha256="):
-            algo, _, _value = expected.partition("=")
-            try:
-                h = hashlib.new(algo, (tree / scheme / rel).read_bytes()).digest()
-            except ValueError:
-                raise _not_matching(wheel, f"{arc}: unknown hash {algo}") from None
-            actual = f"{algo}=" + base64.urlsafe_b64encode(h).rstrip(b"=").decode()
-        else:
-            actual = digest
-        if actual != expected or (entry[2] and str(entry[2]) != str(size)):
-            raise _not_matching(wheel, f"{arc}: RECORD says {expected}, the file is {actual}")
+        data = f"{data_dir}/{scheme}/{rel}"
+        # a file of the root's scheme came from the root or from .data/<that scheme>/ (a
+        # purelib wheel may carry .data/purelib/ too, as PEP 427 allows)
+        arcs = [rel, data] if scheme == dest.root_scheme else [data]
+        problems = [_record_mismatch(records.get(arc), arc, digest, size, tree / scheme / rel)
+                    for arc in arcs]
+        if None not in problems:  # said of the path RECORD lists, if it lists one
+            listed = [p for arc, p in zip(arcs, problems, strict=True) if arc in records and p]
+            raise _not_matching(wheel, listed[0] if listed else str(problems[0]))
+
+
+def _record_mismatch(entry, arc: str, digest: str, size: int, path: Path) -> str | None:
+    """What is wrong with a written file (``digest``: its sha256 as RECORD writes it) against
+    RECORD's ``entry`` for its archive path ``arc``; ``None`` when they agree."""
+    if entry is None or not entry[1]:
+        return f"{arc} has no hash in RECORD"
+    expected = entry[1]
+    if not expected.startswith("sha256="):
+        algo, _, _value = expected.partition("=")
+        try:
+            h = hashlib.new(algo, path.read_bytes()).digest()
+        except ValueError:
+            return f"{arc}: unknown hash {algo}"
+        actual = f"{algo}=" + base64.urlsafe_b64encode(h).rstrip(b"=").decode()
+    else:
+        actual = digest
+    if actual != expected or (entry[2] and str(entry[2]) != str(size)):
+        return f"{arc}: RECORD says {expected}, the file is {actual}"
+    return None
 
 
 def background_worker() -> None:
