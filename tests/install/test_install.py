@@ -181,6 +181,26 @@ def test_a_purelib_wheel_with_data_purelib_files_installs(tmp_path, capsys):
     assert (venv / SITE / "hp_extra.py").read_text() == "X = 1\n"
 
 
+def test_pip_gets_its_versioned_launcher_as_pip_itself_makes_it(tmp_path, capsys):
+    # Before: an upgrade of pip removed bin/pip3.11 (the old RECORD's) and made only the
+    # wheel's pip and pip3, so `pip3.11` was gone from the venv.
+    wheels = tmp_path / "wheels"
+    scripts = {"console_scripts": {"pip": "pip._internal.cli.main:main",
+                                   "pip3": "pip._internal.cli.main:main"}}
+    for version in ("90.0", "91.0"):
+        make_wheel(wheels, "pip", version, entry_points=scripts,
+                   files={"pip/__init__.py": f"__version__ = '{version}'\n"})
+    venv = tmp_path / "V"
+    versioned = f"pip{sys.version_info[0]}.{sys.version_info[1]}"
+    for version in ("90.0", "91.0"):
+        code, _, err = install(capsys, f"pip=={version}", "--no-index", "--find-links",
+                               str(wheels), "--venv", str(venv), "--without-pip")
+        assert code == 0, err
+        assert sorted(p.name for p in (venv / "bin").glob("pip*")) == sorted(
+            ["pip", "pip3", versioned]), version
+        assert "pip._internal.cli.main" in (venv / "bin" / versioned).read_text()
+
+
 def _upgrade_killed_at(operation: int, server, tmp_path, capsys) -> Path:
     """A venv with beta 1.0 whose upgrade to 2.0 was killed (SIGKILL) at the ``operation``-th
     file operation in site-packages, one distribution at a time; its journal left behind."""

@@ -225,7 +225,7 @@ def planned_files(interp: Interpreter, unpacked: Unpacked, name: str,
     out = list(destinations if destinations is not None
                else _destinations(interp, unpacked, name))
     scripts = os.path.abspath(scheme["scripts"])
-    out += [_child(scripts, ep[0]) for ep in unpacked.manifest["entry_points"]]
+    out += [_child(scripts, ep[0]) for ep in entry_points(interp, unpacked.manifest)]
     root = os.path.abspath(scheme[unpacked.manifest["root"]])
     di = unpacked.dist_info
     out += [_child(root, di, n) for n in ("INSTALLER", "REQUESTED", "RECORD")]
@@ -266,6 +266,19 @@ def refuse_environment_files(interp: Interpreter, unpacked: Unpacked,
                 hint="the wheel is malformed or malicious; it was not installed")
 
 
+def entry_points(interp: Interpreter, manifest: dict) -> list:
+    """The scripts installing the tree of ``manifest`` makes in ``interp``: its entry points,
+    and for pip's ``pip`` also ``pip<X>.<Y>`` of that interpreter, as pip's own installer and
+    ``python -m venv`` make it (pip's wheel lists only ``pip`` and ``pip3``: an upgrade of pip
+    would otherwise remove the ``pip3.11`` the old RECORD names)."""
+    eps = manifest["entry_points"]
+    pip = next((ep for ep in eps if ep[0] == "pip" and ep[3] == "console"), None)
+    if pip is None or not manifest["dist_info"].lower().startswith("pip-"):
+        return eps
+    versioned = f"pip{interp.version[0]}.{interp.version[1]}"
+    return eps if any(ep[0] == versioned for ep in eps) else [*eps, [versioned, *pip[1:]]]
+
+
 #: Bump when what a launchers entry holds (:func:`launchers`) changes.
 _LAUNCHERS_FORMAT = "1"
 
@@ -284,7 +297,7 @@ def launchers(interp: Interpreter, unpacked: Unpacked, cache: Cache | None = Non
     package installer brings (most of the imports an install of cached wheels paid for). An
     entry that does not match the manifest is made again."""
     manifest = unpacked.manifest
-    names = [ep[0] for ep in manifest["entry_points"]]
+    names = [ep[0] for ep in entry_points(interp, manifest)]
     data_scripts = [rel for s, rel, *_ in manifest["files"] if s == "scripts"]
     key = _launchers_key(interp, unpacked)
     raw = cache.get("misc", key) if cache is not None else None
@@ -355,7 +368,7 @@ def _made_by_installer(interp: Interpreter, unpacked: Unpacked, data_scripts: li
     from installer.utils import fix_shebang
 
     eps = [Script(ep_name, module, attr, section).generate(interp.executable, "posix")
-           for ep_name, module, attr, section in unpacked.manifest["entry_points"]]
+           for ep_name, module, attr, section in entry_points(interp, unpacked.manifest)]
     fixed: dict[str, bytes | None] = {}
     for rel in data_scripts:
         with open(f"{unpacked.root}/scripts/{rel}", "rb") as fh, \
@@ -404,7 +417,7 @@ def link(interp: Interpreter, unpacked: Unpacked, name: str, *, requested: bool,
     tree = str(unpacked.root)
     eps: list[tuple[str, bytes]] = []
     fixed: dict[str, bytes | None] = {}
-    if manifest["entry_points"] or any(f[0] == "scripts" for f in manifest["files"]):
+    if entry_points(interp, manifest) or any(f[0] == "scripts" for f in manifest["files"]):
         eps, fixed = launchers(interp, unpacked, cache)
     for (s, rel, digest, size, _x), dst in zip(manifest["files"], destinations, strict=True):
         parent = dst[: dst.rfind("/")]  # destinations are absolute and normalised
