@@ -201,6 +201,28 @@ def test_pip_gets_its_versioned_launcher_as_pip_itself_makes_it(tmp_path, capsys
         assert "pip._internal.cli.main" in (venv / "bin" / versioned).read_text()
 
 
+def test_a_distribution_installed_as_egg_info_is_not_replaced_blindly(tmp_path, capsys):
+    # Before: hegg 1.0 was installed beside the 0.1 egg-info (two versions at once, the old
+    # files left, pip then "uninstalling" 1.0 back to 0.1), as if nothing were there.
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "hegg", "1.0")
+    venv = tmp_path / "V"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = venv / SITE
+    egg = site / "hegg-0.1-py3.11.egg-info"
+    egg.mkdir()
+    (egg / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: hegg\nVersion: 0.1\n")
+    (site / "hegg").mkdir()
+    (site / "hegg" / "oldmod.py").write_text("")
+    for dry in ((), ("--dry-run",)):
+        code, _, err = install(capsys, "hegg==1.0", "--no-index", "--find-links", str(wheels),
+                               "--venv", str(venv), *dry)
+        assert code == 1, err
+        assert "hegg-0.1-py3.11.egg-info" in err and "installed as .egg-info" in err, err
+        assert "-m pip uninstall hegg" in err
+        assert not list(site.glob("hegg-1.0.dist-info"))
+
+
 def _upgrade_killed_at(operation: int, server, tmp_path, capsys) -> Path:
     """A venv with beta 1.0 whose upgrade to 2.0 was killed (SIGKILL) at the ``operation``-th
     file operation in site-packages, one distribution at a time; its journal left behind."""

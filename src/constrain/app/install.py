@@ -24,6 +24,7 @@ from ..errors import (BuildError, ConstrainError, ProjectNotFound, ResolutionImp
                       UsageError)
 from ..heap import hold_frozen, release_frozen
 from ..index.files import sha256_of
+from ..install import plan as install_plan
 from ..install.plan import Plan, make_plan, read_installed
 from ..install.venv import (
     Interpreter,
@@ -277,6 +278,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
                              reinstall=_reinstall(request, install_set),
                              keep=_kept(request, interp, installed))
             _refuse_builds(resolve_req, plan, session, target)
+            _refuse_eggs(interp, plan)
             for problem in _after(interp, installed, plan):  # what the real run would find
                 reporter.warning(f"after this install: {problem}")
             return InstallResult(interp, plan, install_set, chosen.created, stats=stats,
@@ -293,6 +295,7 @@ def _install(request: InstallRequest, resolve_req: ResolveRequest, cache, chosen
         from ..install.fetch import prepare
 
         _refuse_builds(resolve_req, plan, session, target)
+        _refuse_eggs(interp, plan)
         wanted = [c.pin for c in plan.to_install if c.pin is not None]
         ready = _prepared(prepare, wanted, install_set, session=session, target=target,
                           offline=resolve_req.offline, reporter=reporter)
@@ -409,6 +412,21 @@ def _after(interp, installed: dict, plan: Plan) -> list[str]:
                                       str(c.pin.version), Path(f"{c.name}.dist-info"),
                                       requires_dist=tuple(map(str, c.pin.metadata.requires_dist)))
     return check_set(interp, after)
+
+
+def _refuse_eggs(interp, plan: Plan) -> None:
+    """A distribution installed as ``.egg-info`` is refused for replacement: constrain would
+    put the new version beside it (two versions of it, the old files left)."""
+    eggs = install_plan.egg_infos(interp)
+    hit = sorted(eggs[c.name] for c in plan.to_install if c.name in eggs)
+    if hit:
+        names = " ".join(sorted({h.split("-", 1)[0] for h in hit}))
+        raise ConstrainError(
+            f"{', '.join(hit)} in {_where(interp)} {'is' if len(hit) == 1 else 'are'} "
+            "installed as .egg-info (by setup.py install or an old pip), which constrain "
+            "cannot replace exactly",
+            hint=f"remove {'it' if len(hit) == 1 else 'them'} with pip first ({interp.executable}"
+            f" -m pip uninstall {names}), then run this command again")
 
 
 def _refuse_builds(resolve_req: ResolveRequest, plan, session, target) -> None:

@@ -42,6 +42,19 @@ class Installed:
     requires_dist: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
+def egg_infos(interp: Interpreter) -> dict[NormalizedName, str]:
+    """The distributions of the environment installed as ``.egg-info`` (by ``setup.py
+    install`` or an old pip), by canonical name -> the entry's name. constrain neither reads
+    nor replaces them: their files are listed, if at all, in ``installed-files.txt``."""
+    out: dict[NormalizedName, str] = {}
+    for site in interp.site_dirs:
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(site):
+                if entry.name.endswith(".egg-info"):
+                    out[canonicalize_name(entry.name.split("-", 1)[0])] = entry.name
+    return out
+
+
 def read_installed(interp: Interpreter, known: Mapping[str, Installed] | None = None
                    ) -> dict[NormalizedName, Installed]:
     """Every distribution in the environment's site directories, by canonical name.
