@@ -84,3 +84,26 @@ def test_a_first_install_ended_at_once_still_removes_its_venv(server, tmp_path, 
     (venv / "bin" / "python").symlink_to("/usr/bin/python3")
     code, _, err = install(capsys, "gamma", "--index-url", server.index_url, "--venv", str(venv))
     assert code == 1 and "is not a virtual environment" in err and "--system" not in err, err
+
+
+def test_a_removal_cut_short_by_the_command_ending_is_finished(tmp_path, monkeypatch):
+    # A second signal while the new venv is being removed runs the ending command's undo in
+    # the same thread, in the middle of that removal. Before: the undo found the lock taken
+    # (by the removal it interrupted) and the venv renamed aside, and left that half.
+    import shutil
+
+    from constrain.install import venv as venvs
+
+    path = tmp_path / "V"
+    venvs.create_venv(path, None, seed=False)
+    real = shutil.rmtree
+
+    def interrupted(*args, **kwargs):
+        monkeypatch.setattr(shutil, "rmtree", real)
+        venvs.remove_unfinished(path)  # what processes.remove_scratch runs as it ends
+        raise SystemExit(130)  # (os._exit in the real command)
+
+    monkeypatch.setattr(shutil, "rmtree", interrupted)
+    with pytest.raises(SystemExit):
+        venvs.remove_unfinished(path)
+    assert list(tmp_path.iterdir()) == []

@@ -297,8 +297,7 @@ def remove_venv(venv: Path, *, keep_dir: bool = False) -> None:
     else:
         import glob
 
-        # renamed aside first: a removal cut short leaves no half venv at the path (what it
-        # left goes with the next removal of a venv there)
+        # renamed aside first: one cut short leaves no half venv at the path (swept below)
         with contextlib.suppress(OSError):
             os.rename(venv, venv.with_name(f".{venv.name}.constrain-removed-{os.getpid()}"))
         shutil.rmtree(venv, ignore_errors=True)  # when it could not be renamed
@@ -434,17 +433,25 @@ def remove_unfinished(venv: Path) -> None:
     """Remove ``venv``, which this command created, when its first install did not complete,
     under its install lock and without waiting for it: another install into it that holds
     the lock (it found the venv and joined) will complete it, and it stays."""
+    if str(venv) in _REMOVING:  # a removal this call cut short (the command ending at once)
+        remove_venv(venv)  # had the lock and had begun: what it left goes now
+        return
     try:
         fh = open(venv / ".constrain" / "install.lock", "a+b")  # noqa: SIM115 -- closed below
     except OSError:  # no state directory: nothing installed yet, no one else in it
         fh = None
     try:
-        alone = fh is None or wait_exclusive(fh, 0, "", lambda _message: None)
-        if alone and incomplete(venv) is not None:
+        if (fh is None or wait_exclusive(fh, 0, "", lambda _message: None)) and incomplete(
+                venv) is not None:
+            _REMOVING.add(str(venv))
             remove_venv(venv)
     finally:
+        _REMOVING.discard(str(venv))
         if fh is not None:
             fh.close()
+
+
+_REMOVING: set[str] = set()  # the venvs remove_unfinished is removing
 
 
 def refuse_system(interp: Interpreter, system: bool, break_system: bool = False) -> None:
