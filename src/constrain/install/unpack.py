@@ -316,15 +316,15 @@ def _check_contents(record: list, data_dir: str, dest: _CacheDestination, tree: 
     the archive)."""
     records = {posixpath.normpath(r[0]): r for r in record}
     for scheme, rel, digest, size, _ in dest.files:
-        data = f"{data_dir}/{scheme}/{rel}"
-        # a file of the root's scheme came from the root or from .data/<that scheme>/ (a
-        # purelib wheel may carry .data/purelib/ too, as PEP 427 allows)
-        arcs = [rel, data] if scheme == dest.root_scheme else [data]
-        problems = [_record_mismatch(records.get(arc), arc, digest, size, tree / scheme / rel)
-                    for arc in arcs]
-        if None not in problems:  # said of the path RECORD lists, if it lists one
-            listed = [p for arc, p in zip(arcs, problems, strict=True) if arc in records and p]
-            raise _not_matching(wheel, listed[0] if listed else str(problems[0]))
+        root = scheme == dest.root_scheme
+        arc = rel if root else f"{data_dir}/{scheme}/{rel}"
+        problem = _record_mismatch(records.get(arc), arc, digest, size, tree / scheme / rel)
+        if problem is not None and root:  # a purelib wheel may carry .data/purelib/ too (PEP
+            data = f"{data_dir}/{scheme}/{rel}"  # 427): the file came from there
+            other = _record_mismatch(records.get(data), data, digest, size, tree / scheme / rel)
+            problem = None if other is None else problem if arc in records else other
+        if problem is not None:
+            raise _not_matching(wheel, problem)
 
 
 def _record_mismatch(entry, arc: str, digest: str, size: int, path: Path) -> str | None:
