@@ -177,6 +177,18 @@ def test_a_build_constraint_nothing_fits_is_named_as_the_cause(server, tmp_path,
     assert f"hint: loosen the build constraint on oldtool ({pins}:1)" in err, err
 
 
+def test_a_build_tool_with_only_an_sdist_is_not_blamed_on_only_binary(make_index, capsys):
+    # Before: "oldtool 1.0 has only an sdist for this target and --only-binary is set", a flag
+    # the user never gave (build requirements come from wheels only, whatever the command).
+    server = make_index([SPECS[0], SPECS[1], PackageSpec("oldtool", "1.0", kinds=("sdist",))])
+    code, _out, err = run(capsys, "resolve", "app", "--index-url", server.index_url,
+                          "--airflow-constraints", "off")
+    assert code == 1
+    assert "oldtool 1.0 has only an sdist for this target and build requirements are " \
+           "installed from wheels only" in err, err
+    assert "--only-binary is set" not in err
+
+
 def test_no_build_tool_by_the_cut_off_names_it_the_sdist_and_the_exemption(
         make_index, tmp_path, capsys):
     late = [s for s in SPECS if not (s.name == "oldtool" and s.version == "1.0")]

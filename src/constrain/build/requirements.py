@@ -215,7 +215,8 @@ class SessionBuildRequirements:
             raise self._unavailable(
                 f"the build requirements of {shown} ({', '.join(requirements)}) cannot be had "
                 f"for {target.describe()}", name, needed_by,
-                details=(exc.message, *exc.details), why=exc) from None
+                details=tuple(_as_build(line) for line in (exc.message, *exc.details)),
+                why=exc) from None
         except OfflineMissing as exc:
             raise self._unavailable(
                 f"the build requirements of {shown} ({', '.join(requirements)}) are not all "
@@ -288,6 +289,13 @@ class SessionBuildRequirements:
             hint = (f"make {what} available from the configured indexes or find-links "
                     "(build requirements are installed from wheels for this Python)")
         return BuildRequirementsUnavailable(message, details=extra, hint=hint)
+
+
+def _as_build(line: str) -> str:
+    """A line of the resolve of build requirements, in the user's terms: its wheels-only rule
+    is the builds' own, not a ``--only-binary`` the user set."""
+    return line.replace("and --only-binary is set",
+                        "and build requirements are installed from wheels only")
 
 
 def _first_name(reqs: Sequence[tuple[Requirement, Origin]]) -> str | None:
