@@ -318,6 +318,17 @@ class Pin:
         return self.metadata.source == "built"
 
 
+def required_by_project(via: str) -> NormalizedName | None:
+    """The project of a :attr:`Pin.required_by` entry (``name[extra]==1.0 (spec)``), ``None``
+    for a top-level origin (``command line``, ``file:line``)."""
+    from packaging.requirements import InvalidRequirement
+
+    try:
+        return canonicalize_name(Requirement(via.split(" (", 1)[0]).name)
+    except InvalidRequirement:
+        return None
+
+
 @record
 class ResolveStats:
     """Work counters that do not drift with machine noise (for reports and benchmarks)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from ..models import InstallSet, Pin
+from ..models import InstallSet, Pin, required_by_project
 from ..review.licences import normalise, read_declared
 from ..review.sbom import SbomFile, sbom_text
 from .manifest import FileEntry, Manifest
@@ -26,20 +26,11 @@ from .manifest import FileEntry, Manifest
 _RECONSTRUCTED = re.compile(r"^reconstructed (?P<req>.+) as of (?P<basis>\S+)$")
 
 
-def _parent_name(via: str) -> str | None:
-    """The project of a ``required_by`` entry (``name[extra]==1.0 (spec)``), ``None`` for a
-    top-level origin (``command line``, ``file:line``)."""
-    try:
-        return canonicalize_name(Requirement(via.split(" (", 1)[0]).name)
-    except InvalidRequirement:
-        return None
-
-
 def _children(install_set: InstallSet) -> dict[str, list[Pin]]:
     out: dict[str, list[Pin]] = {}
     for pin in install_set.pins:
         for via in pin.required_by:
-            parent = _parent_name(via)
+            parent = required_by_project(via)
             if parent is not None and parent != pin.name:
                 out.setdefault(parent, []).append(pin)
     return out
@@ -81,7 +72,7 @@ def dependency_graph(sets: Iterable[InstallSet], builds: Mapping[str, Iterable[s
             if pin.requested:
                 roots.add(pin.file.filename)
             for via in pin.required_by:
-                parent = _parent_name(via)
+                parent = required_by_project(via)
                 if parent is not None and parent in files and parent != pin.name:
                     depends.setdefault(files[parent], set()).add(pin.file.filename)
     for tool, sdists in builds.items():

@@ -26,13 +26,14 @@ from typing import Any
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
+    canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
 )
 
 from ..cache.store import Cache
 from ..errors import BuildError, BuildForbidden, BuildRequirementsUnavailable
-from ..models import InstallSet
+from ..models import InstallSet, required_by_project
 from ..processes import scratch_directory
 from ..reporting import NULL_REPORTER, Reporter
 from ..target import TargetEnvironment
@@ -77,9 +78,6 @@ def explain_wheel_failure(exc: BuildError, install_set: InstallSet,
 def needed_by(install_set: InstallSet, name: str) -> str:
     """``command line -> a==1.0 -> b==2.0``: how ``install_set`` came to hold pin ``name``,
     following each pin's first ``required_by`` (a top-level origin comes first there)."""
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-
     pins = {p.name: p for p in install_set.pins}
     chain: list[str] = []
     pin = pins.get(canonicalize_name(name))
@@ -87,11 +85,9 @@ def needed_by(install_set: InstallSet, name: str) -> str:
         chain.append(f"{pin.display_name}=={pin.version}")
         if not pin.required_by:
             break
-        via = pin.required_by[0]
-        try:  # ``parent[extra]==1.0 (specifier)``; an origin (``command line``, file:line) not
-            parent = canonicalize_name(Requirement(via.split(" (", 1)[0]).name)
-        except InvalidRequirement:
-            chain.append(via)
+        parent = required_by_project(pin.required_by[0])
+        if parent is None:  # ``command line``, ``file:line``
+            chain.append(pin.required_by[0])
             break
         pin = pins.get(parent)
     return " -> ".join(reversed(chain))
