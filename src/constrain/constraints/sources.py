@@ -51,19 +51,21 @@ def is_url(location: str) -> bool:
     return _URL_RE.match(location) is not None
 
 
+#: well-known files that are no requirements files, by how a line of theirs starts (compiled
+#: by ``re`` when a file is first read: most commands read none)
 _FORMATS = (
-    (re.compile(r"^\s*(lock-version\s*=|\[\[packages\]\])", re.M), "a PEP 751 lock file"),
-    (re.compile(r"^\s*\[(project|build-system|tool)[].]", re.M), "a pyproject.toml"),
+    (r"^\s*(lock-version\s*=|\[\[packages\]\])", "a PEP 751 lock file"),
+    (r"^\s*\[(project|build-system|tool)[].]", "a pyproject.toml"),
 )
 
 
 def other_format(text: str) -> str | None:
     """What ``text`` is when it is a well-known file that is no requirements file (a pylock,
     a JSON report, a pyproject.toml), else ``None``: no requirement line starts like these."""
-    head = text.lstrip()[:2]
-    if head[:1] == "{" or head in ("[{", '["'):
+    head = re.match(r"\s*(\S?\S?)", text)
+    if head is not None and (head[1][:1] == "{" or head[1] in ("[{", '["')):
         return "JSON"
-    return next((shape for pattern, shape in _FORMATS if pattern.search(text)), None)
+    return next((shape for pattern, shape in _FORMATS if re.search(pattern, text, re.M)), None)
 
 
 def resolve_location(parent: str, child: str) -> str:
