@@ -24,8 +24,7 @@ from ..errors import (BuildError, ConstrainError, ProjectNotFound, ResolutionImp
                       UsageError)
 from ..heap import hold_frozen, release_frozen
 from ..index.files import sha256_of
-from ..install import plan as install_plan
-from ..install.plan import Plan, make_plan, read_installed
+from ..install.plan import Plan, egg_infos, make_plan, read_installed
 from ..install.venv import (
     Interpreter,
     choose,
@@ -417,7 +416,7 @@ def _after(interp, installed: dict, plan: Plan) -> list[str]:
 def _refuse_eggs(interp, plan: Plan) -> None:
     """A distribution installed as ``.egg-info`` is refused for replacement: constrain would
     put the new version beside it (two versions of it, the old files left)."""
-    eggs = install_plan.egg_infos(interp)
+    eggs = egg_infos(interp)
     hit = sorted(eggs[c.name] for c in plan.to_install if c.name in eggs)
     if hit:
         names = " ".join(sorted({h.split("-", 1)[0] for h in hit}))
