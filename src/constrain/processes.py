@@ -1,4 +1,4 @@
-"""Nothing a command starts outlives it: its worker pools and its threads' scratch directories.
+"""Nothing a command starts outlives it: worker pools, scratch directories, work an ending cut short.
 
 A worker is a plain ``python -c`` child (``subprocess``, not ``multiprocessing``) talking to
 its pool over two pipes: length-prefixed pickles of ``(number, function, args)`` in,
